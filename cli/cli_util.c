@@ -1,0 +1,85 @@
+#include "cli_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("recur: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_BAD_INPUT;
+}
+
+int cli_status_error(recur_status status)
+{
+    cli_error("%s", recur_last_error());
+    return status == RECUR_E_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
+}
+
+void cli_format_shape(const int64_t *shape, int ndim, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "",
+                                 (long long)shape[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+}
+
+int cli_check_tensor_names(const recur_st_file *file, const char *const *allowed)
+{
+    for (size_t i = 0; i < recur_st_count(file); i++) {
+        const char *name = recur_st_tensor(file, i)->name;
+        int known = 0;
+        for (const char *const *a = allowed; *a; a++)
+            known |= strcmp(name, *a) == 0;
+        if (!known) {
+            char list[256] = "";
+            for (const char *const *a = allowed; *a; a++) {
+                strncat(list, a == allowed ? "" : ", ", sizeof list - strlen(list) - 1);
+                strncat(list, *a, sizeof list - strlen(list) - 1);
+            }
+            return cli_error("%s: unexpected tensor '%.80s' (expected %s)", recur_st_label(file),
+                             name, list);
+        }
+    }
+    return 0;
+}
+
+int cli_read_f32(const recur_st_file *file, const char *name, int ndim, const int64_t *expected,
+                 int required, float **out)
+{
+    *out = NULL;
+    const recur_tensor_view *t = recur_st_find(file, name);
+    if (!t) {
+        if (required)
+            return cli_error("%s: tensor '%s' is missing", recur_st_label(file), name);
+        return 0;
+    }
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = t->shape[d] == expected[d];
+    if (!same) {
+        char want[128], got[128];
+        cli_format_shape(expected, ndim, want, sizeof want);
+        cli_format_shape(t->shape, t->ndim, got, sizeof got);
+        return cli_error("%s: tensor '%s' has shape %s, expected %s", recur_st_label(file), name,
+                         got, want);
+    }
+    float *data = malloc(t->numel ? t->numel * sizeof(float) : 1);
+    if (!data)
+        return cli_error("out of memory reading tensor '%s'", name);
+    recur_status status = recur_tensor_to_f32(t, data, t->numel);
+    if (status != RECUR_OK) {
+        free(data);
+        return cli_error("%s: %s", recur_st_label(file), recur_last_error());
+    }
+    *out = data;
+    return 0;
+}

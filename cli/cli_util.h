@@ -1,0 +1,42 @@
+/* Helpers shared by the subcommands: error lines, exit codes, tensor reading. */
+#ifndef RECUR_CLI_UTIL_H
+#define RECUR_CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recur.h"
+
+/* Returns a failing recur_status from the enclosing function. */
+#define CLI_TRY(expr)                      \
+    do {                                   \
+        recur_status cli_try_ = (expr);    \
+        if (cli_try_ != RECUR_OK)          \
+            return cli_try_;               \
+    } while (0)
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_BAD_INPUT = 2 };
+
+/* Prints "recur: error: MESSAGE" on stderr and returns CLI_EXIT_BAD_INPUT. */
+int cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Prints the library's message for a failed call; returns the exit status
+ * (CLI_EXIT_FAILURE for out-of-memory, CLI_EXIT_BAD_INPUT otherwise). */
+int cli_status_error(recur_status status);
+
+/* Formats a shape as "[2, 3, 4]". */
+void cli_format_shape(const int64_t *shape, int ndim, char *buf, size_t size);
+
+/* Checks that every tensor of `file` is one of `allowed` (NULL-terminated). */
+int cli_check_tensor_names(const recur_st_file *file, const char *const *allowed);
+
+/* Reads tensor `name` as float32 if it has exactly `expected` shape; returns
+ * 0 and sets *out (malloc'd) or NULL when absent and optional. */
+int cli_read_f32(const recur_st_file *file, const char *name, int ndim, const int64_t *expected,
+                 int required, float **out);
+
+#endif

@@ -1,0 +1,8 @@
+/* The subcommands of the recur tool, one file each. */
+#ifndef RECUR_CLI_COMMANDS_H
+#define RECUR_CLI_COMMANDS_H
+
+/* argv[0] is the subcommand's name. Each returns the process exit status. */
+int cmd_run(int argc, char **argv);
+
+#endif

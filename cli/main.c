@@ -1,0 +1,40 @@
+/* recur: train and run recurrent neural networks. Dispatches subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "commands.h"
+
+static const char main_usage[] =
+    "usage: recur COMMAND [ARGS...]\n"
+    "\n"
+    "Recurrent neural networks (Elman RNN, LSTM, GRU) with PyTorch's math.\n"
+    "\n"
+    "commands:\n"
+    "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      show this help\n"
+    "  --version       print the version\n"
+    "\n"
+    "Run 'recur COMMAND --help' for a command's options.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    const char *command = argv[1];
+    if (!strcmp(command, "-h") || !strcmp(command, "--help") || !strcmp(command, "help")) {
+        fputs(main_usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(command, "--version") || !strcmp(command, "version")) {
+        printf("recur %s\n", recur_version());
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(command, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    return cli_error("unknown command '%s' (see recur --help)", command);
+}

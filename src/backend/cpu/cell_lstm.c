@@ -1,0 +1,51 @@
+/* LSTM cell (gate order i, f, g, o as in PyTorch): forward and backward. */
+#include "backend/cpu/activations.h"
+#include "backend/cpu/cells.h"
+
+void recur_lstm_forward(int rows, int H, float *gates, float *c_state, float *c_saved, float *m,
+                        int ld_m)
+{
+    for (int j = 0; j < rows; j++) {
+        float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        float *c_row = c_state + (long)j * H;
+        float *c_save_row = c_saved + (long)j * H;
+        float *m_row = m + (long)j * ld_m;
+        for (int k = 0; k < H; k++) {
+            float i = recur_sigmoid(gi[k]);
+            float f = recur_sigmoid(gf[k]);
+            float g = tanhf(gg[k]);
+            float o = recur_sigmoid(go[k]);
+            float c = f * c_row[k] + i * g;
+            gi[k] = i;
+            gf[k] = f;
+            gg[k] = g;
+            go[k] = o;
+            c_row[k] = c;
+            c_save_row[k] = c;
+            m_row[k] = o * tanhf(c);
+        }
+    }
+}
+
+void recur_lstm_backward(int rows, int H, const float *gates, const float *c, const float *c_prev,
+                         const float *dm, float *dc, float *grad_gates)
+{
+    for (int j = 0; j < rows; j++) {
+        const float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *c_row = c + (long)j * H;
+        const float *c_prev_row = c_prev + (long)j * H;
+        const float *dm_row = dm + (long)j * H;
+        float *dc_row = dc + (long)j * H;
+        float *di = grad_gates + (long)j * 4 * H, *df = di + H, *dg = df + H, *dout = dg + H;
+        for (int k = 0; k < H; k++) {
+            float i = gi[k], f = gf[k], g = gg[k], o = go[k];
+            float tanh_c = tanhf(c_row[k]);
+            float dc_total = dc_row[k] + dm_row[k] * o * (1.0f - tanh_c * tanh_c);
+            dout[k] = dm_row[k] * tanh_c * o * (1.0f - o);
+            di[k] = dc_total * g * i * (1.0f - i);
+            df[k] = dc_total * c_prev_row[k] * f * (1.0f - f);
+            dg[k] = dc_total * i * (1.0f - g * g);
+            dc_row[k] = dc_total * f;
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/* Seeded pseudo-random generator (xoshiro256**, seeded by splitmix64). */
+#ifndef RECUR_CORE_RNG_H
+#define RECUR_CORE_RNG_H
+
+#include <stdint.h>
+
+typedef struct recur_rng {
+    uint64_t state[4];
+} recur_rng;
+
+void recur_rng_seed(recur_rng *rng, uint64_t seed);
+uint64_t recur_rng_next(recur_rng *rng);
+/* Uniform float in [low, high). */
+float recur_rng_uniform(recur_rng *rng, float low, float high);
+
+#endif

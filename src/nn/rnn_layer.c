@@ -1,0 +1,270 @@
+/* Forward and backward through time of one direction of one layer.
+ *
+ * Forward:  gates[N, G*H] = x W_ih^T + bias       (one GEMM for all steps)
+ *           for each step t (in time order, or reversed):
+ *             gates[t] += h_prev W_hh^T           (one GEMM, active rows only)
+ *             fused gate kernel -> h, c           (src/backend/cpu/cell_*.c)
+ * Backward: for each step in the opposite order:
+ *             fused gate gradient kernel -> grad_gates[t]
+ *             grad h_prev = grad_gates[t] W_hh    (one GEMM)
+ *           then the weight gradients and dx as large GEMMs over all steps. */
+#include "nn/rnn_layer.h"
+
+#include <string.h>
+
+#include "backend/cpu/cells.h"
+#include "backend/cpu/gemm.h"
+#include "core/status.h"
+
+/* Copies rows of width n between strided matrices. */
+static void copy_rows(int rows, int n, const float *src, int ld_src, float *dst, int ld_dst)
+{
+    for (int j = 0; j < rows; j++)
+        memcpy(dst + (size_t)j * (size_t)ld_dst, src + (size_t)j * (size_t)ld_src,
+               sizeof(float) * (size_t)n);
+}
+
+/* Fills rows of width n with the same vector (zeros when vec is NULL). */
+static void fill_rows(size_t rows, int n, const float *vec, float *dst)
+{
+    for (size_t j = 0; j < rows; j++) {
+        float *row = dst + j * (size_t)n;
+        if (vec)
+            memcpy(row, vec, sizeof(float) * (size_t)n);
+        else
+            memset(row, 0, sizeof(float) * (size_t)n);
+    }
+}
+
+/* The step processed at position s of the forward pass. */
+static int forward_step(const recur_pack_plan *plan, int reverse, int s)
+{
+    return reverse ? plan->seq_len - 1 - s : s;
+}
+
+/* The step whose state a step starts from, or -1 for the initial state. */
+static int previous_step(const recur_pack_plan *plan, int reverse, int t)
+{
+    int prev = reverse ? t + 1 : t - 1;
+    return prev >= 0 && prev < plan->seq_len ? prev : -1;
+}
+
+/* Bias folded into the input projection: b_ih + b_hh for Elman and LSTM
+ * (both sit outside any gate product), b_ih alone for GRU (b_hn is
+ * multiplied by r, so b_hh is added per step). NULL without bias. */
+static const float *input_bias(const rnn_dims *dims, const rnn_weights *w, float *scratch)
+{
+    int gh = dims->gates * dims->hidden;
+    if (!w->bias_ih)
+        return NULL;
+    if (dims->cell == RECUR_GRU)
+        return w->bias_ih;
+    for (int k = 0; k < gh; k++)
+        scratch[k] = w->bias_ih[k] + w->bias_hh[k];
+    return scratch;
+}
+
+static recur_status reserve_forward(const rnn_dims *dims, const recur_pack_plan *plan,
+                                    rnn_saved *saved, rnn_workspace *ws)
+{
+    size_t n = plan->rows, b = (size_t)plan->batch, h = (size_t)dims->hidden;
+    size_t gh = (size_t)dims->gates * h;
+    RECUR_TRY(recur_buffer_reserve(&saved->gates, n * gh));
+    if (dims->cell == RECUR_LSTM) {
+        RECUR_TRY(recur_buffer_reserve(&saved->cell, n * h));
+        if (dims->proj)
+            RECUR_TRY(recur_buffer_reserve(&saved->proj_in, n * h));
+    }
+    if (dims->cell == RECUR_GRU) {
+        RECUR_TRY(recur_buffer_reserve(&saved->hidden_n, n * h));
+        RECUR_TRY(recur_buffer_reserve(&ws->step, b * gh));
+    }
+    RECUR_TRY(recur_buffer_reserve(&ws->h_state, b * (size_t)dims->out));
+    RECUR_TRY(recur_buffer_reserve(&ws->c_state, b * h));
+    RECUR_TRY(recur_buffer_reserve(&ws->bias, gh));
+    return RECUR_OK;
+}
+
+recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, int reverse,
+                                   const recur_pack_plan *plan, const float *x, int in,
+                                   float *y, int ld_y, rnn_saved *saved, rnn_workspace *ws)
+{
+    RECUR_TRY(reserve_forward(dims, plan, saved, ws));
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int relu = dims->cell == RECUR_RNN_RELU;
+    float *gates = saved->gates.data;
+    float *h_state = ws->h_state.data, *c_state = ws->c_state.data;
+
+    /* Input projection of every step at once. */
+    const float *bias = input_bias(dims, w, ws->bias.data);
+    fill_rows(plan->rows, GH, bias, gates);
+    recur_gemm(0, 1, (int)plan->rows, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
+
+    memcpy(h_state, saved->h0.data, sizeof(float) * (size_t)plan->batch * (size_t)Hout);
+    if (dims->cell == RECUR_LSTM)
+        memcpy(c_state, saved->c0.data, sizeof(float) * (size_t)plan->batch * (size_t)H);
+
+    for (int s = 0; s < plan->seq_len; s++) {
+        const int t = forward_step(plan, reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *gates_t = gates + row0 * (size_t)GH;
+        float *y_t = y + row0 * (size_t)ld_y;
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f,
+                       gates_t, GH);
+            recur_elman_forward(rows, H, relu, gates_t, h_state, y_t, ld_y);
+            break;
+        case RECUR_LSTM: {
+            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f,
+                       gates_t, GH);
+            float *c_t = saved->cell.data + row0 * (size_t)H;
+            if (dims->proj) {
+                float *m_t = saved->proj_in.data + row0 * (size_t)H;
+                recur_lstm_forward(rows, H, gates_t, c_state, c_t, m_t, H);
+                recur_gemm(0, 1, rows, Hout, H, 1.0f, m_t, H, w->weight_hr, H, 0.0f, h_state,
+                           Hout);
+                copy_rows(rows, Hout, h_state, Hout, y_t, ld_y);
+            } else {
+                recur_lstm_forward(rows, H, gates_t, c_state, c_t, y_t, ld_y);
+                copy_rows(rows, Hout, y_t, ld_y, h_state, Hout);
+            }
+            break;
+        }
+        case RECUR_GRU: {
+            float *gh = ws->step.data;
+            fill_rows((size_t)rows, GH, w->bias_hh, gh);
+            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f, gh,
+                       GH);
+            recur_gru_forward(rows, H, gates_t, gh, h_state,
+                              saved->hidden_n.data + row0 * (size_t)H, y_t, ld_y);
+            break;
+        }
+        }
+    }
+    return RECUR_OK;
+}
+
+/* prev[N, n]: for every packed row, the state its step started from: the
+ * previous step's row of `states` [N, ld_states] while that sequence was
+ * active there, else the initial state init [B, n]. */
+static void gather_previous(const recur_pack_plan *plan, int reverse, const float *states,
+                            int ld_states, const float *init, int n, float *prev)
+{
+    for (int t = 0; t < plan->seq_len; t++) {
+        const int rows = plan->batch_sizes[t];
+        const int tp = previous_step(plan, reverse, t);
+        const int from_states = tp < 0 ? 0 : (plan->batch_sizes[tp] < rows ? plan->batch_sizes[tp] : rows);
+        float *dst = prev + plan->offsets[t] * (size_t)n;
+        if (from_states)
+            copy_rows(from_states, n, states + plan->offsets[tp] * (size_t)ld_states, ld_states,
+                      dst, n);
+        copy_rows(rows - from_states, n, init + (size_t)from_states * (size_t)n, n,
+                  dst + (size_t)from_states * (size_t)n, n);
+    }
+}
+
+static recur_status reserve_backward(const rnn_dims *dims, const recur_pack_plan *plan,
+                                     rnn_workspace *ws)
+{
+    size_t n = plan->rows, b = (size_t)plan->batch, h = (size_t)dims->hidden;
+    size_t gh = (size_t)dims->gates * h;
+    RECUR_TRY(recur_buffer_reserve(&ws->grad_gates, n * gh));
+    RECUR_TRY(recur_buffer_reserve(&ws->h_prev, n * (size_t)dims->out));
+    if (ws->ones.capacity < n) {
+        RECUR_TRY(recur_buffer_reserve(&ws->ones, n));
+        for (size_t j = 0; j < n; j++)
+            ws->ones.data[j] = 1.0f;
+    }
+    if (dims->cell == RECUR_GRU)
+        RECUR_TRY(recur_buffer_reserve(&ws->grad_gh, n * gh));
+    if (dims->cell == RECUR_LSTM) {
+        RECUR_TRY(recur_buffer_reserve(&ws->c_prev, n * h));
+        RECUR_TRY(recur_buffer_reserve(&ws->step, b * h));
+        if (dims->proj)
+            RECUR_TRY(recur_buffer_reserve(&ws->grad_h, n * (size_t)dims->proj));
+    }
+    return RECUR_OK;
+}
+
+recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
+                                    const rnn_grads *g, int reverse,
+                                    const recur_pack_plan *plan, const float *x, int in,
+                                    const float *y, int ld_y, const float *dy, int ld_dy,
+                                    float *dx, float dx_beta, const rnn_saved *saved,
+                                    rnn_workspace *ws)
+{
+    RECUR_TRY(reserve_backward(dims, plan, ws));
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int N = (int)plan->rows;
+    const int relu = dims->cell == RECUR_RNN_RELU;
+    float *dh = ws->h_state.data, *dc = ws->c_state.data;
+    float *grad_gates = ws->grad_gates.data;
+    /* The recurrent pre-activation gradients equal grad_gates except for GRU. */
+    float *grad_gh = dims->cell == RECUR_GRU ? ws->grad_gh.data : grad_gates;
+    float *h_prev = ws->h_prev.data;
+
+    gather_previous(plan, reverse, y, ld_y, saved->h0.data, Hout, h_prev);
+    if (dims->cell == RECUR_LSTM)
+        gather_previous(plan, reverse, saved->cell.data, H, saved->c0.data, H, ws->c_prev.data);
+
+    for (int s = plan->seq_len - 1; s >= 0; s--) {
+        const int t = forward_step(plan, reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *grad_gates_t = grad_gates + row0 * (size_t)GH;
+        const float *dy_t = dy + row0 * (size_t)ld_dy;
+        for (int j = 0; j < rows; j++)
+            for (int k = 0; k < Hout; k++)
+                dh[(size_t)j * (size_t)Hout + (size_t)k] += dy_t[(size_t)j * (size_t)ld_dy + (size_t)k];
+
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            recur_elman_backward(rows, H, relu, y + row0 * (size_t)ld_y, ld_y, dh, grad_gates_t);
+            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gates_t, GH, w->weight_hh, Hout, 0.0f, dh,
+                       Hout);
+            break;
+        case RECUR_LSTM: {
+            const float *dm = dh;
+            if (dims->proj) {
+                copy_rows(rows, Hout, dh, Hout, ws->grad_h.data + row0 * (size_t)Hout, Hout);
+                recur_gemm(0, 0, rows, H, Hout, 1.0f, dh, Hout, w->weight_hr, H, 0.0f,
+                           ws->step.data, H);
+                dm = ws->step.data;
+            }
+            recur_lstm_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                                saved->cell.data + row0 * (size_t)H,
+                                ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
+            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gates_t, GH, w->weight_hh, Hout, 0.0f, dh,
+                       Hout);
+            break;
+        }
+        case RECUR_GRU: {
+            float *grad_gh_t = grad_gh + row0 * (size_t)GH;
+            recur_gru_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                               saved->hidden_n.data + row0 * (size_t)H,
+                               h_prev + row0 * (size_t)Hout, dh, grad_gates_t, grad_gh_t);
+            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gh_t, GH, w->weight_hh, Hout, 1.0f, dh,
+                       Hout);
+            break;
+        }
+        }
+    }
+
+    /* Parameter gradients and the input gradient: large GEMMs over all rows. */
+    recur_gemm(1, 0, GH, in, N, 1.0f, grad_gates, GH, x, in, 1.0f, g->weight_ih, in);
+    recur_gemm(1, 0, GH, Hout, N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f, g->weight_hh, Hout);
+    if (g->bias_ih) {
+        recur_add_column_sums(N, GH, grad_gates, GH, ws->ones.data, g->bias_ih);
+        recur_add_column_sums(N, GH, grad_gh, GH, ws->ones.data, g->bias_hh);
+    }
+    if (dims->proj)
+        recur_gemm(1, 0, Hout, H, N, 1.0f, ws->grad_h.data, Hout, saved->proj_in.data, H, 1.0f,
+                   g->weight_hr, H);
+    if (dx)
+        recur_gemm(0, 0, N, in, GH, 1.0f, grad_gates, GH, w->weight_ih, in, dx_beta, dx, in);
+    return RECUR_OK;
+}

@@ -1,0 +1,25 @@
+#include "test_util.h"
+
+#include <math.h>
+
+int test_checks;
+int test_failures;
+
+double test_rel_error(const float *a, const float *b, size_t n, double floor)
+{
+    double max_diff = 0.0, max_ref = floor;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= max_diff)) /* also catches NaN */
+            max_diff = isnan(d) ? INFINITY : d;
+        if (fabs((double)b[i]) > max_ref)
+            max_ref = fabs((double)b[i]);
+    }
+    return max_diff / max_ref;
+}
+
+int test_finish(const char *name)
+{
+    printf("%s: %d passed, %d failed\n", name, test_checks - test_failures, test_failures);
+    return test_failures ? 1 : 0;
+}
