@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The command-line contract: help and version, a good run, and bad input of
+# every kind giving one line on stderr, exit status 2, and no output file.
+# usage: test_cli.sh RECUR_BINARY DEMO_BINARY SCRATCH_DIR
+set -uo pipefail
+recur=$1 demo=$2 dir=$3
+rm -rf "$dir" && mkdir -p "$dir"
+passed=0 failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect_error NAME ARGS...: exit 2, exactly one stderr line starting "recur: error:".
+expect_error() {
+  local name=$1; shift
+  "$recur" "$@" >"$dir/stdout" 2>"$dir/stderr"
+  local rc=$?
+  local lines; lines=$(wc -l <"$dir/stderr")
+  if [[ $rc -eq 2 && $lines -eq 1 ]] && grep -q '^recur: error: ' "$dir/stderr"; then ok
+  else bad "$name: exit $rc, $lines stderr lines: $(head -c 300 "$dir/stderr")"; fi
+}
+
+# write_st FILE JSON DATA_BYTES: a safetensors file with the given header and zero data.
+write_st() {
+  local file=$1 json=$2 nbytes=$3 len=${#2} hex="" i
+  for ((i = 0; i < 8; i++)); do hex+=$(printf '\\x%02x' $(((len >> (8 * i)) & 255))); done
+  { printf "$hex"; printf '%s' "$json"; head -c "$nbytes" /dev/zero; } >"$file"
+}
+
+# --- help, version, usage ---
+"$recur" --help >"$dir/out" 2>&1 && grep -q "usage: recur" "$dir/out" && ok || bad "--help"
+"$recur" run --help >"$dir/out" 2>&1 && grep -q -- "--grad-output" "$dir/out" && ok || bad "run --help"
+[[ "$("$recur" --version)" == "recur "* ]] && ok || bad "--version"
+"$recur" >/dev/null 2>&1; [[ $? -eq 2 ]] && ok || bad "no arguments should exit 2"
+expect_error "unknown command" frobnicate
+
+# --- a good run on files made by the library ---
+"$demo" "$dir" >/dev/null || bad "demo failed"
+model=$dir/model.safetensors input=$dir/in.safetensors
+"$recur" run "$model" --input "$input" --output "$dir/good.safetensors" 2>"$dir/stderr" \
+  && [[ -s "$dir/good.safetensors" && ! -s "$dir/stderr" ]] && ok || bad "good run"
+ls "$dir" | grep -q '\.tmp\.' && bad "temporary file left behind" || ok
+
+# --- bad flags and arguments ---
+expect_error "missing model" run --input "$input" --output "$dir/o.safetensors"
+expect_error "missing --input" run "$model" --output "$dir/o.safetensors"
+expect_error "missing --output" run "$model" --input "$input"
+expect_error "unknown flag" run "$model" --input "$input" --output "$dir/o.safetensors" --fast
+expect_error "flag without value" run "$model" --input "$input" --output
+expect_error "extra argument" run "$model" extra --input "$input" --output "$dir/o.safetensors"
+
+# --- unreadable, malformed and hostile files ---
+expect_error "missing file" run "$dir/nope.safetensors" --input "$input" --output "$dir/o.safetensors"
+expect_error "directory as model" run "$dir" --input "$input" --output "$dir/o.safetensors"
+head -c 5 "$model" >"$dir/short.safetensors"
+expect_error "5-byte file" run "$dir/short.safetensors" --input "$input" --output "$dir/o.safetensors"
+head -c 300 "$model" >"$dir/truncated.safetensors"
+expect_error "truncated model" run "$dir/truncated.safetensors" --input "$input" --output "$dir/o.safetensors"
+printf '\xff\xff\xff\xff\xff\xff\xff\xff{}' >"$dir/huge.safetensors"
+expect_error "huge header length" run "$dir/huge.safetensors" --input "$input" --output "$dir/o.safetensors"
+write_st "$dir/garbage.safetensors" 'not json at all' 0
+expect_error "not JSON" run "$dir/garbage.safetensors" --input "$input" --output "$dir/o.safetensors"
+write_st "$dir/range.safetensors" '{"input":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,640]}}' 64
+expect_error "offsets out of range" run "$model" --input "$dir/range.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/overlap.safetensors" '{"input":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,64]},"h0":{"dtype":"F32","shape":[4,1,4],"data_offsets":[0,64]}}' 64
+expect_error "overlapping tensors" run "$model" --input "$dir/overlap.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/nometa.safetensors" '{"weight_ih_l0":{"dtype":"F32","shape":[4,2],"data_offsets":[0,32]}}' 32
+expect_error "model without recur.module" run "$dir/nometa.safetensors" --input "$input" --output "$dir/o.safetensors"
+
+# --- shapes, dtypes, names ---
+write_st "$dir/wrong_i.safetensors" '{"input":{"dtype":"F32","shape":[2,1,5],"data_offsets":[0,40]}}' 40
+expect_error "wrong input size" run "$model" --input "$dir/wrong_i.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/rank2.safetensors" '{"input":{"dtype":"F32","shape":[2,8],"data_offsets":[0,64]}}' 64
+expect_error "2-D input" run "$model" --input "$dir/rank2.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/int_input.safetensors" '{"input":{"dtype":"I32","shape":[2,1,8],"data_offsets":[0,64]}}' 64
+expect_error "integer input" run "$model" --input "$dir/int_input.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/no_input.safetensors" '{"x":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,64]}}' 64
+expect_error "no input tensor" run "$model" --input "$dir/no_input.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/bad_h0.safetensors" '{"input":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,64]},"h0":{"dtype":"F32","shape":[1,1,16],"data_offsets":[64,128]}}' 128
+expect_error "h0 of the wrong shape" run "$model" --input "$dir/bad_h0.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/zero_len.safetensors" '{"input":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,64]},"lengths":{"dtype":"I64","shape":[1],"data_offsets":[64,72]}}' 72
+expect_error "length 0" run "$model" --input "$dir/zero_len.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/float_len.safetensors" '{"input":{"dtype":"F32","shape":[2,1,8],"data_offsets":[0,64]},"lengths":{"dtype":"F32","shape":[1],"data_offsets":[64,68]}}' 68
+expect_error "float lengths" run "$model" --input "$dir/float_len.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/empty_t.safetensors" '{"input":{"dtype":"F32","shape":[0,1,8],"data_offsets":[0,0]}}' 0
+expect_error "zero steps" run "$model" --input "$dir/empty_t.safetensors" --output "$dir/o.safetensors"
+write_st "$dir/bad_go.safetensors" '{"grad_output":{"dtype":"F32","shape":[1,1,1],"data_offsets":[0,4]}}' 4
+expect_error "grad_output of the wrong shape" run "$model" --input "$input" --output "$dir/o.safetensors" --grad-output "$dir/bad_go.safetensors"
+[[ ! -e "$dir/o.safetensors" ]] && ok || bad "an output file was written despite errors"
+
+# --- the output is never half-written or lost ---
+echo precious >"$dir/keep.safetensors"
+expect_error "bad input keeps old output" run "$model" --input "$dir/wrong_i.safetensors" --output "$dir/keep.safetensors"
+[[ "$(cat "$dir/keep.safetensors")" == precious ]] && ok || bad "existing output was overwritten"
+expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
+
+echo "test_cli: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
