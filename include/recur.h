@@ -236,6 +236,116 @@ recur_status recur_rnn_write(const recur_rnn *rnn, recur_st_writer *writer, cons
 /* Saves the layer alone in the format above (atomically, as recur_st_writer_save). */
 recur_status recur_rnn_save(const recur_rnn *rnn, const char *path);
 
+/* ------------------------------------------------------------------ */
+/* Linear and Embedding (torch.nn.Linear, torch.nn.Embedding)          */
+/* ------------------------------------------------------------------ */
+
+typedef struct recur_linear recur_linear;
+
+/* y[n, out] = x[n, in] W^T + b, W [out, in], b [out]; PyTorch's
+ * initialization: W and b ~ U(-1/sqrt(in), 1/sqrt(in)). */
+recur_status recur_linear_create(int in_features, int out_features, int bias, uint64_t seed,
+                                 recur_linear **out);
+void recur_linear_free(recur_linear *linear);
+/* Parameters "weight" and, with bias, "bias". */
+int recur_linear_param_count(const recur_linear *linear);
+recur_status recur_linear_param(const recur_linear *linear, int index, recur_param *out);
+void recur_linear_zero_grad(recur_linear *linear);
+/* Keeps a copy of x for backward. */
+recur_status recur_linear_forward(recur_linear *linear, int rows, const float *x, float *y);
+/* Adds the parameter gradients; writes grad_x [n, in] unless NULL. */
+recur_status recur_linear_backward(recur_linear *linear, const float *grad_y, float *grad_x);
+
+typedef struct recur_embedding recur_embedding;
+
+/* A table [num_embeddings, dim] ~ N(0, 1) as PyTorch; padding_idx (-1 for
+ * none) has a zero row that receives no gradient. */
+recur_status recur_embedding_create(int num_embeddings, int dim, int padding_idx, uint64_t seed,
+                                    recur_embedding **out);
+void recur_embedding_free(recur_embedding *embedding);
+/* The parameter "weight". */
+recur_status recur_embedding_param(const recur_embedding *embedding, recur_param *out);
+void recur_embedding_zero_grad(recur_embedding *embedding);
+/* out[n, dim] = rows of the table; RECUR_E_SHAPE for an index out of range. */
+recur_status recur_embedding_forward(recur_embedding *embedding, int n, const int64_t *ids,
+                                     float *out);
+/* Adds grad_out [n, dim] into the rows of the last forward's ids. */
+recur_status recur_embedding_backward(recur_embedding *embedding, const float *grad_out);
+
+/* ------------------------------------------------------------------ */
+/* Losses                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum recur_reduction { RECUR_REDUCE_MEAN = 0, RECUR_REDUCE_SUM } recur_reduction;
+
+typedef struct recur_cross_entropy_options {
+    int64_t ignore_index;       /* targets equal to it count for nothing (default -100) */
+    float label_smoothing;      /* in [0, 1] */
+    const float *class_weights; /* [C] or NULL */
+    recur_reduction reduction;
+} recur_cross_entropy_options;
+
+recur_cross_entropy_options recur_cross_entropy_defaults(void);
+
+/* torch.nn.functional.cross_entropy from logits [n, C] and class indices [n].
+ * Mean reduction divides by the summed weights of the counted targets, as
+ * PyTorch does; when every target is ignored the loss is 0 (PyTorch: NaN).
+ * grad_logits [n, C] (NULL to skip) receives d loss / d logits. */
+recur_status recur_cross_entropy(int n, int classes, const float *logits, const int64_t *targets,
+                                 const recur_cross_entropy_options *options, float *loss,
+                                 float *grad_logits);
+
+/* ------------------------------------------------------------------ */
+/* Optimizers with torch.optim's update rules                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum recur_optimizer_kind {
+    RECUR_SGD = 0, /* momentum, dampening, nesterov, weight_decay */
+    RECUR_ADAM,    /* betas, eps, weight_decay (L2 added to the gradient), amsgrad */
+    RECUR_ADAMW,   /* as Adam with decoupled weight decay */
+    RECUR_RMSPROP, /* alpha, eps, weight_decay, momentum, centered */
+    RECUR_ADAGRAD  /* lr_decay, weight_decay, initial_accumulator_value, eps */
+} recur_optimizer_kind;
+
+/* Hyper-parameters; recur_optimizer_config_default gives torch.optim's defaults
+ * for the kind (SGD lr 1e-3 as no default exists there; Adam lr 1e-3,
+ * betas (0.9, 0.999), eps 1e-8; AdamW weight_decay 1e-2; RMSprop lr 1e-2,
+ * alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10). */
+typedef struct recur_optimizer_config {
+    recur_optimizer_kind kind;
+    float lr;
+    float momentum;     /* SGD, RMSprop */
+    float dampening;    /* SGD */
+    int nesterov;       /* SGD */
+    float weight_decay; /* all */
+    float beta1, beta2; /* Adam, AdamW */
+    float eps;          /* Adam, AdamW, RMSprop, Adagrad */
+    int amsgrad;        /* Adam, AdamW */
+    float alpha;        /* RMSprop smoothing constant */
+    int centered;       /* RMSprop */
+    float lr_decay;     /* Adagrad */
+    float initial_accumulator_value; /* Adagrad */
+} recur_optimizer_config;
+
+recur_optimizer_config recur_optimizer_config_default(recur_optimizer_kind kind);
+
+typedef struct recur_optimizer recur_optimizer;
+
+recur_status recur_optimizer_create(const recur_optimizer_config *config, recur_optimizer **out);
+void recur_optimizer_free(recur_optimizer *opt);
+/* Registers a parameter tensor (value and gradient arrays of numel floats,
+ * owned by the caller and alive while the optimizer is used); state is
+ * allocated here, zeroed as torch.optim does. */
+recur_status recur_optimizer_add(recur_optimizer *opt, float *value, const float *grad,
+                                 size_t numel);
+/* One update of every registered tensor from its current gradient. */
+recur_status recur_optimizer_step(recur_optimizer *opt);
+/* The learning rate used by the next step (for schedules). */
+void recur_optimizer_set_lr(recur_optimizer *opt, float lr);
+float recur_optimizer_get_lr(const recur_optimizer *opt);
+/* Steps taken so far. */
+int64_t recur_optimizer_step_count(const recur_optimizer *opt);
+
 #ifdef __cplusplus
 }
 #endif
