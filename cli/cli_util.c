@@ -1,5 +1,6 @@
 #include "cli_util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,5 +82,58 @@ int cli_read_f32(const recur_st_file *file, const char *name, int ndim, const in
         return cli_error("%s: %s", recur_st_label(file), recur_last_error());
     }
     *out = data;
+    return 0;
+}
+
+int cli_parse_int(const char *flag, const char *text, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return cli_error("%s: '%s' is not an integer in %ld..%ld", flag, text, min, max);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *flag, const char *text, double min, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= min && v <= max))
+        return cli_error("%s: '%s' is not a number in [%g, %g]", flag, text, min, max);
+    *out = v;
+    return 0;
+}
+
+int cli_read_file(const char *path, unsigned char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_error("%s: cannot open: %s", path, strerror(errno));
+    size_t capacity = 1 << 16, used = 0;
+    unsigned char *buf = malloc(capacity);
+    while (buf) {
+        used += fread(buf + used, 1, capacity - used, f);
+        if (used < capacity)
+            break;
+        unsigned char *grown = realloc(buf, capacity * 2);
+        if (!grown) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        capacity *= 2;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        free(buf);
+        return cli_error("%s: %s", path, buf ? "read error" : "out of memory");
+    }
+    *data = buf;
+    *size = used;
     return 0;
 }

@@ -39,4 +39,18 @@ int cli_check_tensor_names(const recur_st_file *file, const char *const *allowed
 int cli_read_f32(const recur_st_file *file, const char *name, int ndim, const int64_t *expected,
                  int required, float **out);
 
+/* Parses a flag's value; on failure prints the error and returns nonzero. */
+int cli_parse_int(const char *flag, const char *text, long min, long max, long *out);
+int cli_parse_float(const char *flag, const char *text, double min, double max, double *out);
+
+/* Reads a whole file (malloc'd, *size bytes). Prints the error on failure. */
+int cli_read_file(const char *path, unsigned char **data, size_t *size);
+
+/* Parses a flag's value; on failure prints the error and returns nonzero. */
+int cli_parse_int(const char *flag, const char *text, long min, long max, long *out);
+int cli_parse_float(const char *flag, const char *text, double min, double max, double *out);
+
+/* Reads a whole file (malloc'd, *size bytes). Prints the error on failure. */
+int cli_read_file(const char *path, unsigned char **data, size_t *size);
+
 #endif

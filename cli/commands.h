@@ -4,5 +4,7 @@
 
 /* argv[0] is the subcommand's name. Each returns the process exit status. */
 int cmd_run(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

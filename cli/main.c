@@ -11,6 +11,8 @@ static const char main_usage[] =
     "Recurrent neural networks (Elman RNN, LSTM, GRU) with PyTorch's math.\n"
     "\n"
     "commands:\n"
+    "  train     train a byte-level language model on a text file\n"
+    "  generate  sample text from a model made by train\n"
     "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
     "\n"
     "options:\n"
@@ -36,5 +38,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(command, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(command, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(command, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
     return cli_error("unknown command '%s' (see recur --help)", command);
 }

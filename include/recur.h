@@ -346,6 +346,66 @@ float recur_optimizer_get_lr(const recur_optimizer *opt);
 /* Steps taken so far. */
 int64_t recur_optimizer_step_count(const recur_optimizer *opt);
 
+/* Gradient clipping as torch.nn.utils.clip_grad_norm_ (max_norm, L2): scales
+ * every gradient by max_norm / (norm + 1e-6) when that is < 1. *total_norm
+ * (may be NULL) receives the norm before clipping. */
+recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *sizes,
+                                  float max_norm, float *total_norm);
+
+/* ------------------------------------------------------------------ */
+/* Language model: Embedding -> RNN/LSTM/GRU stack -> Linear head      */
+/* ------------------------------------------------------------------ */
+
+typedef struct recur_lm_config {
+    recur_cell cell;
+    int vocab_size, embed_size, hidden_size, num_layers;
+} recur_lm_config;
+
+typedef struct recur_lm recur_lm;
+
+recur_status recur_lm_create(const recur_lm_config *config, uint64_t seed, recur_lm **out);
+void recur_lm_free(recur_lm *lm);
+const recur_lm_config *recur_lm_get_config(const recur_lm *lm);
+/* Parameters: embedding.weight, rnn.<PyTorch names>, head.weight, head.bias. */
+int recur_lm_param_count(const recur_lm *lm);
+recur_status recur_lm_param(const recur_lm *lm, int index, recur_param *out);
+void recur_lm_zero_grad(recur_lm *lm);
+/* Forgets the hidden state carried between calls (stateful, truncated BPTT). */
+void recur_lm_reset_state(recur_lm *lm);
+/* ids [T, B] time-major. Runs from the carried state and carries the final
+ * state to the next call (detached: gradients stop at the chunk border).
+ * *logits points at [T*B, vocab] inside the model, valid until the next call. */
+recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
+                              const float **logits);
+/* Adds parameter gradients for d loss / d logits [T*B, vocab]. */
+recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits);
+/* Saves parameters (PyTorch-style names) and config, plus extra metadata pairs. */
+recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count,
+                           const char *const *extra_keys, const char *const *extra_values);
+/* Loads a model saved by recur_lm_save. */
+recur_status recur_lm_load(const recur_st_file *file, recur_lm **out);
+
+/* ------------------------------------------------------------------ */
+/* Text as bytes                                                       */
+/* ------------------------------------------------------------------ */
+
+/* The distinct bytes of a text, in increasing order: the vocabulary of a
+ * byte-level language model. */
+typedef struct recur_byte_vocab {
+    int size;
+    unsigned char symbols[256]; /* id -> byte */
+    int16_t ids[256];           /* byte -> id, -1 if absent */
+} recur_byte_vocab;
+
+recur_status recur_byte_vocab_build(const unsigned char *text, size_t length,
+                                    recur_byte_vocab *vocab);
+/* Hex string of the symbols (2*size chars + NUL) and back, for metadata. */
+void recur_byte_vocab_to_hex(const recur_byte_vocab *vocab, char *hex);
+recur_status recur_byte_vocab_from_hex(const char *hex, recur_byte_vocab *vocab);
+/* ids[i] = id of text[i]; RECUR_E_SHAPE for a byte outside the vocabulary. */
+recur_status recur_byte_vocab_encode(const recur_byte_vocab *vocab, const unsigned char *text,
+                                     size_t length, int64_t *ids);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,141 @@
+/* recur generate MODEL: samples text from a language model made by recur train. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "commands.h"
+
+static const char generate_usage[] =
+    "usage: recur generate MODEL [options]\n"
+    "\n"
+    "Samples text from a language model trained by recur train and prints it.\n"
+    "\n"
+    "options (default):\n"
+    "  --prime TEXT        text the sample starts from (a newline)\n"
+    "  --length N          bytes to generate (500)\n"
+    "  --temperature X     < 1 more conservative, > 1 more varied (0.8)\n"
+    "  --seed N            seed of the sampler (1)\n"
+    "\n"
+    "example:\n"
+    "  recur generate shakespeare.safetensors --prime 'ROMEO:' --length 300\n";
+
+typedef struct generate_options {
+    const char *model, *prime;
+    long length, seed;
+    double temperature;
+} generate_options;
+
+static int parse_generate_options(int argc, char **argv, generate_options *o)
+{
+    *o = (generate_options){NULL, "\n", 500, 1, 0.8};
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
+            fputs(generate_usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (flag[0] != '-') {
+            if (o->model)
+                return cli_error("generate: unexpected argument '%s'", flag);
+            o->model = flag;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_error("generate: option %s needs a value", flag);
+        const char *v = argv[++i];
+        int bad = 0;
+        if (!strcmp(flag, "--prime")) o->prime = v;
+        else if (!strcmp(flag, "--length")) bad = cli_parse_int(flag, v, 0, 100000000, &o->length);
+        else if (!strcmp(flag, "--seed")) bad = cli_parse_int(flag, v, 0, 2147483647, &o->seed);
+        else if (!strcmp(flag, "--temperature")) bad = cli_parse_float(flag, v, 1e-3, 100.0, &o->temperature);
+        else return cli_error("generate: unknown option '%s' (see recur generate --help)", flag);
+        if (bad)
+            return CLI_EXIT_BAD_INPUT;
+    }
+    if (!o->model)
+        return cli_error("generate: MODEL is missing (see recur generate --help)");
+    if (!o->prime[0])
+        return cli_error("generate: --prime must not be empty");
+    return -1;
+}
+
+/* splitmix64: the sampler's own generator. */
+static double next_uniform(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Draws an id from softmax(logits / temperature). */
+static int64_t sample(const float *logits, int vocab, double temperature, uint64_t *rng)
+{
+    double max = logits[0], total = 0;
+    for (int i = 1; i < vocab; i++)
+        max = fmax(max, logits[i]);
+    for (int i = 0; i < vocab; i++)
+        total += exp((logits[i] - max) / temperature);
+    double r = next_uniform(rng) * total;
+    for (int i = 0; i < vocab; i++) {
+        r -= exp((logits[i] - max) / temperature);
+        if (r <= 0)
+            return i;
+    }
+    return vocab - 1;
+}
+
+static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vocab *vocab)
+{
+    size_t prime_len = strlen(o->prime);
+    int64_t *ids = malloc(prime_len * sizeof(int64_t));
+    if (!ids)
+        return cli_error("out of memory");
+    if (recur_byte_vocab_encode(vocab, (const unsigned char *)o->prime, prime_len, ids) != RECUR_OK) {
+        free(ids);
+        return cli_error("--prime: %s", recur_last_error());
+    }
+    const int V = vocab->size;
+    const float *logits;
+    recur_status st = recur_lm_forward(lm, (int)prime_len, 1, ids, &logits);
+    free(ids);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
+    fputs(o->prime, stdout);
+    uint64_t rng = (uint64_t)o->seed;
+    const float *last = logits + (prime_len - 1) * (size_t)V;
+    for (long i = 0; i < o->length; i++) {
+        int64_t id = sample(last, V, o->temperature, &rng);
+        putchar(vocab->symbols[id]);
+        if ((st = recur_lm_forward(lm, 1, 1, &id, &last)) != RECUR_OK)
+            return cli_status_error(st);
+    }
+    putchar('\n');
+    return CLI_EXIT_OK;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    generate_options o;
+    int rc = parse_generate_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    recur_st_file *file = NULL;
+    recur_lm *lm = NULL;
+    recur_byte_vocab vocab;
+    recur_status st = recur_st_open(o.model, &file);
+    if (st == RECUR_OK)
+        st = recur_lm_load(file, &lm);
+    if (st == RECUR_OK && recur_byte_vocab_from_hex(recur_st_metadata(file, "recur.vocab"), &vocab) != RECUR_OK)
+        st = RECUR_E_FORMAT, cli_error("%s: %s", o.model, recur_last_error());
+    else if (st == RECUR_OK && vocab.size != recur_lm_get_config(lm)->vocab_size)
+        st = RECUR_E_FORMAT, cli_error("%s: the vocabulary does not match vocab_size", o.model);
+    else if (st != RECUR_OK)
+        cli_status_error(st);
+    rc = st == RECUR_OK ? generate(&o, lm, &vocab) : (st == RECUR_E_NOMEM ? 1 : 2);
+    recur_lm_free(lm);
+    recur_st_close(file);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* Gradient clipping (torch.nn.utils.clip_grad_norm_). */
+#include <math.h>
+
+#include "core/status.h"
+
+recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *sizes,
+                                  float max_norm, float *total_norm)
+{
+    if (count < 0 || (count > 0 && (!grads || !sizes)) || !(max_norm > 0.0f))
+        return recur_fail(RECUR_E_INVALID, "clip_grad_norm: bad arguments (max_norm %g)",
+                          (double)max_norm);
+    double sum = 0.0;
+    for (int i = 0; i < count; i++)
+        for (size_t k = 0; k < sizes[i]; k++)
+            sum += (double)grads[i][k] * grads[i][k];
+    float norm = (float)sqrt(sum);
+    if (total_norm)
+        *total_norm = norm;
+    float coef = max_norm / (norm + 1e-6f);
+    if (coef < 1.0f)
+        for (int i = 0; i < count; i++)
+            for (size_t k = 0; k < sizes[i]; k++)
+                grads[i][k] *= coef;
+    return RECUR_OK;
+}

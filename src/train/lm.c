@@ -1,0 +1,255 @@
+/* A language model: Embedding -> recurrent stack -> Linear head, with the
+ * hidden state carried between calls for truncated BPTT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+
+#define MAX_LM_PARAMS 512
+
+struct recur_lm {
+    recur_lm_config config;
+    recur_embedding *embedding;
+    recur_rnn *rnn;
+    recur_linear *head;
+    /* carried state [L, B, H] (and c for LSTM) for the batch size state_batch */
+    recur_buffer h, c;
+    int state_batch, have_state;
+    /* activations of the last forward */
+    int seq_len, batch;
+    recur_buffer embedded;  /* [T*B, E] */
+    recur_buffer rnn_out;   /* [T*B, H] */
+    recur_buffer logits;    /* [T*B, V] */
+    recur_buffer h_n, c_n;  /* [L, B, H] */
+    recur_buffer grad_rnn_out, grad_embedded;
+    char names[MAX_LM_PARAMS][48];
+};
+
+recur_status recur_lm_create(const recur_lm_config *config, uint64_t seed, recur_lm **out)
+{
+    if (!config || !out)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_create: NULL argument");
+    *out = NULL;
+    recur_lm *lm = calloc(1, sizeof *lm);
+    if (!lm)
+        return recur_fail(RECUR_E_NOMEM, "out of memory");
+    lm->config = *config;
+    recur_rnn_config rc = recur_rnn_config_default(config->cell, config->embed_size,
+                                                   config->hidden_size);
+    rc.num_layers = config->num_layers;
+    recur_status st = recur_embedding_create(config->vocab_size, config->embed_size, -1, seed,
+                                             &lm->embedding);
+    if (st == RECUR_OK)
+        st = recur_rnn_create(&rc, seed + 1, &lm->rnn);
+    if (st == RECUR_OK)
+        st = recur_linear_create(config->hidden_size, config->vocab_size, 1, seed + 2, &lm->head);
+    if (st == RECUR_OK && recur_lm_param_count(lm) > MAX_LM_PARAMS)
+        st = recur_fail(RECUR_E_INVALID, "language model: too many layers");
+    if (st != RECUR_OK) {
+        recur_lm_free(lm);
+        return st;
+    }
+    *out = lm;
+    return RECUR_OK;
+}
+
+void recur_lm_free(recur_lm *lm)
+{
+    if (!lm)
+        return;
+    recur_embedding_free(lm->embedding);
+    recur_rnn_free(lm->rnn);
+    recur_linear_free(lm->head);
+    recur_buffer *buffers[] = {&lm->h, &lm->c, &lm->embedded, &lm->rnn_out, &lm->logits,
+                               &lm->h_n, &lm->c_n, &lm->grad_rnn_out, &lm->grad_embedded};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        recur_buffer_release(buffers[i]);
+    free(lm);
+}
+
+const recur_lm_config *recur_lm_get_config(const recur_lm *lm) { return &lm->config; }
+
+int recur_lm_param_count(const recur_lm *lm)
+{
+    return 1 + recur_rnn_param_count(lm->rnn) + recur_linear_param_count(lm->head);
+}
+
+recur_status recur_lm_param(const recur_lm *lm, int index, recur_param *out)
+{
+    int rnn_count = recur_rnn_param_count(lm->rnn);
+    const char *prefix;
+    if (index == 0) {
+        RECUR_TRY(recur_embedding_param(lm->embedding, out));
+        prefix = "embedding.";
+    } else if (index <= rnn_count) {
+        RECUR_TRY(recur_rnn_param(lm->rnn, index - 1, out));
+        prefix = "rnn.";
+    } else {
+        RECUR_TRY(recur_linear_param(lm->head, index - 1 - rnn_count, out));
+        prefix = "head.";
+    }
+    /* The name buffer is per model; names are stable for its lifetime. */
+    char *name = ((recur_lm *)lm)->names[index];
+    snprintf(name, sizeof lm->names[0], "%s%s", prefix, out->name);
+    out->name = name;
+    return RECUR_OK;
+}
+
+void recur_lm_zero_grad(recur_lm *lm)
+{
+    recur_embedding_zero_grad(lm->embedding);
+    recur_rnn_zero_grad(lm->rnn);
+    recur_linear_zero_grad(lm->head);
+}
+
+void recur_lm_reset_state(recur_lm *lm) { lm->have_state = 0; }
+
+recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
+                              const float **logits)
+{
+    if (!lm || !ids || !logits || seq_len < 1 || batch < 1)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_forward: bad arguments");
+    const recur_lm_config *c = &lm->config;
+    size_t rows = (size_t)seq_len * (size_t)batch;
+    size_t state_n = recur_rnn_state_numel(lm->rnn, batch);
+    size_t cell_n = recur_rnn_cell_state_numel(lm->rnn, batch);
+    RECUR_TRY(recur_buffer_reserve(&lm->embedded, rows * (size_t)c->embed_size));
+    RECUR_TRY(recur_buffer_reserve(&lm->rnn_out, rows * (size_t)c->hidden_size));
+    RECUR_TRY(recur_buffer_reserve(&lm->logits, rows * (size_t)c->vocab_size));
+    RECUR_TRY(recur_buffer_reserve(&lm->h_n, state_n));
+    RECUR_TRY(recur_buffer_reserve(&lm->c_n, cell_n + 1));
+    RECUR_TRY(recur_buffer_reserve(&lm->h, state_n));
+    RECUR_TRY(recur_buffer_reserve(&lm->c, cell_n + 1));
+    if (lm->state_batch != batch)
+        lm->have_state = 0;
+    RECUR_TRY(recur_embedding_forward(lm->embedding, (int)rows, ids, lm->embedded.data));
+    recur_rnn_forward_args fwd = {seq_len,
+                                  batch,
+                                  lm->embedded.data,
+                                  NULL,
+                                  lm->have_state ? lm->h.data : NULL,
+                                  lm->have_state && cell_n ? lm->c.data : NULL,
+                                  lm->rnn_out.data,
+                                  lm->h_n.data,
+                                  cell_n ? lm->c_n.data : NULL};
+    RECUR_TRY(recur_rnn_forward(lm->rnn, &fwd));
+    RECUR_TRY(recur_linear_forward(lm->head, (int)rows, lm->rnn_out.data, lm->logits.data));
+    /* Carry the final state (detached) to the next chunk. */
+    memcpy(lm->h.data, lm->h_n.data, state_n * sizeof(float));
+    if (cell_n)
+        memcpy(lm->c.data, lm->c_n.data, cell_n * sizeof(float));
+    lm->state_batch = batch;
+    lm->have_state = 1;
+    lm->seq_len = seq_len, lm->batch = batch;
+    *logits = lm->logits.data;
+    return RECUR_OK;
+}
+
+recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
+{
+    if (!lm || !grad_logits)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_backward: NULL argument");
+    if (!lm->seq_len)
+        return recur_fail(RECUR_E_STATE, "recur_lm_backward called without a forward pass");
+    size_t rows = (size_t)lm->seq_len * (size_t)lm->batch;
+    RECUR_TRY(recur_buffer_reserve(&lm->grad_rnn_out, rows * (size_t)lm->config.hidden_size));
+    RECUR_TRY(recur_buffer_reserve(&lm->grad_embedded, rows * (size_t)lm->config.embed_size));
+    RECUR_TRY(recur_linear_backward(lm->head, grad_logits, lm->grad_rnn_out.data));
+    recur_rnn_backward_args bwd = {lm->grad_rnn_out.data, NULL, NULL, lm->grad_embedded.data,
+                                   NULL, NULL};
+    RECUR_TRY(recur_rnn_backward(lm->rnn, &bwd));
+    return recur_embedding_backward(lm->embedding, lm->grad_embedded.data);
+}
+
+recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count,
+                           const char *const *extra_keys, const char *const *extra_values)
+{
+    recur_st_writer *w;
+    RECUR_TRY(recur_st_writer_create(&w));
+    char number[32];
+    recur_status st = recur_rnn_write(lm->rnn, w, "rnn.");
+    if (st == RECUR_OK)
+        st = recur_st_writer_set_metadata(w, "recur.model", "lm");
+    snprintf(number, sizeof number, "%d", lm->config.vocab_size);
+    if (st == RECUR_OK)
+        st = recur_st_writer_set_metadata(w, "vocab_size", number);
+    snprintf(number, sizeof number, "%d", lm->config.embed_size);
+    if (st == RECUR_OK)
+        st = recur_st_writer_set_metadata(w, "embed_size", number);
+    for (int i = 0; st == RECUR_OK && i < extra_count; i++)
+        st = recur_st_writer_set_metadata(w, extra_keys[i], extra_values[i]);
+    recur_param p;
+    if (st == RECUR_OK && (st = recur_embedding_param(lm->embedding, &p)) == RECUR_OK)
+        st = recur_st_writer_add(w, "embedding.weight", RECUR_F32, 2, p.shape, p.value);
+    for (int i = 0; st == RECUR_OK && i < recur_linear_param_count(lm->head); i++) {
+        char name[64];
+        if ((st = recur_linear_param(lm->head, i, &p)) != RECUR_OK)
+            break;
+        snprintf(name, sizeof name, "head.%s", p.name);
+        st = recur_st_writer_add(w, name, RECUR_F32, p.ndim, p.shape, p.value);
+    }
+    if (st == RECUR_OK)
+        st = recur_st_writer_save(w, path);
+    recur_st_writer_free(w);
+    return st;
+}
+
+/* Reads a metadata integer (required). */
+static recur_status lm_meta_int(const recur_st_file *f, const char *key, int *out)
+{
+    const char *text = recur_st_metadata(f, key);
+    char *end = NULL;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || *end || v < 1 || v > (1 << 24))
+        return recur_fail(RECUR_E_FORMAT, "%s: metadata %s is missing or not a positive integer",
+                          recur_st_label(f), key);
+    *out = (int)v;
+    return RECUR_OK;
+}
+
+recur_status recur_lm_load(const recur_st_file *f, recur_lm **out)
+{
+    *out = NULL;
+    const char *model = recur_st_metadata(f, "recur.model");
+    const char *module = recur_st_metadata(f, "recur.module");
+    const char *nonlinearity = recur_st_metadata(f, "nonlinearity");
+    if (!model || strcmp(model, "lm") || !module)
+        return recur_fail(RECUR_E_FORMAT, "%s: not a recur language model (recur.model = lm)",
+                          recur_st_label(f));
+    recur_lm_config c;
+    if (!strcmp(module, "lstm"))
+        c.cell = RECUR_LSTM;
+    else if (!strcmp(module, "gru"))
+        c.cell = RECUR_GRU;
+    else if (!strcmp(module, "rnn"))
+        c.cell = nonlinearity && !strcmp(nonlinearity, "relu") ? RECUR_RNN_RELU : RECUR_RNN_TANH;
+    else
+        return recur_fail(RECUR_E_FORMAT, "%s: unknown recur.module", recur_st_label(f));
+    RECUR_TRY(lm_meta_int(f, "vocab_size", &c.vocab_size));
+    RECUR_TRY(lm_meta_int(f, "embed_size", &c.embed_size));
+    RECUR_TRY(lm_meta_int(f, "hidden_size", &c.hidden_size));
+    RECUR_TRY(lm_meta_int(f, "num_layers", &c.num_layers));
+    recur_lm *lm;
+    RECUR_TRY(recur_lm_create(&c, 0, &lm));
+    recur_status st = RECUR_OK;
+    for (int i = 0; st == RECUR_OK && i < recur_lm_param_count(lm); i++) {
+        recur_param p;
+        if ((st = recur_lm_param(lm, i, &p)) != RECUR_OK)
+            break;
+        const recur_tensor_view *t = recur_st_find(f, p.name);
+        if (!t || t->ndim != p.ndim || t->shape[0] != p.shape[0] ||
+            (p.ndim == 2 && t->shape[1] != p.shape[1]))
+            st = recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing or has the wrong shape",
+                            recur_st_label(f), p.name);
+        else if ((st = recur_tensor_to_f32(t, p.value, p.numel)) != RECUR_OK)
+            st = recur_fail_prefixed(st, recur_st_label(f));
+    }
+    if (st != RECUR_OK) {
+        recur_lm_free(lm);
+        return st;
+    }
+    *out = lm;
+    return RECUR_OK;
+}

@@ -1,0 +1,319 @@
+/* Compares the optimizers with torch.optim fixtures (tests/fixtures/).
+ * usage: test_optim FIXTURE_DIR
+ * For every case in FIXTURE_DIR/optim_cases.txt: builds the optimizer from
+ * the file's metadata, registers param0 and param1, and for every step copies
+ * the step's gradients in, steps, and checks the parameters against torch's.
+ * Also checks config validation, the learning-rate accessors and the step count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define PARAM_TOLERANCE 1e-5 /* max |error| / max |expected| */
+#define PARAM_TENSORS 2
+
+static double worst_error;
+static char worst_case[256];
+
+/* Reads a tensor as float32 (NULL if absent); *numel receives its size. */
+static float *read_f32(const recur_st_file *file, const char *name, size_t *numel)
+{
+    const recur_tensor_view *t = recur_st_find(file, name);
+    if (!t)
+        return NULL;
+    float *data = malloc((t->numel ? t->numel : 1) * sizeof(float));
+    if (!data || recur_tensor_to_f32(t, data, t->numel) != RECUR_OK) {
+        free(data);
+        return NULL;
+    }
+    *numel = t->numel;
+    return data;
+}
+
+static double metadata_number(const recur_st_file *file, const char *key)
+{
+    const char *text = recur_st_metadata(file, key);
+    test_checks++;
+    if (!text) {
+        test_failures++;
+        fprintf(stderr, "%s: metadata %s missing\n", recur_st_label(file), key);
+        return 0.0;
+    }
+    return strtod(text, NULL);
+}
+
+static int parse_kind(const char *text, recur_optimizer_kind *kind)
+{
+    static const struct {
+        const char *name;
+        recur_optimizer_kind kind;
+    } kinds[] = {{"sgd", RECUR_SGD},
+                 {"adam", RECUR_ADAM},
+                 {"adamw", RECUR_ADAMW},
+                 {"rmsprop", RECUR_RMSPROP},
+                 {"adagrad", RECUR_ADAGRAD}};
+    for (size_t i = 0; text && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(text, kinds[i].name) == 0) {
+            *kind = kinds[i].kind;
+            return 1;
+        }
+    return 0;
+}
+
+static int read_config(const recur_st_file *file, recur_optimizer_config *c)
+{
+    recur_optimizer_kind kind;
+    if (!parse_kind(recur_st_metadata(file, "kind"), &kind))
+        return 0;
+    *c = recur_optimizer_config_default(kind);
+    c->lr = (float)metadata_number(file, "lr");
+    c->momentum = (float)metadata_number(file, "momentum");
+    c->dampening = (float)metadata_number(file, "dampening");
+    c->nesterov = (int)metadata_number(file, "nesterov");
+    c->weight_decay = (float)metadata_number(file, "weight_decay");
+    c->beta1 = (float)metadata_number(file, "beta1");
+    c->beta2 = (float)metadata_number(file, "beta2");
+    c->eps = (float)metadata_number(file, "eps");
+    c->amsgrad = (int)metadata_number(file, "amsgrad");
+    c->alpha = (float)metadata_number(file, "alpha");
+    c->centered = (int)metadata_number(file, "centered");
+    c->lr_decay = (float)metadata_number(file, "lr_decay");
+    c->initial_accumulator_value = (float)metadata_number(file, "initial_accumulator_value");
+    return 1;
+}
+
+/* Checks `actual` against the expected tensor `name`; records the worst error. */
+static void compare(const char *case_name, const recur_st_file *file, const char *name,
+                    const float *actual, size_t numel)
+{
+    size_t expected_numel = 0;
+    float *want = read_f32(file, name, &expected_numel);
+    test_checks++;
+    if (!want || expected_numel != numel) {
+        test_failures++;
+        fprintf(stderr, "%s: tensor %s missing or of the wrong size\n", case_name, name);
+        free(want);
+        return;
+    }
+    double err = test_rel_error(actual, want, numel, 1e-6);
+    if (err > worst_error) {
+        worst_error = err;
+        snprintf(worst_case, sizeof worst_case, "%s %s", case_name, name);
+    }
+    if (!(err <= PARAM_TOLERANCE)) {
+        test_failures++;
+        fprintf(stderr, "%s: %s relative error %.3g > %.0e\n", case_name, name, err,
+                PARAM_TOLERANCE);
+    }
+    free(want);
+}
+
+/* Copies tensor `name` into dst of numel floats; 0 if absent or of another size. */
+static int load_into(const recur_st_file *file, const char *name, float *dst, size_t numel)
+{
+    size_t got = 0;
+    float *data = read_f32(file, name, &got);
+    int ok = data && got == numel;
+    if (ok)
+        memcpy(dst, data, numel * sizeof(float));
+    free(data);
+    return ok;
+}
+
+static void check_case(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
+    recur_st_file *file = NULL;
+    CHECK_OK(recur_st_open(path, &file));
+    if (!file)
+        return;
+    recur_optimizer_config config;
+    int have_config = read_config(file, &config);
+    CHECK(have_config);
+    int steps = (int)metadata_number(file, "steps");
+    CHECK(steps > 0);
+    float *values[PARAM_TENSORS] = {0}, *grads[PARAM_TENSORS] = {0};
+    size_t sizes[PARAM_TENSORS] = {0};
+    recur_optimizer *opt = NULL;
+    if (have_config)
+        CHECK_OK(recur_optimizer_create(&config, &opt));
+    for (int i = 0; i < PARAM_TENSORS && opt; i++) {
+        char tensor[64];
+        snprintf(tensor, sizeof tensor, "param%d", i);
+        values[i] = read_f32(file, tensor, &sizes[i]);
+        CHECK(values[i] != NULL);
+        if (!values[i])
+            goto done;
+        grads[i] = calloc(sizes[i], sizeof(float));
+        CHECK_OK(recur_optimizer_add(opt, values[i], grads[i], sizes[i]));
+    }
+    for (int step = 0; step < steps && opt; step++) {
+        char tensor[64];
+        for (int i = 0; i < PARAM_TENSORS; i++) {
+            snprintf(tensor, sizeof tensor, "grad%d.param%d", step, i);
+            CHECK(load_into(file, tensor, grads[i], sizes[i]));
+        }
+        CHECK_OK(recur_optimizer_step(opt));
+        for (int i = 0; i < PARAM_TENSORS; i++) {
+            snprintf(tensor, sizeof tensor, "expected%d.param%d", step, i);
+            compare(name, file, tensor, values[i], sizes[i]);
+        }
+    }
+    if (opt)
+        CHECK(recur_optimizer_step_count(opt) == steps);
+done:
+    for (int i = 0; i < PARAM_TENSORS; i++) {
+        free(values[i]);
+        free(grads[i]);
+    }
+    recur_optimizer_free(opt);
+    recur_st_close(file);
+}
+
+static int run_fixture_cases(const char *dir)
+{
+    char list_path[1024], name[128];
+    snprintf(list_path, sizeof list_path, "%s/optim_cases.txt", dir);
+    FILE *list = fopen(list_path, "r");
+    CHECK(list != NULL);
+    int cases = 0;
+    while (list && fscanf(list, "%127s", name) == 1) {
+        check_case(dir, name);
+        cases++;
+    }
+    if (list)
+        fclose(list);
+    CHECK(cases > 0);
+    return cases;
+}
+
+/* Creating the optimizer from `config` fails with RECUR_E_INVALID and a message. */
+static void expect_invalid(recur_optimizer_config config)
+{
+    recur_optimizer *sentinel = (recur_optimizer *)&config, *opt = sentinel;
+    CHECK_STATUS(recur_optimizer_create(&config, &opt), RECUR_E_INVALID);
+    CHECK(opt == NULL); /* reset on failure */
+    CHECK(recur_last_error()[0] != '\0');
+    if (opt != sentinel)
+        recur_optimizer_free(opt);
+}
+
+static void test_invalid_configs(void)
+{
+    recur_optimizer_config c = recur_optimizer_config_default(RECUR_SGD);
+    c.lr = -1.0f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    c.lr = NAN;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    c.momentum = -0.5f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    c.weight_decay = -0.1f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    c.nesterov = 1; /* needs momentum */
+    expect_invalid(c);
+    c.momentum = 0.9f;
+    c.dampening = 0.1f; /* and no dampening */
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_ADAM);
+    c.beta1 = 1.0f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_ADAMW);
+    c.beta2 = -0.1f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_ADAM);
+    c.eps = -1e-8f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_RMSPROP);
+    c.alpha = -0.5f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_RMSPROP);
+    c.momentum = -0.1f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_ADAGRAD);
+    c.lr_decay = -0.1f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_ADAGRAD);
+    c.initial_accumulator_value = -1.0f;
+    expect_invalid(c);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    c.kind = (recur_optimizer_kind)42;
+    expect_invalid(c);
+
+    recur_optimizer *opt = NULL;
+    CHECK_STATUS(recur_optimizer_create(NULL, &opt), RECUR_E_INVALID);
+    c = recur_optimizer_config_default(RECUR_SGD);
+    CHECK_OK(recur_optimizer_create(&c, &opt));
+    CHECK_STATUS(recur_optimizer_add(opt, NULL, NULL, 3), RECUR_E_INVALID);
+    recur_optimizer_free(opt);
+}
+
+static void test_defaults(void)
+{
+    recur_optimizer_config c = recur_optimizer_config_default(RECUR_SGD);
+    CHECK(c.kind == RECUR_SGD && c.lr == 1e-3f && c.momentum == 0.0f && !c.nesterov);
+    c = recur_optimizer_config_default(RECUR_ADAM);
+    CHECK(c.lr == 1e-3f && c.beta1 == 0.9f && c.beta2 == 0.999f && c.eps == 1e-8f);
+    CHECK(c.weight_decay == 0.0f && !c.amsgrad);
+    c = recur_optimizer_config_default(RECUR_ADAMW);
+    CHECK(c.kind == RECUR_ADAMW && c.weight_decay == 1e-2f && c.beta2 == 0.999f);
+    c = recur_optimizer_config_default(RECUR_RMSPROP);
+    CHECK(c.lr == 1e-2f && c.alpha == 0.99f && c.eps == 1e-8f && !c.centered);
+    c = recur_optimizer_config_default(RECUR_ADAGRAD);
+    CHECK(c.lr == 1e-2f && c.eps == 1e-10f && c.lr_decay == 0.0f);
+    for (int kind = RECUR_SGD; kind <= RECUR_ADAGRAD; kind++) {
+        recur_optimizer *opt = NULL;
+        c = recur_optimizer_config_default((recur_optimizer_kind)kind);
+        CHECK_OK(recur_optimizer_create(&c, &opt));
+        recur_optimizer_free(opt);
+    }
+}
+
+/* set_lr changes the next step; the step count follows step(). */
+static void test_lr_and_step_count(void)
+{
+    recur_optimizer_config c = recur_optimizer_config_default(RECUR_SGD);
+    c.lr = 0.5f;
+    recur_optimizer *opt = NULL;
+    CHECK_OK(recur_optimizer_create(&c, &opt));
+    if (!opt)
+        return;
+    float value[2] = {1.0f, -2.0f}, grad[2] = {1.0f, 2.0f};
+    CHECK_OK(recur_optimizer_add(opt, value, grad, 2));
+    CHECK(recur_optimizer_get_lr(opt) == 0.5f);
+    CHECK(recur_optimizer_step_count(opt) == 0);
+    CHECK_OK(recur_optimizer_step(opt));
+    CHECK(value[0] == 0.5f && value[1] == -3.0f);
+    recur_optimizer_set_lr(opt, 0.25f);
+    CHECK(recur_optimizer_get_lr(opt) == 0.25f);
+    CHECK_OK(recur_optimizer_step(opt));
+    CHECK(value[0] == 0.25f && value[1] == -3.5f);
+    CHECK(recur_optimizer_step_count(opt) == 2);
+    /* An empty tensor is accepted and a step with it changes nothing else. */
+    CHECK_OK(recur_optimizer_add(opt, NULL, NULL, 0));
+    CHECK_OK(recur_optimizer_step(opt));
+    CHECK(recur_optimizer_step_count(opt) == 3);
+    recur_optimizer_free(opt);
+    recur_optimizer_free(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
+        return 2;
+    }
+    int cases = run_fixture_cases(argv[1]);
+    test_invalid_configs();
+    test_defaults();
+    test_lr_and_step_count();
+    printf("%d optimizer cases; worst parameter error %.3g (%s)\n", cases, worst_error,
+           worst_case);
+    return test_finish("test_optim");
+}
