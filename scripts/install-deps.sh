@@ -5,7 +5,10 @@
 #                 reference fixtures (tests/fixtures/make_fixtures.py)
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev)
+# cairo draws plots, protobuf-c encodes TensorBoard events, libcsv reads CSV files;
+# fortunes is the demo's training corpus.
+packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libcairo2-dev
+          protobuf-c-compiler libprotobuf-c-dev libcsv-dev fortunes)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy)
 fi
