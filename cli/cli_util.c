@@ -137,3 +137,22 @@ int cli_read_file(const char *path, unsigned char **data, size_t *size)
     *size = used;
     return 0;
 }
+
+int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab)
+{
+    *file = NULL, *lm = NULL;
+    recur_status st = recur_st_open(path, file);
+    if (st == RECUR_OK)
+        st = recur_lm_load(*file, lm);
+    int rc = st == RECUR_OK ? 0 : cli_status_error(st);
+    if (!rc && recur_byte_vocab_from_hex(recur_st_metadata(*file, "recur.vocab"), vocab) != RECUR_OK)
+        rc = cli_error("%s: %s", path, recur_last_error());
+    else if (!rc && vocab->size != recur_lm_get_config(*lm)->vocab_size)
+        rc = cli_error("%s: the vocabulary does not match vocab_size", path);
+    if (rc) {
+        recur_lm_free(*lm);
+        recur_st_close(*file);
+        *file = NULL, *lm = NULL;
+    }
+    return rc;
+}

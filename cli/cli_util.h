@@ -46,11 +46,14 @@ int cli_parse_float(const char *flag, const char *text, double min, double max, 
 /* Reads a whole file (malloc'd, *size bytes). Prints the error on failure. */
 int cli_read_file(const char *path, unsigned char **data, size_t *size);
 
-/* Parses a flag's value; on failure prints the error and returns nonzero. */
-int cli_parse_int(const char *flag, const char *text, long min, long max, long *out);
-int cli_parse_float(const char *flag, const char *text, double min, double max, double *out);
+/* Opens a language model made by recur train (a model file or a checkpoint)
+ * with its byte vocabulary. Returns 0, or an exit status after printing the
+ * error; on success the caller frees *lm and closes *file. */
+int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab);
 
-/* Reads a whole file (malloc'd, *size bytes). Prints the error on failure. */
-int cli_read_file(const char *path, unsigned char **data, size_t *size);
+/* Opens a language model made by recur train (a model file or a checkpoint)
+ * with its byte vocabulary. Returns 0, or an exit status after printing the
+ * error; on success the caller frees *lm and closes *file. */
+int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab);
 
 #endif

@@ -8,7 +8,7 @@
 #include "commands.h"
 
 static const char generate_usage[] =
-    "usage: recur generate MODEL [options]\n"
+    "usage: recur generate MODEL|CHECKPOINT [options]\n"
     "\n"
     "Samples text from a language model trained by recur train and prints it.\n"
     "\n"
@@ -16,6 +16,7 @@ static const char generate_usage[] =
     "  --prime TEXT        text the sample starts from (a newline)\n"
     "  --length N          bytes to generate (500)\n"
     "  --temperature X     < 1 more conservative, > 1 more varied (0.8)\n"
+    "  --top-k K           sample only among the K likeliest bytes, 0 = all (0)\n"
     "  --seed N            seed of the sampler (1)\n"
     "\n"
     "example:\n"
@@ -23,13 +24,13 @@ static const char generate_usage[] =
 
 typedef struct generate_options {
     const char *model, *prime;
-    long length, seed;
+    long length, seed, top_k;
     double temperature;
 } generate_options;
 
 static int parse_generate_options(int argc, char **argv, generate_options *o)
 {
-    *o = (generate_options){NULL, "\n", 500, 1, 0.8};
+    *o = (generate_options){NULL, "\n", 500, 1, 0, 0.8};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
@@ -48,6 +49,7 @@ static int parse_generate_options(int argc, char **argv, generate_options *o)
         int bad = 0;
         if (!strcmp(flag, "--prime")) o->prime = v;
         else if (!strcmp(flag, "--length")) bad = cli_parse_int(flag, v, 0, 100000000, &o->length);
+        else if (!strcmp(flag, "--top-k")) bad = cli_parse_int(flag, v, 0, 256, &o->top_k);
         else if (!strcmp(flag, "--seed")) bad = cli_parse_int(flag, v, 0, 2147483647, &o->seed);
         else if (!strcmp(flag, "--temperature")) bad = cli_parse_float(flag, v, 1e-3, 100.0, &o->temperature);
         else return cli_error("generate: unknown option '%s' (see recur generate --help)", flag);
@@ -70,21 +72,39 @@ static double next_uniform(uint64_t *state)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Draws an id from softmax(logits / temperature). */
-static int64_t sample(const float *logits, int vocab, double temperature, uint64_t *rng)
+/* Draws an id from softmax(logits / temperature), restricted to the top_k
+ * largest logits when top_k > 0 (ties at the k-th value are all kept). */
+static int64_t sample(const float *logits, int vocab, double temperature, long top_k,
+                      uint64_t *rng)
 {
-    double max = logits[0], total = 0;
+    double max = logits[0], total = 0, floor_value = -INFINITY;
     for (int i = 1; i < vocab; i++)
         max = fmax(max, logits[i]);
+    if (top_k > 0 && top_k < vocab) {
+        /* the k-th largest value: the smallest with fewer than k values above it */
+        floor_value = INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            int above = 0;
+            for (int j = 0; j < vocab; j++)
+                above += logits[j] > logits[i];
+            if (above < top_k)
+                floor_value = fmin(floor_value, logits[i]);
+        }
+    }
     for (int i = 0; i < vocab; i++)
-        total += exp((logits[i] - max) / temperature);
+        if (logits[i] >= floor_value)
+            total += exp((logits[i] - max) / temperature);
     double r = next_uniform(rng) * total;
+    int last = 0;
     for (int i = 0; i < vocab; i++) {
+        if (logits[i] < floor_value)
+            continue;
+        last = i;
         r -= exp((logits[i] - max) / temperature);
         if (r <= 0)
             return i;
     }
-    return vocab - 1;
+    return last;
 }
 
 static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vocab *vocab)
@@ -107,7 +127,7 @@ static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vo
     uint64_t rng = (uint64_t)o->seed;
     const float *last = logits + (prime_len - 1) * (size_t)V;
     for (long i = 0; i < o->length; i++) {
-        int64_t id = sample(last, V, o->temperature, &rng);
+        int64_t id = sample(last, V, o->temperature, o->top_k, &rng);
         putchar(vocab->symbols[id]);
         if ((st = recur_lm_forward(lm, 1, 1, &id, &last)) != RECUR_OK)
             return cli_status_error(st);
@@ -122,19 +142,12 @@ int cmd_generate(int argc, char **argv)
     int rc = parse_generate_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    recur_st_file *file = NULL;
-    recur_lm *lm = NULL;
+    recur_st_file *file;
+    recur_lm *lm;
     recur_byte_vocab vocab;
-    recur_status st = recur_st_open(o.model, &file);
-    if (st == RECUR_OK)
-        st = recur_lm_load(file, &lm);
-    if (st == RECUR_OK && recur_byte_vocab_from_hex(recur_st_metadata(file, "recur.vocab"), &vocab) != RECUR_OK)
-        st = RECUR_E_FORMAT, cli_error("%s: %s", o.model, recur_last_error());
-    else if (st == RECUR_OK && vocab.size != recur_lm_get_config(lm)->vocab_size)
-        st = RECUR_E_FORMAT, cli_error("%s: the vocabulary does not match vocab_size", o.model);
-    else if (st != RECUR_OK)
-        cli_status_error(st);
-    rc = st == RECUR_OK ? generate(&o, lm, &vocab) : (st == RECUR_E_NOMEM ? 1 : 2);
+    if ((rc = cli_load_lm(o.model, &file, &lm, &vocab)) != 0)
+        return rc;
+    rc = generate(&o, lm, &vocab);
     recur_lm_free(lm);
     recur_st_close(file);
     return rc;

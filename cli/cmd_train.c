@@ -1,118 +1,41 @@
 /* recur train --text FILE: a byte-level language model (Embedding -> RNN
- * stack -> Linear) trained with truncated BPTT over B parallel streams. */
+ * stack -> Linear) trained with truncated BPTT over B parallel streams, with
+ * validation, schedules, early stopping, metrics, TensorBoard and
+ * checkpoints that resume bit-exactly. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli_util.h"
 #include "commands.h"
+#include "metrics_csv.h"
+#include "trainer.h"
 
-static const char train_usage[] =
-    "usage: recur train --text FILE [options]\n"
-    "\n"
-    "Trains a byte-level language model on FILE and saves it (see recur generate).\n"
-    "The last --val-fraction of the file is held out for validation.\n"
-    "\n"
-    "options (default):\n"
-    "  -o, --output MODEL      model file (model.safetensors)\n"
-    "  --cell lstm|gru|rnn     recurrent cell (lstm)\n"
-    "  --hidden N              hidden size (256)\n"
-    "  --layers N              stacked layers (2)\n"
-    "  --embed N               embedding size (64)\n"
-    "  --optimizer NAME        adam, adamw, sgd, rmsprop, adagrad (adam)\n"
-    "  --lr X                  learning rate (0.002)\n"
-    "  --clip X                clip the gradient norm to X, 0 = off (1.0)\n"
-    "  --batch N               parallel streams (32)\n"
-    "  --bptt N                steps per truncated-BPTT chunk (64)\n"
-    "  --steps N               training steps (2000)\n"
-    "  --val-fraction X        share of the file held out (0.1)\n"
-    "  --eval-interval N       steps between validations (200)\n"
-    "  --seed N                seed of initialization (1)\n"
-    "\n"
-    "example:\n"
-    "  recur train --text input.txt --hidden 128 --steps 500 -o shakespeare.safetensors\n";
+/* Set by SIGINT/SIGTERM: the loop saves a checkpoint and stops. */
+static volatile sig_atomic_t interrupt_requested;
 
-typedef struct train_options {
-    const char *text, *output;
-    recur_cell cell;
-    long hidden, layers, embed, batch, bptt, steps, eval_interval, seed;
-    recur_optimizer_kind optimizer;
-    double lr, clip, val_fraction;
-} train_options;
-
-static int parse_cell(const char *text, recur_cell *cell)
+static void on_interrupt(int signal_number)
 {
-    if (!strcmp(text, "lstm"))
-        *cell = RECUR_LSTM;
-    else if (!strcmp(text, "gru"))
-        *cell = RECUR_GRU;
-    else if (!strcmp(text, "rnn") || !strcmp(text, "rnn-tanh"))
-        *cell = RECUR_RNN_TANH;
-    else if (!strcmp(text, "rnn-relu"))
-        *cell = RECUR_RNN_RELU;
-    else
-        return cli_error("--cell: '%s' is not lstm, gru, rnn or rnn-relu", text);
-    return 0;
+    (void)signal_number;
+    interrupt_requested = 1;
 }
 
-static int parse_optimizer(const char *text, recur_optimizer_kind *kind)
+static double seconds_now(void)
 {
-    static const char *names[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(text, names[i])) {
-            *kind = (recur_optimizer_kind)i;
-            return 0;
-        }
-    return cli_error("--optimizer: '%s' is not sgd, adam, adamw, rmsprop or adagrad", text);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Returns -1 to continue, else an exit status. */
-static int parse_train_options(int argc, char **argv, train_options *o)
-{
-    *o = (train_options){NULL, "model.safetensors", RECUR_LSTM, 256, 2, 64, 32, 64, 2000, 200, 1,
-                         RECUR_ADAM, 2e-3, 1.0, 0.1};
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
-            fputs(train_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (flag[0] != '-')
-            return cli_error("train: unexpected argument '%s' (see recur train --help)", flag);
-        if (i + 1 >= argc)
-            return cli_error("train: option %s needs a value", flag);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(flag, "--text")) o->text = v;
-        else if (!strcmp(flag, "-o") || !strcmp(flag, "--output")) o->output = v;
-        else if (!strcmp(flag, "--cell")) bad = parse_cell(v, &o->cell);
-        else if (!strcmp(flag, "--optimizer")) bad = parse_optimizer(v, &o->optimizer);
-        else if (!strcmp(flag, "--hidden")) bad = cli_parse_int(flag, v, 1, 65536, &o->hidden);
-        else if (!strcmp(flag, "--layers")) bad = cli_parse_int(flag, v, 1, 64, &o->layers);
-        else if (!strcmp(flag, "--embed")) bad = cli_parse_int(flag, v, 1, 65536, &o->embed);
-        else if (!strcmp(flag, "--batch")) bad = cli_parse_int(flag, v, 1, 65536, &o->batch);
-        else if (!strcmp(flag, "--bptt")) bad = cli_parse_int(flag, v, 1, 65536, &o->bptt);
-        else if (!strcmp(flag, "--steps")) bad = cli_parse_int(flag, v, 0, 1000000000, &o->steps);
-        else if (!strcmp(flag, "--eval-interval")) bad = cli_parse_int(flag, v, 1, 1000000000, &o->eval_interval);
-        else if (!strcmp(flag, "--seed")) bad = cli_parse_int(flag, v, 0, 2147483647, &o->seed);
-        else if (!strcmp(flag, "--lr")) bad = cli_parse_float(flag, v, 0.0, 100.0, &o->lr);
-        else if (!strcmp(flag, "--clip")) bad = cli_parse_float(flag, v, 0.0, 1e9, &o->clip);
-        else if (!strcmp(flag, "--val-fraction")) bad = cli_parse_float(flag, v, 0.0, 0.5, &o->val_fraction);
-        else return cli_error("train: unknown option '%s' (see recur train --help)", flag);
-        if (bad)
-            return CLI_EXIT_BAD_INPUT;
-    }
-    if (!o->text)
-        return cli_error("train: --text FILE is missing (see recur train --help)");
-    return -1;
-}
-
-/* B streams over ids[0..n): stream b starts at b * (n / B). Fills the
+/* B streams over ids[0..n): stream b starts at b * stream_len. Fills the
  * chunk's inputs and targets [T, B] from position `pos` within each stream. */
 static void fill_chunk(const int64_t *ids, size_t stream_len, int T, int B, size_t pos,
                        int64_t *inputs, int64_t *targets)
@@ -125,184 +48,461 @@ static void fill_chunk(const int64_t *ids, size_t stream_len, int T, int B, size
         }
 }
 
-typedef struct trainer {
-    recur_lm *lm;
-    recur_optimizer *opt;
-    int param_count;
-    float **grads;
-    size_t *sizes;
-    int64_t *inputs, *targets;
-    float *grad_logits;
-} trainer;
-
 static void trainer_free(trainer *t)
 {
     recur_lm_free(t->lm);
     recur_optimizer_free(t->opt);
-    free(t->grads), free(t->sizes), free(t->inputs), free(t->targets), free(t->grad_logits);
+    free(t->values), free(t->grads), free(t->sizes), free(t->inputs), free(t->targets);
+    free(t->weight_values), free(t->weight_grads), free(t->weight_sizes);
+    free(t->grad_logits), free(t->carried_state), free(t->best_params);
 }
 
-/* Mean cross-entropy over all chunks of a stream set, from a fresh state. */
-static recur_status evaluate(trainer *tr, const int64_t *ids, size_t n, int T, int B,
-                             double *mean_loss)
+static recur_status make_schedule(trainer *t)
 {
-    size_t stream_len = n / (size_t)B;
+    const train_options *o = t->options;
+    static const recur_schedule_kind kinds[] = {RECUR_SCHEDULE_CONSTANT, RECUR_SCHEDULE_STEP,
+                                                RECUR_SCHEDULE_EXPONENTIAL,
+                                                RECUR_SCHEDULE_WARMUP_COSINE,
+                                                RECUR_SCHEDULE_PLATEAU};
+    recur_schedule_config c =
+        recur_schedule_config_default(kinds[train_options_choice(o, OPT_SCHEDULE)]);
+    c.step_size = (int64_t)o->num[OPT_STEP_SIZE];
+    c.gamma = o->num[OPT_GAMMA];
+    c.factor = o->num[OPT_GAMMA];
+    c.warmup_steps = (int64_t)o->num[OPT_WARMUP];
+    c.warmup_start_factor = 1.0 / (double)(c.warmup_steps + 1);
+    c.total_steps = (int64_t)o->num[OPT_STEPS];
+    if (c.total_steps <= c.warmup_steps)
+        c.total_steps = c.warmup_steps + 1;
+    c.min_lr = o->num[OPT_MIN_LR];
+    c.patience = (int64_t)o->num[OPT_PLATEAU_PATIENCE];
+    CLI_TRY(recur_schedule_init(&t->schedule, &c, o->num[OPT_LR]));
+    return recur_early_stopping_init(&t->early_stopping, o->num[OPT_MIN_DELTA],
+                                     (int64_t)o->num[OPT_EARLY_STOP]);
+}
+
+static recur_status trainer_init(trainer *t)
+{
+    const train_options *o = t->options;
+    recur_lm_config lc = {train_options_cell(o),
+                          t->vocab.size,
+                          (int)o->num[OPT_EMBED],
+                          (int)o->num[OPT_HIDDEN],
+                          (int)o->num[OPT_LAYERS],
+                          (float)o->num[OPT_DROPOUT],
+                          (float)o->num[OPT_RECURRENT_DROPOUT],
+                          (float)o->num[OPT_ZONEOUT],
+                          (int)o->num[OPT_LAYER_NORM]};
+    CLI_TRY(recur_lm_create(&lc, (uint64_t)o->num[OPT_SEED], &t->lm));
+    recur_optimizer_config oc = recur_optimizer_config_default(train_options_optimizer(o));
+    oc.lr = (float)o->num[OPT_LR];
+    oc.weight_decay = (float)o->num[OPT_WEIGHT_DECAY];
+    oc.momentum = (float)o->num[OPT_MOMENTUM];
+    CLI_TRY(recur_optimizer_create(&oc, &t->opt));
+    CLI_TRY(make_schedule(t));
+    t->param_count = recur_lm_param_count(t->lm);
+    size_t n = (size_t)t->param_count, rows = (size_t)o->num[OPT_BPTT] * (size_t)o->num[OPT_BATCH];
+    size_t total = 0;
+    t->values = calloc(n, sizeof *t->values);
+    t->grads = calloc(n, sizeof *t->grads);
+    t->sizes = calloc(n, sizeof *t->sizes);
+    t->weight_values = calloc(n, sizeof *t->weight_values);
+    t->weight_grads = calloc(n, sizeof *t->weight_grads);
+    t->weight_sizes = calloc(n, sizeof *t->weight_sizes);
+    t->inputs = malloc(rows * sizeof(int64_t));
+    t->targets = malloc(rows * sizeof(int64_t));
+    t->grad_logits = malloc(rows * (size_t)t->vocab.size * sizeof(float));
+    t->carried_state = malloc(recur_lm_state_numel(t->lm, (int)o->num[OPT_BATCH]) * sizeof(float));
+    if (!t->values || !t->grads || !t->sizes || !t->weight_values || !t->weight_grads ||
+        !t->weight_sizes || !t->inputs || !t->targets || !t->grad_logits ||
+        !t->carried_state)
+        return RECUR_E_NOMEM;
+    for (int i = 0; i < t->param_count; i++) {
+        recur_param p;
+        CLI_TRY(recur_lm_param(t->lm, i, &p));
+        t->values[i] = p.value;
+        t->grads[i] = p.grad;
+        t->sizes[i] = p.numel;
+        total += p.numel;
+        if (p.ndim == 2) {
+            t->weight_values[t->weight_count] = p.value;
+            t->weight_grads[t->weight_count] = p.grad;
+            t->weight_sizes[t->weight_count++] = p.numel;
+        }
+        CLI_TRY(recur_optimizer_add(t->opt, p.value, p.grad, p.numel));
+    }
+    if (!(t->best_params = malloc(total * sizeof(float))))
+        return RECUR_E_NOMEM;
+    t->best_val = INFINITY;
+    t->best_step = 0;
+    return RECUR_OK;
+}
+
+static void copy_params(const trainer *t, int to_best)
+{
+    size_t at = 0;
+    for (int i = 0; i < t->param_count; i++) {
+        float *best = t->best_params + at;
+        if (to_best)
+            memcpy(best, t->values[i], t->sizes[i] * sizeof(float));
+        else
+            memcpy(t->values[i], best, t->sizes[i] * sizeof(float));
+        at += t->sizes[i];
+    }
+}
+
+/* Mean cross-entropy over the validation streams, from a fresh state, in
+ * eval mode; the training's carried state is kept aside and restored. */
+static recur_status validate(trainer *t, double *mean_loss)
+{
+    const int T = (int)t->options->num[OPT_BPTT], B = (int)t->options->num[OPT_BATCH];
+    const int V = t->vocab.size;
+    size_t stream_len = t->val_n / (size_t)B;
+    int carried_batch = recur_lm_get_state(t->lm, t->carried_state);
+    recur_lm_set_training(t->lm, 0);
+    CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
     double total = 0;
     long chunks = 0;
-    recur_lm_reset_state(tr->lm);
-    const int V = recur_lm_get_config(tr->lm)->vocab_size;
     for (size_t pos = 0; pos + (size_t)T < stream_len; pos += (size_t)T, chunks++) {
         const float *logits;
         float loss;
-        fill_chunk(ids, stream_len, T, B, pos, tr->inputs, tr->targets);
-        CLI_TRY(recur_lm_forward(tr->lm, T, B, tr->inputs, &logits));
-        CLI_TRY(recur_cross_entropy(T * B, V, logits, tr->targets, NULL, &loss, NULL));
+        fill_chunk(t->ids + t->train_n, stream_len, T, B, pos, t->inputs, t->targets);
+        CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
+        CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, &loss, NULL));
         total += loss;
     }
-    recur_lm_reset_state(tr->lm);
     *mean_loss = chunks ? total / (double)chunks : NAN;
-    return RECUR_OK;
+    return recur_lm_set_state(t->lm, carried_batch, t->carried_state);
 }
 
-static recur_status train_step(trainer *tr, const train_options *o, float *loss)
-{
-    const int T = (int)o->bptt, B = (int)o->batch;
-    const int V = recur_lm_get_config(tr->lm)->vocab_size;
-    const float *logits;
-    recur_lm_zero_grad(tr->lm);
-    CLI_TRY(recur_lm_forward(tr->lm, T, B, tr->inputs, &logits));
-    CLI_TRY(recur_cross_entropy(T * B, V, logits, tr->targets, NULL, loss, tr->grad_logits));
-    CLI_TRY(recur_lm_backward(tr->lm, tr->grad_logits));
-    if (o->clip > 0)
-        CLI_TRY(recur_clip_grad_norm(tr->param_count, tr->grads, tr->sizes, (float)o->clip, NULL));
-    return recur_optimizer_step(tr->opt);
-}
+typedef enum step_result { STEP_OK, STEP_DIVERGED } step_result;
 
-static recur_status trainer_init(trainer *tr, const train_options *o, int vocab_size)
+/* One truncated-BPTT step on the chunk at t->pos. */
+static recur_status train_step(trainer *t, float *loss, step_result *result)
 {
-    recur_lm_config lc = {o->cell, vocab_size, (int)o->embed, (int)o->hidden, (int)o->layers};
-    CLI_TRY(recur_lm_create(&lc, (uint64_t)o->seed, &tr->lm));
-    recur_optimizer_config oc = recur_optimizer_config_default(o->optimizer);
-    oc.lr = (float)o->lr;
-    CLI_TRY(recur_optimizer_create(&oc, &tr->opt));
-    tr->param_count = recur_lm_param_count(tr->lm);
-    tr->grads = calloc((size_t)tr->param_count, sizeof *tr->grads);
-    tr->sizes = calloc((size_t)tr->param_count, sizeof *tr->sizes);
-    size_t rows = (size_t)o->bptt * (size_t)o->batch;
-    tr->inputs = malloc(rows * sizeof(int64_t));
-    tr->targets = malloc(rows * sizeof(int64_t));
-    tr->grad_logits = malloc(rows * (size_t)vocab_size * sizeof(float));
-    if (!tr->grads || !tr->sizes || !tr->inputs || !tr->targets || !tr->grad_logits)
-        return RECUR_E_NOMEM;
-    for (int i = 0; i < tr->param_count; i++) {
-        recur_param p;
-        CLI_TRY(recur_lm_param(tr->lm, i, &p));
-        tr->grads[i] = p.grad;
-        tr->sizes[i] = p.numel;
-        CLI_TRY(recur_optimizer_add(tr->opt, p.value, p.grad, p.numel));
+    const train_options *o = t->options;
+    const int T = (int)o->num[OPT_BPTT], B = (int)o->num[OPT_BATCH], V = t->vocab.size;
+    if (t->pos + (size_t)T >= t->stream_len) { /* a new epoch: the streams restart */
+        t->pos = 0;
+        CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
     }
+    fill_chunk(t->ids, t->stream_len, T, B, t->pos, t->inputs, t->targets);
+    const float *logits;
+    recur_lm_set_training(t->lm, 1);
+    recur_lm_zero_grad(t->lm);
+    CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
+    CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, loss, t->grad_logits));
+    CLI_TRY(recur_lm_backward(t->lm, t->grad_logits));
+    float l1 = (float)o->num[OPT_L1], l2 = (float)o->num[OPT_L2], penalty = 0, norm = 0;
+    if (l1 > 0 || l2 > 0)
+        CLI_TRY(recur_weight_penalty(t->weight_count, t->weight_values, t->weight_grads,
+                                     t->weight_sizes, l1, l2, &penalty));
+    *loss += penalty;
+    if (o->num[OPT_CLIP_VALUE] > 0)
+        CLI_TRY(recur_clip_grad_value(t->param_count, t->grads, t->sizes,
+                                      (float)o->num[OPT_CLIP_VALUE]));
+    if (o->num[OPT_CLIP] > 0)
+        CLI_TRY(recur_clip_grad_norm(t->param_count, t->grads, t->sizes, (float)o->num[OPT_CLIP],
+                                     &norm));
+    if (!isfinite(*loss) || !isfinite(norm)) {
+        *result = STEP_DIVERGED; /* the weights are untouched */
+        return RECUR_OK;
+    }
+    recur_optimizer_set_lr(t->opt, (float)recur_schedule_lr(&t->schedule));
+    CLI_TRY(recur_optimizer_step(t->opt));
+    recur_schedule_step(&t->schedule);
+    t->pos += (size_t)T;
+    t->step++;
+    *result = STEP_OK;
     return RECUR_OK;
 }
 
-static double seconds_now(void)
+/* Paths of this run's files, derived from -o unless given. */
+typedef struct run_paths {
+    char checkpoint_dir[4096], last[4200], best[4200], metrics[4200];
+} run_paths;
+
+static int make_paths(const train_options *o, run_paths *p)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    const char *dir = o->str[OPT_CHECKPOINT_DIR];
+    if (dir)
+        snprintf(p->checkpoint_dir, sizeof p->checkpoint_dir, "%s", dir);
+    else {
+        const char *out = o->str[OPT_OUTPUT];
+        size_t n = strlen(out), ext = strlen(".safetensors");
+        if (n > ext && !strcmp(out + n - ext, ".safetensors"))
+            n -= ext;
+        if (n + 6 >= sizeof p->checkpoint_dir)
+            return cli_error("--output: path too long");
+        snprintf(p->checkpoint_dir, sizeof p->checkpoint_dir, "%.*s.ckpt", (int)n, out);
+    }
+    if (mkdir(p->checkpoint_dir, 0755) != 0 && errno != EEXIST)
+        return cli_error("%s: cannot create the checkpoint folder: %s", p->checkpoint_dir,
+                         strerror(errno));
+    snprintf(p->last, sizeof p->last, "%s/last.safetensors", p->checkpoint_dir);
+    snprintf(p->best, sizeof p->best, "%s/best.safetensors", p->checkpoint_dir);
+    if (o->str[OPT_METRICS])
+        snprintf(p->metrics, sizeof p->metrics, "%s", o->str[OPT_METRICS]);
+    else
+        snprintf(p->metrics, sizeof p->metrics, "%s/metrics.csv", p->checkpoint_dir);
+    return 0;
 }
 
-static int save_model(const trainer *tr, const train_options *o, const recur_byte_vocab *vocab)
+typedef struct run_logs {
+    metrics_csv *metrics;
+    recur_tb_writer *tb;
+    int tty;
+    double start;          /* wall clock at the start of this invocation */
+    long start_step;
+    double elapsed_before; /* training seconds of earlier invocations */
+    long saved_step;       /* step of the newest checkpoint, -1 if none */
+} run_logs;
+
+static recur_status save_checkpoint(trainer *t, const run_logs *logs, const char *path)
 {
-    char hex[513];
-    recur_byte_vocab_to_hex(vocab, hex);
-    const char *keys[] = {"recur.vocab"}, *values[] = {hex};
-    recur_status st = recur_lm_save(tr->lm, o->output, 1, keys, values);
+    t->elapsed = logs->elapsed_before + (seconds_now() - logs->start);
+    return trainer_save_checkpoint(t, path);
+}
+
+static recur_status save_last_checkpoint(trainer *t, run_logs *logs, const char *path)
+{
+    CLI_TRY(save_checkpoint(t, logs, path));
+    logs->saved_step = t->step;
+    return RECUR_OK;
+}
+
+static void print_progress(const trainer *t, const run_logs *logs, float loss, double val_loss,
+                           int final_line)
+{
+    const train_options *o = t->options;
+    double T = o->num[OPT_BPTT], B = o->num[OPT_BATCH], steps = o->num[OPT_STEPS];
+    double now = seconds_now() - logs->start;
+    double done = (double)(t->step - logs->start_step);
+    double tokens_per_s = now > 0 ? done * T * B / now : 0;
+    double eta = done > 0 ? now / done * (steps - (double)t->step) : 0;
+    printf("%sstep %ld/%.0f  epoch %.2f  train loss %.4f  val loss %.4f  lr %.3g  %.0f tok/s  "
+           "ETA %.0fs%s",
+           logs->tty ? "\r\033[K" : "", t->step, steps,
+           (double)t->step * T * B / (double)t->train_n, (double)loss, val_loss,
+           recur_schedule_lr(&t->schedule), tokens_per_s, eta,
+           logs->tty && !final_line ? "" : "\n");
+    fflush(stdout);
+}
+
+/* After an evaluation: metrics, TensorBoard, schedule, best weights and
+ * checkpoints. Sets *stop when early stopping says so. */
+static int after_validation(trainer *t, run_logs *logs, const run_paths *paths, double val_loss,
+                            int *stop)
+{
+    const train_options *o = t->options;
+    double train_loss = t->loss_count ? t->loss_sum / (double)t->loss_count : NAN;
+    double elapsed = logs->elapsed_before + (seconds_now() - logs->start);
+    double tokens = (double)(t->step - logs->start_step) * o->num[OPT_BPTT] * o->num[OPT_BATCH];
+    double lr = recur_schedule_lr(&t->schedule);
+    t->loss_sum = 0, t->loss_count = 0;
+    double row[] = {(double)t->step, (double)t->step * o->num[OPT_BPTT] * o->num[OPT_BATCH] /
+                                         (double)t->train_n,
+                    train_loss, val_loss, lr, tokens / (seconds_now() - logs->start), elapsed};
+    if (metrics_csv_append(logs->metrics, row))
+        return CLI_EXIT_BAD_INPUT;
+    if (logs->tb) {
+        recur_status st = recur_tb_add_scalar(logs->tb, "loss/train", t->step, (float)train_loss);
+        if (st == RECUR_OK && isfinite(val_loss))
+            st = recur_tb_add_scalar(logs->tb, "loss/val", t->step, (float)val_loss);
+        if (st == RECUR_OK)
+            st = recur_tb_add_scalar(logs->tb, "lr", t->step, (float)lr);
+        if (st == RECUR_OK)
+            st = recur_tb_flush(logs->tb);
+        if (st != RECUR_OK)
+            return cli_status_error(st);
+    }
+    int improved = 0;
+    if (isfinite(val_loss)) {
+        recur_schedule_plateau(&t->schedule, val_loss);
+        if (o->num[OPT_EARLY_STOP] > 0)
+            *stop = recur_early_stopping_update(&t->early_stopping, (float)val_loss);
+        if (val_loss < t->best_val) {
+            t->best_val = val_loss, t->best_step = t->step;
+            copy_params(t, 1);
+            improved = 1;
+        }
+    }
+    recur_status st = save_last_checkpoint(t, logs, paths->last);
+    if (st == RECUR_OK && improved)
+        st = save_checkpoint(t, logs, paths->best);
     return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
-static int run_training(const train_options *o, const int64_t *ids, size_t n,
-                        const recur_byte_vocab *vocab)
+static int save_final_model(trainer *t)
 {
-    const int T = (int)o->bptt, B = (int)o->batch;
-    size_t val_n = (size_t)((double)n * o->val_fraction), train_n = n - val_n;
-    size_t stream_len = train_n / (size_t)B;
-    if (stream_len < (size_t)T + 1)
-        return cli_error("%s: %zu training bytes are too few for --batch %d x --bptt %d", o->text,
-                         train_n, B, T);
-    int val_ok = val_n / (size_t)B > (size_t)T;
-    trainer tr = {0};
-    recur_status st = trainer_init(&tr, o, vocab->size);
-    if (st != RECUR_OK) {
-        trainer_free(&tr);
-        return cli_status_error(st);
-    }
-    const int tty = isatty(STDOUT_FILENO);
-    printf("training %s: %zu bytes (%zu validation), vocabulary %d, %s %ldx%ld, %d parameter "
-           "tensors\n",
-           o->text, n, val_n, vocab->size,
-           o->cell == RECUR_LSTM ? "lstm" : o->cell == RECUR_GRU ? "gru" : "rnn", o->layers,
-           o->hidden, tr.param_count);
-    double start = seconds_now(), val_loss = NAN;
-    size_t pos = 0;
-    int rc = 0;
+    if (isfinite(t->best_val))
+        copy_params(t, 0); /* the model with the best validation loss */
+    recur_st_writer *w;
+    recur_status st = recur_st_writer_create(&w);
+    if (st == RECUR_OK)
+        st = trainer_write_model(t, w);
+    if (st == RECUR_OK)
+        st = recur_st_writer_save(w, t->options->str[OPT_OUTPUT]);
+    recur_st_writer_free(w);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
+static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
+{
+    const train_options *o = t->options;
+    const long steps = (long)o->num[OPT_STEPS], interval = (long)o->num[OPT_EVAL_INTERVAL];
+    const long stop_at = (long)o->num[OPT_STOP_AT];
+    const double time_limit = o->num[OPT_TIME_LIMIT];
+    const int can_validate = t->val_n / (size_t)o->num[OPT_BATCH] > (size_t)o->num[OPT_BPTT];
+    double val_loss = NAN;
     float loss = NAN;
-    for (long step = 1; step <= o->steps && rc == 0; step++) {
-        if (pos + (size_t)T >= stream_len) { /* a new epoch: streams restart */
-            pos = 0;
-            recur_lm_reset_state(tr.lm);
+    int stop = 0;
+    while (t->step < steps && !stop) {
+        step_result result;
+        recur_status st = train_step(t, &loss, &result);
+        if (st != RECUR_OK)
+            return cli_status_error(st);
+        if (result == STEP_DIVERGED) {
+            char where[4300] = "no checkpoint was written yet";
+            if (logs->saved_step >= 0)
+                snprintf(where, sizeof where, "the last good checkpoint is %s (step %ld)",
+                         paths->last, logs->saved_step);
+            fprintf(stderr,
+                    "recur: error: training diverged at step %ld: the loss or gradient is %s "
+                    "(try a lower --lr or --clip); %s\n",
+                    t->step + 1, isnan(loss) ? "NaN" : "infinite", where);
+            return CLI_EXIT_FAILURE;
         }
-        fill_chunk(ids, stream_len, T, B, pos, tr.inputs, tr.targets);
-        pos += (size_t)T;
-        if ((st = train_step(&tr, o, &loss)) != RECUR_OK) {
-            rc = cli_status_error(st);
-            break;
+        t->loss_sum += loss, t->loss_count++;
+        int report = t->step % interval == 0 || t->step == steps;
+        if (report) {
+            if (can_validate && (st = validate(t, &val_loss)) != RECUR_OK)
+                return cli_status_error(st);
+            int rc = after_validation(t, logs, paths, val_loss, &stop);
+            if (rc)
+                return rc;
         }
-        int report = step % o->eval_interval == 0 || step == o->steps;
-        if (report && val_ok) {
-            if ((st = evaluate(&tr, ids + train_n, val_n, T, B, &val_loss)) != RECUR_OK) {
-                rc = cli_status_error(st);
+        if (report || logs->tty)
+            print_progress(t, logs, loss, val_loss, report);
+        int out_of_time = time_limit > 0 && seconds_now() - logs->start >= time_limit;
+        if ((stop_at && t->step >= stop_at) || interrupt_requested || out_of_time) {
+            if (!report) {
+                recur_status st2 = save_last_checkpoint(t, logs, paths->last);
+                if (st2 != RECUR_OK)
+                    return cli_status_error(st2);
+            }
+            if (out_of_time) {
+                printf("time limit reached at step %ld\n", t->step);
                 break;
             }
-        }
-        double elapsed = seconds_now() - start;
-        double epoch = (double)step * T * B / (double)train_n;
-        if (report || tty) {
-            printf("%sstep %ld/%ld  epoch %.2f  train loss %.4f  val loss %.4f  %.0f tok/s  ETA %.0fs%s",
-                   tty ? "\r" : "", step, o->steps, epoch, (double)loss, val_loss,
-                   (double)step * T * B / elapsed, elapsed / (double)step * (double)(o->steps - step),
-                   tty && !report ? "" : "\n");
-            fflush(stdout);
+            printf("stopped at step %ld; continue with --resume %s\n", t->step, paths->last);
+            return interrupt_requested ? 130 : CLI_EXIT_OK;
         }
     }
+    if (stop)
+        printf("early stopping at step %ld: no validation improvement in %.0f evaluations "
+               "(best %.4f at step %ld)\n",
+               t->step, o->num[OPT_EARLY_STOP], t->best_val, t->best_step);
+    int rc = save_final_model(t);
     if (rc == 0)
-        rc = save_model(&tr, o, vocab);
-    if (rc == 0)
-        printf("saved %s\n", o->output);
-    trainer_free(&tr);
+        printf("saved %s%s\n", o->str[OPT_OUTPUT],
+               isfinite(t->best_val) ? " (the weights with the best validation loss)" : "");
+    return rc;
+}
+
+static uint64_t fnv1a(const unsigned char *data, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ data[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int run_training(trainer *t, const recur_st_file *resume_from)
+{
+    const train_options *o = t->options;
+    const int T = (int)o->num[OPT_BPTT], B = (int)o->num[OPT_BATCH];
+    if (t->stream_len < (size_t)T + 1)
+        return cli_error("%s: %zu training bytes are too few for --batch %d x --bptt %d",
+                         o->str[OPT_TEXT], t->train_n, B, T);
+    run_paths paths;
+    if (make_paths(o, &paths))
+        return CLI_EXIT_BAD_INPUT;
+    recur_status st = trainer_init(t);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
+    int rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;
+    if (rc)
+        return rc;
+    run_logs logs = {NULL, NULL, isatty(STDOUT_FILENO), seconds_now(), t->step, t->elapsed,
+                     resume_from ? t->step : -1};
+    static const char *const columns[] = {"step", "epoch", "train_loss", "val_loss",
+                                          "lr", "tokens_per_s", "elapsed_s"};
+    if (metrics_csv_open(paths.metrics, columns, 7, resume_from ? t->step : -1, &logs.metrics))
+        return CLI_EXIT_BAD_INPUT;
+    if (o->str[OPT_TENSORBOARD] && (st = recur_tb_open(o->str[OPT_TENSORBOARD], &logs.tb)) != RECUR_OK) {
+        metrics_csv_close(logs.metrics);
+        return cli_status_error(st);
+    }
+    printf("%s %s: %zu bytes (%zu validation), vocabulary %d, %s %.0fx%.0f, %zu parameters, "
+           "checkpoints in %s\n",
+           resume_from ? "resuming" : "training", o->str[OPT_TEXT], t->train_n + t->val_n,
+           t->val_n, t->vocab.size, o->str[OPT_CELL], o->num[OPT_LAYERS], o->num[OPT_HIDDEN],
+           recur_lm_param_total(t->lm), paths.checkpoint_dir);
+    if (resume_from)
+        printf("continuing from step %ld of %.0f\n", t->step, o->num[OPT_STEPS]);
+    fflush(stdout);
+    rc = train_loop(t, &logs, &paths);
+    metrics_csv_close(logs.metrics);
+    recur_tb_close(logs.tb);
     return rc;
 }
 
 int cmd_train(int argc, char **argv)
 {
+    struct sigaction action = {0};
+    action.sa_handler = on_interrupt;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     train_options o;
-    int rc = parse_train_options(argc, argv, &o);
+    int rc = train_options_parse(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    recur_st_file *resume_from = NULL;
+    if (o.str[OPT_RESUME]) {
+        recur_status st = recur_st_open(o.str[OPT_RESUME], &resume_from);
+        if (st != RECUR_OK)
+            return cli_status_error(st);
+        if ((rc = train_options_resume(&o, resume_from)) != 0) {
+            recur_st_close(resume_from);
+            return rc;
+        }
+    }
     unsigned char *text;
     size_t n;
-    if (cli_read_file(o.text, &text, &n))
+    if (cli_read_file(o.str[OPT_TEXT], &text, &n)) {
+        recur_st_close(resume_from);
         return CLI_EXIT_BAD_INPUT;
-    recur_byte_vocab vocab;
+    }
+    trainer t = {0};
+    t.options = &o;
     int64_t *ids = malloc((n ? n : 1) * sizeof(int64_t));
     if (!ids)
         rc = cli_error("out of memory");
-    else if (recur_byte_vocab_build(text, n, &vocab) != RECUR_OK)
-        rc = cli_error("%s: %s", o.text, recur_last_error());
+    else if (recur_byte_vocab_build(text, n, &t.vocab) != RECUR_OK)
+        rc = cli_error("%s: %s", o.str[OPT_TEXT], recur_last_error());
     else {
-        recur_byte_vocab_encode(&vocab, text, n, ids);
-        rc = run_training(&o, ids, n, &vocab);
+        recur_byte_vocab_encode(&t.vocab, text, n, ids);
+        t.ids = ids;
+        t.text_hash = fnv1a(text, n);
+        t.val_n = (size_t)((double)n * o.num[OPT_VAL_FRACTION]);
+        t.train_n = n - t.val_n;
+        t.stream_len = t.train_n / (size_t)o.num[OPT_BATCH];
+        rc = run_training(&t, resume_from);
     }
+    trainer_free(&t);
     free(ids);
     free(text);
+    recur_st_close(resume_from);
     return rc;
 }

@@ -13,7 +13,9 @@ static const char main_usage[] =
     "commands:\n"
     "  train     train a byte-level language model on a text file\n"
     "  generate  sample text from a model made by train\n"
+    "  eval      loss of a model made by train on a text file\n"
     "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
+    "  plot      draw the loss curves of a metrics CSV file (from train) into a PNG\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help\n"
@@ -42,5 +44,9 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(command, "generate"))
         return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(command, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(command, "plot"))
+        return cmd_plot(argc - 1, argv + 1);
     return cli_error("unknown command '%s' (see recur --help)", command);
 }

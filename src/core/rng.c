@@ -36,3 +36,25 @@ float recur_rng_uniform(recur_rng *rng, float low, float high)
     float unit = (float)(recur_rng_next(rng) >> 40) * (1.0f / 16777216.0f);
     return low + (high - low) * unit;
 }
+
+int recur_rng_bernoulli(recur_rng *rng, double p)
+{
+    double unit = (double)(recur_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+    return unit < p;
+}
+
+void recur_rng_jump(recur_rng *rng)
+{
+    static const uint64_t jump[4] = {0x180ec6d33cfd0abaULL, 0xd5a61266f0c9392cULL,
+                                     0xa9582618e03fc9aaULL, 0x39abdc4529b1661cULL};
+    uint64_t s[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 64; b++) {
+            if (jump[i] & ((uint64_t)1 << b))
+                for (int k = 0; k < 4; k++)
+                    s[k] ^= rng->state[k];
+            recur_rng_next(rng);
+        }
+    for (int k = 0; k < 4; k++)
+        rng->state[k] = s[k];
+}

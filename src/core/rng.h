@@ -12,5 +12,9 @@ void recur_rng_seed(recur_rng *rng, uint64_t seed);
 uint64_t recur_rng_next(recur_rng *rng);
 /* Uniform float in [low, high). */
 float recur_rng_uniform(recur_rng *rng, float low, float high);
+/* 1 with probability p (0 <= p <= 1), from 53 random bits. */
+int recur_rng_bernoulli(recur_rng *rng, double p);
+/* Advances by 2^128 steps: a stream that cannot overlap the original's. */
+void recur_rng_jump(recur_rng *rng);
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "nn/rnn_internal.h"
 #include "nn/rnn_layer.h"
 #include "nn/rnn_pack.h"
 
@@ -17,7 +18,10 @@
 #define PARAM_NAME_MAX 32
 
 /* Index of each parameter kind inside one direction's group. */
-enum { P_WEIGHT_IH, P_WEIGHT_HH, P_BIAS_IH, P_BIAS_HH, P_WEIGHT_HR, P_KINDS };
+enum {
+    P_WEIGHT_IH, P_WEIGHT_HH, P_BIAS_IH, P_BIAS_HH, P_WEIGHT_HR,
+    P_LN_IH_W, P_LN_IH_B, P_LN_HH_W, P_LN_HH_B, P_LN_C_W, P_LN_C_B, P_KINDS
+};
 
 typedef struct rnn_direction {
     int param_index[P_KINDS]; /* index into params, -1 when absent */
@@ -43,6 +47,14 @@ struct recur_rnn {
     recur_pack_plan plan;
     recur_buffer input_packed;  /* [N, I] */
     recur_buffer *layer_output; /* [L] each [N, D*Hout] */
+    /* Dropout between layers (training only): for layer l < L-1, the mask
+     * (0 or 1/(1-p)) and the masked output that is layer l+1's input. */
+    int dropout_active;
+    recur_buffer *drop_mask;    /* [L] each [N, D*Hout] */
+    recur_buffer *drop_output;  /* [L] each [N, D*Hout] */
+
+    int training;
+    recur_rng mask_rng; /* dropout / zoneout masks */
 
     /* Backward scratch. */
     recur_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] ping-pong */
@@ -83,6 +95,22 @@ static recur_status validate_config(const recur_rnn_config *c)
     if (c->proj_size >= c->hidden_size && c->proj_size > 0)
         return recur_fail(RECUR_E_INVALID, "proj_size %d must be smaller than hidden_size %d",
                           c->proj_size, c->hidden_size);
+    const struct {
+        const char *name;
+        float value;
+    } probs[] = {{"dropout", c->dropout},
+                 {"recurrent_dropout", c->recurrent_dropout},
+                 {"zoneout", c->zoneout}};
+    for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++)
+        if (!(probs[i].value >= 0.0f && probs[i].value < 1.0f))
+            return recur_fail(RECUR_E_INVALID, "%s %g must be in [0, 1)", probs[i].name,
+                              (double)probs[i].value);
+    if (c->layer_norm != 0 && c->layer_norm != 1)
+        return recur_fail(RECUR_E_INVALID, "layer_norm must be 0 or 1");
+    if (c->layer_norm && c->cell != RECUR_LSTM && c->cell != RECUR_GRU)
+        return recur_fail(RECUR_E_INVALID, "layer_norm is supported only for LSTM and GRU");
+    if (c->layer_norm && c->proj_size)
+        return recur_fail(RECUR_E_INVALID, "layer_norm is not supported with proj_size");
     return RECUR_OK;
 }
 
@@ -92,23 +120,31 @@ static int gate_count(recur_cell cell)
 }
 
 /* Lays out the parameters in state_dict() order: per layer, per direction,
- * weight_ih, weight_hh, bias_ih, bias_hh, weight_hr. */
+ * weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, then with layer norm
+ * layer_norm_{ih,hh,c}_{weight,bias}. */
 static recur_status plan_parameters(recur_rnn *rnn)
 {
     const recur_rnn_config *c = &rnn->config;
     const int GH = rnn->dims.gates * c->hidden_size;
-    const int per_direction = 2 + (c->bias ? 2 : 0) + (c->proj_size ? 1 : 0);
+    const int per_direction = 2 + (c->bias ? 2 : 0) + (c->proj_size ? 1 : 0) +
+                              (c->layer_norm ? (c->cell == RECUR_LSTM ? 6 : 4) : 0);
     const int groups = c->num_layers * rnn->directions;
     rnn->param_count = groups * per_direction;
     rnn->params = calloc((size_t)rnn->param_count, sizeof *rnn->params);
     rnn->param_names = calloc((size_t)rnn->param_count, sizeof *rnn->param_names);
     rnn->dirs = calloc((size_t)groups, sizeof *rnn->dirs);
     rnn->layer_output = calloc((size_t)c->num_layers, sizeof *rnn->layer_output);
-    if (!rnn->params || !rnn->param_names || !rnn->dirs || !rnn->layer_output)
+    rnn->drop_mask = calloc((size_t)c->num_layers, sizeof *rnn->drop_mask);
+    rnn->drop_output = calloc((size_t)c->num_layers, sizeof *rnn->drop_output);
+    if (!rnn->params || !rnn->param_names || !rnn->dirs || !rnn->layer_output ||
+        !rnn->drop_mask || !rnn->drop_output)
         return recur_fail(RECUR_E_NOMEM, "out of memory creating a recurrent layer");
 
-    static const char *kind_names[P_KINDS] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                               "weight_hr"};
+    static const char *kind_names[P_KINDS] = {
+        "weight_ih",           "weight_hh",          "bias_ih",
+        "bias_hh",             "weight_hr",          "layer_norm_ih_weight",
+        "layer_norm_ih_bias",  "layer_norm_hh_weight", "layer_norm_hh_bias",
+        "layer_norm_c_weight", "layer_norm_c_bias"};
     int index = 0;
     size_t offset = 0;
     for (int layer = 0; layer < c->num_layers; layer++) {
@@ -127,10 +163,21 @@ static recur_status plan_parameters(recur_rnn *rnn)
                         continue;
                     rows = GH, cols = 0;
                     break;
-                default:
+                case P_WEIGHT_HR:
                     if (!c->proj_size)
                         continue;
                     rows = c->proj_size, cols = c->hidden_size;
+                    break;
+                case P_LN_C_W:
+                case P_LN_C_B:
+                    if (!c->layer_norm || c->cell != RECUR_LSTM)
+                        continue;
+                    rows = c->hidden_size, cols = 0;
+                    break;
+                default: /* layer norm of the ih / hh products */
+                    if (!c->layer_norm)
+                        continue;
+                    rows = GH, cols = 0;
                     break;
                 }
                 recur_param *p = &rnn->params[index];
@@ -186,8 +233,22 @@ recur_status recur_rnn_create(const recur_rnn_config *config, uint64_t seed, rec
     recur_rng rng;
     recur_rng_seed(&rng, seed);
     const float k = 1.0f / sqrtf((float)config->hidden_size);
-    for (size_t i = 0; i < rnn->param_total; i++)
-        rnn->values[i] = recur_rng_uniform(&rng, -k, k);
+    for (int i = 0; i < rnn->param_count; i++) {
+        recur_param *p = &rnn->params[i];
+        if (strncmp(p->name, "layer_norm_", 11) == 0) {
+            /* Gains 1, shifts 0; they draw nothing, so the other parameters
+             * are those of the same seed without layer norm. */
+            float v = strstr(p->name, "_weight_") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < p->numel; j++)
+                p->value[j] = v;
+        } else {
+            for (size_t j = 0; j < p->numel; j++)
+                p->value[j] = recur_rng_uniform(&rng, -k, k);
+        }
+    }
+    /* The mask generator: the same seed, jumped 2^128 steps ahead. */
+    recur_rng_seed(&rnn->mask_rng, seed);
+    recur_rng_jump(&rnn->mask_rng);
     *out = rnn;
     return RECUR_OK;
 }
@@ -206,20 +267,33 @@ void recur_rnn_free(recur_rnn *rnn)
             recur_buffer_release(&s->hidden_n);
             recur_buffer_release(&s->h0);
             recur_buffer_release(&s->c0);
+            recur_buffer *extra[] = {&s->rec_mask, &s->zone_h,  &s->zone_c, &s->h_tilde,
+                                     &s->cell_carry, &s->ln_ih, &s->ln_hh,  &s->ln_c,
+                                     &s->ln_rstd};
+            for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++)
+                recur_buffer_release(extra[k]);
         }
     }
-    if (rnn->layer_output)
-        for (int l = 0; l < rnn->config.num_layers; l++)
+    for (int l = 0; l < rnn->config.num_layers; l++) {
+        if (rnn->layer_output)
             recur_buffer_release(&rnn->layer_output[l]);
+        if (rnn->drop_mask)
+            recur_buffer_release(&rnn->drop_mask[l]);
+        if (rnn->drop_output)
+            recur_buffer_release(&rnn->drop_output[l]);
+    }
     rnn_workspace *ws = &rnn->ws;
     recur_buffer *scratch[] = {&ws->h_state, &ws->c_state,  &ws->bias,   &ws->step,
                                &ws->ones,    &ws->grad_gates, &ws->grad_gh, &ws->h_prev,
                                &ws->c_prev,  &ws->grad_h,   &rnn->grad_a, &rnn->grad_b,
-                               &rnn->input_packed};
+                               &rnn->input_packed, &ws->h_masked, &ws->zone_prev,
+                               &ws->rec_tmp, &ws->grad_raw, &ws->grad_xraw};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         recur_buffer_release(scratch[i]);
     recur_pack_plan_free(&rnn->plan);
     free(rnn->layer_output);
+    free(rnn->drop_mask);
+    free(rnn->drop_output);
     free(rnn->dirs);
     free(rnn->params);
     free(rnn->param_names);
@@ -229,6 +303,24 @@ void recur_rnn_free(recur_rnn *rnn)
 }
 
 const recur_rnn_config *recur_rnn_get_config(const recur_rnn *rnn) { return &rnn->config; }
+
+void recur_rnn_set_training(recur_rnn *rnn, int training) { rnn->training = training != 0; }
+int recur_rnn_is_training(const recur_rnn *rnn) { return rnn->training; }
+
+void recur_rnn_get_rng_state(const recur_rnn *rnn, uint64_t state[4])
+{
+    memcpy(state, rnn->mask_rng.state, sizeof rnn->mask_rng.state);
+}
+
+recur_status recur_rnn_set_rng_state(recur_rnn *rnn, const uint64_t state[4])
+{
+    if (!rnn || !state)
+        return recur_fail(RECUR_E_INVALID, "recur_rnn_set_rng_state: NULL argument");
+    if (!(state[0] | state[1] | state[2] | state[3]))
+        return recur_fail(RECUR_E_INVALID, "the generator state must not be all zero");
+    memcpy(rnn->mask_rng.state, state, sizeof rnn->mask_rng.state);
+    return RECUR_OK;
+}
 int recur_rnn_param_count(const recur_rnn *rnn) { return rnn->param_count; }
 size_t recur_rnn_param_total(const recur_rnn *rnn) { return rnn->param_total; }
 float *recur_rnn_param_data(recur_rnn *rnn) { return rnn->values; }
@@ -295,6 +387,12 @@ static rnn_weights direction_weights(const recur_rnn *rnn, const rnn_direction *
         value_or_null(rnn, dir->param_index[P_BIAS_IH]),
         value_or_null(rnn, dir->param_index[P_BIAS_HH]),
         value_or_null(rnn, dir->param_index[P_WEIGHT_HR]),
+        value_or_null(rnn, dir->param_index[P_LN_IH_W]),
+        value_or_null(rnn, dir->param_index[P_LN_IH_B]),
+        value_or_null(rnn, dir->param_index[P_LN_HH_W]),
+        value_or_null(rnn, dir->param_index[P_LN_HH_B]),
+        value_or_null(rnn, dir->param_index[P_LN_C_W]),
+        value_or_null(rnn, dir->param_index[P_LN_C_B]),
     };
     return w;
 }
@@ -307,6 +405,12 @@ static rnn_grads direction_grads(const recur_rnn *rnn, const rnn_direction *dir)
         grad_or_null(rnn, dir->param_index[P_BIAS_IH]),
         grad_or_null(rnn, dir->param_index[P_BIAS_HH]),
         grad_or_null(rnn, dir->param_index[P_WEIGHT_HR]),
+        grad_or_null(rnn, dir->param_index[P_LN_IH_W]),
+        grad_or_null(rnn, dir->param_index[P_LN_IH_B]),
+        grad_or_null(rnn, dir->param_index[P_LN_HH_W]),
+        grad_or_null(rnn, dir->param_index[P_LN_HH_B]),
+        grad_or_null(rnn, dir->param_index[P_LN_C_W]),
+        grad_or_null(rnn, dir->param_index[P_LN_C_B]),
     };
     return g;
 }
@@ -328,6 +432,56 @@ static recur_status check_batch_size(const recur_rnn *rnn, int seq_len, int batc
     return RECUR_OK;
 }
 
+/* What layer `layer` reads: the packed input, the previous layer's output,
+ * or that output after dropout. */
+static const float *layer_input(const recur_rnn *rnn, int layer)
+{
+    if (layer == 0)
+        return rnn->input_packed.data;
+    return rnn->dropout_active ? rnn->drop_output[layer - 1].data
+                               : rnn->layer_output[layer - 1].data;
+}
+
+/* mask[n]: 1/(1-p) with probability 1-p, else 0. */
+static void fill_dropout_mask(recur_rng *rng, float *mask, size_t n, float p)
+{
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++)
+        mask[i] = recur_rng_bernoulli(rng, 1.0 - (double)p) ? scale : 0.0f;
+}
+
+/* Recurrent-dropout and zoneout masks of one direction for this forward.
+ * The recurrent mask is drawn per sequence in the caller's batch order and
+ * then sorted like the batch; zoneout weights are per packed row. */
+static recur_status fill_masks(recur_rnn *rnn, rnn_saved *saved, int batch)
+{
+    const recur_rnn_config *c = &rnn->config;
+    const recur_pack_plan *plan = &rnn->plan;
+    const size_t N = plan->rows, Hout = (size_t)rnn->dims.out, H = (size_t)rnn->dims.hidden;
+    if (rnn->dims.rec_dropout) {
+        const size_t n = (size_t)batch * Hout;
+        /* Drawn into the second half, then gathered into the first. */
+        RECUR_TRY(recur_buffer_reserve(&saved->rec_mask, 2 * n));
+        float *drawn = saved->rec_mask.data + n;
+        fill_dropout_mask(&rnn->mask_rng, drawn, n, c->recurrent_dropout);
+        recur_gather_state(plan, drawn, (int)Hout, saved->rec_mask.data);
+    }
+    if (rnn->dims.zoneout) {
+        RECUR_TRY(recur_buffer_reserve(&saved->zone_h, N * Hout));
+        const size_t nc = c->cell == RECUR_LSTM ? N * H : 0;
+        if (nc)
+            RECUR_TRY(recur_buffer_reserve(&saved->zone_c, nc));
+        const double z = c->zoneout;
+        float *masks[2] = {saved->zone_h.data, saved->zone_c.data};
+        size_t counts[2] = {N * Hout, nc};
+        for (int m = 0; m < 2; m++)
+            for (size_t i = 0; i < counts[m]; i++)
+                masks[m][i] = rnn->training ? (float)recur_rng_bernoulli(&rnn->mask_rng, z)
+                                            : c->zoneout;
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *args)
 {
     if (!rnn || !args || !args->input || !args->output)
@@ -345,11 +499,15 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
     const size_t N = plan->rows;
     RECUR_TRY(recur_buffer_reserve(&rnn->input_packed, N * (size_t)c->input_size));
     recur_pack_sequence(plan, args->input, c->input_size, c->batch_first, rnn->input_packed.data);
+    rnn->dims.rec_dropout = rnn->training && c->recurrent_dropout > 0.0f;
+    rnn->dims.zoneout = c->zoneout > 0.0f;
+    rnn->dims.layer_norm = c->layer_norm;
+    rnn->dropout_active = rnn->training && c->dropout > 0.0f && c->num_layers > 1;
 
     for (int layer = 0; layer < c->num_layers; layer++) {
         recur_buffer *y = &rnn->layer_output[layer];
         RECUR_TRY(recur_buffer_reserve(y, N * (size_t)(D * Hout)));
-        const float *x = layer == 0 ? rnn->input_packed.data : rnn->layer_output[layer - 1].data;
+        const float *x = layer_input(rnn, layer);
         for (int d = 0; d < D; d++) {
             const int group = layer * D + d;
             rnn_direction *dir = &rnn->dirs[group];
@@ -362,6 +520,7 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
                 recur_gather_state(plan, args->c0 ? args->c0 + (size_t)group * B * H : NULL, H,
                                    saved->c0.data);
             }
+            RECUR_TRY(fill_masks(rnn, saved, args->batch));
             rnn_weights w = direction_weights(rnn, dir);
             RECUR_TRY(rnn_direction_forward(&rnn->dims, &w, d, plan, x, dir->input_size,
                                             y->data + (size_t)d * Hout, D * Hout, saved,
@@ -372,6 +531,16 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
             if (args->c_n && c->cell == RECUR_LSTM)
                 recur_scatter_state(plan, rnn->ws.c_state.data, H,
                                     args->c_n + (size_t)group * B * H);
+        }
+        if (rnn->dropout_active && layer < c->num_layers - 1) {
+            /* Inverted dropout of this layer's output (both directions). */
+            const size_t n = N * (size_t)(D * Hout);
+            RECUR_TRY(recur_buffer_reserve(&rnn->drop_mask[layer], n));
+            RECUR_TRY(recur_buffer_reserve(&rnn->drop_output[layer], n));
+            float *mask = rnn->drop_mask[layer].data, *out = rnn->drop_output[layer].data;
+            fill_dropout_mask(&rnn->mask_rng, mask, n, c->dropout);
+            for (size_t i = 0; i < n; i++)
+                out[i] = y->data[i] * mask[i];
         }
     }
     recur_unpack_sequence(plan, rnn->layer_output[c->num_layers - 1].data, D * Hout,
@@ -403,7 +572,7 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
         memset(grad_y, 0, sizeof(float) * N * (size_t)(D * Hout));
 
     for (int layer = L - 1; layer >= 0; layer--) {
-        const float *x = layer == 0 ? rnn->input_packed.data : rnn->layer_output[layer - 1].data;
+        const float *x = layer_input(rnn, layer);
         const float *y = rnn->layer_output[layer].data;
         /* The first layer's input gradient is only needed if asked for. */
         float *dx = layer > 0 || args->grad_input ? grad_x : NULL;
@@ -429,6 +598,11 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
                 recur_scatter_state(plan, rnn->ws.c_state.data, H,
                                     args->grad_c0 + (size_t)group * B * H);
         }
+        if (layer > 0 && rnn->dropout_active) {
+            const float *mask = rnn->drop_mask[layer - 1].data;
+            for (size_t i = 0; i < N * (size_t)(D * Hout); i++)
+                grad_x[i] *= mask[i];
+        }
         float *swap = grad_y;
         grad_y = grad_x;
         grad_x = swap;
@@ -436,4 +610,31 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
     if (args->grad_input)
         recur_unpack_sequence(plan, grad_y, c->input_size, c->batch_first, args->grad_input);
     return RECUR_OK;
+}
+
+/* ---- test hooks (nn/rnn_internal.h) ---- */
+
+const recur_pack_plan *rnn_internal_plan(const recur_rnn *rnn) { return &rnn->plan; }
+
+const float *rnn_internal_dropout_mask(const recur_rnn *rnn, int layer)
+{
+    if (!rnn->have_forward || !rnn->dropout_active || layer < 0 ||
+        layer >= rnn->config.num_layers - 1)
+        return NULL;
+    return rnn->drop_mask[layer].data;
+}
+
+const float *rnn_internal_recurrent_mask(const recur_rnn *rnn, int layer, int direction)
+{
+    if (!rnn->have_forward || !rnn->dims.rec_dropout)
+        return NULL;
+    return rnn->dirs[layer * rnn->directions + direction].saved.rec_mask.data;
+}
+
+const float *rnn_internal_zoneout_mask(const recur_rnn *rnn, int layer, int direction, int cell)
+{
+    if (!rnn->have_forward || !rnn->dims.zoneout || (cell && rnn->config.cell != RECUR_LSTM))
+        return NULL;
+    const rnn_saved *s = &rnn->dirs[layer * rnn->directions + direction].saved;
+    return cell ? s->zone_c.data : s->zone_h.data;
 }

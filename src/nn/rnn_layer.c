@@ -68,7 +68,7 @@ static recur_status reserve_forward(const rnn_dims *dims, const recur_pack_plan 
                                     rnn_saved *saved, rnn_workspace *ws)
 {
     size_t n = plan->rows, b = (size_t)plan->batch, h = (size_t)dims->hidden;
-    size_t gh = (size_t)dims->gates * h;
+    size_t gh = (size_t)dims->gates * h, hout = (size_t)dims->out;
     RECUR_TRY(recur_buffer_reserve(&saved->gates, n * gh));
     if (dims->cell == RECUR_LSTM) {
         RECUR_TRY(recur_buffer_reserve(&saved->cell, n * h));
@@ -79,10 +79,63 @@ static recur_status reserve_forward(const rnn_dims *dims, const recur_pack_plan 
         RECUR_TRY(recur_buffer_reserve(&saved->hidden_n, n * h));
         RECUR_TRY(recur_buffer_reserve(&ws->step, b * gh));
     }
-    RECUR_TRY(recur_buffer_reserve(&ws->h_state, b * (size_t)dims->out));
+    RECUR_TRY(recur_buffer_reserve(&ws->h_state, b * hout));
     RECUR_TRY(recur_buffer_reserve(&ws->c_state, b * h));
     RECUR_TRY(recur_buffer_reserve(&ws->bias, gh));
+    if (dims->rec_dropout)
+        RECUR_TRY(recur_buffer_reserve(&ws->h_masked, b * hout));
+    if (dims->zoneout) {
+        RECUR_TRY(recur_buffer_reserve(&saved->h_tilde, n * hout));
+        RECUR_TRY(recur_buffer_reserve(&ws->zone_prev, b * (hout + h)));
+        if (dims->cell == RECUR_LSTM)
+            RECUR_TRY(recur_buffer_reserve(&saved->cell_carry, n * h));
+    }
+    if (dims->layer_norm) {
+        RECUR_TRY(recur_buffer_reserve(&saved->ln_ih, n * gh));
+        RECUR_TRY(recur_buffer_reserve(&saved->ln_hh, n * gh));
+        RECUR_TRY(recur_buffer_reserve(&saved->ln_rstd, 3 * n));
+        if (dims->cell == RECUR_LSTM)
+            RECUR_TRY(recur_buffer_reserve(&saved->ln_c, n * h));
+    }
     return RECUR_OK;
+}
+
+/* acc[rows, G*H] += W_hh h_in (layer norm: LN_hh(W_hh h_in), the normalized
+ * product kept in ln_t [rows, G*H] and the row scales in rstd_t). */
+static void recurrent_product(const rnn_dims *dims, const rnn_weights *w, int rows,
+                              const float *h_in, float *acc, float *ln_t, float *rstd_t)
+{
+    const int GH = dims->gates * dims->hidden, Hout = dims->out;
+    if (!dims->layer_norm) {
+        recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_in, Hout, w->weight_hh, Hout, 1.0f, acc, GH);
+        return;
+    }
+    recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_in, Hout, w->weight_hh, Hout, 0.0f, ln_t, GH);
+    recur_layer_norm_forward(rows, GH, ln_t, rstd_t, w->ln_hh_w, w->ln_hh_b, acc, 1);
+}
+
+/* dst[rows, n] = src * mask, mask [rows, n]. */
+static void mask_rows(int rows, int n, const float *src, const float *mask, float *dst)
+{
+    for (size_t i = 0; i < (size_t)rows * (size_t)n; i++)
+        dst[i] = src[i] * mask[i];
+}
+
+/* Zoneout: state = keep * prev + (1 - keep) * tilde, all [rows, n]. */
+static void zone_mix(int rows, int n, const float *keep, const float *prev, const float *tilde,
+                     float *state)
+{
+    for (size_t i = 0; i < (size_t)rows * (size_t)n; i++)
+        state[i] = keep[i] * prev[i] + (1.0f - keep[i]) * tilde[i];
+}
+
+/* Its gradient: kept = keep * grad (to the previous state), grad *= 1 - keep. */
+static void zone_split(int rows, int n, const float *keep, float *grad, float *kept)
+{
+    for (size_t i = 0; i < (size_t)rows * (size_t)n; i++) {
+        kept[i] = keep[i] * grad[i];
+        grad[i] *= 1.0f - keep[i];
+    }
 }
 
 recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, int reverse,
@@ -92,17 +145,28 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     RECUR_TRY(reserve_forward(dims, plan, saved, ws));
     const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
     const int relu = dims->cell == RECUR_RNN_RELU;
+    const size_t N = plan->rows, B = (size_t)plan->batch;
     float *gates = saved->gates.data;
     float *h_state = ws->h_state.data, *c_state = ws->c_state.data;
+    float *rstd = saved->ln_rstd.data; /* [3N] with layer norm */
 
     /* Input projection of every step at once. */
     const float *bias = input_bias(dims, w, ws->bias.data);
     fill_rows(plan->rows, GH, bias, gates);
-    recur_gemm(0, 1, (int)plan->rows, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
+    if (dims->layer_norm) {
+        recur_gemm(0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 0.0f, saved->ln_ih.data,
+                   GH);
+        recur_layer_norm_forward((int)N, GH, saved->ln_ih.data, rstd, w->ln_ih_w, w->ln_ih_b,
+                                 gates, 1);
+    } else {
+        recur_gemm(0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
+    }
 
-    memcpy(h_state, saved->h0.data, sizeof(float) * (size_t)plan->batch * (size_t)Hout);
+    memcpy(h_state, saved->h0.data, sizeof(float) * B * (size_t)Hout);
     if (dims->cell == RECUR_LSTM)
-        memcpy(c_state, saved->c0.data, sizeof(float) * (size_t)plan->batch * (size_t)H);
+        memcpy(c_state, saved->c0.data, sizeof(float) * B * (size_t)H);
+    float *prev_h = dims->zoneout ? ws->zone_prev.data : NULL;
+    float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
     for (int s = 0; s < plan->seq_len; s++) {
         const int t = forward_step(plan, reverse, s);
@@ -110,25 +174,50 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         const size_t row0 = plan->offsets[t];
         float *gates_t = gates + row0 * (size_t)GH;
         float *y_t = y + row0 * (size_t)ld_y;
+        float *ln_hh_t = dims->layer_norm ? saved->ln_hh.data + row0 * (size_t)GH : NULL;
+        float *rstd_hh_t = dims->layer_norm ? rstd + N + row0 : NULL;
+        /* What W_hh multiplies: h, or h times the recurrent dropout mask. */
+        const float *h_in = h_state;
+        if (dims->rec_dropout) {
+            mask_rows(rows, Hout, h_state, saved->rec_mask.data, ws->h_masked.data);
+            h_in = ws->h_masked.data;
+        }
+        /* With zoneout the cell's new h goes to h_tilde, mixed in below. */
+        float *out_t = y_t;
+        int ld_out = ld_y;
+        if (dims->zoneout) {
+            memcpy(prev_h, h_state, sizeof(float) * (size_t)rows * (size_t)Hout);
+            if (dims->cell == RECUR_LSTM)
+                memcpy(prev_c, c_state, sizeof(float) * (size_t)rows * (size_t)H);
+            out_t = saved->h_tilde.data + row0 * (size_t)Hout;
+            ld_out = Hout;
+        }
+        float *c_t = NULL;
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f,
-                       gates_t, GH);
-            recur_elman_forward(rows, H, relu, gates_t, h_state, y_t, ld_y);
+            recurrent_product(dims, w, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+            recur_elman_forward(rows, H, relu, gates_t, h_state, out_t, ld_out);
             break;
         case RECUR_LSTM: {
-            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f,
-                       gates_t, GH);
-            float *c_t = saved->cell.data + row0 * (size_t)H;
-            if (dims->proj) {
-                float *m_t = saved->proj_in.data + row0 * (size_t)H;
-                recur_lstm_forward(rows, H, gates_t, c_state, c_t, m_t, H);
+            recurrent_product(dims, w, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+            c_t = saved->cell.data + row0 * (size_t)H;
+            float *m_t = dims->proj ? saved->proj_in.data + row0 * (size_t)H : out_t;
+            int ld_m = dims->proj ? H : ld_out;
+            if (dims->layer_norm)
+                recur_lstm_ln_forward(rows, H, gates_t, c_state, c_t, w->ln_c_w, w->ln_c_b,
+                                      saved->ln_c.data + row0 * (size_t)H, rstd + 2 * N + row0,
+                                      m_t, ld_m);
+            else
+                recur_lstm_forward(rows, H, gates_t, c_state, c_t, m_t, ld_m);
+            if (dims->proj && dims->zoneout) {
+                recur_gemm(0, 1, rows, Hout, H, 1.0f, m_t, H, w->weight_hr, H, 0.0f, out_t,
+                           Hout);
+            } else if (dims->proj) {
                 recur_gemm(0, 1, rows, Hout, H, 1.0f, m_t, H, w->weight_hr, H, 0.0f, h_state,
                            Hout);
                 copy_rows(rows, Hout, h_state, Hout, y_t, ld_y);
-            } else {
-                recur_lstm_forward(rows, H, gates_t, c_state, c_t, y_t, ld_y);
+            } else if (!dims->zoneout) {
                 copy_rows(rows, Hout, y_t, ld_y, h_state, Hout);
             }
             break;
@@ -136,12 +225,21 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         case RECUR_GRU: {
             float *gh = ws->step.data;
             fill_rows((size_t)rows, GH, w->bias_hh, gh);
-            recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w->weight_hh, Hout, 1.0f, gh,
-                       GH);
+            recurrent_product(dims, w, rows, h_in, gh, ln_hh_t, rstd_hh_t);
             recur_gru_forward(rows, H, gates_t, gh, h_state,
-                              saved->hidden_n.data + row0 * (size_t)H, y_t, ld_y);
+                              saved->hidden_n.data + row0 * (size_t)H, out_t, ld_out);
             break;
         }
+        }
+        if (dims->zoneout) {
+            zone_mix(rows, Hout, saved->zone_h.data + row0 * (size_t)Hout, prev_h, out_t,
+                     h_state);
+            copy_rows(rows, Hout, h_state, Hout, y_t, ld_y);
+            if (c_t) {
+                zone_mix(rows, H, saved->zone_c.data + row0 * (size_t)H, prev_c, c_t, c_state);
+                memcpy(saved->cell_carry.data + row0 * (size_t)H, c_state,
+                       sizeof(float) * (size_t)rows * (size_t)H);
+            }
         }
     }
     return RECUR_OK;
@@ -170,9 +268,9 @@ static recur_status reserve_backward(const rnn_dims *dims, const recur_pack_plan
                                      rnn_workspace *ws)
 {
     size_t n = plan->rows, b = (size_t)plan->batch, h = (size_t)dims->hidden;
-    size_t gh = (size_t)dims->gates * h;
+    size_t gh = (size_t)dims->gates * h, hout = (size_t)dims->out;
     RECUR_TRY(recur_buffer_reserve(&ws->grad_gates, n * gh));
-    RECUR_TRY(recur_buffer_reserve(&ws->h_prev, n * (size_t)dims->out));
+    RECUR_TRY(recur_buffer_reserve(&ws->h_prev, n * hout));
     if (ws->ones.capacity < n) {
         RECUR_TRY(recur_buffer_reserve(&ws->ones, n));
         for (size_t j = 0; j < n; j++)
@@ -185,6 +283,16 @@ static recur_status reserve_backward(const rnn_dims *dims, const recur_pack_plan
         RECUR_TRY(recur_buffer_reserve(&ws->step, b * h));
         if (dims->proj)
             RECUR_TRY(recur_buffer_reserve(&ws->grad_h, n * (size_t)dims->proj));
+    }
+    if (dims->rec_dropout) {
+        RECUR_TRY(recur_buffer_reserve(&ws->h_masked, n * hout));
+        RECUR_TRY(recur_buffer_reserve(&ws->rec_tmp, b * hout));
+    }
+    if (dims->zoneout)
+        RECUR_TRY(recur_buffer_reserve(&ws->zone_prev, b * (hout + h)));
+    if (dims->layer_norm) {
+        RECUR_TRY(recur_buffer_reserve(&ws->grad_raw, n * gh + h));
+        RECUR_TRY(recur_buffer_reserve(&ws->grad_xraw, n * gh));
     }
     return RECUR_OK;
 }
@@ -199,16 +307,31 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     RECUR_TRY(reserve_backward(dims, plan, ws));
     const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
     const int N = (int)plan->rows;
+    const size_t B = (size_t)plan->batch;
     const int relu = dims->cell == RECUR_RNN_RELU;
     float *dh = ws->h_state.data, *dc = ws->c_state.data;
     float *grad_gates = ws->grad_gates.data;
     /* The recurrent pre-activation gradients equal grad_gates except for GRU. */
     float *grad_gh = dims->cell == RECUR_GRU ? ws->grad_gh.data : grad_gates;
+    /* What the W_hh GEMMs use: grad_gh, or with layer norm its LN backward. */
+    float *grad_raw = dims->layer_norm ? ws->grad_raw.data : grad_gh;
     float *h_prev = ws->h_prev.data;
+    const float *rstd = saved->ln_rstd.data;
 
     gather_previous(plan, reverse, y, ld_y, saved->h0.data, Hout, h_prev);
     if (dims->cell == RECUR_LSTM)
-        gather_previous(plan, reverse, saved->cell.data, H, saved->c0.data, H, ws->c_prev.data);
+        gather_previous(plan, reverse, dims->zoneout ? saved->cell_carry.data : saved->cell.data,
+                        H, saved->c0.data, H, ws->c_prev.data);
+    /* W_hh saw h_prev times the recurrent dropout mask. */
+    const float *h_prev_w = h_prev;
+    if (dims->rec_dropout) {
+        for (int t = 0; t < plan->seq_len; t++)
+            mask_rows(plan->batch_sizes[t], Hout, h_prev + plan->offsets[t] * (size_t)Hout,
+                      saved->rec_mask.data, ws->h_masked.data + plan->offsets[t] * (size_t)Hout);
+        h_prev_w = ws->h_masked.data;
+    }
+    float *kept_h = dims->zoneout ? ws->zone_prev.data : NULL;
+    float *kept_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
     for (int s = plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, reverse, s);
@@ -219,13 +342,21 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
         for (int j = 0; j < rows; j++)
             for (int k = 0; k < Hout; k++)
                 dh[(size_t)j * (size_t)Hout + (size_t)k] += dy_t[(size_t)j * (size_t)ld_dy + (size_t)k];
+        if (dims->zoneout) {
+            zone_split(rows, Hout, saved->zone_h.data + row0 * (size_t)Hout, dh, kept_h);
+            if (dims->cell == RECUR_LSTM)
+                zone_split(rows, H, saved->zone_c.data + row0 * (size_t)H, dc, kept_c);
+        }
 
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            recur_elman_backward(rows, H, relu, y + row0 * (size_t)ld_y, ld_y, dh, grad_gates_t);
-            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gates_t, GH, w->weight_hh, Hout, 0.0f, dh,
-                       Hout);
+            if (dims->zoneout)
+                recur_elman_backward(rows, H, relu, saved->h_tilde.data + row0 * (size_t)Hout,
+                                     Hout, dh, grad_gates_t);
+            else
+                recur_elman_backward(rows, H, relu, y + row0 * (size_t)ld_y, ld_y, dh,
+                                     grad_gates_t);
             break;
         case RECUR_LSTM: {
             const float *dm = dh;
@@ -235,28 +366,63 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
                            ws->step.data, H);
                 dm = ws->step.data;
             }
-            recur_lstm_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
-                                saved->cell.data + row0 * (size_t)H,
-                                ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
-            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gates_t, GH, w->weight_hh, Hout, 0.0f, dh,
-                       Hout);
+            if (dims->layer_norm)
+                recur_lstm_ln_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                                       saved->ln_c.data + row0 * (size_t)H,
+                                       rstd + 2 * (size_t)N + row0, w->ln_c_w, w->ln_c_b,
+                                       ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t,
+                                       ws->grad_raw.data + (size_t)N * (size_t)GH, g->ln_c_w,
+                                       g->ln_c_b);
+            else
+                recur_lstm_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                                    saved->cell.data + row0 * (size_t)H,
+                                    ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
+            if (dims->zoneout)
+                for (size_t i = 0; i < (size_t)rows * (size_t)H; i++)
+                    dc[i] += kept_c[i];
             break;
         }
-        case RECUR_GRU: {
-            float *grad_gh_t = grad_gh + row0 * (size_t)GH;
+        case RECUR_GRU:
             recur_gru_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
                                saved->hidden_n.data + row0 * (size_t)H,
-                               h_prev + row0 * (size_t)Hout, dh, grad_gates_t, grad_gh_t);
-            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_gh_t, GH, w->weight_hh, Hout, 1.0f, dh,
-                       Hout);
+                               h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
+                               grad_gh + row0 * (size_t)GH);
             break;
         }
+
+        /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
+        float *grad_raw_t = grad_raw + row0 * (size_t)GH;
+        if (dims->layer_norm)
+            recur_layer_norm_backward(rows, GH, grad_gh + row0 * (size_t)GH,
+                                      saved->ln_hh.data + row0 * (size_t)GH,
+                                      rstd + (size_t)N + row0, w->ln_hh_w, grad_raw_t,
+                                      g->ln_hh_w, g->ln_hh_b);
+        const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
+        if (dims->rec_dropout) {
+            float *tmp = ws->rec_tmp.data;
+            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_raw_t, GH, w->weight_hh, Hout, 0.0f, tmp,
+                       Hout);
+            const float *mask = saved->rec_mask.data;
+            for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
+                dh[i] = beta * dh[i] + tmp[i] * mask[i];
+        } else {
+            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_raw_t, GH, w->weight_hh, Hout, beta, dh,
+                       Hout);
         }
+        if (dims->zoneout)
+            for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
+                dh[i] += kept_h[i];
     }
 
     /* Parameter gradients and the input gradient: large GEMMs over all rows. */
-    recur_gemm(1, 0, GH, in, N, 1.0f, grad_gates, GH, x, in, 1.0f, g->weight_ih, in);
-    recur_gemm(1, 0, GH, Hout, N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f, g->weight_hh, Hout);
+    const float *grad_in = grad_gates;
+    if (dims->layer_norm) {
+        recur_layer_norm_backward(N, GH, grad_gates, saved->ln_ih.data, rstd, w->ln_ih_w,
+                                  ws->grad_xraw.data, g->ln_ih_w, g->ln_ih_b);
+        grad_in = ws->grad_xraw.data;
+    }
+    recur_gemm(1, 0, GH, in, N, 1.0f, grad_in, GH, x, in, 1.0f, g->weight_ih, in);
+    recur_gemm(1, 0, GH, Hout, N, 1.0f, grad_raw, GH, h_prev_w, Hout, 1.0f, g->weight_hh, Hout);
     if (g->bias_ih) {
         recur_add_column_sums(N, GH, grad_gates, GH, ws->ones.data, g->bias_ih);
         recur_add_column_sums(N, GH, grad_gh, GH, ws->ones.data, g->bias_hh);
@@ -265,6 +431,6 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
         recur_gemm(1, 0, Hout, H, N, 1.0f, ws->grad_h.data, Hout, saved->proj_in.data, H, 1.0f,
                    g->weight_hr, H);
     if (dx)
-        recur_gemm(0, 0, N, in, GH, 1.0f, grad_gates, GH, w->weight_ih, in, dx_beta, dx, in);
+        recur_gemm(0, 0, N, in, GH, 1.0f, grad_in, GH, w->weight_ih, in, dx_beta, dx, in);
     return RECUR_OK;
 }

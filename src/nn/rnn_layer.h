@@ -14,6 +14,10 @@ typedef struct rnn_dims {
     int proj;    /* P, 0 = none (LSTM only) */
     int out;     /* Hout = P if P else H: size of h */
     int gates;   /* G: 1 (Elman), 4 (LSTM), 3 (GRU) */
+    /* Set by the stack for each forward (and kept for its backward): */
+    int rec_dropout; /* saved->rec_mask multiplies h_prev in W_hh h_prev */
+    int zoneout;     /* saved->zone_h (and zone_c) mix the previous state in */
+    int layer_norm;  /* LSTM (no projection) and GRU */
 } rnn_dims;
 
 /* Parameters of one direction (pointers into the stack's flat buffers);
@@ -24,10 +28,13 @@ typedef struct rnn_weights {
     const float *bias_ih;   /* [G*H] */
     const float *bias_hh;   /* [G*H] */
     const float *weight_hr; /* [P, H] */
+    /* Layer norm gains and shifts: ih, hh [G*H]; c [H] (LSTM). */
+    const float *ln_ih_w, *ln_ih_b, *ln_hh_w, *ln_hh_b, *ln_c_w, *ln_c_b;
 } rnn_weights;
 
 typedef struct rnn_grads {
     float *weight_ih, *weight_hh, *bias_ih, *bias_hh, *weight_hr;
+    float *ln_ih_w, *ln_ih_b, *ln_hh_w, *ln_hh_b, *ln_c_w, *ln_c_b;
 } rnn_grads;
 
 /* What forward saves for backward, per direction. N = packed rows. */
@@ -38,6 +45,17 @@ typedef struct rnn_saved {
     recur_buffer hidden_n;  /* GRU: W_hn h_prev + b_hn [N, H] */
     recur_buffer h0;        /* [B, Hout] initial state, sorted */
     recur_buffer c0;        /* [B, H] LSTM initial cell state, sorted */
+    /* Regularization, filled by the stack before the forward: */
+    recur_buffer rec_mask;  /* [B, Hout] sorted: 0 or 1/(1-p), recurrent dropout */
+    recur_buffer zone_h;    /* [N, Hout] weight of h_prev (0/1 training, z eval) */
+    recur_buffer zone_c;    /* [N, H] same for c (LSTM) */
+    /* ... and by the forward: */
+    recur_buffer h_tilde;   /* zoneout: [N, Hout] the cell's new h before mixing */
+    recur_buffer cell_carry;/* zoneout, LSTM: [N, H] carried c (cell holds c~) */
+    recur_buffer ln_ih;     /* layer norm: [N, G*H] normalized W_ih x */
+    recur_buffer ln_hh;     /* [N, G*H] normalized W_hh h */
+    recur_buffer ln_c;      /* LSTM: [N, H] normalized c */
+    recur_buffer ln_rstd;   /* [3, N] 1/std of ih, hh, c rows */
 } rnn_saved;
 
 /* Scratch space shared by all directions. */
@@ -52,6 +70,11 @@ typedef struct rnn_workspace {
     recur_buffer h_prev;     /* [N, Hout] h before each step */
     recur_buffer c_prev;     /* LSTM: [N, H] c before each step */
     recur_buffer grad_h;     /* LSTM with projection: [N, P] grad of h per step */
+    recur_buffer h_masked;   /* recurrent dropout: [B, Hout] h * mask, or [N, Hout] in backward */
+    recur_buffer zone_prev;  /* zoneout: [B, Hout + H] state before the step; grads kept */
+    recur_buffer rec_tmp;    /* recurrent dropout, backward: [B, Hout] grad of h * mask */
+    recur_buffer grad_raw;   /* layer norm: [N, G*H] grad of W_hh h, then [H] scratch */
+    recur_buffer grad_xraw;  /* layer norm: [N, G*H] grad of W_ih x */
 } rnn_workspace;
 
 /* Runs one direction over all steps. x [N, in] is the packed input; y points

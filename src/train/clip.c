@@ -23,3 +23,24 @@ recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *
                 grads[i][k] *= coef;
     return RECUR_OK;
 }
+
+recur_status recur_clip_grad_value(int count, float *const *grads, const size_t *sizes,
+                                   float clip_value)
+{
+    if (count < 0 || (count > 0 && (!grads || !sizes)))
+        return recur_fail(RECUR_E_INVALID, "clip_grad_value: bad arguments (count %d)", count);
+    if (!(clip_value >= 0.0f))
+        return recur_fail(RECUR_E_INVALID, "clip_grad_value: clip_value %g must be >= 0",
+                          (double)clip_value);
+    for (int i = 0; i < count; i++) {
+        if (!grads[i] && sizes[i] > 0)
+            return recur_fail(RECUR_E_INVALID, "clip_grad_value: gradient %d is NULL", i);
+    }
+    /* clamp(min=-c, max=c) as torch: NaN stays NaN. */
+    for (int i = 0; i < count; i++)
+        for (size_t k = 0; k < sizes[i]; k++) {
+            float g = grads[i][k];
+            grads[i][k] = g > clip_value ? clip_value : (g < -clip_value ? -clip_value : g);
+        }
+    return RECUR_OK;
+}

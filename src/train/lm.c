@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/rng.h"
 #include "core/status.h"
 
 #define MAX_LM_PARAMS 512
@@ -24,6 +25,11 @@ struct recur_lm {
     recur_buffer logits;    /* [T*B, V] */
     recur_buffer h_n, c_n;  /* [L, B, H] */
     recur_buffer grad_rnn_out, grad_embedded;
+    /* dropout on the last layer's output, training mode only */
+    int training;
+    recur_rng rng;
+    recur_buffer output_mask; /* [T*B, H]: 0 or 1/(1-p) */
+    int masked;               /* the last forward applied output_mask */
     char names[MAX_LM_PARAMS][48];
 };
 
@@ -39,6 +45,11 @@ recur_status recur_lm_create(const recur_lm_config *config, uint64_t seed, recur
     recur_rnn_config rc = recur_rnn_config_default(config->cell, config->embed_size,
                                                    config->hidden_size);
     rc.num_layers = config->num_layers;
+    rc.dropout = config->dropout;
+    rc.recurrent_dropout = config->recurrent_dropout;
+    rc.zoneout = config->zoneout;
+    rc.layer_norm = config->layer_norm;
+    recur_rng_seed(&lm->rng, seed + 3);
     recur_status st = recur_embedding_create(config->vocab_size, config->embed_size, -1, seed,
                                              &lm->embedding);
     if (st == RECUR_OK)
@@ -63,7 +74,8 @@ void recur_lm_free(recur_lm *lm)
     recur_rnn_free(lm->rnn);
     recur_linear_free(lm->head);
     recur_buffer *buffers[] = {&lm->h, &lm->c, &lm->embedded, &lm->rnn_out, &lm->logits,
-                               &lm->h_n, &lm->c_n, &lm->grad_rnn_out, &lm->grad_embedded};
+                               &lm->h_n, &lm->c_n, &lm->grad_rnn_out, &lm->grad_embedded,
+                               &lm->output_mask};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         recur_buffer_release(buffers[i]);
     free(lm);
@@ -106,6 +118,55 @@ void recur_lm_zero_grad(recur_lm *lm)
 
 void recur_lm_reset_state(recur_lm *lm) { lm->have_state = 0; }
 
+void recur_lm_set_training(recur_lm *lm, int training)
+{
+    lm->training = training != 0;
+    recur_rnn_set_training(lm->rnn, training);
+}
+
+size_t recur_lm_param_total(const recur_lm *lm)
+{
+    size_t total = 0;
+    for (int i = 0; i < recur_lm_param_count(lm); i++) {
+        recur_param p;
+        if (recur_lm_param(lm, i, &p) == RECUR_OK)
+            total += p.numel;
+    }
+    return total;
+}
+
+void recur_lm_get_rng_state(const recur_lm *lm, uint64_t state[8])
+{
+    recur_rnn_get_rng_state(lm->rnn, state);
+    memcpy(state + 4, lm->rng.state, sizeof lm->rng.state);
+}
+
+recur_status recur_lm_set_rng_state(recur_lm *lm, const uint64_t state[8])
+{
+    RECUR_TRY(recur_rnn_set_rng_state(lm->rnn, state));
+    if (!(state[4] | state[5] | state[6] | state[7]))
+        return recur_fail(RECUR_E_INVALID, "recur_lm_set_rng_state: all-zero generator state");
+    memcpy(lm->rng.state, state + 4, sizeof lm->rng.state);
+    return RECUR_OK;
+}
+
+/* Inverted dropout on the last layer's output (training mode, p > 0). */
+static recur_status apply_output_dropout(recur_lm *lm, size_t count)
+{
+    float p = lm->config.dropout;
+    lm->masked = lm->training && p > 0.0f;
+    if (!lm->masked)
+        return RECUR_OK;
+    RECUR_TRY(recur_buffer_reserve(&lm->output_mask, count));
+    float keep = 1.0f / (1.0f - p);
+    float *mask = lm->output_mask.data, *out = lm->rnn_out.data;
+    for (size_t k = 0; k < count; k++) {
+        mask[k] = recur_rng_bernoulli(&lm->rng, (double)p) ? 0.0f : keep;
+        out[k] *= mask[k];
+    }
+    return RECUR_OK;
+}
+
 recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
                               const float **logits)
 {
@@ -135,6 +196,7 @@ recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_
                                   lm->h_n.data,
                                   cell_n ? lm->c_n.data : NULL};
     RECUR_TRY(recur_rnn_forward(lm->rnn, &fwd));
+    RECUR_TRY(apply_output_dropout(lm, rows * (size_t)c->hidden_size));
     RECUR_TRY(recur_linear_forward(lm->head, (int)rows, lm->rnn_out.data, lm->logits.data));
     /* Carry the final state (detached) to the next chunk. */
     memcpy(lm->h.data, lm->h_n.data, state_n * sizeof(float));
@@ -157,10 +219,38 @@ recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
     RECUR_TRY(recur_buffer_reserve(&lm->grad_rnn_out, rows * (size_t)lm->config.hidden_size));
     RECUR_TRY(recur_buffer_reserve(&lm->grad_embedded, rows * (size_t)lm->config.embed_size));
     RECUR_TRY(recur_linear_backward(lm->head, grad_logits, lm->grad_rnn_out.data));
+    if (lm->masked) {
+        size_t count = rows * (size_t)lm->config.hidden_size;
+        for (size_t k = 0; k < count; k++)
+            lm->grad_rnn_out.data[k] *= lm->output_mask.data[k];
+    }
     recur_rnn_backward_args bwd = {lm->grad_rnn_out.data, NULL, NULL, lm->grad_embedded.data,
                                    NULL, NULL};
     RECUR_TRY(recur_rnn_backward(lm->rnn, &bwd));
     return recur_embedding_backward(lm->embedding, lm->grad_embedded.data);
+}
+
+recur_status recur_lm_write(const recur_lm *lm, recur_st_writer *w)
+{
+    if (!lm || !w)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_write: NULL argument");
+    char number[32];
+    RECUR_TRY(recur_rnn_write(lm->rnn, w, "rnn."));
+    RECUR_TRY(recur_st_writer_set_metadata(w, "recur.model", "lm"));
+    snprintf(number, sizeof number, "%d", lm->config.vocab_size);
+    RECUR_TRY(recur_st_writer_set_metadata(w, "vocab_size", number));
+    snprintf(number, sizeof number, "%d", lm->config.embed_size);
+    RECUR_TRY(recur_st_writer_set_metadata(w, "embed_size", number));
+    recur_param p;
+    RECUR_TRY(recur_embedding_param(lm->embedding, &p));
+    RECUR_TRY(recur_st_writer_add(w, "embedding.weight", RECUR_F32, 2, p.shape, p.value));
+    for (int i = 0; i < recur_linear_param_count(lm->head); i++) {
+        char name[64];
+        RECUR_TRY(recur_linear_param(lm->head, i, &p));
+        snprintf(name, sizeof name, "head.%s", p.name);
+        RECUR_TRY(recur_st_writer_add(w, name, RECUR_F32, p.ndim, p.shape, p.value));
+    }
+    return RECUR_OK;
 }
 
 recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count,
@@ -168,32 +258,46 @@ recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count
 {
     recur_st_writer *w;
     RECUR_TRY(recur_st_writer_create(&w));
-    char number[32];
-    recur_status st = recur_rnn_write(lm->rnn, w, "rnn.");
-    if (st == RECUR_OK)
-        st = recur_st_writer_set_metadata(w, "recur.model", "lm");
-    snprintf(number, sizeof number, "%d", lm->config.vocab_size);
-    if (st == RECUR_OK)
-        st = recur_st_writer_set_metadata(w, "vocab_size", number);
-    snprintf(number, sizeof number, "%d", lm->config.embed_size);
-    if (st == RECUR_OK)
-        st = recur_st_writer_set_metadata(w, "embed_size", number);
+    recur_status st = recur_lm_write(lm, w);
     for (int i = 0; st == RECUR_OK && i < extra_count; i++)
         st = recur_st_writer_set_metadata(w, extra_keys[i], extra_values[i]);
-    recur_param p;
-    if (st == RECUR_OK && (st = recur_embedding_param(lm->embedding, &p)) == RECUR_OK)
-        st = recur_st_writer_add(w, "embedding.weight", RECUR_F32, 2, p.shape, p.value);
-    for (int i = 0; st == RECUR_OK && i < recur_linear_param_count(lm->head); i++) {
-        char name[64];
-        if ((st = recur_linear_param(lm->head, i, &p)) != RECUR_OK)
-            break;
-        snprintf(name, sizeof name, "head.%s", p.name);
-        st = recur_st_writer_add(w, name, RECUR_F32, p.ndim, p.shape, p.value);
-    }
     if (st == RECUR_OK)
         st = recur_st_writer_save(w, path);
     recur_st_writer_free(w);
     return st;
+}
+
+size_t recur_lm_state_numel(const recur_lm *lm, int batch)
+{
+    return recur_rnn_state_numel(lm->rnn, batch) + recur_rnn_cell_state_numel(lm->rnn, batch);
+}
+
+int recur_lm_get_state(const recur_lm *lm, float *state)
+{
+    if (!lm->have_state)
+        return 0;
+    size_t state_n = recur_rnn_state_numel(lm->rnn, lm->state_batch);
+    memcpy(state, lm->h.data, state_n * sizeof(float));
+    memcpy(state + state_n, lm->c.data,
+           recur_rnn_cell_state_numel(lm->rnn, lm->state_batch) * sizeof(float));
+    return lm->state_batch;
+}
+
+recur_status recur_lm_set_state(recur_lm *lm, int batch, const float *state)
+{
+    if (!lm || batch < 0 || (batch > 0 && !state))
+        return recur_fail(RECUR_E_INVALID, "recur_lm_set_state: bad arguments");
+    lm->have_state = batch > 0;
+    if (!batch)
+        return RECUR_OK;
+    size_t state_n = recur_rnn_state_numel(lm->rnn, batch);
+    size_t cell_n = recur_rnn_cell_state_numel(lm->rnn, batch);
+    RECUR_TRY(recur_buffer_reserve(&lm->h, state_n));
+    RECUR_TRY(recur_buffer_reserve(&lm->c, cell_n + 1));
+    memcpy(lm->h.data, state, state_n * sizeof(float));
+    memcpy(lm->c.data, state + state_n, cell_n * sizeof(float));
+    lm->state_batch = batch;
+    return RECUR_OK;
 }
 
 /* Reads a metadata integer (required). */
@@ -218,7 +322,9 @@ recur_status recur_lm_load(const recur_st_file *f, recur_lm **out)
     if (!model || strcmp(model, "lm") || !module)
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur language model (recur.model = lm)",
                           recur_st_label(f));
-    recur_lm_config c;
+    recur_lm_config c = {0};
+    const char *layer_norm = recur_st_metadata(f, "layer_norm");
+    c.layer_norm = layer_norm && (!strcmp(layer_norm, "true") || !strcmp(layer_norm, "1"));
     if (!strcmp(module, "lstm"))
         c.cell = RECUR_LSTM;
     else if (!strcmp(module, "gru"))

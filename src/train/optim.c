@@ -4,6 +4,7 @@
  * rounded to float where the tensor kernels would round them. */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 #include "core/alloc.h"
 #include "core/status.h"
@@ -406,4 +407,83 @@ float recur_optimizer_get_lr(const recur_optimizer *opt)
 int64_t recur_optimizer_step_count(const recur_optimizer *opt)
 {
     return opt ? opt->step_count : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* State in checkpoints                                              */
+/* ---------------------------------------------------------------- */
+
+/* Per tensor i: "<prefix><i>.state" F32 [arrays * numel] (the arrays in the
+ * order of assign_state) and "<prefix><i>.steps" I64 [2] (steps, whether
+ * SGD's momentum buffer exists); "<prefix>step_count" I64 [1] and
+ * "<prefix>lr" F32 [1]. */
+recur_status recur_optimizer_write(const recur_optimizer *opt, recur_st_writer *writer,
+                                   const char *prefix)
+{
+    if (!opt || !writer || !prefix)
+        return recur_fail(RECUR_E_INVALID, "optimizer_write: NULL argument");
+    char name[160];
+    int arrays = state_array_count(&opt->config);
+    for (int i = 0; i < opt->tensor_count; i++) {
+        const optim_tensor *t = &opt->tensors[i];
+        int64_t count = (int64_t)t->numel * arrays;
+        if (count > 0) {
+            snprintf(name, sizeof name, "%s%d.state", prefix, i);
+            RECUR_TRY(recur_st_writer_add(writer, name, RECUR_F32, 1, &count, t->state_block));
+        }
+        int64_t steps[2] = {t->steps, t->has_momentum_buffer}, two = 2;
+        snprintf(name, sizeof name, "%s%d.steps", prefix, i);
+        RECUR_TRY(recur_st_writer_add(writer, name, RECUR_I64, 1, &two, steps));
+    }
+    int64_t one = 1;
+    snprintf(name, sizeof name, "%sstep_count", prefix);
+    RECUR_TRY(recur_st_writer_add(writer, name, RECUR_I64, 1, &one, &opt->step_count));
+    snprintf(name, sizeof name, "%slr", prefix);
+    return recur_st_writer_add(writer, name, RECUR_F32, 1, &one, &opt->config.lr);
+}
+
+/* Finds "<prefix><suffix>" with exactly `numel` elements of `dtype`. */
+static recur_status find_state_tensor(const recur_st_file *file, const char *name,
+                                      recur_dtype dtype, size_t numel,
+                                      const recur_tensor_view **out)
+{
+    const recur_tensor_view *t = recur_st_find(file, name);
+    if (!t || t->dtype != dtype || t->numel != numel)
+        return recur_fail(RECUR_E_SHAPE,
+                          "%s: optimizer state '%s' is missing or does not match the optimizer "
+                          "(%zu %s values expected)",
+                          recur_st_label(file), name, numel, recur_dtype_name(dtype));
+    *out = t;
+    return RECUR_OK;
+}
+
+recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *file,
+                                  const char *prefix)
+{
+    if (!opt || !file || !prefix)
+        return recur_fail(RECUR_E_INVALID, "optimizer_read: NULL argument");
+    char name[160];
+    const recur_tensor_view *view = NULL;
+    int arrays = state_array_count(&opt->config);
+    for (int i = 0; i < opt->tensor_count; i++) {
+        optim_tensor *t = &opt->tensors[i];
+        size_t count = t->numel * (size_t)arrays;
+        if (count > 0) {
+            snprintf(name, sizeof name, "%s%d.state", prefix, i);
+            RECUR_TRY(find_state_tensor(file, name, RECUR_F32, count, &view));
+            RECUR_TRY(recur_tensor_to_f32(view, t->state_block, count));
+        }
+        int64_t steps[2];
+        snprintf(name, sizeof name, "%s%d.steps", prefix, i);
+        RECUR_TRY(find_state_tensor(file, name, RECUR_I64, 2, &view));
+        RECUR_TRY(recur_tensor_to_i64(view, steps, 2));
+        t->steps = steps[0];
+        t->has_momentum_buffer = steps[1] != 0;
+    }
+    snprintf(name, sizeof name, "%sstep_count", prefix);
+    RECUR_TRY(find_state_tensor(file, name, RECUR_I64, 1, &view));
+    RECUR_TRY(recur_tensor_to_i64(view, &opt->step_count, 1));
+    snprintf(name, sizeof name, "%slr", prefix);
+    RECUR_TRY(find_state_tensor(file, name, RECUR_F32, 1, &view));
+    return recur_tensor_to_f32(view, &opt->config.lr, 1);
 }

@@ -49,3 +49,65 @@ void recur_lstm_backward(int rows, int H, const float *gates, const float *c, co
         }
     }
 }
+
+void recur_lstm_ln_forward(int rows, int H, float *gates, float *c_state, float *c_saved,
+                           const float *gamma, const float *beta, float *chat, float *rstd,
+                           float *m, int ld_m)
+{
+    for (int j = 0; j < rows; j++) {
+        float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        float *c_row = c_state + (long)j * H;
+        float *c_save_row = c_saved + (long)j * H;
+        float *chat_row = chat + (long)j * H;
+        float *m_row = m + (long)j * ld_m;
+        for (int k = 0; k < H; k++) {
+            float i = recur_sigmoid(gi[k]);
+            float f = recur_sigmoid(gf[k]);
+            float g = tanhf(gg[k]);
+            float o = recur_sigmoid(go[k]);
+            float c = f * c_row[k] + i * g;
+            gi[k] = i;
+            gf[k] = f;
+            gg[k] = g;
+            go[k] = o;
+            c_row[k] = c;
+            c_save_row[k] = c;
+            chat_row[k] = c;
+        }
+        /* m = o * tanh(LN(c)), the LN output written to m first. */
+        recur_layer_norm_forward(1, H, chat_row, rstd + j, gamma, beta, m_row, 0);
+        for (int k = 0; k < H; k++)
+            m_row[k] = go[k] * tanhf(m_row[k]);
+    }
+}
+
+void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *chat,
+                            const float *rstd, const float *gamma, const float *beta,
+                            const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                            float *scratch, float *dgamma, float *dbeta)
+{
+    for (int j = 0; j < rows; j++) {
+        const float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *chat_row = chat + (long)j * H;
+        const float *c_prev_row = c_prev + (long)j * H;
+        const float *dm_row = dm + (long)j * H;
+        float *dc_row = dc + (long)j * H;
+        float *di = grad_gates + (long)j * 4 * H, *df = di + H, *dg = df + H, *dout = dg + H;
+        for (int k = 0; k < H; k++) {
+            float o = go[k];
+            float t = tanhf(chat_row[k] * gamma[k] + beta[k]);
+            dout[k] = dm_row[k] * t * o * (1.0f - o);
+            scratch[k] = dm_row[k] * o * (1.0f - t * t); /* gradient of LN(c) */
+        }
+        recur_layer_norm_backward(1, H, scratch, chat_row, rstd + j, gamma, scratch, dgamma,
+                                  dbeta);
+        for (int k = 0; k < H; k++) {
+            float i = gi[k], f = gf[k], g = gg[k];
+            float dc_total = dc_row[k] + scratch[k];
+            di[k] = dc_total * g * i * (1.0f - i);
+            df[k] = dc_total * c_prev_row[k] * f * (1.0f - f);
+            dg[k] = dc_total * i * (1.0f - g * g);
+            dc_row[k] = dc_total * f;
+        }
+    }
+}

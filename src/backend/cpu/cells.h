@@ -48,4 +48,30 @@ void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_sta
 void recur_gru_backward(int rows, int H, const float *act, const float *hn, const float *h_prev,
                         float *dh, float *grad_gx, float *grad_gh);
 
+/* ---- Layer normalization over rows of width n (eps 1e-5) ---- */
+
+/* xhat [rows, n]: x in, (x - mean) * rstd out; rstd [rows]. Then
+ * y [rows, n] += xhat * gamma + beta (y = ... when accumulate is 0). */
+void recur_layer_norm_forward(int rows, int n, float *xhat, float *rstd, const float *gamma,
+                              const float *beta, float *y, int accumulate);
+
+/* dy [rows, n] gradient w.r.t. y; writes dx [rows, n] (may alias dy) and adds
+ * the gradients of gamma and beta [n]. */
+void recur_layer_norm_backward(int rows, int n, const float *dy, const float *xhat,
+                               const float *rstd, const float *gamma, float *dx, float *dgamma,
+                               float *dbeta);
+
+/* ---- LSTM with layer-normalized cell: m = o * tanh(LN(c)) ---- */
+
+/* As recur_lstm_forward, plus chat [rows, H] / rstd [rows] saved for backward. */
+void recur_lstm_ln_forward(int rows, int H, float *gates, float *c_state, float *c_saved,
+                           const float *gamma, const float *beta, float *chat, float *rstd,
+                           float *m, int ld_m);
+
+/* As recur_lstm_backward; scratch [H]; adds the gradients of gamma and beta. */
+void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *chat,
+                            const float *rstd, const float *gamma, const float *beta,
+                            const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                            float *scratch, float *dgamma, float *dbeta);
+
 #endif

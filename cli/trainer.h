@@ -1,0 +1,57 @@
+/* The state of a recur train run: everything a checkpoint must hold for the
+ * run to continue bit-exactly, and the buffers of one training step. */
+#ifndef RECUR_CLI_TRAINER_H
+#define RECUR_CLI_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recur.h"
+#include "train_options.h"
+
+typedef struct trainer {
+    train_options *options;
+    recur_byte_vocab vocab;
+    uint64_t text_hash;          /* FNV-1a of the training text */
+    /* data: B streams over the training part, validation after it */
+    const int64_t *ids;
+    size_t train_n, val_n, stream_len;
+    /* model and optimization */
+    recur_lm *lm;
+    recur_optimizer *opt;
+    recur_schedule schedule;
+    recur_early_stopping early_stopping;
+    int param_count;
+    float **values, **grads;
+    size_t *sizes;
+    int weight_count;            /* the 2-D tensors, which L1/L2 penalties apply to */
+    const float **weight_values;
+    float **weight_grads;
+    size_t *weight_sizes;
+    /* progress (saved in checkpoints) */
+    long step;                   /* steps done */
+    size_t pos;                  /* next chunk's position within each stream */
+    double elapsed;              /* training seconds, all invocations (updated at saves) */
+    double loss_sum;             /* train losses since the last report */
+    long loss_count;
+    double best_val;             /* best validation loss so far (INFINITY if none) */
+    long best_step;
+    float *best_params;          /* parameters at best_step, in parameter order */
+    /* buffers */
+    int64_t *inputs, *targets;   /* [T, B] */
+    float *grad_logits;          /* [T*B, V] */
+    float *carried_state;        /* LM state kept aside during validation */
+} trainer;
+
+/* Checkpoint file: the model (as recur_lm_write, with the vocabulary and the
+ * options) plus optimizer, schedule, early stopping, RNG, carried state and
+ * progress. Written atomically. */
+recur_status trainer_save_checkpoint(const trainer *t, const char *path);
+/* Restores what trainer_save_checkpoint wrote into a trainer built from the
+ * same options (the caller checked them with train_options_resume).
+ * Returns 0, or an exit status after printing the error. */
+int trainer_load_checkpoint(trainer *t, const recur_st_file *checkpoint);
+/* Writes the model file: parameters, vocabulary and options. */
+recur_status trainer_write_model(const trainer *t, recur_st_writer *writer);
+
+#endif
