@@ -280,6 +280,8 @@ static void print_progress(const trainer *t, const run_logs *logs, float loss, d
     double done = (double)(t->step - logs->start_step);
     double tokens_per_s = now > 0 ? done * T * B / now : 0;
     double eta = done > 0 ? now / done * (steps - (double)t->step) : 0;
+    if (o->num[OPT_TIME_LIMIT] > 0)
+        eta = fmin(eta, fmax(0.0, o->num[OPT_TIME_LIMIT] - now));
     printf("%sstep %ld/%.0f  epoch %.2f  train loss %.4f  val loss %.4f  lr %.3g  %.0f tok/s  "
            "ETA %.0fs%s",
            logs->tty ? "\r\033[K" : "", t->step, steps,

@@ -57,6 +57,26 @@ cmp -s "$dir/full.ckpt/last.safetensors" "$dir/part.ckpt/last.safetensors" 2>/de
 diff <(cut -d, -f1-5 "$dir/full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/part.ckpt/metrics.csv") >/dev/null && ok || bad "resumed metrics.csv differs"
 grep -q "continuing from step 33 of 60" "$dir/part2.log" && ok || bad "resume did not start at step 33"
 
+# --tensorboard: TensorBoard itself reads the run's scalars, equal to metrics.csv
+"$recur" train "${args[@]}" --steps 100 -o "$dir/tb.safetensors" --tensorboard "$dir/tb" >/dev/null 2>&1 || bad "train --tensorboard failed"
+[[ $(ls "$dir/tb" | grep -c '^events\.out\.tfevents\.') -eq 1 ]] && ok || bad "no event file in $dir/tb"
+python=${RECUR_TB_PYTHON:-python3}
+if "$python" -c 'import tensorboard' 2>/dev/null; then
+  "$python" - "$dir/tb" "$dir/tb.ckpt/metrics.csv" <<'PY' && ok || bad "TensorBoard does not read the training's event file"
+import csv, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1]); acc.Reload()
+rows = list(csv.DictReader(open(sys.argv[2])))
+val = [(e.step, e.value) for e in acc.Scalars("loss/val")]
+want = [(int(r["step"]), float(r["val_loss"])) for r in rows]
+assert [s for s, _ in val] == [s for s, _ in want], (val, want)
+assert all(abs(a - b) <= 1e-6 * max(1, abs(b)) for (_, a), (_, b) in zip(val, want)), (val, want)
+assert {"loss/train", "loss/val", "lr"} <= set(acc.Tags()["scalars"])
+PY
+else
+  echo "SKIP: TensorBoard readability of recur train's events (no tensorboard package for $python)"
+fi
+
 expect_error() {
   local name=$1; shift
   "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?

@@ -51,6 +51,24 @@ static recur_status meta_bool(const recur_st_file *file, const char *key, int fa
     return RECUR_OK;
 }
 
+/* Parses a finite decimal metadata value (range checks: recur_rnn_create). */
+static recur_status meta_float(const recur_st_file *file, const char *key, float *out)
+{
+    const char *text = recur_st_metadata(file, key);
+    if (!text) {
+        *out = 0.0f;
+        return RECUR_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(value == value))
+        return recur_fail(RECUR_E_FORMAT, "%s: metadata %s = '%.40s' is not a number",
+                          recur_st_label(file), key, text);
+    *out = (float)value;
+    return RECUR_OK;
+}
+
 static recur_status read_cell(const recur_st_file *file, recur_cell *cell)
 {
     const char *module = recur_st_metadata(file, META_MODULE);
@@ -104,6 +122,10 @@ static recur_status read_config(const recur_st_file *file, recur_rnn_config *con
     if (config->proj_size && cell != RECUR_LSTM)
         return recur_fail(RECUR_E_FORMAT, "%s: proj_size is only valid for lstm",
                           recur_st_label(file));
+    RECUR_TRY(meta_float(file, "dropout", &config->dropout));
+    RECUR_TRY(meta_float(file, "recurrent_dropout", &config->recurrent_dropout));
+    RECUR_TRY(meta_float(file, "zoneout", &config->zoneout));
+    RECUR_TRY(meta_bool(file, "layer_norm", 0, &config->layer_norm));
     return RECUR_OK;
 }
 
@@ -189,7 +211,7 @@ recur_status recur_rnn_write(const recur_rnn *rnn, recur_st_writer *writer, cons
         {"input_size", c->input_size, 0},   {"hidden_size", c->hidden_size, 0},
         {"num_layers", c->num_layers, 0},   {"bias", c->bias, 1},
         {"batch_first", c->batch_first, 1}, {"bidirectional", c->bidirectional, 1},
-        {"proj_size", c->proj_size, 0},
+        {"proj_size", c->proj_size, 0},     {"layer_norm", c->layer_norm, 1},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (fields[i].is_bool)
@@ -197,6 +219,16 @@ recur_status recur_rnn_write(const recur_rnn *rnn, recur_st_writer *writer, cons
         else
             snprintf(number, sizeof number, "%d", fields[i].value);
         RECUR_TRY(recur_st_writer_set_metadata(writer, fields[i].key, number));
+    }
+    const struct {
+        const char *key;
+        float value;
+    } probs[] = {{"dropout", c->dropout},
+                 {"recurrent_dropout", c->recurrent_dropout},
+                 {"zoneout", c->zoneout}};
+    for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+        snprintf(number, sizeof number, "%.9g", (double)probs[i].value);
+        RECUR_TRY(recur_st_writer_set_metadata(writer, probs[i].key, number));
     }
     for (int i = 0; i < recur_rnn_param_count(rnn); i++) {
         recur_param p;

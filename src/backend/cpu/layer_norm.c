@@ -1,7 +1,5 @@
 /* Layer normalization over the rows of a matrix: forward and backward. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "backend/cpu/cells.h"
 
@@ -22,7 +20,6 @@ void recur_layer_norm_forward(int rows, int n, float *xhat, float *rstd, const f
             sq += d * d;
         }
         const double r = 1.0 / sqrt(sq / n + LN_EPS);
-        if (getenv("LNDBG") && sq / n < 1e-3) fprintf(stderr, "LN small var %g n %d\n", sq / n, n);
         rstd[j] = (float)r;
         for (int k = 0; k < n; k++) {
             float xh = (float)((x_row[k] - mean) * r);
