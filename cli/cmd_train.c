@@ -376,7 +376,9 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
             return CLI_EXIT_FAILURE;
         }
         t->loss_sum += loss, t->loss_count++;
-        int report = t->step % interval == 0 || t->step == steps;
+        /* a time limit ends the run normally: validate and save at that step */
+        int out_of_time = time_limit > 0 && seconds_now() - logs->start >= time_limit;
+        int report = t->step % interval == 0 || t->step == steps || out_of_time;
         if (report) {
             if (can_validate && (st = validate(t, &val_loss)) != RECUR_OK)
                 return cli_status_error(st);
@@ -386,7 +388,6 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
         }
         if (report || logs->tty)
             print_progress(t, logs, loss, val_loss, report);
-        int out_of_time = time_limit > 0 && seconds_now() - logs->start >= time_limit;
         if ((stop_at && t->step >= stop_at) || interrupt_requested || out_of_time) {
             if (!report) {
                 recur_status st2 = save_last_checkpoint(t, logs, paths->last);
@@ -406,9 +407,11 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
                "(best %.4f at step %ld)\n",
                t->step, o->num[OPT_EARLY_STOP], t->best_val, t->best_step);
     int rc = save_final_model(t);
-    if (rc == 0)
-        printf("saved %s%s\n", o->str[OPT_OUTPUT],
-               isfinite(t->best_val) ? " (the weights with the best validation loss)" : "");
+    if (rc == 0 && isfinite(t->best_val))
+        printf("saved %s: the weights of step %ld, best validation loss %.4f\n",
+               o->str[OPT_OUTPUT], t->best_step, t->best_val);
+    else if (rc == 0)
+        printf("saved %s\n", o->str[OPT_OUTPUT]);
     return rc;
 }
 
