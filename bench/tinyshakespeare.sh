@@ -24,7 +24,7 @@ cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 # shellcheck disable=SC2086
 ./build/recur train --text "$data" --val-fraction 0.1 \
   --cell lstm --hidden 512 --layers 2 --embed 64 --dropout 0.2 \
-  --batch 64 --bptt 64 --optimizer adam --lr 3e-3 --schedule cosine --warmup 50 --min-lr 1e-4 \
+  --batch 64 --bptt 64 --optimizer adam --lr 2e-3 --schedule cosine --warmup 50 --min-lr 1e-4 \
   --steps "${RECUR_BENCH_STEPS:-1800}" --eval-interval 200 --clip 1 --seed 1 \
   --time-limit "$seconds" ${RECUR_TRAIN_FLAGS:-} \
   -o "$out/shakespeare.safetensors" | tee "$out/train.log"
