@@ -264,6 +264,9 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
  * Every parameter must be present with its exact shape and no other tensor
  * may be: RECUR_E_SHAPE or RECUR_E_FORMAT otherwise, naming the file. */
 recur_status recur_rnn_from_safetensors(const recur_st_file *file, recur_rnn **out);
+/* The layer inside a larger file: metadata as above, parameters named
+ * "<prefix><PyTorch name>", other tensors allowed (the rest of a model). */
+recur_status recur_rnn_read(const recur_st_file *file, const char *prefix, recur_rnn **out);
 /* Adds the parameters (F32, names prefixed by `prefix`, "" for none) and
  * the metadata above to a writer. */
 recur_status recur_rnn_write(const recur_rnn *rnn, recur_st_writer *writer, const char *prefix);
@@ -632,6 +635,53 @@ recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count
                            const char *const *extra_keys, const char *const *extra_values);
 /* Loads a model saved by recur_lm_save. */
 recur_status recur_lm_load(const recur_st_file *file, recur_lm **out);
+
+/* ------------------------------------------------------------------ */
+/* Sequence-to-vector network: stack -> pooling -> Linear head         */
+/* ------------------------------------------------------------------ */
+
+/* How the stack's outputs over time become one vector per sequence. */
+typedef enum recur_pool {
+    RECUR_POOL_LAST = 0, /* the top layer's final state h_n (both directions' when
+                            bidirectional: forward's at the last valid step, reverse's
+                            at step 0) */
+    RECUR_POOL_MEAN,     /* mean of the outputs over each sequence's valid steps */
+    RECUR_POOL_MAX       /* element-wise max over the valid steps */
+} recur_pool;
+
+typedef struct recur_seqnet_config {
+    recur_rnn_config rnn; /* time-major (batch_first 0) */
+    recur_pool pool;
+    int output_size;      /* head: pooled [B, D*Hout] -> [B, output_size] */
+} recur_seqnet_config;
+
+recur_seqnet_config recur_seqnet_config_default(recur_cell cell, int input_size, int hidden_size,
+                                                int output_size);
+
+typedef struct recur_seqnet recur_seqnet;
+
+recur_status recur_seqnet_create(const recur_seqnet_config *config, uint64_t seed,
+                                 recur_seqnet **out);
+void recur_seqnet_free(recur_seqnet *net);
+const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net);
+/* Parameters "rnn.<PyTorch names>", "head.weight", "head.bias". */
+int recur_seqnet_param_count(const recur_seqnet *net);
+recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out);
+void recur_seqnet_zero_grad(recur_seqnet *net);
+void recur_seqnet_set_training(recur_seqnet *net, int training);
+/* The stack inside (for its generator state, say). */
+recur_rnn *recur_seqnet_rnn(recur_seqnet *net);
+/* input [T, B, I], lengths [B] in 1..T or NULL. *result points at [B, O]
+ * inside the network, valid until the next forward. */
+recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
+                                  const int64_t *lengths, const float **result);
+/* Adds parameter gradients for d loss / d result [B, O]; grad_input [T, B, I]
+ * unless NULL. */
+recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input);
+/* Parameters and metadata (recur.model = seqnet, pool, output_size, and the
+ * stack's keys) into a writer, and back from a file holding them. */
+recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);
+recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
 
 /* ------------------------------------------------------------------ */
 /* Text as bytes                                                       */

@@ -99,14 +99,17 @@ static recur_status read_cell(const recur_st_file *file, recur_cell *cell)
     return RECUR_OK;
 }
 
-static recur_status read_config(const recur_st_file *file, recur_rnn_config *config)
+static recur_status read_config(const recur_st_file *file, const char *prefix,
+                                recur_rnn_config *config)
 {
     recur_cell cell;
     RECUR_TRY(read_cell(file, &cell));
     /* Sizes default to what weight_ih_l0 [G*H, I] says. */
     int gates = cell == RECUR_LSTM ? 4 : cell == RECUR_GRU ? 3 : 1;
     int input_guess = 0, hidden_guess = 0;
-    const recur_tensor_view *w = recur_st_find(file, "weight_ih_l0");
+    char name[256];
+    snprintf(name, sizeof name, "%sweight_ih_l0", prefix);
+    const recur_tensor_view *w = recur_st_find(file, name);
     if (w && w->ndim == 2 && w->shape[1] <= 100000000 && w->shape[0] <= 100000000) {
         input_guess = (int)w->shape[1];
         hidden_guess = (int)(w->shape[0] / gates);
@@ -129,16 +132,20 @@ static recur_status read_config(const recur_st_file *file, recur_rnn_config *con
     return RECUR_OK;
 }
 
-static recur_status load_parameters(const recur_st_file *file, recur_rnn *rnn)
+/* Loads every parameter from "<prefix><name>"; strict: no other tensor may exist. */
+static recur_status load_parameters(const recur_st_file *file, const char *prefix, int strict,
+                                    recur_rnn *rnn)
 {
     const char *label = recur_st_label(file);
     int count = recur_rnn_param_count(rnn);
     for (int i = 0; i < count; i++) {
         recur_param p;
         RECUR_TRY(recur_rnn_param(rnn, i, &p));
-        const recur_tensor_view *t = recur_st_find(file, p.name);
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, p.name);
+        const recur_tensor_view *t = recur_st_find(file, name);
         if (!t)
-            return recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing", label, p.name);
+            return recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing", label, name);
         int same = t->ndim == p.ndim && t->shape[0] == p.shape[0] &&
                    (p.ndim == 1 || t->shape[1] == p.shape[1]);
         if (!same) {
@@ -154,14 +161,14 @@ static recur_status load_parameters(const recur_st_file *file, recur_rnn *rnn)
                                          (long long)t->shape[d]);
             return recur_fail(RECUR_E_SHAPE,
                               "%s: tensor '%s' has shape [%s] but the metadata implies %s", label,
-                              p.name, got, expected);
+                              name, got, expected);
         }
         recur_status status = recur_tensor_to_f32(t, p.value, p.numel);
         if (status != RECUR_OK)
             return recur_fail_prefixed(status, label);
     }
     /* Anything else means the metadata and the tensors disagree. */
-    for (size_t i = 0; i < recur_st_count(file); i++) {
+    for (size_t i = 0; strict && i < recur_st_count(file); i++) {
         const recur_tensor_view *t = recur_st_tensor(file, i);
         recur_param p;
         if (recur_rnn_find_param(rnn, t->name, &p) != RECUR_OK)
@@ -173,25 +180,36 @@ static recur_status load_parameters(const recur_st_file *file, recur_rnn *rnn)
     return RECUR_OK;
 }
 
-recur_status recur_rnn_from_safetensors(const recur_st_file *file, recur_rnn **out)
+static recur_status read_rnn(const recur_st_file *file, const char *prefix, int strict,
+                              recur_rnn **out)
 {
-    if (!file || !out)
-        return recur_fail(RECUR_E_INVALID, "recur_rnn_from_safetensors: NULL argument");
+    if (!file || !prefix || !out)
+        return recur_fail(RECUR_E_INVALID, "reading a recurrent layer: NULL argument");
     *out = NULL;
     recur_rnn_config config;
-    RECUR_TRY(read_config(file, &config));
+    RECUR_TRY(read_config(file, prefix, &config));
     recur_rnn *rnn;
     recur_status status = recur_rnn_create(&config, 0, &rnn);
     if (status != RECUR_OK)
         return recur_fail_prefixed(status == RECUR_E_INVALID ? RECUR_E_FORMAT : status,
                                    recur_st_label(file));
-    status = load_parameters(file, rnn);
+    status = load_parameters(file, prefix, strict, rnn);
     if (status != RECUR_OK) {
         recur_rnn_free(rnn);
         return status;
     }
     *out = rnn;
     return RECUR_OK;
+}
+
+recur_status recur_rnn_from_safetensors(const recur_st_file *file, recur_rnn **out)
+{
+    return read_rnn(file, "", 1, out);
+}
+
+recur_status recur_rnn_read(const recur_st_file *file, const char *prefix, recur_rnn **out)
+{
+    return read_rnn(file, prefix, 0, out);
 }
 
 recur_status recur_rnn_write(const recur_rnn *rnn, recur_st_writer *writer, const char *prefix)

@@ -1,0 +1,335 @@
+/* A sequence-to-vector network: recurrent stack -> pooling over time ->
+ * Linear head. The model behind forecasting (one window -> H future values)
+ * and sequence classification (one sequence -> class logits). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+
+#define MAX_SEQNET_PARAMS 512
+
+struct recur_seqnet {
+    recur_seqnet_config config;
+    recur_rnn *rnn;
+    recur_linear *head;
+    int features;            /* D * Hout: width of the stack's output */
+    /* the last forward */
+    int seq_len, batch;
+    int64_t *lengths;        /* [B] copy, NULL when all are T */
+    recur_buffer output;     /* [T, B, F] */
+    recur_buffer h_n, c_n;   /* [L*D, B, Hout], [L*D, B, H] */
+    recur_buffer pooled;     /* [B, F] */
+    recur_buffer result;     /* [B, O] */
+    int *argmax;             /* [B, F] time index chosen by max pooling */
+    size_t argmax_capacity;
+    recur_buffer grad_pooled, grad_output, grad_h_n;
+    char names[MAX_SEQNET_PARAMS][48];
+};
+
+recur_seqnet_config recur_seqnet_config_default(recur_cell cell, int input_size, int hidden_size,
+                                                int output_size)
+{
+    recur_seqnet_config c = {0};
+    c.rnn = recur_rnn_config_default(cell, input_size, hidden_size);
+    c.pool = RECUR_POOL_LAST;
+    c.output_size = output_size;
+    return c;
+}
+
+static recur_status seqnet_build(const recur_seqnet_config *config, uint64_t seed,
+                                 recur_seqnet **out)
+{
+    if (!config || !out)
+        return recur_fail(RECUR_E_INVALID, "seqnet: NULL argument");
+    *out = NULL;
+    if (config->rnn.batch_first)
+        return recur_fail(RECUR_E_INVALID, "seqnet: inputs are time-major (batch_first must be 0)");
+    if (config->pool < RECUR_POOL_LAST || config->pool > RECUR_POOL_MAX)
+        return recur_fail(RECUR_E_INVALID, "seqnet: unknown pooling %d", (int)config->pool);
+    recur_seqnet *net = calloc(1, sizeof *net);
+    if (!net)
+        return recur_fail(RECUR_E_NOMEM, "seqnet: out of memory");
+    net->config = *config;
+    const recur_rnn_config *rc = &config->rnn;
+    int hout = rc->proj_size ? rc->proj_size : rc->hidden_size;
+    net->features = (rc->bidirectional ? 2 : 1) * hout;
+    recur_status st = recur_rnn_create(rc, seed, &net->rnn);
+    if (st == RECUR_OK)
+        st = recur_linear_create(net->features, config->output_size, 1, seed + 1, &net->head);
+    if (st == RECUR_OK && recur_seqnet_param_count(net) > MAX_SEQNET_PARAMS)
+        st = recur_fail(RECUR_E_INVALID, "seqnet: too many layers");
+    if (st != RECUR_OK) {
+        recur_seqnet_free(net);
+        return st;
+    }
+    *out = net;
+    return RECUR_OK;
+}
+
+recur_status recur_seqnet_create(const recur_seqnet_config *config, uint64_t seed,
+                                 recur_seqnet **out)
+{
+    return seqnet_build(config, seed, out);
+}
+
+void recur_seqnet_free(recur_seqnet *net)
+{
+    if (!net)
+        return;
+    recur_rnn_free(net->rnn);
+    recur_linear_free(net->head);
+    recur_buffer *buffers[] = {&net->output,      &net->h_n,         &net->c_n,
+                               &net->pooled,      &net->result,      &net->grad_pooled,
+                               &net->grad_output, &net->grad_h_n};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        recur_buffer_release(buffers[i]);
+    free(net->lengths);
+    free(net->argmax);
+    free(net);
+}
+
+const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net)
+{
+    return &net->config;
+}
+
+int recur_seqnet_param_count(const recur_seqnet *net)
+{
+    return recur_rnn_param_count(net->rnn) + recur_linear_param_count(net->head);
+}
+
+recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out)
+{
+    if (!net || !out || index < 0 || index >= recur_seqnet_param_count(net))
+        return recur_fail(RECUR_E_INVALID, "seqnet: parameter index %d out of range", index);
+    int rnn_count = recur_rnn_param_count(net->rnn);
+    const char *prefix;
+    if (index < rnn_count) {
+        RECUR_TRY(recur_rnn_param(net->rnn, index, out));
+        prefix = "rnn.";
+    } else {
+        RECUR_TRY(recur_linear_param(net->head, index - rnn_count, out));
+        prefix = "head.";
+    }
+    char *name = ((recur_seqnet *)net)->names[index];
+    snprintf(name, sizeof net->names[0], "%s%s", prefix, out->name);
+    out->name = name;
+    return RECUR_OK;
+}
+
+void recur_seqnet_zero_grad(recur_seqnet *net)
+{
+    recur_rnn_zero_grad(net->rnn);
+    recur_linear_zero_grad(net->head);
+}
+
+void recur_seqnet_set_training(recur_seqnet *net, int training)
+{
+    recur_rnn_set_training(net->rnn, training);
+}
+
+recur_rnn *recur_seqnet_rnn(recur_seqnet *net) { return net->rnn; }
+
+/* Number of valid steps of sequence b. */
+static int valid_steps(const recur_seqnet *net, int b)
+{
+    return net->lengths ? (int)net->lengths[b] : net->seq_len;
+}
+
+/* pooled [B, F] from output [T, B, F] (or h_n for LAST). */
+static recur_status pool_forward(recur_seqnet *net)
+{
+    const int T = net->seq_len, B = net->batch, F = net->features;
+    const recur_rnn_config *rc = &net->config.rnn;
+    float *pooled = net->pooled.data;
+    const float *out = net->output.data;
+    if (net->config.pool == RECUR_POOL_LAST) {
+        /* the top layer's final states: forward direction's, then reverse's */
+        int hout = rc->proj_size ? rc->proj_size : rc->hidden_size;
+        int dirs = rc->bidirectional ? 2 : 1, top = (rc->num_layers - 1) * dirs;
+        for (int b = 0; b < B; b++)
+            for (int d = 0; d < dirs; d++)
+                memcpy(pooled + (size_t)b * F + (size_t)d * hout,
+                       net->h_n.data + ((size_t)(top + d) * B + b) * hout, hout * sizeof(float));
+        return RECUR_OK;
+    }
+    if (net->config.pool == RECUR_POOL_MAX) {
+        size_t need = (size_t)B * (size_t)F;
+        if (need > net->argmax_capacity) {
+            int *grown = realloc(net->argmax, need * sizeof(int));
+            if (!grown)
+                return recur_fail(RECUR_E_NOMEM, "seqnet: out of memory");
+            net->argmax = grown, net->argmax_capacity = need;
+        }
+    }
+    for (int b = 0; b < B; b++) {
+        int steps = valid_steps(net, b);
+        float *p = pooled + (size_t)b * F;
+        for (int f = 0; f < F; f++) {
+            if (net->config.pool == RECUR_POOL_MEAN) {
+                double sum = 0;
+                for (int t = 0; t < steps; t++)
+                    sum += out[((size_t)t * B + b) * F + f];
+                p[f] = (float)(sum / steps);
+            } else {
+                int best = 0;
+                for (int t = 1; t < steps; t++)
+                    if (out[((size_t)t * B + b) * F + f] > out[((size_t)best * B + b) * F + f])
+                        best = t;
+                net->argmax[(size_t)b * F + f] = best;
+                p[f] = out[((size_t)best * B + b) * F + f];
+            }
+        }
+    }
+    (void)T;
+    return RECUR_OK;
+}
+
+recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
+                                  const int64_t *lengths, const float **result)
+{
+    if (!net || !input || !result || seq_len < 1 || batch < 1)
+        return recur_fail(RECUR_E_INVALID, "seqnet_forward: bad arguments");
+    const int F = net->features, O = net->config.output_size;
+    size_t rows = (size_t)seq_len * (size_t)batch;
+    RECUR_TRY(recur_buffer_reserve(&net->output, rows * (size_t)F));
+    RECUR_TRY(recur_buffer_reserve(&net->h_n, recur_rnn_state_numel(net->rnn, batch)));
+    RECUR_TRY(recur_buffer_reserve(&net->c_n, recur_rnn_cell_state_numel(net->rnn, batch) + 1));
+    RECUR_TRY(recur_buffer_reserve(&net->pooled, (size_t)batch * (size_t)F));
+    RECUR_TRY(recur_buffer_reserve(&net->result, (size_t)batch * (size_t)O));
+    free(net->lengths);
+    net->lengths = NULL;
+    if (lengths) {
+        if (!(net->lengths = malloc((size_t)batch * sizeof(int64_t))))
+            return recur_fail(RECUR_E_NOMEM, "seqnet: out of memory");
+        memcpy(net->lengths, lengths, (size_t)batch * sizeof(int64_t));
+    }
+    int is_lstm = net->config.rnn.cell == RECUR_LSTM;
+    recur_rnn_forward_args fwd = {seq_len,           batch, input, lengths, NULL, NULL,
+                                  net->output.data, net->h_n.data, is_lstm ? net->c_n.data : NULL};
+    net->seq_len = 0;
+    RECUR_TRY(recur_rnn_forward(net->rnn, &fwd));
+    net->seq_len = seq_len, net->batch = batch;
+    RECUR_TRY(pool_forward(net));
+    RECUR_TRY(recur_linear_forward(net->head, batch, net->pooled.data, net->result.data));
+    *result = net->result.data;
+    return RECUR_OK;
+}
+
+recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input)
+{
+    if (!net || !grad_result)
+        return recur_fail(RECUR_E_INVALID, "seqnet_backward: NULL argument");
+    if (!net->seq_len)
+        return recur_fail(RECUR_E_STATE, "seqnet_backward called without a forward pass");
+    const int T = net->seq_len, B = net->batch, F = net->features;
+    const recur_rnn_config *rc = &net->config.rnn;
+    RECUR_TRY(recur_buffer_reserve(&net->grad_pooled, (size_t)B * (size_t)F));
+    RECUR_TRY(recur_linear_backward(net->head, grad_result, net->grad_pooled.data));
+    recur_rnn_backward_args bwd = {NULL, NULL, NULL, grad_input, NULL, NULL};
+    const float *gp = net->grad_pooled.data;
+    if (net->config.pool == RECUR_POOL_LAST) {
+        size_t n = recur_rnn_state_numel(net->rnn, B);
+        RECUR_TRY(recur_buffer_reserve(&net->grad_h_n, n));
+        memset(net->grad_h_n.data, 0, n * sizeof(float));
+        int hout = rc->proj_size ? rc->proj_size : rc->hidden_size;
+        int dirs = rc->bidirectional ? 2 : 1, top = (rc->num_layers - 1) * dirs;
+        for (int b = 0; b < B; b++)
+            for (int d = 0; d < dirs; d++)
+                memcpy(net->grad_h_n.data + ((size_t)(top + d) * B + b) * hout,
+                       gp + (size_t)b * F + (size_t)d * hout, hout * sizeof(float));
+        bwd.grad_h_n = net->grad_h_n.data;
+    } else {
+        size_t n = (size_t)T * (size_t)B * (size_t)F;
+        RECUR_TRY(recur_buffer_reserve(&net->grad_output, n));
+        float *go = net->grad_output.data;
+        memset(go, 0, n * sizeof(float));
+        for (int b = 0; b < B; b++) {
+            int steps = valid_steps(net, b);
+            for (int f = 0; f < F; f++) {
+                float g = gp[(size_t)b * F + f];
+                if (net->config.pool == RECUR_POOL_MEAN)
+                    for (int t = 0; t < steps; t++)
+                        go[((size_t)t * B + b) * F + f] = g / (float)steps;
+                else
+                    go[((size_t)net->argmax[(size_t)b * F + f] * B + b) * F + f] = g;
+            }
+        }
+        bwd.grad_output = go;
+    }
+    return recur_rnn_backward(net->rnn, &bwd);
+}
+
+static const char *pool_names[] = {"last", "mean", "max"};
+
+recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
+{
+    if (!net || !w)
+        return recur_fail(RECUR_E_INVALID, "seqnet_write: NULL argument");
+    RECUR_TRY(recur_rnn_write(net->rnn, w, "rnn."));
+    RECUR_TRY(recur_st_writer_set_metadata(w, "recur.model", "seqnet"));
+    RECUR_TRY(recur_st_writer_set_metadata(w, "pool", pool_names[net->config.pool]));
+    char number[32];
+    snprintf(number, sizeof number, "%d", net->config.output_size);
+    RECUR_TRY(recur_st_writer_set_metadata(w, "output_size", number));
+    for (int i = 0; i < recur_linear_param_count(net->head); i++) {
+        recur_param p;
+        char name[64];
+        RECUR_TRY(recur_linear_param(net->head, i, &p));
+        snprintf(name, sizeof name, "head.%s", p.name);
+        RECUR_TRY(recur_st_writer_add(w, name, RECUR_F32, p.ndim, p.shape, p.value));
+    }
+    return RECUR_OK;
+}
+
+recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
+{
+    if (!f || !out)
+        return recur_fail(RECUR_E_INVALID, "seqnet_read: NULL argument");
+    *out = NULL;
+    const char *label = recur_st_label(f);
+    const char *model = recur_st_metadata(f, "recur.model");
+    if (!model || strcmp(model, "seqnet"))
+        return recur_fail(RECUR_E_FORMAT, "%s: not a recur sequence model (recur.model = seqnet)",
+                          label);
+    recur_rnn *rnn;
+    RECUR_TRY(recur_rnn_read(f, "rnn.", &rnn));
+    recur_seqnet_config c = {0};
+    c.rnn = *recur_rnn_get_config(rnn);
+    recur_rnn_free(rnn);
+    const char *pool = recur_st_metadata(f, "pool"), *size = recur_st_metadata(f, "output_size");
+    c.pool = (recur_pool)-1;
+    for (int i = 0; pool && i < 3; i++)
+        if (!strcmp(pool, pool_names[i]))
+            c.pool = (recur_pool)i;
+    char *end = NULL;
+    long output_size = size ? strtol(size, &end, 10) : 0;
+    if ((int)c.pool < 0 || !size || *end || output_size < 1 || output_size > (1 << 24))
+        return recur_fail(RECUR_E_FORMAT, "%s: metadata pool or output_size missing or invalid",
+                          label);
+    c.output_size = (int)output_size;
+    recur_seqnet *net;
+    RECUR_TRY(seqnet_build(&c, 0, &net));
+    recur_status st = RECUR_OK;
+    for (int i = 0; st == RECUR_OK && i < recur_seqnet_param_count(net); i++) {
+        recur_param p;
+        if ((st = recur_seqnet_param(net, i, &p)) != RECUR_OK)
+            break;
+        const recur_tensor_view *t = recur_st_find(f, p.name);
+        if (!t || t->ndim != p.ndim || t->shape[0] != p.shape[0] ||
+            (p.ndim == 2 && t->shape[1] != p.shape[1]))
+            st = recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing or has the wrong shape",
+                            label, p.name);
+        else if ((st = recur_tensor_to_f32(t, p.value, p.numel)) != RECUR_OK)
+            st = recur_fail_prefixed(st, label);
+    }
+    if (st != RECUR_OK) {
+        recur_seqnet_free(net);
+        return st;
+    }
+    *out = net;
+    return RECUR_OK;
+}

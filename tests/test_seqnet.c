@@ -1,0 +1,173 @@
+/* The sequence-to-vector network: pooling checked against the stack's own
+ * outputs, finite differences of every parameter and the input for each
+ * pooling with lengths and both directions, and the file round trip. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "test_util.h"
+
+enum { T = 6, B = 4, I = 3, H = 5, O = 2 };
+
+static float input[T * B * I], weights_out[B * O];
+static const int64_t lengths[B] = {6, 2, 4, 1};
+
+/* sum(result * weights_out): a scalar loss with a known gradient. */
+static double net_loss(recur_seqnet *net, const int64_t *lens)
+{
+    const float *result;
+    CHECK_OK(recur_seqnet_forward(net, T, B, input, lens, &result));
+    double loss = 0;
+    for (int k = 0; k < B * O; k++)
+        loss += (double)result[k] * weights_out[k];
+    return loss;
+}
+
+/* The pooled vector recomputed from recur_rnn_forward's outputs. */
+static void check_pooling(recur_seqnet *net, const int64_t *lens)
+{
+    const recur_seqnet_config *c = recur_seqnet_get_config(net);
+    int dirs = c->rnn.bidirectional ? 2 : 1, F = dirs * H;
+    float output[T * B * 2 * H], h_n[4 * B * H], pooled[B * 2 * H], expected[B * O];
+    recur_rnn_forward_args fwd = {T, B, input, lens, NULL, NULL, output, h_n, NULL};
+    CHECK_OK(recur_rnn_forward(recur_seqnet_rnn(net), &fwd));
+    for (int b = 0; b < B; b++) {
+        int steps = lens ? (int)lens[b] : T;
+        for (int f = 0; f < F; f++) {
+            double v;
+            if (c->pool == RECUR_POOL_LAST) /* forward: last valid step; reverse: step 0 */
+                v = output[((f < H ? steps - 1 : 0) * B + b) * F + f];
+            else {
+                v = c->pool == RECUR_POOL_MEAN ? 0 : -INFINITY;
+                for (int t = 0; t < steps; t++) {
+                    double x = output[(t * B + b) * F + f];
+                    v = c->pool == RECUR_POOL_MEAN ? v + x / steps : fmax(v, x);
+                }
+            }
+            pooled[b * F + f] = (float)v;
+        }
+    }
+    recur_param w, bias;
+    int n = recur_seqnet_param_count(net);
+    CHECK_OK(recur_seqnet_param(net, n - 2, &w));
+    CHECK_OK(recur_seqnet_param(net, n - 1, &bias));
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < O; o++) {
+            double sum = bias.value[o];
+            for (int f = 0; f < F; f++)
+                sum += (double)w.value[o * F + f] * pooled[b * F + f];
+            expected[b * O + o] = (float)sum;
+        }
+    const float *result;
+    CHECK_OK(recur_seqnet_forward(net, T, B, input, lens, &result));
+    CHECK(test_rel_error(result, expected, B * O, 1e-3) < 1e-5);
+}
+
+static void gradcheck(recur_cell cell, recur_pool pool, int bidirectional, int layers,
+                      const int64_t *lens)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(cell, I, H, O);
+    c.rnn.bidirectional = bidirectional;
+    c.rnn.num_layers = layers;
+    c.pool = pool;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 7, &net));
+    if (!net)
+        return;
+    check_pooling(net, lens);
+    float grad_input[T * B * I];
+    net_loss(net, lens);
+    recur_seqnet_zero_grad(net);
+    CHECK_OK(recur_seqnet_backward(net, weights_out, grad_input));
+    /* max pooling has kinks where the argmax changes: smaller steps */
+    const double eps = pool == RECUR_POOL_MAX ? 1e-3 : 1e-2;
+    double worst = 0;
+    for (int i = 0; i < recur_seqnet_param_count(net); i++) {
+        recur_param p;
+        CHECK_OK(recur_seqnet_param(net, i, &p));
+        for (size_t k = 0; k < p.numel; k += 1 + p.numel / 7) {
+            float saved = p.value[k];
+            p.value[k] = saved + (float)eps;
+            double plus = net_loss(net, lens);
+            p.value[k] = saved - (float)eps;
+            double minus = net_loss(net, lens);
+            p.value[k] = saved;
+            worst = fmax(worst, fabs((plus - minus) / (2 * eps) - p.grad[k]));
+        }
+    }
+    for (int k = 0; k < T * B * I; k += 5) {
+        float saved = input[k];
+        input[k] = saved + (float)eps;
+        double plus = net_loss(net, lens);
+        input[k] = saved - (float)eps;
+        double minus = net_loss(net, lens);
+        input[k] = saved;
+        double numeric = (plus - minus) / (2 * eps);
+        int padding = lens && (k / I) / B >= lens[(k / I) % B];
+        CHECK(!padding || grad_input[k] == 0.0f);
+        worst = fmax(worst, fabs(numeric - grad_input[k]));
+    }
+    if (worst > 2e-3)
+        fprintf(stderr, "seqnet gradcheck cell %d pool %d bidir %d: worst %.3g\n", (int)cell,
+                (int)pool, bidirectional, worst);
+    CHECK(worst <= 2e-3);
+    recur_seqnet_free(net);
+}
+
+static void check_file(const char *dir)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.rnn.num_layers = 2, c.rnn.bidirectional = 1, c.pool = RECUR_POOL_MEAN;
+    recur_seqnet *net, *loaded = NULL;
+    CHECK_OK(recur_seqnet_create(&c, 3, &net));
+    recur_st_writer *w;
+    CHECK_OK(recur_st_writer_create(&w));
+    CHECK_OK(recur_seqnet_write(net, w));
+    float extra = 1;
+    int64_t one = 1;
+    CHECK_OK(recur_st_writer_add(w, "scaler.mean", RECUR_F32, 1, &one, &extra));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_seqnet.safetensors", dir);
+    CHECK_OK(recur_st_writer_save(w, path));
+    recur_st_writer_free(w);
+    recur_st_file *f = NULL;
+    CHECK_OK(recur_st_open(path, &f));
+    if (f)
+        CHECK_OK(recur_seqnet_read(f, &loaded));
+    recur_st_close(f);
+    if (loaded) {
+        const float *a, *b;
+        float first[B * O];
+        CHECK_OK(recur_seqnet_forward(net, T, B, input, lengths, &a));
+        memcpy(first, a, sizeof first);
+        CHECK_OK(recur_seqnet_forward(loaded, T, B, input, lengths, &b));
+        CHECK(memcmp(first, b, sizeof first) == 0);
+        CHECK(recur_seqnet_get_config(loaded)->pool == RECUR_POOL_MEAN);
+    }
+    CHECK_STATUS(recur_seqnet_backward(loaded, NULL, NULL), RECUR_E_INVALID);
+    recur_seqnet_free(loaded);
+    recur_seqnet_free(net);
+    c.rnn.batch_first = 1;
+    CHECK_STATUS(recur_seqnet_create(&c, 3, &net), RECUR_E_INVALID);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    recur_rng rng;
+    recur_rng_seed(&rng, 4);
+    for (int k = 0; k < T * B * I; k++)
+        input[k] = recur_rng_uniform(&rng, -1, 1);
+    for (int k = 0; k < B * O; k++)
+        weights_out[k] = recur_rng_uniform(&rng, -1, 1);
+    const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
+    for (int c = 0; c < 3; c++)
+        for (int pool = 0; pool < 3; pool++) {
+            gradcheck(cells[c], (recur_pool)pool, 0, 1, NULL);
+            gradcheck(cells[c], (recur_pool)pool, 1, 2, lengths);
+        }
+    check_file(argv[1]);
+    return test_finish("test_seqnet");
+}
