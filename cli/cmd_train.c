@@ -65,7 +65,7 @@ static recur_status make_schedule(trainer *t)
                                                 RECUR_SCHEDULE_WARMUP_COSINE,
                                                 RECUR_SCHEDULE_PLATEAU};
     recur_schedule_config c =
-        recur_schedule_config_default(kinds[train_options_choice(o, OPT_SCHEDULE)]);
+        recur_schedule_config_default(kinds[cli_options_choice(o, OPT_SCHEDULE)]);
     c.step_size = (int64_t)o->num[OPT_STEP_SIZE];
     c.gamma = o->num[OPT_GAMMA];
     c.factor = o->num[OPT_GAMMA];
@@ -478,7 +478,7 @@ int cmd_train(int argc, char **argv)
         recur_status st = recur_st_open(o.str[OPT_RESUME], &resume_from);
         if (st != RECUR_OK)
             return cli_status_error(st);
-        if ((rc = train_options_resume(&o, resume_from)) != 0) {
+        if ((rc = cli_options_restore(&o, resume_from, "recur.train.", 1)) != 0) {
             recur_st_close(resume_from);
             return rc;
         }

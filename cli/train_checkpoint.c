@@ -14,7 +14,7 @@ recur_status trainer_write_model(const trainer *t, recur_st_writer *w)
     recur_byte_vocab_to_hex(&t->vocab, hex);
     CLI_TRY(recur_lm_write(t->lm, w));
     CLI_TRY(recur_st_writer_set_metadata(w, "recur.vocab", hex));
-    return train_options_write(t->options, w);
+    return cli_options_write(t->options, w, "recur.train.");
 }
 
 /* The scalar state, as doubles (exact for the integers involved). */

@@ -3,6 +3,7 @@
 #ifndef RECUR_CLI_TRAIN_OPTIONS_H
 #define RECUR_CLI_TRAIN_OPTIONS_H
 
+#include "options.h"
 #include "recur.h"
 
 typedef enum train_option_id {
@@ -22,29 +23,12 @@ typedef enum train_option_id {
     OPT_COUNT
 } train_option_id;
 
-typedef struct train_options {
-    const char *str[OPT_COUNT]; /* file and choice options */
-    double num[OPT_COUNT];      /* numeric options */
-    int given[OPT_COUNT];       /* set on the command line */
-} train_options;
+typedef cli_options train_options;
 
 /* Parses argv (argv[0] is "train"). Returns -1 to go on, else an exit status
  * (0 after --help, 2 after printing an error). */
 int train_options_parse(int argc, char **argv, train_options *options);
 
-/* The usage text, with defaults, on stdout. */
-void train_options_usage(void);
-
-/* Adds every option that defines the training as "recur.train.<name>" metadata. */
-recur_status train_options_write(const train_options *options, recur_st_writer *writer);
-
-/* Takes the training-defining options from a checkpoint; an option also given
- * on the command line must agree with it (--steps may change). Returns 0, or
- * 2 after printing an error. */
-int train_options_resume(train_options *options, const recur_st_file *checkpoint);
-
-/* Index of a choice option's value in its list ("lstm|gru|..." -> 0, 1, ...). */
-int train_options_choice(const train_options *options, train_option_id id);
 /* Choice options as enums. */
 recur_cell train_options_cell(const train_options *options);
 recur_optimizer_kind train_options_optimizer(const train_options *options);

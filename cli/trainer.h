@@ -48,7 +48,7 @@ typedef struct trainer {
  * progress. Written atomically. */
 recur_status trainer_save_checkpoint(const trainer *t, const char *path);
 /* Restores what trainer_save_checkpoint wrote into a trainer built from the
- * same options (the caller checked them with train_options_resume).
+ * same options (the caller checked them with cli_options_restore).
  * Returns 0, or an exit status after printing the error. */
 int trainer_load_checkpoint(trainer *t, const recur_st_file *checkpoint);
 /* Writes the model file: parameters, vocabulary and options. */
