@@ -7,59 +7,22 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
+
+enum { EVAL_TEXT, EVAL_BATCH, EVAL_BPTT };
+
+static const cli_option eval_specs[] = {
+    {EVAL_TEXT, "text", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "text to score (required)"},
+    {EVAL_BATCH, "batch", OPTION_INT, SCOPE_RUN, "32", 1, 65536, NULL, "parallel streams"},
+    {EVAL_BPTT, "bptt", OPTION_INT, SCOPE_RUN, "64", 1, 65536, NULL, "steps per forward call"},
+};
 
 static const char eval_usage[] =
     "usage: recur eval MODEL|CHECKPOINT --text FILE [options]\n"
     "\n"
     "Prints the cross-entropy of the model on FILE in nats/char and bits/char, and\n"
     "the perplexity. The text is read as --batch parallel streams, each starting\n"
-    "from a zero state; --batch 1 scores the file as one sequence (slower).\n"
-    "\n"
-    "options (default):\n"
-    "  --text FILE      text to score (required)\n"
-    "  --batch N        parallel streams (32)\n"
-    "  --bptt N         steps per forward call (64)\n"
-    "\n"
-    "example:\n"
-    "  recur eval shakespeare.safetensors --text test.txt\n";
-
-typedef struct eval_options {
-    const char *model, *text;
-    long batch, bptt;
-} eval_options;
-
-static int parse_eval_options(int argc, char **argv, eval_options *o)
-{
-    *o = (eval_options){NULL, NULL, 32, 64};
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
-            fputs(eval_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (flag[0] != '-') {
-            if (o->model)
-                return cli_error("eval: unexpected argument '%s'", flag);
-            o->model = flag;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return cli_error("eval: option %s needs a value", flag);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(flag, "--text")) o->text = v;
-        else if (!strcmp(flag, "--batch")) bad = cli_parse_int(flag, v, 1, 65536, &o->batch);
-        else if (!strcmp(flag, "--bptt")) bad = cli_parse_int(flag, v, 1, 65536, &o->bptt);
-        else return cli_error("eval: unknown option '%s' (see recur eval --help)", flag);
-        if (bad)
-            return CLI_EXIT_BAD_INPUT;
-    }
-    if (!o->model)
-        return cli_error("eval: MODEL is missing (see recur eval --help)");
-    if (!o->text)
-        return cli_error("eval: --text FILE is missing (see recur eval --help)");
-    return -1;
-}
+    "from a zero state; --batch 1 scores the file as one sequence (slower).\n";
 
 /* Summed cross-entropy over B streams of ids (each predicting its next byte). */
 static recur_status score(recur_lm *lm, const int64_t *ids, size_t n, int B, int T, int V,
@@ -99,36 +62,44 @@ static recur_status score(recur_lm *lm, const int64_t *ids, size_t n, int B, int
 
 int cmd_eval(int argc, char **argv)
 {
-    eval_options o;
-    int rc = parse_eval_options(argc, argv, &o);
+    cli_options o;
+    cli_options_init(&o, eval_specs, 3, "eval", eval_usage,
+                     "  recur eval shakespeare.safetensors --text test.txt\n");
+    int rc = cli_options_parse(&o, argc, argv, 1);
     if (rc >= 0)
         return rc;
+    if (!o.positional_count)
+        return cli_error("eval: MODEL is missing (see recur eval --help)");
+    if (!o.str[EVAL_TEXT])
+        return cli_error("eval: --text FILE is missing (see recur eval --help)");
+    const char *model = o.positional[0], *text_path = o.str[EVAL_TEXT];
+    const int batch = (int)o.num[EVAL_BATCH], bptt = (int)o.num[EVAL_BPTT];
     recur_st_file *file;
     recur_lm *lm;
     recur_byte_vocab vocab;
-    if ((rc = cli_load_lm(o.model, &file, &lm, &vocab)) != 0)
+    if ((rc = cli_load_lm(model, &file, &lm, &vocab)) != 0)
         return rc;
     unsigned char *text = NULL;
     int64_t *ids = NULL;
     size_t n = 0;
-    if (cli_read_file(o.text, &text, &n))
+    if (cli_read_file(text_path, &text, &n))
         rc = CLI_EXIT_BAD_INPUT;
-    else if (n / (size_t)o.batch < 2)
-        rc = cli_error("%s: %zu bytes are too few for --batch %ld", o.text, n, o.batch);
+    else if (n / (size_t)batch < 2)
+        rc = cli_error("%s: %zu bytes are too few for --batch %d", text_path, n, batch);
     else if (!(ids = malloc(n * sizeof(int64_t))))
         rc = cli_error("out of memory");
     else if (recur_byte_vocab_encode(&vocab, text, n, ids) != RECUR_OK)
-        rc = cli_error("%s: %s", o.text, recur_last_error());
+        rc = cli_error("%s: %s", text_path, recur_last_error());
     else {
         double total;
         size_t count;
-        recur_status st = score(lm, ids, n, (int)o.batch, (int)o.bptt, vocab.size, &total, &count);
+        recur_status st = score(lm, ids, n, batch, bptt, vocab.size, &total, &count);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else {
             double nats = total / (double)count;
             printf("%s: %zu predictions, loss %.4f nats/char, %.4f bits/char, perplexity %.3f\n",
-                   o.text, count, nats, nats / log(2.0), exp(nats));
+                   text_path, count, nats, nats / log(2.0), exp(nats));
         }
     }
     free(ids);

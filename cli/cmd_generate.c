@@ -6,62 +6,25 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "options.h"
+
+enum { GEN_PRIME, GEN_LENGTH, GEN_TEMPERATURE, GEN_TOP_K, GEN_SEED };
+
+static const cli_option generate_specs[] = {
+    {GEN_PRIME, "prime", OPTION_PATH, SCOPE_RUN, "\n", 0, 0, NULL,
+     "text the sample starts from (a newline)"},
+    {GEN_LENGTH, "length", OPTION_INT, SCOPE_RUN, "500", 0, 1e8, NULL, "bytes to generate"},
+    {GEN_TEMPERATURE, "temperature", OPTION_FLOAT, SCOPE_RUN, "0.8", 1e-3, 100, NULL,
+     "< 1 more conservative, > 1 more varied"},
+    {GEN_TOP_K, "top-k", OPTION_INT, SCOPE_RUN, "0", 0, 256, NULL,
+     "sample only among the K likeliest bytes, 0 = all"},
+    {GEN_SEED, "seed", OPTION_INT, SCOPE_RUN, "1", 0, 2147483647, NULL, "seed of the sampler"},
+};
 
 static const char generate_usage[] =
     "usage: recur generate MODEL|CHECKPOINT [options]\n"
     "\n"
-    "Samples text from a language model trained by recur train and prints it.\n"
-    "\n"
-    "options (default):\n"
-    "  --prime TEXT        text the sample starts from (a newline)\n"
-    "  --length N          bytes to generate (500)\n"
-    "  --temperature X     < 1 more conservative, > 1 more varied (0.8)\n"
-    "  --top-k K           sample only among the K likeliest bytes, 0 = all (0)\n"
-    "  --seed N            seed of the sampler (1)\n"
-    "\n"
-    "example:\n"
-    "  recur generate shakespeare.safetensors --prime 'ROMEO:' --length 300\n";
-
-typedef struct generate_options {
-    const char *model, *prime;
-    long length, seed, top_k;
-    double temperature;
-} generate_options;
-
-static int parse_generate_options(int argc, char **argv, generate_options *o)
-{
-    *o = (generate_options){NULL, "\n", 500, 1, 0, 0.8};
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (!strcmp(flag, "-h") || !strcmp(flag, "--help")) {
-            fputs(generate_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (flag[0] != '-') {
-            if (o->model)
-                return cli_error("generate: unexpected argument '%s'", flag);
-            o->model = flag;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return cli_error("generate: option %s needs a value", flag);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(flag, "--prime")) o->prime = v;
-        else if (!strcmp(flag, "--length")) bad = cli_parse_int(flag, v, 0, 100000000, &o->length);
-        else if (!strcmp(flag, "--top-k")) bad = cli_parse_int(flag, v, 0, 256, &o->top_k);
-        else if (!strcmp(flag, "--seed")) bad = cli_parse_int(flag, v, 0, 2147483647, &o->seed);
-        else if (!strcmp(flag, "--temperature")) bad = cli_parse_float(flag, v, 1e-3, 100.0, &o->temperature);
-        else return cli_error("generate: unknown option '%s' (see recur generate --help)", flag);
-        if (bad)
-            return CLI_EXIT_BAD_INPUT;
-    }
-    if (!o->model)
-        return cli_error("generate: MODEL is missing (see recur generate --help)");
-    if (!o->prime[0])
-        return cli_error("generate: --prime must not be empty");
-    return -1;
-}
+    "Samples text from a language model trained by recur train and prints it.\n";
 
 /* splitmix64: the sampler's own generator. */
 static double next_uniform(uint64_t *state)
@@ -107,13 +70,13 @@ static int64_t sample(const float *logits, int vocab, double temperature, long t
     return last;
 }
 
-static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vocab *vocab)
+static int generate(const cli_options *o, recur_lm *lm, const recur_byte_vocab *vocab)
 {
-    size_t prime_len = strlen(o->prime);
+    size_t prime_len = strlen(o->str[GEN_PRIME]);
     int64_t *ids = malloc(prime_len * sizeof(int64_t));
     if (!ids)
         return cli_error("out of memory");
-    if (recur_byte_vocab_encode(vocab, (const unsigned char *)o->prime, prime_len, ids) != RECUR_OK) {
+    if (recur_byte_vocab_encode(vocab, (const unsigned char *)o->str[GEN_PRIME], prime_len, ids) != RECUR_OK) {
         free(ids);
         return cli_error("--prime: %s", recur_last_error());
     }
@@ -123,11 +86,11 @@ static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vo
     free(ids);
     if (st != RECUR_OK)
         return cli_status_error(st);
-    fputs(o->prime, stdout);
-    uint64_t rng = (uint64_t)o->seed;
+    fputs(o->str[GEN_PRIME], stdout);
+    uint64_t rng = (uint64_t)o->num[GEN_SEED];
     const float *last = logits + (prime_len - 1) * (size_t)V;
-    for (long i = 0; i < o->length; i++) {
-        int64_t id = sample(last, V, o->temperature, o->top_k, &rng);
+    for (long i = 0; i < (long)o->num[GEN_LENGTH]; i++) {
+        int64_t id = sample(last, V, o->num[GEN_TEMPERATURE], (long)o->num[GEN_TOP_K], &rng);
         putchar(vocab->symbols[id]);
         if ((st = recur_lm_forward(lm, 1, 1, &id, &last)) != RECUR_OK)
             return cli_status_error(st);
@@ -138,14 +101,20 @@ static int generate(const generate_options *o, recur_lm *lm, const recur_byte_vo
 
 int cmd_generate(int argc, char **argv)
 {
-    generate_options o;
-    int rc = parse_generate_options(argc, argv, &o);
+    cli_options o;
+    cli_options_init(&o, generate_specs, 5, "generate", generate_usage,
+                     "  recur generate shakespeare.safetensors --prime 'ROMEO:' --length 300\n");
+    int rc = cli_options_parse(&o, argc, argv, 1);
     if (rc >= 0)
         return rc;
+    if (!o.positional_count)
+        return cli_error("generate: MODEL is missing (see recur generate --help)");
+    if (!o.str[GEN_PRIME][0])
+        return cli_error("generate: --prime must not be empty");
     recur_st_file *file;
     recur_lm *lm;
     recur_byte_vocab vocab;
-    if ((rc = cli_load_lm(o.model, &file, &lm, &vocab)) != 0)
+    if ((rc = cli_load_lm(o.positional[0], &file, &lm, &vocab)) != 0)
         return rc;
     rc = generate(&o, lm, &vocab);
     recur_lm_free(lm);
