@@ -116,6 +116,7 @@ typedef struct csv_reader {
     size_t nfields, capacity;
     size_t row; /* rows completed, the header included */
     int step_column;
+    const char *x_name; /* "step", or "epoch" when there is no step column */
     series *series;
     int nseries;
     size_t ncolumns; /* of the header */
@@ -205,8 +206,10 @@ static void read_header(csv_reader *r)
     for (size_t c = 0; c < r->nfields; c++) {
         char *name = trim(r->fields[c]);
         size_t n = strlen(name);
-        if (!strcmp(name, "step") && r->step_column < 0)
+        if (!strcmp(name, "step") || (!strcmp(name, "epoch") && r->step_column < 0)) {
             r->step_column = (int)c;
+            r->x_name = !strcmp(name, "step") ? "step" : "epoch";
+        }
         else if (n > 5 && !strcmp(name + n - 5, "_loss")) {
             series *s = &r->series[r->nseries];
             s->name = malloc(n + 1);
@@ -306,7 +309,7 @@ static int read_metrics(const plot_options *opt, csv_reader *r)
         return cli_error("%s: empty file (expected a header row with step and *_loss columns)",
                          opt->csv);
     if (r->step_column < 0)
-        return cli_error("%s: no 'step' column in the header", opt->csv);
+        return cli_error("%s: no 'step' (or 'epoch') column in the header", opt->csv);
     if (r->nseries == 0)
         return cli_error("%s: no column whose name ends in _loss in the header", opt->csv);
     if (r->numeric_rows == 0)
@@ -455,7 +458,8 @@ static void text_at(cairo_t *cr, const char *text, double x, double y, double al
     cairo_show_text(cr, text);
 }
 
-static void draw_axes(cairo_t *cr, const frame *f, double font, const char *y_title)
+static void draw_axes(cairo_t *cr, const frame *f, double font, const char *x_title,
+                      const char *y_title)
 {
     cairo_set_line_width(cr, 1.0);
     cairo_set_font_size(cr, font);
@@ -492,7 +496,7 @@ static void draw_axes(cairo_t *cr, const frame *f, double font, const char *y_ti
     cairo_stroke(cr);
     /* axis titles */
     cairo_set_font_size(cr, font * 1.1);
-    text_at(cr, "step", 0.5 * (f->left + f->right), f->bottom + 14 + 1.9 * font, 0.5, 0.0);
+    text_at(cr, x_title, 0.5 * (f->left + f->right), f->bottom + 14 + 1.9 * font, 0.5, 0.0);
     cairo_save(cr);
     cairo_translate(cr, 14, 0.5 * (f->top + f->bottom));
     cairo_rotate(cr, -PLOT_PI / 2);
@@ -665,7 +669,7 @@ static int draw_plot(const csv_reader *r, const plot_options *opt)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    draw_axes(cr, &f, font, opt->log_y ? "loss (log scale)" : "loss");
+    draw_axes(cr, &f, font, r->x_name, opt->log_y ? "loss (log scale)" : "loss");
     for (int i = 0; i < r->nseries; i++)
         draw_series(cr, &f, &r->series[i], i);
     draw_legend(cr, &f, r, font);
