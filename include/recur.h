@@ -578,6 +578,337 @@ void recur_tb_close(recur_tb_writer *writer);
 const char *recur_tb_path(const recur_tb_writer *writer);
 
 /* ------------------------------------------------------------------ */
+/* Tables and time series                                              */
+/* ------------------------------------------------------------------ */
+
+/* CSV tables (RFC 4180, parsed by libcsv): fields may be quoted with ",
+ * quoted fields may hold the delimiter, line breaks and doubled quotes ("");
+ * rows end with LF, CRLF or CR; the last row needs no line break. Decisions:
+ *  - blank lines are skipped wherever they are (libcsv's behaviour), so a
+ *    trailing empty line is no row; a UTF-8 byte order mark is dropped;
+ *  - spaces (and tabs, unless tab is the delimiter) around an unquoted field
+ *    are trimmed; inside quotes everything is kept;
+ *  - a quote inside an unquoted field, text after a closing quote or an
+ *    unterminated quote is RECUR_E_FORMAT naming the line (strict mode);
+ *  - every row must have as many fields as the first one: otherwise
+ *    RECUR_E_FORMAT "PATH: line N: K fields, expected M" (N = 1-based line
+ *    of the file where that row starts);
+ *  - delimiter 0 detects one among , ; TAB | : the candidate found outside
+ *    quotes the same number of times (>= 1) on each of the first 20
+ *    non-blank lines, the most frequent such one; failing that the most
+ *    frequent on the first line; comma when none occurs (one column);
+ *  - has_header 1: the first row names the columns; 0: no header, columns are
+ *    named "0", "1", ... (their 0-based indexes); -1: detect: a header when
+ *    some field of the first row is not a number while the same field of the
+ *    second row is one (a one-row table has none). Duplicate names are kept
+ *    (lookups find the first). */
+typedef struct recur_table recur_table;
+
+recur_status recur_table_read(const char *path, char delimiter, int has_header,
+                              recur_table **out);
+/* Same from bytes in memory; `label` names the data in messages. */
+recur_status recur_table_parse(const char *bytes, size_t size, const char *label,
+                               char delimiter, int has_header, recur_table **out);
+void recur_table_free(recur_table *table);
+int recur_table_columns(const recur_table *table);
+int64_t recur_table_rows(const recur_table *table); /* data rows, header excluded */
+const char *recur_table_label(const recur_table *table); /* path or label */
+char recur_table_delimiter(const recur_table *table);   /* the one used */
+/* Column name ("" beyond the range). */
+const char *recur_table_column_name(const recur_table *table, int column);
+/* Index of the first column named `name` (exact, case-sensitive); when no
+ * column has that name, "#3" or "3" (decimal digits) is taken as a 0-based
+ * index. -1 when neither finds a column. */
+int recur_table_find_column(const recur_table *table, const char *name);
+/* Text of a cell, NUL-terminated, quotes removed and surrounding blanks
+ * trimmed (NULL out of range). Valid while the table lives. */
+const char *recur_table_cell(const recur_table *table, int64_t row, int column);
+/* 1-based line of the file where a data row starts (for messages). */
+int64_t recur_table_row_line(const recur_table *table, int64_t row);
+
+/* Missing value: an empty cell or one of NA, NaN, nan, NAN, N/A, ?, NULL,
+ * null, None (after trimming). Numbers: a whole cell read by strtod, finite. */
+int recur_cell_is_missing(const char *text);
+int recur_cell_number(const char *text, double *out); /* 1 when a number */
+
+/* Times are int64 Unix seconds, UTC. recur_time_parse reads
+ *   YYYY | YYYY-MM | YYYY-MM-DD | YYYY-MM-DD[T ]HH:MM[:SS[.fff]] [Z|+HH:MM|-HH:MM|+HHMM]
+ * ('/' may replace '-' in dates; fractions of a second are truncated; a time
+ * without an offset is taken as UTC; years 1..9999). RECUR_E_FORMAT if not. */
+recur_status recur_time_parse(const char *text, int64_t *out);
+/* Seconds of a civil UTC time (month 1..12, day 1..31 checked against the
+ * month). */
+recur_status recur_time_from_civil(int64_t year, int month, int day, int hour, int minute,
+                                   int second, int64_t *out);
+
+/* A sampling frequency: either `seconds` > 0 (months 0) or `months` > 0
+ * (seconds 0; a year is 12 months). */
+typedef struct recur_freq {
+    int64_t seconds;
+    int32_t months;
+} recur_freq;
+
+/* "30s", "15min", "1h", "6h", "1d", "1w", "1mo", "3mo", "1q", "1y" and plain
+ * digits (seconds): a positive integer (1 if omitted) and a unit, case-
+ * insensitive: s sec, min, h hr, d day, w wk, mo mon month, q (3 months),
+ * y yr year (12 months), an optional plural s. A bare "m" is refused as
+ * ambiguous. RECUR_E_INVALID otherwise. */
+recur_status recur_freq_parse(const char *text, recur_freq *out);
+/* Writes the shortest text that parses back ("1h", "1mo", "1y", "90s"). */
+void recur_freq_format(recur_freq freq, char *buf, size_t size);
+/* t + k steps of freq (months keep the day of month, clamped to its length). */
+int64_t recur_freq_add(int64_t t, recur_freq freq, int64_t k);
+/* A time as text precise enough for freq: "YYYY" (whole years on Jan 1),
+ * "YYYY-MM" (months), "YYYY-MM-DD" (whole days at midnight), else
+ * "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS"; recur_time_parse reads it
+ * back. A freq of {0, 0} picks by the time alone. size >= 24 suffices. */
+void recur_time_format(int64_t t, recur_freq freq, char *buf, size_t size);
+
+typedef enum recur_fill {
+    RECUR_FILL_FORWARD = 0, /* last observed value; leading gaps back-filled with the first */
+    RECUR_FILL_LINEAR,      /* linear in time between the observed neighbours; ends held
+                               constant (first value before, last value after) */
+    RECUR_FILL_MEAN,        /* mean of the observed slots among the first fit_steps
+                               steps (the training part; all steps when 0) */
+    RECUR_FILL_ZERO,        /* 0 */
+    RECUR_FILL_NONE         /* left NaN */
+} recur_fill;
+
+typedef enum recur_agg {
+    RECUR_AGG_MEAN = 0, RECUR_AGG_SUM, RECUR_AGG_LAST, RECUR_AGG_FIRST, RECUR_AGG_MAX,
+    RECUR_AGG_MIN
+} recur_agg;
+
+/* Names for the CLI: "ffill"/"forward", "linear", "mean", "zero", "none";
+ * "mean", "sum", "last", "first", "max", "min". RECUR_E_INVALID otherwise. */
+recur_status recur_fill_parse(const char *text, recur_fill *out);
+recur_status recur_agg_parse(const char *text, recur_agg *out);
+const char *recur_fill_name(recur_fill fill);
+const char *recur_agg_name(recur_agg agg);
+
+typedef struct recur_series_options {
+    /* NULL or "": no time column, the row index is the time (times 0, 1, 2,
+     * ..., freq 1 s, no resampling). One name: a column of ISO 8601 texts
+     * (recur_time_parse). Several comma-separated names: split integer
+     * columns year,month[,day[,hour[,minute[,second]]]] in that order (a
+     * missing part is 1 for month/day, 0 below). Names as
+     * recur_table_find_column. */
+    const char *time;
+    const char *targets;  /* comma-separated, at least one; numeric */
+    /* Comma-separated feature columns; NULL: every other column (numeric,
+     * or categorical with at most max_categories values; others and columns
+     * with no value are skipped); "": none. */
+    const char *features;
+    recur_freq freq;      /* {0, 0}: detected (see recur_series_from_table) */
+    recur_agg agg;        /* several rows in one slot (default mean) */
+    recur_fill fill;      /* default forward */
+    int64_t fit_steps;    /* RECUR_FILL_MEAN takes means over steps [0, fit_steps); 0 = all */
+    int64_t max_gap;      /* runs of missing slots longer than this are long gaps (default 24) */
+    int max_categories;   /* a categorical feature may have this many values (default 64) */
+    /* Mask channels "col.missing" (1 = the slot had no value before filling):
+     * 0 none, 1 for each column with a missing slot (default), 2 for every column. */
+    int missing_mask;
+} recur_series_options;
+
+recur_series_options recur_series_options_default(void);
+
+typedef enum recur_channel_kind {
+    RECUR_CHANNEL_NUMERIC = 0, /* a numeric column's value */
+    RECUR_CHANNEL_ONEHOT,      /* 1 when a categorical column has this value */
+    RECUR_CHANNEL_MASK         /* 1 when the column's value was missing */
+} recur_channel_kind;
+
+typedef struct recur_series_column_report {
+    const char *name;         /* the table column */
+    int categorical;          /* one-hot encoded */
+    int categories;           /* distinct values when categorical */
+    int64_t observed;         /* table cells holding a value */
+    int64_t missing_cells;    /* table cells holding a missing token */
+    int64_t missing;          /* grid slots without a value, before filling */
+    int64_t filled;           /* of those, given a value by the fill rule */
+    int64_t longest_gap;      /* longest run of missing slots */
+    int64_t long_gaps;        /* runs of missing slots longer than max_gap */
+} recur_series_column_report;
+
+typedef struct recur_series_report {
+    int64_t rows;           /* table rows read */
+    int64_t out_of_order;   /* rows whose time is before the previous row's */
+    int64_t duplicates;     /* rows sharing a slot with an earlier row (aggregated) */
+    int64_t empty_slots;    /* slots no row fell in */
+    int64_t gaps;           /* runs of empty slots */
+    int64_t long_gaps;      /* runs of empty slots longer than max_gap */
+    int64_t longest_gap;    /* longest run of empty slots */
+    int skipped_columns;    /* columns left out of an automatic feature list */
+    int columns;            /* entries in column[]: targets then features */
+    recur_series_column_report *column;
+} recur_series_report;
+
+/* A regular series, read-only for the caller; free with recur_series_free. */
+typedef struct recur_series {
+    int64_t steps;
+    int channels;
+    recur_freq freq;
+    int64_t *times;             /* [steps] slot starts, Unix seconds UTC */
+    float *values;              /* [steps, channels], original units */
+    char **names;               /* [channels] */
+    recur_channel_kind *kinds;  /* [channels] */
+    int *source;                /* [channels] table column of each channel */
+    int targets;                /* number of target channels */
+    int *target_index;          /* [targets] channel of each target (in the order asked) */
+    recur_series_report report;
+} recur_series;
+
+/* Builds a regular series from a table. Steps:
+ *  1. times: parsed per row (error naming the label, line and column); rows
+ *     are sorted by time (stable; out-of-order rows counted).
+ *  2. columns: targets must be numeric (a text that is neither a number nor
+ *     missing is an error naming line and column; a target with no number
+ *     is an error); a feature is categorical when some non-missing cell is
+ *     not a number, and becomes one-hot channels "col=value", values sorted
+ *     by strcmp (an error past max_categories when the column was named).
+ *  3. grid: freq {0,0} is detected: when every time is the 1st of a month
+ *     at 00:00:00, the most common positive month difference; otherwise the
+ *     most common positive difference in seconds (ties: the smaller); fewer
+ *     than 2 distinct times is an error. The grid starts at the first time
+ *     floored: to a multiple of freq since the epoch when freq divides a day
+ *     (hours start at :00, days at 00:00 UTC), to its day's midnight when
+ *     freq is a whole number of days (weeks start on the first day), else to
+ *     a multiple of freq since the epoch; for months, to the first of the
+ *     month, and to a multiple of freq within the year when freq divides 12
+ *     (quarters in Jan/Apr/Jul/Oct, years on Jan 1). Slot k holds the times
+ *     [start + k freq, start + (k+1) freq) and is labelled by its start; it
+ *     runs to the slot of the last time.
+ *  4. aggregation over the observed values of each channel in a slot (one-hot
+ *     channels too: mean gives the share of each category, max "any"); a
+ *     slot without an observed value is missing (a sum over none too).
+ *  5. fill per channel (a categorical column's one-hot channels are missing
+ *     together); the mask channels record the missing slots.
+ * Channels: targets (in the order asked), then features (in the order asked,
+ * or table order), a categorical column's one-hot channels in place, then
+ * the mask channels in the same column order. */
+recur_status recur_series_from_table(const recur_table *table,
+                                     const recur_series_options *options, recur_series **out);
+void recur_series_free(recur_series *series);
+/* Channel index of a name, -1 when absent. */
+int recur_series_find_channel(const recur_series *series, const char *name);
+
+/* Per-channel scaling fit on training rows only: y = (x - offset) / scale.
+ * ZSCORE: offset = mean, scale = population standard deviation (ddof 0, as
+ * scikit-learn's StandardScaler); MINMAX: offset = min, scale = max - min
+ * (values to [0, 1]); NONE: offset 0, scale 1. Statistics in double over the
+ * finite values of rows [0, fit_rows); a channel with scale 0 (constant), no
+ * finite value, or left out by `mask` gets scale 1 (and offset 0 when it has
+ * no value or is masked out), so nothing divides by zero. NaN stays NaN. */
+typedef enum recur_scaler_kind {
+    RECUR_SCALER_NONE = 0, RECUR_SCALER_ZSCORE, RECUR_SCALER_MINMAX
+} recur_scaler_kind;
+
+typedef struct recur_scaler {
+    recur_scaler_kind kind;
+    int channels;
+    float *offset; /* [channels] */
+    float *scale;  /* [channels], never 0 */
+} recur_scaler;
+
+/* values [rows, channels]; 1 <= fit_rows <= rows; mask [channels] or NULL:
+ * channels with mask 0 are not scaled. */
+recur_status recur_scaler_fit(const float *values, int64_t rows, int channels, int64_t fit_rows,
+                              recur_scaler_kind kind, const unsigned char *mask,
+                              recur_scaler **out);
+/* From saved arrays (copied); every scale must be finite and nonzero. */
+recur_status recur_scaler_from_arrays(recur_scaler_kind kind, int channels, const float *offset,
+                                      const float *scale, recur_scaler **out);
+void recur_scaler_free(recur_scaler *scaler);
+/* In place on [rows, channels] data. */
+void recur_scaler_apply(const recur_scaler *scaler, float *values, int64_t rows);
+void recur_scaler_inverse(const recur_scaler *scaler, float *values, int64_t rows);
+/* In place on [rows, count] data whose column j is channel index[j] (for
+ * model outputs of the target channels). RECUR_E_INVALID for a bad index. */
+recur_status recur_scaler_apply_channels(const recur_scaler *scaler, float *values, int64_t rows,
+                                         int count, const int *index);
+recur_status recur_scaler_inverse_channels(const recur_scaler *scaler, float *values,
+                                           int64_t rows, int count, const int *index);
+/* "none", "zscore" (also "standard"), "minmax"; names back. */
+recur_status recur_scaler_kind_parse(const char *text, recur_scaler_kind *out);
+const char *recur_scaler_kind_name(recur_scaler_kind kind);
+/* Tensors <prefix>offset and <prefix>scale (F32 [channels]) and metadata
+ * <prefix>kind; read builds a scaler back from them. */
+recur_status recur_scaler_write(const recur_scaler *scaler, recur_st_writer *writer,
+                                const char *prefix);
+recur_status recur_scaler_read(const recur_st_file *file, const char *prefix,
+                               recur_scaler **out);
+
+/* ---- forecast evaluation ---- */
+
+/* Seasonal period of x[i * stride], i < n. Rule: remove the least-squares
+ * line, take the autocorrelation r(k) = sum (x_t - m)(x_{t+k} - m) / sum
+ * (x_t - m)^2 (the biased estimator, which favours the fundamental over its
+ * multiples) for k = 1..max_period with max_period = min(n/2, the largest
+ * candidate) when candidates are given, else min(n/2, 1000). NaN or
+ * infinite values are RECUR_E_INVALID (fill first). A lag is a peak when r(k) >
+ * r(k-1) and r(k) >= r(k+1). The period is the candidate (or, with
+ * candidates NULL, any lag 2..max_period) that is a peak with the largest
+ * r(k); *period = 0 (no season) when there is none or its r(k) < 0.1.
+ * *strength (may be NULL) receives that r(k) (0 when none). n >= 4. */
+recur_status recur_detect_season(const float *x, int64_t n, int64_t stride, const int *candidates,
+                                 int candidate_count, int *period, double *strength);
+/* Periods worth trying for a frequency: the steps per hour, day and week
+ * when whole and >= 2, and for a freq of a day or more the steps per year
+ * (365 days, or 365.25 days rounded): 1h -> 24, 168; 15min -> 4, 96, 672;
+ * 1d -> 7, 365; 1w -> 52; months dividing a year -> 12 / months (1mo -> 12,
+ * 3mo -> 4). Writes at most 4 into out; returns the count. */
+int recur_season_candidates(recur_freq freq, int *out);
+
+/* Rolling origins: for each origin o in [start, end) by `stride` (>= 1),
+ * inputs are rows [o - window, o) and targets rows [o, o + horizon). The range is
+ * clamped to [window, steps - horizon + 1), so every window is whole; window,
+ * horizon >= 1. out may be NULL (count only); *count = the number of
+ * windows, of which min(count, capacity) are written. */
+typedef struct recur_window {
+    int64_t origin, input_start, input_end, target_start, target_end;
+} recur_window;
+
+recur_status recur_rolling_windows(int64_t steps, int64_t window, int64_t horizon, int64_t start,
+                                   int64_t end, int64_t stride, recur_window *out,
+                                   int64_t capacity, int64_t *count);
+/* Copies windows out of values [steps, channels]: inputs [n, window,
+ * channels] (may be NULL) and targets [n, horizon, target_count] from the
+ * channels target_index (may be NULL). */
+recur_status recur_gather_windows(const float *values, int64_t steps, int channels,
+                                  const recur_window *windows, int64_t n, float *inputs,
+                                  int target_count, const int *target_index, float *targets);
+
+/* Baselines for rolling origins on x[i * stride]: forecast [n, horizon] for
+ * origins[n]; period 1 (or 0): naive, every step = x[o - 1]; period P > 1:
+ * seasonal naive, step h (0-based) = x[o - P + (h mod P)]. RECUR_E_INVALID
+ * when an origin leaves no history (o < max(P, 1)) or exceeds steps. */
+recur_status recur_naive_forecast(const float *x, int64_t steps, int64_t stride,
+                                  const int64_t *origins, int64_t n, int horizon, int period,
+                                  float *forecast);
+
+/* MASE's scale: mean |x_t - x_{t-P}| over t in [P, fit_rows) (P = period,
+ * 1 when 0: the one-step naive forecast's in-sample error; the usual choice
+ * is the seasonal period when there is one). NaN values are skipped;
+ * *scale = NaN when no pair is left. */
+recur_status recur_mase_scale(const float *x, int64_t fit_rows, int64_t stride, int period,
+                              double *scale);
+
+typedef struct recur_forecast_metric {
+    int64_t count; /* pairs counted (those with a NaN on either side are not) */
+    double mae, rmse;
+    double smape;  /* 200/n sum |f - a| / (|a| + |f|) in percent (0..200); 0/0 counts 0 */
+    double mase;   /* mae / scale; NaN when scale is not > 0 and finite */
+} recur_forecast_metric;
+
+/* actual, forecast [n_origins, horizon]; per_step [horizon] (may be NULL)
+ * for each horizon step over the origins, overall (may be NULL) pooled over
+ * all pairs (so its rmse is not the mean of the steps'). A metric over no
+ * pair is NaN. */
+recur_status recur_forecast_metrics(const float *actual, const float *forecast, int64_t n_origins,
+                                    int horizon, double scale, recur_forecast_metric *per_step,
+                                    recur_forecast_metric *overall);
+
+/* ------------------------------------------------------------------ */
 /* Language model: Embedding -> RNN/LSTM/GRU stack -> Linear head      */
 /* ------------------------------------------------------------------ */
 

@@ -1,10 +1,11 @@
 /* Elman RNN cell: forward and backward of the activation. */
 #include "backend/cpu/cells.h"
+#include "backend/cpu/simd.h"
 
 #include <math.h>
 
-void recur_elman_forward(int rows, int H, int relu, const float *pre, float *h_state, float *out,
-                         int ld_out)
+void recur_elman_forward_scalar(int rows, int H, int relu, const float *pre, float *h_state,
+                                float *out, int ld_out)
 {
     for (int j = 0; j < rows; j++) {
         const float *pre_row = pre + (long)j * H;
@@ -18,8 +19,8 @@ void recur_elman_forward(int rows, int H, int relu, const float *pre, float *h_s
     }
 }
 
-void recur_elman_backward(int rows, int H, int relu, const float *h, int ld_h, const float *dh,
-                          float *grad_pre)
+void recur_elman_backward_scalar(int rows, int H, int relu, const float *h, int ld_h,
+                                 const float *dh, float *grad_pre)
 {
     for (int j = 0; j < rows; j++) {
         const float *h_row = h + (long)j * ld_h;
@@ -30,4 +31,18 @@ void recur_elman_backward(int rows, int H, int relu, const float *h, int ld_h, c
             g_row[k] = relu ? (y > 0.0f ? dh_row[k] : 0.0f) : dh_row[k] * (1.0f - y * y);
         }
     }
+}
+
+/* Dispatchers (simd.h): the SIMD variants where the CPU has them, else the above. */
+
+void recur_elman_forward(int rows, int H, int relu, const float *pre, float *h_state, float *out,
+                         int ld_out)
+{
+    RECUR_SIMD_DISPATCH(recur_elman_forward, (rows, H, relu, pre, h_state, out, ld_out));
+}
+
+void recur_elman_backward(int rows, int H, int relu, const float *h, int ld_h, const float *dh,
+                          float *grad_pre)
+{
+    RECUR_SIMD_DISPATCH(recur_elman_backward, (rows, H, relu, h, ld_h, dh, grad_pre));
 }

@@ -1,9 +1,10 @@
 /* GRU cell (gate order r, z, n as in PyTorch): forward and backward. */
 #include "backend/cpu/activations.h"
 #include "backend/cpu/cells.h"
+#include "backend/cpu/simd.h"
 
-void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_state,
-                       float *hn_saved, float *out, int ld_out)
+void recur_gru_forward_scalar(int rows, int H, float *gx, const float *gh, float *h_state,
+                              float *hn_saved, float *out, int ld_out)
 {
     for (int j = 0; j < rows; j++) {
         float *xr = gx + (long)j * 3 * H, *xz = xr + H, *xn = xz + H;
@@ -26,8 +27,8 @@ void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_sta
     }
 }
 
-void recur_gru_backward(int rows, int H, const float *act, const float *hn, const float *h_prev,
-                        float *dh, float *grad_gx, float *grad_gh)
+void recur_gru_backward_scalar(int rows, int H, const float *act, const float *hn,
+                               const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
 {
     for (int j = 0; j < rows; j++) {
         const float *ar = act + (long)j * 3 * H, *az = ar + H, *an = az + H;
@@ -50,4 +51,18 @@ void recur_gru_backward(int rows, int H, const float *act, const float *hn, cons
             dh_row[k] = d * z;
         }
     }
+}
+
+/* Dispatchers (simd.h): the SIMD variants where the CPU has them, else the above. */
+
+void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_state, float *hn_saved,
+                       float *out, int ld_out)
+{
+    RECUR_SIMD_DISPATCH(recur_gru_forward, (rows, H, gx, gh, h_state, hn_saved, out, ld_out));
+}
+
+void recur_gru_backward(int rows, int H, const float *act, const float *hn, const float *h_prev,
+                        float *dh, float *grad_gx, float *grad_gh)
+{
+    RECUR_SIMD_DISPATCH(recur_gru_backward, (rows, H, act, hn, h_prev, dh, grad_gx, grad_gh));
 }

@@ -1,9 +1,10 @@
 /* LSTM cell (gate order i, f, g, o as in PyTorch): forward and backward. */
 #include "backend/cpu/activations.h"
 #include "backend/cpu/cells.h"
+#include "backend/cpu/simd.h"
 
-void recur_lstm_forward(int rows, int H, float *gates, float *c_state, float *c_saved, float *m,
-                        int ld_m)
+void recur_lstm_forward_scalar(int rows, int H, float *gates, float *c_state, float *c_saved,
+                               float *m, int ld_m)
 {
     for (int j = 0; j < rows; j++) {
         float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
@@ -27,8 +28,8 @@ void recur_lstm_forward(int rows, int H, float *gates, float *c_state, float *c_
     }
 }
 
-void recur_lstm_backward(int rows, int H, const float *gates, const float *c, const float *c_prev,
-                         const float *dm, float *dc, float *grad_gates)
+void recur_lstm_backward_scalar(int rows, int H, const float *gates, const float *c,
+                                const float *c_prev, const float *dm, float *dc, float *grad_gates)
 {
     for (int j = 0; j < rows; j++) {
         const float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
@@ -50,9 +51,9 @@ void recur_lstm_backward(int rows, int H, const float *gates, const float *c, co
     }
 }
 
-void recur_lstm_ln_forward(int rows, int H, float *gates, float *c_state, float *c_saved,
-                           const float *gamma, const float *beta, float *chat, float *rstd,
-                           float *m, int ld_m)
+void recur_lstm_ln_forward_scalar(int rows, int H, float *gates, float *c_state, float *c_saved,
+                                  const float *gamma, const float *beta, float *chat, float *rstd,
+                                  float *m, int ld_m)
 {
     for (int j = 0; j < rows; j++) {
         float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
@@ -81,10 +82,10 @@ void recur_lstm_ln_forward(int rows, int H, float *gates, float *c_state, float 
     }
 }
 
-void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *chat,
-                            const float *rstd, const float *gamma, const float *beta,
-                            const float *c_prev, const float *dm, float *dc, float *grad_gates,
-                            float *scratch, float *dgamma, float *dbeta)
+void recur_lstm_ln_backward_scalar(int rows, int H, const float *gates, const float *chat,
+                                   const float *rstd, const float *gamma, const float *beta,
+                                   const float *c_prev, const float *dm, float *dc,
+                                   float *grad_gates, float *scratch, float *dgamma, float *dbeta)
 {
     for (int j = 0; j < rows; j++) {
         const float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
@@ -99,8 +100,7 @@ void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *ch
             dout[k] = dm_row[k] * t * o * (1.0f - o);
             scratch[k] = dm_row[k] * o * (1.0f - t * t); /* gradient of LN(c) */
         }
-        recur_layer_norm_backward(1, H, scratch, chat_row, rstd + j, gamma, scratch, dgamma,
-                                  dbeta);
+        recur_layer_norm_backward(1, H, scratch, chat_row, rstd + j, gamma, scratch, dgamma, dbeta);
         for (int k = 0; k < H; k++) {
             float i = gi[k], f = gf[k], g = gg[k];
             float dc_total = dc_row[k] + scratch[k];
@@ -110,4 +110,35 @@ void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *ch
             dc_row[k] = dc_total * f;
         }
     }
+}
+
+/* Dispatchers (simd.h): the SIMD variants where the CPU has them, else the above. */
+
+void recur_lstm_forward(int rows, int H, float *gates, float *c_state, float *c_saved, float *m,
+                        int ld_m)
+{
+    RECUR_SIMD_DISPATCH(recur_lstm_forward, (rows, H, gates, c_state, c_saved, m, ld_m));
+}
+
+void recur_lstm_backward(int rows, int H, const float *gates, const float *c, const float *c_prev,
+                         const float *dm, float *dc, float *grad_gates)
+{
+    RECUR_SIMD_DISPATCH(recur_lstm_backward, (rows, H, gates, c, c_prev, dm, dc, grad_gates));
+}
+
+void recur_lstm_ln_forward(int rows, int H, float *gates, float *c_state, float *c_saved,
+                           const float *gamma, const float *beta, float *chat, float *rstd,
+                           float *m, int ld_m)
+{
+    RECUR_SIMD_DISPATCH(recur_lstm_ln_forward,
+                        (rows, H, gates, c_state, c_saved, gamma, beta, chat, rstd, m, ld_m));
+}
+
+void recur_lstm_ln_backward(int rows, int H, const float *gates, const float *chat,
+                            const float *rstd, const float *gamma, const float *beta,
+                            const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                            float *scratch, float *dgamma, float *dbeta)
+{
+    RECUR_SIMD_DISPATCH(recur_lstm_ln_backward, (rows, H, gates, chat, rstd, gamma, beta, c_prev,
+                                                 dm, dc, grad_gates, scratch, dgamma, dbeta));
 }

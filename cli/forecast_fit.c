@@ -1,0 +1,262 @@
+/* Training loop of the forecaster. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "forecast_fit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_util.h"
+
+void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
+                   float *mask)
+{
+    const int W = d->lookback, H = d->horizon, C = d->channels, K = d->target_count;
+    for (int b = 0; b < batch; b++) {
+        size_t o = origins[b];
+        for (int t = 0; t < W; t++)
+            memcpy(x + ((size_t)t * batch + b) * C, d->values + (o - W + (size_t)t) * C,
+                   (size_t)C * sizeof(float));
+        for (int h = 0; h < H; h++)
+            for (int k = 0; k < K; k++) {
+                size_t row = o + (size_t)h, at = (size_t)b * H * K + (size_t)h * K + k;
+                y[at] = d->values[row * C + d->targets[k]];
+                if (mask)
+                    mask[at] = !d->target_observed || d->target_observed[row * K + k] ? 1.0f : 0.0f;
+            }
+    }
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Buffers of one batch. */
+typedef struct batch_buffers {
+    float *x, *y, *mask, *grad;
+} batch_buffers;
+
+static int buffers_alloc(batch_buffers *b, const forecast_data *d, int batch)
+{
+    size_t outputs = (size_t)batch * d->horizon * d->target_count;
+    b->x = malloc((size_t)d->lookback * batch * d->channels * sizeof(float));
+    b->y = malloc(outputs * sizeof(float));
+    b->mask = malloc(outputs * sizeof(float));
+    b->grad = malloc(outputs * sizeof(float));
+    return b->x && b->y && b->mask && b->grad;
+}
+
+static void buffers_free(batch_buffers *b)
+{
+    free(b->x), free(b->y), free(b->mask), free(b->grad);
+}
+
+/* Masked MSE of one batch (sum over scored values, count in *scored);
+ * with grad, backward too (mean over the batch's scored values). */
+static recur_status batch_loss(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+                               int batch, batch_buffers *buf, int backward, double *sum,
+                               double *scored)
+{
+    const size_t outputs = (size_t)batch * d->horizon * d->target_count;
+    forecast_fill(d, origins, batch, buf->x, buf->y, buf->mask);
+    const float *result;
+    CLI_TRY(recur_seqnet_forward(net, d->lookback, batch, buf->x, NULL, &result));
+    recur_loss_options lo = recur_loss_defaults();
+    lo.mask = buf->mask;
+    lo.reduction = RECUR_REDUCE_SUM;
+    float loss_sum;
+    CLI_TRY(recur_elementwise_loss(RECUR_LOSS_MSE, outputs, result, buf->y, &lo, &loss_sum, NULL));
+    double count = 0;
+    for (size_t k = 0; k < outputs; k++)
+        count += buf->mask[k];
+    *sum += loss_sum, *scored += count;
+    if (!backward || count == 0)
+        return RECUR_OK;
+    lo.reduction = RECUR_REDUCE_MEAN;
+    float mean;
+    CLI_TRY(recur_elementwise_loss(RECUR_LOSS_MSE, outputs, result, buf->y, &lo, &mean, buf->grad));
+    return recur_seqnet_backward(net, buf->grad, NULL);
+}
+
+/* Mean masked MSE over origins, in eval mode. */
+static recur_status mean_loss(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+                              size_t n, int batch, batch_buffers *buf, double *loss)
+{
+    double sum = 0, scored = 0;
+    recur_seqnet_set_training(net, 0);
+    for (size_t at = 0; at < n; at += (size_t)batch) {
+        int b = (int)(n - at < (size_t)batch ? n - at : (size_t)batch);
+        CLI_TRY(batch_loss(net, d, origins + at, b, buf, 0, &sum, &scored));
+    }
+    *loss = scored > 0 ? sum / scored : NAN;
+    return RECUR_OK;
+}
+
+/* Fisher-Yates with splitmix64. */
+static void shuffle(size_t *items, size_t n, uint64_t *state)
+{
+    for (size_t i = n; i > 1; i--) {
+        uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        size_t j = (size_t)(z % i), tmp = items[i - 1];
+        items[i - 1] = items[j], items[j] = tmp;
+    }
+}
+
+typedef struct fit_state {
+    recur_optimizer *opt;
+    int count;
+    float **values, **grads;
+    size_t *sizes, total;
+    float *best;
+} fit_state;
+
+static void fit_state_free(fit_state *s)
+{
+    recur_optimizer_free(s->opt);
+    free(s->values), free(s->grads), free(s->sizes), free(s->best);
+}
+
+static recur_status fit_state_init(fit_state *s, recur_seqnet *net, const forecast_fit_options *fo)
+{
+    recur_optimizer_config oc = recur_optimizer_config_default(fo->optimizer);
+    oc.lr = (float)fo->lr;
+    oc.weight_decay = (float)fo->weight_decay;
+    CLI_TRY(recur_optimizer_create(&oc, &s->opt));
+    s->count = recur_seqnet_param_count(net);
+    s->values = calloc((size_t)s->count, sizeof *s->values);
+    s->grads = calloc((size_t)s->count, sizeof *s->grads);
+    s->sizes = calloc((size_t)s->count, sizeof *s->sizes);
+    if (!s->values || !s->grads || !s->sizes)
+        return RECUR_E_NOMEM;
+    for (int i = 0; i < s->count; i++) {
+        recur_param p;
+        CLI_TRY(recur_seqnet_param(net, i, &p));
+        s->values[i] = p.value, s->grads[i] = p.grad, s->sizes[i] = p.numel;
+        s->total += p.numel;
+        CLI_TRY(recur_optimizer_add(s->opt, p.value, p.grad, p.numel));
+    }
+    s->best = malloc(s->total * sizeof(float));
+    return s->best ? RECUR_OK : RECUR_E_NOMEM;
+}
+
+static void copy_params(fit_state *s, int to_best)
+{
+    size_t at = 0;
+    for (int i = 0; i < s->count; i++) {
+        if (to_best)
+            memcpy(s->best + at, s->values[i], s->sizes[i] * sizeof(float));
+        else
+            memcpy(s->values[i], s->best + at, s->sizes[i] * sizeof(float));
+        at += s->sizes[i];
+    }
+}
+
+static recur_status train_epoch(recur_seqnet *net, const forecast_data *d, size_t *order,
+                                size_t n, const forecast_fit_options *fo, fit_state *s,
+                                batch_buffers *buf, double *train_loss)
+{
+    double sum = 0, scored = 0;
+    recur_seqnet_set_training(net, 1);
+    for (size_t at = 0; at < n; at += (size_t)fo->batch) {
+        int b = (int)(n - at < (size_t)fo->batch ? n - at : (size_t)fo->batch);
+        recur_seqnet_zero_grad(net);
+        CLI_TRY(batch_loss(net, d, order + at, b, buf, 1, &sum, &scored));
+        if (fo->clip > 0)
+            CLI_TRY(recur_clip_grad_norm(s->count, s->grads, s->sizes, (float)fo->clip, NULL));
+        CLI_TRY(recur_optimizer_step(s->opt));
+    }
+    *train_loss = scored > 0 ? sum / scored : NAN;
+    return RECUR_OK;
+}
+
+int forecast_fit(recur_seqnet *net, const forecast_data *d, const size_t *train, size_t n_train,
+                 const size_t *val, size_t n_val, const forecast_fit_options *fo,
+                 metrics_csv *metrics)
+{
+    fit_state s = {0};
+    batch_buffers buf = {0};
+    size_t *order = malloc((n_train ? n_train : 1) * sizeof(size_t));
+    recur_status st = fit_state_init(&s, net, fo);
+    if (st == RECUR_OK && (!order || !buffers_alloc(&buf, d, fo->batch)))
+        st = RECUR_E_NOMEM;
+    int rc = st == RECUR_OK ? 0 : cli_status_error(st);
+    if (!rc)
+        memcpy(order, train, n_train * sizeof(size_t));
+    uint64_t shuffle_state = fo->seed;
+    double best = INFINITY, start = seconds_now();
+    int best_epoch = 0, bad = 0;
+    for (int epoch = 1; !rc && epoch <= fo->epochs; epoch++) {
+        double train_loss, val_loss = NAN;
+        shuffle(order, n_train, &shuffle_state);
+        st = train_epoch(net, d, order, n_train, fo, &s, &buf, &train_loss);
+        if (st == RECUR_OK && n_val)
+            st = mean_loss(net, d, val, n_val, fo->batch, &buf, &val_loss);
+        if (st != RECUR_OK) {
+            rc = cli_status_error(st);
+            break;
+        }
+        if (!isfinite(train_loss)) {
+            rc = cli_error("training diverged in epoch %d: the loss is %s (try a lower --lr)",
+                           epoch, isnan(train_loss) ? "NaN" : "infinite");
+            break;
+        }
+        double score = n_val ? val_loss : train_loss;
+        if (score < best) {
+            best = score, best_epoch = epoch, bad = 0;
+            copy_params(&s, 1);
+        } else
+            bad++;
+        double row[] = {epoch, train_loss, val_loss, fo->lr, seconds_now() - start};
+        if (metrics && metrics_csv_append(metrics, row))
+            rc = CLI_EXIT_BAD_INPUT;
+        printf("epoch %d/%d  train mse %.5f  val mse %.5f  %.1fs\n", epoch, fo->epochs, train_loss,
+               val_loss, seconds_now() - start);
+        fflush(stdout);
+        if (fo->early_stop > 0 && bad >= fo->early_stop) {
+            printf("early stopping: no validation improvement in %d epochs\n", fo->early_stop);
+            break;
+        }
+    }
+    if (!rc && best_epoch > 0) {
+        copy_params(&s, 0);
+        printf("kept the weights of epoch %d (%s mse %.5f)\n", best_epoch,
+               n_val ? "validation" : "train", best);
+    }
+    buffers_free(&buf);
+    fit_state_free(&s);
+    free(order);
+    return rc;
+}
+
+recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+                              size_t n, float *out)
+{
+    enum { BATCH = 256 };
+    batch_buffers buf = {0};
+    if (!buffers_alloc(&buf, d, BATCH)) {
+        buffers_free(&buf);
+        return RECUR_E_NOMEM;
+    }
+    recur_seqnet_set_training(net, 0);
+    const size_t width = (size_t)d->horizon * d->target_count;
+    recur_status st = RECUR_OK;
+    for (size_t at = 0; st == RECUR_OK && at < n; at += BATCH) {
+        int b = (int)(n - at < BATCH ? n - at : BATCH);
+        const float *result;
+        forecast_fill(d, origins + at, b, buf.x, buf.y, NULL);
+        st = recur_seqnet_forward(net, d->lookback, b, buf.x, NULL, &result);
+        if (st == RECUR_OK)
+            memcpy(out + at * width, result, (size_t)b * width * sizeof(float));
+    }
+    buffers_free(&buf);
+    return st;
+}

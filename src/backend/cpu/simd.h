@@ -1,0 +1,113 @@
+/* Runtime choice between the scalar cell kernels and the x86 SIMD ones.
+ *
+ * Every public kernel of cells.h (recur_lstm_forward, ...) is a dispatcher:
+ * it asks recur_simd_level() (a few bit tests of the CPU model that libgcc /
+ * compiler-rt fills in at load time; no state of our own) and calls
+ *   NAME_avx512  16 lanes, AVX-512F + FMA  (cells_avx512.c)
+ *   NAME_avx2     8 lanes, AVX2 + FMA      (cells_avx2.c)
+ *   NAME_scalar  the portable C code        (cell_*.c)
+ * The SIMD files are one template, cells_simd.inc, compiled twice with the
+ * matching -m flags; their exp/sigmoid/tanh are range-reduced polynomials
+ * (tests/test_activations.c measures them against double precision). On a
+ * given machine the choice never changes, so results stay deterministic. */
+#ifndef RECUR_BACKEND_CPU_SIMD_H
+#define RECUR_BACKEND_CPU_SIMD_H
+
+#include <stddef.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RECUR_SIMD_X86 1
+#else
+#define RECUR_SIMD_X86 0
+#endif
+
+enum { RECUR_SIMD_SCALAR = 0, RECUR_SIMD_AVX2 = 1, RECUR_SIMD_AVX512 = 2 };
+
+/* Building with -DRECUR_SIMD_MAX_LEVEL=0 or 1 caps the choice (to test or
+ * time the narrower kernels on a wider machine). */
+#ifndef RECUR_SIMD_MAX_LEVEL
+#define RECUR_SIMD_MAX_LEVEL RECUR_SIMD_AVX512
+#endif
+
+/* The widest kernel set this CPU (and OS) can run. */
+static inline int recur_simd_level(void)
+{
+#if RECUR_SIMD_X86
+    if (RECUR_SIMD_MAX_LEVEL >= RECUR_SIMD_AVX2 && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma")) {
+        if (RECUR_SIMD_MAX_LEVEL >= RECUR_SIMD_AVX512 && __builtin_cpu_supports("avx512f"))
+            return RECUR_SIMD_AVX512;
+        return RECUR_SIMD_AVX2;
+    }
+#endif
+    return RECUR_SIMD_SCALAR;
+}
+
+/* One declaration per variant of each kernel (arguments as in cells.h). */
+#define RECUR_CELL_KERNELS(SUFFIX)                                                              \
+    void recur_elman_forward_##SUFFIX(int rows, int H, int relu, const float *pre,              \
+                                      float *h_state, float *out, int ld_out);                  \
+    void recur_elman_backward_##SUFFIX(int rows, int H, int relu, const float *h, int ld_h,     \
+                                       const float *dh, float *grad_pre);                       \
+    void recur_lstm_forward_##SUFFIX(int rows, int H, float *gates, float *c_state,             \
+                                     float *c_saved, float *m, int ld_m);                       \
+    void recur_lstm_backward_##SUFFIX(int rows, int H, const float *gates, const float *c,      \
+                                      const float *c_prev, const float *dm, float *dc,          \
+                                      float *grad_gates);                                       \
+    void recur_gru_forward_##SUFFIX(int rows, int H, float *gx, const float *gh,                \
+                                    float *h_state, float *hn_saved, float *out, int ld_out);   \
+    void recur_gru_backward_##SUFFIX(int rows, int H, const float *act, const float *hn,        \
+                                     const float *h_prev, float *dh, float *grad_gx,            \
+                                     float *grad_gh);                                           \
+    void recur_lstm_ln_forward_##SUFFIX(int rows, int H, float *gates, float *c_state,          \
+                                        float *c_saved, const float *gamma, const float *beta,  \
+                                        float *chat, float *rstd, float *m, int ld_m);          \
+    void recur_lstm_ln_backward_##SUFFIX(                                                       \
+        int rows, int H, const float *gates, const float *chat, const float *rstd,              \
+        const float *gamma, const float *beta, const float *c_prev, const float *dm,            \
+        float *dc, float *grad_gates, float *scratch, float *dgamma, float *dbeta);
+
+RECUR_CELL_KERNELS(scalar)
+#if RECUR_SIMD_X86
+RECUR_CELL_KERNELS(avx2)
+RECUR_CELL_KERNELS(avx512)
+/* y[i] = f(x[i]) for n values with the SIMD math of each set (y may be x);
+ * for tests and measurements. */
+void recur_vexp_avx2(size_t n, const float *x, float *y);
+void recur_vsigmoid_avx2(size_t n, const float *x, float *y);
+void recur_vtanh_avx2(size_t n, const float *x, float *y);
+void recur_vexp_avx512(size_t n, const float *x, float *y);
+void recur_vsigmoid_avx512(size_t n, const float *x, float *y);
+void recur_vtanh_avx512(size_t n, const float *x, float *y);
+/* One-row GEMMs (gemm.c): y[j] += W[j, 0:k] . x for j < n (W row stride ldw),
+ * and y[0:n] += sum over i < k of a[i] B[i, 0:n] (B row stride ldb). */
+void recur_gemv_rows_avx2(int n, int k, const float *w, int ldw, const float *x, float *y);
+void recur_gemv_cols_avx2(int n, int k, const float *b, int ldb, const float *a, float *y);
+void recur_gemv_rows_avx512(int n, int k, const float *w, int ldw, const float *x, float *y);
+void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *a, float *y);
+#endif
+
+/* Calls NAME_avx512, NAME_avx2 or NAME_scalar with ARGS (a parenthesized list). */
+#if RECUR_SIMD_X86
+#define RECUR_SIMD_DISPATCH(NAME, ARGS)                                                         \
+    do {                                                                                        \
+        switch (recur_simd_level()) {                                                           \
+        case RECUR_SIMD_AVX512:                                                                 \
+            NAME##_avx512 ARGS;                                                                 \
+            return;                                                                             \
+        case RECUR_SIMD_AVX2:                                                                   \
+            NAME##_avx2 ARGS;                                                                   \
+            return;                                                                             \
+        default:                                                                                \
+            NAME##_scalar ARGS;                                                                 \
+            return;                                                                             \
+        }                                                                                       \
+    } while (0)
+#else
+#define RECUR_SIMD_DISPATCH(NAME, ARGS)                                                         \
+    do {                                                                                        \
+        NAME##_scalar ARGS;                                                                     \
+    } while (0)
+#endif
+
+#endif
