@@ -137,6 +137,7 @@ def main():
     ap.add_argument("--command", default="bench/compare")
     args = ap.parse_args()
 
+    load_before = os.getloadavg()
     # recur first, before torch and onnxruntime start thread pools in this process.
     cmd = [args.recur, "bench", "--json", "--threads", str(args.threads),
            "--seconds", str(args.seconds)]
@@ -200,7 +201,14 @@ def main():
         f"mkldnn {torch.backends.mkldnn.is_available()}), ONNX Runtime {ort.__version__}, "
         f"Python {platform.python_version()}",
         f"command: {args.command}",
+        "load average (1 min) before / after: "
+        f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f} "
+        f"(above the thread count: something else was running)",
     ]
+    noisy = [f"{r[0]} {r[1]}" for r in rows if any(
+        float(x.strip(" %")) > 50 for x in r[-1].split("/"))]
+    if noisy:
+        notes.append("spread above 50% (noisy, rerun on a quiet machine): " + ", ".join(noisy))
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     text = [" ".join(str(c).rjust(w) if i >= 2 else str(c).ljust(w)
                      for i, (c, w) in enumerate(zip(r, widths))) for r in [header] + rows]

@@ -20,10 +20,12 @@ void forecast_fill(const forecast_data *d, const size_t *origins, int batch, flo
         for (int t = 0; t < W; t++)
             memcpy(x + ((size_t)t * batch + b) * C, d->values + (o - W + (size_t)t) * C,
                    (size_t)C * sizeof(float));
-        for (int h = 0; h < H; h++)
+        for (int h = 0; y && h < H; h++)
             for (int k = 0; k < K; k++) {
                 size_t row = o + (size_t)h, at = (size_t)b * H * K + (size_t)h * K + k;
                 y[at] = d->values[row * C + d->targets[k]];
+                if (d->delta)
+                    y[at] -= d->values[(o - 1) * C + d->targets[k]];
                 if (mask)
                     mask[at] = !d->target_observed || d->target_observed[row * K + k] ? 1.0f : 0.0f;
             }
@@ -241,22 +243,25 @@ recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const s
                               size_t n, float *out)
 {
     enum { BATCH = 256 };
-    batch_buffers buf = {0};
-    if (!buffers_alloc(&buf, d, BATCH)) {
-        buffers_free(&buf);
+    float *x = malloc((size_t)d->lookback * BATCH * d->channels * sizeof(float));
+    if (!x)
         return RECUR_E_NOMEM;
-    }
     recur_seqnet_set_training(net, 0);
-    const size_t width = (size_t)d->horizon * d->target_count;
+    const size_t width = (size_t)recur_seqnet_get_config(net)->output_size;
     recur_status st = RECUR_OK;
     for (size_t at = 0; st == RECUR_OK && at < n; at += BATCH) {
         int b = (int)(n - at < BATCH ? n - at : BATCH);
         const float *result;
-        forecast_fill(d, origins + at, b, buf.x, buf.y, NULL);
-        st = recur_seqnet_forward(net, d->lookback, b, buf.x, NULL, &result);
+        forecast_fill(d, origins + at, b, x, NULL, NULL);
+        st = recur_seqnet_forward(net, d->lookback, b, x, NULL, &result);
         if (st == RECUR_OK)
             memcpy(out + at * width, result, (size_t)b * width * sizeof(float));
+        for (int i = 0; st == RECUR_OK && d->delta && i < b; i++) {
+            const float *last = d->values + (origins[at + i] - 1) * (size_t)d->channels;
+            for (size_t j = 0; j < width; j++)
+                out[(at + i) * width + j] += last[d->targets[j % (size_t)d->target_count]];
+        }
     }
-    buffers_free(&buf);
+    free(x);
     return st;
 }

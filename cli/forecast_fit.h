@@ -19,11 +19,13 @@ typedef struct forecast_data {
     const int *targets;          /* [target_count] channel indexes */
     int target_count;
     int lookback, horizon;
+    int delta;                   /* targets are changes from the last input row's value */
 } forecast_data;
 
 /* The window of origin o: inputs rows [o - lookback, o), targets rows
  * [o, o + horizon). x [lookback, batch, channels] time-major; y and mask
- * [batch, horizon * target_count] ordered (step, target); mask may be NULL. */
+ * [batch, horizon * target_count] ordered (step, target); y NULL: inputs only
+ * (the origin may then be the end of the data); mask may be NULL. */
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
                    float *mask);
 
@@ -43,7 +45,7 @@ int forecast_fit(recur_seqnet *net, const forecast_data *d, const size_t *train,
                  const size_t *val, size_t n_val, const forecast_fit_options *options,
                  metrics_csv *metrics);
 
-/* Forecasts for each origin (eval mode), out [n, horizon * target_count] scaled. */
+/* Forecasts for each origin (eval mode), out [n, the net's output_size] scaled. */
 recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const size_t *origins,
                               size_t n, float *out);
 

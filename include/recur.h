@@ -694,7 +694,7 @@ typedef struct recur_series_options {
      * missing part is 1 for month/day, 0 below). Names as
      * recur_table_find_column. */
     const char *time;
-    const char *targets;  /* comma-separated, at least one; numeric */
+    const char *targets;  /* comma-separated, at least one; numeric (names trimmed) */
     /* Comma-separated feature columns; NULL: every other column (numeric,
      * or categorical with at most max_categories values; others and columns
      * with no value are skipped); "": none. */
@@ -704,12 +704,16 @@ typedef struct recur_series_options {
     recur_fill fill;      /* default forward */
     int64_t fit_steps;    /* RECUR_FILL_MEAN takes means over steps [0, fit_steps); 0 = all */
     int64_t max_gap;      /* runs of missing slots longer than this are long gaps (default 24) */
-    int max_categories;   /* a categorical feature may have this many values (default 64) */
+    int max_categories;   /* a categorical feature may have this many values (0 or default: 64) */
     /* Mask channels "col.missing" (1 = the slot had no value before filling):
      * 0 none, 1 for each column with a missing slot (default), 2 for every column. */
     int missing_mask;
 } recur_series_options;
 
+/* agg mean, fill forward, fit_steps 0, max_gap 24, max_categories 64,
+ * missing_mask 1, freq detected, time/targets/features NULL (targets must
+ * be set). A zeroed struct means the same except max_gap 0 and
+ * missing_mask 0. */
 recur_series_options recur_series_options_default(void);
 
 typedef enum recur_channel_kind {
@@ -842,14 +846,18 @@ recur_status recur_scaler_read(const recur_st_file *file, const char *prefix,
 
 /* Seasonal period of x[i * stride], i < n. Rule: remove the least-squares
  * line, take the autocorrelation r(k) = sum (x_t - m)(x_{t+k} - m) / sum
- * (x_t - m)^2 (the biased estimator, which favours the fundamental over its
- * multiples) for k = 1..max_period with max_period = min(n/2, the largest
- * candidate) when candidates are given, else min(n/2, 1000). NaN or
- * infinite values are RECUR_E_INVALID (fill first). A lag is a peak when r(k) >
- * r(k-1) and r(k) >= r(k+1). The period is the candidate (or, with
- * candidates NULL, any lag 2..max_period) that is a peak with the largest
- * r(k); *period = 0 (no season) when there is none or its r(k) < 0.1.
- * *strength (may be NULL) receives that r(k) (0 when none). n >= 4. */
+ * (x_t - m)^2 (the biased estimator) for k = 1..max_period + 1, with
+ * max_period = min(n/2, the largest candidate) when candidates are given,
+ * else min(n/2, 1000). Each lag k gets the score r(k) - r(floor(k/2)): a true
+ * period has a trough at its half, while its multiples (r(2P) - r(P)) and a
+ * slowly decaying r (trend, persistence) score low. Lags considered: the
+ * candidates in [2, max_period] (near-peaks allowed: the peak of a daily
+ * series' year may fall a day off 365), or with candidates NULL every lag
+ * 2..max_period that is a local peak (r(k) > r(k-1), r(k) >= r(k+1)); each
+ * needs r(k) > 0. The period is the lag with the highest score when that
+ * score is >= max(0.3, 4 / sqrt(n)), else 0 (no season). *strength (may be
+ * NULL) receives r(period) (0 when none). n >= 4; NaN or infinite values are
+ * RECUR_E_INVALID (fill first). */
 recur_status recur_detect_season(const float *x, int64_t n, int64_t stride, const int *candidates,
                                  int candidate_count, int *period, double *strength);
 /* Periods worth trying for a frequency: the steps per hour, day and week

@@ -415,6 +415,14 @@ static void test_errors(void)
                 &(recur_series_options){.time = "date", .targets = "y", .freq = {1, 0},
                                         .max_categories = 64},
                 RECUR_E_INVALID, "steps: is the frequency too small?");
+    /* A zeroed options struct works (max_categories 0 = 64); bad fields are named. */
+    recur_series *z = build(daily, &(recur_series_options){.time = "date", .targets = "y"});
+    CHECK(z && z->channels == 2); /* missing_mask 0: no masks */
+    recur_series_free(z);
+    build_fails(daily, &(recur_series_options){.time = "date", .targets = "y", .missing_mask = 3},
+                RECUR_E_INVALID, "missing_mask must be 0, 1 or 2");
+    build_fails(daily, &(recur_series_options){.time = "date", .targets = ""}, RECUR_E_INVALID,
+                "no target column given");
     /* A mean from a fit part with no value. */
     build_fails("date,y\n2020-01-01,NA\n2020-01-02,NA\n2020-01-03,2\n",
                 &(recur_series_options){.time = "date", .targets = "y", .fit_steps = 2,

@@ -65,23 +65,26 @@ recur_status recur_detect_season(const float *x, int64_t n, int64_t stride, cons
             acc += y[t] * y[t + k];
         r[k] = acc / var;
     }
-    double best = -INFINITY;
+    double best = -INFINITY, threshold = 4.0 / sqrt(dn);
     int best_p = 0;
+    if (threshold < 0.3)
+        threshold = 0.3;
     int64_t count = candidates ? candidate_count : max_period - 1;
     for (int64_t i = 0; i < count; i++) {
         int64_t k = candidates ? candidates[i] : i + 2;
         if (k < 2 || k > max_period)
             continue;
         int peak = r[k] > r[k - 1] && (k + 1 > kmax || r[k] >= r[k + 1]);
-        if (peak && r[k] > best) {
-            best = r[k];
+        double score = r[k] - r[k / 2];
+        if ((candidates || peak) && r[k] > 0 && score > best) {
+            best = score;
             best_p = (int)k;
         }
     }
-    if (best_p && best >= 0.1) {
+    if (best_p && best >= threshold) {
         *period = best_p;
         if (strength)
-            *strength = best;
+            *strength = r[best_p];
     }
     free(y);
     free(r);

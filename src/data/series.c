@@ -732,11 +732,18 @@ recur_status recur_series_from_table(const recur_table *table,
     int64_t rows = recur_table_rows(table);
     char buf[32];
 
-    if ((unsigned)opt.agg > RECUR_AGG_MIN || (unsigned)opt.fill > RECUR_FILL_NONE ||
-        opt.fit_steps < 0 || opt.max_gap < 0 || opt.max_categories < 1 ||
-        opt.missing_mask < 0 || opt.missing_mask > 2 || opt.freq.seconds < 0 ||
-        opt.freq.months < 0 || (opt.freq.seconds > 0 && opt.freq.months > 0))
-        return recur_fail(RECUR_E_INVALID, "%s: bad series options", b.label);
+    if (opt.max_categories == 0)
+        opt.max_categories = 64;
+    if ((unsigned)opt.agg > RECUR_AGG_MIN || (unsigned)opt.fill > RECUR_FILL_NONE)
+        return recur_fail(RECUR_E_INVALID, "%s: unknown aggregation or fill rule", b.label);
+    if (opt.fit_steps < 0 || opt.max_gap < 0 || opt.max_categories < 0)
+        return recur_fail(RECUR_E_INVALID, "%s: fit_steps, max_gap and max_categories must be "
+                          ">= 0", b.label);
+    if (opt.missing_mask < 0 || opt.missing_mask > 2)
+        return recur_fail(RECUR_E_INVALID, "%s: missing_mask must be 0, 1 or 2", b.label);
+    if (opt.freq.seconds < 0 || opt.freq.months < 0 ||
+        (opt.freq.seconds > 0 && opt.freq.months > 0))
+        return recur_fail(RECUR_E_INVALID, "%s: bad freq (seconds or months, not both)", b.label);
     if (!opt.targets || !*opt.targets)
         return recur_fail(RECUR_E_INVALID, "%s: no target column given", b.label);
     if (rows == 0)

@@ -1,0 +1,531 @@
+/* recur forecast train|predict: forecasting from CSV files with an RNN
+ * (window of the past -> the next `horizon` values), scored by rolling
+ * origin on a holdout against naive and seasonal-naive baselines. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "forecast_data.h"
+#include "forecast_fit.h"
+
+enum {
+    FC_OUTPUT = FC_DATA_OPTION_COUNT, FC_PREDICTIONS, FC_HOLDOUT, FC_VAL_FRACTION, FC_STRIDE,
+    FC_MODEL, FC_HIDDEN, FC_LAYERS, FC_DROPOUT, FC_EPOCHS, FC_BATCH, FC_OPTIMIZER, FC_LR,
+    FC_WEIGHT_DECAY, FC_CLIP, FC_EARLY_STOP, FC_SEED, FC_OPTION_COUNT
+};
+
+static const cli_option forecast_specs[] = {
+    {FC_TARGET, "target", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "column(s) to forecast, comma-separated (required)"},
+    {FC_TIME, "time", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "time column (ISO 8601, YYYY-MM, YYYY); none: the row number"},
+    {FC_TIME_COLS, "time-cols", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "time split over columns year,month[,day[,hour]]"},
+    {FC_FEATURES, "features", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "input columns besides the targets (every other column)"},
+    {FC_FREQ, "freq", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
+     "grid step: 30s, 15min, 1h, 1d, 1w, 1mo, 1y; auto = the most common"},
+    {FC_AGG, "agg", OPTION_CHOICE, SCOPE_FIXED, "mean", 0, 0, "mean|sum|last|first|max|min",
+     "rows in one grid step"},
+    {FC_FILL, "fill", OPTION_CHOICE, SCOPE_FIXED, "linear", 0, 0, "linear|forward|mean|zero",
+     "missing values"},
+    {FC_MAX_GAP, "max-gap", OPTION_INT, SCOPE_FIXED, "24", 0, 1e12, NULL,
+     "longer runs of missing steps are reported"},
+    {FC_MISSING_MASK, "missing-mask", OPTION_INT, SCOPE_FIXED, "1", 0, 2, NULL,
+     "missingness channels: 0 none, 1 columns with gaps, 2 all"},
+    {FC_SCALE, "scale", OPTION_CHOICE, SCOPE_FIXED, "zscore", 0, 0, "zscore|minmax|none",
+     "scaling, fit on the training part"},
+    {FC_LOOKBACK, "lookback", OPTION_INT, SCOPE_FIXED, "24", 1, 100000, NULL,
+     "past steps the model reads"},
+    {FC_HORIZON, "horizon", OPTION_INT, SCOPE_FIXED, "1", 1, 10000, NULL,
+     "future steps it forecasts"},
+    {FC_SEASON, "season", OPTION_INT, SCOPE_FIXED, "0", 0, 100000, NULL,
+     "seasonal period in steps, 0 = detect"},
+    {FC_DELIMITER, "delimiter", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
+     "CSV delimiter: auto, ',', ';', tab"},
+    {FC_TARGET_MODE, "predict", OPTION_CHOICE, SCOPE_FIXED, "delta", 0, 0, "level|delta",
+     "the model outputs the values, or their changes from the last one"},
+    {FC_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, "forecast-model", 0, 0, NULL,
+     "model folder, also -o"},
+    {FC_PREDICTIONS, "predictions", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
+     "CSV of every holdout forecast: time,step,actual,forecast"},
+    {FC_HOLDOUT, "holdout", OPTION_INT, SCOPE_FIXED, "0", 0, 1e12, NULL,
+     "last steps held out for the test, 0 = 20 %"},
+    {FC_VAL_FRACTION, "val-fraction", OPTION_FLOAT, SCOPE_FIXED, "0.1", 0, 0.5, NULL,
+     "share of the rest, before the holdout, for early stopping"},
+    {FC_STRIDE, "stride", OPTION_INT, SCOPE_FIXED, "1", 1, 1e9, NULL,
+     "steps between origins (training and holdout)"},
+    {FC_MODEL, "model", OPTION_CHOICE, SCOPE_FIXED, "lstm", 0, 0, "lstm|gru|rnn", "cell"},
+    {FC_HIDDEN, "hidden", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "hidden size"},
+    {FC_LAYERS, "layers", OPTION_INT, SCOPE_FIXED, "1", 1, 16, NULL, "stacked layers"},
+    {FC_DROPOUT, "dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL, "between layers"},
+    {FC_EPOCHS, "epochs", OPTION_INT, SCOPE_FIXED, "30", 1, 100000, NULL, "passes over the data"},
+    {FC_BATCH, "batch", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "windows per step"},
+    {FC_OPTIMIZER, "optimizer", OPTION_CHOICE, SCOPE_FIXED, "adam", 0, 0,
+     "sgd|adam|adamw|rmsprop|adagrad", "optimizer"},
+    {FC_LR, "lr", OPTION_FLOAT, SCOPE_FIXED, "0.001", 0, 10, NULL, "learning rate"},
+    {FC_WEIGHT_DECAY, "weight-decay", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 10, NULL,
+     "weight decay"},
+    {FC_CLIP, "clip", OPTION_FLOAT, SCOPE_FIXED, "1", 0, 1e9, NULL, "gradient norm clip, 0 = off"},
+    {FC_EARLY_STOP, "early-stop", OPTION_INT, SCOPE_FIXED, "5", 0, 100000, NULL,
+     "epochs without validation improvement, 0 = off"},
+    {FC_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed"},
+};
+enum { FORECAST_SPEC_COUNT = sizeof forecast_specs / sizeof forecast_specs[0] };
+
+static const char train_usage[] =
+    "usage: recur forecast train DATA.csv --target COL[,COL...] [options] -o MODEL_DIR\n"
+    "\n"
+    "Reads a CSV file as it comes (gaps, NA, uneven timestamps, categorical columns),\n"
+    "puts it on a regular grid, trains an RNN that reads --lookback steps of every\n"
+    "column and forecasts the next --horizon values of the targets, and scores it on\n"
+    "the last --holdout steps by rolling origin against naive and seasonal-naive\n"
+    "forecasts (MAE, RMSE, sMAPE, MASE per horizon step).\n";
+
+static const char train_example[] =
+    "  recur forecast train pollution.csv --target pm2.5 --time-cols year,month,day,hour \\\n"
+    "      --features DEWP,TEMP,PRES,cbwd,Iws,Is,Ir --lookback 24 --horizon 24 --holdout 8760 -o pm25\n";
+
+/* ---------------------------------------------------------------- */
+/* Holdout evaluation                                                */
+/* ---------------------------------------------------------------- */
+
+typedef struct method_scores {
+    const char *name;
+    float *forecast;               /* [n, H] original units */
+    recur_forecast_metric *steps;  /* [H] */
+    recur_forecast_metric overall;
+} method_scores;
+
+/* The seasonal period: --season, else detected on the training part. */
+static int find_season(const forecast_series *fs, const cli_options *o, int target_channel)
+{
+    if (o->num[FC_SEASON] > 0)
+        return (int)o->num[FC_SEASON];
+    const recur_series *s = fs->series;
+    int candidates[4], count = recur_season_candidates(s->freq, candidates);
+    int period = 0;
+    if (count > 0 && fs->train_end >= 4)
+        recur_detect_season(s->values + target_channel, fs->train_end, s->channels, candidates,
+                            count, &period, NULL);
+    return period;
+}
+
+static void print_metric_row(const char *label, const method_scores *m, int count, int step)
+{
+    printf("%-8s", label);
+    for (int i = 0; i < count; i++) {
+        const recur_forecast_metric *x = step < 0 ? &m[i].overall : &m[i].steps[step];
+        printf(" | %9.4g %9.4g %7.2f %7.3f", x->mae, x->rmse, x->smape, x->mase);
+    }
+    printf("\n");
+}
+
+static int write_predictions(FILE *f, const forecast_series *fs, const size_t *origins,
+                             int64_t n, int k, const float *actual, const float *forecast)
+{
+    const recur_series *s = fs->series;
+    const int H = fs->data.horizon;
+    for (int64_t i = 0; i < n; i++)
+        for (int h = 0; h < H; h++) {
+            char when[48];
+            recur_time_format(s->times[origins[i] + (size_t)h], s->freq, when, sizeof when);
+            if (s->targets > 1)
+                fprintf(f, "%s,", s->names[s->target_index[k]]);
+            float a = actual[i * H + h];
+            if (isnan(a))
+                fprintf(f, "%s,%d,,%.9g\n", when, h + 1, forecast[i * H + h]);
+            else
+                fprintf(f, "%s,%d,%.9g,%.9g\n", when, h + 1, a, forecast[i * H + h]);
+        }
+    return ferror(f) ? -1 : 0;
+}
+
+/* Scores one target; writes its rows of evaluation.csv and predictions. */
+static int score_target(const forecast_series *fs, const cli_options *o, int k,
+                        const size_t *origins, int64_t n, const float *model_out, FILE *evaluation,
+                        FILE *predictions)
+{
+    const recur_series *s = fs->series;
+    const int H = fs->data.horizon, K = s->targets, C = s->channels;
+    const int channel = s->target_index[k];
+    const float *x = s->values + channel;
+    int season = find_season(fs, o, channel);
+    size_t cells = (size_t)n * (size_t)H;
+    float *actual = malloc(cells * sizeof(float));
+    int64_t *origin64 = malloc((size_t)n * sizeof(int64_t));
+    method_scores m[3] = {{"model", NULL, NULL, {0}}, {"naive", NULL, NULL, {0}},
+                          {"seasonal", NULL, NULL, {0}}};
+    int methods = season > 1 ? 3 : 2, rc = 0;
+    for (int i = 0; i < methods; i++) {
+        m[i].forecast = malloc(cells * sizeof(float));
+        m[i].steps = calloc((size_t)H, sizeof *m[i].steps);
+        if (!m[i].forecast || !m[i].steps)
+            rc = cli_error("out of memory");
+    }
+    if (!actual || !origin64)
+        rc = cli_error("out of memory");
+    double scale = NAN;
+    recur_status st = RECUR_OK;
+    if (!rc) {
+        for (int64_t i = 0; i < n; i++) {
+            origin64[i] = (int64_t)origins[i];
+            for (int h = 0; h < H; h++) {
+                size_t row = origins[i] + (size_t)h;
+                /* imputed values are not scored */
+                actual[i * H + h] = fs->target_observed[row * K + k] ? x[row * C] : NAN;
+                m[0].forecast[i * H + h] = model_out[((size_t)i * H + h) * K + k];
+            }
+        }
+        st = recur_naive_forecast(x, s->steps, C, origin64, n, H, 1, m[1].forecast);
+        if (st == RECUR_OK && methods == 3)
+            st = recur_naive_forecast(x, s->steps, C, origin64, n, H, season, m[2].forecast);
+        if (st == RECUR_OK)
+            st = recur_mase_scale(x, fs->train_end, C, season > 1 ? season : 1, &scale);
+        for (int i = 0; st == RECUR_OK && i < methods; i++)
+            st = recur_forecast_metrics(actual, m[i].forecast, n, H, scale, m[i].steps,
+                                        &m[i].overall);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+    }
+    if (!rc) {
+        printf("\n%s: %lld holdout origins, horizon %d, season %d%s; MASE scaled by the "
+               "in-sample MAE of the %s forecast\n",
+               s->names[channel], (long long)n, H, season,
+               o->num[FC_SEASON] > 0 ? " (given)" : season ? " (detected)" : " (none found)",
+               season > 1 ? "seasonal-naive" : "naive");
+        printf("%-8s", "step");
+        for (int i = 0; i < methods; i++)
+            printf(" | %-8s MAE      RMSE   sMAPE    MASE", m[i].name);
+        printf("\n");
+        for (int h = 0; h < H; h++) {
+            char label[16];
+            snprintf(label, sizeof label, "%d", h + 1);
+            print_metric_row(label, m, methods, h);
+        }
+        if (H > 1)
+            print_metric_row("all", m, methods, -1);
+        for (int i = 0; i < methods; i++)
+            for (int h = 0; h <= H; h++) {
+                const recur_forecast_metric *x2 = h < H ? &m[i].steps[h] : &m[i].overall;
+                char step[16] = "all";
+                if (h < H)
+                    snprintf(step, sizeof step, "%d", h + 1);
+                fprintf(evaluation, "%s,%s,%s,%.9g,%.9g,%.9g,%.9g,%lld\n", s->names[channel],
+                        m[i].name, step, x2->mae, x2->rmse, x2->smape, x2->mase,
+                        (long long)x2->count);
+            }
+        if (predictions && write_predictions(predictions, fs, origins, n, k, actual, m[0].forecast))
+            rc = cli_error("cannot write the predictions: %s", strerror(errno));
+    }
+    for (int i = 0; i < 3; i++)
+        free(m[i].forecast), free(m[i].steps);
+    free(actual), free(origin64);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Saving                                                            */
+/* ---------------------------------------------------------------- */
+
+static recur_status save_model(const char *path, const recur_seqnet *net,
+                               const forecast_series *fs, const cli_options *o)
+{
+    recur_st_writer *w;
+    CLI_TRY(recur_st_writer_create(&w));
+    recur_status st = recur_seqnet_write(net, w);
+    if (st == RECUR_OK)
+        st = recur_scaler_write(fs->scaler, w, "scaler.");
+    if (st == RECUR_OK)
+        st = cli_options_write(o, w, "recur.forecast.");
+    char freq[32];
+    recur_freq_format(fs->series->freq, freq, sizeof freq);
+    if (st == RECUR_OK)
+        st = recur_st_writer_set_metadata(w, "recur.forecast.grid", freq);
+    /* the channel names, one per line, so predict can check its input */
+    size_t length = 1;
+    for (int c = 0; c < fs->series->channels; c++)
+        length += strlen(fs->series->names[c]) + 1;
+    char *names = calloc(length, 1);
+    if (!names)
+        st = RECUR_E_NOMEM;
+    for (int c = 0; names && c < fs->series->channels; c++)
+        strcat(strcat(names, fs->series->names[c]), "\n");
+    if (st == RECUR_OK)
+        st = recur_st_writer_set_metadata(w, "recur.forecast.channels", names);
+    free(names);
+    if (st == RECUR_OK)
+        st = recur_st_writer_save(w, path);
+    recur_st_writer_free(w);
+    return st;
+}
+
+static FILE *open_csv(const char *path, const char *header)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error("%s: cannot write: %s", path, strerror(errno));
+        return NULL;
+    }
+    fputs(header, f);
+    return f;
+}
+
+/* ---------------------------------------------------------------- */
+/* recur forecast train                                              */
+/* ---------------------------------------------------------------- */
+
+static int train_and_score(forecast_series *fs, const cli_options *o, const char *dir)
+{
+    const forecast_data *d = &fs->data;
+    const int64_t stride = (int64_t)o->num[FC_STRIDE];
+    size_t *train = NULL, *val = NULL, *test = NULL;
+    int64_t n_train = forecast_origins(fs, 0, fs->train_end, stride, &train);
+    int64_t n_val = forecast_origins(fs, fs->train_end, fs->val_end, stride, &val);
+    int64_t n_test = forecast_origins(fs, fs->val_end, (int64_t)d->steps, stride, &test);
+    int rc = 0;
+    if (n_train <= 0 || n_val < 0 || n_test <= 0)
+        rc = n_train < 0 || n_val < 0 || n_test < 0
+                 ? CLI_EXIT_FAILURE
+                 : cli_error("no %s windows: the data is too short for --lookback %d and "
+                             "--horizon %d",
+                             n_train <= 0 ? "training" : "holdout", d->lookback, d->horizon);
+    recur_seqnet *net = NULL;
+    float *out = NULL;
+    metrics_csv *metrics = NULL;
+    char path[4200];
+    static const char *const columns[] = {"epoch", "train_loss", "val_loss", "lr", "elapsed_s"};
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (!rc)
+        rc = metrics_csv_open(path, columns, 5, -1, &metrics);
+    if (!rc) {
+        static const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
+        recur_seqnet_config c =
+            recur_seqnet_config_default(cells[cli_options_choice(o, FC_MODEL)], d->channels,
+                                        (int)o->num[FC_HIDDEN], d->horizon * d->target_count);
+        c.rnn.num_layers = (int)o->num[FC_LAYERS];
+        c.rnn.dropout = (float)o->num[FC_DROPOUT];
+        recur_status st = recur_seqnet_create(&c, (uint64_t)o->num[FC_SEED], &net);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+    }
+    if (!rc) {
+        printf("windows: %lld train, %lld validation, %lld holdout (rows %lld / %lld / %zu)\n",
+               (long long)n_train, (long long)n_val, (long long)n_test, (long long)fs->train_end,
+               (long long)(fs->val_end - fs->train_end), d->steps - (size_t)fs->val_end);
+        forecast_fit_options fo = {(int)o->num[FC_EPOCHS], (int)o->num[FC_BATCH],
+                                   (int)o->num[FC_EARLY_STOP],
+                                   (recur_optimizer_kind)cli_options_choice(o, FC_OPTIMIZER),
+                                   o->num[FC_LR], o->num[FC_CLIP], o->num[FC_WEIGHT_DECAY],
+                                   (uint64_t)o->num[FC_SEED]};
+        rc = forecast_fit(net, d, train, (size_t)n_train, val, (size_t)n_val, &fo, metrics);
+    }
+    size_t width = (size_t)d->horizon * (size_t)d->target_count;
+    if (!rc && !(out = malloc((size_t)n_test * width * sizeof(float))))
+        rc = cli_error("out of memory");
+    if (!rc) {
+        recur_status st = forecast_predict(net, d, test, (size_t)n_test, out);
+        if (st == RECUR_OK)
+            st = recur_scaler_inverse_channels(fs->scaler, out, n_test * d->horizon,
+                                               d->target_count, d->targets);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+    }
+    FILE *evaluation = NULL, *predictions = NULL;
+    snprintf(path, sizeof path, "%s/evaluation.csv", dir);
+    if (!rc && !(evaluation = open_csv(path, "target,method,step,mae,rmse,smape,mase,count\n")))
+        rc = CLI_EXIT_BAD_INPUT;
+    const char *pred_path = o->str[FC_PREDICTIONS];
+    if (!rc && pred_path &&
+        !(predictions = open_csv(pred_path, d->target_count > 1 ? "target,time,step,actual,forecast\n"
+                                                                : "time,step,actual,forecast\n")))
+        rc = CLI_EXIT_BAD_INPUT;
+    for (int k = 0; !rc && k < d->target_count; k++)
+        rc = score_target(fs, o, k, test, n_test, out, evaluation, predictions);
+    if (evaluation && fclose(evaluation) != 0 && !rc)
+        rc = cli_error("%s/evaluation.csv: cannot write", dir);
+    if (predictions && fclose(predictions) != 0 && !rc)
+        rc = cli_error("%s: cannot write", pred_path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (!rc) {
+        recur_status st = save_model(path, net, fs, o);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        else
+            printf("\nsaved %s (with metrics.csv and evaluation.csv)\n", path);
+    }
+    metrics_csv_close(metrics);
+    recur_seqnet_free(net);
+    free(out), free(train), free(val), free(test);
+    return rc;
+}
+
+static int forecast_train(int argc, char **argv)
+{
+    cli_options o;
+    cli_options_init(&o, forecast_specs, FORECAST_SPEC_COUNT, "forecast train", train_usage,
+                     train_example);
+    int rc = cli_options_parse(&o, argc, argv, 1);
+    if (rc >= 0)
+        return rc;
+    if (!o.positional_count)
+        return cli_error("forecast train: DATA.csv is missing (see recur forecast train --help)");
+    if (!o.str[FC_TARGET])
+        return cli_error("forecast train: --target COL is missing");
+    if (o.str[FC_TIME] && o.str[FC_TIME_COLS])
+        return cli_error("forecast train: give --time or --time-cols, not both");
+    const char *dir = o.str[FC_OUTPUT];
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return cli_error("%s: cannot create the model folder: %s", dir, strerror(errno));
+    forecast_series fs;
+    rc = forecast_series_load(&fs, o.positional[0], &o, (int64_t)o.num[FC_HOLDOUT],
+                              o.num[FC_VAL_FRACTION], NULL);
+    if (!rc) {
+        forecast_series_print_report(&fs);
+        rc = train_and_score(&fs, &o, dir);
+    }
+    forecast_series_free(&fs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* recur forecast predict                                            */
+/* ---------------------------------------------------------------- */
+
+static const char predict_usage[] =
+    "usage: recur forecast predict MODEL_DIR DATA.csv [--horizon H] -o OUT.csv\n"
+    "\n"
+    "Forecasts the next H steps (at most the trained horizon) after the end of\n"
+    "DATA.csv, read the way the model was trained, and writes time,TARGET... rows.\n";
+
+static int forecast_predict_cmd(int argc, char **argv)
+{
+    enum { P_OUTPUT, P_HORIZON };
+    static const cli_option predict_specs[] = {
+        {P_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "forecast CSV (required)"},
+        {P_HORIZON, "horizon", OPTION_INT, SCOPE_RUN, "0", 0, 10000, NULL,
+         "steps to forecast, 0 = the trained horizon"},
+    };
+    cli_options p;
+    cli_options_init(&p, predict_specs, 2, "forecast predict", predict_usage,
+                     "  recur forecast predict pm25 pollution.csv --horizon 24 -o next.csv\n");
+    int rc = cli_options_parse(&p, argc, argv, 2);
+    if (rc >= 0)
+        return rc;
+    if (p.positional_count < 2)
+        return cli_error("forecast predict: MODEL_DIR and DATA.csv are needed (see --help)");
+    if (!p.str[P_OUTPUT])
+        return cli_error("forecast predict: -o OUT.csv is missing");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", p.positional[0]);
+    recur_st_file *file = NULL;
+    recur_seqnet *net = NULL;
+    recur_scaler *scaler = NULL;
+    forecast_series fs = {0};
+    cli_options o;
+    cli_options_init(&o, forecast_specs, FORECAST_SPEC_COUNT, "forecast train", train_usage,
+                     train_example);
+    recur_status st = recur_st_open(path, &file);
+    if (st == RECUR_OK)
+        st = recur_seqnet_read(file, &net);
+    if (st == RECUR_OK)
+        st = recur_scaler_read(file, "scaler.", &scaler);
+    rc = st == RECUR_OK ? 0 : cli_status_error(st);
+    if (!rc)
+        rc = cli_options_restore(&o, file, "recur.forecast.", 0);
+    if (!rc) { /* the grid the model was trained on */
+        o.str[FC_FREQ] = recur_st_metadata(file, "recur.forecast.grid");
+        rc = forecast_series_load(&fs, p.positional[1], &o, 0, 0, scaler);
+        scaler = NULL; /* owned by fs now */
+    }
+    const char *channels = file ? recur_st_metadata(file, "recur.forecast.channels") : NULL;
+    for (int c = 0; !rc && c < fs.series->channels; c++) {
+        size_t n = strlen(fs.series->names[c]);
+        if (!channels || strncmp(channels, fs.series->names[c], n) || channels[n] != '\n')
+            rc = cli_error("%s: its channels differ from the model's (channel %d is '%s'): the "
+                           "file needs the same columns and categories",
+                           p.positional[1], c, fs.series->names[c]);
+        else
+            channels += n + 1;
+    }
+    const forecast_data *d = &fs.data;
+    int H = p.num[P_HORIZON] > 0 ? (int)p.num[P_HORIZON] : (rc ? 0 : d->horizon);
+    if (!rc && H > d->horizon)
+        rc = cli_error("--horizon %d is longer than the model's %d", H, d->horizon);
+    if (!rc && d->steps < (size_t)d->lookback)
+        rc = cli_error("%s: %zu steps, fewer than the model's lookback %d", p.positional[1],
+                       d->steps, d->lookback);
+    float *out = NULL;
+    if (!rc && !(out = malloc((size_t)d->horizon * d->target_count * sizeof(float))))
+        rc = cli_error("out of memory");
+    if (!rc) {
+        /* origin = steps: the window is the last lookback rows */
+        size_t origin = d->steps;
+        st = forecast_predict(net, d, &origin, 1, out);
+        if (st == RECUR_OK)
+            st = recur_scaler_inverse_channels(fs.scaler, out, d->horizon, d->target_count,
+                                               d->targets);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+    }
+    FILE *f = NULL;
+    if (!rc) {
+        snprintf(path, sizeof path, "%s.tmp", p.str[P_OUTPUT]);
+        if (!(f = fopen(path, "w")))
+            rc = cli_error("%s: cannot write: %s", path, strerror(errno));
+    }
+    if (!rc) {
+        fputs("time", f);
+        for (int k = 0; k < d->target_count; k++)
+            fprintf(f, ",%s", fs.series->names[d->targets[k]]);
+        fputc('\n', f);
+        int64_t end = fs.series->times[d->steps - 1];
+        for (int h = 0; h < H; h++) {
+            char when[48];
+            recur_time_format(recur_freq_add(end, fs.series->freq, h + 1), fs.series->freq, when,
+                              sizeof when);
+            fputs(when, f);
+            for (int k = 0; k < d->target_count; k++)
+                fprintf(f, ",%.9g", out[h * d->target_count + k]);
+            fputc('\n', f);
+        }
+        if (fclose(f) != 0 || rename(path, p.str[P_OUTPUT]) != 0) {
+            remove(path);
+            rc = cli_error("%s: cannot write: %s", p.str[P_OUTPUT], strerror(errno));
+        } else
+            printf("wrote %d forecast steps to %s\n", H, p.str[P_OUTPUT]);
+    }
+    free(out);
+    forecast_series_free(&fs);
+    recur_scaler_free(scaler);
+    recur_seqnet_free(net);
+    recur_st_close(file);
+    return rc;
+}
+
+int cmd_forecast(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: recur forecast train|predict ...\n"
+        "\n"
+        "  train    fit a forecaster to a CSV file and score it on a holdout\n"
+        "  predict  forecast past the end of a CSV file with a trained model\n"
+        "\n"
+        "Run 'recur forecast train --help' for the options.\n";
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "train"))
+        return forecast_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "predict"))
+        return forecast_predict_cmd(argc - 1, argv + 1);
+    return cli_error("forecast: unknown command '%s' (train or predict)", argv[1]);
+}

@@ -1,0 +1,48 @@
+/* The data side of recur forecast: a CSV file as a regular, scaled series
+ * with its chronological split into train, validation and holdout. */
+#ifndef RECUR_CLI_FORECAST_DATA_H
+#define RECUR_CLI_FORECAST_DATA_H
+
+#include "forecast_fit.h"
+#include "options.h"
+#include "recur.h"
+
+/* The options that define the data (saved with the model, so predict reads
+ * a new file the same way). */
+enum {
+    FC_TARGET, FC_TIME, FC_TIME_COLS, FC_FEATURES, FC_FREQ, FC_AGG, FC_FILL, FC_MAX_GAP,
+    FC_MISSING_MASK, FC_SCALE, FC_LOOKBACK, FC_HORIZON, FC_SEASON, FC_DELIMITER, FC_TARGET_MODE,
+    FC_DATA_OPTION_COUNT
+};
+
+typedef struct forecast_series {
+    recur_table *table;
+    recur_series *series;
+    recur_scaler *scaler;
+    float *scaled;                 /* [steps, channels] */
+    unsigned char *target_observed; /* [steps, targets] */
+    forecast_data data;            /* views of the above */
+    int64_t train_end, val_end;    /* rows [0, train_end) train; [train_end, val_end) validation;
+                                      [val_end, steps) holdout */
+} forecast_series;
+
+/* Reads the CSV file at `path` into a series as the options say. fit_rows:
+ * rows used for mean-filling and scaling (-1: decide from the split, which
+ * needs holdout and val_fraction: two passes). With `scaler` (predict), the
+ * saved scaler is used instead of fitting one. Returns 0 or an exit status
+ * after printing the error. */
+int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
+                         int64_t holdout, double val_fraction, recur_scaler *scaler);
+void forecast_series_free(forecast_series *fs);
+
+/* Origins whose windows lie inside rows [begin, end): inputs need lookback
+ * rows before the origin (which may lie before begin: history is allowed)
+ * and the targets must end by `end`. *out malloc'd; returns the count or -1
+ * (out of memory, printed). */
+int64_t forecast_origins(const forecast_series *fs, int64_t begin, int64_t end, int64_t stride,
+                         size_t **out);
+
+/* Writes the series report (rows, gaps, per-column missing and filled). */
+void forecast_series_print_report(const forecast_series *fs);
+
+#endif
