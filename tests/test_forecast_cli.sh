@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# recur forecast end to end on a small generated CSV file with what real files
+# have: quoted fields, NA and empty cells, uneven and out-of-order timestamps,
+# a categorical column. Checks the report, the model beating the naive
+# baselines on a learnable series, the files written, predict, and that bad
+# input gives one line on stderr and exit status 2.
+# usage: test_forecast_cli.sh RECUR_BINARY SCRATCH_DIR
+set -uo pipefail
+recur=$1 dir=$2
+rm -rf "$dir" && mkdir -p "$dir"
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# Hourly series: a daily cycle plus a slow wave, a weather column that leads
+# it, a categorical "wind" column; a few NA/empty values, one row out of order,
+# two readings inside one hour (averaged) and a missing hour (filled).
+awk 'BEGIN {
+  print "\"time\",\"load\",\"temp\",\"wind\"";
+  for (i = 0; i < 1200; i++) {
+    if (i == 500) continue;                              # a missing hour
+    d = int(i / 24); h = i % 24;
+    t = sprintf("2024-%02d-%02d %02d:00", d < 31 ? 1 : 2, d < 31 ? d + 1 : d - 30, h);
+    temp = 10 + 5 * sin(2 * 3.14159265 * (i + 3) / 24);
+    load = 100 + 20 * sin(2 * 3.14159265 * i / 24) + 10 * sin(2 * 3.14159265 * i / 300);
+    wind = (int(i / 7) % 3 == 0) ? "\"N, strong\"" : ((int(i / 7) % 3 == 1) ? "S" : "E");
+    if (i % 97 == 5) load = "NA";
+    if (i % 131 == 7) temp = "";
+    if (i == 300) { held = sprintf("%s,%s,%s,%s", "\"" t "\"", load, temp, wind); continue; }
+    print "\"" t "\"," load "," temp "," wind;
+    if (i == 302) print held;                            # out of order
+    if (i == 400) { t2 = sprintf("2024-01-%02d %02d:30", d + 1, h); print "\"" t2 "\"," load "," temp "," wind; }
+  }
+}' >"$dir/data.csv"
+
+args=(forecast train "$dir/data.csv" --target load --time time --lookback 24 --horizon 3
+      --holdout 200 --epochs 15 --hidden 24 --seed 2)
+"$recur" "${args[@]}" -o "$dir/model" --predictions "$dir/pred.csv" >"$dir/train.log" 2>&1 \
+  || bad "forecast train failed: $(tail -3 "$dir/train.log")"
+grep -q "1200 steps of 1h" "$dir/train.log" && ok || bad "grid: $(head -1 "$dir/train.log")"
+grep -q "1 empty slots in 1 gaps" "$dir/train.log" && ok || bad "the missing hour is not reported"
+grep -q "1 rows out of order, 1 sharing a slot" "$dir/train.log" && ok || bad "order/duplicates not reported"
+grep -Eq "load +13 missing cells" "$dir/train.log" && ok || bad "NA count of load: $(grep load "$dir/train.log")"
+grep -q "season 24 (detected)" "$dir/train.log" && ok || bad "daily season not detected"
+for f in model.safetensors metrics.csv evaluation.csv; do
+  [[ -s "$dir/model/$f" ]] && ok || bad "$f missing"
+done
+# the model beats both baselines overall (MASE, from evaluation.csv)
+awk -F, '$3 == "all" { m[$2] = $7 } END { exit !(m["model"] < m["naive"] && m["model"] < m["seasonal"]) }' \
+  "$dir/model/evaluation.csv" && ok || bad "model does not beat the baselines: $(grep ',all,' "$dir/model/evaluation.csv")"
+# predictions: one row per origin and step, targets after their origin's inputs
+[[ $(head -1 "$dir/pred.csv") == "time,step,actual,forecast" ]] && ok || bad "predictions header"
+origins=$(grep -c ',all,' "$dir/model/evaluation.csv")
+rows=$(($(wc -l <"$dir/pred.csv") - 1))
+[[ $rows -eq $(( (200 - 3 + 1) * 3 )) ]] && ok || bad "predictions have $rows rows"
+awk -F, 'NR > 1 && $2 == 1 { n++ } END { exit !(n == 198) }' "$dir/pred.csv" && ok || bad "step-1 rows"
+awk -F, 'NR > 1 && $3 == "" { blank++ } END { exit !(blank > 0) }' "$dir/pred.csv" && ok \
+  || bad "imputed actuals should be left out (empty) in the predictions"
+
+"$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null 2>&1 && ok || bad "predict failed"
+[[ $(head -1 "$dir/next.csv") == "time,load" && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok || bad "next.csv: $(cat "$dir/next.csv")"
+grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: $(sed -n 2p "$dir/next.csv")"
+# the same seed gives the same model
+"$recur" "${args[@]}" -o "$dir/model2" >/dev/null 2>&1
+cmp -s "$dir/model/model.safetensors" "$dir/model2/model.safetensors" && ok || bad "same seed, different model"
+
+expect_error() {
+  local name=$1; shift
+  "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
+  [[ $rc -eq 2 && $(wc -l <"$dir/err") -eq 1 ]] && ok || bad "$name: exit $rc: $(cat "$dir/err")"
+}
+printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
+printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
+printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"
+expect_error "missing target column" forecast train "$dir/data.csv" --target nope --time time
+expect_error "unparsable timestamp" forecast train "$dir/badtime.csv" --target x --time time
+expect_error "no numeric rows" forecast train "$dir/nonumbers.csv" --target x --time time
+expect_error "wrong field count" forecast train "$dir/fields.csv" --target x --time time
+expect_error "holdout longer than the data" forecast train "$dir/data.csv" --target load --time time --holdout 5000
+expect_error "missing file" forecast train "$dir/nope.csv" --target x
+expect_error "no --target" forecast train "$dir/data.csv"
+expect_error "bad --freq" forecast train "$dir/data.csv" --target load --time time --freq 3m
+expect_error "bad --fill" forecast train "$dir/data.csv" --target load --time time --fill magic
+expect_error "unknown subcommand" forecast tune
+expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
+expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
+
+echo "test_forecast_cli: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
