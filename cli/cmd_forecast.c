@@ -148,8 +148,47 @@ static int write_predictions(FILE *f, const forecast_series *fs, const size_t *o
     return ferror(f) ? -1 : 0;
 }
 
+/* MODEL_DIR/holdout.csv for recur forecast plot: the history before the
+ * holdout (actual only), then each holdout step with the one-step-ahead
+ * forecasts of the model and the baselines. */
+static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
+                         int64_t n, const method_scores *m, int methods)
+{
+    const recur_series *s = fs->series;
+    const int H = fs->data.horizon, C = s->channels, channel = s->target_index[k];
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/holdout.csv", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "step,time,actual,model,naive%s\n", methods > 2 ? ",seasonal" : "");
+    int64_t history = n < 1000 ? n : 1000;
+    int64_t first = n ? (int64_t)origins[0] : 0;
+    for (int64_t t = first - history < 0 ? 0 : first - history; t < first; t++) {
+        char when[48];
+        recur_time_format(s->times[t], s->freq, when, sizeof when);
+        fprintf(f, "%lld,%s,%.9g,,%s\n", (long long)t, when, s->values[t * C + channel],
+                methods > 2 ? "," : "");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        char when[48];
+        size_t t = origins[i];
+        recur_time_format(s->times[t], s->freq, when, sizeof when);
+        fprintf(f, "%zu,%s,%.9g", t, when, s->values[t * (size_t)C + (size_t)channel]);
+        for (int j = 0; j < methods; j++)
+            fprintf(f, ",%.9g", m[j].forecast[i * H]);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cli_error("%s: cannot write: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 /* Scores one target; writes its rows of evaluation.csv and predictions. */
-static int score_target(const forecast_series *fs, const cli_options *o, int k,
+static int score_target(const forecast_series *fs, const cli_options *o, const char *dir, int k,
                         const size_t *origins, int64_t n, const float *model_out, FILE *evaluation,
                         FILE *predictions)
 {
@@ -224,6 +263,8 @@ static int score_target(const forecast_series *fs, const cli_options *o, int k,
             }
         if (predictions && write_predictions(predictions, fs, origins, n, k, actual, m[0].forecast))
             rc = cli_error("cannot write the predictions: %s", strerror(errno));
+        if (!rc && k == 0)
+            rc = write_holdout(dir, fs, k, origins, n, m, methods);
     }
     for (int i = 0; i < 3; i++)
         free(m[i].forecast), free(m[i].steps);
@@ -348,7 +389,7 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
                                                                 : "time,step,actual,forecast\n")))
         rc = CLI_EXIT_BAD_INPUT;
     for (int k = 0; !rc && k < d->target_count; k++)
-        rc = score_target(fs, o, k, test, n_test, out, evaluation, predictions);
+        rc = score_target(fs, o, dir, k, test, n_test, out, evaluation, predictions);
     if (evaluation && fclose(evaluation) != 0 && !rc)
         rc = cli_error("%s/evaluation.csv: cannot write", dir);
     if (predictions && fclose(predictions) != 0 && !rc)
@@ -510,13 +551,48 @@ static int forecast_predict_cmd(int argc, char **argv)
     return rc;
 }
 
+/* ---------------------------------------------------------------- */
+/* recur forecast plot                                               */
+/* ---------------------------------------------------------------- */
+
+static int forecast_plot(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: recur forecast plot MODEL_DIR -o OUT.png [--title TEXT]\n"
+        "\n"
+        "Draws the history before the holdout and, over the holdout, the actual values\n"
+        "with the model's and the baselines' one-step-ahead forecasts (from\n"
+        "MODEL_DIR/holdout.csv, written by recur forecast train; first target).\n";
+    enum { FP_OUTPUT, FP_TITLE };
+    static const cli_option specs[] = {
+        {FP_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "PNG to write (required)"},
+        {FP_TITLE, "title", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "title"},
+    };
+    cli_options p;
+    cli_options_init(&p, specs, 2, "forecast plot", usage,
+                     "  recur forecast plot pm25 -o pm25.png\n");
+    int rc = cli_options_parse(&p, argc, argv, 1);
+    if (rc >= 0)
+        return rc;
+    if (!p.positional_count || !p.str[FP_OUTPUT])
+        return cli_error("forecast plot: MODEL_DIR and -o OUT.png are needed (see --help)");
+    char path[4200], title[4300];
+    snprintf(path, sizeof path, "%s/holdout.csv", p.positional[0]);
+    snprintf(title, sizeof title, "%s: holdout, one step ahead", p.positional[0]);
+    char *plot_argv[] = {"plot", path, "-o", (char *)p.str[FP_OUTPUT], "--x", "step", "--y",
+                         "actual,model,naive,seasonal", "--y-title", "value", "--title",
+                         p.str[FP_TITLE] ? (char *)p.str[FP_TITLE] : title};
+    return cmd_plot(12, plot_argv);
+}
+
 int cmd_forecast(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: recur forecast train|predict ...\n"
+        "usage: recur forecast train|predict|plot ...\n"
         "\n"
         "  train    fit a forecaster to a CSV file and score it on a holdout\n"
         "  predict  forecast past the end of a CSV file with a trained model\n"
+        "  plot     draw the holdout: actual values, model and baselines\n"
         "\n"
         "Run 'recur forecast train --help' for the options.\n";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -527,5 +603,7 @@ int cmd_forecast(int argc, char **argv)
         return forecast_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "predict"))
         return forecast_predict_cmd(argc - 1, argv + 1);
-    return cli_error("forecast: unknown command '%s' (train or predict)", argv[1]);
+    if (!strcmp(argv[1], "plot"))
+        return forecast_plot(argc - 1, argv + 1);
+    return cli_error("forecast: unknown command '%s' (train, predict or plot)", argv[1]);
 }

@@ -35,6 +35,9 @@ static const char plot_usage[] =
     "  --width W             image width in pixels, 200..8000 (default 800)\n"
     "  --height H            image height in pixels, 150..8000 (default 500)\n"
     "  --log-y               logarithmic loss axis (values <= 0 are left out)\n"
+    "  --x COLUMN            the x column instead of step (or epoch)\n"
+    "  --y COL,COL,...       the columns to draw instead of the *_loss ones\n"
+    "  --y-title TEXT        the y axis title (default: loss, or value with --y)\n"
     "\n"
     "example:\n"
     "  recur plot run/metrics.csv -o loss.png --title 'LSTM on fortunes' --log-y\n"
@@ -44,6 +47,7 @@ static const char plot_usage[] =
 
 typedef struct plot_options {
     const char *csv, *output, *title;
+    const char *x, *y, *y_title; /* column names (NULL: step or epoch, and *_loss) */
     long width, height;
     int log_y;
 } plot_options;
@@ -66,7 +70,8 @@ static int parse_plot_options(int argc, char **argv, plot_options *opt)
         }
         int is_output = !strcmp(arg, "-o") || !strcmp(arg, "--output");
         int is_value_flag = is_output || !strcmp(arg, "--title") || !strcmp(arg, "--width") ||
-                            !strcmp(arg, "--height");
+                            !strcmp(arg, "--height") || !strcmp(arg, "--x") ||
+                            !strcmp(arg, "--y") || !strcmp(arg, "--y-title");
         if (!is_value_flag) {
             if (arg[0] == '-' && arg[1] != '\0')
                 return cli_error("plot: unknown option '%s' (see recur plot --help)", arg);
@@ -82,6 +87,12 @@ static int parse_plot_options(int argc, char **argv, plot_options *opt)
             opt->output = value;
         else if (!strcmp(arg, "--title"))
             opt->title = value;
+        else if (!strcmp(arg, "--x"))
+            opt->x = value;
+        else if (!strcmp(arg, "--y"))
+            opt->y = value;
+        else if (!strcmp(arg, "--y-title"))
+            opt->y_title = value;
         else if (!strcmp(arg, "--width")) {
             if (cli_parse_int("--width", value, 200, 8000, &opt->width))
                 return CLI_EXIT_BAD_INPUT;
@@ -117,6 +128,7 @@ typedef struct csv_reader {
     size_t row; /* rows completed, the header included */
     int step_column;
     const char *x_name; /* "step", or "epoch" when there is no step column */
+    const char *want_x, *want_y; /* --x, --y */
     series *series;
     int nseries;
     size_t ncolumns; /* of the header */
@@ -195,6 +207,20 @@ static int parse_number(const char *text, double *out)
     return 1;
 }
 
+/* Whether name is one of the comma-separated names in list. */
+static int name_in_list(const char *name, const char *list)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len + (comma != NULL);
+    }
+    return 0;
+}
+
 static void read_header(csv_reader *r)
 {
     r->ncolumns = r->nfields;
@@ -206,11 +232,12 @@ static void read_header(csv_reader *r)
     for (size_t c = 0; c < r->nfields; c++) {
         char *name = trim(r->fields[c]);
         size_t n = strlen(name);
-        if (!strcmp(name, "step") || (!strcmp(name, "epoch") && r->step_column < 0)) {
+        if (r->want_x ? !strcmp(name, r->want_x)
+                      : !strcmp(name, "step") || (!strcmp(name, "epoch") && r->step_column < 0)) {
             r->step_column = (int)c;
-            r->x_name = !strcmp(name, "step") ? "step" : "epoch";
-        }
-        else if (n > 5 && !strcmp(name + n - 5, "_loss")) {
+            r->x_name = r->want_x ? r->want_x : !strcmp(name, "step") ? "step" : "epoch";
+        } else if (r->want_y ? name_in_list(name, r->want_y)
+                             : n > 5 && !strcmp(name + n - 5, "_loss")) {
             series *s = &r->series[r->nseries];
             s->name = malloc(n + 1);
             if (!s->name) {
@@ -308,8 +335,12 @@ static int read_metrics(const plot_options *opt, csv_reader *r)
     if (r->row == 0)
         return cli_error("%s: empty file (expected a header row with step and *_loss columns)",
                          opt->csv);
+    if (r->step_column < 0 && opt->x)
+        return cli_error("%s: no column '%s' in the header", opt->csv, opt->x);
     if (r->step_column < 0)
         return cli_error("%s: no 'step' (or 'epoch') column in the header", opt->csv);
+    if (r->nseries == 0 && opt->y)
+        return cli_error("%s: none of the columns %s is in the header", opt->csv, opt->y);
     if (r->nseries == 0)
         return cli_error("%s: no column whose name ends in _loss in the header", opt->csv);
     if (r->numeric_rows == 0)
@@ -669,7 +700,10 @@ static int draw_plot(const csv_reader *r, const plot_options *opt)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    draw_axes(cr, &f, font, r->x_name, opt->log_y ? "loss (log scale)" : "loss");
+    const char *y_title = opt->y_title ? opt->y_title : opt->y ? "value" : "loss";
+    char y_label[256];
+    snprintf(y_label, sizeof y_label, "%s%s", y_title, opt->log_y ? " (log scale)" : "");
+    draw_axes(cr, &f, font, r->x_name, y_label);
     for (int i = 0; i < r->nseries; i++)
         draw_series(cr, &f, &r->series[i], i);
     draw_legend(cr, &f, r, font);
@@ -699,6 +733,8 @@ int cmd_plot(int argc, char **argv)
     csv_reader reader = {0};
     reader.step_column = -1;
     reader.log_y = opt.log_y;
+    reader.want_x = opt.x;
+    reader.want_y = opt.y;
     rc = read_metrics(&opt, &reader);
     if (!rc) {
         rc = draw_plot(&reader, &opt);

@@ -60,6 +60,10 @@ awk -F, 'NR > 1 && $3 == "" { blank++ } END { exit !(blank > 0) }' "$dir/pred.cs
 "$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null 2>&1 && ok || bad "predict failed"
 [[ $(head -1 "$dir/next.csv") == "time,load" && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok || bad "next.csv: $(cat "$dir/next.csv")"
 grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: $(sed -n 2p "$dir/next.csv")"
+# plot: the holdout file and a PNG from it
+[[ $(head -1 "$dir/model/holdout.csv") == "step,time,actual,model,naive,seasonal" ]] && ok || bad "holdout.csv header"
+"$recur" forecast plot "$dir/model" -o "$dir/holdout.png" >/dev/null 2>&1 && [[ $(od -An -tx1 -N4 "$dir/holdout.png" | tr -d ' ') == 89504e47 ]] \
+  && ok || bad "forecast plot"
 # the same seed gives the same model
 "$recur" "${args[@]}" -o "$dir/model2" >/dev/null 2>&1
 cmp -s "$dir/model/model.safetensors" "$dir/model2/model.safetensors" && ok || bad "same seed, different model"
@@ -82,6 +86,7 @@ expect_error "no --target" forecast train "$dir/data.csv"
 expect_error "bad --freq" forecast train "$dir/data.csv" --target load --time time --freq 3m
 expect_error "bad --fill" forecast train "$dir/data.csv" --target load --time time --fill magic
 expect_error "unknown subcommand" forecast tune
+expect_error "plot without a model" forecast plot "$dir/nope" -o "$dir/x.png"
 expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
 expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
 
