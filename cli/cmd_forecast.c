@@ -15,84 +15,6 @@
 #include "forecast_data.h"
 #include "forecast_fit.h"
 
-enum {
-    FC_OUTPUT = FC_DATA_OPTION_COUNT, FC_PREDICTIONS, FC_HOLDOUT, FC_VAL_FRACTION, FC_STRIDE,
-    FC_MODEL, FC_HIDDEN, FC_LAYERS, FC_DROPOUT, FC_EPOCHS, FC_BATCH, FC_OPTIMIZER, FC_LR,
-    FC_WEIGHT_DECAY, FC_CLIP, FC_EARLY_STOP, FC_SEED, FC_OPTION_COUNT
-};
-
-static const cli_option forecast_specs[] = {
-    {FC_TARGET, "target", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
-     "column(s) to forecast, comma-separated (required)"},
-    {FC_TIME, "time", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
-     "time column (ISO 8601, YYYY-MM, YYYY); none: the row number"},
-    {FC_TIME_COLS, "time-cols", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
-     "time split over columns year,month[,day[,hour]]"},
-    {FC_FEATURES, "features", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
-     "input columns besides the targets (every other column)"},
-    {FC_FREQ, "freq", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
-     "grid step: 30s, 15min, 1h, 1d, 1w, 1mo, 1y; auto = the most common"},
-    {FC_AGG, "agg", OPTION_CHOICE, SCOPE_FIXED, "mean", 0, 0, "mean|sum|last|first|max|min",
-     "rows in one grid step"},
-    {FC_FILL, "fill", OPTION_CHOICE, SCOPE_FIXED, "linear", 0, 0, "linear|forward|mean|zero",
-     "missing values"},
-    {FC_MAX_GAP, "max-gap", OPTION_INT, SCOPE_FIXED, "24", 0, 1e12, NULL,
-     "longer runs of missing steps are reported"},
-    {FC_MISSING_MASK, "missing-mask", OPTION_INT, SCOPE_FIXED, "1", 0, 2, NULL,
-     "missingness channels: 0 none, 1 columns with gaps, 2 all"},
-    {FC_SCALE, "scale", OPTION_CHOICE, SCOPE_FIXED, "zscore", 0, 0, "zscore|minmax|none",
-     "scaling, fit on the training part"},
-    {FC_LOOKBACK, "lookback", OPTION_INT, SCOPE_FIXED, "24", 1, 100000, NULL,
-     "past steps the model reads"},
-    {FC_HORIZON, "horizon", OPTION_INT, SCOPE_FIXED, "1", 1, 10000, NULL,
-     "future steps it forecasts"},
-    {FC_SEASON, "season", OPTION_INT, SCOPE_FIXED, "0", 0, 100000, NULL,
-     "seasonal period in steps, 0 = detect"},
-    {FC_DELIMITER, "delimiter", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
-     "CSV delimiter: auto, ',', ';', tab"},
-    {FC_TARGET_MODE, "predict", OPTION_CHOICE, SCOPE_FIXED, "delta", 0, 0, "level|delta",
-     "the model outputs the values, or their changes from the last one"},
-    {FC_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, "forecast-model", 0, 0, NULL,
-     "model folder, also -o"},
-    {FC_PREDICTIONS, "predictions", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
-     "CSV of every holdout forecast: time,step,actual,forecast"},
-    {FC_HOLDOUT, "holdout", OPTION_INT, SCOPE_FIXED, "0", 0, 1e12, NULL,
-     "last steps held out for the test, 0 = 20 %"},
-    {FC_VAL_FRACTION, "val-fraction", OPTION_FLOAT, SCOPE_FIXED, "0.1", 0, 0.5, NULL,
-     "share of the rest, before the holdout, for early stopping"},
-    {FC_STRIDE, "stride", OPTION_INT, SCOPE_FIXED, "1", 1, 1e9, NULL,
-     "steps between origins (training and holdout)"},
-    {FC_MODEL, "model", OPTION_CHOICE, SCOPE_FIXED, "lstm", 0, 0, "lstm|gru|rnn", "cell"},
-    {FC_HIDDEN, "hidden", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "hidden size"},
-    {FC_LAYERS, "layers", OPTION_INT, SCOPE_FIXED, "1", 1, 16, NULL, "stacked layers"},
-    {FC_DROPOUT, "dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL, "between layers"},
-    {FC_EPOCHS, "epochs", OPTION_INT, SCOPE_FIXED, "30", 1, 100000, NULL, "passes over the data"},
-    {FC_BATCH, "batch", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "windows per step"},
-    {FC_OPTIMIZER, "optimizer", OPTION_CHOICE, SCOPE_FIXED, "adam", 0, 0,
-     "sgd|adam|adamw|rmsprop|adagrad", "optimizer"},
-    {FC_LR, "lr", OPTION_FLOAT, SCOPE_FIXED, "0.001", 0, 10, NULL, "learning rate"},
-    {FC_WEIGHT_DECAY, "weight-decay", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 10, NULL,
-     "weight decay"},
-    {FC_CLIP, "clip", OPTION_FLOAT, SCOPE_FIXED, "1", 0, 1e9, NULL, "gradient norm clip, 0 = off"},
-    {FC_EARLY_STOP, "early-stop", OPTION_INT, SCOPE_FIXED, "5", 0, 100000, NULL,
-     "epochs without validation improvement, 0 = off"},
-    {FC_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed"},
-};
-enum { FORECAST_SPEC_COUNT = sizeof forecast_specs / sizeof forecast_specs[0] };
-
-static const char train_usage[] =
-    "usage: recur forecast train DATA.csv --target COL[,COL...] [options] -o MODEL_DIR\n"
-    "\n"
-    "Reads a CSV file as it comes (gaps, NA, uneven timestamps, categorical columns),\n"
-    "puts it on a regular grid, trains an RNN that reads --lookback steps of every\n"
-    "column and forecasts the next --horizon values of the targets, and scores it on\n"
-    "the last --holdout steps by rolling origin against naive and seasonal-naive\n"
-    "forecasts (MAE, RMSE, sMAPE, MASE per horizon step).\n";
-
-static const char train_example[] =
-    "  recur forecast train pollution.csv --target pm2.5 --time-cols year,month,day,hour \\\n"
-    "      --features DEWP,TEMP,PRES,cbwd,Iws,Is,Ir --lookback 24 --horizon 24 --holdout 8760 -o pm25\n";
-
 /* ---------------------------------------------------------------- */
 /* Holdout evaluation                                                */
 /* ---------------------------------------------------------------- */
@@ -347,26 +269,10 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
     if (!rc)
         rc = metrics_csv_open(path, columns, 5, -1, &metrics);
     if (!rc) {
-        static const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
-        recur_seqnet_config c =
-            recur_seqnet_config_default(cells[cli_options_choice(o, FC_MODEL)], d->channels,
-                                        (int)o->num[FC_HIDDEN], d->horizon * d->target_count);
-        c.rnn.num_layers = (int)o->num[FC_LAYERS];
-        c.rnn.dropout = (float)o->num[FC_DROPOUT];
-        recur_status st = recur_seqnet_create(&c, (uint64_t)o->num[FC_SEED], &net);
-        if (st != RECUR_OK)
-            rc = cli_status_error(st);
-    }
-    if (!rc) {
         printf("windows: %lld train, %lld validation, %lld holdout (rows %lld / %lld / %zu)\n",
                (long long)n_train, (long long)n_val, (long long)n_test, (long long)fs->train_end,
                (long long)(fs->val_end - fs->train_end), d->steps - (size_t)fs->val_end);
-        forecast_fit_options fo = {(int)o->num[FC_EPOCHS], (int)o->num[FC_BATCH],
-                                   (int)o->num[FC_EARLY_STOP],
-                                   (recur_optimizer_kind)cli_options_choice(o, FC_OPTIMIZER),
-                                   o->num[FC_LR], o->num[FC_CLIP], o->num[FC_WEIGHT_DECAY],
-                                   (uint64_t)o->num[FC_SEED]};
-        rc = forecast_fit(net, d, train, (size_t)n_train, val, (size_t)n_val, &fo, metrics);
+        rc = forecast_build_and_fit(fs, o, train, n_train, val, n_val, metrics, 0, &net);
     }
     size_t width = (size_t)d->horizon * (size_t)d->target_count;
     if (!rc && !(out = malloc((size_t)n_test * width * sizeof(float))))
@@ -411,8 +317,7 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
 static int forecast_train(int argc, char **argv)
 {
     cli_options o;
-    cli_options_init(&o, forecast_specs, FORECAST_SPEC_COUNT, "forecast train", train_usage,
-                     train_example);
+    forecast_options_init(&o, "forecast train");
     int rc = cli_options_parse(&o, argc, argv, 1);
     if (rc >= 0)
         return rc;
@@ -471,8 +376,7 @@ static int forecast_predict_cmd(int argc, char **argv)
     recur_scaler *scaler = NULL;
     forecast_series fs = {0};
     cli_options o;
-    cli_options_init(&o, forecast_specs, FORECAST_SPEC_COUNT, "forecast train", train_usage,
-                     train_example);
+    forecast_options_init(&o, "forecast train");
     recur_status st = recur_st_open(path, &file);
     if (st == RECUR_OK)
         st = recur_seqnet_read(file, &net);
@@ -588,11 +492,12 @@ static int forecast_plot(int argc, char **argv)
 int cmd_forecast(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: recur forecast train|predict|plot ...\n"
+        "usage: recur forecast train|predict|plot|tune ...\n"
         "\n"
         "  train    fit a forecaster to a CSV file and score it on a holdout\n"
         "  predict  forecast past the end of a CSV file with a trained model\n"
         "  plot     draw the holdout: actual values, model and baselines\n"
+        "  tune     pick hidden size and lookback by rolling-origin cross-validation\n"
         "\n"
         "Run 'recur forecast train --help' for the options.\n";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -605,5 +510,7 @@ int cmd_forecast(int argc, char **argv)
         return forecast_predict_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "plot"))
         return forecast_plot(argc - 1, argv + 1);
-    return cli_error("forecast: unknown command '%s' (train, predict or plot)", argv[1]);
+    if (!strcmp(argv[1], "tune"))
+        return forecast_tune(argc - 1, argv + 1);
+    return cli_error("forecast: unknown command '%s' (train, predict, plot or tune)", argv[1]);
 }

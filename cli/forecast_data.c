@@ -180,3 +180,90 @@ void forecast_series_print_report(const forecast_series *fs)
                    (long long)col->longest_gap);
     }
 }
+
+/* ---------------------------------------------------------------- */
+/* Options                                                           */
+/* ---------------------------------------------------------------- */
+
+static const cli_option forecast_specs[] = {
+    {FC_TARGET, "target", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "column(s) to forecast, comma-separated (required)"},
+    {FC_TIME, "time", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "time column (ISO 8601, YYYY-MM, YYYY); none: the row number"},
+    {FC_TIME_COLS, "time-cols", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "time split over columns year,month[,day[,hour]]"},
+    {FC_FEATURES, "features", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "input columns besides the targets (every other column)"},
+    {FC_FREQ, "freq", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
+     "grid step: 30s, 15min, 1h, 1d, 1w, 1mo, 1y; auto = the most common"},
+    {FC_AGG, "agg", OPTION_CHOICE, SCOPE_FIXED, "mean", 0, 0, "mean|sum|last|first|max|min",
+     "rows in one grid step"},
+    {FC_FILL, "fill", OPTION_CHOICE, SCOPE_FIXED, "linear", 0, 0, "linear|forward|mean|zero",
+     "missing values"},
+    {FC_MAX_GAP, "max-gap", OPTION_INT, SCOPE_FIXED, "24", 0, 1e12, NULL,
+     "longer runs of missing steps are reported"},
+    {FC_MISSING_MASK, "missing-mask", OPTION_INT, SCOPE_FIXED, "1", 0, 2, NULL,
+     "missingness channels: 0 none, 1 columns with gaps, 2 all"},
+    {FC_SCALE, "scale", OPTION_CHOICE, SCOPE_FIXED, "zscore", 0, 0, "zscore|minmax|none",
+     "scaling, fit on the training part"},
+    {FC_LOOKBACK, "lookback", OPTION_INT, SCOPE_FIXED, "24", 1, 100000, NULL,
+     "past steps the model reads"},
+    {FC_HORIZON, "horizon", OPTION_INT, SCOPE_FIXED, "1", 1, 10000, NULL,
+     "future steps it forecasts"},
+    {FC_SEASON, "season", OPTION_INT, SCOPE_FIXED, "0", 0, 100000, NULL,
+     "seasonal period in steps, 0 = detect"},
+    {FC_DELIMITER, "delimiter", OPTION_PATH, SCOPE_FIXED, "auto", 0, 0, NULL,
+     "CSV delimiter: auto, ',', ';', tab"},
+    {FC_TARGET_MODE, "predict", OPTION_CHOICE, SCOPE_FIXED, "delta", 0, 0, "level|delta",
+     "the model outputs the values, or their changes from the last one"},
+    {FC_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, "forecast-model", 0, 0, NULL,
+     "model folder, also -o"},
+    {FC_PREDICTIONS, "predictions", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
+     "CSV of every holdout forecast: time,step,actual,forecast"},
+    {FC_HOLDOUT, "holdout", OPTION_INT, SCOPE_FIXED, "0", 0, 1e12, NULL,
+     "last steps held out for the test, 0 = 20 %"},
+    {FC_VAL_FRACTION, "val-fraction", OPTION_FLOAT, SCOPE_FIXED, "0.1", 0, 0.5, NULL,
+     "share of the rest, before the holdout, for early stopping"},
+    {FC_STRIDE, "stride", OPTION_INT, SCOPE_FIXED, "1", 1, 1e9, NULL,
+     "steps between origins (training and holdout)"},
+    {FC_MODEL, "model", OPTION_CHOICE, SCOPE_FIXED, "lstm", 0, 0, "lstm|gru|rnn", "cell"},
+    {FC_HIDDEN, "hidden", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "hidden size"},
+    {FC_LAYERS, "layers", OPTION_INT, SCOPE_FIXED, "1", 1, 16, NULL, "stacked layers"},
+    {FC_DROPOUT, "dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL, "between layers"},
+    {FC_EPOCHS, "epochs", OPTION_INT, SCOPE_FIXED, "30", 1, 100000, NULL, "passes over the data"},
+    {FC_BATCH, "batch", OPTION_INT, SCOPE_FIXED, "64", 1, 65536, NULL, "windows per step"},
+    {FC_OPTIMIZER, "optimizer", OPTION_CHOICE, SCOPE_FIXED, "adam", 0, 0,
+     "sgd|adam|adamw|rmsprop|adagrad", "optimizer"},
+    {FC_LR, "lr", OPTION_FLOAT, SCOPE_FIXED, "0.001", 0, 10, NULL, "learning rate"},
+    {FC_WEIGHT_DECAY, "weight-decay", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 10, NULL,
+     "weight decay"},
+    {FC_CLIP, "clip", OPTION_FLOAT, SCOPE_FIXED, "1", 0, 1e9, NULL, "gradient norm clip, 0 = off"},
+    {FC_EARLY_STOP, "early-stop", OPTION_INT, SCOPE_FIXED, "5", 0, 100000, NULL,
+     "epochs without validation improvement, 0 = off"},
+    {FC_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed"},
+    {FC_HIDDEN_GRID, "hidden-grid", OPTION_PATH, SCOPE_RUN, "32,64,128", 0, 0, NULL,
+     "tune: hidden sizes to try"},
+    {FC_LOOKBACK_GRID, "lookback-grid", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
+     "tune: lookbacks to try (--lookback, x2, /2)"},
+    {FC_FOLDS, "folds", OPTION_INT, SCOPE_RUN, "3", 1, 20, NULL,
+     "tune: rolling-origin folds over the training part"},
+};
+enum { FORECAST_SPEC_COUNT = sizeof forecast_specs / sizeof forecast_specs[0] };
+
+static const char train_usage[] =
+    "usage: recur forecast train DATA.csv --target COL[,COL...] [options] -o MODEL_DIR\n"
+    "\n"
+    "Reads a CSV file as it comes (gaps, NA, uneven timestamps, categorical columns),\n"
+    "puts it on a regular grid, trains an RNN that reads --lookback steps of every\n"
+    "column and forecasts the next --horizon values of the targets, and scores it on\n"
+    "the last --holdout steps by rolling origin against naive and seasonal-naive\n"
+    "forecasts (MAE, RMSE, sMAPE, MASE per horizon step).\n";
+
+static const char train_example[] =
+    "  recur forecast train pollution.csv --target pm2.5 --time-cols year,month,day,hour \\\n"
+    "      --features DEWP,TEMP,PRES,cbwd,Iws,Is,Ir --lookback 24 --horizon 24 --holdout 8760 -o pm25\n";
+
+void forecast_options_init(cli_options *o, const char *command)
+{
+    cli_options_init(o, forecast_specs, FORECAST_SPEC_COUNT, command, train_usage, train_example);
+}

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli_util.h"
+#include "forecast_data.h"
 
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
                    float *mask)
@@ -220,17 +221,21 @@ int forecast_fit(recur_seqnet *net, const forecast_data *d, const size_t *train,
         double row[] = {epoch, train_loss, val_loss, fo->lr, seconds_now() - start};
         if (metrics && metrics_csv_append(metrics, row))
             rc = CLI_EXIT_BAD_INPUT;
-        printf("epoch %d/%d  train mse %.5f  val mse %.5f  %.1fs\n", epoch, fo->epochs, train_loss,
-               val_loss, seconds_now() - start);
+        if (!fo->quiet)
+            printf("epoch %d/%d  train mse %.5f  val mse %.5f  %.1fs\n", epoch, fo->epochs,
+                   train_loss, val_loss, seconds_now() - start);
         fflush(stdout);
         if (fo->early_stop > 0 && bad >= fo->early_stop) {
-            printf("early stopping: no validation improvement in %d epochs\n", fo->early_stop);
+            if (!fo->quiet)
+                printf("early stopping: no validation improvement in %d epochs\n",
+                       fo->early_stop);
             break;
         }
     }
     if (!rc && best_epoch > 0) {
         copy_params(&s, 0);
-        printf("kept the weights of epoch %d (%s mse %.5f)\n", best_epoch,
+        if (!fo->quiet)
+            printf("kept the weights of epoch %d (%s mse %.5f)\n", best_epoch,
                n_val ? "validation" : "train", best);
     }
     buffers_free(&buf);
@@ -264,4 +269,30 @@ recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const s
     }
     free(x);
     return st;
+}
+
+int forecast_build_and_fit(const forecast_series *fs, const cli_options *o, const size_t *train,
+                           int64_t n_train, const size_t *val, int64_t n_val,
+                           metrics_csv *metrics, int quiet, recur_seqnet **out)
+{
+    const forecast_data *d = &fs->data;
+    static const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
+    recur_seqnet_config c =
+        recur_seqnet_config_default(cells[cli_options_choice(o, FC_MODEL)], d->channels,
+                                    (int)o->num[FC_HIDDEN], d->horizon * d->target_count);
+    c.rnn.num_layers = (int)o->num[FC_LAYERS];
+    c.rnn.dropout = (float)o->num[FC_DROPOUT];
+    recur_status st = recur_seqnet_create(&c, (uint64_t)o->num[FC_SEED], out);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
+    forecast_fit_options fo = {(int)o->num[FC_EPOCHS],
+                               (int)o->num[FC_BATCH],
+                               (int)o->num[FC_EARLY_STOP],
+                               (recur_optimizer_kind)cli_options_choice(o, FC_OPTIMIZER),
+                               o->num[FC_LR],
+                               o->num[FC_CLIP],
+                               o->num[FC_WEIGHT_DECAY],
+                               (uint64_t)o->num[FC_SEED],
+                               quiet};
+    return forecast_fit(*out, d, train, (size_t)n_train, val, (size_t)n_val, &fo, metrics);
 }

@@ -34,6 +34,7 @@ typedef struct forecast_fit_options {
     recur_optimizer_kind optimizer;
     double lr, clip, weight_decay;
     uint64_t seed;                 /* shuffling */
+    int quiet;                     /* no progress lines */
 } forecast_fit_options;
 
 /* Trains on the train origins (shuffled each epoch) with the masked MSE,

@@ -64,6 +64,11 @@ grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: 
 [[ $(head -1 "$dir/model/holdout.csv") == "step,time,actual,model,naive,seasonal" ]] && ok || bad "holdout.csv header"
 "$recur" forecast plot "$dir/model" -o "$dir/holdout.png" >/dev/null 2>&1 && [[ $(od -An -tx1 -N4 "$dir/holdout.png" | tr -d ' ') == 89504e47 ]] \
   && ok || bad "forecast plot"
+# tune: a table of hidden x lookback and the best pair
+"$recur" forecast tune "$dir/data.csv" --target load --time time --horizon 3 --holdout 200 --epochs 3 \
+  --hidden-grid 8,16 --lookback-grid 12,24 --folds 2 >"$dir/tune.log" 2>&1 || bad "tune failed: $(tail -2 "$dir/tune.log")"
+[[ $(grep -cE '^ +(8|16) +(12|24) +[0-9.]+$' "$dir/tune.log") -eq 4 ]] && grep -q '^best: --hidden' "$dir/tune.log" \
+  && ok || bad "tune table: $(cat "$dir/tune.log")"
 # the same seed gives the same model
 "$recur" "${args[@]}" -o "$dir/model2" >/dev/null 2>&1
 cmp -s "$dir/model/model.safetensors" "$dir/model2/model.safetensors" && ok || bad "same seed, different model"
@@ -85,7 +90,7 @@ expect_error "missing file" forecast train "$dir/nope.csv" --target x
 expect_error "no --target" forecast train "$dir/data.csv"
 expect_error "bad --freq" forecast train "$dir/data.csv" --target load --time time --freq 3m
 expect_error "bad --fill" forecast train "$dir/data.csv" --target load --time time --fill magic
-expect_error "unknown subcommand" forecast tune
+expect_error "unknown subcommand" forecast fit
 expect_error "plot without a model" forecast plot "$dir/nope" -o "$dir/x.png"
 expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
 expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
