@@ -992,6 +992,9 @@ typedef struct recur_seqnet_config {
     recur_rnn_config rnn; /* time-major (batch_first 0) */
     recur_pool pool;
     int output_size;      /* head: pooled [B, D*Hout] -> [B, output_size] */
+    int vocab_size;       /* > 0: an Embedding [vocab_size, rnn.input_size] in front; the
+                             input is then token ids (recur_seqnet_forward_ids) */
+    int padding_idx;      /* the embedding's padding row, -1 for none */
 } recur_seqnet_config;
 
 recur_seqnet_config recur_seqnet_config_default(recur_cell cell, int input_size, int hidden_size,
@@ -1003,7 +1006,7 @@ recur_status recur_seqnet_create(const recur_seqnet_config *config, uint64_t see
                                  recur_seqnet **out);
 void recur_seqnet_free(recur_seqnet *net);
 const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net);
-/* Parameters "rnn.<PyTorch names>", "head.weight", "head.bias". */
+/* Parameters ["embedding.weight"], "rnn.<PyTorch names>", "head.weight", "head.bias". */
 int recur_seqnet_param_count(const recur_seqnet *net);
 recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out);
 void recur_seqnet_zero_grad(recur_seqnet *net);
@@ -1014,8 +1017,12 @@ recur_rnn *recur_seqnet_rnn(recur_seqnet *net);
  * inside the network, valid until the next forward. */
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result);
+/* Token ids [T, B] through the embedding (vocab_size > 0), then as above. */
+recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
+                                      const int64_t *ids, const int64_t *lengths,
+                                      const float **result);
 /* Adds parameter gradients for d loss / d result [B, O]; grad_input [T, B, I]
- * unless NULL. */
+ * unless NULL (ignored after forward_ids: the embedding gets its gradient). */
 recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input);
 /* Parameters and metadata (recur.model = seqnet, pool, output_size, and the
  * stack's keys) into a writer, and back from a file holding them. */

@@ -115,6 +115,52 @@ static void gradcheck(recur_cell cell, recur_pool pool, int bidirectional, int l
     recur_seqnet_free(net);
 }
 
+/* Token ids through the embedding: finite differences of every parameter. */
+static void gradcheck_ids(void)
+{
+    enum { V = 9 };
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.vocab_size = V, c.padding_idx = 0, c.pool = RECUR_POOL_MEAN;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 5, &net));
+    if (!net)
+        return;
+    int64_t ids[T * B];
+    for (int k = 0; k < T * B; k++)
+        ids[k] = (k * 7 + 3) % V;
+    const float *result;
+    CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
+    recur_seqnet_zero_grad(net);
+    CHECK_OK(recur_seqnet_backward(net, weights_out, NULL));
+    double worst = 0;
+    for (int i = 0; i < recur_seqnet_param_count(net); i++) {
+        recur_param p;
+        CHECK_OK(recur_seqnet_param(net, i, &p));
+        CHECK(i != 0 || !strcmp(p.name, "embedding.weight"));
+        /* row 0 is the padding row: no gradient, as PyTorch's padding_idx */
+        for (size_t k = i == 0 ? I : 0; k < p.numel; k += 1 + p.numel / 11) {
+            float saved = p.value[k];
+            double loss[2];
+            for (int side = 0; side < 2; side++) {
+                p.value[k] = saved + (side ? -1e-2f : 1e-2f);
+                CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
+                loss[side] = 0;
+                for (int j = 0; j < B * O; j++)
+                    loss[side] += (double)result[j] * weights_out[j];
+            }
+            p.value[k] = saved;
+            double e = fabs((loss[0] - loss[1]) / 2e-2 - p.grad[k]);
+            if (e > 2e-3)
+                fprintf(stderr, "ids gradcheck %s[%zu]: numeric %.6g analytic %.6g\n", p.name, k,
+                        (loss[0] - loss[1]) / 2e-2, p.grad[k]);
+            worst = fmax(worst, e);
+        }
+    }
+    CHECK(worst <= 2e-3);
+    CHECK_STATUS(recur_seqnet_forward(net, T, B, NULL, NULL, &result), RECUR_E_INVALID);
+    recur_seqnet_free(net);
+}
+
 static void check_file(const char *dir)
 {
     recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
@@ -168,6 +214,7 @@ int main(int argc, char **argv)
             gradcheck(cells[c], (recur_pool)pool, 0, 1, NULL);
             gradcheck(cells[c], (recur_pool)pool, 1, 2, lengths);
         }
+    gradcheck_ids();
     check_file(argv[1]);
     return test_finish("test_seqnet");
 }

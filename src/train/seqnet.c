@@ -13,6 +13,9 @@
 
 struct recur_seqnet {
     recur_seqnet_config config;
+    recur_embedding *embedding; /* when config.vocab_size > 0 */
+    recur_buffer embedded;      /* [T, B, I] */
+    recur_buffer grad_embedded;
     recur_rnn *rnn;
     recur_linear *head;
     int features;            /* D * Hout: width of the stack's output */
@@ -24,6 +27,7 @@ struct recur_seqnet {
     recur_buffer pooled;     /* [B, F] */
     recur_buffer result;     /* [B, O] */
     int *argmax;             /* [B, F] time index chosen by max pooling */
+    int from_ids;            /* the last forward went through the embedding */
     size_t argmax_capacity;
     recur_buffer grad_pooled, grad_output, grad_h_n;
     char names[MAX_SEQNET_PARAMS][48];
@@ -36,6 +40,7 @@ recur_seqnet_config recur_seqnet_config_default(recur_cell cell, int input_size,
     c.rnn = recur_rnn_config_default(cell, input_size, hidden_size);
     c.pool = RECUR_POOL_LAST;
     c.output_size = output_size;
+    c.padding_idx = -1;
     return c;
 }
 
@@ -56,7 +61,12 @@ static recur_status seqnet_build(const recur_seqnet_config *config, uint64_t see
     const recur_rnn_config *rc = &config->rnn;
     int hout = rc->proj_size ? rc->proj_size : rc->hidden_size;
     net->features = (rc->bidirectional ? 2 : 1) * hout;
-    recur_status st = recur_rnn_create(rc, seed, &net->rnn);
+    recur_status st = RECUR_OK;
+    if (config->vocab_size > 0)
+        st = recur_embedding_create(config->vocab_size, rc->input_size, config->padding_idx, seed + 2,
+                                    &net->embedding);
+    if (st == RECUR_OK)
+        st = recur_rnn_create(rc, seed, &net->rnn);
     if (st == RECUR_OK)
         st = recur_linear_create(net->features, config->output_size, 1, seed + 1, &net->head);
     if (st == RECUR_OK && recur_seqnet_param_count(net) > MAX_SEQNET_PARAMS)
@@ -79,11 +89,13 @@ void recur_seqnet_free(recur_seqnet *net)
 {
     if (!net)
         return;
+    recur_embedding_free(net->embedding);
     recur_rnn_free(net->rnn);
     recur_linear_free(net->head);
-    recur_buffer *buffers[] = {&net->output,      &net->h_n,         &net->c_n,
-                               &net->pooled,      &net->result,      &net->grad_pooled,
-                               &net->grad_output, &net->grad_h_n};
+    recur_buffer *buffers[] = {&net->output,      &net->h_n,           &net->c_n,
+                               &net->pooled,      &net->result,        &net->grad_pooled,
+                               &net->grad_output, &net->grad_h_n,      &net->embedded,
+                               &net->grad_embedded};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         recur_buffer_release(buffers[i]);
     free(net->lengths);
@@ -98,7 +110,8 @@ const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net)
 
 int recur_seqnet_param_count(const recur_seqnet *net)
 {
-    return recur_rnn_param_count(net->rnn) + recur_linear_param_count(net->head);
+    return (net->embedding ? 1 : 0) + recur_rnn_param_count(net->rnn) +
+           recur_linear_param_count(net->head);
 }
 
 recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out)
@@ -107,6 +120,15 @@ recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param 
         return recur_fail(RECUR_E_INVALID, "seqnet: parameter index %d out of range", index);
     int rnn_count = recur_rnn_param_count(net->rnn);
     const char *prefix;
+    const int name_index = index;
+    if (net->embedding) {
+        if (index == 0) {
+            RECUR_TRY(recur_embedding_param(net->embedding, out));
+            prefix = "embedding.";
+            goto named;
+        }
+        index--;
+    }
     if (index < rnn_count) {
         RECUR_TRY(recur_rnn_param(net->rnn, index, out));
         prefix = "rnn.";
@@ -114,7 +136,8 @@ recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param 
         RECUR_TRY(recur_linear_param(net->head, index - rnn_count, out));
         prefix = "head.";
     }
-    char *name = ((recur_seqnet *)net)->names[index];
+named:;
+    char *name = ((recur_seqnet *)net)->names[name_index];
     snprintf(name, sizeof net->names[0], "%s%s", prefix, out->name);
     out->name = name;
     return RECUR_OK;
@@ -122,6 +145,8 @@ recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param 
 
 void recur_seqnet_zero_grad(recur_seqnet *net)
 {
+    if (net->embedding)
+        recur_embedding_zero_grad(net->embedding);
     recur_rnn_zero_grad(net->rnn);
     recur_linear_zero_grad(net->head);
 }
@@ -188,11 +213,29 @@ static recur_status pool_forward(recur_seqnet *net)
     return RECUR_OK;
 }
 
+recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
+                                      const int64_t *ids, const int64_t *lengths,
+                                      const float **result)
+{
+    if (!net || !ids || !result || seq_len < 1 || batch < 1)
+        return recur_fail(RECUR_E_INVALID, "seqnet_forward_ids: bad arguments");
+    if (!net->embedding)
+        return recur_fail(RECUR_E_INVALID, "seqnet_forward_ids: the network has no embedding "
+                                           "(vocab_size 0)");
+    size_t rows = (size_t)seq_len * (size_t)batch;
+    RECUR_TRY(recur_buffer_reserve(&net->embedded, rows * (size_t)net->config.rnn.input_size));
+    RECUR_TRY(recur_embedding_forward(net->embedding, (int)rows, ids, net->embedded.data));
+    RECUR_TRY(recur_seqnet_forward(net, seq_len, batch, net->embedded.data, lengths, result));
+    net->from_ids = 1;
+    return RECUR_OK;
+}
+
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result)
 {
     if (!net || !input || !result || seq_len < 1 || batch < 1)
         return recur_fail(RECUR_E_INVALID, "seqnet_forward: bad arguments");
+    net->from_ids = 0;
     const int F = net->features, O = net->config.output_size;
     size_t rows = (size_t)seq_len * (size_t)batch;
     RECUR_TRY(recur_buffer_reserve(&net->output, rows * (size_t)F));
@@ -229,6 +272,11 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
     const recur_rnn_config *rc = &net->config.rnn;
     RECUR_TRY(recur_buffer_reserve(&net->grad_pooled, (size_t)B * (size_t)F));
     RECUR_TRY(recur_linear_backward(net->head, grad_result, net->grad_pooled.data));
+    if (net->from_ids) {
+        RECUR_TRY(recur_buffer_reserve(&net->grad_embedded, (size_t)T * (size_t)B *
+                                                                 (size_t)rc->input_size));
+        grad_input = net->grad_embedded.data;
+    }
     recur_rnn_backward_args bwd = {NULL, NULL, NULL, grad_input, NULL, NULL};
     const float *gp = net->grad_pooled.data;
     if (net->config.pool == RECUR_POOL_LAST) {
@@ -260,7 +308,10 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
         }
         bwd.grad_output = go;
     }
-    return recur_rnn_backward(net->rnn, &bwd);
+    RECUR_TRY(recur_rnn_backward(net->rnn, &bwd));
+    if (net->from_ids)
+        RECUR_TRY(recur_embedding_backward(net->embedding, net->grad_embedded.data));
+    return RECUR_OK;
 }
 
 static const char *pool_names[] = {"last", "mean", "max"};
@@ -275,6 +326,13 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
     char number[32];
     snprintf(number, sizeof number, "%d", net->config.output_size);
     RECUR_TRY(recur_st_writer_set_metadata(w, "output_size", number));
+    if (net->embedding) {
+        recur_param p;
+        RECUR_TRY(recur_embedding_param(net->embedding, &p));
+        RECUR_TRY(recur_st_writer_add(w, "embedding.weight", RECUR_F32, 2, p.shape, p.value));
+        snprintf(number, sizeof number, "%d", net->config.padding_idx);
+        RECUR_TRY(recur_st_writer_set_metadata(w, "padding_idx", number));
+    }
     for (int i = 0; i < recur_linear_param_count(net->head); i++) {
         recur_param p;
         char name[64];
@@ -311,6 +369,17 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
         return recur_fail(RECUR_E_FORMAT, "%s: metadata pool or output_size missing or invalid",
                           label);
     c.output_size = (int)output_size;
+    c.padding_idx = -1;
+    const recur_tensor_view *table = recur_st_find(f, "embedding.weight");
+    if (table) {
+        const char *pad = recur_st_metadata(f, "padding_idx");
+        if (table->ndim != 2 || table->shape[0] < 1 || table->shape[0] > (1 << 24) ||
+            table->shape[1] != c.rnn.input_size)
+            return recur_fail(RECUR_E_SHAPE, "%s: embedding.weight does not match input_size",
+                              label);
+        c.vocab_size = (int)table->shape[0];
+        c.padding_idx = pad ? atoi(pad) : -1;
+    }
     recur_seqnet *net;
     RECUR_TRY(seqnet_build(&c, 0, &net));
     recur_status st = RECUR_OK;
