@@ -976,6 +976,98 @@ recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count
 recur_status recur_lm_load(const recur_st_file *file, recur_lm **out);
 
 /* ------------------------------------------------------------------ */
+/* Attention over a sequence (encoder outputs)                         */
+/* ------------------------------------------------------------------ */
+
+/* Scores of a query q against the keys k_t, t < T, turned into weights by a
+ * softmax over t, and the context sum_t w_t v_t:
+ *   ADDITIVE    (Bahdanau) s_t = v^T tanh(W_q q + b + W_k k_t)
+ *   DOT         (Luong)    s_t = q . k_t                      (Dq == Dk)
+ *   GENERAL     (Luong)    s_t = q^T W k_t = q . (W k_t), W [Dq, Dk]
+ *   SCALED_DOT  softmax((q W_q^T + b_q)(K W_k^T + b_k)^T / sqrt(d)) (V W_v^T + b_v),
+ *               one head: torch.nn.MultiheadAttention(num_heads=1) without
+ *               its output projection. */
+typedef enum recur_attention_kind {
+    RECUR_ATTN_ADDITIVE = 0,
+    RECUR_ATTN_DOT,
+    RECUR_ATTN_GENERAL,
+    RECUR_ATTN_SCALED_DOT
+} recur_attention_kind;
+
+typedef struct recur_attention_config {
+    recur_attention_kind kind;
+    int query_size;  /* Dq */
+    int key_size;    /* Dk */
+    int value_size;  /* Dv */
+    int hidden_size; /* ADDITIVE: H, the size of the tanh layer; SCALED_DOT: d, the
+                        size of the three projections; DOT and GENERAL: 0 */
+    int bias;        /* 0 or 1. ADDITIVE: the b above (query.bias); SCALED_DOT:
+                        b_q, b_k, b_v; DOT and GENERAL: 0 (a bias there could only
+                        add the same amount to every score) */
+} recur_attention_config;
+
+typedef struct recur_attention recur_attention;
+
+/* Parameters, as torch.nn.Linear weights [out, in] and biases [out], in this
+ * order, each drawn from U(-1/sqrt(in), 1/sqrt(in)) like torch.nn.Linear:
+ *   ADDITIVE    query.weight [H, Dq], query.bias [H] (bias), key.weight [H, Dk],
+ *               v.weight [1, H]
+ *   DOT         none
+ *   GENERAL     key.weight [Dq, Dk]
+ *   SCALED_DOT  query.weight [d, Dq], query.bias [d], key.weight [d, Dk],
+ *               key.bias [d], value.weight [d, Dv], value.bias [d] (biases
+ *               with bias) */
+recur_status recur_attention_create(const recur_attention_config *config, uint64_t seed,
+                                    recur_attention **out);
+void recur_attention_free(recur_attention *attention);
+const recur_attention_config *recur_attention_get_config(const recur_attention *attention);
+/* Dout, the context's feature size: d for SCALED_DOT, else Dv. */
+int recur_attention_output_size(const recur_attention *attention);
+int recur_attention_param_count(const recur_attention *attention);
+recur_status recur_attention_param(const recur_attention *attention, int index,
+                                   recur_param *out);
+/* RECUR_E_SHAPE when there is no parameter of that name. */
+recur_status recur_attention_find_param(const recur_attention *attention, const char *name,
+                                        recur_param *out);
+void recur_attention_zero_grad(recur_attention *attention);
+
+/* Queries are batch-major, Q per sequence: [B, Q, Dq], which for a single
+ * query (a decoder's state, Q = 1) is the same array as [B, Dq]. Keys and
+ * values are time-major like the recurrent layers' outputs; values may be the
+ * same array as keys (then add grad_keys and grad_values). Positions t >=
+ * lengths[b] are padding: their weight is exactly 0 and they are never read
+ * (any values, NaN included, change nothing); lengths[b] must be in 1..T. */
+typedef struct recur_attention_forward_args {
+    int batch;              /* B >= 1 */
+    int num_queries;        /* Q >= 1 */
+    int seq_len;            /* T >= 1 */
+    const float *queries;   /* [B, Q, Dq] */
+    const float *keys;      /* [T, B, Dk] */
+    const float *values;    /* [T, B, Dv] */
+    const int64_t *lengths; /* [B] in 1..T, or NULL: every sequence has T steps */
+    float *context;         /* out [B, Q, Dout] */
+    float *weights;         /* out [B, Q, T] (attention maps), or NULL; 0 past each length */
+} recur_attention_forward_args;
+
+/* Keeps copies of the inputs and what backward needs inside the handle. */
+recur_status recur_attention_forward(recur_attention *attention,
+                                     const recur_attention_forward_args *args);
+
+typedef struct recur_attention_backward_args {
+    const float *grad_context; /* [B, Q, Dout], or NULL (zeros) */
+    const float *grad_weights; /* [B, Q, T], or NULL (zeros); ignored past each length */
+    float *grad_queries;       /* out [B, Q, Dq], or NULL */
+    float *grad_keys;          /* out [T, B, Dk], or NULL; 0 past each length */
+    float *grad_values;        /* out [T, B, Dv], or NULL; 0 past each length */
+} recur_attention_backward_args;
+
+/* Gradients for the last forward; parameter gradients are added to the
+ * handle's (recur_attention_zero_grad first for fresh ones). RECUR_E_STATE
+ * when no forward preceded it. */
+recur_status recur_attention_backward(recur_attention *attention,
+                                      const recur_attention_backward_args *args);
+
+/* ------------------------------------------------------------------ */
 /* Sequence-to-vector network: stack -> pooling -> Linear head         */
 /* ------------------------------------------------------------------ */
 
@@ -1028,6 +1120,56 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
  * stack's keys) into a writer, and back from a file holding them. */
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);
 recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
+
+/* ------------------------------------------------------------------ */
+/* Tokens and vocabularies (text classification)                       */
+/* ------------------------------------------------------------------ */
+
+typedef enum recur_token_kind {
+    RECUR_TOKENS_CHARS = 0, /* every byte is a token (any bytes: UTF-8 or not) */
+    RECUR_TOKENS_WORDS      /* runs of non-space bytes */
+} recur_token_kind;
+
+typedef struct recur_token_options {
+    recur_token_kind kind;
+    int lowercase;         /* ASCII letters to lower case */
+    int split_punctuation; /* words: each ASCII punctuation mark is a token of its own,
+                              except an apostrophe inside a word ("don't") */
+} recur_token_options;
+
+/* Words, lower case, punctuation split. */
+recur_token_options recur_token_options_default(void);
+
+/* Receives each token (NUL-terminated, valid during the call); a failing
+ * status stops the tokenizer and is returned. */
+typedef recur_status (*recur_token_callback)(const char *token, size_t length, void *context);
+
+/* Splits text into tokens. Bytes >= 0x80 count as letters, so UTF-8 and
+ * Latin-1 words stay whole; a word longer than 255 bytes is cut into pieces. */
+recur_status recur_tokenize(const char *text, size_t length, const recur_token_options *options,
+                            recur_token_callback callback, void *context);
+
+/* A vocabulary: id 0 is <pad>, id 1 is <unk>, then the tokens by falling
+ * count (ties bytewise). Built by add (counting) then finish. */
+#define RECUR_VOCAB_PAD 0
+#define RECUR_VOCAB_UNK 1
+typedef struct recur_vocab recur_vocab;
+
+recur_status recur_vocab_create(recur_vocab **out);
+void recur_vocab_free(recur_vocab *vocab);
+recur_status recur_vocab_add(recur_vocab *vocab, const char *token, size_t length);
+/* Keeps at most max_size ids in all (0 = no limit; <pad> and <unk> count) of
+ * tokens seen at least min_count times. */
+recur_status recur_vocab_finish(recur_vocab *vocab, int64_t max_size, int64_t min_count);
+int64_t recur_vocab_size(const recur_vocab *vocab); /* 0 before finish */
+/* The id of a token; RECUR_VOCAB_UNK when unknown. */
+int64_t recur_vocab_id(const recur_vocab *vocab, const char *token, size_t length);
+/* The token of an id ("<pad>", "<unk>" for 0 and 1), NULL out of range. */
+const char *recur_vocab_token(const recur_vocab *vocab, int64_t id, size_t *length);
+/* The tokens (ids 2..) as one U8 tensor of [u32 length][bytes] records, and back. */
+recur_status recur_vocab_write(const recur_vocab *vocab, recur_st_writer *writer,
+                               const char *name);
+recur_status recur_vocab_read(const recur_st_file *file, const char *name, recur_vocab **out);
 
 /* ------------------------------------------------------------------ */
 /* Text as bytes                                                       */
