@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "recur.h"
 
@@ -55,5 +56,10 @@ int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byt
  * with its byte vocabulary. Returns 0, or an exit status after printing the
  * error; on success the caller frees *lm and closes *file. */
 int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab);
+
+/* Writes text as a JSON string (quotes, escapes; bytes >= 0x80 as they are). */
+void cli_json_string(FILE *f, const char *text);
+/* Writes text as a CSV field, quoted when it holds a comma, quote or line break. */
+void cli_csv_field(FILE *f, const char *text);
 
 #endif

@@ -14,7 +14,8 @@ static const char main_usage[] =
     "  train     train a byte-level language model on a text file\n"
     "  generate  sample text from a model made by train\n"
     "  eval      loss of a model made by train on a text file\n"
-    "  forecast  train and run forecasters on CSV time series (train, predict)\n"
+    "  forecast  train and run forecasters on CSV time series (train, predict, plot, tune)\n"
+    "  classify  sequence classification of texts and images (train, eval, predict)\n"
     "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
     "  plot      draw the loss curves of a metrics CSV file (from train) into a PNG\n"
     "  bench     time the forward and training step of LSTM/GRU/RNN stacks\n"
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(command, "generate"))
         return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(command, "classify"))
+        return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(command, "forecast"))
         return cmd_forecast(argc - 1, argv + 1);
     if (!strcmp(command, "eval"))

@@ -1049,7 +1049,8 @@ typedef struct recur_attention_forward_args {
     float *weights;         /* out [B, Q, T] (attention maps), or NULL; 0 past each length */
 } recur_attention_forward_args;
 
-/* Keeps copies of the inputs and what backward needs inside the handle. */
+/* Keeps copies of the inputs and what backward needs inside the handle
+ * (ADDITIVE also its B*Q*T*H tanh energies). */
 recur_status recur_attention_forward(recur_attention *attention,
                                      const recur_attention_forward_args *args);
 

@@ -8,7 +8,7 @@ set -euo pipefail
 # cairo draws plots, protobuf-c encodes TensorBoard events, libcsv reads CSV files;
 # fortunes is the demo's training corpus.
 packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libcairo2-dev
-          protobuf-c-compiler libprotobuf-c-dev libcsv-dev fortunes)
+          protobuf-c-compiler libprotobuf-c-dev libcsv-dev zlib1g-dev fortunes)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy)
 fi
