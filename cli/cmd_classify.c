@@ -23,7 +23,7 @@ enum {
     CL_TEST_IMAGES, CL_TEST_LABELS, CL_OUTPUT, CL_JSON,
     /* saved with the model */
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
-    CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_POOL, CL_LOSS,
+    CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
     CL_CLASS_WEIGHTS, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_WEIGHT_DECAY, CL_CLIP,
     CL_EARLY_STOP, CL_VAL_FRACTION, CL_TEST_FRACTION, CL_SEED, CL_COUNT
 };
@@ -64,6 +64,8 @@ static const cli_option classify_specs[] = {
     {CL_BIDIRECTIONAL, "bidirectional", OPTION_INT, SCOPE_FIXED, "0", 0, 1, NULL,
      "1: read both ways"},
     {CL_DROPOUT, "dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL, "between layers"},
+    {CL_INPUT_DROPOUT, "input-dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL,
+     "dropout on the embedding vectors (or input values)"},
     {CL_POOL, "pool", OPTION_CHOICE, SCOPE_FIXED, "last", 0, 0, "last|mean|max",
      "sequence to vector"},
     {CL_LOSS, "loss", OPTION_CHOICE, SCOPE_FIXED, "auto", 0, 0, "auto|ce|bce",
@@ -492,6 +494,7 @@ static int classify_train(int argc, char **argv)
         sc.rnn.num_layers = (int)o.num[CL_LAYERS];
         sc.rnn.bidirectional = (int)o.num[CL_BIDIRECTIONAL];
         sc.rnn.dropout = (float)o.num[CL_DROPOUT];
+        sc.input_dropout = (float)o.num[CL_INPUT_DROPOUT];
         sc.pool = (recur_pool)cli_options_choice(&o, CL_POOL);
         if (is_text)
             sc.vocab_size = (int)recur_vocab_size(vocab), sc.padding_idx = RECUR_VOCAB_PAD;

@@ -1088,6 +1088,8 @@ typedef struct recur_seqnet_config {
     int vocab_size;       /* > 0: an Embedding [vocab_size, rnn.input_size] in front; the
                              input is then token ids (recur_seqnet_forward_ids) */
     int padding_idx;      /* the embedding's padding row, -1 for none */
+    float input_dropout;  /* training mode: inverted dropout on every input value (the
+                             embedding vectors for ids), 0 <= p < 1 */
 } recur_seqnet_config;
 
 recur_seqnet_config recur_seqnet_config_default(recur_cell cell, int input_size, int hidden_size,
@@ -1104,8 +1106,11 @@ int recur_seqnet_param_count(const recur_seqnet *net);
 recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out);
 void recur_seqnet_zero_grad(recur_seqnet *net);
 void recur_seqnet_set_training(recur_seqnet *net, int training);
-/* The stack inside (for its generator state, say). */
+/* The stack inside. */
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net);
+/* The generators of the masks (the stack's, then the input dropout's). */
+void recur_seqnet_get_rng_state(const recur_seqnet *net, uint64_t state[8]);
+recur_status recur_seqnet_set_rng_state(recur_seqnet *net, const uint64_t state[8]);
 /* input [T, B, I], lengths [B] in 1..T or NULL. *result points at [B, O]
  * inside the network, valid until the next forward. */
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,

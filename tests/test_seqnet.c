@@ -121,6 +121,7 @@ static void gradcheck_ids(void)
     enum { V = 9 };
     recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
     c.vocab_size = V, c.padding_idx = 0, c.pool = RECUR_POOL_MEAN;
+    c.input_dropout = 0.3f, c.rnn.recurrent_dropout = 0.2f;
     recur_seqnet *net;
     CHECK_OK(recur_seqnet_create(&c, 5, &net));
     if (!net)
@@ -128,6 +129,10 @@ static void gradcheck_ids(void)
     int64_t ids[T * B];
     for (int k = 0; k < T * B; k++)
         ids[k] = (k * 7 + 3) % V;
+    /* training mode with input and recurrent dropout; the same masks every call */
+    recur_seqnet_set_training(net, 1);
+    uint64_t rng[8];
+    recur_seqnet_get_rng_state(net, rng);
     const float *result;
     CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
     recur_seqnet_zero_grad(net);
@@ -143,6 +148,7 @@ static void gradcheck_ids(void)
             double loss[2];
             for (int side = 0; side < 2; side++) {
                 p.value[k] = saved + (side ? -1e-2f : 1e-2f);
+                CHECK_OK(recur_seqnet_set_rng_state(net, rng));
                 CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
                 loss[side] = 0;
                 for (int j = 0; j < B * O; j++)
@@ -157,6 +163,16 @@ static void gradcheck_ids(void)
         }
     }
     CHECK(worst <= 2e-3);
+    /* without restoring the generators the masks change */
+    double again = 0, first = 0;
+    CHECK_OK(recur_seqnet_set_rng_state(net, rng));
+    CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
+    for (int j = 0; j < B * O; j++)
+        first += result[j];
+    CHECK_OK(recur_seqnet_forward_ids(net, T, B, ids, lengths, &result));
+    for (int j = 0; j < B * O; j++)
+        again += result[j];
+    CHECK(first != again);
     CHECK_STATUS(recur_seqnet_forward(net, T, B, NULL, NULL, &result), RECUR_E_INVALID);
     recur_seqnet_free(net);
 }

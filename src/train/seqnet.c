@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/rng.h"
 #include "core/status.h"
 
 #define MAX_SEQNET_PARAMS 512
@@ -28,6 +29,11 @@ struct recur_seqnet {
     recur_buffer result;     /* [B, O] */
     int *argmax;             /* [B, F] time index chosen by max pooling */
     int from_ids;            /* the last forward went through the embedding */
+    int training;
+    recur_rng rng;           /* input dropout masks */
+    recur_buffer dropped;    /* [T, B, I] the input after dropout */
+    recur_buffer input_mask; /* [T, B, I] 0 or 1/(1-p) */
+    int masked;              /* the last forward applied input_mask */
     size_t argmax_capacity;
     recur_buffer grad_pooled, grad_output, grad_h_n;
     char names[MAX_SEQNET_PARAMS][48];
@@ -52,12 +58,16 @@ static recur_status seqnet_build(const recur_seqnet_config *config, uint64_t see
     *out = NULL;
     if (config->rnn.batch_first)
         return recur_fail(RECUR_E_INVALID, "seqnet: inputs are time-major (batch_first must be 0)");
+    if (!(config->input_dropout >= 0.0f && config->input_dropout < 1.0f))
+        return recur_fail(RECUR_E_INVALID, "seqnet: input_dropout %g outside [0, 1)",
+                          (double)config->input_dropout);
     if (config->pool < RECUR_POOL_LAST || config->pool > RECUR_POOL_MAX)
         return recur_fail(RECUR_E_INVALID, "seqnet: unknown pooling %d", (int)config->pool);
     recur_seqnet *net = calloc(1, sizeof *net);
     if (!net)
         return recur_fail(RECUR_E_NOMEM, "seqnet: out of memory");
     net->config = *config;
+    recur_rng_seed(&net->rng, seed + 3);
     const recur_rnn_config *rc = &config->rnn;
     int hout = rc->proj_size ? rc->proj_size : rc->hidden_size;
     net->features = (rc->bidirectional ? 2 : 1) * hout;
@@ -95,7 +105,7 @@ void recur_seqnet_free(recur_seqnet *net)
     recur_buffer *buffers[] = {&net->output,      &net->h_n,           &net->c_n,
                                &net->pooled,      &net->result,        &net->grad_pooled,
                                &net->grad_output, &net->grad_h_n,      &net->embedded,
-                               &net->grad_embedded};
+                               &net->grad_embedded, &net->dropped,     &net->input_mask};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         recur_buffer_release(buffers[i]);
     free(net->lengths);
@@ -153,7 +163,41 @@ void recur_seqnet_zero_grad(recur_seqnet *net)
 
 void recur_seqnet_set_training(recur_seqnet *net, int training)
 {
+    net->training = training != 0;
     recur_rnn_set_training(net->rnn, training);
+}
+
+void recur_seqnet_get_rng_state(const recur_seqnet *net, uint64_t state[8])
+{
+    recur_rnn_get_rng_state(net->rnn, state);
+    memcpy(state + 4, net->rng.state, sizeof net->rng.state);
+}
+
+recur_status recur_seqnet_set_rng_state(recur_seqnet *net, const uint64_t state[8])
+{
+    RECUR_TRY(recur_rnn_set_rng_state(net->rnn, state));
+    if (!(state[4] | state[5] | state[6] | state[7]))
+        return recur_fail(RECUR_E_INVALID, "seqnet_set_rng_state: all-zero generator state");
+    memcpy(net->rng.state, state + 4, sizeof net->rng.state);
+    return RECUR_OK;
+}
+
+/* Inverted dropout on the input in training mode; returns what the stack reads. */
+static recur_status input_dropout(recur_seqnet *net, size_t count, const float **input)
+{
+    float p = net->config.input_dropout;
+    net->masked = net->training && p > 0.0f;
+    if (!net->masked)
+        return RECUR_OK;
+    RECUR_TRY(recur_buffer_reserve(&net->dropped, count));
+    RECUR_TRY(recur_buffer_reserve(&net->input_mask, count));
+    float keep = 1.0f / (1.0f - p);
+    for (size_t k = 0; k < count; k++) {
+        net->input_mask.data[k] = recur_rng_bernoulli(&net->rng, (double)p) ? 0.0f : keep;
+        net->dropped.data[k] = (*input)[k] * net->input_mask.data[k];
+    }
+    *input = net->dropped.data;
+    return RECUR_OK;
 }
 
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net) { return net->rnn; }
@@ -250,6 +294,7 @@ recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, con
             return recur_fail(RECUR_E_NOMEM, "seqnet: out of memory");
         memcpy(net->lengths, lengths, (size_t)batch * sizeof(int64_t));
     }
+    RECUR_TRY(input_dropout(net, rows * (size_t)net->config.rnn.input_size, &input));
     int is_lstm = net->config.rnn.cell == RECUR_LSTM;
     recur_rnn_forward_args fwd = {seq_len,           batch, input, lengths, NULL, NULL,
                                   net->output.data, net->h_n.data, is_lstm ? net->c_n.data : NULL};
@@ -309,6 +354,11 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
         bwd.grad_output = go;
     }
     RECUR_TRY(recur_rnn_backward(net->rnn, &bwd));
+    if (net->masked && grad_input) {
+        size_t count = (size_t)T * (size_t)B * (size_t)rc->input_size;
+        for (size_t k = 0; k < count; k++)
+            grad_input[k] *= net->input_mask.data[k];
+    }
     if (net->from_ids)
         RECUR_TRY(recur_embedding_backward(net->embedding, net->grad_embedded.data));
     return RECUR_OK;
