@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# recur classify end to end: a learnable text task in a quoted CSV file and in
+# line files (with an empty line, Latin-1 bytes and a very long line), eval
+# with its JSON report, predict in input order, a tiny IDX image set, and bad
+# input answered with one line on stderr and exit status 2.
+# usage: test_classify_cli.sh RECUR_BINARY SCRATCH_DIR
+set -uo pipefail
+recur=$1 dir=$2
+rm -rf "$dir" && mkdir -p "$dir"
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# The label is the sentiment word hidden among filler words.
+awk 'BEGIN {
+  srand(7); split("the a film plot actor scene music, story \"quoted\" long-ish dull ok", w, " ");
+  print "id,review,label";
+  for (i = 0; i < 600; i++) {
+    pos = i % 2; s = "";
+    for (k = 0; k < 4 + int(rand() * 8); k++) s = s w[1 + int(rand() * 12)] " ";
+    s = s (pos ? "good" : "bad");
+    for (k = 0; k < int(rand() * 5); k++) s = s " " w[1 + int(rand() * 12)];
+    gsub(/"/, "\"\"", s);
+    printf "%d,\"%s\",%s\n", i, s, pos ? "positive" : "negative";
+  }
+}' >"$dir/reviews.csv"
+
+args=(classify train "$dir/reviews.csv" --text review --label label --epochs 6 --hidden 16 --embed 16
+      --test-fraction 0.2 --seed 3)
+"$recur" "${args[@]}" -o "$dir/model.safetensors" >"$dir/train.log" 2>&1 || bad "train failed: $(tail -3 "$dir/train.log")"
+acc=$(grep -o '^test: [0-9]* examples, accuracy [0-9.]*' "$dir/train.log" | awk '{print $5}')
+awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.95) }' && ok || bad "test accuracy $acc below 0.95"
+grep -q "^600 examples (432 train, 48 validation, 120 test), 2 classes" "$dir/train.log" && ok \
+  || bad "split: $(head -1 "$dir/train.log")"
+"$recur" "${args[@]}" -o "$dir/model2.safetensors" >/dev/null 2>&1
+cmp -s "$dir/model.safetensors" "$dir/model2.safetensors" && ok || bad "same seed, different model"
+
+"$recur" classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review --label label \
+  --json "$dir/report.json" >"$dir/eval.log" 2>&1 || bad "eval failed: $(cat "$dir/eval.log")"
+grep -q "^eval: 600 examples, accuracy" "$dir/eval.log" && grep -q "confusion" "$dir/eval.log" && ok || bad "eval report"
+if command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["examples"]==600 and len(r["confusion"])==2 and {c["name"] for c in r["classes"]}=={"negative","positive"}' \
+    "$dir/report.json" && ok || bad "report.json"
+fi
+
+# predict keeps the input order: the texts of rows 0.. alternate negative, positive
+cut -d, -f2- "$dir/reviews.csv" | sed 's/,[a-z]*$//' >/dev/null
+"$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review -o "$dir/pred.csv" >/dev/null 2>&1 || bad "predict failed"
+[[ $(head -1 "$dir/pred.csv") == "label,p_negative,p_positive" && $(wc -l <"$dir/pred.csv") -eq 601 ]] && ok || bad "pred.csv shape"
+awk -F, 'NR > 1 { want = (NR % 2 == 0) ? "negative" : "positive"; if ($1 == want) right++ } END { exit !(right >= 570) }' \
+  "$dir/pred.csv" && ok || bad "predictions not in input order or wrong"
+
+# line files: an empty line is skipped, odd bytes and a very long line are examples
+{ for i in $(seq 1 150); do echo "quite good movie $i"; done; echo; printf 'caf\xe9 good\n'; } >"$dir/pos.txt"
+{ for i in $(seq 1 150); do echo "rather bad movie $i"; done; head -c 20000 /dev/zero | tr '\0' 'x'; echo " bad"; } >"$dir/neg.txt"
+"$recur" classify train --lines "$dir/pos.txt=pos,$dir/neg.txt=neg" --tokens char --epochs 3 --hidden 16 --embed 8 \
+  --max-len 64 -o "$dir/lines.safetensors" >"$dir/lines.log" 2>&1 && ok || bad "train on line files: $(tail -2 "$dir/lines.log")"
+grep -q "^302 examples" "$dir/lines.log" && ok || bad "line count: $(head -1 "$dir/lines.log")"
+
+# IDX: 40 4x3 images, class = which row is bright
+python3 - "$dir" <<'PY' 2>/dev/null || printf 'skip\n' >"$dir/no-idx"
+import struct, sys, random
+random.seed(1); d = sys.argv[1]
+imgs, labels = bytearray(), bytearray()
+for i in range(40):
+    c = i % 3; labels.append(c)
+    for r in range(4):
+        for k in range(3):
+            imgs.append(250 if r == c else random.randint(0, 40))
+open(d + "/img.idx", "wb").write(struct.pack(">IIII", 0x803, 40, 4, 3) + imgs)
+open(d + "/lab.idx", "wb").write(struct.pack(">II", 0x801, 40) + labels)
+PY
+if [[ ! -e "$dir/no-idx" ]]; then
+  "$recur" classify train --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" --epochs 60 --hidden 16 --batch 8 \
+    --test-fraction 0 --val-fraction 0 --early-stop 0 --lr 0.01 -o "$dir/img.safetensors" >"$dir/img.log" 2>&1 || bad "IDX train: $(tail -2 "$dir/img.log")"
+  "$recur" classify eval "$dir/img.safetensors" --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" >"$dir/imgeval.log" 2>&1
+  grep -q "accuracy 1.0000" "$dir/imgeval.log" && ok || bad "IDX accuracy: $(head -1 "$dir/imgeval.log")"
+else
+  echo "SKIP: IDX test (no python3 to write the files)"
+fi
+
+expect_error() {
+  local name=$1; shift
+  "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
+  [[ $rc -eq 2 && $(wc -l <"$dir/err") -eq 1 ]] && ok || bad "$name: exit $rc: $(cat "$dir/err")"
+}
+printf 'text,label\nhello,a\n' >"$dir/one.csv"
+printf 'text,label\n"unclosed,a\n' >"$dir/broken.csv"
+expect_error "missing text column" classify train "$dir/reviews.csv" --text nope --label label -o "$dir/x"
+expect_error "missing label column" classify train "$dir/reviews.csv" --text review --label nope -o "$dir/x"
+expect_error "one class" classify train "$dir/one.csv" --text text --label label -o "$dir/x"
+expect_error "broken CSV" classify train "$dir/broken.csv" --text text --label label -o "$dir/x"
+expect_error "no -o" classify train "$dir/reviews.csv" --text review --label label
+expect_error "bad --lines" classify train --lines "$dir/pos.txt" -o "$dir/x"
+expect_error "missing line file" classify train --lines "$dir/nope.txt=a,$dir/neg.txt=b" -o "$dir/x"
+expect_error "bad IDX" classify train --idx-images "$dir/reviews.csv" --idx-labels "$dir/reviews.csv" -o "$dir/x"
+expect_error "eval with unknown labels" classify eval "$dir/model.safetensors" --lines "$dir/pos.txt=pos" 
+expect_error "eval of a non-model" classify eval "$dir/reviews.csv" --lines "$dir/pos.txt=positive"
+expect_error "unknown subcommand" classify fit
+
+echo "test_classify_cli: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
