@@ -15,12 +15,13 @@
 #include "classify_sources.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "heatmap.h"
 #include "options.h"
 
 enum {
     /* data (given anew for eval/predict) */
     CL_TEXT, CL_LABEL, CL_DELIMITER, CL_NO_HEADER, CL_LINES, CL_IDX_IMAGES, CL_IDX_LABELS,
-    CL_TEST_IMAGES, CL_TEST_LABELS, CL_OUTPUT, CL_JSON,
+    CL_TEST_IMAGES, CL_TEST_LABELS, CL_OUTPUT, CL_JSON, CL_ATTENTION_MAP,
     /* saved with the model */
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
     CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
@@ -47,6 +48,8 @@ static const cli_option classify_specs[] = {
     {CL_OUTPUT, "output", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
      "train: the model file; predict: the CSV (also -o)"},
     {CL_JSON, "json", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "eval: also write the report as JSON"},
+    {CL_ATTENTION_MAP, "attention-map", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
+     "eval, predict with --pool attention: PNG of the first example's weights"},
     {CL_TOKENS, "tokens", OPTION_CHOICE, SCOPE_FIXED, "word", 0, 0, "char|word", "tokens"},
     {CL_LOWERCASE, "lowercase", OPTION_INT, SCOPE_FIXED, "1", 0, 1, NULL, "lower-case text"},
     {CL_SPLIT_PUNCT, "split-punct", OPTION_INT, SCOPE_FIXED, "1", 0, 1, NULL,
@@ -66,7 +69,7 @@ static const cli_option classify_specs[] = {
     {CL_DROPOUT, "dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL, "between layers"},
     {CL_INPUT_DROPOUT, "input-dropout", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 0.99, NULL,
      "dropout on the embedding vectors (or input values)"},
-    {CL_POOL, "pool", OPTION_CHOICE, SCOPE_FIXED, "last", 0, 0, "last|mean|max",
+    {CL_POOL, "pool", OPTION_CHOICE, SCOPE_FIXED, "last", 0, 0, "last|mean|max|attention",
      "sequence to vector"},
     {CL_LOSS, "loss", OPTION_CHOICE, SCOPE_FIXED, "auto", 0, 0, "auto|ce|bce",
      "auto: bce for two classes, else cross-entropy"},
@@ -604,7 +607,7 @@ static int classify_train(int argc, char **argv)
 
 /* Loads MODEL and the data the flags name, encoded for it. */
 static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, classifier *c,
-                        cls_dataset *d)
+                        cls_dataset *d, recur_vocab **vocab_out)
 {
     const char *path = o->positional[0];
     recur_vocab *vocab = NULL;
@@ -655,7 +658,42 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         }
     }
     cls_texts_free(&texts);
-    recur_vocab_free(vocab);
+    *vocab_out = vocab;
+    return rc;
+}
+
+/* The attention weights of the first example, drawn over its tokens (or rows). */
+static int draw_attention(const char *path, classifier *c, const cls_dataset *d,
+                          const recur_vocab *vocab)
+{
+    if (recur_seqnet_get_config(c->net)->pool != RECUR_POOL_ATTENTION)
+        return cli_error("--attention-map needs a model trained with --pool attention");
+    if (d->n < 1)
+        return cli_error("--attention-map: no example");
+    cls_batch b = {0};
+    int64_t first = 0;
+    const float *logits;
+    int rc = cls_batch_fill(&b, d, &first, 1, c->max_len);
+    recur_seqnet_set_training(c->net, 0);
+    if (!rc && net_forward(c, &b, &logits) != RECUR_OK)
+        rc = cli_status_error(RECUR_E_INVALID);
+    const float *weights = rc ? NULL : recur_seqnet_attention_weights(c->net);
+    const char **labels = rc ? NULL : calloc((size_t)b.steps, sizeof *labels);
+    char (*rows)[16] = rc ? NULL : calloc((size_t)b.steps, sizeof *rows);
+    if (!rc && (!labels || !rows))
+        rc = cli_error("out of memory");
+    for (int t = 0; !rc && t < b.steps; t++) {
+        snprintf(rows[t], sizeof rows[t], "row %d", t);
+        labels[t] = vocab ? recur_vocab_token(vocab, b.ids[t], NULL) : rows[t];
+    }
+    const char *row_label[] = {"weight"};
+    if (!rc)
+        rc = cli_heatmap(path, "attention over the first example", row_label, 1, labels, b.steps,
+                         weights);
+    if (!rc)
+        printf("attention map of the first example: %s\n", path);
+    free(labels), free(rows);
+    cls_batch_free(&b);
     return rc;
 }
 
@@ -675,7 +713,10 @@ static int classify_use(int argc, char **argv, int predict)
     recur_st_file *file = NULL;
     classifier c = {0};
     cls_dataset d = {0};
-    rc = load_for_use(&o, !predict, &file, &c, &d);
+    recur_vocab *vocab = NULL;
+    rc = load_for_use(&o, !predict, &file, &c, &d, &vocab);
+    if (!rc && o.str[CL_ATTENTION_MAP])
+        rc = draw_attention(o.str[CL_ATTENTION_MAP], &c, &d, vocab);
     int64_t *idx = rc ? NULL : malloc((size_t)(d.n ? d.n : 1) * sizeof *idx);
     int *predictions = rc ? NULL : malloc((size_t)(d.n ? d.n : 1) * sizeof *predictions);
     double *probabilities =
@@ -718,6 +759,7 @@ static int classify_use(int argc, char **argv, int predict)
         }
     }
     free(idx), free(predictions), free(probabilities), free(r.confusion);
+    recur_vocab_free(vocab);
     recur_seqnet_free(c.net);
     cls_dataset_free(&d);
     recur_st_close(file);

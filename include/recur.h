@@ -1078,7 +1078,10 @@ typedef enum recur_pool {
                             bidirectional: forward's at the last valid step, reverse's
                             at step 0) */
     RECUR_POOL_MEAN,     /* mean of the outputs over each sequence's valid steps */
-    RECUR_POOL_MAX       /* element-wise max over the valid steps */
+    RECUR_POOL_MAX,      /* element-wise max over the valid steps */
+    RECUR_POOL_ATTENTION /* sum_t w_t h_t, w = softmax_t(v . tanh(W_k h_t + W_q 1 + b)):
+                            additive attention with a constant query (a learned context
+                            vector, Yang et al. 2016); parameters "pool.*" */
 } recur_pool;
 
 typedef struct recur_seqnet_config {
@@ -1108,6 +1111,9 @@ void recur_seqnet_zero_grad(recur_seqnet *net);
 void recur_seqnet_set_training(recur_seqnet *net, int training);
 /* The stack inside. */
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net);
+/* RECUR_POOL_ATTENTION: the weights [B, T] of the last forward (0 past each
+ * length), for attention maps; NULL for other poolings. */
+const float *recur_seqnet_attention_weights(const recur_seqnet *net);
 /* The generators of the masks (the stack's, then the input dropout's). */
 void recur_seqnet_get_rng_state(const recur_seqnet *net, uint64_t state[8]);
 recur_status recur_seqnet_set_rng_state(recur_seqnet *net, const uint64_t state[8]);
@@ -1176,6 +1182,135 @@ const char *recur_vocab_token(const recur_vocab *vocab, int64_t id, size_t *leng
 recur_status recur_vocab_write(const recur_vocab *vocab, recur_st_writer *writer,
                                const char *name);
 recur_status recur_vocab_read(const recur_st_file *file, const char *name, recur_vocab **out);
+
+/* ------------------------------------------------------------------ */
+/* Sequence to sequence: encoder-decoder with optional attention       */
+/* ------------------------------------------------------------------ */
+
+/* Token ids of both vocabularies: 0 is padding (never predicted, ignored by
+ * the loss), 1 begins every decoder input (bos), 2 ends every target (eos);
+ * real tokens are 3 and up. */
+#define RECUR_S2S_PAD 0
+#define RECUR_S2S_BOS 1
+#define RECUR_S2S_EOS 2
+
+/* The model:
+ *   encoder  Embedding [source_vocab, E] (row 0 zero) -> RNN stack (cell, E -> H,
+ *            num_layers, optionally bidirectional) over the source ids;
+ *   bridge   the decoder's initial state (h0 and, for LSTM, c0) of layer l is the
+ *            encoder's final state of layer l, summed over the two directions when
+ *            bidirectional (no parameters);
+ *   decoder  Embedding [target_vocab, E] (row 0 zero) -> unidirectional RNN stack
+ *            (same cell, E -> H, num_layers); input at step t: bos, then the
+ *            previous target token (teacher forcing) or the previous prediction;
+ *   attention (optional, Luong style) the decoder's output s_t queries the
+ *            encoder's outputs (keys = values, [S, B, D*H], source lengths as
+ *            mask): c_t = recur_attention(s_t); the context is not fed back
+ *            into the decoder, so teacher-forced training runs all steps at once;
+ *   output   logits_t = Linear([s_t ; c_t]) over the target vocabulary (just
+ *            Linear(s_t) without attention).
+ * DOT attention needs D*H == H, i.e. a unidirectional encoder. */
+typedef struct recur_seq2seq_config {
+    recur_cell cell;
+    int source_vocab, target_vocab; /* >= 3 each (the special ids included) */
+    int embed_size, hidden_size, num_layers;
+    int bidirectional;              /* encoder only */
+    int attention;                  /* 0 none, 1 attention_kind */
+    recur_attention_kind attention_kind;
+    int attention_size;             /* ADDITIVE / SCALED_DOT hidden size; 0 = hidden_size */
+} recur_seq2seq_config;
+
+/* One layer, unidirectional, additive attention, attention_size 0. */
+recur_seq2seq_config recur_seq2seq_config_default(recur_cell cell, int source_vocab,
+                                                  int target_vocab, int embed_size,
+                                                  int hidden_size);
+
+typedef struct recur_seq2seq recur_seq2seq;
+
+recur_status recur_seq2seq_create(const recur_seq2seq_config *config, uint64_t seed,
+                                  recur_seq2seq **out);
+void recur_seq2seq_free(recur_seq2seq *model);
+const recur_seq2seq_config *recur_seq2seq_get_config(const recur_seq2seq *model);
+/* Parameters: encoder.embedding.weight, encoder.rnn.<PyTorch names>,
+ * decoder.embedding.weight, decoder.rnn.<PyTorch names>, [attention.<names>],
+ * output.weight, output.bias. */
+int recur_seq2seq_param_count(const recur_seq2seq *model);
+recur_status recur_seq2seq_param(const recur_seq2seq *model, int index, recur_param *out);
+void recur_seq2seq_zero_grad(recur_seq2seq *model);
+
+/* A batch, time-major. Targets hold the output tokens followed by eos; values
+ * past a length are never read (padding may hold anything). */
+typedef struct recur_seq2seq_batch {
+    int batch;                     /* B >= 1 */
+    int source_len;                /* S >= 1 */
+    const int64_t *source;         /* [S, B] ids < source_vocab */
+    const int64_t *source_lengths; /* [B] in 1..S, or NULL (all S) */
+    int target_len;                /* T >= 1 */
+    const int64_t *target;         /* [T, B] ids < target_vocab, eos last */
+    const int64_t *target_lengths; /* [B] in 1..T (eos counted), or NULL (all T) */
+} recur_seq2seq_batch;
+
+/* Teacher-forced forward: *loss = cross-entropy over the B * lengths target
+ * tokens (mean over tokens, ignore_index = pad). *logits (may be NULL) points
+ * at [T * B, target_vocab] rows t * B + b inside the model, valid until the
+ * next call. Keeps what backward needs. */
+recur_status recur_seq2seq_forward(recur_seq2seq *model, const recur_seq2seq_batch *batch,
+                                   float *loss, const float **logits);
+/* Adds d loss / d parameters of the last forward to the gradients, through
+ * the output layer, attention, decoder, bridge and encoder. */
+recur_status recur_seq2seq_backward(recur_seq2seq *model);
+
+typedef enum recur_decode_method {
+    RECUR_DECODE_GREEDY = 0, /* the most likely token at each step */
+    RECUR_DECODE_SAMPLE,     /* drawn from softmax(logits / temperature), top_k best */
+    RECUR_DECODE_BEAM        /* beam search */
+} recur_decode_method;
+
+typedef struct recur_decode_options {
+    recur_decode_method method;
+    int max_length;     /* steps at most (eos included), >= 1 */
+    float temperature;  /* SAMPLE: > 0 */
+    int top_k;          /* SAMPLE: 0 = every token, else the k most likely */
+    uint64_t seed;      /* SAMPLE */
+    int beam_width;     /* BEAM: >= 1 */
+    float length_alpha; /* BEAM: score = log p / length^alpha, length counting eos;
+                           0 = raw log-probability, 1 = mean per token */
+} recur_decode_options;
+
+/* GREEDY, max_length 100, temperature 1, top_k 0, seed 0, beam_width 4, alpha 1. */
+recur_decode_options recur_decode_options_default(void);
+
+typedef struct recur_decode_result {
+    int length;      /* tokens written, eos not included */
+    int finished;    /* 1 when eos was produced (else max_length stopped it) */
+    double log_prob; /* sum of log p of the produced tokens (eos included), temperature 1 */
+    double score;    /* log_prob / steps^length_alpha (steps = length + finished) */
+} recur_decode_result;
+
+/* Decodes one source sequence (ids [source_len], no padding). output holds
+ * max_length ids; weights (may be NULL, zeros without attention) receives
+ * [max_length, source_len] attention weights, one row per step (eos
+ * included). Pad and bos are never produced.
+ * Beam search keeps beam_width hypotheses, ranks candidates by log p (all
+ * have the same length at a step), moves those ending in eos among the best
+ * beam_width to the finished list, and stops when beam_width are finished or
+ * at max_length; it returns the finished hypothesis of best score (an
+ * unfinished one only when none finished). The greedy hypothesis is always a
+ * candidate too, so beam search never returns a lower score than greedy
+ * decoding (plain beam search can prune the greedy path and end lower);
+ * width 1 is greedy decoding. */
+recur_status recur_seq2seq_decode(recur_seq2seq *model, int source_len, const int64_t *source,
+                                  const recur_decode_options *options, int64_t *output,
+                                  float *weights, recur_decode_result *result);
+/* The model's own log-probability of an output (ids [length], eos not
+ * included; eos is scored after them). */
+recur_status recur_seq2seq_log_prob(recur_seq2seq *model, int source_len, const int64_t *source,
+                                    int length, const int64_t *output, double *log_prob);
+
+/* Parameters and metadata (recur.model = seq2seq, seq2seq.*) into a writer,
+ * and back from a file holding them. */
+recur_status recur_seq2seq_write(const recur_seq2seq *model, recur_st_writer *writer);
+recur_status recur_seq2seq_read(const recur_st_file *file, recur_seq2seq **out);
 
 /* ------------------------------------------------------------------ */
 /* Text as bytes                                                       */

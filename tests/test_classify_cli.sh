@@ -50,6 +50,15 @@ cut -d, -f2- "$dir/reviews.csv" | sed 's/,[a-z]*$//' >/dev/null
 awk -F, 'NR > 1 { want = (NR % 2 == 0) ? "negative" : "positive"; if ($1 == want) right++ } END { exit !(right >= 570) }' \
   "$dir/pred.csv" && ok || bad "predictions not in input order or wrong"
 
+# attention pooling and its map
+"$recur" "${args[@]}" --pool attention -o "$dir/attn.safetensors" >/dev/null 2>&1 || bad "train --pool attention"
+"$recur" classify eval "$dir/attn.safetensors" "$dir/reviews.csv" --text review --label label \
+  --attention-map "$dir/attn.png" >/dev/null 2>&1 && [[ $(od -An -tx1 -N4 "$dir/attn.png" | tr -d ' ') == 89504e47 ]] \
+  && ok || bad "attention map"
+expect_error_early() { "$recur" "$@" >/dev/null 2>"$dir/err"; [[ $? -eq 2 && $(wc -l <"$dir/err") -eq 1 ]]; }
+expect_error_early classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review --label label \
+  --attention-map "$dir/x.png" && ok || bad "attention map without attention pooling: $(cat "$dir/err")"
+
 # line files: an empty line is skipped, odd bytes and a very long line are examples
 { for i in $(seq 1 150); do echo "quite good movie $i"; done; echo; printf 'caf\xe9 good\n'; } >"$dir/pos.txt"
 { for i in $(seq 1 150); do echo "rather bad movie $i"; done; head -c 20000 /dev/zero | tr '\0' 'x'; echo " bad"; } >"$dir/neg.txt"

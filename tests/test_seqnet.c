@@ -32,11 +32,43 @@ static void check_pooling(recur_seqnet *net, const int64_t *lens)
     float output[T * B * 2 * H], h_n[4 * B * H], pooled[B * 2 * H], expected[B * O];
     recur_rnn_forward_args fwd = {T, B, input, lens, NULL, NULL, output, h_n, NULL};
     CHECK_OK(recur_rnn_forward(recur_seqnet_rnn(net), &fwd));
+    /* attention pooling: w_t = softmax(v . tanh(W_k h_t + W_q 1 + b)) over valid t */
+    double attn[B][T];
+    if (c->pool == RECUR_POOL_ATTENTION) {
+        recur_param wq, bq, wk, v;
+        CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 6, &wq));
+        CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 5, &bq));
+        CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 4, &wk));
+        CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 3, &v));
+        CHECK(!strcmp(wq.name, "pool.query.weight") && !strcmp(v.name, "pool.v.weight"));
+        for (int b = 0; b < B; b++) {
+            int steps = lens ? (int)lens[b] : T;
+            double total = 0, max = -INFINITY;
+            for (int t = 0; t < steps; t++) {
+                double score = 0;
+                for (int j = 0; j < F; j++) {
+                    double e = wq.value[j] + bq.value[j];
+                    for (int f = 0; f < F; f++)
+                        e += (double)wk.value[j * F + f] * output[(t * B + b) * F + f];
+                    score += v.value[j] * tanh(e);
+                }
+                attn[b][t] = score, max = fmax(max, score);
+            }
+            for (int t = 0; t < steps; t++)
+                total += attn[b][t] = exp(attn[b][t] - max);
+            for (int t = 0; t < steps; t++)
+                attn[b][t] /= total;
+        }
+    }
     for (int b = 0; b < B; b++) {
         int steps = lens ? (int)lens[b] : T;
         for (int f = 0; f < F; f++) {
             double v;
-            if (c->pool == RECUR_POOL_LAST) /* forward: last valid step; reverse: step 0 */
+            if (c->pool == RECUR_POOL_ATTENTION) {
+                v = 0;
+                for (int t = 0; t < steps; t++)
+                    v += attn[b][t] * output[(t * B + b) * F + f];
+            } else if (c->pool == RECUR_POOL_LAST) /* forward: last valid step; reverse: step 0 */
                 v = output[((f < H ? steps - 1 : 0) * B + b) * F + f];
             else {
                 v = c->pool == RECUR_POOL_MEAN ? 0 : -INFINITY;
@@ -62,6 +94,11 @@ static void check_pooling(recur_seqnet *net, const int64_t *lens)
     const float *result;
     CHECK_OK(recur_seqnet_forward(net, T, B, input, lens, &result));
     CHECK(test_rel_error(result, expected, B * O, 1e-3) < 1e-5);
+    const float *weights = recur_seqnet_attention_weights(net);
+    CHECK((weights != NULL) == (c->pool == RECUR_POOL_ATTENTION));
+    for (int b = 0; weights && b < B; b++)
+        for (int t = 0; t < T; t++)
+            CHECK(fabs(weights[b * T + t] - (t < (lens ? lens[b] : T) ? attn[b][t] : 0)) < 1e-6);
 }
 
 static void gradcheck(recur_cell cell, recur_pool pool, int bidirectional, int layers,
@@ -226,7 +263,7 @@ int main(int argc, char **argv)
         weights_out[k] = recur_rng_uniform(&rng, -1, 1);
     const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
     for (int c = 0; c < 3; c++)
-        for (int pool = 0; pool < 3; pool++) {
+        for (int pool = 0; pool < 4; pool++) {
             gradcheck(cells[c], (recur_pool)pool, 0, 1, NULL);
             gradcheck(cells[c], (recur_pool)pool, 1, 2, lengths);
         }

@@ -19,6 +19,8 @@ struct recur_seqnet {
     recur_buffer grad_embedded;
     recur_rnn *rnn;
     recur_linear *head;
+    recur_attention *attention; /* RECUR_POOL_ATTENTION */
+    recur_buffer ones, attn_weights, grad_keys, grad_values;
     int features;            /* D * Hout: width of the stack's output */
     /* the last forward */
     int seq_len, batch;
@@ -61,7 +63,7 @@ static recur_status seqnet_build(const recur_seqnet_config *config, uint64_t see
     if (!(config->input_dropout >= 0.0f && config->input_dropout < 1.0f))
         return recur_fail(RECUR_E_INVALID, "seqnet: input_dropout %g outside [0, 1)",
                           (double)config->input_dropout);
-    if (config->pool < RECUR_POOL_LAST || config->pool > RECUR_POOL_MAX)
+    if (config->pool < RECUR_POOL_LAST || config->pool > RECUR_POOL_ATTENTION)
         return recur_fail(RECUR_E_INVALID, "seqnet: unknown pooling %d", (int)config->pool);
     recur_seqnet *net = calloc(1, sizeof *net);
     if (!net)
@@ -79,6 +81,13 @@ static recur_status seqnet_build(const recur_seqnet_config *config, uint64_t see
         st = recur_rnn_create(rc, seed, &net->rnn);
     if (st == RECUR_OK)
         st = recur_linear_create(net->features, config->output_size, 1, seed + 1, &net->head);
+    if (st == RECUR_OK && config->pool == RECUR_POOL_ATTENTION) {
+        /* score_t = v . tanh(W_k h_t + W_q 1 + b): a learned context vector
+         * (Yang et al. 2016) as additive attention with the constant query 1 */
+        recur_attention_config ac = {RECUR_ATTN_ADDITIVE, 1, net->features, net->features,
+                                     net->features, 1};
+        st = recur_attention_create(&ac, seed + 4, &net->attention);
+    }
     if (st == RECUR_OK && recur_seqnet_param_count(net) > MAX_SEQNET_PARAMS)
         st = recur_fail(RECUR_E_INVALID, "seqnet: too many layers");
     if (st != RECUR_OK) {
@@ -102,6 +111,11 @@ void recur_seqnet_free(recur_seqnet *net)
     recur_embedding_free(net->embedding);
     recur_rnn_free(net->rnn);
     recur_linear_free(net->head);
+    recur_attention_free(net->attention);
+    recur_buffer *attn_buffers[] = {&net->ones, &net->attn_weights, &net->grad_keys,
+                                    &net->grad_values};
+    for (size_t i = 0; i < 4; i++)
+        recur_buffer_release(attn_buffers[i]);
     recur_buffer *buffers[] = {&net->output,      &net->h_n,           &net->c_n,
                                &net->pooled,      &net->result,        &net->grad_pooled,
                                &net->grad_output, &net->grad_h_n,      &net->embedded,
@@ -121,6 +135,7 @@ const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net)
 int recur_seqnet_param_count(const recur_seqnet *net)
 {
     return (net->embedding ? 1 : 0) + recur_rnn_param_count(net->rnn) +
+           (net->attention ? recur_attention_param_count(net->attention) : 0) +
            recur_linear_param_count(net->head);
 }
 
@@ -139,11 +154,15 @@ recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param 
         }
         index--;
     }
+    int attention_count = net->attention ? recur_attention_param_count(net->attention) : 0;
     if (index < rnn_count) {
         RECUR_TRY(recur_rnn_param(net->rnn, index, out));
         prefix = "rnn.";
+    } else if (index < rnn_count + attention_count) {
+        RECUR_TRY(recur_attention_param(net->attention, index - rnn_count, out));
+        prefix = "pool.";
     } else {
-        RECUR_TRY(recur_linear_param(net->head, index - rnn_count, out));
+        RECUR_TRY(recur_linear_param(net->head, index - rnn_count - attention_count, out));
         prefix = "head.";
     }
 named:;
@@ -159,6 +178,8 @@ void recur_seqnet_zero_grad(recur_seqnet *net)
         recur_embedding_zero_grad(net->embedding);
     recur_rnn_zero_grad(net->rnn);
     recur_linear_zero_grad(net->head);
+    if (net->attention)
+        recur_attention_zero_grad(net->attention);
 }
 
 void recur_seqnet_set_training(recur_seqnet *net, int training)
@@ -202,6 +223,11 @@ static recur_status input_dropout(recur_seqnet *net, size_t count, const float *
 
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net) { return net->rnn; }
 
+const float *recur_seqnet_attention_weights(const recur_seqnet *net)
+{
+    return net->attention && net->seq_len ? net->attn_weights.data : NULL;
+}
+
 /* Number of valid steps of sequence b. */
 static int valid_steps(const recur_seqnet *net, int b)
 {
@@ -224,6 +250,15 @@ static recur_status pool_forward(recur_seqnet *net)
                 memcpy(pooled + (size_t)b * F + (size_t)d * hout,
                        net->h_n.data + ((size_t)(top + d) * B + b) * hout, hout * sizeof(float));
         return RECUR_OK;
+    }
+    if (net->config.pool == RECUR_POOL_ATTENTION) {
+        RECUR_TRY(recur_buffer_reserve(&net->ones, (size_t)B));
+        RECUR_TRY(recur_buffer_reserve(&net->attn_weights, (size_t)B * (size_t)T));
+        for (int b = 0; b < B; b++)
+            net->ones.data[b] = 1.0f;
+        recur_attention_forward_args a = {B,         1,       T, net->ones.data, out, out,
+                                          net->lengths, pooled, net->attn_weights.data};
+        return recur_attention_forward(net->attention, &a);
     }
     if (net->config.pool == RECUR_POOL_MAX) {
         size_t need = (size_t)B * (size_t)F;
@@ -335,6 +370,16 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
                 memcpy(net->grad_h_n.data + ((size_t)(top + d) * B + b) * hout,
                        gp + (size_t)b * F + (size_t)d * hout, hout * sizeof(float));
         bwd.grad_h_n = net->grad_h_n.data;
+    } else if (net->config.pool == RECUR_POOL_ATTENTION) {
+        size_t n = (size_t)T * (size_t)B * (size_t)F;
+        RECUR_TRY(recur_buffer_reserve(&net->grad_output, n));
+        RECUR_TRY(recur_buffer_reserve(&net->grad_values, n));
+        recur_attention_backward_args a = {gp, NULL, NULL, net->grad_output.data,
+                                           net->grad_values.data};
+        RECUR_TRY(recur_attention_backward(net->attention, &a));
+        for (size_t k = 0; k < n; k++) /* keys and values are both the outputs */
+            net->grad_output.data[k] += net->grad_values.data[k];
+        bwd.grad_output = net->grad_output.data;
     } else {
         size_t n = (size_t)T * (size_t)B * (size_t)F;
         RECUR_TRY(recur_buffer_reserve(&net->grad_output, n));
@@ -364,7 +409,7 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
     return RECUR_OK;
 }
 
-static const char *pool_names[] = {"last", "mean", "max"};
+static const char *pool_names[] = {"last", "mean", "max", "attention"};
 
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
 {
@@ -383,12 +428,12 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
         snprintf(number, sizeof number, "%d", net->config.padding_idx);
         RECUR_TRY(recur_st_writer_set_metadata(w, "padding_idx", number));
     }
-    for (int i = 0; i < recur_linear_param_count(net->head); i++) {
+    /* the head and the attention pooling, under their parameter names */
+    int first = (net->embedding ? 1 : 0) + recur_rnn_param_count(net->rnn);
+    for (int i = first; i < recur_seqnet_param_count(net); i++) {
         recur_param p;
-        char name[64];
-        RECUR_TRY(recur_linear_param(net->head, i, &p));
-        snprintf(name, sizeof name, "head.%s", p.name);
-        RECUR_TRY(recur_st_writer_add(w, name, RECUR_F32, p.ndim, p.shape, p.value));
+        RECUR_TRY(recur_seqnet_param(net, i, &p));
+        RECUR_TRY(recur_st_writer_add(w, p.name, RECUR_F32, p.ndim, p.shape, p.value));
     }
     return RECUR_OK;
 }
@@ -410,7 +455,7 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
     recur_rnn_free(rnn);
     const char *pool = recur_st_metadata(f, "pool"), *size = recur_st_metadata(f, "output_size");
     c.pool = (recur_pool)-1;
-    for (int i = 0; pool && i < 3; i++)
+    for (int i = 0; pool && i < 4; i++)
         if (!strcmp(pool, pool_names[i]))
             c.pool = (recur_pool)i;
     char *end = NULL;
