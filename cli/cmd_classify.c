@@ -25,7 +25,7 @@ enum {
     /* saved with the model */
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
     CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
-    CL_CLASS_WEIGHTS, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_WEIGHT_DECAY, CL_CLIP,
+    CL_CLASS_WEIGHTS, CL_AUX, CL_AUX_WEIGHT, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_WEIGHT_DECAY, CL_CLIP,
     CL_EARLY_STOP, CL_VAL_FRACTION, CL_TEST_FRACTION, CL_SEED, CL_COUNT
 };
 
@@ -75,6 +75,10 @@ static const cli_option classify_specs[] = {
      "auto: bce for two classes, else cross-entropy"},
     {CL_CLASS_WEIGHTS, "class-weights", OPTION_CHOICE, SCOPE_FIXED, "none", 0, 0,
      "none|balanced", "balanced: n / (classes x count), for imbalanced data"},
+    {CL_AUX, "aux", OPTION_CHOICE, SCOPE_FIXED, "none", 0, 0, "none|next-token",
+     "auxiliary task trained beside the labels (text)"},
+    {CL_AUX_WEIGHT, "aux-weight", OPTION_FLOAT, SCOPE_FIXED, "0.3", 0, 100, NULL,
+     "weight of the auxiliary loss"},
     {CL_EPOCHS, "epochs", OPTION_INT, SCOPE_FIXED, "10", 1, 100000, NULL, "passes"},
     {CL_BATCH, "batch", OPTION_INT, SCOPE_FIXED, "32", 1, 65536, NULL, "examples per step"},
     {CL_OPTIMIZER, "optimizer", OPTION_CHOICE, SCOPE_FIXED, "adam", 0, 0,
@@ -152,7 +156,43 @@ typedef struct classifier {
     int classes, bce;         /* bce: one output, sigmoid */
     float *class_weights;     /* [classes] or NULL */
     int max_len;
+    /* auxiliary task (training only): predict each next token from the
+     * stack's outputs, weighted by aux_weight in the loss */
+    recur_linear *aux_head;   /* [D*Hout] -> [vocab] */
+    float aux_weight;
+    double aux_loss;          /* mean over the last pass's batches */
 } classifier;
+
+/* The auxiliary next-token loss of a batch: adds aux_weight x its gradient
+ * into grad_outputs [T, B, F] (allocated here, freed by the caller). */
+static recur_status aux_loss(classifier *c, const cls_batch *b, float **grad_outputs,
+                             float *loss)
+{
+    const recur_seqnet_config *sc = recur_seqnet_get_config(c->net);
+    const int F = (sc->rnn.bidirectional ? 2 : 1) * sc->rnn.hidden_size, V = sc->vocab_size;
+    const int rows = b->steps * b->batch;
+    const float *outputs = recur_seqnet_outputs(c->net);
+    float *logits = malloc((size_t)rows * V * sizeof(float));
+    float *grad_logits = malloc((size_t)rows * V * sizeof(float));
+    int64_t *next = malloc((size_t)rows * sizeof(int64_t));
+    *grad_outputs = malloc((size_t)rows * F * sizeof(float));
+    recur_status st = logits && grad_logits && next && *grad_outputs ? RECUR_OK : RECUR_E_NOMEM;
+    for (int t = 0; st == RECUR_OK && t < b->steps; t++)
+        for (int k = 0; k < b->batch; k++) /* the next token, or ignored */
+            next[t * b->batch + k] =
+                t + 1 < b->lengths[k] ? b->ids[(t + 1) * b->batch + k] : -100;
+    if (st == RECUR_OK)
+        st = recur_linear_forward(c->aux_head, rows, outputs, logits);
+    recur_cross_entropy_options ce = recur_cross_entropy_defaults();
+    if (st == RECUR_OK)
+        st = recur_cross_entropy(rows, V, logits, next, &ce, loss, grad_logits);
+    for (size_t k = 0; st == RECUR_OK && k < (size_t)rows * V; k++)
+        grad_logits[k] *= c->aux_weight;
+    if (st == RECUR_OK)
+        st = recur_linear_backward(c->aux_head, grad_logits, *grad_outputs);
+    free(logits), free(grad_logits), free(next);
+    return st;
+}
 
 static recur_status net_forward(classifier *c, const cls_batch *b, const float **logits)
 {
@@ -227,6 +267,7 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
         rc = cli_error("out of memory");
     recur_seqnet_set_training(c->net, opt != NULL);
     out->loss = 0, out->correct = 0, out->count = 0;
+    c->aux_loss = 0;
     const int width = c->bce ? 1 : c->classes;
     for (int64_t at = 0; !rc && at < n; at += batch) {
         int count = (int)(n - at < batch ? n - at : batch);
@@ -238,14 +279,21 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
         int labeled = b.targets[0] >= 0;
         if (st == RECUR_OK && labeled)
             st = batch_loss(c, &b, logits, &loss, opt ? grad : NULL);
+        float *grad_outputs = NULL, aux = 0;
+        if (st == RECUR_OK && opt && c->aux_head) {
+            recur_linear_zero_grad(c->aux_head);
+            st = aux_loss(c, &b, &grad_outputs, &aux);
+            c->aux_loss += aux * count;
+        }
         if (st == RECUR_OK && opt) {
             recur_seqnet_zero_grad(c->net);
-            st = recur_seqnet_backward(c->net, grad, NULL);
+            st = recur_seqnet_backward_outputs(c->net, grad, grad_outputs, NULL);
             if (st == RECUR_OK && clip > 0)
                 st = recur_clip_grad_norm(param_count, grads, sizes, (float)clip, NULL);
             if (st == RECUR_OK)
                 st = recur_optimizer_step(opt);
         }
+        free(grad_outputs);
         if (st != RECUR_OK) {
             rc = cli_status_error(st);
             break;
@@ -272,7 +320,7 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
         }
     }
     if (out->count)
-        out->loss /= (double)out->count;
+        out->loss /= (double)out->count, c->aux_loss /= (double)out->count;
     free(grad), free(probability);
     cls_batch_free(&b);
     return rc;
@@ -472,7 +520,7 @@ static int classify_train(int argc, char **argv)
         rc = cli_error("classify train: the data has %d class; two or more are needed", d.classes);
     cls_texts_free(&texts);
 
-    classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN]};
+    classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN], NULL, 0, 0};
     int loss = cli_options_choice(&o, CL_LOSS);
     c.bce = loss == 2 || (loss == 0 && d.classes == 2);
     if (!rc && c.bce && d.classes != 2)
@@ -502,7 +550,16 @@ static int classify_train(int argc, char **argv)
         if (is_text)
             sc.vocab_size = (int)recur_vocab_size(vocab), sc.padding_idx = RECUR_VOCAB_PAD;
         recur_status st = recur_seqnet_create(&sc, (uint64_t)o.num[CL_SEED], &c.net);
-        if (st != RECUR_OK)
+        if (st == RECUR_OK && cli_options_choice(&o, CL_AUX) == 1) {
+            if (!is_text)
+                st = RECUR_E_INVALID, rc = cli_error("--aux next-token needs text examples");
+            else
+                st = recur_linear_create((sc.rnn.bidirectional ? 2 : 1) * sc.rnn.hidden_size,
+                                         sc.vocab_size, 1, (uint64_t)o.num[CL_SEED] + 11,
+                                         &c.aux_head);
+            c.aux_weight = (float)o.num[CL_AUX_WEIGHT];
+        }
+        if (st != RECUR_OK && !rc)
             rc = cli_status_error(st);
     }
     if (!rc)
@@ -530,6 +587,11 @@ static int classify_train(int argc, char **argv)
             values[i] = p.value, grads[i] = p.grad, sizes[i] = p.numel, total += p.numel;
             st = recur_optimizer_add(opt, p.value, p.grad, p.numel);
         }
+        for (int i = 0; st == RECUR_OK && c.aux_head && i < recur_linear_param_count(c.aux_head); i++) {
+            recur_param p; /* trained, clipped with the rest, not saved */
+            if ((st = recur_linear_param(c.aux_head, i, &p)) == RECUR_OK)
+                st = recur_optimizer_add(opt, p.value, p.grad, p.numel);
+        }
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
@@ -546,6 +608,7 @@ static int classify_train(int argc, char **argv)
         cls_bucket_order(&d, s.train, s.n_train, (int)o.num[CL_BATCH], &rng);
         rc = run_pass(&c, &d, s.train, s.n_train, (int)o.num[CL_BATCH], opt, grads, sizes, count,
                       o.num[CL_CLIP], &tr, NULL, NULL);
+        double aux = c.aux_loss;
         if (!rc && s.n_val)
             rc = run_pass(&c, &d, s.val, s.n_val, 256, NULL, NULL, NULL, 0, 0, &va, NULL, NULL);
         if (rc)
@@ -554,6 +617,9 @@ static int classify_train(int argc, char **argv)
                                : (double)tr.correct / (double)tr.count;
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (c.aux_head)
+            printf("epoch %d/%d  aux next-token loss %.4f\n", epoch, (int)o.num[CL_EPOCHS],
+                   aux);
         printf("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs\n", epoch,
                (int)o.num[CL_EPOCHS], tr.loss, (double)tr.correct / (double)tr.count, va.loss,
                va.count ? (double)va.correct / (double)va.count : NAN,
@@ -593,6 +659,7 @@ static int classify_train(int argc, char **argv)
             printf("saved %s\n", o.str[CL_OUTPUT]);
     }
     free(values), free(grads), free(sizes), free(best), free(c.class_weights);
+    recur_linear_free(c.aux_head);
     free(s.train);
     recur_optimizer_free(opt);
     recur_seqnet_free(c.net);

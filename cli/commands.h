@@ -11,5 +11,6 @@ int cmd_forecast(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_seq2seq(int argc, char **argv);
 
 #endif

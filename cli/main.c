@@ -16,6 +16,7 @@ static const char main_usage[] =
     "  eval      loss of a model made by train on a text file\n"
     "  forecast  train and run forecasters on CSV time series (train, predict, plot, tune)\n"
     "  classify  sequence classification of texts and images (train, eval, predict)\n"
+    "  seq2seq   encoder-decoder with attention on text pairs (train, eval, translate)\n"
     "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
     "  plot      draw the loss curves of a metrics CSV file (from train) into a PNG\n"
     "  bench     time the forward and training step of LSTM/GRU/RNN stacks\n"
@@ -57,5 +58,7 @@ int main(int argc, char **argv)
         return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(command, "bench"))
         return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(command, "seq2seq"))
+        return cmd_seq2seq(argc - 1, argv + 1);
     return cli_error("unknown command '%s' (see recur --help)", command);
 }

@@ -1128,6 +1128,13 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
 /* Adds parameter gradients for d loss / d result [B, O]; grad_input [T, B, I]
  * unless NULL (ignored after forward_ids: the embedding gets its gradient). */
 recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input);
+/* The stack's outputs [T, B, D*Hout] of the last forward (zero past each
+ * length), for extra heads (auxiliary tasks); NULL before a forward. */
+const float *recur_seqnet_outputs(const recur_seqnet *net);
+/* As recur_seqnet_backward, plus grad_outputs [T, B, D*Hout] (may be NULL):
+ * the gradient of an extra loss on recur_seqnet_outputs. */
+recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_result,
+                                           const float *grad_outputs, float *grad_input);
 /* Parameters and metadata (recur.model = seqnet, pool, output_size, and the
  * stack's keys) into a writer, and back from a file holding them. */
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);

@@ -214,6 +214,45 @@ static void gradcheck_ids(void)
     recur_seqnet_free(net);
 }
 
+/* An extra loss on the stack's outputs: sum(result w) + sum(outputs u). */
+static void gradcheck_outputs(recur_pool pool)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_LSTM, I, H, O);
+    c.pool = pool, c.rnn.bidirectional = 1;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 9, &net));
+    float u[T * B * 2 * H];
+    for (int k = 0; k < T * B * 2 * H; k++)
+        u[k] = (float)((k * 37) % 11) / 11.0f - 0.5f;
+    const float *result;
+    double worst = 0;
+    CHECK_OK(recur_seqnet_forward(net, T, B, input, lengths, &result));
+    recur_seqnet_zero_grad(net);
+    CHECK_OK(recur_seqnet_backward_outputs(net, weights_out, u, NULL));
+    for (int i = 0; i < recur_seqnet_param_count(net); i++) {
+        recur_param p;
+        CHECK_OK(recur_seqnet_param(net, i, &p));
+        for (size_t k = 0; k < p.numel; k += 1 + p.numel / 9) {
+            float saved = p.value[k];
+            double loss[2];
+            for (int side = 0; side < 2; side++) {
+                p.value[k] = saved + (side ? -1e-2f : 1e-2f);
+                CHECK_OK(recur_seqnet_forward(net, T, B, input, lengths, &result));
+                const float *outputs = recur_seqnet_outputs(net);
+                loss[side] = 0;
+                for (int j = 0; j < B * O; j++)
+                    loss[side] += (double)result[j] * weights_out[j];
+                for (int j = 0; j < T * B * 2 * H; j++)
+                    loss[side] += (double)outputs[j] * u[j];
+            }
+            p.value[k] = saved;
+            worst = fmax(worst, fabs((loss[0] - loss[1]) / 2e-2 - p.grad[k]));
+        }
+    }
+    CHECK(worst <= 2e-3);
+    recur_seqnet_free(net);
+}
+
 static void check_file(const char *dir)
 {
     recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
@@ -268,6 +307,8 @@ int main(int argc, char **argv)
             gradcheck(cells[c], (recur_pool)pool, 1, 2, lengths);
         }
     gradcheck_ids();
+    gradcheck_outputs(RECUR_POOL_LAST);
+    gradcheck_outputs(RECUR_POOL_MEAN);
     check_file(argv[1]);
     return test_finish("test_seqnet");
 }

@@ -342,7 +342,18 @@ recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, con
     return RECUR_OK;
 }
 
+const float *recur_seqnet_outputs(const recur_seqnet *net)
+{
+    return net->seq_len ? net->output.data : NULL;
+}
+
 recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input)
+{
+    return recur_seqnet_backward_outputs(net, grad_result, NULL, grad_input);
+}
+
+recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_result,
+                                           const float *grad_outputs, float *grad_input)
 {
     if (!net || !grad_result)
         return recur_fail(RECUR_E_INVALID, "seqnet_backward: NULL argument");
@@ -370,6 +381,7 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
                 memcpy(net->grad_h_n.data + ((size_t)(top + d) * B + b) * hout,
                        gp + (size_t)b * F + (size_t)d * hout, hout * sizeof(float));
         bwd.grad_h_n = net->grad_h_n.data;
+        bwd.grad_output = grad_outputs;
     } else if (net->config.pool == RECUR_POOL_ATTENTION) {
         size_t n = (size_t)T * (size_t)B * (size_t)F;
         RECUR_TRY(recur_buffer_reserve(&net->grad_output, n));
@@ -397,6 +409,11 @@ recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, 
             }
         }
         bwd.grad_output = go;
+    }
+    if (grad_outputs && net->config.pool != RECUR_POOL_LAST) {
+        size_t n = (size_t)T * (size_t)B * (size_t)F;
+        for (size_t k = 0; k < n; k++)
+            net->grad_output.data[k] += grad_outputs[k];
     }
     RECUR_TRY(recur_rnn_backward(net->rnn, &bwd));
     if (net->masked && grad_input) {
