@@ -25,7 +25,7 @@ enum {
     /* saved with the model */
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
     CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
-    CL_CLASS_WEIGHTS, CL_AUX, CL_AUX_WEIGHT, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_WEIGHT_DECAY, CL_CLIP,
+    CL_CLASS_WEIGHTS, CL_AUX, CL_AUX_WEIGHT, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_SCHEDULE, CL_WEIGHT_DECAY, CL_CLIP,
     CL_EARLY_STOP, CL_VAL_FRACTION, CL_TEST_FRACTION, CL_SEED, CL_COUNT
 };
 
@@ -84,6 +84,8 @@ static const cli_option classify_specs[] = {
     {CL_OPTIMIZER, "optimizer", OPTION_CHOICE, SCOPE_FIXED, "adam", 0, 0,
      "sgd|adam|adamw|rmsprop|adagrad", "optimizer"},
     {CL_LR, "lr", OPTION_FLOAT, SCOPE_FIXED, "0.002", 0, 10, NULL, "learning rate"},
+    {CL_SCHEDULE, "schedule", OPTION_CHOICE, SCOPE_FIXED, "constant", 0, 0, "constant|cosine",
+     "cosine: lr decays to 1 % of --lr over the epochs"},
     {CL_WEIGHT_DECAY, "weight-decay", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 10, NULL,
      "weight decay"},
     {CL_CLIP, "clip", OPTION_FLOAT, SCOPE_FIXED, "1", 0, 1e9, NULL, "gradient norm clip"},
@@ -159,6 +161,7 @@ typedef struct classifier {
     /* auxiliary task (training only): predict each next token from the
      * stack's outputs, weighted by aux_weight in the loss */
     recur_linear *aux_head;   /* [D*Hout] -> [vocab] */
+    recur_schedule *schedule; /* learning rate per step, or NULL (constant) */
     float aux_weight;
     double aux_loss;          /* mean over the last pass's batches */
 } classifier;
@@ -290,8 +293,12 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
             st = recur_seqnet_backward_outputs(c->net, grad, grad_outputs, NULL);
             if (st == RECUR_OK && clip > 0)
                 st = recur_clip_grad_norm(param_count, grads, sizes, (float)clip, NULL);
+            if (st == RECUR_OK && c->schedule)
+                recur_optimizer_set_lr(opt, recur_schedule_lr(c->schedule));
             if (st == RECUR_OK)
                 st = recur_optimizer_step(opt);
+            if (st == RECUR_OK && c->schedule)
+                st = recur_schedule_step(c->schedule);
         }
         free(grad_outputs);
         if (st != RECUR_OK) {
@@ -520,7 +527,18 @@ static int classify_train(int argc, char **argv)
         rc = cli_error("classify train: the data has %d class; two or more are needed", d.classes);
     cls_texts_free(&texts);
 
-    classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN], NULL, 0, 0};
+    classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN], NULL, NULL, 0, 0};
+    recur_schedule schedule;
+    if (!rc && cli_options_choice(&o, CL_SCHEDULE) == 1) {
+        recur_schedule_config sc = recur_schedule_config_default(RECUR_SCHEDULE_WARMUP_COSINE);
+        int64_t batches = (s.n_train + (int64_t)o.num[CL_BATCH] - 1) / (int64_t)o.num[CL_BATCH];
+        sc.total_steps = batches * (int64_t)o.num[CL_EPOCHS];
+        sc.min_lr = o.num[CL_LR] * 0.01;
+        recur_status st = recur_schedule_init(&schedule, &sc, (float)o.num[CL_LR]);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        c.schedule = &schedule;
+    }
     int loss = cli_options_choice(&o, CL_LOSS);
     c.bce = loss == 2 || (loss == 0 && d.classes == 2);
     if (!rc && c.bce && d.classes != 2)
