@@ -62,6 +62,7 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
                          int64_t holdout, double val_fraction, recur_scaler *scaler)
 {
     memset(fs, 0, sizeof *fs);
+    fs->scaler = scaler; /* owned from here on, freed with fs */
     const char *delimiter = o->str[FC_DELIMITER];
     char delim = !delimiter || !strcmp(delimiter, "auto") ? 0
                  : !strcmp(delimiter, "tab")            ? '\t'
@@ -97,9 +98,7 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
     if (!(fs->scaled = malloc(count * sizeof(float))))
         return cli_error("out of memory");
     memcpy(fs->scaled, s->values, count * sizeof(float));
-    if (scaler)
-        fs->scaler = scaler;
-    else {
+    if (!scaler) {
         recur_scaler_kind kind;
         if (recur_scaler_kind_parse(o->str[FC_SCALE], &kind) != RECUR_OK)
             return cli_error("--scale: %s", recur_last_error());

@@ -39,7 +39,8 @@ typedef struct forecast_series {
 /* Reads the CSV file at `path` into a series as the options say. fit_rows:
  * rows used for mean-filling and scaling (-1: decide from the split, which
  * needs holdout and val_fraction: two passes). With `scaler` (predict), the
- * saved scaler is used instead of fitting one. Returns 0 or an exit status
+ * saved scaler is used instead of fitting one; fs owns it from then on, even
+ * when loading fails. Returns 0 or an exit status
  * after printing the error. */
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
                          int64_t holdout, double val_fraction, recur_scaler *scaler);

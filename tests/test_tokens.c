@@ -109,9 +109,10 @@ static void check_vocab(const char *dir)
             CHECK(a_len == b_len && !memcmp(a, b, a_len));
         }
     }
-    CHECK_STATUS(recur_vocab_read(f, "missing", &back), RECUR_E_FORMAT);
-    recur_st_close(f);
     recur_vocab_free(back);
+    CHECK_STATUS(recur_vocab_read(f, "missing", &back), RECUR_E_FORMAT);
+    CHECK(back == NULL);
+    recur_st_close(f);
     recur_vocab_free(v);
     /* many tokens: the table grows; min_count drops rare ones */
     CHECK_OK(recur_vocab_create(&v));
