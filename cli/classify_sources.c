@@ -288,3 +288,79 @@ int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
     free(row), free(pixels), free(classes);
     return rc;
 }
+
+/* ---------------------------------------------------------------- */
+/* Windows of a time series                                          */
+/* ---------------------------------------------------------------- */
+
+/* The class name of step t: the one-hot channel "label=v" that is largest,
+ * or a numeric label channel's value. */
+static void series_label(const recur_series *s, int64_t t, int first, int count, char *name,
+                         size_t size)
+{
+    const float *row = s->values + t * s->channels;
+    if (count == 1 && s->kinds[first] == RECUR_CHANNEL_NUMERIC) {
+        snprintf(name, size, "%g", row[first]);
+        return;
+    }
+    int best = first;
+    for (int c = first + 1; c < first + count; c++)
+        if (row[c] > row[best])
+            best = c;
+    const char *equals = strchr(s->names[best], '=');
+    snprintf(name, size, "%s", equals ? equals + 1 : s->names[best]);
+}
+
+int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
+                            const char *inputs, const char *label, int window, int stride,
+                            double fit_fraction, recur_scaler **scaler, int add_classes)
+{
+    recur_table *table = NULL;
+    recur_series *s = NULL;
+    float *values = NULL;
+    recur_status st = recur_table_read(path, 0, 1, &table);
+    recur_series_options so = recur_series_options_default();
+    so.time = time, so.targets = inputs, so.features = label, so.missing_mask = 0;
+    if (st == RECUR_OK)
+        st = recur_series_from_table(table, &so, &s);
+    int rc = st == RECUR_OK ? 0 : cli_status_error(st);
+    const int K = rc ? 0 : s->targets; /* the input channels come first */
+    if (!rc && s->steps < window)
+        rc = cli_error("%s: %lld steps, fewer than --window %d", path, (long long)s->steps, window);
+    if (!rc && d->features && d->features != K)
+        rc = cli_error("%s: %d input columns, the model reads %d", path, K, d->features);
+    if (!rc && !(values = malloc((size_t)s->steps * K * sizeof(float))))
+        rc = cli_error("out of memory");
+    for (int64_t t = 0; !rc && t < s->steps; t++)
+        for (int k = 0; k < K; k++)
+            values[t * K + k] = s->values[t * s->channels + s->target_index[k]];
+    if (!rc && !*scaler) {
+        int64_t fit = (int64_t)((double)s->steps * fit_fraction);
+        st = recur_scaler_fit(values, s->steps, K, fit < 1 ? 1 : fit, RECUR_SCALER_ZSCORE, NULL,
+                              scaler);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+    }
+    if (!rc && (*scaler)->channels != K)
+        rc = cli_error("%s: %d input columns, the model's scaler has %d", path, K,
+                       (*scaler)->channels);
+    if (!rc)
+        recur_scaler_apply(*scaler, values, s->steps);
+    d->features = K;
+    for (int64_t end = window - 1; !rc && end < s->steps; end += stride) {
+        char name[256];
+        series_label(s, end, K, s->channels - K, name, sizeof name);
+        int label_index = cls_dataset_class(d, name, add_classes);
+        if (label_index < 0)
+            rc = add_classes ? CLI_EXIT_FAILURE
+                             : cli_error("%s: label '%s' at step %lld is not one of the model's "
+                                         "classes",
+                                         path, name, (long long)end);
+        else
+            rc = cls_dataset_add_values(d, values + (end - window + 1) * K, window, label_index);
+    }
+    free(values);
+    recur_series_free(s);
+    recur_table_free(table);
+    return rc;
+}

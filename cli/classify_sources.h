@@ -42,4 +42,14 @@ int cls_texts_encode(const cls_texts *t, const recur_token_options *options,
  * labels of an IDX label file [N] (NULL: unlabeled), classes "0".."9". */
 int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels);
 
+/* Windows of a CSV time series read by the forecasting pipeline
+ * (recur_series_from_table: time column, regular grid, forward fill): the
+ * numeric `inputs` columns over `window` steps (every `stride`-th end step),
+ * labelled by the `label` column at the window's last step (a categorical or
+ * numeric column). Inputs are z-scored by *scaler, fit on the first
+ * fit_fraction of the steps when *scaler is NULL (then returned). */
+int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
+                            const char *inputs, const char *label, int window, int stride,
+                            double fit_fraction, recur_scaler **scaler, int add_classes);
+
 #endif

@@ -23,6 +23,7 @@ enum {
     CL_TEXT, CL_LABEL, CL_DELIMITER, CL_NO_HEADER, CL_LINES, CL_IDX_IMAGES, CL_IDX_LABELS,
     CL_TEST_IMAGES, CL_TEST_LABELS, CL_OUTPUT, CL_JSON, CL_ATTENTION_MAP,
     /* saved with the model */
+    CL_WINDOW, CL_STRIDE, CL_INPUTS, CL_TIME,
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
     CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
     CL_CLASS_WEIGHTS, CL_AUX, CL_AUX_WEIGHT, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_SCHEDULE, CL_WEIGHT_DECAY, CL_CLIP,
@@ -50,6 +51,13 @@ static const cli_option classify_specs[] = {
     {CL_JSON, "json", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL, "eval: also write the report as JSON"},
     {CL_ATTENTION_MAP, "attention-map", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,
      "eval, predict with --pool attention: PNG of the first example's weights"},
+    {CL_WINDOW, "window", OPTION_INT, SCOPE_FIXED, "0", 0, 1e6, NULL,
+     "> 0: time-series windows of DATA.csv this many steps long"},
+    {CL_STRIDE, "stride", OPTION_INT, SCOPE_FIXED, "1", 1, 1e6, NULL, "steps between windows"},
+    {CL_INPUTS, "inputs", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "windows: the numeric input columns"},
+    {CL_TIME, "time", OPTION_PATH, SCOPE_FIXED, NULL, 0, 0, NULL,
+     "windows: the time column(s), as recur forecast's --time"},
     {CL_TOKENS, "tokens", OPTION_CHOICE, SCOPE_FIXED, "word", 0, 0, "char|word", "tokens"},
     {CL_LOWERCASE, "lowercase", OPTION_INT, SCOPE_FIXED, "1", 0, 1, NULL, "lower-case text"},
     {CL_SPLIT_PUNCT, "split-punct", OPTION_INT, SCOPE_FIXED, "1", 0, 1, NULL,
@@ -103,6 +111,7 @@ static const char classify_usage[] =
     "usage: recur classify train DATA.csv --text COL --label COL [options] -o MODEL\n"
     "       recur classify train --lines pos.txt=pos,neg.txt=neg [options] -o MODEL\n"
     "       recur classify train --idx-images F --idx-labels F [--test-images F --test-labels F] -o MODEL\n"
+    "       recur classify train SERIES.csv --window W --inputs COL,... --label COL [--time COL] -o MODEL\n"
     "       recur classify eval MODEL (DATA.csv --text COL --label COL | --lines ... | --idx-...) [--json F]\n"
     "       recur classify predict MODEL (DATA.csv --text COL | --lines ... | --idx-images F) -o PRED.csv\n"
     "\n"
@@ -412,13 +421,16 @@ static int print_report(const cls_dataset *d, const pass_result *r, const char *
 /* ---------------------------------------------------------------- */
 
 static recur_status save_classifier(const char *path, const classifier *c, const cls_dataset *d,
-                                    const recur_vocab *vocab, const cli_options *o)
+                                    const recur_vocab *vocab, const recur_scaler *scaler,
+                                    const cli_options *o)
 {
     recur_st_writer *w;
     CLI_TRY(recur_st_writer_create(&w));
     recur_status st = recur_seqnet_write(c->net, w);
     if (st == RECUR_OK && vocab)
         st = recur_vocab_write(vocab, w, "vocab.tokens");
+    if (st == RECUR_OK && scaler)
+        st = recur_scaler_write(scaler, w, "scaler.");
     if (st == RECUR_OK)
         st = cli_options_write(o, w, "recur.classify.");
     size_t length = 1;
@@ -432,7 +444,8 @@ static recur_status save_classifier(const char *path, const classifier *c, const
     if (st == RECUR_OK)
         st = recur_st_writer_set_metadata(w, "recur.classify.classes", names);
     if (st == RECUR_OK)
-        st = recur_st_writer_set_metadata(w, "recur.classify.input", vocab ? "text" : "idx");
+        st = recur_st_writer_set_metadata(w, "recur.classify.input",
+                                          vocab ? "text" : scaler ? "series" : "idx");
     free(names);
     if (st == RECUR_OK)
         st = recur_st_writer_save(w, path);
@@ -449,6 +462,8 @@ typedef struct split {
     int64_t n_train, n_val, n_test;
 } split;
 
+/* Random (seeded) split, or chronological for time-series windows, which
+ * overlap: the last windows are the test, the ones before them validate. */
 static int make_split(const cls_dataset *d, int64_t given_test_from, const cli_options *o,
                       split *s)
 {
@@ -459,7 +474,8 @@ static int make_split(const cls_dataset *d, int64_t given_test_from, const cli_o
     for (int64_t i = 0; i < d->n; i++)
         order[i] = i;
     uint64_t rng = (uint64_t)o->num[CL_SEED] * 7919 + 1;
-    cls_shuffle(order, n, &rng);
+    if (o->num[CL_WINDOW] <= 0)
+        cls_shuffle(order, n, &rng);
     s->n_test = given_test_from >= 0 ? d->n - n : (int64_t)((double)n * o->num[CL_TEST_FRACTION]);
     int64_t rest = n - (given_test_from >= 0 ? 0 : s->n_test);
     s->n_val = (int64_t)((double)rest * o->num[CL_VAL_FRACTION]);
@@ -488,9 +504,23 @@ static int classify_train(int argc, char **argv)
     split s = {0};
     int is_text;
     recur_token_options to = token_options(&o);
-    rc = read_texts(&o, o.positional_count ? o.positional[0] : NULL, 1, &texts, &is_text);
+    const int is_series = o.num[CL_WINDOW] > 0;
+    recur_scaler *scaler = NULL;
+    if (is_series) {
+        is_text = 0;
+        if (!o.positional_count || !o.str[CL_INPUTS] || !o.str[CL_LABEL])
+            rc = cli_error("classify train: windows need SERIES.csv, --inputs COLS and --label COL");
+        else
+            rc = cls_dataset_from_series(
+                &d, o.positional[0], o.str[CL_TIME], o.str[CL_INPUTS], o.str[CL_LABEL],
+                (int)o.num[CL_WINDOW], (int)o.num[CL_STRIDE],
+                1.0 - o.num[CL_TEST_FRACTION] - o.num[CL_VAL_FRACTION], &scaler, 1);
+        if (!rc)
+            rc = cls_dataset_sort_classes(&d);
+    } else
+        rc = read_texts(&o, o.positional_count ? o.positional[0] : NULL, 1, &texts, &is_text);
     int64_t test_from = -1;
-    if (!rc && !is_text) {
+    if (!rc && !is_text && !is_series) {
         if (!o.str[CL_IDX_LABELS])
             rc = cli_error("classify train: --idx-labels is missing");
         if (!rc)
@@ -670,7 +700,8 @@ static int classify_train(int argc, char **argv)
         free(te.confusion);
     }
     if (!rc) {
-        recur_status st = save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, &o);
+        recur_status st =
+            save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler, &o);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else
@@ -678,6 +709,7 @@ static int classify_train(int argc, char **argv)
     }
     free(values), free(grads), free(sizes), free(best), free(c.class_weights);
     recur_linear_free(c.aux_head);
+    recur_scaler_free(scaler);
     free(s.train);
     recur_optimizer_free(opt);
     recur_seqnet_free(c.net);
@@ -732,6 +764,18 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         recur_token_options to = token_options(o);
         if (!rc)
             rc = cls_texts_encode(&texts, &to, vocab, d, 0);
+    } else if (!strcmp(input, "series")) {
+        recur_scaler *scaler = NULL;
+        st = recur_scaler_read(*file, "scaler.", &scaler);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        else if (!data || !o->str[CL_LABEL])
+            rc = cli_error("%s: a time-series model; give SERIES.csv and --label COL", path);
+        else
+            rc = cls_dataset_from_series(d, data, o->str[CL_TIME], o->str[CL_INPUTS],
+                                         o->str[CL_LABEL], (int)o->num[CL_WINDOW],
+                                         (int)o->num[CL_STRIDE], 0, &scaler, 0);
+        recur_scaler_free(scaler);
     } else {
         if (!o->str[CL_IDX_IMAGES])
             rc = cli_error("%s: an image model; give --idx-images", path);

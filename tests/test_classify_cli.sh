@@ -88,6 +88,18 @@ else
   echo "SKIP: IDX test (no python3 to write the files)"
 fi
 
+# time-series windows (the forecasting pipeline's CSV input): is the wave going up?
+awk 'BEGIN { srand(3); print "t,x,y,trend"; for (i = 0; i < 1500; i++) {
+  x = sin(i / 7.0) + 0.05 * rand(); ys = (i % 50 == 3) ? "NA" : sprintf("%.4f", cos(i / 11.0));
+  printf "%d,%.4f,%s,%s\n", i, x, ys, (cos(i / 7.0) > 0) ? "up" : "down" } }' >"$dir/series.csv"
+"$recur" classify train "$dir/series.csv" --window 12 --inputs x,y --label trend --epochs 8 --hidden 16 \
+  -o "$dir/series.safetensors" >"$dir/series.log" 2>&1 || bad "series train: $(tail -2 "$dir/series.log")"
+grep -q "^1489 examples (1207 train, 134 validation, 148 test), 2 classes" "$dir/series.log" && ok \
+  || bad "series windows: $(head -1 "$dir/series.log")"
+"$recur" classify eval "$dir/series.safetensors" "$dir/series.csv" --label trend >"$dir/series_eval.log" 2>&1
+acc=$(grep -o 'accuracy [0-9.]*' "$dir/series_eval.log" | head -1 | awk '{print $2}')
+awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.85) }' && ok || bad "series accuracy $acc"
+
 expect_error() {
   local name=$1; shift
   "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
@@ -106,6 +118,8 @@ expect_error "bad IDX" classify train --idx-images "$dir/reviews.csv" --idx-labe
 expect_error "eval with unknown labels" classify eval "$dir/model.safetensors" --lines "$dir/pos.txt=pos" 
 expect_error "eval of a non-model" classify eval "$dir/reviews.csv" --lines "$dir/pos.txt=positive"
 expect_error "unknown subcommand" classify fit
+expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
+expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 
 echo "test_classify_cli: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
