@@ -5,11 +5,7 @@
 # usage: test_bench.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # expect_error NAME ARGS...: exit 2, exactly one stderr line starting "recur: error:".
 expect_error() {
@@ -93,5 +89,4 @@ expect_error "missing value" --layers
 expect_error "unwritable JSON file" --cell rnn-tanh --hidden 4 --batch 1 --seq 2 --seconds 0.001 \
   --json "$dir/no/such/dir/out.json"
 
-echo "test_bench: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_bench

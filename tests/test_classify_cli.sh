@@ -6,10 +6,7 @@
 # usage: test_classify_cli.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # The label is the sentiment word hidden among filler words.
 awk 'BEGIN {
@@ -100,11 +97,6 @@ grep -q "^1489 examples (1207 train, 134 validation, 148 test), 2 classes" "$dir
 acc=$(grep -o 'accuracy [0-9.]*' "$dir/series_eval.log" | head -1 | awk '{print $2}')
 awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.85) }' && ok || bad "series accuracy $acc"
 
-expect_error() {
-  local name=$1; shift
-  "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
-  [[ $rc -eq 2 && $(wc -l <"$dir/err") -eq 1 ]] && ok || bad "$name: exit $rc: $(cat "$dir/err")"
-}
 printf 'text,label\nhello,a\n' >"$dir/one.csv"
 printf 'text,label\n"unclosed,a\n' >"$dir/broken.csv"
 expect_error "missing text column" classify train "$dir/reviews.csv" --text nope --label label -o "$dir/x"
@@ -121,5 +113,4 @@ expect_error "unknown subcommand" classify fit
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 
-echo "test_classify_cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_classify_cli

@@ -4,21 +4,9 @@
 # usage: test_cli.sh RECUR_BINARY DEMO_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 demo=$2 dir=$3
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # expect_error NAME ARGS...: exit 2, exactly one stderr line starting "recur: error:".
-expect_error() {
-  local name=$1; shift
-  "$recur" "$@" >"$dir/stdout" 2>"$dir/stderr"
-  local rc=$?
-  local lines; lines=$(wc -l <"$dir/stderr")
-  if [[ $rc -eq 2 && $lines -eq 1 ]] && grep -q '^recur: error: ' "$dir/stderr"; then ok
-  else bad "$name: exit $rc, $lines stderr lines: $(head -c 300 "$dir/stderr")"; fi
-}
 
 # write_st FILE JSON DATA_BYTES: a safetensors file with the given header and zero data.
 write_st() {
@@ -94,5 +82,4 @@ expect_error "bad input keeps old output" run "$model" --input "$dir/wrong_i.saf
 [[ "$(cat "$dir/keep.safetensors")" == precious ]] && ok || bad "existing output was overwritten"
 expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
 
-echo "test_cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_cli

@@ -7,10 +7,7 @@
 # usage: test_forecast_cli.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # Hourly series: a daily cycle plus a slow wave, a weather column that leads
 # it, a categorical "wind" column; a few NA/empty values, one row out of order,
@@ -73,11 +70,6 @@ grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: 
 "$recur" "${args[@]}" -o "$dir/model2" >/dev/null 2>&1
 cmp -s "$dir/model/model.safetensors" "$dir/model2/model.safetensors" && ok || bad "same seed, different model"
 
-expect_error() {
-  local name=$1; shift
-  "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
-  [[ $rc -eq 2 && $(wc -l <"$dir/err") -eq 1 ]] && ok || bad "$name: exit $rc: $(cat "$dir/err")"
-}
 printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"
@@ -95,5 +87,4 @@ expect_error "plot without a model" forecast plot "$dir/nope" -o "$dir/x.png"
 expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
 expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
 
-echo "test_forecast_cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_forecast_cli

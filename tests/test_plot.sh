@@ -5,21 +5,9 @@
 # usage: test_plot.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # expect_error NAME ARGS...: exit 2, exactly one stderr line starting "recur: error:".
-expect_error() {
-  local name=$1; shift
-  "$recur" "$@" >"$dir/stdout" 2>"$dir/stderr"
-  local rc=$?
-  local lines; lines=$(wc -l <"$dir/stderr")
-  if [[ $rc -eq 2 && $lines -eq 1 ]] && grep -q '^recur: error: ' "$dir/stderr"; then ok
-  else bad "$name: exit $rc, $lines stderr lines: $(head -c 300 "$dir/stderr")"; fi
-}
 
 # be32 FILE OFFSET: the big-endian uint32 at OFFSET.
 be32() { od -An -tu1 -j "$2" -N4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }
@@ -108,5 +96,4 @@ expect_error "output is a directory" plot "$csv" -o "$dir"
 [[ -e "$dir/x.png" ]] && bad "an output file was written on error" || ok
 ls "$dir" | grep -q '\.tmp\.' && bad "temporary file left behind on error" || ok
 
-echo "test_plot: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_plot

@@ -6,10 +6,7 @@
 # usage: test_seq2seq_cli.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 # make-dates: N lines "source<TAB>YYYY-MM-DD", the same for the same seed
 "$recur" seq2seq make-dates 1500 --seed 1 -o "$dir/train.tsv" >/dev/null || bad "make-dates failed"
@@ -106,5 +103,4 @@ expect_error "N" seq2seq make-dates abc -o "$dir/x.tsv"
 expect_error "-o FILE.tsv is missing" seq2seq make-dates 5
 expect_error "unknown command" seq2seq frobnicate
 
-echo "test_seq2seq_cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_seq2seq_cli

@@ -6,10 +6,7 @@
 # usage: test_train_cli.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
 recur=$1 dir=$2
-rm -rf "$dir" && mkdir -p "$dir"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 for i in $(seq 1 120); do echo "the cat sat on the mat. the dog ate the log."; done >"$dir/text.txt"
 args=(--text "$dir/text.txt" --hidden 48 --layers 1 --embed 16 --batch 8 --bptt 32 --steps 150
@@ -77,11 +74,6 @@ else
   echo "SKIP: TensorBoard readability of recur train's events (no tensorboard package for $python)"
 fi
 
-expect_error() {
-  local name=$1; shift
-  "$recur" "$@" >/dev/null 2>"$dir/err"; local rc=$?
-  [[ $rc -eq 2 && $(wc -l <"$dir/err") -eq 1 ]] && ok || bad "$name: exit $rc: $(cat "$dir/err")"
-}
 expect_error "missing --text" train --steps 1
 expect_error "missing text file" train --text "$dir/nope.txt"
 expect_error "bad --hidden" train --text "$dir/text.txt" --hidden zero
@@ -123,5 +115,4 @@ else
   [[ $rc -eq 0 ]] && ok || bad "SIGINT: exit $rc" # finished before the signal
 fi
 
-echo "test_train_cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish test_train_cli

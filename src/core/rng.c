@@ -58,3 +58,10 @@ void recur_rng_jump(recur_rng *rng)
     for (int k = 0; k < 4; k++)
         rng->state[k] = s[k];
 }
+
+void recur_rng_dropout_mask(recur_rng *rng, float *mask, size_t n, float p)
+{
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++)
+        mask[i] = recur_rng_bernoulli(rng, 1.0 - (double)p) ? scale : 0.0f;
+}

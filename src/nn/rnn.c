@@ -442,13 +442,6 @@ static const float *layer_input(const recur_rnn *rnn, int layer)
                                : rnn->layer_output[layer - 1].data;
 }
 
-/* mask[n]: 1/(1-p) with probability 1-p, else 0. */
-static void fill_dropout_mask(recur_rng *rng, float *mask, size_t n, float p)
-{
-    const float scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++)
-        mask[i] = recur_rng_bernoulli(rng, 1.0 - (double)p) ? scale : 0.0f;
-}
 
 /* Recurrent-dropout and zoneout masks of one direction for this forward.
  * The recurrent mask is drawn per sequence in the caller's batch order and
@@ -463,7 +456,7 @@ static recur_status fill_masks(recur_rnn *rnn, rnn_saved *saved, int batch)
         /* Drawn into the second half, then gathered into the first. */
         RECUR_TRY(recur_buffer_reserve(&saved->rec_mask, 2 * n));
         float *drawn = saved->rec_mask.data + n;
-        fill_dropout_mask(&rnn->mask_rng, drawn, n, c->recurrent_dropout);
+        recur_rng_dropout_mask(&rnn->mask_rng, drawn, n, c->recurrent_dropout);
         recur_gather_state(plan, drawn, (int)Hout, saved->rec_mask.data);
     }
     if (rnn->dims.zoneout) {
@@ -538,7 +531,7 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
             RECUR_TRY(recur_buffer_reserve(&rnn->drop_mask[layer], n));
             RECUR_TRY(recur_buffer_reserve(&rnn->drop_output[layer], n));
             float *mask = rnn->drop_mask[layer].data, *out = rnn->drop_output[layer].data;
-            fill_dropout_mask(&rnn->mask_rng, mask, n, c->dropout);
+            recur_rng_dropout_mask(&rnn->mask_rng, mask, n, c->dropout);
             for (size_t i = 0; i < n; i++)
                 out[i] = y->data[i] * mask[i];
         }

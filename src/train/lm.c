@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "io/param_io.h"
 
 #define MAX_LM_PARAMS 512
 
@@ -158,12 +159,10 @@ static recur_status apply_output_dropout(recur_lm *lm, size_t count)
     if (!lm->masked)
         return RECUR_OK;
     RECUR_TRY(recur_buffer_reserve(&lm->output_mask, count));
-    float keep = 1.0f / (1.0f - p);
     float *mask = lm->output_mask.data, *out = lm->rnn_out.data;
-    for (size_t k = 0; k < count; k++) {
-        mask[k] = recur_rng_bernoulli(&lm->rng, (double)p) ? 0.0f : keep;
+    recur_rng_dropout_mask(&lm->rng, mask, count, p);
+    for (size_t k = 0; k < count; k++)
         out[k] *= mask[k];
-    }
     return RECUR_OK;
 }
 
@@ -344,13 +343,7 @@ recur_status recur_lm_load(const recur_st_file *f, recur_lm **out)
         recur_param p;
         if ((st = recur_lm_param(lm, i, &p)) != RECUR_OK)
             break;
-        const recur_tensor_view *t = recur_st_find(f, p.name);
-        if (!t || t->ndim != p.ndim || t->shape[0] != p.shape[0] ||
-            (p.ndim == 2 && t->shape[1] != p.shape[1]))
-            st = recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing or has the wrong shape",
-                            recur_st_label(f), p.name);
-        else if ((st = recur_tensor_to_f32(t, p.value, p.numel)) != RECUR_OK)
-            st = recur_fail_prefixed(st, recur_st_label(f));
+        st = recur_param_read(f, &p);
     }
     if (st != RECUR_OK) {
         recur_lm_free(lm);

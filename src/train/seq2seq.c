@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "io/param_io.h"
 
 #define MAX_S2S_PARAMS 256
 
@@ -919,13 +920,7 @@ recur_status recur_seq2seq_read(const recur_st_file *f, recur_seq2seq **out)
         recur_param p;
         if ((st = recur_seq2seq_param(m, i, &p)) != RECUR_OK)
             break;
-        const recur_tensor_view *t = recur_st_find(f, p.name);
-        if (!t || t->ndim != p.ndim || t->shape[0] != p.shape[0] ||
-            (p.ndim == 2 && t->shape[1] != p.shape[1]))
-            st = recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing or has the wrong shape",
-                            label, p.name);
-        else if ((st = recur_tensor_to_f32(t, p.value, p.numel)) != RECUR_OK)
-            st = recur_fail_prefixed(st, label);
+        st = recur_param_read(f, &p);
     }
     if (st != RECUR_OK) {
         recur_seq2seq_free(m);

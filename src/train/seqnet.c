@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "io/param_io.h"
 
 #define MAX_SEQNET_PARAMS 512
 
@@ -212,11 +213,9 @@ static recur_status input_dropout(recur_seqnet *net, size_t count, const float *
         return RECUR_OK;
     RECUR_TRY(recur_buffer_reserve(&net->dropped, count));
     RECUR_TRY(recur_buffer_reserve(&net->input_mask, count));
-    float keep = 1.0f / (1.0f - p);
-    for (size_t k = 0; k < count; k++) {
-        net->input_mask.data[k] = recur_rng_bernoulli(&net->rng, (double)p) ? 0.0f : keep;
+    recur_rng_dropout_mask(&net->rng, net->input_mask.data, count, p);
+    for (size_t k = 0; k < count; k++)
         net->dropped.data[k] = (*input)[k] * net->input_mask.data[k];
-    }
     *input = net->dropped.data;
     return RECUR_OK;
 }
@@ -450,7 +449,7 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
     for (int i = first; i < recur_seqnet_param_count(net); i++) {
         recur_param p;
         RECUR_TRY(recur_seqnet_param(net, i, &p));
-        RECUR_TRY(recur_st_writer_add(w, p.name, RECUR_F32, p.ndim, p.shape, p.value));
+        RECUR_TRY(recur_param_write(w, &p));
     }
     return RECUR_OK;
 }
@@ -499,13 +498,7 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
         recur_param p;
         if ((st = recur_seqnet_param(net, i, &p)) != RECUR_OK)
             break;
-        const recur_tensor_view *t = recur_st_find(f, p.name);
-        if (!t || t->ndim != p.ndim || t->shape[0] != p.shape[0] ||
-            (p.ndim == 2 && t->shape[1] != p.shape[1]))
-            st = recur_fail(RECUR_E_SHAPE, "%s: tensor '%s' is missing or has the wrong shape",
-                            label, p.name);
-        else if ((st = recur_tensor_to_f32(t, p.value, p.numel)) != RECUR_OK)
-            st = recur_fail_prefixed(st, label);
+        st = recur_param_read(f, &p);
     }
     if (st != RECUR_OK) {
         recur_seqnet_free(net);

@@ -13,4 +13,48 @@ void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, cons
  * as a GEMV with a vector of ones of length >= m. */
 void recur_add_column_sums(int m, int n, const float *a, int lda, const float *ones, float *y);
 
+/* ---- The recurrent products: one B (the weights) times a new A per step ----
+ *
+ * recur_packed_b_init packs B once (per forward or backward call) into
+ * column panels that the SIMD kernels of cells_simd.inc read directly, so no
+ * step packs W_hh again; recur_gemm_packed then computes C = A op(B) + beta C
+ * for any number of rows m. Without x86 SIMD (or when the panels cannot be
+ * allocated) it calls recur_gemm on the original B, the results differing
+ * from sgemm's only in the rounding (fp32 sums over k in order).
+ *
+ * A team splits the panels (the columns of C) between threads that live as
+ * long as the team (one forward or backward call), meeting once per product.
+ * Its size: RECUR_NUM_THREADS when set, else OpenBLAS's thread count (1 with
+ * another CBLAS); products of fewer than RECUR_GEMM_TEAM_MIN_MACS multiply-adds
+ * run on the calling thread alone. */
+#define RECUR_GEMM_TEAM_MIN_MACS (1L << 19)
+
+typedef struct recur_gemm_team recur_gemm_team;
+
+typedef struct recur_packed_b {
+    int trans_b, n, k, ldb;
+    const float *b; /* the original B */
+    float *panels;  /* NULL: recur_gemm_packed calls recur_gemm */
+    int level;      /* SIMD level of the kernels (simd.h) */
+    int width;      /* columns per panel */
+    int count;      /* panels */
+} recur_packed_b;
+
+/* A team for products of up to max_macs multiply-adds (m n k) each: NULL
+ * (the calling thread alone) when they are small, when one thread is asked
+ * for, or when threads cannot be started. */
+recur_gemm_team *recur_gemm_team_create(double max_macs);
+void recur_gemm_team_destroy(recur_gemm_team *team);
+/* The thread count a team would have (RECUR_NUM_THREADS, OpenBLAS's, 1). */
+int recur_gemm_threads(void);
+
+/* Packs op(B) [k, n] (B is [n, k] when trans_b, row stride ldb); B must stay
+ * unchanged until recur_packed_b_free. Never fails (falls back to recur_gemm). */
+void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb);
+void recur_packed_b_free(recur_packed_b *p);
+
+/* C[m, n] = A[m, k] op(B) + beta C (row strides lda, ldc); team may be NULL. */
+void recur_gemm_packed(recur_gemm_team *team, const recur_packed_b *p, int m, const float *a,
+                       int lda, float beta, float *c, int ldc);
+
 #endif

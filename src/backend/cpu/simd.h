@@ -85,6 +85,15 @@ void recur_gemv_rows_avx2(int n, int k, const float *w, int ldw, const float *x,
 void recur_gemv_cols_avx2(int n, int k, const float *b, int ldb, const float *a, float *y);
 void recur_gemv_rows_avx512(int n, int k, const float *w, int ldw, const float *x, float *y);
 void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *a, float *y);
+/* Products with a packed B (gemm.c, recur_gemm_packed): C[0:m, panels p0..p1)
+ * = (beta_one ? C : 0) + A[m, k] times panels of RECUR_PANEL_W_* columns,
+ * each k rows of that many floats; n is the width of op(B). */
+#define RECUR_PANEL_W_AVX2 16
+#define RECUR_PANEL_W_AVX512 32
+void recur_gemm_panels_avx2(int m, int n, int k, const float *a, int lda, const float *panels,
+                            int p0, int p1, int beta_one, float *c, int ldc);
+void recur_gemm_panels_avx512(int m, int n, int k, const float *a, int lda, const float *panels,
+                              int p0, int p1, int beta_one, float *c, int ldc);
 #endif
 
 /* Calls NAME_avx512, NAME_avx2 or NAME_scalar with ARGS (a parenthesized list). */
