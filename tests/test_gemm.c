@@ -2,7 +2,13 @@
  * 1), which runs SIMD matrix-vector products instead of sgemm on x86: against
  * a double-precision reference for both orientations of B, beta 0 (over NaN),
  * 1 and 0.5, widths with and without tails; and the same bits whatever the
- * alignment of B (the kernels align their loads themselves). */
+ * alignment of B (the kernels align their loads themselves).
+ * Then recur_gemm_packed (B packed once, the recurrent products) against
+ * cblas_sgemm over many shapes (m 1..70, n and k with and without vector
+ * tails, strided A and C), both orientations of B, beta 0 (over NaN), 1 and
+ * 0.5, alone and with teams of 2 and 3 threads (which must give the same
+ * bits as one). */
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +65,106 @@ static double check_one(int trans_b, int n, int k, float beta, int offset, float
     return err;
 }
 
+/* One packed product against cblas_sgemm; returns the error relative to the
+ * sum of |products| of each element, or INFINITY for NaN. Stores C in out. */
+static double check_packed(recur_gemm_team *team, const recur_packed_b *p, int m, int n, int k,
+                           const float *a, int lda, const float *b, int ldb, int trans_b,
+                           float beta, const float *c0, int ldc, float *c, float *out)
+{
+    float *want = malloc(sizeof(float) * (size_t)m * (size_t)ldc);
+    memcpy(want, c0, sizeof(float) * (size_t)m * (size_t)ldc);
+    memcpy(c, c0, sizeof(float) * (size_t)m * (size_t)ldc);
+    if (beta == 0.0f)
+        for (int i = 0; i < m * ldc; i++)
+            c[i] = NAN;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                a, lda, b, ldb, beta, want, ldc);
+    recur_gemm_packed(team, p, m, a, lda, beta, c, ldc);
+    double err = 0.0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            const size_t at = (size_t)i * (size_t)ldc + (size_t)j;
+            if (j >= n) { /* past the product: untouched */
+                if (memcmp(&c[at], beta == 0.0f ? &c[at] : &c0[at], sizeof(float)))
+                    err = INFINITY;
+                continue;
+            }
+            double scale = fabs((double)beta * c0[at]) + 1e-30;
+            for (int q = 0; q < k; q++)
+                scale += fabs((double)a[(size_t)i * lda + q] *
+                              (trans_b ? b[(size_t)j * ldb + q] : b[(size_t)q * ldb + j]));
+            double e = isnan(c[at]) ? INFINITY : fabs((double)c[at] - want[at]) / scale;
+            err = fmax(err, e);
+        }
+    memcpy(out, c, sizeof(float) * (size_t)m * (size_t)ldc);
+    free(want);
+    return err;
+}
+
+static void test_packed(void)
+{
+    const int ns[] = {1, 15, 32, 33, 100, 257}, ks[] = {1, 16, 17, 130};
+    const float betas[] = {0.0f, 1.0f, 0.5f};
+    recur_gemm_team *teams[3] = {NULL, recur_gemm_team_create_sized(2, 0.0),
+                                 recur_gemm_team_create_sized(3, 0.0)};
+    double worst = 0.0;
+    long products = 0;
+    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (int trans_b = 0; trans_b <= 1; trans_b++) {
+                const int n = ns[ni], k = ks[ki], M = 70;
+                const int lda = k + 3, ldc = n + 2, ldb = (trans_b ? k : n) + 1;
+                const int brows = trans_b ? n : k;
+                float *b = malloc(sizeof(float) * (size_t)brows * ldb);
+                float *a = malloc(sizeof(float) * (size_t)M * lda);
+                float *c0 = malloc(sizeof(float) * (size_t)M * ldc);
+                float *c = malloc(sizeof(float) * (size_t)M * ldc);
+                float *first = malloc(sizeof(float) * (size_t)M * ldc);
+                float *other = malloc(sizeof(float) * (size_t)M * ldc);
+                for (int i = 0; i < brows * ldb; i++)
+                    b[i] = uniform();
+                for (int i = 0; i < M * lda; i++)
+                    a[i] = uniform();
+                for (int i = 0; i < M * ldc; i++)
+                    c0[i] = uniform();
+                recur_packed_b p;
+                recur_packed_b_init(&p, trans_b, n, k, b, ldb);
+                for (int m = 1; m <= M; m++)
+                    for (int bi = 0; bi < 3; bi++)
+                        for (int ti = 0; ti < 3; ti++) {
+                            double err = check_packed(teams[ti], &p, m, n, k, a, lda, b, ldb,
+                                                      trans_b, betas[bi], c0, ldc, c,
+                                                      ti ? other : first);
+                            products++;
+                            worst = fmax(worst, err);
+                            test_checks++;
+                            if (!(err <= 1e-6)) {
+                                test_failures++;
+                                fprintf(stderr,
+                                        "packed m=%d n=%d k=%d trans_b=%d beta=%g threads=%d: "
+                                        "error %.3g\n",
+                                        m, n, k, trans_b, betas[bi], ti + 1, err);
+                            }
+                            if (ti) {
+                                test_checks++;
+                                if (memcmp(first, other, sizeof(float) * (size_t)m * ldc)) {
+                                    test_failures++;
+                                    fprintf(stderr,
+                                            "packed m=%d n=%d k=%d trans_b=%d: %d threads "
+                                            "change the bits\n",
+                                            m, n, k, trans_b, ti + 1);
+                                }
+                            }
+                        }
+                recur_packed_b_free(&p);
+                free(b), free(a), free(c0), free(c), free(first), free(other);
+            }
+    recur_gemm_team_destroy(teams[1]);
+    recur_gemm_team_destroy(teams[2]);
+    printf("packed GEMMs: %ld products, worst error %.3g (relative to the sum of |products|)\n",
+           products, worst);
+}
+
 int main(void)
 {
     const int sizes[][2] = {{1, 1},   {7, 5},   {8, 16},   {16, 128}, {37, 19},
@@ -95,5 +201,6 @@ int main(void)
                 free(other);
             }
     printf("one-row GEMMs: worst error %.3g (relative to the sum of |products|)\n", worst);
+    test_packed();
     return test_finish("test_gemm");
 }

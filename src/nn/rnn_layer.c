@@ -102,15 +102,16 @@ static recur_status reserve_forward(const rnn_dims *dims, const recur_pack_plan 
 
 /* acc[rows, G*H] += W_hh h_in (layer norm: LN_hh(W_hh h_in), the normalized
  * product kept in ln_t [rows, G*H] and the row scales in rstd_t). */
-static void recurrent_product(const rnn_dims *dims, const rnn_weights *w, int rows,
+static void recurrent_product(const rnn_dims *dims, const rnn_weights *w,
+                              recur_gemm_team *team, const recur_packed_b *whh, int rows,
                               const float *h_in, float *acc, float *ln_t, float *rstd_t)
 {
     const int GH = dims->gates * dims->hidden, Hout = dims->out;
     if (!dims->layer_norm) {
-        recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_in, Hout, w->weight_hh, Hout, 1.0f, acc, GH);
+        recur_gemm_packed(team, whh, rows, h_in, Hout, 1.0f, acc, GH);
         return;
     }
-    recur_gemm(0, 1, rows, GH, Hout, 1.0f, h_in, Hout, w->weight_hh, Hout, 0.0f, ln_t, GH);
+    recur_gemm_packed(team, whh, rows, h_in, Hout, 0.0f, ln_t, GH);
     recur_layer_norm_forward(rows, GH, ln_t, rstd_t, w->ln_hh_w, w->ln_hh_b, acc, 1);
 }
 
@@ -168,6 +169,13 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *prev_h = dims->zoneout ? ws->zone_prev.data : NULL;
     float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
+    /* W_hh (and W_hr) packed once for all steps; threads for the whole call. */
+    recur_gemm_team *team = recur_gemm_team_create((double)B * GH * Hout);
+    recur_packed_b whh, whr;
+    recur_packed_b_init(&whh, 1, GH, Hout, w->weight_hh, Hout);
+    if (dims->proj)
+        recur_packed_b_init(&whr, 1, Hout, H, w->weight_hr, H);
+
     for (int s = 0; s < plan->seq_len; s++) {
         const int t = forward_step(plan, reverse, s);
         const int rows = plan->batch_sizes[t];
@@ -196,11 +204,11 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            recurrent_product(dims, w, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+            recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
             recur_elman_forward(rows, H, relu, gates_t, h_state, out_t, ld_out);
             break;
         case RECUR_LSTM: {
-            recurrent_product(dims, w, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+            recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
             c_t = saved->cell.data + row0 * (size_t)H;
             float *m_t = dims->proj ? saved->proj_in.data + row0 * (size_t)H : out_t;
             int ld_m = dims->proj ? H : ld_out;
@@ -211,11 +219,9 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             else
                 recur_lstm_forward(rows, H, gates_t, c_state, c_t, m_t, ld_m);
             if (dims->proj && dims->zoneout) {
-                recur_gemm(0, 1, rows, Hout, H, 1.0f, m_t, H, w->weight_hr, H, 0.0f, out_t,
-                           Hout);
+                recur_gemm_packed(team, &whr, rows, m_t, H, 0.0f, out_t, Hout);
             } else if (dims->proj) {
-                recur_gemm(0, 1, rows, Hout, H, 1.0f, m_t, H, w->weight_hr, H, 0.0f, h_state,
-                           Hout);
+                recur_gemm_packed(team, &whr, rows, m_t, H, 0.0f, h_state, Hout);
                 copy_rows(rows, Hout, h_state, Hout, y_t, ld_y);
             } else if (!dims->zoneout) {
                 copy_rows(rows, Hout, y_t, ld_y, h_state, Hout);
@@ -225,7 +231,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         case RECUR_GRU: {
             float *gh = ws->step.data;
             fill_rows((size_t)rows, GH, w->bias_hh, gh);
-            recurrent_product(dims, w, rows, h_in, gh, ln_hh_t, rstd_hh_t);
+            recurrent_product(dims, w, team, &whh, rows, h_in, gh, ln_hh_t, rstd_hh_t);
             recur_gru_forward(rows, H, gates_t, gh, h_state,
                               saved->hidden_n.data + row0 * (size_t)H, out_t, ld_out);
             break;
@@ -242,6 +248,10 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             }
         }
     }
+    recur_packed_b_free(&whh);
+    if (dims->proj)
+        recur_packed_b_free(&whr);
+    recur_gemm_team_destroy(team);
     return RECUR_OK;
 }
 
@@ -333,6 +343,13 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     float *kept_h = dims->zoneout ? ws->zone_prev.data : NULL;
     float *kept_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
+    /* W_hh (and W_hr) packed once for all steps; threads for the whole call. */
+    recur_gemm_team *team = recur_gemm_team_create((double)B * GH * Hout);
+    recur_packed_b whh, whr;
+    recur_packed_b_init(&whh, 0, Hout, GH, w->weight_hh, Hout);
+    if (dims->proj)
+        recur_packed_b_init(&whr, 0, H, Hout, w->weight_hr, H);
+
     for (int s = plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, reverse, s);
         const int rows = plan->batch_sizes[t];
@@ -362,8 +379,7 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
             const float *dm = dh;
             if (dims->proj) {
                 copy_rows(rows, Hout, dh, Hout, ws->grad_h.data + row0 * (size_t)Hout, Hout);
-                recur_gemm(0, 0, rows, H, Hout, 1.0f, dh, Hout, w->weight_hr, H, 0.0f,
-                           ws->step.data, H);
+                recur_gemm_packed(team, &whr, rows, dh, Hout, 0.0f, ws->step.data, H);
                 dm = ws->step.data;
             }
             if (dims->layer_norm)
@@ -400,19 +416,21 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
         const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
         if (dims->rec_dropout) {
             float *tmp = ws->rec_tmp.data;
-            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_raw_t, GH, w->weight_hh, Hout, 0.0f, tmp,
-                       Hout);
+            recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, 0.0f, tmp, Hout);
             const float *mask = saved->rec_mask.data;
             for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
                 dh[i] = beta * dh[i] + tmp[i] * mask[i];
         } else {
-            recur_gemm(0, 0, rows, Hout, GH, 1.0f, grad_raw_t, GH, w->weight_hh, Hout, beta, dh,
-                       Hout);
+            recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, beta, dh, Hout);
         }
         if (dims->zoneout)
             for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
                 dh[i] += kept_h[i];
     }
+    recur_packed_b_free(&whh);
+    if (dims->proj)
+        recur_packed_b_free(&whr);
+    recur_gemm_team_destroy(team);
 
     /* Parameter gradients and the input gradient: large GEMMs over all rows. */
     const float *grad_in = grad_gates;

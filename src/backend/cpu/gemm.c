@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,45 +96,103 @@ int recur_gemm_threads(void)
     return 1;
 }
 
+/* The team. A product's panels are split into one contiguous range per
+ * thread (the same every step, so each thread's share of B stays in its own
+ * cache); a thread takes the panels of its range one at a time, then those
+ * left in the others' ranges. So a thread that the OS has not run yet (other
+ * jobs on the cores) only delays the panels it has taken: the caller never
+ * waits for a worker to wake up.
+ *
+ * Each range's cursor is one atomic word: the product's generation (high 32
+ * bits), the range's end (16 bits) and its next panel (16 bits). Taking a panel is a compare-and-swap that also
+ * checks the generation, so a late worker can never take a panel of a later
+ * product with the arguments of an earlier one: it reads the arguments
+ * (relaxed atomics) after seeing the generation, and every successful take
+ * proves that product still unfinished, its arguments unchanged. */
 typedef struct team_slot {
     struct recur_gemm_team *team;
     int index;
 } team_slot;
 
+typedef struct team_cursor {
+    _Alignas(64) atomic_ullong word; /* generation << 32 | next panel */
+} team_cursor;
+
 struct recur_gemm_team {
-    int size; /* threads, the caller included */
+    int size;        /* threads, the caller included */
+    double min_macs; /* smaller products run on the caller alone */
     pthread_t threads[TEAM_MAX];
     team_slot slots[TEAM_MAX];
+    team_cursor cursors[TEAM_MAX];
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    atomic_uint generation; /* bumped for each product */
-    atomic_int pending;     /* workers yet to finish the current product */
-    atomic_int sleepers;    /* workers blocked on wake */
+    _Alignas(64) atomic_uint generation; /* bumped for each product */
+    atomic_int sleepers;                 /* workers blocked on wake */
     atomic_int quit;
+    _Alignas(64) atomic_int done; /* panels finished in the current product */
     /* the current product */
-    const recur_packed_b *p;
-    int m, lda, ldc, beta_one;
-    const float *a;
-    float *c;
+    _Atomic(const recur_packed_b *) p;
+    _Atomic(const float *) a;
+    _Atomic(float *) c;
+    atomic_int m, lda, ldc, beta_one;
 };
 
-/* The panels of thread `index` of `size`, computed. */
-static void panels_part(const recur_packed_b *p, int index, int size, int m, const float *a,
-                        int lda, int beta_one, float *c, int ldc)
+typedef struct team_job {
+    const recur_packed_b *p;
+    const float *a;
+    float *c;
+    int m, lda, ldc, beta_one;
+} team_job;
+
+/* Panels [p0, p1) of a product. */
+static void panels_run(const team_job *j, int p0, int p1)
 {
 #if RECUR_SIMD_X86
-    const int p0 = (int)((long)p->count * index / size);
-    const int p1 = (int)((long)p->count * (index + 1) / size);
-    if (p0 >= p1)
-        return;
+    const recur_packed_b *p = j->p;
     if (p->level == RECUR_SIMD_AVX512)
-        recur_gemm_panels_avx512(m, p->n, p->k, a, lda, p->panels, p0, p1, beta_one, c, ldc);
+        recur_gemm_panels_avx512(j->m, p->n, p->k, j->a, j->lda, p->panels, p0, p1, j->beta_one,
+                                 j->c, j->ldc);
     else
-        recur_gemm_panels_avx2(m, p->n, p->k, a, lda, p->panels, p0, p1, beta_one, c, ldc);
+        recur_gemm_panels_avx2(j->m, p->n, p->k, j->a, j->lda, p->panels, p0, p1, j->beta_one,
+                               j->c, j->ldc);
 #else
-    (void)p, (void)index, (void)size, (void)m, (void)a, (void)lda, (void)beta_one, (void)c;
-    (void)ldc;
+    (void)j, (void)p0, (void)p1;
 #endif
+}
+
+/* The first panel of range r of `size` over `count` panels. */
+static int range_start(int count, int r, int size)
+{
+    return (int)((long)count * r / size);
+}
+
+/* Takes the next panel of range r in generation gen: its index, or -1. The
+ * end of the range comes from the cursor too, not from the arguments a late
+ * worker may have read half from the next product. */
+static int take_panel(struct recur_gemm_team *t, int r, unsigned gen)
+{
+    unsigned long long w = atomic_load_explicit(&t->cursors[r].word, memory_order_relaxed);
+    for (;;) {
+        const int next = (int)(w & 0xFFFFu), end = (int)((w >> 16) & 0xFFFFu);
+        if ((unsigned)(w >> 32) != gen || next >= end)
+            return -1;
+        if (atomic_compare_exchange_weak_explicit(&t->cursors[r].word, &w, w + 1,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return next;
+    }
+}
+
+/* Runs panels of generation gen, own range first, until none is left to take. */
+static void team_work(struct recur_gemm_team *t, int self, unsigned gen, const team_job *j)
+{
+    for (int step = 0; step < t->size; step++) {
+        const int r = (self + step) % t->size;
+        int q;
+        while ((q = take_panel(t, r, gen)) >= 0) {
+            panels_run(j, q, q + 1);
+            atomic_fetch_add_explicit(&t->done, 1, memory_order_release);
+        }
+    }
 }
 
 static void *team_worker(void *arg)
@@ -160,30 +219,37 @@ static void *team_worker(void *arg)
         if (atomic_load_explicit(&t->quit, memory_order_acquire))
             return NULL;
         seen = gen;
-        panels_part(t->p, slot->index, t->size, t->m, t->a, t->lda, t->beta_one, t->c, t->ldc);
-        atomic_fetch_sub_explicit(&t->pending, 1, memory_order_release);
-    }
-}
-
-static void team_wake(struct recur_gemm_team *t)
-{
-    if (atomic_load(&t->sleepers) > 0) {
-        pthread_mutex_lock(&t->lock);
-        pthread_cond_broadcast(&t->wake);
-        pthread_mutex_unlock(&t->lock);
+        team_job j;
+        j.p = atomic_load_explicit(&t->p, memory_order_relaxed);
+        j.a = atomic_load_explicit(&t->a, memory_order_relaxed);
+        j.c = atomic_load_explicit(&t->c, memory_order_relaxed);
+        j.m = atomic_load_explicit(&t->m, memory_order_relaxed);
+        j.lda = atomic_load_explicit(&t->lda, memory_order_relaxed);
+        j.ldc = atomic_load_explicit(&t->ldc, memory_order_relaxed);
+        j.beta_one = atomic_load_explicit(&t->beta_one, memory_order_relaxed);
+        /* Some of j may belong to a later product already: then every take
+         * fails, and nothing of j is used. */
+        team_work(t, slot->index, gen, &j);
     }
 }
 
 recur_gemm_team *recur_gemm_team_create(double max_macs)
 {
-    if (recur_simd_level() == RECUR_SIMD_SCALAR || max_macs < (double)RECUR_GEMM_TEAM_MIN_MACS)
+    if (max_macs < (double)RECUR_GEMM_TEAM_MIN_MACS)
         return NULL;
-    const int size = recur_gemm_threads();
-    if (size < 2)
+    return recur_gemm_team_create_sized(recur_gemm_threads(), (double)RECUR_GEMM_TEAM_MIN_MACS);
+}
+
+recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
+{
+    if (recur_simd_level() == RECUR_SIMD_SCALAR || size < 2)
         return NULL;
-    struct recur_gemm_team *t = calloc(1, sizeof *t);
+    if (size > TEAM_MAX)
+        size = TEAM_MAX;
+    struct recur_gemm_team *t = aligned_alloc(64, (sizeof *t + 63) / 64 * 64);
     if (!t)
         return NULL;
+    memset(t, 0, sizeof *t);
     if (pthread_mutex_init(&t->lock, NULL)) {
         free(t);
         return NULL;
@@ -194,19 +260,41 @@ recur_gemm_team *recur_gemm_team_create(double max_macs)
         return NULL;
     }
     atomic_init(&t->generation, 0u);
-    atomic_init(&t->pending, 0);
     atomic_init(&t->sleepers, 0);
     atomic_init(&t->quit, 0);
-    t->size = 1;
+    atomic_init(&t->done, 0);
+    atomic_init(&t->p, NULL);
+    atomic_init(&t->a, NULL);
+    atomic_init(&t->c, NULL);
+    atomic_init(&t->m, 0);
+    atomic_init(&t->lda, 0);
+    atomic_init(&t->ldc, 0);
+    atomic_init(&t->beta_one, 0);
+    for (int i = 0; i < TEAM_MAX; i++)
+        atomic_init(&t->cursors[i].word, 0ull);
+    /* The worker count is fixed before any starts (they read t->size). */
+    t->size = size;
+    t->min_macs = min_macs;
+    int started = 1;
     for (int i = 1; i < size; i++) {
         t->slots[i].team = t;
         t->slots[i].index = i;
         if (pthread_create(&t->threads[i], NULL, team_worker, &t->slots[i]))
             break;
-        t->size = i + 1;
+        started++;
     }
-    if (t->size < 2) {
-        recur_gemm_team_destroy(t);
+    if (started < size) {
+        /* Fewer threads than ranges would still be correct (the caller takes
+         * every range), but give up on threads instead. */
+        atomic_store(&t->quit, 1);
+        pthread_mutex_lock(&t->lock);
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->lock);
+        for (int i = 1; i < started; i++)
+            pthread_join(t->threads[i], NULL);
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
         return NULL;
     }
     return t;
@@ -237,9 +325,12 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
     const int w = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_W_AVX512 : RECUR_PANEL_W_AVX2;
     const int count = (n + w - 1) / w;
     const size_t bytes = sizeof(float) * (size_t)count * (size_t)k * (size_t)w; /* 64 | bytes */
-    float *panels = aligned_alloc(64, bytes);
-    if (!panels)
+    /* malloc, not aligned_alloc: glibc then keeps the freed block for the next
+     * call (its dynamic mmap threshold) instead of faulting in fresh pages. */
+    void *block = malloc(bytes + 64);
+    if (!block)
         return;
+    float *panels = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     for (int q = 0; q < count; q++) {
         float *dst = panels + (size_t)q * (size_t)k * (size_t)w;
         const int j0 = q * w, cols = n - j0 < w ? n - j0 : w;
@@ -259,13 +350,13 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
             }
         }
     }
-    p->panels = panels, p->width = w, p->count = count;
+    p->block = block, p->panels = panels, p->width = w, p->count = count;
 }
 
 void recur_packed_b_free(recur_packed_b *p)
 {
-    free(p->panels);
-    p->panels = NULL;
+    free(p->block);
+    p->block = NULL, p->panels = NULL;
 }
 
 void recur_gemm_packed(recur_gemm_team *t, const recur_packed_b *p, int m, const float *a,
@@ -279,18 +370,35 @@ void recur_gemm_packed(recur_gemm_team *t, const recur_packed_b *p, int m, const
         for (int i = 0; i < m; i++)
             for (int j = 0; j < p->n; j++)
                 c[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
-    const int beta_one = beta != 0.0f;
-    if (!t || (double)m * p->n * p->k < (double)RECUR_GEMM_TEAM_MIN_MACS || p->count < 2) {
-        panels_part(p, 0, 1, m, a, lda, beta_one, c, ldc);
+    team_job j = {p, a, c, m, lda, ldc, beta != 0.0f};
+    if (!t || (double)m * p->n * p->k < t->min_macs || p->count < 2 || p->count > 0xFFFF) {
+        panels_run(&j, 0, p->count);
         return;
     }
-    t->p = p, t->m = m, t->a = a, t->lda = lda, t->beta_one = beta_one, t->c = c, t->ldc = ldc;
-    atomic_store_explicit(&t->pending, t->size - 1, memory_order_relaxed);
-    atomic_fetch_add(&t->generation, 1u); /* seq_cst: ordered before the sleepers test */
-    team_wake(t);
-    panels_part(p, 0, t->size, m, a, lda, beta_one, c, ldc);
+    atomic_store_explicit(&t->p, p, memory_order_relaxed);
+    atomic_store_explicit(&t->a, a, memory_order_relaxed);
+    atomic_store_explicit(&t->c, c, memory_order_relaxed);
+    atomic_store_explicit(&t->m, m, memory_order_relaxed);
+    atomic_store_explicit(&t->lda, lda, memory_order_relaxed);
+    atomic_store_explicit(&t->ldc, ldc, memory_order_relaxed);
+    atomic_store_explicit(&t->beta_one, j.beta_one, memory_order_relaxed);
+    atomic_store_explicit(&t->done, 0, memory_order_relaxed);
+    const unsigned gen = atomic_load_explicit(&t->generation, memory_order_relaxed) + 1u;
+    for (int r = 0; r < t->size; r++) {
+        const unsigned long long start = (unsigned long long)range_start(p->count, r, t->size);
+        const unsigned long long end = (unsigned long long)range_start(p->count, r + 1, t->size);
+        atomic_store_explicit(&t->cursors[r].word, (unsigned long long)gen << 32 | end << 16 | start,
+                              memory_order_relaxed);
+    }
+    atomic_store(&t->generation, gen); /* seq_cst: before the sleepers test */
+    if (atomic_load(&t->sleepers) > 0) {
+        pthread_mutex_lock(&t->lock);
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->lock);
+    }
+    team_work(t, 0, gen, &j);
     int spins = 0;
-    while (atomic_load_explicit(&t->pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&t->done, memory_order_acquire) < p->count) {
         if (++spins < SPIN_WAIT)
             cpu_relax();
         else

@@ -27,7 +27,9 @@ void recur_add_column_sums(int m, int n, const float *a, int lda, const float *o
  * Its size: RECUR_NUM_THREADS when set, else OpenBLAS's thread count (1 with
  * another CBLAS); products of fewer than RECUR_GEMM_TEAM_MIN_MACS multiply-adds
  * run on the calling thread alone. */
+#ifndef RECUR_GEMM_TEAM_MIN_MACS /* -DRECUR_GEMM_TEAM_MIN_MACS=0: teams for every product */
 #define RECUR_GEMM_TEAM_MIN_MACS (1L << 19)
+#endif
 
 typedef struct recur_gemm_team recur_gemm_team;
 
@@ -35,6 +37,7 @@ typedef struct recur_packed_b {
     int trans_b, n, k, ldb;
     const float *b; /* the original B */
     float *panels;  /* NULL: recur_gemm_packed calls recur_gemm */
+    void *block;    /* the allocation holding the panels */
     int level;      /* SIMD level of the kernels (simd.h) */
     int width;      /* columns per panel */
     int count;      /* panels */
@@ -44,6 +47,9 @@ typedef struct recur_packed_b {
  * (the calling thread alone) when they are small, when one thread is asked
  * for, or when threads cannot be started. */
 recur_gemm_team *recur_gemm_team_create(double max_macs);
+/* A team of exactly `threads` (>= 2; for tests and measurements) in which
+ * products of min_macs multiply-adds or more are split. */
+recur_gemm_team *recur_gemm_team_create_sized(int threads, double min_macs);
 void recur_gemm_team_destroy(recur_gemm_team *team);
 /* The thread count a team would have (RECUR_NUM_THREADS, OpenBLAS's, 1). */
 int recur_gemm_threads(void);
