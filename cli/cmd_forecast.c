@@ -198,12 +198,12 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
 /* Saving                                                            */
 /* ---------------------------------------------------------------- */
 
-static recur_status save_model(const char *path, const recur_seqnet *net,
+static recur_status save_model(const char *path, const forecaster *net,
                                const forecast_series *fs, const cli_options *o)
 {
     recur_st_writer *w;
     CLI_TRY(recur_st_writer_create(&w));
-    recur_status st = recur_seqnet_write(net, w);
+    recur_status st = forecaster_write(net, w);
     if (st == RECUR_OK)
         st = recur_scaler_write(fs->scaler, w, "scaler.");
     if (st == RECUR_OK)
@@ -260,7 +260,7 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
                  : cli_error("no %s windows: the data is too short for --lookback %d and "
                              "--horizon %d",
                              n_train <= 0 ? "training" : "holdout", d->lookback, d->horizon);
-    recur_seqnet *net = NULL;
+    forecaster net = {0};
     float *out = NULL;
     metrics_csv *metrics = NULL;
     char path[4200];
@@ -278,7 +278,7 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
     if (!rc && !(out = malloc((size_t)n_test * width * sizeof(float))))
         rc = cli_error("out of memory");
     if (!rc) {
-        recur_status st = forecast_predict(net, d, test, (size_t)n_test, out);
+        recur_status st = forecast_predict(&net, d, test, (size_t)n_test, out);
         if (st == RECUR_OK)
             st = recur_scaler_inverse_channels(fs->scaler, out, n_test * d->horizon,
                                                d->target_count, d->targets);
@@ -302,14 +302,14 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
         rc = cli_error("%s: cannot write", pred_path);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc) {
-        recur_status st = save_model(path, net, fs, o);
+        recur_status st = save_model(path, &net, fs, o);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else
             printf("\nsaved %s (with metrics.csv and evaluation.csv)\n", path);
     }
     metrics_csv_close(metrics);
-    recur_seqnet_free(net);
+    forecaster_free(&net);
     free(out), free(train), free(val), free(test);
     return rc;
 }
@@ -372,14 +372,14 @@ static int forecast_predict_cmd(int argc, char **argv)
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", p.positional[0]);
     recur_st_file *file = NULL;
-    recur_seqnet *net = NULL;
+    forecaster net = {0};
     recur_scaler *scaler = NULL;
     forecast_series fs = {0};
     cli_options o;
     forecast_options_init(&o, "forecast train");
     recur_status st = recur_st_open(path, &file);
     if (st == RECUR_OK)
-        st = recur_seqnet_read(file, &net);
+        st = forecaster_read(file, &net);
     if (st == RECUR_OK)
         st = recur_scaler_read(file, "scaler.", &scaler);
     rc = st == RECUR_OK ? 0 : cli_status_error(st);
@@ -413,7 +413,7 @@ static int forecast_predict_cmd(int argc, char **argv)
     if (!rc) {
         /* origin = steps: the window is the last lookback rows */
         size_t origin = d->steps;
-        st = forecast_predict(net, d, &origin, 1, out);
+        st = forecast_predict(&net, d, &origin, 1, out);
         if (st == RECUR_OK)
             st = recur_scaler_inverse_channels(fs.scaler, out, d->horizon, d->target_count,
                                                d->targets);
@@ -450,7 +450,7 @@ static int forecast_predict_cmd(int argc, char **argv)
     free(out);
     forecast_series_free(&fs);
     recur_scaler_free(scaler);
-    recur_seqnet_free(net);
+    forecaster_free(&net);
     recur_st_close(file);
     return rc;
 }

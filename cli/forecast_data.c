@@ -240,6 +240,8 @@ static const cli_option forecast_specs[] = {
     {FC_EARLY_STOP, "early-stop", OPTION_INT, SCOPE_FIXED, "5", 0, 100000, NULL,
      "epochs without validation improvement, 0 = off"},
     {FC_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed"},
+    {FC_DECODER, "decoder", OPTION_CHOICE, SCOPE_FIXED, "direct", 0, 0, "direct|seq2seq",
+     "multi-step output: one head for all steps, or a decoder fed its last values"},
     {FC_HIDDEN_GRID, "hidden-grid", OPTION_PATH, SCOPE_RUN, "32,64,128", 0, 0, NULL,
      "tune: hidden sizes to try"},
     {FC_LOOKBACK_GRID, "lookback-grid", OPTION_PATH, SCOPE_RUN, NULL, 0, 0, NULL,

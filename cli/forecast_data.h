@@ -18,7 +18,7 @@ enum {
 enum {
     FC_OUTPUT = FC_DATA_OPTION_COUNT, FC_PREDICTIONS, FC_HOLDOUT, FC_VAL_FRACTION, FC_STRIDE,
     FC_MODEL, FC_HIDDEN, FC_LAYERS, FC_DROPOUT, FC_EPOCHS, FC_BATCH, FC_OPTIMIZER, FC_LR,
-    FC_WEIGHT_DECAY, FC_CLIP, FC_EARLY_STOP, FC_SEED, FC_HIDDEN_GRID, FC_LOOKBACK_GRID, FC_FOLDS, FC_OPTION_COUNT
+    FC_WEIGHT_DECAY, FC_CLIP, FC_EARLY_STOP, FC_SEED, FC_DECODER, FC_HIDDEN_GRID, FC_LOOKBACK_GRID, FC_FOLDS, FC_OPTION_COUNT
 };
 
 /* The options of recur forecast train (shared by predict, which restores
@@ -54,12 +54,13 @@ int64_t forecast_origins(const forecast_series *fs, int64_t begin, int64_t end, 
                          size_t **out);
 
 /* Creates the network the options describe (its input is every channel, its
- * output horizon x targets) and trains it on the given origins (see
+ * output horizon x targets; --decoder picks the direct head or the seq2seq
+ * decoder) and trains it on the given origins (see
  * forecast_fit). Returns 0 or an exit status after printing the error; *out
- * is set either way (free it). */
+ * is set either way (forecaster_free it). */
 int forecast_build_and_fit(const forecast_series *fs, const cli_options *o, const size_t *train,
                            int64_t n_train, const size_t *val, int64_t n_val,
-                           metrics_csv *metrics, int quiet, recur_seqnet **out);
+                           metrics_csv *metrics, int quiet, forecaster *out);
 
 /* recur forecast tune (forecast_tune.c). */
 int forecast_tune(int argc, char **argv);

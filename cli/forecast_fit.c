@@ -33,6 +33,83 @@ void forecast_fill(const forecast_data *d, const size_t *origins, int batch, flo
     }
 }
 
+/* ---------------------------------------------------------------- */
+/* The forecaster: direct head or seq2seq decoder                     */
+/* ---------------------------------------------------------------- */
+
+void forecaster_free(forecaster *f)
+{
+    recur_seqnet_free(f->net);
+    recur_seqdec_free(f->dec);
+    f->net = NULL, f->dec = NULL;
+}
+
+int forecaster_param_count(const forecaster *f)
+{
+    return f->dec ? recur_seqdec_param_count(f->dec) : recur_seqnet_param_count(f->net);
+}
+
+recur_status forecaster_param(const forecaster *f, int index, recur_param *out)
+{
+    return f->dec ? recur_seqdec_param(f->dec, index, out) : recur_seqnet_param(f->net, index, out);
+}
+
+void forecaster_zero_grad(forecaster *f)
+{
+    if (f->dec)
+        recur_seqdec_zero_grad(f->dec);
+    else
+        recur_seqnet_zero_grad(f->net);
+}
+
+void forecaster_set_training(forecaster *f, int training)
+{
+    if (f->dec)
+        recur_seqdec_set_training(f->dec, training);
+    else
+        recur_seqnet_set_training(f->net, training);
+}
+
+recur_status forecaster_forward(forecaster *f, const forecast_data *d, int batch, const float *x,
+                                const float *teacher, const float **result)
+{
+    if (!f->dec)
+        return recur_seqnet_forward(f->net, d->lookback, batch, x, NULL, result);
+    /* the decoder's first input: the last input row's targets (as deltas: 0) */
+    const int K = d->target_count, C = d->channels;
+    float *start = malloc((size_t)batch * (size_t)K * sizeof(float));
+    if (!start)
+        return RECUR_E_NOMEM;
+    const float *last = x + (size_t)(d->lookback - 1) * (size_t)batch * (size_t)C;
+    for (int b = 0; b < batch; b++)
+        for (int k = 0; k < K; k++)
+            start[(size_t)b * K + k] = d->delta ? 0.0f : last[(size_t)b * C + d->targets[k]];
+    recur_status st =
+        recur_seqdec_forward(f->dec, d->lookback, batch, x, start, teacher, result);
+    free(start);
+    return st;
+}
+
+recur_status forecaster_backward(forecaster *f, const float *grad_result)
+{
+    return f->dec ? recur_seqdec_backward(f->dec, grad_result, NULL)
+                  : recur_seqnet_backward(f->net, grad_result, NULL);
+}
+
+recur_status forecaster_write(const forecaster *f, recur_st_writer *writer)
+{
+    return f->dec ? recur_seqdec_write(f->dec, writer) : recur_seqnet_write(f->net, writer);
+}
+
+recur_status forecaster_read(const recur_st_file *file, forecaster *f)
+{
+    f->net = NULL, f->dec = NULL;
+    const char *model = recur_st_metadata(file, "recur.model");
+    if (model && !strcmp(model, "seqdec"))
+        return recur_seqdec_read(file, &f->dec);
+    return recur_seqnet_read(file, &f->net);
+}
+
 static double seconds_now(void)
 {
     struct timespec ts;
@@ -62,14 +139,15 @@ static void buffers_free(batch_buffers *b)
 
 /* Masked MSE of one batch (sum over scored values, count in *scored);
  * with grad, backward too (mean over the batch's scored values). */
-static recur_status batch_loss(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+static recur_status batch_loss(forecaster *net, const forecast_data *d, const size_t *origins,
                                int batch, batch_buffers *buf, int backward, double *sum,
                                double *scored)
 {
     const size_t outputs = (size_t)batch * d->horizon * d->target_count;
     forecast_fill(d, origins, batch, buf->x, buf->y, buf->mask);
     const float *result;
-    CLI_TRY(recur_seqnet_forward(net, d->lookback, batch, buf->x, NULL, &result));
+    /* training: the decoder reads the true values (teacher forcing) */
+    CLI_TRY(forecaster_forward(net, d, batch, buf->x, backward ? buf->y : NULL, &result));
     recur_loss_options lo = recur_loss_defaults();
     lo.mask = buf->mask;
     lo.reduction = RECUR_REDUCE_SUM;
@@ -84,15 +162,15 @@ static recur_status batch_loss(recur_seqnet *net, const forecast_data *d, const 
     lo.reduction = RECUR_REDUCE_MEAN;
     float mean;
     CLI_TRY(recur_elementwise_loss(RECUR_LOSS_MSE, outputs, result, buf->y, &lo, &mean, buf->grad));
-    return recur_seqnet_backward(net, buf->grad, NULL);
+    return forecaster_backward(net, buf->grad);
 }
 
 /* Mean masked MSE over origins, in eval mode. */
-static recur_status mean_loss(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+static recur_status mean_loss(forecaster *net, const forecast_data *d, const size_t *origins,
                               size_t n, int batch, batch_buffers *buf, double *loss)
 {
     double sum = 0, scored = 0;
-    recur_seqnet_set_training(net, 0);
+    forecaster_set_training(net, 0);
     for (size_t at = 0; at < n; at += (size_t)batch) {
         int b = (int)(n - at < (size_t)batch ? n - at : (size_t)batch);
         CLI_TRY(batch_loss(net, d, origins + at, b, buf, 0, &sum, &scored));
@@ -128,13 +206,13 @@ static void fit_state_free(fit_state *s)
     free(s->values), free(s->grads), free(s->sizes), free(s->best);
 }
 
-static recur_status fit_state_init(fit_state *s, recur_seqnet *net, const forecast_fit_options *fo)
+static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast_fit_options *fo)
 {
     recur_optimizer_config oc = recur_optimizer_config_default(fo->optimizer);
     oc.lr = (float)fo->lr;
     oc.weight_decay = (float)fo->weight_decay;
     CLI_TRY(recur_optimizer_create(&oc, &s->opt));
-    s->count = recur_seqnet_param_count(net);
+    s->count = forecaster_param_count(net);
     s->values = calloc((size_t)s->count, sizeof *s->values);
     s->grads = calloc((size_t)s->count, sizeof *s->grads);
     s->sizes = calloc((size_t)s->count, sizeof *s->sizes);
@@ -142,7 +220,7 @@ static recur_status fit_state_init(fit_state *s, recur_seqnet *net, const foreca
         return RECUR_E_NOMEM;
     for (int i = 0; i < s->count; i++) {
         recur_param p;
-        CLI_TRY(recur_seqnet_param(net, i, &p));
+        CLI_TRY(forecaster_param(net, i, &p));
         s->values[i] = p.value, s->grads[i] = p.grad, s->sizes[i] = p.numel;
         s->total += p.numel;
         CLI_TRY(recur_optimizer_add(s->opt, p.value, p.grad, p.numel));
@@ -163,15 +241,15 @@ static void copy_params(fit_state *s, int to_best)
     }
 }
 
-static recur_status train_epoch(recur_seqnet *net, const forecast_data *d, size_t *order,
+static recur_status train_epoch(forecaster *net, const forecast_data *d, size_t *order,
                                 size_t n, const forecast_fit_options *fo, fit_state *s,
                                 batch_buffers *buf, double *train_loss)
 {
     double sum = 0, scored = 0;
-    recur_seqnet_set_training(net, 1);
+    forecaster_set_training(net, 1);
     for (size_t at = 0; at < n; at += (size_t)fo->batch) {
         int b = (int)(n - at < (size_t)fo->batch ? n - at : (size_t)fo->batch);
-        recur_seqnet_zero_grad(net);
+        forecaster_zero_grad(net);
         CLI_TRY(batch_loss(net, d, order + at, b, buf, 1, &sum, &scored));
         if (fo->clip > 0)
             CLI_TRY(recur_clip_grad_norm(s->count, s->grads, s->sizes, (float)fo->clip, NULL));
@@ -181,7 +259,7 @@ static recur_status train_epoch(recur_seqnet *net, const forecast_data *d, size_
     return RECUR_OK;
 }
 
-int forecast_fit(recur_seqnet *net, const forecast_data *d, const size_t *train, size_t n_train,
+int forecast_fit(forecaster *net, const forecast_data *d, const size_t *train, size_t n_train,
                  const size_t *val, size_t n_val, const forecast_fit_options *fo,
                  metrics_csv *metrics)
 {
@@ -244,21 +322,21 @@ int forecast_fit(recur_seqnet *net, const forecast_data *d, const size_t *train,
     return rc;
 }
 
-recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const size_t *origins,
+recur_status forecast_predict(forecaster *net, const forecast_data *d, const size_t *origins,
                               size_t n, float *out)
 {
     enum { BATCH = 256 };
     float *x = malloc((size_t)d->lookback * BATCH * d->channels * sizeof(float));
     if (!x)
         return RECUR_E_NOMEM;
-    recur_seqnet_set_training(net, 0);
-    const size_t width = (size_t)recur_seqnet_get_config(net)->output_size;
+    forecaster_set_training(net, 0);
+    const size_t width = (size_t)d->horizon * (size_t)d->target_count;
     recur_status st = RECUR_OK;
     for (size_t at = 0; st == RECUR_OK && at < n; at += BATCH) {
         int b = (int)(n - at < BATCH ? n - at : BATCH);
         const float *result;
         forecast_fill(d, origins + at, b, x, NULL, NULL);
-        st = recur_seqnet_forward(net, d->lookback, b, x, NULL, &result);
+        st = forecaster_forward(net, d, b, x, NULL, &result);
         if (st == RECUR_OK)
             memcpy(out + at * width, result, (size_t)b * width * sizeof(float));
         for (int i = 0; st == RECUR_OK && d->delta && i < b; i++) {
@@ -273,16 +351,27 @@ recur_status forecast_predict(recur_seqnet *net, const forecast_data *d, const s
 
 int forecast_build_and_fit(const forecast_series *fs, const cli_options *o, const size_t *train,
                            int64_t n_train, const size_t *val, int64_t n_val,
-                           metrics_csv *metrics, int quiet, recur_seqnet **out)
+                           metrics_csv *metrics, int quiet, forecaster *out)
 {
     const forecast_data *d = &fs->data;
     static const recur_cell cells[] = {RECUR_LSTM, RECUR_GRU, RECUR_RNN_TANH};
-    recur_seqnet_config c =
-        recur_seqnet_config_default(cells[cli_options_choice(o, FC_MODEL)], d->channels,
-                                    (int)o->num[FC_HIDDEN], d->horizon * d->target_count);
-    c.rnn.num_layers = (int)o->num[FC_LAYERS];
-    c.rnn.dropout = (float)o->num[FC_DROPOUT];
-    recur_status st = recur_seqnet_create(&c, (uint64_t)o->num[FC_SEED], out);
+    const recur_cell cell = cells[cli_options_choice(o, FC_MODEL)];
+    const uint64_t seed = (uint64_t)o->num[FC_SEED];
+    recur_status st;
+    out->net = NULL, out->dec = NULL;
+    if (cli_options_choice(o, FC_DECODER) == 1) {
+        recur_seqdec_config c = recur_seqdec_config_default(
+            cell, d->channels, (int)o->num[FC_HIDDEN], d->target_count, d->horizon);
+        c.rnn.num_layers = (int)o->num[FC_LAYERS];
+        c.rnn.dropout = (float)o->num[FC_DROPOUT];
+        st = recur_seqdec_create(&c, seed, &out->dec);
+    } else {
+        recur_seqnet_config c = recur_seqnet_config_default(
+            cell, d->channels, (int)o->num[FC_HIDDEN], d->horizon * d->target_count);
+        c.rnn.num_layers = (int)o->num[FC_LAYERS];
+        c.rnn.dropout = (float)o->num[FC_DROPOUT];
+        st = recur_seqnet_create(&c, seed, &out->net);
+    }
     if (st != RECUR_OK)
         return cli_status_error(st);
     forecast_fit_options fo = {(int)o->num[FC_EPOCHS],
@@ -292,7 +381,7 @@ int forecast_build_and_fit(const forecast_series *fs, const cli_options *o, cons
                                o->num[FC_LR],
                                o->num[FC_CLIP],
                                o->num[FC_WEIGHT_DECAY],
-                               (uint64_t)o->num[FC_SEED],
+                               seed,
                                quiet};
-    return forecast_fit(*out, d, train, (size_t)n_train, val, (size_t)n_val, &fo, metrics);
+    return forecast_fit(out, d, train, (size_t)n_train, val, (size_t)n_val, &fo, metrics);
 }

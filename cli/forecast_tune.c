@@ -46,7 +46,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
     double val_fraction = (double)block / (double)(end + block);
     int rc = forecast_series_load(&fs, path, o, holdout, val_fraction, NULL);
     size_t *train = NULL, *val = NULL;
-    recur_seqnet *net = NULL;
+    forecaster net = {0};
     float *out = NULL, *actual = NULL, *forecast = NULL;
     const forecast_data *d = &fs.data;
     int64_t n_train = rc ? 0 : forecast_origins(&fs, 0, fs.train_end, (int64_t)o->num[FC_STRIDE], &train);
@@ -63,7 +63,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
                 !(forecast = malloc(cells * sizeof(float)))))
         rc = cli_error("out of memory");
     if (!rc) {
-        recur_status st = forecast_predict(net, d, val, (size_t)n_val, out);
+        recur_status st = forecast_predict(&net, d, val, (size_t)n_val, out);
         if (st == RECUR_OK)
             st = recur_scaler_inverse_channels(fs.scaler, out, n_val * d->horizon,
                                                d->target_count, d->targets);
@@ -91,7 +91,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
         *mase = total / d->target_count;
     }
     free(out), free(actual), free(forecast), free(train), free(val);
-    recur_seqnet_free(net);
+    forecaster_free(&net);
     forecast_series_free(&fs);
     return rc;
 }

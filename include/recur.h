@@ -1141,6 +1141,58 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer
 recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
 
 /* ------------------------------------------------------------------ */
+/* Sequence-to-sequence forecaster: encoder -> decoder -> Linear head  */
+/* ------------------------------------------------------------------ */
+
+/* Multi-step forecasting with a decoder instead of a direct head:
+ *   encoder  a unidirectional stack (rnn: cell, C -> H, num_layers) reads the
+ *            window [W, B, C];
+ *   bridge   the decoder's initial h (and c) = the encoder's final states;
+ *   decoder  a stack of the same configuration with input size K runs
+ *            horizon steps; its input at step 0 is `start` [B, K] (the last
+ *            observed target values), at step h > 0 the target values of step
+ *            h - 1: the true ones with teacher forcing (training: all steps in
+ *            one pass), else its own predictions fed back step by step;
+ *   head     Linear(Hout -> K) on every decoder output gives the K values of
+ *            that step. */
+typedef struct recur_seqdec_config {
+    recur_rnn_config rnn; /* the encoder's: time-major, unidirectional; the decoder's
+                             is the same with input_size = targets */
+    int targets;          /* K >= 1 values per step */
+    int horizon;          /* steps forecast, >= 1 */
+} recur_seqdec_config;
+
+recur_seqdec_config recur_seqdec_config_default(recur_cell cell, int input_size, int hidden_size,
+                                                int targets, int horizon);
+
+typedef struct recur_seqdec recur_seqdec;
+
+recur_status recur_seqdec_create(const recur_seqdec_config *config, uint64_t seed,
+                                 recur_seqdec **out);
+void recur_seqdec_free(recur_seqdec *net);
+const recur_seqdec_config *recur_seqdec_get_config(const recur_seqdec *net);
+/* Parameters "encoder.<PyTorch names>", "decoder.<PyTorch names>", "head.weight",
+ * "head.bias". */
+int recur_seqdec_param_count(const recur_seqdec *net);
+recur_status recur_seqdec_param(const recur_seqdec *net, int index, recur_param *out);
+void recur_seqdec_zero_grad(recur_seqdec *net);
+void recur_seqdec_set_training(recur_seqdec *net, int training);
+/* input [W, B, C]; start [B, K] the decoder's input at step 0; teacher
+ * [B, horizon * K] ordered (step, target), or NULL to feed the predictions
+ * back. *result points at [B, horizon * K] ordered (step, target) inside the
+ * network, valid until the next forward. */
+recur_status recur_seqdec_forward(recur_seqdec *net, int seq_len, int batch, const float *input,
+                                  const float *start, const float *teacher, const float **result);
+/* Adds parameter gradients for d loss / d result of the last forward, which
+ * must have been teacher-forced (RECUR_E_STATE otherwise); grad_input
+ * [W, B, C] unless NULL (start and teacher are data: no gradient). */
+recur_status recur_seqdec_backward(recur_seqdec *net, const float *grad_result, float *grad_input);
+/* Parameters and metadata (recur.model = seqdec, seqdec.targets,
+ * seqdec.horizon, and the encoder's keys) into a writer, and back. */
+recur_status recur_seqdec_write(const recur_seqdec *net, recur_st_writer *writer);
+recur_status recur_seqdec_read(const recur_st_file *file, recur_seqdec **out);
+
+/* ------------------------------------------------------------------ */
 /* Tokens and vocabularies (text classification)                       */
 /* ------------------------------------------------------------------ */
 

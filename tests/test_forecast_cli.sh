@@ -70,6 +70,15 @@ grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: 
 "$recur" "${args[@]}" -o "$dir/model2" >/dev/null 2>&1
 cmp -s "$dir/model/model.safetensors" "$dir/model2/model.safetensors" && ok || bad "same seed, different model"
 
+# the seq2seq decoder: trains, beats the naive forecast, saves and predicts
+"$recur" "${args[@]}" --decoder seq2seq -o "$dir/model_s2s" >"$dir/s2s.log" 2>&1 \
+  || bad "forecast train --decoder seq2seq failed: $(tail -3 "$dir/s2s.log")"
+awk -F, '$3 == "all" { m[$2] = $7 } END { exit !(m["model"] < m["naive"]) }' \
+  "$dir/model_s2s/evaluation.csv" && ok || bad "seq2seq does not beat naive: $(grep ',all,' "$dir/model_s2s/evaluation.csv")"
+"$recur" forecast predict "$dir/model_s2s" "$dir/data.csv" -o "$dir/next_s2s.csv" >/dev/null 2>&1 \
+  && [[ $(wc -l <"$dir/next_s2s.csv") -eq 4 ]] && ok || bad "seq2seq predict: $(cat "$dir/next_s2s.csv" 2>&1)"
+expect_error "unknown --decoder" forecast train "$dir/data.csv" --target load --time time --decoder magic
+
 printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"

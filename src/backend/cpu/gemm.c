@@ -366,11 +366,16 @@ void recur_gemm_packed(recur_gemm_team *t, const recur_packed_b *p, int m, const
         recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
         return;
     }
+    team_job j = {p, a, c, m, lda, ldc, beta != 0.0f};
+    /* One row: the matrix-vector kernels on the original B, on this thread
+     * whatever the team (the panel kernel would run only 2 accumulator
+     * chains, bound by the FMA latency). */
+    if (m == 1 && gemm_one_row(0, p->trans_b, p->n, p->k, 1.0f, a, p->b, p->ldb, beta, c))
+        return;
     if (beta != 0.0f && beta != 1.0f)
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < p->n; j++)
-                c[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
-    team_job j = {p, a, c, m, lda, ldc, beta != 0.0f};
+            for (int jj = 0; jj < p->n; jj++)
+                c[(size_t)i * (size_t)ldc + (size_t)jj] *= beta;
     if (!t || (double)m * p->n * p->k < t->min_macs || p->count < 2 || p->count > 0xFFFF) {
         panels_run(&j, 0, p->count);
         return;
