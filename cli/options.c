@@ -148,6 +148,7 @@ int cli_options_restore(cli_options *o, const recur_st_file *file, const char *p
                         int check_given)
 {
     const char *label = recur_st_label(file);
+    int found = 0;
     for (int i = 0; i < o->count; i++) {
         const cli_option *s = &o->specs[i];
         if (s->scope == SCOPE_RUN)
@@ -156,14 +157,13 @@ int cli_options_restore(cli_options *o, const recur_st_file *file, const char *p
         snprintf(key, sizeof key, "%s%s", prefix, s->flag);
         const char *saved = recur_st_metadata(file, key);
         if (!saved) {
-            if (s->kind == OPTION_PATH) { /* an optional text that was not set */
-                if (!o->given[s->id])
-                    o->str[s->id] = NULL;
-                continue;
-            }
-            return cli_error("%s: metadata %s is missing (not made by recur %s)", label, key,
-                             o->command);
+            /* an optional text that was not set; or an option newer than the
+             * file, which then keeps its default (what older versions did) */
+            if (s->kind == OPTION_PATH && !o->given[s->id])
+                o->str[s->id] = NULL;
+            continue;
         }
+        found++;
         if (check_given && o->given[s->id] && s->scope == SCOPE_EXTENDABLE)
             continue;
         format_value(o, s, given, sizeof given);
@@ -177,6 +177,8 @@ int cli_options_restore(cli_options *o, const recur_st_file *file, const char *p
             return cli_error("--%s %s differs from %s's %s; leave it out", s->flag, given, label,
                              now);
     }
+    if (!found)
+        return cli_error("%s: no %s* metadata (not made by recur %s)", label, prefix, o->command);
     return 0;
 }
 

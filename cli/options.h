@@ -56,8 +56,9 @@ void cli_options_usage(const cli_options *o);
 /* Every non-RUN option as metadata "<prefix><flag>". */
 recur_status cli_options_write(const cli_options *o, recur_st_writer *writer, const char *prefix);
 /* Takes the saved (non-RUN) options from a file; with `check_given`, an option
- * also given on the command line must agree (EXTENDABLE ones may change).
- * Returns 0, or 2 after printing an error. */
+ * also given on the command line must agree (EXTENDABLE ones may change). An
+ * option the file lacks (made by an older version) keeps its default; a file
+ * with none of them is refused. Returns 0, or 2 after printing an error. */
 int cli_options_restore(cli_options *o, const recur_st_file *file, const char *prefix,
                         int check_given);
 /* Index of a choice option's value in its list, -1 if unset. */
