@@ -67,7 +67,7 @@ static double check_one(int trans_b, int n, int k, float beta, int offset, float
 
 /* One packed product against cblas_sgemm; returns the error relative to the
  * sum of |products| of each element, or INFINITY for NaN. Stores C in out. */
-static double check_packed(recur_gemm_team *team, const recur_packed_b *p, int m, int n, int k,
+static double check_packed(recur_gemm_team *team, recur_packed_b *p, int m, int n, int k,
                            const float *a, int lda, const float *b, int ldb, int trans_b,
                            float beta, const float *c0, int ldc, float *c, float *out)
 {

@@ -7,7 +7,9 @@
  * Backward: for each step in the opposite order:
  *             fused gate gradient kernel -> grad_gates[t]
  *             grad h_prev = grad_gates[t] W_hh    (one GEMM)
- *           then the weight gradients and dx as large GEMMs over all steps. */
+ *           then the weight gradients and dx as large GEMMs over all steps.
+ * The per-step products go through recur_gemm_packed (backend/cpu/gemm.h):
+ * W_hh (and W_hr) packed once per call, a thread team alive for the call. */
 #include "nn/rnn_layer.h"
 
 #include <string.h>
@@ -103,7 +105,7 @@ static recur_status reserve_forward(const rnn_dims *dims, const recur_pack_plan 
 /* acc[rows, G*H] += W_hh h_in (layer norm: LN_hh(W_hh h_in), the normalized
  * product kept in ln_t [rows, G*H] and the row scales in rstd_t). */
 static void recurrent_product(const rnn_dims *dims, const rnn_weights *w,
-                              recur_gemm_team *team, const recur_packed_b *whh, int rows,
+                              recur_gemm_team *team, recur_packed_b *whh, int rows,
                               const float *h_in, float *acc, float *ln_t, float *rstd_t)
 {
     const int GH = dims->gates * dims->hidden, Hout = dims->out;

@@ -104,11 +104,12 @@ int recur_gemm_threads(void)
  * waits for a worker to wake up.
  *
  * Each range's cursor is one atomic word: the product's generation (high 32
- * bits), the range's end (16 bits) and its next panel (16 bits). Taking a panel is a compare-and-swap that also
- * checks the generation, so a late worker can never take a panel of a later
- * product with the arguments of an earlier one: it reads the arguments
- * (relaxed atomics) after seeing the generation, and every successful take
- * proves that product still unfinished, its arguments unchanged. */
+ * bits), the range's end (16 bits) and its next panel (16 bits). Taking a
+ * panel is a compare-and-swap that also checks the generation, so a late
+ * worker can never take a panel of a later product with the arguments of an
+ * earlier one: it reads the arguments (relaxed atomics) after seeing the
+ * generation, and every successful take proves that product still
+ * unfinished, its arguments unchanged. */
 typedef struct team_slot {
     struct recur_gemm_team *team;
     int index;
@@ -320,8 +321,16 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
     memset(p, 0, sizeof *p);
     p->trans_b = trans_b, p->n = n, p->k = k, p->b = b, p->ldb = ldb;
     p->level = recur_simd_level();
-    if (p->level == RECUR_SIMD_SCALAR || n <= 0 || k <= 0)
-        return;
+    p->pending = p->level != RECUR_SIMD_SCALAR && n > 0 && k > 0;
+}
+
+/* Packs the panels (at the first product of more than one row: batch 1 never
+ * needs them); on failure products go to recur_gemm. */
+static void pack_panels(recur_packed_b *p)
+{
+    const int trans_b = p->trans_b, n = p->n, k = p->k, ldb = p->ldb;
+    const float *b = p->b;
+    p->pending = 0;
     const int w = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_W_AVX512 : RECUR_PANEL_W_AVX2;
     const int count = (n + w - 1) / w;
     const size_t bytes = sizeof(float) * (size_t)count * (size_t)k * (size_t)w; /* 64 | bytes */
@@ -345,7 +354,8 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
         } else {
             for (int kk = 0; kk < k; kk++) {
                 float *row = dst + (size_t)kk * (size_t)w;
-                memcpy(row, b + (size_t)kk * (size_t)ldb + (size_t)j0, sizeof(float) * (size_t)cols);
+                memcpy(row, b + (size_t)kk * (size_t)ldb + (size_t)j0,
+                       sizeof(float) * (size_t)cols);
                 memset(row + cols, 0, sizeof(float) * (size_t)(w - cols));
             }
         }
@@ -359,9 +369,11 @@ void recur_packed_b_free(recur_packed_b *p)
     p->block = NULL, p->panels = NULL;
 }
 
-void recur_gemm_packed(recur_gemm_team *t, const recur_packed_b *p, int m, const float *a,
-                       int lda, float beta, float *c, int ldc)
+void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
+                       float beta, float *c, int ldc)
 {
+    if (p->pending && m > 1)
+        pack_panels(p);
     if (!p->panels || m <= 0 || p->n <= 0 || p->k <= 0) {
         recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
         return;
@@ -392,7 +404,8 @@ void recur_gemm_packed(recur_gemm_team *t, const recur_packed_b *p, int m, const
     for (int r = 0; r < t->size; r++) {
         const unsigned long long start = (unsigned long long)range_start(p->count, r, t->size);
         const unsigned long long end = (unsigned long long)range_start(p->count, r + 1, t->size);
-        atomic_store_explicit(&t->cursors[r].word, (unsigned long long)gen << 32 | end << 16 | start,
+        atomic_store_explicit(&t->cursors[r].word,
+                              (unsigned long long)gen << 32 | end << 16 | start,
                               memory_order_relaxed);
     }
     atomic_store(&t->generation, gen); /* seq_cst: before the sleepers test */

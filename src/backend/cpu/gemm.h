@@ -18,7 +18,8 @@ void recur_add_column_sums(int m, int n, const float *a, int lda, const float *o
  * recur_packed_b_init packs B once (per forward or backward call) into
  * column panels that the SIMD kernels of cells_simd.inc read directly, so no
  * step packs W_hh again; recur_gemm_packed then computes C = A op(B) + beta C
- * for any number of rows m. Without x86 SIMD (or when the panels cannot be
+ * for any number of rows m (one row: the matrix-vector kernels of the one-row
+ * recur_gemm, on the original B). Without x86 SIMD (or when the panels cannot be
  * allocated) it calls recur_gemm on the original B, the results differing
  * from sgemm's only in the rounding (fp32 sums over k in order).
  *
@@ -41,6 +42,7 @@ typedef struct recur_packed_b {
     int level;      /* SIMD level of the kernels (simd.h) */
     int width;      /* columns per panel */
     int count;      /* panels */
+    int pending;    /* the panels are to be packed at the first product of m > 1 */
 } recur_packed_b;
 
 /* A team for products of up to max_macs multiply-adds (m n k) each: NULL
@@ -54,13 +56,14 @@ void recur_gemm_team_destroy(recur_gemm_team *team);
 /* The thread count a team would have (RECUR_NUM_THREADS, OpenBLAS's, 1). */
 int recur_gemm_threads(void);
 
-/* Packs op(B) [k, n] (B is [n, k] when trans_b, row stride ldb); B must stay
- * unchanged until recur_packed_b_free. Never fails (falls back to recur_gemm). */
+/* Prepares op(B) [k, n] (B is [n, k] when trans_b, row stride ldb) for
+ * products, packed at the first of more than one row; B must stay unchanged
+ * until recur_packed_b_free. Never fails (falls back to recur_gemm). */
 void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb);
 void recur_packed_b_free(recur_packed_b *p);
 
 /* C[m, n] = A[m, k] op(B) + beta C (row strides lda, ldc); team may be NULL. */
-void recur_gemm_packed(recur_gemm_team *team, const recur_packed_b *p, int m, const float *a,
-                       int lda, float beta, float *c, int ldc);
+void recur_gemm_packed(recur_gemm_team *team, recur_packed_b *p, int m, const float *a, int lda,
+                       float beta, float *c, int ldc);
 
 #endif
