@@ -52,11 +52,6 @@ int cli_read_file(const char *path, unsigned char **data, size_t *size);
  * error; on success the caller frees *lm and closes *file. */
 int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab);
 
-/* Opens a language model made by recur train (a model file or a checkpoint)
- * with its byte vocabulary. Returns 0, or an exit status after printing the
- * error; on success the caller frees *lm and closes *file. */
-int cli_load_lm(const char *path, recur_st_file **file, recur_lm **lm, recur_byte_vocab *vocab);
-
 /* Writes text as a JSON string (quotes, escapes; bytes >= 0x80 as they are). */
 void cli_json_string(FILE *f, const char *text);
 /* Writes text as a CSV field, quoted when it holds a comma, quote or line break. */
