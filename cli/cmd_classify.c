@@ -464,19 +464,18 @@ typedef struct split {
 
 /* Random (seeded) split, or chronological for time-series windows, which
  * overlap: the last windows are the test, the ones before them validate. */
-static int make_split(const cls_dataset *d, int64_t given_test_from, const cli_options *o,
-                      split *s)
+static int make_split(int64_t count, int64_t given_test_from, const cli_options *o, split *s)
 {
-    int64_t n = given_test_from >= 0 ? given_test_from : d->n;
-    int64_t *order = malloc((size_t)(d->n ? d->n : 1) * sizeof *order);
+    int64_t n = given_test_from >= 0 ? given_test_from : count;
+    int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
     if (!order)
         return cli_error("out of memory");
-    for (int64_t i = 0; i < d->n; i++)
+    for (int64_t i = 0; i < count; i++)
         order[i] = i;
     uint64_t rng = (uint64_t)o->num[CL_SEED] * 7919 + 1;
     if (o->num[CL_WINDOW] <= 0)
         cls_shuffle(order, n, &rng);
-    s->n_test = given_test_from >= 0 ? d->n - n : (int64_t)((double)n * o->num[CL_TEST_FRACTION]);
+    s->n_test = given_test_from >= 0 ? count - n : (int64_t)((double)n * o->num[CL_TEST_FRACTION]);
     int64_t rest = n - (given_test_from >= 0 ? 0 : s->n_test);
     s->n_val = (int64_t)((double)rest * o->num[CL_VAL_FRACTION]);
     s->n_train = rest - s->n_val;
@@ -537,10 +536,8 @@ static int classify_train(int argc, char **argv)
                 rc = CLI_EXIT_FAILURE;
         if (!rc)
             rc = cls_dataset_sort_classes(&d);
-        cls_dataset order = {0};
-        order.n = texts.n; /* make_split only needs n */
         if (!rc)
-            rc = make_split(&order, -1, &o, &s);
+            rc = make_split(texts.n, -1, &o, &s);
         recur_status st = rc ? RECUR_OK : recur_vocab_create(&vocab);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
@@ -552,7 +549,7 @@ static int classify_train(int argc, char **argv)
         if (!rc)
             rc = cls_texts_encode(&texts, &to, vocab, &d, 0);
     } else if (!rc)
-        rc = make_split(&d, test_from, &o, &s);
+        rc = make_split(d.n, test_from, &o, &s);
     if (!rc && d.classes < 2)
         rc = cli_error("classify train: the data has %d class; two or more are needed", d.classes);
     cls_texts_free(&texts);
