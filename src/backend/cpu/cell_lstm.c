@@ -3,28 +3,37 @@
 #include "backend/cpu/cells.h"
 #include "backend/cpu/simd.h"
 
+/* One row's gates in place (pre-activations -> i, f, g, o) and the new cell
+ * c = f c_prev + i g, written to c_row (c_prev before) and c_save_row;
+ * the part the plain and the layer-normalized cells share. */
+static void lstm_gates_row(int H, float *gates, float *c_row, float *c_save_row)
+{
+    float *gi = gates, *gf = gi + H, *gg = gf + H, *go = gg + H;
+    for (int k = 0; k < H; k++) {
+        float i = recur_sigmoid(gi[k]);
+        float f = recur_sigmoid(gf[k]);
+        float g = tanhf(gg[k]);
+        float o = recur_sigmoid(go[k]);
+        float c = f * c_row[k] + i * g;
+        gi[k] = i;
+        gf[k] = f;
+        gg[k] = g;
+        go[k] = o;
+        c_row[k] = c;
+        c_save_row[k] = c;
+    }
+}
+
 void recur_lstm_forward_scalar(int rows, int H, float *gates, float *c_state, float *c_saved,
                                float *m, int ld_m)
 {
     for (int j = 0; j < rows; j++) {
-        float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        float *go = gates + (long)j * 4 * H + 3 * H;
         float *c_row = c_state + (long)j * H;
-        float *c_save_row = c_saved + (long)j * H;
         float *m_row = m + (long)j * ld_m;
-        for (int k = 0; k < H; k++) {
-            float i = recur_sigmoid(gi[k]);
-            float f = recur_sigmoid(gf[k]);
-            float g = tanhf(gg[k]);
-            float o = recur_sigmoid(go[k]);
-            float c = f * c_row[k] + i * g;
-            gi[k] = i;
-            gf[k] = f;
-            gg[k] = g;
-            go[k] = o;
-            c_row[k] = c;
-            c_save_row[k] = c;
-            m_row[k] = o * tanhf(c);
-        }
+        lstm_gates_row(H, gates + (long)j * 4 * H, c_row, c_saved + (long)j * H);
+        for (int k = 0; k < H; k++)
+            m_row[k] = go[k] * tanhf(c_row[k]);
     }
 }
 
@@ -56,25 +65,13 @@ void recur_lstm_ln_forward_scalar(int rows, int H, float *gates, float *c_state,
                                   float *m, int ld_m)
 {
     for (int j = 0; j < rows; j++) {
-        float *gi = gates + (long)j * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        float *go = gates + (long)j * 4 * H + 3 * H;
         float *c_row = c_state + (long)j * H;
-        float *c_save_row = c_saved + (long)j * H;
         float *chat_row = chat + (long)j * H;
         float *m_row = m + (long)j * ld_m;
-        for (int k = 0; k < H; k++) {
-            float i = recur_sigmoid(gi[k]);
-            float f = recur_sigmoid(gf[k]);
-            float g = tanhf(gg[k]);
-            float o = recur_sigmoid(go[k]);
-            float c = f * c_row[k] + i * g;
-            gi[k] = i;
-            gf[k] = f;
-            gg[k] = g;
-            go[k] = o;
-            c_row[k] = c;
-            c_save_row[k] = c;
-            chat_row[k] = c;
-        }
+        lstm_gates_row(H, gates + (long)j * 4 * H, c_row, c_saved + (long)j * H);
+        for (int k = 0; k < H; k++)
+            chat_row[k] = c_row[k];
         /* m = o * tanh(LN(c)), the LN output written to m first. */
         recur_layer_norm_forward(1, H, chat_row, rstd + j, gamma, beta, m_row, 0);
         for (int k = 0; k < H; k++)
