@@ -20,7 +20,8 @@ int cli_error(const char *fmt, ...)
 int cli_status_error(recur_status status)
 {
     cli_error("%s", recur_last_error());
-    return status == RECUR_E_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BAD_INPUT;
+    return status == RECUR_E_NOMEM || status == RECUR_E_DEVICE ? CLI_EXIT_FAILURE
+                                                              : CLI_EXIT_BAD_INPUT;
 }
 
 void cli_format_shape(const int64_t *shape, int ndim, char *buf, size_t size)
@@ -184,4 +185,21 @@ void cli_csv_field(FILE *f, const char *text)
         fputc(*p, f);
     }
     fputc('"', f);
+}
+
+int cli_parse_device(const char *flag, const char *text, recur_device *out)
+{
+    if (!strcmp(text, "cpu")) {
+        *out = RECUR_DEVICE_CPU;
+        return 0;
+    }
+    if (strcmp(text, "cuda") != 0)
+        return cli_error("%s: '%s' is not a device (cpu or cuda)", flag, text);
+    if (recur_cuda_device_count() < 1) {
+        char why[256];
+        recur_cuda_describe(why, sizeof why);
+        return cli_error("%s cuda: %s", flag, why);
+    }
+    *out = RECUR_DEVICE_CUDA;
+    return 0;
 }

@@ -41,6 +41,9 @@ int cli_read_f32(const recur_st_file *file, const char *name, int ndim, const in
                  int required, float **out);
 
 /* Parses a flag's value; on failure prints the error and returns nonzero. */
+/* "cpu" or "cuda" (exit status 2 with a message otherwise, and for cuda
+ * when no GPU is usable: the message says why). */
+int cli_parse_device(const char *flag, const char *text, recur_device *out);
 int cli_parse_int(const char *flag, const char *text, long min, long max, long *out);
 int cli_parse_float(const char *flag, const char *text, double min, double max, double *out);
 

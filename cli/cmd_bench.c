@@ -36,6 +36,7 @@ static char *(*const blas_corename)(void) = NULL;
 
 static const char bench_usage[] =
     "usage: recur bench [--cases NAME,...] [--seconds X] [--threads N] [--json [FILE]]\n"
+    "                   [--device cpu|cuda] [--math fp32|tf32]\n"
     "       recur bench --cell lstm|gru|rnn-tanh|rnn-relu [--hidden N] [--input N]\n"
     "                   [--batch N] [--seq N] [--layers N] [options]\n"
     "\n"
@@ -59,6 +60,11 @@ static const char bench_usage[] =
     "                    at least 5 timed calls after at least 3 warm-up calls\n"
     "  --threads N       OpenBLAS threads (openblas_set_num_threads); default: as\n"
     "                    OpenBLAS starts (OPENBLAS_NUM_THREADS or all cores)\n"
+    "  --device cuda     time the CUDA backend with device-resident data (each call\n"
+    "                    followed by a synchronization); the suite then also has\n"
+    "                    lstm-h2048-b128-t100 and lstm-h512-b4-t256; the peak column\n"
+    "                    is left empty (no sgemm peak is measured on the GPU)\n"
+    "  --math tf32       with --device cuda: TF32 matrix products (default fp32)\n"
     "  --json [FILE]     also write the results as JSON to FILE; without FILE (or\n"
     "                    with -) the JSON goes to stdout and the table to stderr\n"
     "\n"
@@ -76,11 +82,13 @@ typedef struct bench_case {
 static const struct {
     recur_cell cell;
     int hidden, batch, seq, layers;
+    int gpu_only; /* in the suite of --device cuda only */
 } bench_suite[] = {
-    {RECUR_LSTM, 128, 1, 100, 1},     {RECUR_LSTM, 256, 16, 50, 1},
-    {RECUR_LSTM, 512, 64, 50, 1},     {RECUR_LSTM, 512, 32, 64, 2},
-    {RECUR_GRU, 512, 32, 100, 1},     {RECUR_RNN_TANH, 1024, 32, 50, 1},
-    {RECUR_LSTM, 1024, 64, 100, 1},
+    {RECUR_LSTM, 128, 1, 100, 1, 0},     {RECUR_LSTM, 256, 16, 50, 1, 0},
+    {RECUR_LSTM, 512, 64, 50, 1, 0},     {RECUR_LSTM, 512, 32, 64, 2, 0},
+    {RECUR_GRU, 512, 32, 100, 1, 0},     {RECUR_RNN_TANH, 1024, 32, 50, 1, 0},
+    {RECUR_LSTM, 1024, 64, 100, 1, 0},   {RECUR_LSTM, 2048, 128, 100, 1, 1},
+    {RECUR_LSTM, 512, 4, 256, 1, 1},
 };
 enum { BENCH_SUITE_SIZE = sizeof bench_suite / sizeof bench_suite[0] };
 
@@ -131,6 +139,8 @@ typedef struct bench_options {
     bench_case shape;
     int json;          /* 0 none, 1 stdout, 2 file */
     const char *json_path;
+    recur_device device;
+    recur_math math;
 } bench_options;
 
 /* Returns -1 to continue, else an exit status. */
@@ -165,7 +175,8 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
             return cli_error("bench: unexpected argument '%s' (see recur bench --help)", arg);
         if (strcmp(arg, "--cases") && strcmp(arg, "--cell") && strcmp(arg, "--hidden") &&
             strcmp(arg, "--input") && strcmp(arg, "--batch") && strcmp(arg, "--seq") &&
-            strcmp(arg, "--layers") && strcmp(arg, "--seconds") && strcmp(arg, "--threads"))
+            strcmp(arg, "--layers") && strcmp(arg, "--seconds") && strcmp(arg, "--threads") &&
+            strcmp(arg, "--device") && strcmp(arg, "--math"))
             return cli_error("bench: unknown option '%s' (see recur bench --help)", arg);
         if (i + 1 >= argc)
             return cli_error("bench: option %s needs a value", arg);
@@ -175,6 +186,16 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
             if (!value[0])
                 return cli_error("bench: --cases needs at least one case name");
             opt->cases = value;
+        } else if (!strcmp(arg, "--device")) {
+            if (cli_parse_device("bench: --device", value, &opt->device))
+                return CLI_EXIT_BAD_INPUT;
+        } else if (!strcmp(arg, "--math")) {
+            if (!strcmp(value, "fp32"))
+                opt->math = RECUR_MATH_FP32;
+            else if (!strcmp(value, "tf32"))
+                opt->math = RECUR_MATH_TF32;
+            else
+                return cli_error("bench: --math: '%s' is not fp32 or tf32", value);
         } else if (!strcmp(arg, "--seconds")) {
             if (cli_parse_float(arg, value, 1e-6, 3600.0, &opt->seconds))
                 return CLI_EXIT_BAD_INPUT;
@@ -216,6 +237,8 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
                          "--cell/--hidden/--input/--batch/--seq/--layers");
     opt->shape.input = input ? (int)input : opt->shape.hidden;
     name_case(&opt->shape);
+    if (opt->math != RECUR_MATH_FP32 && opt->device != RECUR_DEVICE_CUDA)
+        return cli_error("bench: --math tf32 needs --device cuda");
     if (opt->threads && !blas_set_threads)
         return cli_error("bench: --threads needs OpenBLAS (openblas_set_num_threads is absent)");
     return -1;
@@ -229,10 +252,13 @@ static int select_cases(const bench_options *opt, bench_case *cases)
         cases[0] = opt->shape;
         return 1;
     }
+    const int gpu = opt->device == RECUR_DEVICE_CUDA;
     if (!opt->cases) {
+        int n = 0;
         for (int i = 0; i < BENCH_SUITE_SIZE; i++)
-            cases[i] = suite_case(i);
-        return BENCH_SUITE_SIZE;
+            if (gpu || !bench_suite[i].gpu_only)
+                cases[n++] = suite_case(i);
+        return n;
     }
     int picked[BENCH_SUITE_SIZE] = {0};
     const char *p = opt->cases;
@@ -241,6 +267,8 @@ static int select_cases(const bench_options *opt, bench_case *cases)
         size_t len = end ? (size_t)(end - p) : strlen(p);
         int found = -1;
         for (int i = 0; i < BENCH_SUITE_SIZE && found < 0; i++) {
+            if (bench_suite[i].gpu_only && !gpu)
+                continue;
             bench_case c = suite_case(i);
             if (strlen(c.name) == len && !strncmp(c.name, p, len))
                 found = i;
@@ -293,7 +321,8 @@ typedef struct bench_timing {
 typedef struct bench_run {
     recur_rnn *rnn;
     int seq, batch;
-    float *input, *output, *grad_output, *grad_input;
+    float *input, *output, *grad_output, *grad_input; /* device memory with CUDA */
+    int cuda;
 } bench_run;
 
 static recur_status run_forward(bench_run *r)
@@ -302,14 +331,27 @@ static recur_status run_forward(bench_run *r)
                                 .batch = r->batch,
                                 .input = r->input,
                                 .output = r->output};
+    if (r->cuda) {
+        CLI_TRY(recur_rnn_forward_device(r->rnn, &f));
+        return recur_cuda_synchronize();
+    }
     return recur_rnn_forward(r->rnn, &f);
 }
 
 static recur_status run_train_step(bench_run *r)
 {
     recur_rnn_zero_grad(r->rnn);
-    CLI_TRY(run_forward(r));
+    recur_rnn_forward_args f = {.seq_len = r->seq,
+                                .batch = r->batch,
+                                .input = r->input,
+                                .output = r->output};
     recur_rnn_backward_args b = {.grad_output = r->grad_output, .grad_input = r->grad_input};
+    if (r->cuda) {
+        CLI_TRY(recur_rnn_forward_device(r->rnn, &f));
+        CLI_TRY(recur_rnn_backward_device(r->rnn, &b));
+        return recur_cuda_synchronize();
+    }
+    CLI_TRY(recur_rnn_forward(r->rnn, &f));
     return recur_rnn_backward(r->rnn, &b);
 }
 
@@ -412,21 +454,48 @@ static int measure_peak(double *gflops, double *best_ms)
 static void free_run(bench_run *r)
 {
     recur_rnn_free(r->rnn);
-    free(r->input);
-    free(r->output);
-    free(r->grad_output);
-    free(r->grad_input);
+    float *bufs[4] = {r->input, r->output, r->grad_output, r->grad_input};
+    for (int i = 0; i < 4; i++)
+        if (r->cuda)
+            recur_cuda_free(bufs[i]);
+        else
+            free(bufs[i]);
     memset(r, 0, sizeof *r);
 }
 
-static int setup_run(const bench_case *c, bench_run *r)
+/* The host buffers of setup_run moved to the GPU (and freed on the host). */
+static recur_status move_to_device(bench_run *r, size_t in_n, size_t out_n)
+{
+    float **bufs[4] = {&r->input, &r->output, &r->grad_output, &r->grad_input};
+    size_t sizes[4] = {in_n, out_n, out_n, in_n};
+    recur_status st = RECUR_OK;
+    for (int i = 0; i < 4; i++) {
+        void *d = NULL;
+        if (st == RECUR_OK)
+            st = recur_cuda_malloc(&d, sizeof(float) * sizes[i]);
+        if (st == RECUR_OK)
+            st = recur_cuda_memcpy(d, *bufs[i], sizeof(float) * sizes[i], RECUR_HOST_TO_DEVICE);
+        free(*bufs[i]);
+        *bufs[i] = d;
+    }
+    r->cuda = 1;
+    return st;
+}
+
+static int setup_run(const bench_case *c, const bench_options *opt, bench_run *r)
 {
     memset(r, 0, sizeof *r);
     recur_rnn_config cfg = recur_rnn_config_default(c->cell, c->input, c->hidden);
     cfg.num_layers = c->layers;
     recur_status st = recur_rnn_create(&cfg, 1, &r->rnn);
-    if (st != RECUR_OK)
+    if (st == RECUR_OK && opt->device == RECUR_DEVICE_CUDA &&
+        (st = recur_rnn_set_device(r->rnn, RECUR_DEVICE_CUDA)) == RECUR_OK)
+        st = recur_rnn_set_math(r->rnn, opt->math);
+    if (st != RECUR_OK) {
+        recur_rnn_free(r->rnn);
+        r->rnn = NULL;
         return cli_status_error(st);
+    }
     r->seq = c->seq;
     r->batch = c->batch;
     size_t in_n = (size_t)c->seq * (size_t)c->batch * (size_t)c->input;
@@ -444,6 +513,10 @@ static int setup_run(const bench_case *c, bench_run *r)
     fill_random(r->input, in_n, &state);
     for (size_t i = 0; i < out_n; i++)
         r->grad_output[i] = 1.0f;
+    if (opt->device == RECUR_DEVICE_CUDA && (st = move_to_device(r, in_n, out_n)) != RECUR_OK) {
+        free_run(r);
+        return cli_status_error(st);
+    }
     return 0;
 }
 
@@ -458,9 +531,11 @@ static void finish_timing(bench_timing *t, const bench_case *c, int train, doubl
 
 static void print_row(FILE *out, const char *name, const char *pass, const bench_timing *t)
 {
-    fprintf(out, "%-24s %-8s %10.3f %7.1f%% %6d %12.0f %9.1f %6.1f%%\n", name, pass,
-            t->median_ms, 100.0 * t->spread, t->reps, t->tokens_per_s, t->gflops,
-            100.0 * t->peak_fraction);
+    char peak[16] = "      -";
+    if (t->peak_fraction > 0)
+        snprintf(peak, sizeof peak, "%6.1f%%", 100.0 * t->peak_fraction);
+    fprintf(out, "%-24s %-8s %10.3f %7.1f%% %6d %12.0f %9.1f %s\n", name, pass, t->median_ms,
+            100.0 * t->spread, t->reps, t->tokens_per_s, t->gflops, peak);
     fflush(out);
 }
 
@@ -527,7 +602,12 @@ int cmd_bench(int argc, char **argv)
                          strerror(errno));
 
     double peak = 0, peak_ms = 0;
-    if ((rc = measure_peak(&peak, &peak_ms)) != 0) {
+    const int gpu = opt.device == RECUR_DEVICE_CUDA;
+    char device_text[256] = "cpu";
+    if (gpu)
+        recur_cuda_describe(device_text, sizeof device_text);
+    rc = gpu ? 0 : measure_peak(&peak, &peak_ms);
+    if (rc != 0) {
         if (json_file)
             fclose(json_file);
         return rc;
@@ -537,10 +617,14 @@ int cmd_bench(int argc, char **argv)
         snprintf(threads_text, sizeof threads_text, "%d", threads);
     else
         snprintf(threads_text, sizeof threads_text, "unknown");
-    fprintf(table,
-            "sgemm peak %.1f GFLOP/s (M=N=K=%d, best of %d: %.2f ms); BLAS threads %s; %s "
-            "(core %s)\n",
-            peak, PEAK_SIZE, PEAK_REPEATS, peak_ms, threads_text, blas_text, blas_core);
+    if (gpu)
+        fprintf(table, "device: %s; math %s\n", device_text,
+                opt.math == RECUR_MATH_TF32 ? "tf32" : "fp32");
+    else
+        fprintf(table,
+                "sgemm peak %.1f GFLOP/s (M=N=K=%d, best of %d: %.2f ms); BLAS threads %s; %s "
+                "(core %s)\n",
+                peak, PEAK_SIZE, PEAK_REPEATS, peak_ms, threads_text, blas_text, blas_core);
     fprintf(table, "%-24s %-8s %10s %8s %6s %12s %9s %7s\n", "case", "pass", "ms", "spread",
             "reps", "tokens/s", "GFLOP/s", "peak");
     fflush(table);
@@ -552,6 +636,9 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddStringToObject(root, "blas", blas_text);
         cJSON_AddStringToObject(root, "blas_core", blas_core);
         cJSON_AddNumberToObject(root, "seconds", opt.seconds);
+        cJSON_AddStringToObject(root, "device", gpu ? "cuda" : "cpu");
+        cJSON_AddStringToObject(root, "device_name", device_text);
+        cJSON_AddStringToObject(root, "math", opt.math == RECUR_MATH_TF32 ? "tf32" : "fp32");
         cJSON *jpeak = cJSON_AddObjectToObject(root, "sgemm_peak");
         if (jpeak) {
             cJSON_AddNumberToObject(jpeak, "m", PEAK_SIZE);
@@ -574,7 +661,7 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < ncases && rc == 0; i++) {
         const bench_case *c = &cases[i];
         bench_run run;
-        if ((rc = setup_run(c, &run)) != 0)
+        if ((rc = setup_run(c, &opt, &run)) != 0)
             break;
         bench_timing fwd, train;
         rc = time_pass(&run, 0, opt.seconds, &fwd);

@@ -10,7 +10,7 @@
 
 static const char run_usage[] =
     "usage: recur run MODEL.safetensors --input IN.safetensors --output OUT.safetensors\n"
-    "                 [--grad-output GO.safetensors]\n"
+    "                 [--grad-output GO.safetensors] [--device cpu|cuda]\n"
     "\n"
     "Runs the RNN/LSTM/GRU stack in MODEL (a torch.nn.RNN/LSTM/GRU state_dict with\n"
     "recur.module and the constructor arguments in its metadata) on IN and writes OUT.\n"
@@ -21,6 +21,7 @@ static const char run_usage[] =
     "  GO   optional grad_output, grad_h_n, grad_c_n (zeros when absent); OUT then\n"
     "       also holds grad_input, grad_h0, grad_c0 (when h0/c0 were given) and\n"
     "       grad.<parameter> for every parameter\n"
+    "  --device cuda runs it on the GPU (a build with CUDA and a GPU; default cpu)\n"
     "\n"
     "example:\n"
     "  recur run lstm.safetensors --input x.safetensors --output y.safetensors\n"
@@ -30,6 +31,7 @@ static const char run_usage[] =
 
 typedef struct run_options {
     const char *model, *input, *output, *grad_output;
+    recur_device device;
 } run_options;
 
 /* Returns -1 to continue, else an exit status. */
@@ -42,6 +44,13 @@ static int parse_run_options(int argc, char **argv, run_options *opt)
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(run_usage, stdout);
             return CLI_EXIT_OK;
+        }
+        if (!strcmp(arg, "--device")) {
+            if (i + 1 >= argc)
+                return cli_error("run: option --device needs cpu or cuda");
+            if (cli_parse_device("run: --device", argv[++i], &opt->device))
+                return CLI_EXIT_BAD_INPUT;
+            continue;
         }
         if (!strcmp(arg, "--input") || !strcmp(arg, "-i"))
             target = &opt->input;
@@ -215,6 +224,7 @@ static int run(run_state *s, const run_options *opt)
     recur_status st;
     if ((st = recur_st_open(opt->model, &s->model_file)) != RECUR_OK ||
         (st = recur_rnn_from_safetensors(s->model_file, &s->rnn)) != RECUR_OK ||
+        (st = recur_rnn_set_device(s->rnn, opt->device)) != RECUR_OK ||
         (st = recur_st_open(opt->input, &s->input_file)) != RECUR_OK)
         return cli_status_error(st);
     run_shapes sh;

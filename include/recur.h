@@ -37,7 +37,8 @@ typedef enum recur_status {
     RECUR_E_IO = 3,      /* file could not be read or written */
     RECUR_E_FORMAT = 4,  /* malformed, truncated or hostile file */
     RECUR_E_SHAPE = 5,   /* tensor missing, or wrong shape or dtype */
-    RECUR_E_STATE = 6    /* call out of order (backward before forward) */
+    RECUR_E_STATE = 6,   /* call out of order (backward before forward) */
+    RECUR_E_DEVICE = 7   /* the GPU or its libraries failed (CUDA error) */
 } recur_status;
 
 /* Short constant name of a status ("RECUR_E_FORMAT"). */
@@ -248,6 +249,68 @@ typedef struct recur_rnn_backward_args {
  * are added to the layer's gradient buffer (call recur_rnn_zero_grad first
  * for fresh gradients). RECUR_E_STATE when no forward preceded it. */
 recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *args);
+
+/* ------------------------------------------------------------------ */
+/* Devices: the CUDA backend                                            */
+/* ------------------------------------------------------------------ */
+
+/* Built with RECUR_CUDA=ON (the default when CMake finds nvcc), a stack can
+ * run on the first CUDA GPU. Everything above works unchanged with host
+ * pointers (each forward copies the host parameters and inputs to the GPU
+ * and the outputs back; each backward adds the GPU's parameter gradients to
+ * the host gradient buffer), and the *_device calls below keep everything
+ * on the GPU. The CUDA backend has every option of the core (cells, layers,
+ * bidirectional, projection, lengths, h0/c0) and dropout between layers
+ * (the masks are drawn on the host by the same generator as on the CPU);
+ * recurrent dropout, zoneout and layer norm are CPU-only (RECUR_E_INVALID). */
+
+typedef enum recur_device { RECUR_DEVICE_CPU = 0, RECUR_DEVICE_CUDA } recur_device;
+
+/* Arithmetic of the GPU's matrix products: FP32 (the default) is IEEE
+ * single precision throughout, for parity with the CPU and PyTorch; TF32
+ * lets cuBLAS use the tensor cores' 10-bit-mantissa inputs (about 3e-4
+ * relative error; PyTorch's cuDNN default for RNNs). */
+typedef enum recur_math { RECUR_MATH_FP32 = 0, RECUR_MATH_TF32 } recur_math;
+
+/* Number of usable CUDA devices: 0 when built without CUDA, without a
+ * driver or without a GPU. */
+int recur_cuda_device_count(void);
+/* One line naming the GPU and the CUDA runtime ("NVIDIA H100 80GB HBM3,
+ * sm_90, 132 SMs, CUDA runtime 13.0"), or saying why there is none. */
+void recur_cuda_describe(char *buf, size_t size);
+
+/* Device memory for the *_device calls (the first GPU). kind: */
+typedef enum recur_copy_kind {
+    RECUR_HOST_TO_DEVICE = 0, RECUR_DEVICE_TO_HOST, RECUR_DEVICE_TO_DEVICE
+} recur_copy_kind;
+recur_status recur_cuda_malloc(void **ptr, size_t bytes);
+void recur_cuda_free(void *ptr);
+recur_status recur_cuda_memcpy(void *dst, const void *src, size_t bytes, recur_copy_kind kind);
+/* Waits until every queued GPU operation has finished. */
+recur_status recur_cuda_synchronize(void);
+
+/* Moves the stack to a device: CUDA copies the parameters (and gradients)
+ * to the GPU; CPU copies them back and releases the GPU's memory.
+ * RECUR_E_INVALID without a GPU or for a CPU-only option. */
+recur_status recur_rnn_set_device(recur_rnn *rnn, recur_device device);
+recur_device recur_rnn_get_device(const recur_rnn *rnn);
+/* CUDA only (RECUR_E_INVALID on the CPU). */
+recur_status recur_rnn_set_math(recur_rnn *rnn, recur_math math);
+
+/* Device-resident use (CUDA): every pointer in args is a device pointer
+ * except lengths, which stay on the host as in PyTorch's
+ * pack_padded_sequence. These calls use the GPU's copy of the parameters,
+ * recur_rnn_device_params (param_total floats, state_dict order, as
+ * recur_rnn_param_data), and add to recur_rnn_device_grads; they are
+ * asynchronous (recur_cuda_synchronize waits). recur_rnn_zero_grad zeroes
+ * both gradient buffers. */
+recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_args *args);
+recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_args *args);
+float *recur_rnn_device_params(recur_rnn *rnn); /* NULL on the CPU */
+float *recur_rnn_device_grads(recur_rnn *rnn);  /* NULL on the CPU */
+/* Host parameters -> GPU, and GPU parameters and gradients -> host. */
+recur_status recur_rnn_params_to_device(recur_rnn *rnn);
+recur_status recur_rnn_params_to_host(recur_rnn *rnn);
 
 /* ------------------------------------------------------------------ */
 /* Recurrent layers in safetensors files                               */

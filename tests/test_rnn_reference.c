@@ -1,5 +1,6 @@
 /* Compares forward and backward with PyTorch fixtures (tests/fixtures/).
- * usage: test_rnn_reference FIXTURE_DIR [RECUR_BINARY]
+ * usage: test_rnn_reference [--cuda] FIXTURE_DIR [RECUR_BINARY SCRATCH_DIR]
+ * --cuda runs everything on the GPU (exit 77, skipped, without one).
  * For every case in FIXTURE_DIR/cases.txt: runs the library on the case's
  * model, inputs and output gradients and checks every tensor of
  * NAME.expected.safetensors; with RECUR_BINARY also runs `recur run` and
@@ -14,6 +15,7 @@
 #define GRAD_TOLERANCE 1e-3  /* every gradient */
 
 static double worst_state_error, worst_grad_error;
+static int use_cuda;
 static char worst_state_case[128], worst_grad_case[128];
 
 static recur_st_file *open_case_file(const char *dir, const char *name, const char *kind)
@@ -82,6 +84,8 @@ static void check_case_library(const char *dir, const char *name)
     recur_rnn *rnn = NULL;
     if (model_file)
         CHECK_OK(recur_rnn_from_safetensors(model_file, &rnn));
+    if (rnn && use_cuda)
+        CHECK_OK(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA));
     if (!rnn || !in || !go || !expected)
         goto done;
     const recur_rnn_config *c = recur_rnn_get_config(rnn);
@@ -145,8 +149,9 @@ static void check_case_cli(const char *dir, const char *name, const char *recur_
     snprintf(out_path, sizeof out_path, "%s/%s.out.safetensors", scratch, name);
     snprintf(command, sizeof command,
              "'%s' run '%s/%s.model.safetensors' --input '%s/%s.in.safetensors' "
-             "--output '%s' --grad-output '%s/%s.grad.safetensors'",
-             recur_binary, dir, name, dir, name, out_path, dir, name);
+             "--output '%s' --grad-output '%s/%s.grad.safetensors'%s",
+             recur_binary, dir, name, dir, name, out_path, dir, name,
+             use_cuda ? " --device cuda" : "");
     int rc = system(command);
     CHECK(rc == 0);
     recur_st_file *out = NULL, *expected = open_case_file(dir, name, "expected");
@@ -168,6 +173,16 @@ static void check_case_cli(const char *dir, const char *name, const char *recur_
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--cuda")) {
+        use_cuda = 1;
+        argv++, argc--;
+        if (recur_cuda_device_count() < 1) {
+            char why[256];
+            recur_cuda_describe(why, sizeof why);
+            printf("skipped: %s\n", why);
+            return 77;
+        }
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: %s FIXTURE_DIR [RECUR_BINARY SCRATCH_DIR]\n", argv[0]);
         return 2;

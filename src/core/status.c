@@ -19,6 +19,7 @@ const char *recur_status_name(recur_status status)
     case RECUR_E_FORMAT: return "RECUR_E_FORMAT";
     case RECUR_E_SHAPE: return "RECUR_E_SHAPE";
     case RECUR_E_STATE: return "RECUR_E_STATE";
+    case RECUR_E_DEVICE: return "RECUR_E_DEVICE";
     }
     return "RECUR_E_UNKNOWN";
 }

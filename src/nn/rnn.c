@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/rnn_cuda.h"
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
@@ -22,6 +23,13 @@ enum {
     P_WEIGHT_IH, P_WEIGHT_HH, P_BIAS_IH, P_BIAS_HH, P_WEIGHT_HR,
     P_LN_IH_W, P_LN_IH_B, P_LN_HH_W, P_LN_HH_B, P_LN_C_W, P_LN_C_B, P_KINDS
 };
+
+_Static_assert((int)P_WEIGHT_IH == (int)RNN_CUDA_WEIGHT_IH &&
+                   (int)P_WEIGHT_HH == (int)RNN_CUDA_WEIGHT_HH &&
+                   (int)P_BIAS_IH == (int)RNN_CUDA_BIAS_IH &&
+                   (int)P_BIAS_HH == (int)RNN_CUDA_BIAS_HH &&
+                   (int)P_WEIGHT_HR == (int)RNN_CUDA_WEIGHT_HR,
+               "the CUDA layout lists the parameter kinds in the same order");
 
 typedef struct rnn_direction {
     int param_index[P_KINDS]; /* index into params, -1 when absent */
@@ -59,6 +67,10 @@ struct recur_rnn {
     /* Backward scratch. */
     recur_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] ping-pong */
     rnn_workspace ws;
+
+    recur_device device;
+    rnn_cuda *cuda;      /* the GPU's copy and state (device CUDA) */
+    int host_grads_used; /* a host-pointer backward ran on CUDA */
 };
 
 recur_rnn_config recur_rnn_config_default(recur_cell cell, int input_size, int hidden_size)
@@ -257,6 +269,7 @@ void recur_rnn_free(recur_rnn *rnn)
 {
     if (!rnn)
         return;
+    rnn_cuda_free(rnn->cuda);
     int groups = rnn->config.num_layers * rnn->directions;
     if (rnn->dirs) {
         for (int i = 0; i < groups; i++) {
@@ -328,7 +341,12 @@ float *recur_rnn_grad_data(recur_rnn *rnn) { return rnn->grads; }
 
 void recur_rnn_zero_grad(recur_rnn *rnn)
 {
-    memset(rnn->grads, 0, sizeof(float) * rnn->param_total);
+    /* On CUDA the host buffer is touched only once host-pointer backwards
+     * use it, so that device-resident training pays for no host memset. */
+    if (!rnn->cuda || rnn->host_grads_used)
+        memset(rnn->grads, 0, sizeof(float) * rnn->param_total);
+    if (rnn->cuda)
+        rnn_cuda_zero_grad(rnn->cuda); /* queued; cannot fail but for a lost device */
 }
 
 recur_status recur_rnn_param(const recur_rnn *rnn, int index, recur_param *out)
@@ -475,6 +493,138 @@ static recur_status fill_masks(recur_rnn *rnn, rnn_saved *saved, int batch)
     return RECUR_OK;
 }
 
+/* ---- the CUDA backend (backend/cuda/rnn_cuda.h) ---- */
+
+/* The forward on the GPU, host (on_device 0) or device pointers; the plan is
+ * built and the dropout masks drawn here, as on the CPU. */
+static recur_status forward_cuda(recur_rnn *rnn, const recur_rnn_forward_args *args,
+                                 int on_device)
+{
+    const recur_rnn_config *c = &rnn->config;
+    const recur_pack_plan *plan = &rnn->plan;
+    const size_t n = plan->rows * (size_t)(rnn->directions * rnn->dims.out);
+    rnn->dropout_active = rnn->training && c->dropout > 0.0f && c->num_layers > 1;
+    for (int layer = 0; rnn->dropout_active && layer < c->num_layers - 1; layer++) {
+        RECUR_TRY(recur_buffer_reserve(&rnn->drop_mask[layer], n));
+        recur_rng_dropout_mask(&rnn->mask_rng, rnn->drop_mask[layer].data, n, c->dropout);
+    }
+    const float **masks = NULL;
+    if (rnn->dropout_active) {
+        masks = calloc((size_t)c->num_layers, sizeof *masks);
+        if (!masks)
+            return recur_fail(RECUR_E_NOMEM, "out of memory");
+        for (int layer = 0; layer < c->num_layers - 1; layer++)
+            masks[layer] = rnn->drop_mask[layer].data;
+    }
+    recur_status st = on_device ? rnn_cuda_forward(rnn->cuda, plan, args, masks)
+                                : rnn_cuda_forward_host(rnn->cuda, rnn->values, plan, args, masks);
+    free(masks);
+    rnn->have_forward = st == RECUR_OK;
+    return st;
+}
+
+recur_status recur_rnn_set_device(recur_rnn *rnn, recur_device device)
+{
+    if (!rnn)
+        return recur_fail(RECUR_E_INVALID, "recur_rnn_set_device: NULL layer");
+    if (device == RECUR_DEVICE_CPU) {
+        if (rnn->cuda) {
+            RECUR_TRY(rnn_cuda_download(rnn->cuda, rnn->values, NULL));
+            rnn_cuda_free(rnn->cuda);
+            rnn->cuda = NULL;
+        }
+        rnn->device = RECUR_DEVICE_CPU;
+        rnn->have_forward = 0;
+        return RECUR_OK;
+    }
+    if (device != RECUR_DEVICE_CUDA)
+        return recur_fail(RECUR_E_INVALID, "unknown device %d", (int)device);
+    if (rnn->cuda)
+        return RECUR_OK;
+    const recur_rnn_config *c = &rnn->config;
+    if (c->recurrent_dropout > 0.0f || c->zoneout > 0.0f || c->layer_norm)
+        return recur_fail(RECUR_E_INVALID, "recurrent dropout, zoneout and layer norm run on "
+                                           "the CPU only, not with CUDA");
+    const int groups = c->num_layers * rnn->directions;
+    size_t (*offsets)[RNN_CUDA_PARAM_KINDS] = calloc((size_t)groups, sizeof *offsets);
+    int *input_sizes = calloc((size_t)groups, sizeof *input_sizes);
+    if (!offsets || !input_sizes) {
+        free(offsets);
+        free(input_sizes);
+        return recur_fail(RECUR_E_NOMEM, "out of memory");
+    }
+    for (int g = 0; g < groups; g++) {
+        input_sizes[g] = rnn->dirs[g].input_size;
+        for (int k = 0; k < RNN_CUDA_PARAM_KINDS; k++) {
+            const int index = rnn->dirs[g].param_index[k]; /* P_WEIGHT_IH.. share the order */
+            offsets[g][k] = index < 0 ? RNN_CUDA_ABSENT
+                                      : (size_t)(rnn->params[index].value - rnn->values);
+        }
+    }
+    rnn_cuda_layout layout = {*c, rnn->dims, rnn->directions, rnn->param_total,
+                              (const size_t(*)[RNN_CUDA_PARAM_KINDS])offsets, input_sizes};
+    recur_status st = rnn_cuda_create(&layout, rnn->values, &rnn->cuda);
+    free(offsets);
+    free(input_sizes);
+    RECUR_TRY(st);
+    rnn->device = RECUR_DEVICE_CUDA;
+    rnn->have_forward = 0;
+    return RECUR_OK;
+}
+
+recur_device recur_rnn_get_device(const recur_rnn *rnn) { return rnn->device; }
+
+static recur_status require_cuda(const recur_rnn *rnn, const char *what)
+{
+    if (!rnn)
+        return recur_fail(RECUR_E_INVALID, "%s: NULL layer", what);
+    if (!rnn->cuda)
+        return recur_fail(RECUR_E_INVALID, "%s: the layer is not on a CUDA device", what);
+    return RECUR_OK;
+}
+
+recur_status recur_rnn_set_math(recur_rnn *rnn, recur_math math)
+{
+    RECUR_TRY(require_cuda(rnn, "recur_rnn_set_math"));
+    return rnn_cuda_set_math(rnn->cuda, math);
+}
+
+float *recur_rnn_device_params(recur_rnn *rnn) { return rnn->cuda ? rnn_cuda_params(rnn->cuda) : NULL; }
+float *recur_rnn_device_grads(recur_rnn *rnn) { return rnn->cuda ? rnn_cuda_grads(rnn->cuda) : NULL; }
+
+recur_status recur_rnn_params_to_device(recur_rnn *rnn)
+{
+    RECUR_TRY(require_cuda(rnn, "recur_rnn_params_to_device"));
+    return rnn_cuda_upload_params(rnn->cuda, rnn->values);
+}
+
+recur_status recur_rnn_params_to_host(recur_rnn *rnn)
+{
+    RECUR_TRY(require_cuda(rnn, "recur_rnn_params_to_host"));
+    return rnn_cuda_download(rnn->cuda, rnn->values, rnn->grads);
+}
+
+recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_args *args)
+{
+    RECUR_TRY(require_cuda(rnn, "recur_rnn_forward_device"));
+    if (!args || !args->input || !args->output)
+        return recur_fail(RECUR_E_INVALID, "recur_rnn_forward_device: NULL input or output");
+    if (args->c0 && rnn->config.cell != RECUR_LSTM)
+        return recur_fail(RECUR_E_INVALID, "c0 is given but the layer is not an LSTM");
+    RECUR_TRY(check_batch_size(rnn, args->seq_len, args->batch));
+    rnn->have_forward = 0;
+    RECUR_TRY(recur_pack_plan_build(&rnn->plan, args->seq_len, args->batch, args->lengths));
+    return forward_cuda(rnn, args, 1);
+}
+
+recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_args *args)
+{
+    RECUR_TRY(require_cuda(rnn, "recur_rnn_backward_device"));
+    if (!args)
+        return recur_fail(RECUR_E_INVALID, "recur_rnn_backward_device: NULL argument");
+    return rnn_cuda_backward(rnn->cuda, args);
+}
+
 recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *args)
 {
     if (!rnn || !args || !args->input || !args->output)
@@ -487,6 +637,8 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
     recur_pack_plan *plan = &rnn->plan;
     RECUR_TRY(recur_pack_plan_build(plan, args->seq_len, args->batch, args->lengths));
 
+    if (rnn->cuda)
+        return forward_cuda(rnn, args, 0);
     const int D = rnn->directions, Hout = rnn->dims.out, H = rnn->dims.hidden;
     const int B = args->batch;
     const size_t N = plan->rows;
@@ -548,6 +700,10 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
         return recur_fail(RECUR_E_INVALID, "recur_rnn_backward: NULL argument");
     if (!rnn->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    if (rnn->cuda) {
+        rnn->host_grads_used = 1;
+        return rnn_cuda_backward_host(rnn->cuda, args, rnn->grads);
+    }
     const recur_rnn_config *c = &rnn->config;
     const recur_pack_plan *plan = &rnn->plan;
     const int D = rnn->directions, Hout = rnn->dims.out, H = rnn->dims.hidden;

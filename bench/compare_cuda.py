@@ -1,0 +1,100 @@
+"""GPU speed comparison (not a test): `recur bench --device cuda --json`
+against PyTorch's cuDNN RNNs on the same GPU, in one run, in two precision
+modes: fp32 (recur --math fp32; torch.backends.cudnn.allow_tf32 = False) and
+tf32 (recur --math tf32; cuDNN's default, allow_tf32 = True). Started by
+`bench/compare --device cuda`.
+
+PyTorch is timed as recur bench times itself (at least 3 warm-up calls and a
+quarter of --seconds, then at least 5 timed calls filling about --seconds;
+median), each call followed by torch.cuda.synchronize():
+  forward  module(x) under torch.no_grad(), x [T, B, I] on the GPU
+  train    zero_grad(), module(x) with x.requires_grad, out.sum().backward()
+Ratios are PyTorch's time over recur's: above 1 means recur is faster.
+"""
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from compare import time_calls, torch_module, fmt_ms, fmt_ratio  # noqa: E402
+
+
+def run_recur(binary, math, seconds, cases):
+    cmd = [binary, "bench", "--device", "cuda", "--math", math, "--seconds", str(seconds),
+           "--json", "-"]
+    if cases:
+        cmd += ["--cases", cases]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE)
+    return json.loads(done.stdout)
+
+
+def run_torch(torch, case, seconds):
+    torch.manual_seed(1)
+    dev = torch.device("cuda")
+    module = torch_module(torch, case).float().to(dev)
+    x = (torch.rand(case["seq_len"], case["batch"], case["input_size"], device=dev) * 2 - 1)
+
+    def forward():
+        with torch.no_grad():
+            module(x)
+        torch.cuda.synchronize()
+
+    xg = x.clone().requires_grad_(True)
+
+    def train():
+        module.zero_grad(set_to_none=False)
+        xg.grad = None
+        out, _ = module(xg)
+        out.sum().backward()
+        torch.cuda.synchronize()
+
+    module.train()
+    return time_calls(forward, seconds), time_calls(train, seconds)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recur", required=True)
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--cases", default=None)
+    ap.add_argument("--math", default="fp32,tf32")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--git", default="unknown")
+    ap.add_argument("--command", default="bench/compare --device cuda")
+    args = ap.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        sys.exit("bench/compare --device cuda: PyTorch sees no CUDA GPU")
+    lines = [f"date: {datetime.date.today().isoformat()}; git {args.git}",
+             f"GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}, "
+             f"cuDNN {torch.backends.cudnn.version()}",
+             f"command: {args.command}", ""]
+    header = ("| math | case | recur fwd ms | cuDNN fwd ms | fwd ratio | recur train ms "
+              "| cuDNN train ms | train ratio |")
+    rows = [header, "|" + "---|" * 8]
+    for math in args.math.split(","):
+        torch.backends.cudnn.allow_tf32 = math == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = math == "tf32"
+        ours = run_recur(args.recur, math, args.seconds, args.cases)
+        if not lines[-1]:
+            lines[-1] = f"recur device: {ours.get('device_name', '?')}"
+            lines.append("")
+        for case in ours["cases"]:
+            fwd, train = run_torch(torch, case, args.seconds)
+            rows.append(f"| {math} | {case['name']} | {fmt_ms(case['forward'])} | {fmt_ms(fwd)} "
+                        f"| {fmt_ratio(fwd, case['forward'])} | {fmt_ms(case['train'])} "
+                        f"| {fmt_ms(train)} | {fmt_ratio(train, case['train'])} |")
+            print(rows[-1], flush=True)
+    text = "\n".join(lines + rows) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+/* Element-wise CUDA kernels of the recurrent stack (see kernels.h): one
+ * thread per element, grid-stride loops, the cell math of
+ * src/backend/cpu/cell_*.c with the accurate expf/tanhf (no fast math). */
+#include "backend/cuda/kernels.h"
+
+#include <stdint.h>
+
+namespace {
+
+const int kThreads = 256;
+
+/* Enough blocks for n elements, capped (the loops stride over the rest). */
+unsigned blocks_for(size_t n)
+{
+    size_t b = (n + kThreads - 1) / kThreads;
+    if (b < 1)
+        b = 1;
+    return (unsigned)(b > 65535 * 8 ? 65535 * 8 : b);
+}
+
+int launched() { return (int)cudaGetLastError(); }
+
+__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+#define RK_FOR(i, total) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (total); \
+         i += (size_t)gridDim.x * blockDim.x)
+
+__global__ void gather_rows(size_t total, int n, const int *map, const float *src, int ld_src,
+                            float *dst, int ld_dst)
+{
+    RK_FOR(i, total) {
+        size_t r = i / n, k = i % n;
+        dst[r * ld_dst + k] = src[(size_t)map[r] * ld_src + k];
+    }
+}
+
+__global__ void scatter_rows(size_t total, int n, const int *map, const float *src, int ld_src,
+                             float *dst, int ld_dst)
+{
+    RK_FOR(i, total) {
+        size_t r = i / n, k = i % n;
+        dst[(size_t)map[r] * ld_dst + k] = src[r * ld_src + k];
+    }
+}
+
+__global__ void fill_rows(size_t total, int n, const float *vec, float *dst, int ld_dst)
+{
+    RK_FOR(i, total) {
+        size_t r = i / n, k = i % n;
+        dst[r * ld_dst + k] = vec ? vec[k] : 0.0f;
+    }
+}
+
+__global__ void add_rows(size_t total, int n, const float *src, int ld_src, float *dst, int ld_dst)
+{
+    RK_FOR(i, total) {
+        size_t r = i / n, k = i % n;
+        dst[r * ld_dst + k] += src[r * ld_src + k];
+    }
+}
+
+__global__ void gather_previous(size_t total, int n, const int *prev, const float *states,
+                                int ld_states, const float *init, float *dst)
+{
+    RK_FOR(i, total) {
+        size_t r = i / n, k = i % n;
+        int p = prev[r];
+        dst[i] = p >= 0 ? states[(size_t)p * ld_states + k] : init[(size_t)(-p - 1) * n + k];
+    }
+}
+
+__global__ void add_vectors(size_t n, const float *a, const float *b, float *out)
+{
+    RK_FOR(i, n) out[i] = a[i] + b[i];
+}
+
+__global__ void fill(size_t n, float value, float *dst)
+{
+    RK_FOR(i, n) dst[i] = value;
+}
+
+__global__ void accumulate(size_t n, const float *src, float *dst)
+{
+    RK_FOR(i, n) dst[i] += src[i];
+}
+
+__global__ void multiply(size_t n, const float *src, float *dst)
+{
+    RK_FOR(i, n) dst[i] *= src[i];
+}
+
+__global__ void elman_forward(size_t total, int H, int relu, const float *pre, float *h_state,
+                              float *out, int ld_out)
+{
+    RK_FOR(i, total) {
+        size_t j = i / H, k = i % H;
+        float p = pre[i];
+        float h = relu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
+        h_state[i] = h;
+        out[j * ld_out + k] = h;
+    }
+}
+
+__global__ void elman_backward(size_t total, int H, int relu, const float *h, int ld_h,
+                               const float *dh, float *grad_pre)
+{
+    RK_FOR(i, total) {
+        size_t j = i / H, k = i % H;
+        float y = h[j * ld_h + k];
+        grad_pre[i] = relu ? (y > 0.0f ? dh[i] : 0.0f) : dh[i] * (1.0f - y * y);
+    }
+}
+
+__global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, float *c_saved,
+                             float *m, int ld_m, float *h_state)
+{
+    RK_FOR(idx, total) {
+        size_t j = idx / H, k = idx % H;
+        float *g = gates + j * 4 * H + k;
+        float i = sigmoid(g[0]);
+        float f = sigmoid(g[H]);
+        float gg = tanhf(g[2 * H]);
+        float o = sigmoid(g[3 * H]);
+        float c = f * c_state[idx] + i * gg;
+        g[0] = i;
+        g[H] = f;
+        g[2 * H] = gg;
+        g[3 * H] = o;
+        c_state[idx] = c;
+        c_saved[idx] = c;
+        float out = o * tanhf(c);
+        m[j * ld_m + k] = out;
+        if (h_state)
+            h_state[idx] = out;
+    }
+}
+
+__global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
+                              const float *c_prev, const float *dm, float *dc, float *grad_gates)
+{
+    RK_FOR(idx, total) {
+        size_t j = idx / H, k = idx % H;
+        const float *g = gates + j * 4 * H + k;
+        float *dg = grad_gates + j * 4 * H + k;
+        float i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
+        float tanh_c = tanhf(c[idx]);
+        float d = dm[idx];
+        float dc_total = dc[idx] + d * o * (1.0f - tanh_c * tanh_c);
+        dg[3 * H] = d * tanh_c * o * (1.0f - o);
+        dg[0] = dc_total * gg * i * (1.0f - i);
+        dg[H] = dc_total * c_prev[idx] * f * (1.0f - f);
+        dg[2 * H] = dc_total * i * (1.0f - gg * gg);
+        dc[idx] = dc_total * f;
+    }
+}
+
+__global__ void gru_forward(size_t total, int H, float *gx, const float *gh, float *h_state,
+                            float *hn_saved, float *out, int ld_out)
+{
+    RK_FOR(idx, total) {
+        size_t j = idx / H, k = idx % H;
+        float *x = gx + j * 3 * H + k;
+        const float *h = gh + j * 3 * H + k;
+        float r = sigmoid(x[0] + h[0]);
+        float z = sigmoid(x[H] + h[H]);
+        float hn = h[2 * H];
+        float n = tanhf(x[2 * H] + r * hn);
+        float hv = (1.0f - z) * n + z * h_state[idx];
+        x[0] = r;
+        x[H] = z;
+        x[2 * H] = n;
+        hn_saved[idx] = hn;
+        h_state[idx] = hv;
+        out[j * ld_out + k] = hv;
+    }
+}
+
+__global__ void gru_backward(size_t total, int H, const float *act, const float *hn,
+                             const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
+{
+    RK_FOR(idx, total) {
+        size_t j = idx / H, k = idx % H;
+        const float *a = act + j * 3 * H + k;
+        float *dx = grad_gx + j * 3 * H + k;
+        float *dhh = grad_gh + j * 3 * H + k;
+        float r = a[0], z = a[H], n = a[2 * H], d = dh[idx];
+        float dn_pre = d * (1.0f - z) * (1.0f - n * n);
+        float dz_pre = d * (h_prev[idx] - n) * z * (1.0f - z);
+        float dr_pre = dn_pre * hn[idx] * r * (1.0f - r);
+        dx[0] = dr_pre;
+        dx[H] = dz_pre;
+        dx[2 * H] = dn_pre;
+        dhh[0] = dr_pre;
+        dhh[H] = dz_pre;
+        dhh[2 * H] = dn_pre * r;
+        dh[idx] = d * z;
+    }
+}
+
+} // namespace
+
+#define RK_LAUNCH(kernel, total, ...)                                                  \
+    do {                                                                               \
+        size_t rk_total_ = (total);                                                    \
+        if (rk_total_ == 0)                                                            \
+            return 0;                                                                  \
+        kernel<<<blocks_for(rk_total_), kThreads, 0, stream>>>(rk_total_, __VA_ARGS__); \
+        return launched();                                                             \
+    } while (0)
+
+extern "C" {
+
+int rk_gather_rows(cudaStream_t stream, int rows, int n, const int *map, const float *src,
+                   int ld_src, float *dst, int ld_dst)
+{
+    RK_LAUNCH(gather_rows, (size_t)rows * n, n, map, src, ld_src, dst, ld_dst);
+}
+
+int rk_scatter_rows(cudaStream_t stream, int rows, int n, const int *map, const float *src,
+                    int ld_src, float *dst, int ld_dst)
+{
+    RK_LAUNCH(scatter_rows, (size_t)rows * n, n, map, src, ld_src, dst, ld_dst);
+}
+
+int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *vec, float *dst, int ld_dst)
+{
+    RK_LAUNCH(fill_rows, (size_t)rows * n, n, vec, dst, ld_dst);
+}
+
+int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,
+                int ld_dst)
+{
+    RK_LAUNCH(add_rows, (size_t)rows * n, n, src, ld_src, dst, ld_dst);
+}
+
+int rk_gather_previous(cudaStream_t stream, int rows, int n, const int *prev, const float *states,
+                       int ld_states, const float *init, float *dst)
+{
+    RK_LAUNCH(gather_previous, (size_t)rows * n, n, prev, states, ld_states, init, dst);
+}
+
+int rk_add_vectors(cudaStream_t stream, int n, const float *a, const float *b, float *out)
+{
+    RK_LAUNCH(add_vectors, (size_t)n, a, b, out);
+}
+
+int rk_fill(cudaStream_t stream, size_t n, float value, float *dst)
+{
+    RK_LAUNCH(fill, n, value, dst);
+}
+
+int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst)
+{
+    RK_LAUNCH(accumulate, n, src, dst);
+}
+
+int rk_multiply(cudaStream_t stream, size_t n, const float *src, float *dst)
+{
+    RK_LAUNCH(multiply, n, src, dst);
+}
+
+int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float *pre,
+                     float *h_state, float *out, int ld_out)
+{
+    RK_LAUNCH(elman_forward, (size_t)rows * H, H, relu, pre, h_state, out, ld_out);
+}
+
+int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
+                      const float *dh, float *grad_pre)
+{
+    RK_LAUNCH(elman_backward, (size_t)rows * H, H, relu, h, ld_h, dh, grad_pre);
+}
+
+int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, float *c_state,
+                    float *c_saved, float *m, int ld_m, float *h_state)
+{
+    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, c_state, c_saved, m, ld_m, h_state);
+}
+
+int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
+                     const float *c_prev, const float *dm, float *dc, float *grad_gates)
+{
+    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dc, grad_gates);
+}
+
+int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
+                   float *h_state, float *hn_saved, float *out, int ld_out)
+{
+    RK_LAUNCH(gru_forward, (size_t)rows * H, H, gx, gh, h_state, hn_saved, out, ld_out);
+}
+
+int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,
+                    const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
+{
+    RK_LAUNCH(gru_backward, (size_t)rows * H, H, act, hn, h_prev, dh, grad_gx, grad_gh);
+}
+
+} // extern "C"

@@ -1,0 +1,762 @@
+/* The recurrent stack on a CUDA GPU (see rnn_cuda.h). Forward and backward
+ * follow src/nn/rnn_layer.c and src/nn/rnn.c step by step, with cuBLAS for
+ * the products (row-major through the usual transposition: C = op(A) op(B)
+ * row-major is C^T = op(B)^T op(A)^T column-major) and the kernels of
+ * kernels.cu for the gate math and the packing. All work is queued on the
+ * object's stream; the host-pointer calls synchronize at the end. */
+#include "backend/cuda/rnn_cuda.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_util.h"
+#include "backend/cuda/kernels.h"
+#include "core/status.h"
+
+/* What one direction's forward saves for its backward (device). */
+typedef struct cuda_saved {
+    cuda_buffer gates;    /* [N, G*H] gate activations (Elman: h) */
+    cuda_buffer cell;     /* LSTM: c_t [N, H] */
+    cuda_buffer proj_in;  /* LSTM with projection: m = o * tanh(c) [N, H] */
+    cuda_buffer hidden_n; /* GRU: W_hn h_prev + b_hn [N, H] */
+    cuda_buffer h0, c0;   /* [B, Hout], [B, H] sorted */
+} cuda_saved;
+
+struct rnn_cuda {
+    rnn_cuda_layout layout; /* offsets and input_sizes point at the copies below */
+    size_t (*offsets)[RNN_CUDA_PARAM_KINDS];
+    int *input_sizes;
+    int layers, groups;
+    float *params, *grads; /* device [param_total] */
+    cudaStream_t stream;
+    cublasHandle_t blas;
+
+    /* The packing of the last forward, on the device: */
+    cuda_buffer map;     /* int [N]: packed row -> row of the [T*B] (or [B*T]) layout */
+    cuda_buffer order;   /* int [B]: sorted position -> caller's batch index */
+    cuda_buffer prev[2]; /* int [N] per direction: packed row of the previous step, or -(j+1) */
+    int *host_ints;      /* staging for the three above */
+    size_t host_ints_count;
+    recur_pack_plan plan; /* host copy of the last forward's plan */
+
+    int have_forward;
+    int dropout; /* the last forward used dropout masks */
+    cuda_saved *saved;        /* [groups] */
+    cuda_buffer *layer_output; /* [L] each [N, D*Hout] */
+    cuda_buffer *drop_mask;    /* [L] each [N, D*Hout] */
+    cuda_buffer *drop_output;  /* [L] each [N, D*Hout] */
+    cuda_buffer input_packed;  /* [N, I] */
+    cuda_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] */
+
+    /* Scratch shared by the directions. */
+    cuda_buffer h_state, c_state, bias, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+
+    /* The host-pointer calls' device copies of their arguments. */
+    cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
+    float *host_grads; /* [param_total] host scratch */
+};
+
+#define TRY_CUDA(expr, what) RECUR_TRY(cuda_check((int)(expr), what))
+#define TRY_KERNEL(expr) RECUR_TRY(cuda_check((expr), #expr))
+
+static recur_status blas_check(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return RECUR_OK;
+    return recur_fail(s == CUBLAS_STATUS_ALLOC_FAILED ? RECUR_E_NOMEM : RECUR_E_DEVICE,
+                      "cuBLAS %s failed: status %d", what, (int)s);
+}
+
+/* Row-major C[m, n] = alpha op(A) op(B) + beta C as in backend/cpu/gemm.h. */
+static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc)
+{
+    if (m == 0 || n == 0)
+        return RECUR_OK;
+    return blas_check(cublasSgemm(cu->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
+                                  lda, &beta, c, ldc),
+                      "sgemm");
+}
+
+/* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
+static recur_status add_column_sums(rnn_cuda *cu, int m, int n, const float *a, float *y)
+{
+    const float one = 1.0f;
+    return blas_check(cublasSgemv(cu->blas, CUBLAS_OP_N, n, m, &one, a, n,
+                                  (const float *)cu->ones.ptr, 1, &one, y, 1),
+                      "sgemv");
+}
+
+static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *src, int ld_src,
+                                    float *dst, int ld_dst)
+{
+    if (rows == 0)
+        return RECUR_OK;
+    TRY_CUDA(cudaMemcpy2DAsync(dst, sizeof(float) * (size_t)ld_dst, src,
+                               sizeof(float) * (size_t)ld_src, sizeof(float) * (size_t)n,
+                               (size_t)rows, cudaMemcpyDeviceToDevice, cu->stream),
+             "cudaMemcpy2DAsync");
+    return RECUR_OK;
+}
+
+static recur_status zero_async(rnn_cuda *cu, void *dst, size_t bytes)
+{
+    TRY_CUDA(cudaMemsetAsync(dst, 0, bytes, cu->stream), "cudaMemsetAsync");
+    return RECUR_OK;
+}
+
+#define FLT(buffer) ((float *)(buffer).ptr)
+#define INTS(buffer) ((int *)(buffer).ptr)
+
+/* ---- creation ---- */
+
+recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values, rnn_cuda **out)
+{
+    *out = NULL;
+    RECUR_TRY(cuda_require_device());
+    rnn_cuda *cu = calloc(1, sizeof *cu);
+    if (!cu)
+        return recur_fail(RECUR_E_NOMEM, "out of memory creating the CUDA stack");
+    cu->layout = *layout;
+    cu->layers = layout->config.num_layers;
+    cu->groups = cu->layers * layout->directions;
+    cu->offsets = calloc((size_t)cu->groups, sizeof *cu->offsets);
+    cu->input_sizes = calloc((size_t)cu->groups, sizeof *cu->input_sizes);
+    cu->saved = calloc((size_t)cu->groups, sizeof *cu->saved);
+    cu->layer_output = calloc((size_t)cu->layers, sizeof *cu->layer_output);
+    cu->drop_mask = calloc((size_t)cu->layers, sizeof *cu->drop_mask);
+    cu->drop_output = calloc((size_t)cu->layers, sizeof *cu->drop_output);
+    cu->host_grads = malloc(sizeof(float) * (layout->param_total ? layout->param_total : 1));
+    if (!cu->offsets || !cu->input_sizes || !cu->saved || !cu->layer_output || !cu->drop_mask ||
+        !cu->drop_output || !cu->host_grads) {
+        rnn_cuda_free(cu);
+        return recur_fail(RECUR_E_NOMEM, "out of memory creating the CUDA stack");
+    }
+    memcpy(cu->offsets, layout->offsets, sizeof *cu->offsets * (size_t)cu->groups);
+    memcpy(cu->input_sizes, layout->input_sizes, sizeof *cu->input_sizes * (size_t)cu->groups);
+    cu->layout.offsets = (const size_t(*)[RNN_CUDA_PARAM_KINDS])cu->offsets;
+    cu->layout.input_sizes = cu->input_sizes;
+
+    const size_t bytes = sizeof(float) * layout->param_total;
+    recur_status st = cuda_check((int)cudaStreamCreate(&cu->stream), "cudaStreamCreate");
+    if (st == RECUR_OK)
+        st = blas_check(cublasCreate(&cu->blas), "create");
+    if (st == RECUR_OK)
+        st = blas_check(cublasSetStream(cu->blas, cu->stream), "set stream");
+    if (st == RECUR_OK)
+        st = rnn_cuda_set_math(cu, RECUR_MATH_FP32);
+    if (st == RECUR_OK)
+        st = cuda_check((int)cudaMalloc((void **)&cu->params, bytes), "cudaMalloc (parameters)");
+    if (st == RECUR_OK)
+        st = cuda_check((int)cudaMalloc((void **)&cu->grads, bytes), "cudaMalloc (gradients)");
+    if (st == RECUR_OK)
+        st = rnn_cuda_upload_params(cu, values);
+    if (st == RECUR_OK)
+        st = rnn_cuda_zero_grad(cu);
+    if (st == RECUR_OK)
+        st = cuda_check((int)cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    if (st != RECUR_OK) {
+        rnn_cuda_free(cu);
+        return st;
+    }
+    *out = cu;
+    return RECUR_OK;
+}
+
+void rnn_cuda_free(rnn_cuda *cu)
+{
+    if (!cu)
+        return;
+    if (cu->stream)
+        cudaStreamSynchronize(cu->stream);
+    for (int g = 0; cu->saved && g < cu->groups; g++) {
+        cuda_saved *s = &cu->saved[g];
+        cuda_buffer *bufs[] = {&s->gates, &s->cell, &s->proj_in, &s->hidden_n, &s->h0, &s->c0};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+            cuda_buffer_release(bufs[i]);
+    }
+    for (int l = 0; l < cu->layers; l++) {
+        if (cu->layer_output)
+            cuda_buffer_release(&cu->layer_output[l]);
+        if (cu->drop_mask)
+            cuda_buffer_release(&cu->drop_mask[l]);
+        if (cu->drop_output)
+            cuda_buffer_release(&cu->drop_output[l]);
+    }
+    cuda_buffer *bufs[] = {&cu->map,        &cu->order,      &cu->prev[0],   &cu->prev[1],
+                           &cu->input_packed, &cu->grad_a,   &cu->grad_b,    &cu->h_state,
+                           &cu->c_state,    &cu->bias,       &cu->step,      &cu->ones,
+                           &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
+                           &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
+                           &cu->io_c0,      &cu->io_hn,      &cu->io_cn};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        cuda_buffer_release(bufs[i]);
+    cudaFree(cu->params);
+    cudaFree(cu->grads);
+    if (cu->blas)
+        cublasDestroy(cu->blas);
+    if (cu->stream)
+        cudaStreamDestroy(cu->stream);
+    recur_pack_plan_free(&cu->plan);
+    free(cu->host_ints);
+    free(cu->host_grads);
+    free(cu->saved);
+    free(cu->layer_output);
+    free(cu->drop_mask);
+    free(cu->drop_output);
+    free(cu->offsets);
+    free(cu->input_sizes);
+    free(cu);
+}
+
+recur_status rnn_cuda_set_math(rnn_cuda *cu, recur_math math)
+{
+    if (math != RECUR_MATH_FP32 && math != RECUR_MATH_TF32)
+        return recur_fail(RECUR_E_INVALID, "unknown math mode %d", (int)math);
+    return blas_check(cublasSetMathMode(cu->blas, math == RECUR_MATH_TF32
+                                                      ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                      : CUBLAS_DEFAULT_MATH),
+                      "set math mode");
+}
+
+float *rnn_cuda_params(rnn_cuda *cu) { return cu->params; }
+float *rnn_cuda_grads(rnn_cuda *cu) { return cu->grads; }
+
+recur_status rnn_cuda_upload_params(rnn_cuda *cu, const float *values)
+{
+    TRY_CUDA(cudaMemcpyAsync(cu->params, values, sizeof(float) * cu->layout.param_total,
+                             cudaMemcpyHostToDevice, cu->stream),
+             "cudaMemcpyAsync (parameters)");
+    return RECUR_OK;
+}
+
+recur_status rnn_cuda_download(rnn_cuda *cu, float *values, float *grads)
+{
+    const size_t bytes = sizeof(float) * cu->layout.param_total;
+    if (values)
+        TRY_CUDA(cudaMemcpyAsync(values, cu->params, bytes, cudaMemcpyDeviceToHost, cu->stream),
+                 "cudaMemcpyAsync (parameters)");
+    if (grads)
+        TRY_CUDA(cudaMemcpyAsync(grads, cu->grads, bytes, cudaMemcpyDeviceToHost, cu->stream),
+                 "cudaMemcpyAsync (gradients)");
+    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    return RECUR_OK;
+}
+
+recur_status rnn_cuda_zero_grad(rnn_cuda *cu)
+{
+    return zero_async(cu, cu->grads, sizeof(float) * cu->layout.param_total);
+}
+
+/* ---- one direction ---- */
+
+typedef struct cuda_weights {
+    const float *weight_ih, *weight_hh, *bias_ih, *bias_hh, *weight_hr;
+} cuda_weights;
+
+static cuda_weights weights_of(const rnn_cuda *cu, int group, const float *base)
+{
+    const size_t *o = cu->offsets[group];
+    cuda_weights w;
+    const float **slots[RNN_CUDA_PARAM_KINDS] = {&w.weight_ih, &w.weight_hh, &w.bias_ih,
+                                                 &w.bias_hh, &w.weight_hr};
+    for (int k = 0; k < RNN_CUDA_PARAM_KINDS; k++)
+        *slots[k] = o[k] == RNN_CUDA_ABSENT ? NULL : base + o[k];
+    return w;
+}
+
+static int forward_step(const recur_pack_plan *plan, int reverse, int s)
+{
+    return reverse ? plan->seq_len - 1 - s : s;
+}
+
+static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, const float *x,
+                                      float *y, int ld_y)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const recur_pack_plan *plan = &cu->plan;
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int in = cu->input_sizes[group], relu = dims->cell == RECUR_RNN_RELU;
+    const size_t N = plan->rows, B = (size_t)plan->batch;
+    cuda_saved *saved = &cu->saved[group];
+    const cuda_weights w = weights_of(cu, group, cu->params);
+
+    RECUR_TRY(cuda_buffer_reserve(&saved->gates, sizeof(float) * N * (size_t)GH));
+    if (dims->cell == RECUR_LSTM) {
+        RECUR_TRY(cuda_buffer_reserve(&saved->cell, sizeof(float) * N * (size_t)H));
+        if (dims->proj)
+            RECUR_TRY(cuda_buffer_reserve(&saved->proj_in, sizeof(float) * N * (size_t)H));
+    }
+    if (dims->cell == RECUR_GRU) {
+        RECUR_TRY(cuda_buffer_reserve(&saved->hidden_n, sizeof(float) * N * (size_t)H));
+        RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)GH));
+    }
+    RECUR_TRY(cuda_buffer_reserve(&cu->bias, sizeof(float) * (size_t)GH));
+    float *gates = FLT(saved->gates), *h_state = FLT(cu->h_state), *c_state = FLT(cu->c_state);
+
+    /* Input projection of every step: gates = bias + x W_ih^T (bias: b_ih + b_hh,
+     * GRU b_ih alone since its b_hn sits inside r * (...)). */
+    const float *bias = NULL;
+    if (w.bias_ih && dims->cell == RECUR_GRU) {
+        bias = w.bias_ih;
+    } else if (w.bias_ih) {
+        TRY_KERNEL(rk_add_vectors(cu->stream, GH, w.bias_ih, w.bias_hh, FLT(cu->bias)));
+        bias = FLT(cu->bias);
+    }
+    TRY_KERNEL(rk_fill_rows(cu->stream, (int)N, GH, bias, gates, GH));
+    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 1.0f, gates, GH));
+
+    TRY_CUDA(cudaMemcpyAsync(h_state, saved->h0.ptr, sizeof(float) * B * (size_t)Hout,
+                             cudaMemcpyDeviceToDevice, cu->stream),
+             "cudaMemcpyAsync (h0)");
+    if (dims->cell == RECUR_LSTM)
+        TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
+                                 cudaMemcpyDeviceToDevice, cu->stream),
+                 "cudaMemcpyAsync (c0)");
+
+    for (int s = 0; s < plan->seq_len; s++) {
+        const int t = forward_step(plan, reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *gates_t = gates + row0 * (size_t)GH;
+        float *y_t = y + row0 * (size_t)ld_y;
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gates_t, GH));
+            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
+            break;
+        case RECUR_LSTM: {
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gates_t, GH));
+            float *c_t = FLT(saved->cell) + row0 * (size_t)H;
+            if (dims->proj) {
+                float *m_t = FLT(saved->proj_in) + row0 * (size_t)H;
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, m_t, H,
+                                           NULL));
+                RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
+                               h_state, Hout));
+                RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
+            } else {
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, y_t, ld_y,
+                                           h_state));
+            }
+            break;
+        }
+        case RECUR_GRU: {
+            float *gh = FLT(cu->step);
+            TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gh, GH));
+            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
+                                      FLT(saved->hidden_n) + row0 * (size_t)H, y_t, ld_y));
+            break;
+        }
+        }
+    }
+    return RECUR_OK;
+}
+
+static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, const float *x,
+                                       const float *y, int ld_y, const float *dy, int ld_dy,
+                                       float *dx, float dx_beta)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const recur_pack_plan *plan = &cu->plan;
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int in = cu->input_sizes[group], relu = dims->cell == RECUR_RNN_RELU;
+    const size_t N = plan->rows, B = (size_t)plan->batch;
+    const cuda_saved *saved = &cu->saved[group];
+    const cuda_weights w = weights_of(cu, group, cu->params);
+    const cuda_weights g = weights_of(cu, group, cu->grads);
+
+    RECUR_TRY(cuda_buffer_reserve(&cu->grad_gates, sizeof(float) * N * (size_t)GH));
+    RECUR_TRY(cuda_buffer_reserve(&cu->h_prev, sizeof(float) * N * (size_t)Hout));
+    if (cu->ones.size < sizeof(float) * N) {
+        RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
+        TRY_KERNEL(rk_fill(cu->stream, N, 1.0f, FLT(cu->ones)));
+    }
+    if (dims->cell == RECUR_GRU)
+        RECUR_TRY(cuda_buffer_reserve(&cu->grad_gh, sizeof(float) * N * (size_t)GH));
+    if (dims->cell == RECUR_LSTM) {
+        RECUR_TRY(cuda_buffer_reserve(&cu->c_prev, sizeof(float) * N * (size_t)H));
+        RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)H));
+        if (dims->proj)
+            RECUR_TRY(cuda_buffer_reserve(&cu->grad_h, sizeof(float) * N * (size_t)Hout));
+    }
+    float *dh = FLT(cu->h_state), *dc = FLT(cu->c_state), *grad_gates = FLT(cu->grad_gates);
+    /* The recurrent pre-activation gradients equal grad_gates except for GRU. */
+    float *grad_gh = dims->cell == RECUR_GRU ? FLT(cu->grad_gh) : grad_gates;
+    float *h_prev = FLT(cu->h_prev);
+    const int *prev = INTS(cu->prev[reverse]);
+
+    TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, FLT(saved->h0), h_prev));
+    if (dims->cell == RECUR_LSTM)
+        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
+                                      FLT(saved->c0), FLT(cu->c_prev)));
+
+    for (int s = plan->seq_len - 1; s >= 0; s--) {
+        const int t = forward_step(plan, reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *grad_gates_t = grad_gates + row0 * (size_t)GH;
+        TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout));
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            TRY_KERNEL(rk_elman_backward(cu->stream, rows, H, relu, y + row0 * (size_t)ld_y, ld_y,
+                                         dh, grad_gates_t));
+            break;
+        case RECUR_LSTM: {
+            const float *dm = dh;
+            if (dims->proj) {
+                RECUR_TRY(copy_rows_async(cu, rows, Hout, dh, Hout,
+                                          FLT(cu->grad_h) + row0 * (size_t)Hout, Hout));
+                RECUR_TRY(gemm(cu, 0, 0, rows, H, Hout, 1.0f, dh, Hout, w.weight_hr, H, 0.0f,
+                               FLT(cu->step), H));
+                dm = FLT(cu->step);
+            }
+            TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, FLT(saved->gates) + row0 * (size_t)GH,
+                                        FLT(saved->cell) + row0 * (size_t)H,
+                                        FLT(cu->c_prev) + row0 * (size_t)H, dm, dc, grad_gates_t));
+            break;
+        }
+        case RECUR_GRU:
+            TRY_KERNEL(rk_gru_backward(cu->stream, rows, H, FLT(saved->gates) + row0 * (size_t)GH,
+                                       FLT(saved->hidden_n) + row0 * (size_t)H,
+                                       h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
+                                       grad_gh + row0 * (size_t)GH));
+            break;
+        }
+        /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
+        const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
+        RECUR_TRY(gemm(cu, 0, 0, rows, Hout, GH, 1.0f, grad_gh + row0 * (size_t)GH, GH,
+                       w.weight_hh, Hout, beta, dh, Hout));
+    }
+
+    /* Parameter gradients and the input gradient: large GEMMs over all rows. */
+    RECUR_TRY(gemm(cu, 1, 0, GH, in, (int)N, 1.0f, grad_gates, GH, x, in, 1.0f,
+                   (float *)g.weight_ih, in));
+    RECUR_TRY(gemm(cu, 1, 0, GH, Hout, (int)N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f,
+                   (float *)g.weight_hh, Hout));
+    if (g.bias_ih) {
+        RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gates, (float *)g.bias_ih));
+        RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gh, (float *)g.bias_hh));
+    }
+    if (dims->proj)
+        RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(cu->grad_h), Hout, FLT(saved->proj_in), H,
+                       1.0f, (float *)g.weight_hr, H));
+    if (dx)
+        RECUR_TRY(gemm(cu, 0, 0, (int)N, in, GH, 1.0f, grad_gates, GH, w.weight_ih, in, dx_beta,
+                       dx, in));
+    return RECUR_OK;
+}
+
+/* ---- the stack ---- */
+
+/* The plan's index arrays on the device: map, order and the previous rows
+ * of both directions. */
+static recur_status upload_plan(rnn_cuda *cu, const recur_pack_plan *plan, int batch_first)
+{
+    const size_t N = plan->rows, B = (size_t)plan->batch, T = (size_t)plan->seq_len;
+    const size_t count = 3 * N + B;
+    if (cu->host_ints_count < count) {
+        int *grown = realloc(cu->host_ints, sizeof(int) * count);
+        if (!grown)
+            return recur_fail(RECUR_E_NOMEM, "out of memory packing a batch");
+        cu->host_ints = grown;
+        cu->host_ints_count = count;
+    }
+    int *map = cu->host_ints, *prev0 = map + N, *prev1 = prev0 + N, *order = prev1 + N;
+    for (size_t j = 0; j < B; j++)
+        order[j] = plan->order[j];
+    for (int t = 0; t < plan->seq_len; t++) {
+        for (int j = 0; j < plan->batch_sizes[t]; j++) {
+            const size_t r = plan->offsets[t] + (size_t)j, b = (size_t)plan->order[j];
+            map[r] = (int)(batch_first ? b * T + (size_t)t : (size_t)t * B + b);
+            const int before = t - 1, after = t + 1;
+            prev0[r] = before >= 0 && j < plan->batch_sizes[before]
+                           ? (int)(plan->offsets[before] + (size_t)j)
+                           : -(j + 1);
+            prev1[r] = after < plan->seq_len && j < plan->batch_sizes[after]
+                           ? (int)(plan->offsets[after] + (size_t)j)
+                           : -(j + 1);
+        }
+    }
+    cuda_buffer *dst[4] = {&cu->map, &cu->prev[0], &cu->prev[1], &cu->order};
+    const int *src[4] = {map, prev0, prev1, order};
+    const size_t counts[4] = {N, N, N, B};
+    for (int i = 0; i < 4; i++) {
+        RECUR_TRY(cuda_buffer_reserve(dst[i], sizeof(int) * counts[i]));
+        TRY_CUDA(cudaMemcpyAsync(dst[i]->ptr, src[i], sizeof(int) * counts[i],
+                                 cudaMemcpyHostToDevice, cu->stream),
+                 "cudaMemcpyAsync (plan)");
+    }
+    /* The staging array is reused by the next forward: wait for the copies. */
+    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    return RECUR_OK;
+}
+
+static recur_status copy_plan(recur_pack_plan *dst, const recur_pack_plan *src)
+{
+    recur_pack_plan_free(dst);
+    const size_t T = (size_t)src->seq_len, B = (size_t)src->batch;
+    dst->batch_sizes = malloc(sizeof(int) * T);
+    dst->offsets = malloc(sizeof(size_t) * (T + 1));
+    dst->order = malloc(sizeof(int) * B);
+    if (!dst->batch_sizes || !dst->offsets || !dst->order) {
+        recur_pack_plan_free(dst);
+        return recur_fail(RECUR_E_NOMEM, "out of memory packing a batch");
+    }
+    memcpy(dst->batch_sizes, src->batch_sizes, sizeof(int) * T);
+    memcpy(dst->offsets, src->offsets, sizeof(size_t) * (T + 1));
+    memcpy(dst->order, src->order, sizeof(int) * B);
+    dst->seq_len = src->seq_len;
+    dst->batch = src->batch;
+    dst->rows = src->rows;
+    return RECUR_OK;
+}
+
+/* State [L*D, B, n] in the caller's order (NULL = zeros) -> group's sorted [B, n]. */
+static recur_status gather_state(rnn_cuda *cu, const float *src, int group, int n, float *dst)
+{
+    const int B = cu->plan.batch;
+    if (!src)
+        return zero_async(cu, dst, sizeof(float) * (size_t)B * (size_t)n);
+    TRY_KERNEL(rk_gather_rows(cu->stream, B, n, INTS(cu->order), src + (size_t)group * B * n, n, dst,
+                              n));
+    return RECUR_OK;
+}
+
+static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int n, float *dst)
+{
+    if (!dst)
+        return RECUR_OK;
+    const int B = cu->plan.batch;
+    TRY_KERNEL(rk_scatter_rows(cu->stream, B, n, INTS(cu->order), src, n,
+                               dst + (size_t)group * B * n, n));
+    return RECUR_OK;
+}
+
+static const float *layer_input(const rnn_cuda *cu, int layer)
+{
+    if (layer == 0)
+        return FLT(cu->input_packed);
+    return cu->dropout ? FLT(cu->drop_output[layer - 1]) : FLT(cu->layer_output[layer - 1]);
+}
+
+recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
+                              const recur_rnn_forward_args *args, const float *const *drop_masks)
+{
+    const recur_rnn_config *c = &cu->layout.config;
+    const rnn_dims *dims = &cu->layout.dims;
+    cu->have_forward = 0;
+    RECUR_TRY(copy_plan(&cu->plan, plan));
+    RECUR_TRY(upload_plan(cu, plan, c->batch_first));
+    const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
+    const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
+    const int I = c->input_size;
+    cu->dropout = drop_masks != NULL && c->num_layers > 1;
+
+    RECUR_TRY(cuda_buffer_reserve(&cu->input_packed, sizeof(float) * N * (size_t)I));
+    TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, I, INTS(cu->map), args->input, I,
+                              FLT(cu->input_packed), I));
+    RECUR_TRY(cuda_buffer_reserve(&cu->h_state, sizeof(float) * B * (size_t)Hout));
+    RECUR_TRY(cuda_buffer_reserve(&cu->c_state, sizeof(float) * B * (size_t)H));
+    for (int layer = 0; layer < c->num_layers; layer++) {
+        cuda_buffer *y = &cu->layer_output[layer];
+        RECUR_TRY(cuda_buffer_reserve(y, sizeof(float) * N * width));
+        const float *x = layer_input(cu, layer);
+        for (int d = 0; d < D; d++) {
+            const int group = layer * D + d;
+            cuda_saved *saved = &cu->saved[group];
+            RECUR_TRY(cuda_buffer_reserve(&saved->h0, sizeof(float) * B * (size_t)Hout));
+            RECUR_TRY(gather_state(cu, args->h0, group, Hout, FLT(saved->h0)));
+            if (c->cell == RECUR_LSTM) {
+                RECUR_TRY(cuda_buffer_reserve(&saved->c0, sizeof(float) * B * (size_t)H));
+                RECUR_TRY(gather_state(cu, args->c0, group, H, FLT(saved->c0)));
+            }
+            RECUR_TRY(direction_forward(cu, group, d, x, FLT(*y) + (size_t)d * Hout, (int)width));
+            RECUR_TRY(scatter_state(cu, FLT(cu->h_state), group, Hout, args->h_n));
+            if (c->cell == RECUR_LSTM)
+                RECUR_TRY(scatter_state(cu, FLT(cu->c_state), group, H, args->c_n));
+        }
+        if (cu->dropout && layer < c->num_layers - 1) {
+            const size_t n = N * width;
+            RECUR_TRY(cuda_buffer_reserve(&cu->drop_mask[layer], sizeof(float) * n));
+            RECUR_TRY(cuda_buffer_reserve(&cu->drop_output[layer], sizeof(float) * n));
+            TRY_CUDA(cudaMemcpyAsync(cu->drop_mask[layer].ptr, drop_masks[layer],
+                                     sizeof(float) * n, cudaMemcpyHostToDevice, cu->stream),
+                     "cudaMemcpyAsync (dropout mask)");
+            TRY_CUDA(cudaMemcpyAsync(cu->drop_output[layer].ptr, y->ptr, sizeof(float) * n,
+                                     cudaMemcpyDeviceToDevice, cu->stream),
+                     "cudaMemcpyAsync");
+            TRY_KERNEL(rk_multiply(cu->stream, n, FLT(cu->drop_mask[layer]),
+                                   FLT(cu->drop_output[layer])));
+        }
+    }
+    if (N != (size_t)plan->seq_len * B)
+        RECUR_TRY(zero_async(cu, args->output, sizeof(float) * (size_t)plan->seq_len * B * width));
+    TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, (int)width, INTS(cu->map),
+                               FLT(cu->layer_output[c->num_layers - 1]), (int)width, args->output,
+                               (int)width));
+    cu->have_forward = 1;
+    return RECUR_OK;
+}
+
+recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args)
+{
+    if (!cu->have_forward)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    const recur_rnn_config *c = &cu->layout.config;
+    const rnn_dims *dims = &cu->layout.dims;
+    const recur_pack_plan *plan = &cu->plan;
+    const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
+    const int L = c->num_layers, I = c->input_size;
+    const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
+    const size_t widest = (size_t)I > width ? (size_t)I : width;
+    RECUR_TRY(cuda_buffer_reserve(&cu->grad_a, sizeof(float) * N * widest));
+    RECUR_TRY(cuda_buffer_reserve(&cu->grad_b, sizeof(float) * N * widest));
+
+    float *grad_y = FLT(cu->grad_a), *grad_x = FLT(cu->grad_b);
+    if (args->grad_output)
+        TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, (int)width, INTS(cu->map), args->grad_output,
+                                  (int)width, grad_y, (int)width));
+    else
+        RECUR_TRY(zero_async(cu, grad_y, sizeof(float) * N * width));
+
+    for (int layer = L - 1; layer >= 0; layer--) {
+        const float *x = layer_input(cu, layer);
+        const float *y = FLT(cu->layer_output[layer]);
+        float *dx = layer > 0 || args->grad_input ? grad_x : NULL;
+        for (int d = 0; d < D; d++) {
+            const int group = layer * D + d;
+            RECUR_TRY(gather_state(cu, args->grad_h_n, group, Hout, FLT(cu->h_state)));
+            if (c->cell == RECUR_LSTM)
+                RECUR_TRY(gather_state(cu, args->grad_c_n, group, H, FLT(cu->c_state)));
+            RECUR_TRY(direction_backward(cu, group, d, x, y + (size_t)d * Hout, (int)width,
+                                         grad_y + (size_t)d * Hout, (int)width, dx,
+                                         d == 0 ? 0.0f : 1.0f));
+            RECUR_TRY(scatter_state(cu, FLT(cu->h_state), group, Hout, args->grad_h0));
+            if (c->cell == RECUR_LSTM)
+                RECUR_TRY(scatter_state(cu, FLT(cu->c_state), group, H, args->grad_c0));
+        }
+        if (layer > 0 && cu->dropout)
+            TRY_KERNEL(rk_multiply(cu->stream, N * width, FLT(cu->drop_mask[layer - 1]), grad_x));
+        float *swap = grad_y;
+        grad_y = grad_x;
+        grad_x = swap;
+    }
+    if (args->grad_input) {
+        if (N != (size_t)plan->seq_len * B)
+            RECUR_TRY(zero_async(cu, args->grad_input,
+                                 sizeof(float) * (size_t)plan->seq_len * B * (size_t)I));
+        TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, I, INTS(cu->map), grad_y, I, args->grad_input,
+                                   I));
+    }
+    return RECUR_OK;
+}
+
+/* ---- host pointers ---- */
+
+static recur_status upload(rnn_cuda *cu, cuda_buffer *dst, const float *src, size_t count,
+                           const float **out)
+{
+    *out = NULL;
+    if (!src)
+        return RECUR_OK;
+    RECUR_TRY(cuda_buffer_reserve(dst, sizeof(float) * count));
+    TRY_CUDA(cudaMemcpyAsync(dst->ptr, src, sizeof(float) * count, cudaMemcpyHostToDevice,
+                             cu->stream),
+             "cudaMemcpyAsync (to the GPU)");
+    *out = FLT(*dst);
+    return RECUR_OK;
+}
+
+static recur_status room(cuda_buffer *dst, const float *host, size_t count, float **out)
+{
+    *out = NULL;
+    if (!host)
+        return RECUR_OK;
+    RECUR_TRY(cuda_buffer_reserve(dst, sizeof(float) * count));
+    *out = FLT(*dst);
+    return RECUR_OK;
+}
+
+static recur_status download(rnn_cuda *cu, float *dst, const float *src, size_t count)
+{
+    if (!dst)
+        return RECUR_OK;
+    TRY_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToHost, cu->stream),
+             "cudaMemcpyAsync (from the GPU)");
+    return RECUR_OK;
+}
+
+/* Sizes of the host-pointer tensors of the last (or this) forward. */
+typedef struct io_sizes {
+    size_t input, output, state, cell;
+} io_sizes;
+
+static io_sizes sizes_of(const rnn_cuda *cu, const recur_pack_plan *plan)
+{
+    const recur_rnn_config *c = &cu->layout.config;
+    const size_t TB = (size_t)plan->seq_len * (size_t)plan->batch;
+    const size_t LDB = (size_t)cu->groups * (size_t)plan->batch;
+    io_sizes s = {TB * (size_t)c->input_size,
+                  TB * (size_t)cu->layout.directions * (size_t)cu->layout.dims.out,
+                  LDB * (size_t)cu->layout.dims.out,
+                  c->cell == RECUR_LSTM ? LDB * (size_t)cu->layout.dims.hidden : 0};
+    return s;
+}
+
+recur_status rnn_cuda_forward_host(rnn_cuda *cu, const float *values,
+                                   const recur_pack_plan *plan, const recur_rnn_forward_args *args,
+                                   const float *const *drop_masks)
+{
+    const io_sizes n = sizes_of(cu, plan);
+    recur_rnn_forward_args dev = *args;
+    RECUR_TRY(rnn_cuda_upload_params(cu, values));
+    RECUR_TRY(upload(cu, &cu->io_input, args->input, n.input, &dev.input));
+    RECUR_TRY(upload(cu, &cu->io_h0, args->h0, n.state, &dev.h0));
+    RECUR_TRY(upload(cu, &cu->io_c0, args->c0, n.cell, &dev.c0));
+    RECUR_TRY(room(&cu->io_output, args->output, n.output, &dev.output));
+    RECUR_TRY(room(&cu->io_hn, args->h_n, n.state, &dev.h_n));
+    RECUR_TRY(room(&cu->io_cn, args->c_n, n.cell, &dev.c_n));
+    RECUR_TRY(rnn_cuda_forward(cu, plan, &dev, drop_masks));
+    RECUR_TRY(download(cu, args->output, dev.output, n.output));
+    RECUR_TRY(download(cu, args->h_n, dev.h_n, n.state));
+    RECUR_TRY(download(cu, args->c_n, dev.c_n, n.cell));
+    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    return RECUR_OK;
+}
+
+recur_status rnn_cuda_backward_host(rnn_cuda *cu, const recur_rnn_backward_args *args,
+                                    float *grads)
+{
+    if (!cu->have_forward)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    const io_sizes n = sizes_of(cu, &cu->plan);
+    recur_rnn_backward_args dev = *args;
+    /* The host buffers io_output / io_hn / io_cn of the forward are free now. */
+    RECUR_TRY(upload(cu, &cu->io_output, args->grad_output, n.output, &dev.grad_output));
+    RECUR_TRY(upload(cu, &cu->io_hn, args->grad_h_n, n.state, &dev.grad_h_n));
+    RECUR_TRY(upload(cu, &cu->io_cn, args->grad_c_n, n.cell, &dev.grad_c_n));
+    RECUR_TRY(room(&cu->io_input, args->grad_input, n.input, &dev.grad_input));
+    RECUR_TRY(room(&cu->io_h0, args->grad_h0, n.state, &dev.grad_h0));
+    RECUR_TRY(room(&cu->io_c0, args->grad_c0, n.cell, &dev.grad_c0));
+    RECUR_TRY(rnn_cuda_zero_grad(cu));
+    RECUR_TRY(rnn_cuda_backward(cu, &dev));
+    RECUR_TRY(download(cu, args->grad_input, dev.grad_input, n.input));
+    RECUR_TRY(download(cu, args->grad_h0, dev.grad_h0, n.state));
+    RECUR_TRY(download(cu, args->grad_c0, dev.grad_c0, n.cell));
+    RECUR_TRY(download(cu, cu->host_grads, cu->grads, cu->layout.param_total));
+    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    for (size_t i = 0; i < cu->layout.param_total; i++)
+        grads[i] += cu->host_grads[i];
+    return RECUR_OK;
+}

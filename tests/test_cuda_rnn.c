@@ -1,0 +1,342 @@
+/* The CUDA backend against the CPU backend (itself checked against PyTorch
+ * by test_rnn_reference): random configurations of every core option, run
+ * forward and backward on both with the same parameters and inputs; the
+ * device-pointer calls against the host-pointer ones; dropout masks shared
+ * with the CPU; TF32 within its error; errors. Without a GPU only the
+ * error paths run and the test reports itself skipped (exit 77).
+ * usage: test_cuda_rnn [CONFIGS [SEED]] */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "test_util.h"
+
+#define STATE_TOLERANCE 1e-4 /* the core's targets against PyTorch */
+#define GRAD_TOLERANCE 1e-3
+#define TF32_TOLERANCE 2e-2
+
+static double worst_state, worst_grad;
+
+/* Everything one forward + backward takes and gives. */
+typedef struct run_io {
+    int T, B;
+    float *input, *h0, *c0;
+    int64_t *lengths;
+    float *grad_output, *grad_h_n, *grad_c_n;
+    /* results */
+    float *output, *h_n, *c_n, *grad_input, *grad_h0, *grad_c0, *grads;
+    size_t in_n, out_n, state_n, cell_n, param_n;
+} run_io;
+
+static float *random_floats(recur_rng *rng, size_t n)
+{
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        x[i] = recur_rng_uniform(rng, -1.0f, 1.0f);
+    return x;
+}
+
+static int pick(recur_rng *rng, int lo, int hi)
+{
+    return lo + (int)(recur_rng_next(rng) % (uint64_t)(hi - lo + 1));
+}
+
+static void io_init(run_io *io, const recur_rnn *rnn, recur_rng *rng, int T, int B, int lengths,
+                    int with_h0, int with_c0)
+{
+    const recur_rnn_config *c = recur_rnn_get_config(rnn);
+    memset(io, 0, sizeof *io);
+    io->T = T, io->B = B;
+    io->in_n = (size_t)T * B * c->input_size;
+    io->out_n = recur_rnn_output_numel(rnn, T, B);
+    io->state_n = recur_rnn_state_numel(rnn, B);
+    io->cell_n = recur_rnn_cell_state_numel(rnn, B);
+    io->param_n = recur_rnn_param_total(rnn);
+    io->input = random_floats(rng, io->in_n);
+    io->h0 = with_h0 ? random_floats(rng, io->state_n) : NULL;
+    io->c0 = with_c0 && io->cell_n ? random_floats(rng, io->cell_n) : NULL;
+    if (lengths) {
+        io->lengths = malloc(sizeof(int64_t) * (size_t)B);
+        for (int b = 0; b < B; b++)
+            io->lengths[b] = pick(rng, 1, T);
+    }
+    io->grad_output = random_floats(rng, io->out_n);
+    io->grad_h_n = random_floats(rng, io->state_n);
+    io->grad_c_n = io->cell_n ? random_floats(rng, io->cell_n) : NULL;
+}
+
+static void io_alloc_results(run_io *io)
+{
+    io->output = calloc(io->out_n, sizeof(float));
+    io->h_n = calloc(io->state_n, sizeof(float));
+    io->c_n = calloc(io->cell_n + 1, sizeof(float));
+    io->grad_input = calloc(io->in_n, sizeof(float));
+    io->grad_h0 = calloc(io->state_n, sizeof(float));
+    io->grad_c0 = calloc(io->cell_n + 1, sizeof(float));
+    io->grads = calloc(io->param_n, sizeof(float));
+}
+
+static void io_free_results(run_io *io)
+{
+    free(io->output), free(io->h_n), free(io->c_n), free(io->grad_input), free(io->grad_h0);
+    free(io->grad_c0), free(io->grads);
+}
+
+static void io_free(run_io *io)
+{
+    io_free_results(io);
+    free(io->input), free(io->h0), free(io->c0), free(io->lengths), free(io->grad_output);
+    free(io->grad_h_n), free(io->grad_c_n);
+}
+
+/* Forward and backward through the host-pointer calls; results into io. */
+static void run_host(recur_rnn *rnn, run_io *io)
+{
+    io_alloc_results(io);
+    recur_rnn_forward_args fwd = {io->T,  io->B,      io->input, io->lengths,
+                                  io->h0, io->c0,     io->output, io->h_n,
+                                  io->cell_n ? io->c_n : NULL};
+    CHECK_OK(recur_rnn_forward(rnn, &fwd));
+    recur_rnn_backward_args bwd = {io->grad_output, io->grad_h_n, io->grad_c_n, io->grad_input,
+                                   io->h0 ? io->grad_h0 : NULL, io->c0 ? io->grad_c0 : NULL};
+    recur_rnn_zero_grad(rnn);
+    CHECK_OK(recur_rnn_backward(rnn, &bwd));
+    memcpy(io->grads, recur_rnn_grad_data(rnn), sizeof(float) * io->param_n);
+}
+
+static double compare(const char *label, int config, const float *gpu, const float *cpu,
+                      size_t n, double tolerance)
+{
+    if (n == 0)
+        return 0.0;
+    double err = test_rel_error(gpu, cpu, n, 1e-6);
+    test_checks++;
+    if (!(err <= tolerance)) {
+        test_failures++;
+        fprintf(stderr, "config %d: %s relative error %.3g > %.0e\n", config, label, err,
+                tolerance);
+    }
+    return err;
+}
+
+static void compare_runs(int config, const run_io *gpu, const run_io *cpu, double state_tol,
+                         double grad_tol)
+{
+    double s = 0.0, g = 0.0, e;
+    s = fmax(s, compare("output", config, gpu->output, cpu->output, gpu->out_n, state_tol));
+    s = fmax(s, compare("h_n", config, gpu->h_n, cpu->h_n, gpu->state_n, state_tol));
+    s = fmax(s, compare("c_n", config, gpu->c_n, cpu->c_n, gpu->cell_n, state_tol));
+    g = fmax(g, compare("grad_input", config, gpu->grad_input, cpu->grad_input, gpu->in_n,
+                        grad_tol));
+    if (cpu->h0)
+        g = fmax(g, compare("grad_h0", config, gpu->grad_h0, cpu->grad_h0, gpu->state_n,
+                            grad_tol));
+    if (cpu->c0)
+        g = fmax(g, compare("grad_c0", config, gpu->grad_c0, cpu->grad_c0, gpu->cell_n,
+                            grad_tol));
+    e = compare("parameter gradients", config, gpu->grads, cpu->grads, gpu->param_n, grad_tol);
+    g = fmax(g, e);
+    if (state_tol == STATE_TOLERANCE) {
+        worst_state = fmax(worst_state, s);
+        worst_grad = fmax(worst_grad, g);
+    }
+}
+
+static recur_rnn_config random_config(recur_rng *rng)
+{
+    recur_cell cell = (recur_cell)pick(rng, 0, 3);
+    int big = pick(rng, 0, 5) == 0;
+    recur_rnn_config c = recur_rnn_config_default(cell, pick(rng, 1, big ? 96 : 24),
+                                                  pick(rng, 1, big ? 160 : 24));
+    c.num_layers = pick(rng, 1, 3);
+    c.bias = pick(rng, 0, 4) != 0;
+    c.batch_first = pick(rng, 0, 1);
+    c.bidirectional = pick(rng, 0, 1);
+    if (cell == RECUR_LSTM && c.hidden_size > 1 && pick(rng, 0, 2) == 0)
+        c.proj_size = pick(rng, 1, c.hidden_size - 1);
+    return c;
+}
+
+/* The same configuration and seed on the CPU and the GPU. */
+static void check_config(int index, const recur_rnn_config *c, recur_rng *rng, int T, int B,
+                         int lengths, int h0, int c0, int training)
+{
+    recur_rnn *cpu = NULL, *gpu = NULL;
+    CHECK_OK(recur_rnn_create(c, 1000 + (uint64_t)index, &cpu));
+    CHECK_OK(recur_rnn_create(c, 1000 + (uint64_t)index, &gpu));
+    if (!cpu || !gpu)
+        goto done;
+    CHECK_OK(recur_rnn_set_device(gpu, RECUR_DEVICE_CUDA));
+    CHECK(recur_rnn_get_device(gpu) == RECUR_DEVICE_CUDA);
+    recur_rnn_set_training(cpu, training);
+    recur_rnn_set_training(gpu, training);
+    run_io io_cpu, io_gpu;
+    io_init(&io_cpu, cpu, rng, T, B, lengths, h0, c0);
+    io_gpu = io_cpu; /* same inputs; results allocated separately */
+    run_host(cpu, &io_cpu);
+    run_host(gpu, &io_gpu);
+    compare_runs(index, &io_gpu, &io_cpu, STATE_TOLERANCE, GRAD_TOLERANCE);
+    io_free_results(&io_gpu);
+    io_free(&io_cpu);
+done:
+    recur_rnn_free(cpu);
+    recur_rnn_free(gpu);
+}
+
+/* Device pointers: the same results as the host-pointer calls, gradients
+ * accumulating on the device, parameters moving both ways. */
+static void check_device_calls(recur_rng *rng)
+{
+    recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 7, 12);
+    c.num_layers = 2, c.bidirectional = 1, c.proj_size = 5;
+    recur_rnn *rnn = NULL;
+    CHECK_OK(recur_rnn_create(&c, 7, &rnn));
+    CHECK_OK(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA));
+    if (!rnn || recur_rnn_get_device(rnn) != RECUR_DEVICE_CUDA)
+        return;
+    run_io host, dev;
+    io_init(&host, rnn, rng, 9, 4, 1, 1, 1);
+    run_host(rnn, &host);
+
+    dev = host;
+    io_alloc_results(&dev);
+    float *d[12] = {0};
+    const float *src[6] = {host.input, host.h0, host.c0, host.grad_output, host.grad_h_n,
+                           host.grad_c_n};
+    size_t sizes[12] = {host.in_n,    host.state_n, host.cell_n, host.out_n,
+                        host.state_n, host.cell_n,  host.out_n,  host.state_n,
+                        host.cell_n,  host.in_n,    host.state_n, host.cell_n};
+    for (int i = 0; i < 12; i++) {
+        CHECK_OK(recur_cuda_malloc((void **)&d[i], sizeof(float) * sizes[i]));
+        if (i < 6)
+            CHECK_OK(recur_cuda_memcpy(d[i], src[i], sizeof(float) * sizes[i],
+                                       RECUR_HOST_TO_DEVICE));
+    }
+    recur_rnn_forward_args fwd = {dev.T, dev.B, d[0], host.lengths, d[1], d[2], d[6], d[7], d[8]};
+    recur_rnn_backward_args bwd = {d[3], d[4], d[5], d[9], d[10], d[11]};
+    recur_rnn_zero_grad(rnn);
+    CHECK_OK(recur_rnn_forward_device(rnn, &fwd));
+    CHECK_OK(recur_rnn_backward_device(rnn, &bwd));
+    CHECK_OK(recur_rnn_backward_device(rnn, &bwd)); /* gradients add up: twice */
+    CHECK_OK(recur_cuda_synchronize());
+    float *outs[6] = {dev.output, dev.h_n, dev.c_n, dev.grad_input, dev.grad_h0, dev.grad_c0};
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(recur_cuda_memcpy(outs[i], d[6 + i], sizeof(float) * sizes[6 + i],
+                                   RECUR_DEVICE_TO_HOST));
+    CHECK_OK(recur_cuda_memcpy(dev.grads, recur_rnn_device_grads(rnn),
+                               sizeof(float) * dev.param_n, RECUR_DEVICE_TO_HOST));
+    for (size_t i = 0; i < dev.param_n; i++)
+        dev.grads[i] *= 0.5f;
+    compare_runs(-1, &dev, &host, 1e-6, 1e-6);
+
+    /* Parameters: host -> device -> host, and back to the CPU. */
+    float *values = recur_rnn_param_data(rnn);
+    values[0] += 1.0f;
+    CHECK_OK(recur_rnn_params_to_device(rnn));
+    values[0] -= 1.0f;
+    CHECK_OK(recur_rnn_params_to_host(rnn));
+    float moved = values[0];
+    CHECK_OK(recur_rnn_set_device(rnn, RECUR_DEVICE_CPU));
+    CHECK(recur_rnn_get_device(rnn) == RECUR_DEVICE_CPU);
+    CHECK(recur_rnn_param_data(rnn)[0] == moved);
+    CHECK(recur_rnn_device_params(rnn) == NULL);
+
+    for (int i = 0; i < 12; i++)
+        recur_cuda_free(d[i]);
+    free(dev.output), free(dev.h_n), free(dev.c_n), free(dev.grad_input), free(dev.grad_h0);
+    free(dev.grad_c0), free(dev.grads);
+    io_free(&host);
+    recur_rnn_free(rnn);
+}
+
+/* TF32 products: within TF32's error of the CPU, reported. */
+static void check_tf32(recur_rng *rng)
+{
+    recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 256, 256);
+    recur_rnn *cpu = NULL, *gpu = NULL;
+    CHECK_OK(recur_rnn_create(&c, 5, &cpu));
+    CHECK_OK(recur_rnn_create(&c, 5, &gpu));
+    CHECK_OK(recur_rnn_set_device(gpu, RECUR_DEVICE_CUDA));
+    CHECK_OK(recur_rnn_set_math(gpu, RECUR_MATH_TF32));
+    run_io a, b;
+    io_init(&a, cpu, rng, 20, 16, 0, 0, 0);
+    b = a;
+    run_host(cpu, &a);
+    run_host(gpu, &b);
+    double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
+    double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
+    printf("TF32: output relative error %.3g, parameter gradients %.3g\n", e, g);
+    compare_runs(-2, &b, &a, TF32_TOLERANCE, TF32_TOLERANCE);
+    io_free_results(&b);
+    io_free(&a);
+    recur_rnn_free(cpu);
+    recur_rnn_free(gpu);
+}
+
+/* What must fail cleanly, with or without a GPU. */
+static void check_errors(int have_gpu)
+{
+    recur_rnn_config c = recur_rnn_config_default(RECUR_GRU, 3, 4);
+    recur_rnn *rnn = NULL;
+    CHECK_OK(recur_rnn_create(&c, 1, &rnn));
+    float x[3] = {0};
+    recur_rnn_forward_args fwd = {1, 1, x, NULL, NULL, NULL, x, NULL, NULL};
+    CHECK_STATUS(recur_rnn_forward_device(rnn, &fwd), RECUR_E_INVALID); /* on the CPU */
+    CHECK_STATUS(recur_rnn_set_math(rnn, RECUR_MATH_TF32), RECUR_E_INVALID);
+    CHECK(recur_rnn_device_params(rnn) == NULL);
+    if (!have_gpu) {
+        CHECK_STATUS(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
+        CHECK(strlen(recur_last_error()) > 0);
+        CHECK(recur_rnn_get_device(rnn) == RECUR_DEVICE_CPU);
+        void *p = (void *)1;
+        CHECK_STATUS(recur_cuda_malloc(&p, 16), RECUR_E_INVALID);
+        CHECK(p == NULL);
+    } else {
+        CHECK_OK(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA));
+        recur_rnn_backward_args bwd = {0};
+        CHECK_STATUS(recur_rnn_backward_device(rnn, &bwd), RECUR_E_STATE);
+        CHECK_STATUS(recur_rnn_set_math(rnn, (recur_math)9), RECUR_E_INVALID);
+    }
+    CHECK_STATUS(recur_rnn_set_device(rnn, (recur_device)5), RECUR_E_INVALID);
+    recur_rnn_free(rnn);
+    recur_rnn_config z = recur_rnn_config_default(RECUR_LSTM, 3, 4);
+    z.zoneout = 0.1f;
+    CHECK_OK(recur_rnn_create(&z, 1, &rnn));
+    CHECK_STATUS(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
+    recur_rnn_free(rnn);
+}
+
+int main(int argc, char **argv)
+{
+    const int configs = argc > 1 ? atoi(argv[1]) : 200;
+    const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+    char device[256];
+    recur_cuda_describe(device, sizeof device);
+    const int have_gpu = recur_cuda_device_count() > 0;
+    check_errors(have_gpu);
+    if (!have_gpu) {
+        printf("skipped: %s (only the error paths ran: %d checks, %d failed)\n", device,
+               test_checks, test_failures);
+        return test_failures ? 1 : 77;
+    }
+    printf("device: %s\n", device);
+    recur_rng rng;
+    recur_rng_seed(&rng, seed);
+    for (int i = 0; i < configs; i++) {
+        recur_rnn_config c = random_config(&rng);
+        int T = pick(&rng, 1, 12), B = pick(&rng, 1, 7);
+        check_config(i, &c, &rng, T, B, pick(&rng, 0, 1), pick(&rng, 0, 1), pick(&rng, 0, 1), 0);
+    }
+    /* Dropout between layers, training mode: the masks come from the same generator. */
+    for (int i = 0; i < 8; i++) {
+        recur_rnn_config c = random_config(&rng);
+        c.num_layers = 3, c.dropout = 0.3f;
+        check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
+    }
+    check_device_calls(&rng);
+    check_tf32(&rng);
+    printf("%d configurations: worst state error %.3g, worst gradient error %.3g\n", configs,
+           worst_state, worst_grad);
+    return test_finish("test_cuda_rnn");
+}
