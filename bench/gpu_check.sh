@@ -21,7 +21,7 @@ nvidia-smi -L | tee "$out/summary.txt"
 ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
 
 "$bin/test_cuda_rnn" 300 1 >"$out/test_cuda_rnn.log" 2>&1
-status "test_cuda_rnn" "exit $? | $(tail -2 "$out/test_cuda_rnn.log" | head -1)"
+status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
 tmp=$(mktemp -d)
 "$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
 status "test_rnn_reference --cuda" "exit $? | $(tail -2 "$out/reference.log" | head -1)"
@@ -35,6 +35,22 @@ if command -v compute-sanitizer >/dev/null; then
 else
   status "compute-sanitizer" "not found"
 fi
+# recur train / generate on both devices: the same losses to rounding.
+lm=$(mktemp -d)
+for dev in cpu cuda; do
+  "$bin/recur" train --text README.md --hidden 64 --layers 2 --embed 16 --batch 8 --bptt 32 \
+    --steps 60 --eval-interval 30 --output "$lm/$dev.safetensors" --metrics "$lm/$dev.csv" \
+    --device "$dev" >"$out/train_$dev.log" 2>&1
+  status "train --device $dev" "exit $? | step,epoch,train,val,...: $(tail -1 "$lm/$dev.csv")"
+  "$bin/recur" generate "$lm/$dev.safetensors" --prime recur --length 60 --device "$dev" \
+    >"$out/generate_$dev.txt" 2>&1
+  status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
+done
+# The per-step path alone, for the cases the persistent kernel takes.
+RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
+  --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
+status "bench, per-step kernels" "exit $?"
+cat "$out/bench_steps.log"
 RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
   --out "$out/compare.md" >"$out/compare.log" 2>&1
 status "compare" "exit $?"

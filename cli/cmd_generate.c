@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "options.h"
 
-enum { GEN_PRIME, GEN_LENGTH, GEN_TEMPERATURE, GEN_TOP_K, GEN_SEED };
+enum { GEN_PRIME, GEN_LENGTH, GEN_TEMPERATURE, GEN_TOP_K, GEN_SEED, GEN_DEVICE };
 
 static const cli_option generate_specs[] = {
     {GEN_PRIME, "prime", OPTION_PATH, SCOPE_RUN, "\n", 0, 0, NULL,
@@ -19,6 +19,8 @@ static const cli_option generate_specs[] = {
     {GEN_TOP_K, "top-k", OPTION_INT, SCOPE_RUN, "0", 0, 256, NULL,
      "sample only among the K likeliest bytes, 0 = all"},
     {GEN_SEED, "seed", OPTION_INT, SCOPE_RUN, "1", 0, 2147483647, NULL, "seed of the sampler"},
+    {GEN_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
+     "where the recurrent stack runs (cuda: a build with CUDA and a GPU)"},
 };
 
 static const char generate_usage[] =
@@ -102,7 +104,7 @@ static int generate(const cli_options *o, recur_lm *lm, const recur_byte_vocab *
 int cmd_generate(int argc, char **argv)
 {
     cli_options o;
-    cli_options_init(&o, generate_specs, 5, "generate", generate_usage,
+    cli_options_init(&o, generate_specs, 6, "generate", generate_usage,
                      "  recur generate shakespeare.safetensors --prime 'ROMEO:' --length 300\n");
     int rc = cli_options_parse(&o, argc, argv, 1);
     if (rc >= 0)
@@ -114,9 +116,13 @@ int cmd_generate(int argc, char **argv)
     recur_st_file *file;
     recur_lm *lm;
     recur_byte_vocab vocab;
+    recur_device device;
+    if (cli_parse_device("generate: --device", o.str[GEN_DEVICE], &device))
+        return CLI_EXIT_BAD_INPUT;
     if ((rc = cli_load_lm(o.positional[0], &file, &lm, &vocab)) != 0)
         return rc;
-    rc = generate(&o, lm, &vocab);
+    recur_status st = recur_lm_set_device(lm, device);
+    rc = st == RECUR_OK ? generate(&o, lm, &vocab) : cli_status_error(st);
     recur_lm_free(lm);
     recur_st_close(file);
     return rc;

@@ -433,7 +433,12 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
     run_paths paths;
     if (make_paths(o, &paths))
         return CLI_EXIT_BAD_INPUT;
+    recur_device device;
+    if (cli_parse_device("train: --device", o->str[OPT_DEVICE], &device))
+        return CLI_EXIT_BAD_INPUT;
     recur_status st = trainer_init(t);
+    if (st == RECUR_OK)
+        st = recur_lm_set_device(t->lm, device);
     if (st != RECUR_OK)
         return cli_status_error(st);
     int rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;

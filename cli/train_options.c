@@ -66,6 +66,8 @@ static const cli_option specs[] = {
     {OPT_MIN_DELTA, "min-delta", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 1e9, NULL,
      "smallest validation improvement that counts"},
     {OPT_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed of initialization"},
+    {OPT_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
+     "where the recurrent stack runs (cuda: a build with CUDA and a GPU)"},
 };
 enum { SPEC_COUNT = sizeof specs / sizeof specs[0] };
 

@@ -1013,6 +1013,10 @@ void recur_lm_get_rng_state(const recur_lm *lm, uint64_t state[8]);
 recur_status recur_lm_set_rng_state(recur_lm *lm, const uint64_t state[8]);
 /* Forgets the hidden state carried between calls (stateful, truncated BPTT). */
 void recur_lm_reset_state(recur_lm *lm);
+/* Runs the recurrent stack on a device (recur_rnn_set_device, host pointers:
+ * parameters and activations cross to the GPU at every call); the embedding,
+ * the head and the loss stay on the CPU. */
+recur_status recur_lm_set_device(recur_lm *lm, recur_device device);
 /* ids [T, B] time-major. Runs from the carried state and carries the final
  * state to the next call (detached: gradients stop at the chunk border).
  * *logits points at [T*B, vocab] inside the model, valid until the next call. */

@@ -4,7 +4,11 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 within its error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
+ * Every check of the forward runs twice: with the per-step kernels
+ * (RECUR_CUDA_PERSISTENT=0) and with the persistent kernel wherever it fits
+ * (=1).
  * usage: test_cuda_rnn [CONFIGS [SEED]] */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,22 +325,43 @@ int main(int argc, char **argv)
         return test_failures ? 1 : 77;
     }
     printf("device: %s\n", device);
-    recur_rng rng;
-    recur_rng_seed(&rng, seed);
-    for (int i = 0; i < configs; i++) {
-        recur_rnn_config c = random_config(&rng);
-        int T = pick(&rng, 1, 12), B = pick(&rng, 1, 7);
-        check_config(i, &c, &rng, T, B, pick(&rng, 0, 1), pick(&rng, 0, 1), pick(&rng, 0, 1), 0);
+    static const char *const modes[2] = {"0", "1"};
+    for (int m = 0; m < 2; m++) {
+        setenv("RECUR_CUDA_PERSISTENT", modes[m], 1);
+        worst_state = worst_grad = 0.0;
+        recur_rng rng;
+        recur_rng_seed(&rng, seed);
+        for (int i = 0; i < configs; i++) {
+            recur_rnn_config c = random_config(&rng);
+            int T = pick(&rng, 1, 12), B = pick(&rng, 1, 7);
+            check_config(i, &c, &rng, T, B, pick(&rng, 0, 1), pick(&rng, 0, 1),
+                         pick(&rng, 0, 1), 0);
+        }
+        /* Dropout between layers, training mode: the masks come from the same generator. */
+        for (int i = 0; i < 8; i++) {
+            recur_rnn_config c = random_config(&rng);
+            c.num_layers = 3, c.dropout = 0.3f;
+            check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
+        }
+        /* Larger layers, where the persistent kernel spreads over many blocks. */
+        const struct {
+            recur_cell cell;
+            int hidden, batch, seq, bidir, lengths;
+        } large[] = {{RECUR_LSTM, 512, 4, 20, 0, 0},
+                     {RECUR_GRU, 1024, 2, 9, 0, 1},
+                     {RECUR_RNN_TANH, 700, 3, 11, 1, 1},
+                     {RECUR_LSTM, 1024, 16, 6, 1, 0}};
+        for (int i = 0; i < 4; i++) {
+            recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);
+            c.bidirectional = large[i].bidir;
+            check_config(configs + 8 + i, &c, &rng, large[i].seq, large[i].batch,
+                         large[i].lengths, 1, 1, 0);
+        }
+        check_device_calls(&rng);
+        check_tf32(&rng);
+        printf("RECUR_CUDA_PERSISTENT=%s: %d configurations: worst state error %.3g, worst "
+               "gradient error %.3g\n",
+               modes[m], configs, worst_state, worst_grad);
     }
-    /* Dropout between layers, training mode: the masks come from the same generator. */
-    for (int i = 0; i < 8; i++) {
-        recur_rnn_config c = random_config(&rng);
-        c.num_layers = 3, c.dropout = 0.3f;
-        check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
-    }
-    check_device_calls(&rng);
-    check_tf32(&rng);
-    printf("%d configurations: worst state error %.3g, worst gradient error %.3g\n", configs,
-           worst_state, worst_grad);
     return test_finish("test_cuda_rnn");
 }

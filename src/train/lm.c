@@ -117,6 +117,11 @@ void recur_lm_zero_grad(recur_lm *lm)
     recur_linear_zero_grad(lm->head);
 }
 
+recur_status recur_lm_set_device(recur_lm *lm, recur_device device)
+{
+    return recur_rnn_set_device(lm->rnn, device);
+}
+
 void recur_lm_reset_state(recur_lm *lm) { lm->have_state = 0; }
 
 void recur_lm_set_training(recur_lm *lm, int training)

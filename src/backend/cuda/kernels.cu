@@ -3,7 +3,10 @@
  * src/backend/cpu/cell_*.c with the accurate expf/tanhf (no fast math). */
 #include "backend/cuda/kernels.h"
 
+#include <cooperative_groups.h>
 #include <stdint.h>
+
+namespace cg = cooperative_groups;
 
 namespace {
 
@@ -198,6 +201,119 @@ __global__ void gru_backward(size_t total, int H, const float *act, const float 
     }
 }
 
+
+enum { kCellTanh = 0, kCellRelu = 1, kCellLstm = 2, kCellGru = 3 }; /* recur_cell */
+
+/* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
+ * (h_prev), acc [B][G][units] (the recurrent products of this step). */
+__global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
+{
+    extern __shared__ float smem[];
+    const int U = a.units, G = a.G, H = a.H;
+    const int u0 = blockIdx.x * U;
+    const int nu = min(U, H - u0);
+    float *w = smem, *h = w + (size_t)G * U * H, *acc = h + (size_t)a.B * H;
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
+
+    for (int idx = tid; idx < G * nu * H; idx += nthreads) {
+        int g = idx / (nu * H), rem = idx % (nu * H), uu = rem / H, k = rem % H;
+        w[((size_t)g * U + uu) * H + k] = a.weight_hh[((size_t)g * H + u0 + uu) * H + k];
+    }
+    cg::grid_group grid = cg::this_grid();
+    float *h_prev = a.h_a, *h_next = a.h_b;
+    /* When every (row, unit) pair of the block has a thread of its own, that
+     * thread keeps its c in a register and loads its input pre-activations
+     * before the step's dot products, hiding their latency. */
+    const int own = a.B * nu <= nthreads;
+    const int own_j = tid / nu, own_u = u0 + tid % nu;
+    float c_reg = 0.0f;
+    if (own && own_j < a.B && a.cell == kCellLstm)
+        c_reg = a.c_state[(size_t)own_j * H + own_u];
+    for (int s = 0; s < a.T; s++) {
+        const int t = a.reverse ? a.T - 1 - s : s;
+        const int rows = a.batch_sizes[t];
+        const size_t row0 = (size_t)a.offsets[t];
+        float pre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (own && own_j < rows) {
+            const float *gr = a.gates + (row0 + (size_t)own_j) * (size_t)G * H + own_u;
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    pre[g] = gr[(size_t)g * H];
+        }
+        __syncthreads(); /* the previous step's readers of h and acc are done */
+        for (int idx = tid; idx < rows * H; idx += nthreads)
+            h[idx] = __ldcg(h_prev + idx); /* L2: other blocks wrote it */
+        __syncthreads();
+        const int dots = rows * G * nu;
+        for (int d = warp; d < dots; d += nwarps) {
+            int j = d / (G * nu), r = d % (G * nu), g = r / nu, uu = r % nu;
+            const float *wr = w + ((size_t)g * U + uu) * H, *hr = h + (size_t)j * H;
+            float sum = 0.0f;
+            for (int k = lane; k < H; k += 32)
+                sum += wr[k] * hr[k];
+            for (int off = 16; off > 0; off >>= 1)
+                sum += __shfl_down_sync(0xffffffffu, sum, off);
+            if (lane == 0)
+                acc[((size_t)j * G + g) * U + uu] = sum;
+        }
+        __syncthreads();
+        for (int idx = tid; idx < rows * nu; idx += nthreads) {
+            const int j = idx / nu, uu = idx % nu, u = u0 + uu;
+            const size_t row = row0 + (size_t)j;
+            const float *rec = acc + (size_t)j * G * U + uu; /* rec[g * U] */
+            float *gr = a.gates + row * (size_t)G * H;
+            if (!own) {
+#pragma unroll
+                for (int g = 0; g < 4; g++)
+                    if (g < G)
+                        pre[g] = gr[(size_t)g * H + u];
+            }
+            const float hp = h[(size_t)j * H + u];
+            float hv;
+            if (a.cell == kCellLstm) {
+                float i = sigmoid(pre[0] + rec[0]);
+                float f = sigmoid(pre[1] + rec[U]);
+                float gg = tanhf(pre[2] + rec[2 * U]);
+                float o = sigmoid(pre[3] + rec[3 * U]);
+                float c_prev = own ? c_reg : a.c_state[(size_t)j * H + u];
+                float c = f * c_prev + i * gg;
+                c_reg = c;
+                gr[u] = i, gr[H + u] = f, gr[2 * H + u] = gg, gr[3 * H + u] = o;
+                a.c_state[(size_t)j * H + u] = c;
+                a.c_saved[row * H + u] = c;
+                hv = o * tanhf(c);
+            } else if (a.cell == kCellGru) {
+                const float *b = a.bias_hh;
+                float hr_ = rec[0] + (b ? b[u] : 0.0f);
+                float hz = rec[U] + (b ? b[H + u] : 0.0f);
+                float hn = rec[2 * U] + (b ? b[2 * H + u] : 0.0f);
+                float r = sigmoid(pre[0] + hr_);
+                float z = sigmoid(pre[1] + hz);
+                float n = tanhf(pre[2] + r * hn);
+                hv = (1.0f - z) * n + z * hp;
+                gr[u] = r, gr[H + u] = z, gr[2 * H + u] = n;
+                a.hidden_n[row * H + u] = hn;
+            } else {
+                float p = pre[0] + rec[0];
+                gr[u] = p;
+                hv = a.cell == kCellRelu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
+            }
+            h_next[(size_t)j * H + u] = hv;
+            a.y[row * a.ld_y + u] = hv;
+        }
+        /* Finished sequences keep their state in the other buffer too. */
+        for (int idx = tid; idx < (a.B - rows) * nu; idx += nthreads) {
+            const size_t at = (size_t)(rows + idx / nu) * H + u0 + idx % nu;
+            h_next[at] = __ldcg(h_prev + at);
+        }
+        grid.sync();
+        float *swap = h_prev;
+        h_prev = h_next;
+        h_next = swap;
+    }
+}
 } // namespace
 
 #define RK_LAUNCH(kernel, total, ...)                                                  \
@@ -294,6 +410,59 @@ int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, cons
                     const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
 {
     RK_LAUNCH(gru_backward, (size_t)rows * H, H, act, hn, h_prev, dh, grad_gx, grad_gh);
+}
+
+int rk_persistent_plan(rk_persistent *p)
+{
+    int dev = 0, sms = 0, optin = 0, coop = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
+            cudaSuccess ||
+        cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    if (!coop || sms < 1)
+        return 0;
+    int units = (p->H + sms - 1) / sms;
+    if (units < 4)
+        units = 4;
+    if (units > p->H)
+        units = p->H;
+    const size_t smem = sizeof(float) * ((size_t)p->G * units * p->H + (size_t)p->B * p->H +
+                                         (size_t)p->B * p->G * units);
+    if (smem > (size_t)optin)
+        return 0;
+    /* The attribute is the function's, for every handle: always the device's limit. */
+    if (cudaFuncSetAttribute(persistent_forward, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             optin) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    int per_sm = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, persistent_forward, 256, smem) !=
+        cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    const int blocks = (p->H + units - 1) / units;
+    if (blocks > per_sm * sms)
+        return 0;
+    p->units = units;
+    p->blocks = blocks;
+    p->smem = smem;
+    return 1;
+}
+
+int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
+{
+    rk_persistent copy = *p;
+    void *args[] = {&copy};
+    cudaError_t e = cudaLaunchCooperativeKernel((const void *)persistent_forward,
+                                                dim3((unsigned)p->blocks), dim3(256), args,
+                                                p->smem, stream);
+    return e != cudaSuccess ? (int)e : launched();
 }
 
 } // extern "C"

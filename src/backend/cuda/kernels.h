@@ -55,6 +55,37 @@ int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float 
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,
                     const float *h_prev, float *dh, float *grad_gx, float *grad_gh);
 
+/* ---- the persistent forward: all steps of one direction in one kernel ----
+ *
+ * For small batches (no projection): one cooperative launch of `blocks`
+ * blocks, each owning `units` hidden units and keeping their rows of W_hh
+ * (all gates) in shared memory for the whole sequence; per step every block
+ * reads h_prev (L2), computes its gate rows (one warp per dot product), applies
+ * the cell to its units and writes h, then the grid synchronizes. The gate
+ * math and what is saved for the backward are those of the kernels above. */
+typedef struct rk_persistent {
+    int cell;  /* recur_cell */
+    int H, G, B, T, reverse;
+    int units, blocks;
+    size_t smem;
+    const int *batch_sizes, *offsets; /* device [T]: active rows and first packed row */
+    const float *weight_hh;           /* [G*H, H] */
+    const float *bias_hh;             /* GRU: [3H] or NULL */
+    float *gates;    /* [N, G*H]: input projection + bias in, as the step kernels out */
+    float *h_a, *h_b; /* [B, H] double buffer: h0 in h_a; h_n ends in h_a if T is even */
+    float *c_state;  /* LSTM [B, H]: c0 in, c_n out */
+    float *c_saved;  /* LSTM [N, H] */
+    float *hidden_n; /* GRU [N, H] */
+    float *y;        /* [N, ld_y] */
+    int ld_y;
+} rk_persistent;
+
+/* Fills units, blocks and smem for hidden size H, G gates and batch B;
+ * returns 1 when the persistent forward fits this GPU (co-resident blocks,
+ * shared memory, cooperative launch), else 0. */
+int rk_persistent_plan(rk_persistent *p);
+int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p);
+
 #ifdef __cplusplus
 }
 #endif
