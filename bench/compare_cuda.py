@@ -80,9 +80,9 @@ def main():
         torch.backends.cudnn.allow_tf32 = math == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = math == "tf32"
         ours = run_recur(args.recur, math, args.seconds, args.cases)
-        if not lines[-1]:
-            lines[-1] = f"recur device: {ours.get('device_name', '?')}"
-            lines.append("")
+        device_line = f"recur device: {ours.get('device_name', '?')}"
+        if device_line not in lines:
+            lines.insert(-1, device_line)
         for case in ours["cases"]:
             fwd, train = run_torch(torch, case, args.seconds)
             rows.append(f"| {math} | {case['name']} | {fmt_ms(case['forward'])} | {fmt_ms(fwd)} "
