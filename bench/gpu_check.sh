@@ -6,6 +6,8 @@
 #            (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
+# Environment: CONFIGS (random configurations of test_cuda_rnn, default 300),
+# CASES (bench cases for the comparison, default the whole suite).
 set -u
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
@@ -20,7 +22,7 @@ status() { printf '%-28s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
 nvidia-smi -L | tee "$out/summary.txt"
 ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
 
-"$bin/test_cuda_rnn" 300 1 >"$out/test_cuda_rnn.log" 2>&1
+"$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 >"$out/test_cuda_rnn.log" 2>&1
 status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
 tmp=$(mktemp -d)
 "$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
@@ -51,7 +53,7 @@ RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
   --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
 status "bench, per-step kernels" "exit $?"
 cat "$out/bench_steps.log"
-RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
+RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
   --out "$out/compare.md" >"$out/compare.log" 2>&1
 status "compare" "exit $?"
 cat "$out/compare.md" 2>/dev/null || tail -20 "$out/compare.log"

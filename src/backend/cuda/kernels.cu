@@ -314,6 +314,80 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         h_next = swap;
     }
 }
+
+/* Shared memory: w [units][G*H] (the columns of W_hh for the block's units),
+ * grad [B][G*H] (this step's rows of grad_gh). dh and dc entries of a unit
+ * are read and written by its block only. */
+__global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
+{
+    extern __shared__ float smem[];
+    const int U = a.units, H = a.H, GH = a.G * a.H;
+    const int u0 = blockIdx.x * U;
+    const int nu = min(U, H - u0);
+    float *w = smem, *grad = w + (size_t)U * GH;
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
+
+    for (int idx = tid; idx < nu * GH; idx += nthreads) {
+        int uu = idx / GH, r = idx % GH;
+        w[(size_t)uu * GH + r] = a.weight_hh[(size_t)r * H + u0 + uu];
+    }
+    cg::grid_group grid = cg::this_grid();
+    for (int s = a.T - 1; s >= 0; s--) {
+        const int t = a.reverse ? a.T - 1 - s : s;
+        const int rows = a.batch_sizes[t];
+        const size_t row0 = (size_t)a.offsets[t];
+        __syncthreads(); /* the previous step's dh writes (other threads) are done */
+        for (int idx = tid; idx < rows * nu; idx += nthreads) {
+            const int j = idx / nu, u = u0 + idx % nu;
+            const size_t row = row0 + (size_t)j, at = (size_t)j * H + u;
+            const float d = a.dh[at] + a.dy[row * a.ld_dy + u];
+            const float *act = a.gates + row * (size_t)GH;
+            float *dx = a.grad_gates + row * (size_t)GH;
+            if (a.cell == kCellLstm) {
+                float i = act[u], f = act[H + u], g = act[2 * H + u], o = act[3 * H + u];
+                float tanh_c = tanhf(a.c_saved[row * H + u]);
+                float dc_total = a.dc[at] + d * o * (1.0f - tanh_c * tanh_c);
+                dx[3 * H + u] = d * tanh_c * o * (1.0f - o);
+                dx[u] = dc_total * g * i * (1.0f - i);
+                dx[H + u] = dc_total * a.c_prev[row * H + u] * f * (1.0f - f);
+                dx[2 * H + u] = dc_total * i * (1.0f - g * g);
+                a.dc[at] = dc_total * f;
+            } else if (a.cell == kCellGru) {
+                float r = act[u], z = act[H + u], n = act[2 * H + u];
+                float dn_pre = d * (1.0f - z) * (1.0f - n * n);
+                float dz_pre = d * (a.h_prev[row * H + u] - n) * z * (1.0f - z);
+                float dr_pre = dn_pre * a.hidden_n[row * H + u] * r * (1.0f - r);
+                float *dg = a.grad_gh + row * (size_t)GH;
+                dx[u] = dr_pre, dx[H + u] = dz_pre, dx[2 * H + u] = dn_pre;
+                dg[u] = dr_pre, dg[H + u] = dz_pre, dg[2 * H + u] = dn_pre * r;
+                a.dh[at] = d * z; /* the direct part; the products are added below */
+            } else {
+                float y = a.y[row * a.ld_y + u];
+                dx[u] = a.cell == kCellRelu ? (y > 0.0f ? d : 0.0f) : d * (1.0f - y * y);
+            }
+        }
+        grid.sync(); /* every unit's gradients of this step are in grad_gh */
+        const float *gh = a.grad_gh + row0 * (size_t)GH;
+        for (int idx = tid; idx < rows * GH; idx += nthreads)
+            grad[idx] = __ldcg(gh + idx);
+        __syncthreads();
+        const int dots = rows * nu;
+        for (int dd = warp; dd < dots; dd += nwarps) {
+            const int j = dd / nu, uu = dd % nu;
+            const float *wr = w + (size_t)uu * GH, *gr = grad + (size_t)j * GH;
+            float sum = 0.0f;
+            for (int k = lane; k < GH; k += 32)
+                sum += wr[k] * gr[k];
+            for (int off = 16; off > 0; off >>= 1)
+                sum += __shfl_down_sync(0xffffffffu, sum, off);
+            if (lane == 0) {
+                const size_t at = (size_t)j * H + u0 + uu;
+                a.dh[at] = (a.cell == kCellGru ? a.dh[at] : 0.0f) + sum;
+            }
+        }
+    }
+}
 } // namespace
 
 #define RK_LAUNCH(kernel, total, ...)                                                  \
@@ -430,18 +504,21 @@ int rk_persistent_plan(rk_persistent *p)
         units = 4;
     if (units > p->H)
         units = p->H;
-    const size_t smem = sizeof(float) * ((size_t)p->G * units * p->H + (size_t)p->B * p->H +
-                                         (size_t)p->B * p->G * units);
+    const size_t G = (size_t)p->G, H = (size_t)p->H, B = (size_t)p->B;
+    const size_t smem = sizeof(float) * (p->backward ? G * units * H + B * G * H
+                                                     : G * units * H + B * H + B * G * units);
     if (smem > (size_t)optin)
         return 0;
+    const void *kernel = p->backward ? (const void *)persistent_backward
+                                     : (const void *)persistent_forward;
     /* The attribute is the function's, for every handle: always the device's limit. */
-    if (cudaFuncSetAttribute(persistent_forward, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             optin) != cudaSuccess) {
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) !=
+        cudaSuccess) {
         cudaGetLastError();
         return 0;
     }
     int per_sm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, persistent_forward, 256, smem) !=
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 256, smem) !=
         cudaSuccess) {
         cudaGetLastError();
         return 0;
@@ -455,14 +532,24 @@ int rk_persistent_plan(rk_persistent *p)
     return 1;
 }
 
-int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
+/* One cooperative launch of a persistent kernel with its argument block. */
+static int launch_persistent(const void *kernel, cudaStream_t stream, const rk_persistent *p)
 {
     rk_persistent copy = *p;
     void *args[] = {&copy};
-    cudaError_t e = cudaLaunchCooperativeKernel((const void *)persistent_forward,
-                                                dim3((unsigned)p->blocks), dim3(256), args,
-                                                p->smem, stream);
+    cudaError_t e = cudaLaunchCooperativeKernel(kernel, dim3((unsigned)p->blocks), dim3(256),
+                                                args, p->smem, stream);
     return e != cudaSuccess ? (int)e : launched();
+}
+
+int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
+{
+    return launch_persistent((const void *)persistent_backward, stream, p);
+}
+
+int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
+{
+    return launch_persistent((const void *)persistent_forward, stream, p);
 }
 
 } // extern "C"

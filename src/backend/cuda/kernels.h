@@ -74,17 +74,31 @@ typedef struct rk_persistent {
     float *gates;    /* [N, G*H]: input projection + bias in, as the step kernels out */
     float *h_a, *h_b; /* [B, H] double buffer: h0 in h_a; h_n ends in h_a if T is even */
     float *c_state;  /* LSTM [B, H]: c0 in, c_n out */
-    float *c_saved;  /* LSTM [N, H] */
+    float *c_saved;  /* LSTM [N, H] c_t */
     float *hidden_n; /* GRU [N, H] */
-    float *y;        /* [N, ld_y] */
+    float *y;        /* [N, ld_y] (backward: the forward's output, read) */
     int ld_y;
+    /* The backward (backward = 1): block b owns the same units, keeps the
+     * columns of W_hh for them ([G*H] each) and computes, per step, the gate
+     * gradients of its units (the cell backward of the step kernels), then
+     * after the grid barrier its units' part of dh_prev = grad_gh W_hh from all
+     * of grad_gh's row (read through L2). gates above holds the activations. */
+    int backward;
+    const float *c_prev; /* LSTM [N, H] (c_saved above holds c_t) */
+    const float *h_prev; /* GRU [N, H] */
+    const float *dy;     /* [N, ld_dy] */
+    int ld_dy;
+    float *grad_gates;   /* [N, G*H] */
+    float *grad_gh;      /* [N, G*H]: GRU's recurrent gradients, else grad_gates */
+    float *dh, *dc;      /* [B, H]: grad of h_n / c_n in, of h0 / c0 out */
 } rk_persistent;
 
-/* Fills units, blocks and smem for hidden size H, G gates and batch B;
- * returns 1 when the persistent forward fits this GPU (co-resident blocks,
- * shared memory, cooperative launch), else 0. */
+/* Fills units, blocks and smem for hidden size H, G gates, batch B and the
+ * pass (backward); returns 1 when that persistent kernel fits this GPU
+ * (co-resident blocks, shared memory, cooperative launch), else 0. */
 int rk_persistent_plan(rk_persistent *p);
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p);
+int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
 
 #ifdef __cplusplus
 }

@@ -51,9 +51,10 @@ struct rnn_cuda {
     cuda_buffer input_packed;  /* [N, I] */
     cuda_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] */
 
-    /* The persistent forward's plan for the batch size persist_batch (0: none yet). */
-    rk_persistent persist;
-    int persist_batch, persist_ok;
+    /* The persistent kernels' plans ([0] forward, [1] backward) for the batch
+     * size persist_batch[i] (0: none yet). */
+    rk_persistent persist[2];
+    int persist_batch[2], persist_ok[2];
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
@@ -281,30 +282,32 @@ static int forward_step(const recur_pack_plan *plan, int reverse, int s)
     return reverse ? plan->seq_len - 1 - s : s;
 }
 
-/* Whether this forward runs its steps in the persistent kernel: no
- * projection, and the plan fits the GPU; RECUR_CUDA_PERSISTENT=0 never, =1
- * whenever it fits, unset when the per-step work of a block is small (a
- * block's dot products read W and h from shared memory, which limits it). */
-static int use_persistent(rnn_cuda *cu)
+/* Whether this forward (backward 0) or backward (1) runs its steps in the
+ * persistent kernel: no projection, and the plan fits the GPU;
+ * RECUR_CUDA_PERSISTENT=0 never, =1 whenever it fits, unset when the per-step
+ * work of a block is small (a block's dot products read W and h from shared
+ * memory, which limits it). */
+static int use_persistent(rnn_cuda *cu, int backward)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const char *env = getenv("RECUR_CUDA_PERSISTENT");
     if (dims->proj || (env && env[0] == '0'))
         return 0;
-    if (cu->persist_batch != cu->plan.batch) {
-        memset(&cu->persist, 0, sizeof cu->persist);
-        cu->persist.cell = (int)dims->cell;
-        cu->persist.H = dims->hidden;
-        cu->persist.G = dims->gates;
-        cu->persist.B = cu->plan.batch;
-        cu->persist_ok = rk_persistent_plan(&cu->persist);
-        cu->persist_batch = cu->plan.batch;
+    rk_persistent *p = &cu->persist[backward];
+    if (cu->persist_batch[backward] != cu->plan.batch) {
+        memset(p, 0, sizeof *p);
+        p->cell = (int)dims->cell;
+        p->H = dims->hidden;
+        p->G = dims->gates;
+        p->B = cu->plan.batch;
+        p->backward = backward;
+        cu->persist_ok[backward] = rk_persistent_plan(p);
+        cu->persist_batch[backward] = cu->plan.batch;
     }
-    if (!cu->persist_ok)
+    if (!cu->persist_ok[backward])
         return 0;
     if (env && env[0] == '1')
         return 1;
-    const rk_persistent *p = &cu->persist;
     /* Measured on an H100: 32768 multiply-adds per block and step (lstm
      * H512 B4) gain 1.7x over the per-step kernels, 65536 (H256 B16) lose. */
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
@@ -318,7 +321,7 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
     RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
-    rk_persistent p = cu->persist;
+    rk_persistent p = cu->persist[0];
     p.T = plan->seq_len;
     p.reverse = reverse;
     p.batch_sizes = INTS(cu->steps);
@@ -384,7 +387,7 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
                  "cudaMemcpyAsync (c0)");
-    if (use_persistent(cu))
+    if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y);
 
     for (int s = 0; s < plan->seq_len; s++) {
@@ -469,7 +472,30 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
                                       FLT(saved->c0), FLT(cu->c_prev)));
 
-    for (int s = plan->seq_len - 1; s >= 0; s--) {
+    const int persistent = use_persistent(cu, 1);
+    if (persistent) {
+        rk_persistent p = cu->persist[1];
+        p.T = plan->seq_len;
+        p.reverse = reverse;
+        p.batch_sizes = INTS(cu->steps);
+        p.offsets = INTS(cu->steps) + plan->seq_len;
+        p.weight_hh = w.weight_hh;
+        p.gates = FLT(saved->gates); /* activations, read only */
+        p.c_saved = dims->cell == RECUR_LSTM ? FLT(saved->cell) : NULL;
+        p.c_prev = dims->cell == RECUR_LSTM ? FLT(cu->c_prev) : NULL;
+        p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
+        p.h_prev = h_prev;
+        p.y = (float *)y; /* read only in the backward */
+        p.ld_y = ld_y;
+        p.dy = dy;
+        p.ld_dy = ld_dy;
+        p.grad_gates = grad_gates;
+        p.grad_gh = grad_gh;
+        p.dh = dh;
+        p.dc = dims->cell == RECUR_LSTM ? dc : NULL;
+        TRY_KERNEL(rk_persistent_backward(cu->stream, &p));
+    }
+    for (int s = persistent ? -1 : plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, reverse, s);
         const int rows = plan->batch_sizes[t];
         const size_t row0 = plan->offsets[t];
