@@ -67,14 +67,13 @@ def torch_module(torch, case):
     return torch.nn.RNN(i, h, num_layers=layers, nonlinearity=cell.split("-")[1])
 
 
-def run_torch(torch, case, seconds):
-    torch.manual_seed(1)
-    module = torch_module(torch, case).float()
-    x = torch.rand(case["seq_len"], case["batch"], case["input_size"]) * 2 - 1
-
+def torch_passes(torch, module, x, sync=lambda: None):
+    """The two timed calls: forward under no_grad, and the training step
+    (zero_grad, forward with x.requires_grad, sum().backward()); sync() ends each."""
     def forward():
         with torch.no_grad():
             module(x)
+        sync()
 
     xg = x.clone().requires_grad_(True)
 
@@ -83,8 +82,17 @@ def run_torch(torch, case, seconds):
         xg.grad = None
         out, _ = module(xg)
         out.sum().backward()
+        sync()
 
     module.train()
+    return forward, train
+
+
+def run_torch(torch, case, seconds):
+    torch.manual_seed(1)
+    module = torch_module(torch, case).float()
+    x = torch.rand(case["seq_len"], case["batch"], case["input_size"]) * 2 - 1
+    forward, train = torch_passes(torch, module, x)
     return module, x, time_calls(forward, seconds), time_calls(train, seconds)
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from compare import time_calls, torch_module, fmt_ms, fmt_ratio  # noqa: E402
+from compare import time_calls, torch_module, torch_passes, fmt_ms, fmt_ratio  # noqa: E402
 
 
 def run_recur(binary, math, seconds, cases):
@@ -35,22 +35,7 @@ def run_torch(torch, case, seconds):
     dev = torch.device("cuda")
     module = torch_module(torch, case).float().to(dev)
     x = (torch.rand(case["seq_len"], case["batch"], case["input_size"], device=dev) * 2 - 1)
-
-    def forward():
-        with torch.no_grad():
-            module(x)
-        torch.cuda.synchronize()
-
-    xg = x.clone().requires_grad_(True)
-
-    def train():
-        module.zero_grad(set_to_none=False)
-        xg.grad = None
-        out, _ = module(xg)
-        out.sum().backward()
-        torch.cuda.synchronize()
-
-    module.train()
+    forward, train = torch_passes(torch, module, x, torch.cuda.synchronize)
     return time_calls(forward, seconds), time_calls(train, seconds)
 
 
