@@ -18,6 +18,8 @@ static const char main_usage[] =
     "  classify  sequence classification of texts and images (train, eval, predict)\n"
     "  seq2seq   encoder-decoder with attention on text pairs (train, eval, translate)\n"
     "  run       run a saved RNN/LSTM/GRU stack on inputs from a safetensors file\n"
+    "  export    write a stack, language model or classifier as an ONNX file\n"
+    "  import    convert Keras/TensorFlow LSTM/GRU weights (.npz, safetensors) for run\n"
     "  plot      draw the loss curves of a metrics CSV file (from train) into a PNG\n"
     "  bench     time the forward and training step of LSTM/GRU/RNN stacks\n"
     "\n"
@@ -44,6 +46,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(command, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(command, "export"))
+        return cmd_export(argc - 1, argv + 1);
     if (!strcmp(command, "train"))
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(command, "generate"))
@@ -60,5 +64,7 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(command, "seq2seq"))
         return cmd_seq2seq(argc - 1, argv + 1);
+    if (!strcmp(command, "import"))
+        return cmd_import(argc - 1, argv + 1);
     return cli_error("unknown command '%s' (see recur --help)", command);
 }

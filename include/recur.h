@@ -23,6 +23,11 @@
 extern "C" {
 #endif
 
+/* The version of this header (librecur.so.MAJOR is its ABI); recur_version()
+ * returns the library's, which may differ when linking against another copy. */
+#define RECUR_VERSION_MAJOR 0
+#define RECUR_VERSION_MINOR 1
+#define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_STRING "0.1.0"
 const char *recur_version(void);
 
@@ -1458,6 +1463,85 @@ recur_status recur_byte_vocab_from_hex(const char *hex, recur_byte_vocab *vocab)
 /* ids[i] = id of text[i]; RECUR_E_SHAPE for a byte outside the vocabulary. */
 recur_status recur_byte_vocab_encode(const recur_byte_vocab *vocab, const unsigned char *text,
                                      size_t length, int64_t *ids);
+
+/* ------------------------------------------------------------------ */
+/* ONNX export                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Writes a model as an ONNX file (IR 8, opset 17, standard operators only:
+ * one LSTM/GRU/RNN node per layer, gates reordered to ONNX's i,o,f,c and
+ * z,r,h, GRU with linear_before_reset=1) that ONNX Runtime runs with the
+ * stack's math. Dynamic sizes are named T and B. Dropout and recurrent
+ * dropout are the identity at inference and are left out; LSTM projection
+ * (proj_size), layer_norm and zoneout have no ONNX equivalent and are
+ * refused (RECUR_E_INVALID). Written atomically, as recur_st_writer_save. */
+typedef struct recur_onnx_options {
+    int state_inputs;  /* 1: inputs h0 [L*D, B, Hout] (and c0 [L*D, B, H] for LSTM),
+                          the initial state; 0: the state starts at zero */
+    int lengths_input; /* 1: input lengths [B] (int64, each in 1..T): outputs past a
+                          length are 0 and h_n/c_n are each sequence's last valid
+                          state, as recur_rnn_forward's lengths */
+} recur_onnx_options;
+
+/* A bare stack: input [T, B, I] ([B, T, I] when batch_first) float ->
+ * output [T, B, D*H] ([B, T, D*H]), h_n [L*D, B, H], c_n (LSTM); the names
+ * of recur run's tensors. options may be NULL (no state, no lengths). */
+recur_status recur_rnn_export_onnx(const recur_rnn *rnn, const recur_onnx_options *options,
+                                   const char *path);
+/* A language model: ids [T, B] int64 -> logits [T, B, V], h_n [L, B, H],
+ * c_n (LSTM); with state_inputs, h0/c0 carry a state in. */
+recur_status recur_lm_export_onnx(const recur_lm *lm, const recur_onnx_options *options,
+                                  const char *path);
+/* A sequence network: ids [T, B] int64 (with an embedding) or input [T, B, I]
+ * float, and lengths [B] int64 (always an input; state_inputs must be 0) ->
+ * logits [B, output_size]; pooling last, mean, max and attention (masked
+ * softmax over the valid steps). */
+recur_status recur_seqnet_export_onnx(const recur_seqnet *net, const recur_onnx_options *options,
+                                      const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Importing Keras / TensorFlow LSTM and GRU weights                   */
+/* ------------------------------------------------------------------ */
+
+/* Keras stores a layer as kernel [I, G*H] (= W_ih^T), recurrent_kernel
+ * [H, G*H] (= W_hh^T) and bias. LSTM gates are i, f, c, o (PyTorch's i, f,
+ * g, o) and the bias [4H] goes to bias_ih (bias_hh = 0). GRU gates are z, r,
+ * h (reordered to PyTorch's r, z, n); with reset_after=True (Keras 2's
+ * default) the bias is [2, 3H] = input and recurrent biases, exactly
+ * PyTorch's GRU. reset_after=False (bias [3H]) computes the candidate from
+ * (r * h) U_h, which PyTorch's r * (U_h h + b_hn) cannot express: it is
+ * converted only when U_h is all zero, else RECUR_E_INVALID.
+ * Default activations only (tanh, sigmoid; not Keras 1's hard_sigmoid).
+ *
+ * Tensor names: an optional ":0" suffix is dropped; the name splits at '/'
+ * and '.'; its last part must be kernel, recurrent_kernel or bias (any other
+ * tensor is RECUR_E_FORMAT). A part beginning with "backward" marks the
+ * reverse direction of a bidirectional layer (Keras' Bidirectional wrapper:
+ * backward_lstm), one beginning with "forward" is dropped, and so are cell
+ * scopes ("lstm_cell", "gru_cell_3"). The remaining parts name the layer;
+ * layers are stacked in the order of their names with digit runs compared
+ * as numbers: lstm < lstm_1 < lstm_2 < lstm_10, layers.0 < layers.1.
+ * "kernel" alone is a one-layer stack. The stack is bidirectional when any
+ * tensor is backward (every layer then needs both directions); every layer
+ * has a bias or none has; sizes follow from the shapes (layer l > 0 reads
+ * D*H inputs). The result is time-major (batch_first 0). */
+typedef struct recur_keras_options {
+    recur_cell cell; /* RECUR_LSTM or RECUR_GRU */
+    int reset_after; /* GRU: 1 (bias [2, 3H]) or 0 (bias [3H]) */
+} recur_keras_options;
+
+/* reset_after 1. */
+recur_keras_options recur_keras_options_default(recur_cell cell);
+
+/* Reads a NumPy .npz archive (np.savez or np.savez_compressed: '<f4' or
+ * '<f8' arrays, C or Fortran order) or a safetensors file (F32, F64, F16, BF16),
+ * told apart by their first bytes, and builds the stack (free it with
+ * recur_rnn_free; save it with recur_rnn_save). */
+recur_status recur_keras_import(const char *path, const recur_keras_options *options,
+                                recur_rnn **out);
+/* The same from bytes in memory; `label` names them in messages. */
+recur_status recur_keras_import_memory(const void *bytes, size_t size, const char *label,
+                                       const recur_keras_options *options, recur_rnn **out);
 
 #ifdef __cplusplus
 }

@@ -5,10 +5,13 @@
 #                 reference fixtures (tests/fixtures/make_fixtures.py)
 set -euo pipefail
 
-# cairo draws plots, protobuf-c encodes TensorBoard events, libcsv reads CSV files;
-# fortunes is the demo's training corpus.
+# cairo draws plots, protobuf-c encodes TensorBoard events and ONNX models, libcsv
+# reads CSV files; fortunes is the demo's training corpus; clang (libFuzzer),
+# clang-tidy, cppcheck and lcov are for the reliability checks (scripts/fuzz.sh,
+# lint.sh, coverage.sh); python3-venv lets the ONNX test make its environment.
 packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libcairo2-dev
-          protobuf-c-compiler libprotobuf-c-dev libcsv-dev zlib1g-dev fortunes)
+          protobuf-c-compiler libprotobuf-c-dev libcsv-dev zlib1g-dev fortunes
+          clang clang-tidy cppcheck lcov python3-venv)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy)
 fi

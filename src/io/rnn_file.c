@@ -102,7 +102,7 @@ static recur_status read_cell(const recur_st_file *file, recur_cell *cell)
 static recur_status read_config(const recur_st_file *file, const char *prefix,
                                 recur_rnn_config *config)
 {
-    recur_cell cell;
+    recur_cell cell = RECUR_LSTM; /* set by read_cell */
     RECUR_TRY(read_cell(file, &cell));
     /* Sizes default to what weight_ih_l0 [G*H, I] says. */
     int gates = cell == RECUR_LSTM ? 4 : cell == RECUR_GRU ? 3 : 1;

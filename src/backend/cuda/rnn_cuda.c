@@ -266,14 +266,17 @@ typedef struct cuda_weights {
     const float *weight_ih, *weight_hh, *bias_ih, *bias_hh, *weight_hr;
 } cuda_weights;
 
+static const float *param_at(const float *base, size_t offset)
+{
+    return offset == RNN_CUDA_ABSENT ? NULL : base + offset;
+}
+
 static cuda_weights weights_of(const rnn_cuda *cu, int group, const float *base)
 {
     const size_t *o = cu->offsets[group];
-    cuda_weights w;
-    const float **slots[RNN_CUDA_PARAM_KINDS] = {&w.weight_ih, &w.weight_hh, &w.bias_ih,
-                                                 &w.bias_hh, &w.weight_hr};
-    for (int k = 0; k < RNN_CUDA_PARAM_KINDS; k++)
-        *slots[k] = o[k] == RNN_CUDA_ABSENT ? NULL : base + o[k];
+    cuda_weights w = {param_at(base, o[RNN_CUDA_WEIGHT_IH]), param_at(base, o[RNN_CUDA_WEIGHT_HH]),
+                      param_at(base, o[RNN_CUDA_BIAS_IH]), param_at(base, o[RNN_CUDA_BIAS_HH]),
+                      param_at(base, o[RNN_CUDA_WEIGHT_HR])};
     return w;
 }
 
