@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "io/atomic_file.h"
 
 #include "cli_util.h"
 #include "commands.h"
@@ -637,50 +638,18 @@ static cairo_status_t write_png_chunk(void *closure, const unsigned char *data,
                                                       : CAIRO_STATUS_WRITE_ERROR;
 }
 
+/* The PNG of a surface as file contents (io/atomic_file.h). */
+static int write_png(FILE *file, void *surface)
+{
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface, write_png_chunk, file);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+}
+
 /* Writes OUT.tmp.XXXXXX beside OUT, syncs it and renames it over OUT. */
 static int save_png(cairo_surface_t *surface, const char *path)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 12);
-    if (!tmp)
-        return cli_error("out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int error = errno;
-        free(tmp);
-        return cli_error("%s: cannot create a temporary file beside it: %s", path,
-                         strerror(error));
-    }
-    fchmod(fd, 0644); /* mkstemp creates 0600 */
-    FILE *out = fdopen(fd, "wb");
-    if (!out) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
-    cairo_status_t st = cairo_surface_write_to_png_stream(surface, write_png_chunk, out);
-    int error = 0;
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0)
-        error = errno;
-    if (fclose(out) != 0 && !error)
-        error = errno;
-    const char *step = NULL;
-    if (st != CAIRO_STATUS_SUCCESS)
-        step = cairo_status_to_string(st);
-    else if (error)
-        step = strerror(error);
-    else if (rename(tmp, path) != 0)
-        step = strerror(errno);
-    if (step) {
-        unlink(tmp);
-        free(tmp);
-        return cli_error("%s: cannot write: %s", path, step);
-    }
-    free(tmp);
-    return 0;
+    recur_status st = recur_write_file_atomic(path, write_png, surface);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
 static int draw_plot(const csv_reader *r, const plot_options *opt)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "io/atomic_file.h"
 #include "io/onnx_graph.h"
 #include "onnx.pb-c.h"
 
@@ -370,54 +371,21 @@ void onnx_attr_strs(onnx_graph *g, onnx_node *node, const char *name, int n,
 
 /* ---- saving ---- */
 
-/* Writes bytes to a new file at tmp_path (an mkstemp template), flushes it
- * and renames it over path; removes it on failure. Returns 0 or errno. */
-static int write_and_rename(const uint8_t *bytes, size_t size, char *tmp_path, const char *path,
-                            const char **step)
+typedef struct byte_span {
+    const uint8_t *bytes;
+    size_t size;
+} byte_span;
+
+static int write_span(FILE *file, void *context)
 {
-    *step = "cannot create a temporary file beside it";
-    int fd = mkstemp(tmp_path);
-    if (fd < 0)
-        return errno;
-    fchmod(fd, 0644); /* mkstemp creates 0600; model files are usually shared */
-    FILE *file = fdopen(fd, "wb");
-    if (!file) {
-        int error = errno;
-        close(fd);
-        unlink(tmp_path);
-        return error;
-    }
-    errno = 0;
-    *step = "write error";
-    int error = fwrite(bytes, 1, size, file) == size ? 0 : (errno ? errno : EIO);
-    if (!error && fflush(file) != 0)
-        error = errno ? errno : EIO;
-    if (!error && fsync(fd) != 0)
-        error = errno;
-    if (fclose(file) != 0 && !error)
-        error = errno ? errno : EIO;
-    if (!error && rename(tmp_path, path) != 0) {
-        *step = "cannot rename the temporary file over it";
-        error = errno;
-    }
-    if (error)
-        unlink(tmp_path);
-    return error;
+    const byte_span *span = context;
+    return fwrite(span->bytes, 1, span->size, file) == span->size ? 0 : (errno ? errno : EIO);
 }
 
 static recur_status save_bytes(const uint8_t *bytes, size_t size, const char *path)
 {
-    size_t tmp_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp_path = malloc(tmp_size);
-    if (!tmp_path)
-        return recur_fail(RECUR_E_NOMEM, "%s: out of memory", path);
-    snprintf(tmp_path, tmp_size, "%s.tmp.XXXXXX", path);
-    const char *step = "";
-    int error = write_and_rename(bytes, size, tmp_path, path, &step);
-    free(tmp_path);
-    if (error)
-        return recur_fail(RECUR_E_IO, "%s: %s: %s", path, step, strerror(error));
-    return RECUR_OK;
+    byte_span span = {bytes, size};
+    return recur_write_file_atomic(path, write_span, &span);
 }
 
 recur_status onnx_graph_save(onnx_graph *g, const char *graph_name, const char *path,

@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "io/atomic_file.h"
 #include "io/dtype.h"
 
 #define MAX_HEADER_BYTES 100000000u /* the reference implementation's limit */
@@ -871,10 +872,17 @@ static char *build_header(const recur_st_writer *w)
     return text;
 }
 
+typedef struct st_contents {
+    const recur_st_writer *writer;
+    const char *header;
+} st_contents;
+
 /* Writes the length, the header padded with spaces so that the data starts
  * at a multiple of 8, and the data. Returns 0 or an errno value. */
-static int write_contents(FILE *file, const recur_st_writer *w, const char *header)
+static int write_st_contents(FILE *file, void *context)
 {
+    const recur_st_writer *w = ((const st_contents *)context)->writer;
+    const char *header = ((const st_contents *)context)->header;
     static const char spaces[8] = "        ";
     size_t json_length = strlen(header);
     size_t padded = (json_length + 7) & ~(size_t)7;
@@ -889,59 +897,15 @@ static int write_contents(FILE *file, const recur_st_writer *w, const char *head
     return ok ? 0 : (errno ? errno : EIO);
 }
 
-/* Writes a new file at tmp_path (an mkstemp template), flushes it to disk
- * and renames it over path; removes it on any failure. Returns 0 or errno. */
-static int write_and_rename(const recur_st_writer *w, const char *header, char *tmp_path,
-                            const char *path, const char **step)
-{
-    *step = "cannot create a temporary file beside it";
-    int fd = mkstemp(tmp_path);
-    if (fd < 0)
-        return errno;
-    fchmod(fd, 0644); /* mkstemp creates 0600; model files are usually shared */
-    FILE *file = fdopen(fd, "wb");
-    if (!file) {
-        int error = errno;
-        close(fd);
-        unlink(tmp_path);
-        return error;
-    }
-    errno = 0;
-    *step = "write error";
-    int error = write_contents(file, w, header);
-    if (!error && fflush(file) != 0)
-        error = errno ? errno : EIO;
-    if (!error && fsync(fd) != 0)
-        error = errno;
-    if (fclose(file) != 0 && !error)
-        error = errno ? errno : EIO;
-    if (!error && rename(tmp_path, path) != 0) {
-        *step = "cannot rename the temporary file over it";
-        error = errno;
-    }
-    if (error)
-        unlink(tmp_path);
-    return error;
-}
-
 recur_status recur_st_writer_save(const recur_st_writer *w, const char *path)
 {
     if (!w || !path)
         return recur_fail(RECUR_E_INVALID, "recur_st_writer_save: NULL argument");
     char *header = build_header(w);
-    size_t tmp_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp_path = malloc(tmp_size);
-    recur_status status = RECUR_OK;
-    if (!header || !tmp_path) {
-        status = recur_fail(RECUR_E_NOMEM, "%s: out of memory writing the header", path);
-    } else {
-        snprintf(tmp_path, tmp_size, "%s.tmp.XXXXXX", path);
-        const char *step = "";
-        int error = write_and_rename(w, header, tmp_path, path, &step);
-        if (error)
-            status = recur_fail(RECUR_E_IO, "%s: %s: %s", path, step, strerror(error));
-    }
+    if (!header)
+        return recur_fail(RECUR_E_NOMEM, "%s: out of memory writing the header", path);
+    st_contents contents = {w, header};
+    recur_status status = recur_write_file_atomic(path, write_st_contents, &contents);
     cJSON_free(header);
-    free(tmp_path);
     return status;
 }
