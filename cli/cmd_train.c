@@ -359,11 +359,24 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
     double val_loss = NAN;
     float loss = NAN;
     int stop = 0;
+    const int skip_bad_steps = !strcmp(o->str[OPT_ON_NAN], "skip");
+    long skipped_in_a_row = 0;
     while (t->step < steps && !stop) {
         step_result result;
         recur_status st = train_step(t, &loss, &result);
         if (st != RECUR_OK)
             return cli_status_error(st);
+        if (result == STEP_DIVERGED && skip_bad_steps && ++skipped_in_a_row < 100) {
+            fprintf(stderr, "recur: warning: step %ld skipped: the loss or gradient is %s\n",
+                    t->step + 1, isnan(loss) ? "NaN" : "infinite");
+            recur_lm_reset_state(t->lm); /* the carried state may hold the NaN */
+            recur_schedule_step(&t->schedule);
+            t->pos += (size_t)o->num[OPT_BPTT];
+            t->step++;
+            continue;
+        }
+        if (result == STEP_OK)
+            skipped_in_a_row = 0;
         if (result == STEP_DIVERGED) {
             char where[4300] = "no checkpoint was written yet";
             if (logs->saved_step >= 0)

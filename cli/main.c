@@ -1,4 +1,6 @@
 /* recur: train and run recurrent neural networks. Dispatches subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +33,9 @@ static const char main_usage[] =
 
 int main(int argc, char **argv)
 {
+    /* Past a file-size limit (ulimit -f) a write then fails with EFBIG and is
+     * reported like a full disk, instead of the signal killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(main_usage, stderr);
         return CLI_EXIT_BAD_INPUT;

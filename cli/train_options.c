@@ -66,6 +66,9 @@ static const cli_option specs[] = {
     {OPT_MIN_DELTA, "min-delta", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 1e9, NULL,
      "smallest validation improvement that counts"},
     {OPT_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed of initialization"},
+    {OPT_ON_NAN, "on-nan", OPTION_CHOICE, SCOPE_FIXED, "stop", 0, 0, "stop|skip",
+     "a step whose loss or gradient is NaN/infinite: stop (exit 1), or skip it (weights "
+     "untouched, state reset; 100 in a row stop)"},
     {OPT_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
      "where the recurrent stack runs (cuda: a build with CUDA and a GPU)"},
 };

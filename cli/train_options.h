@@ -20,7 +20,7 @@ typedef enum train_option_id {
     /* data and schedule of the run */
     OPT_BATCH, OPT_BPTT, OPT_STEPS, OPT_VAL_FRACTION, OPT_EVAL_INTERVAL, OPT_EARLY_STOP,
     OPT_MIN_DELTA, OPT_SEED,
-    OPT_DEVICE,
+    OPT_DEVICE, OPT_ON_NAN,
     OPT_COUNT
 } train_option_id;
 

@@ -34,7 +34,7 @@ for f in "$prefix/include/recur.h" "$prefix/bin/recur" "$libdir/librecur.a" "$li
   [[ -e $f ]] && ok || bad "not installed: ${f#"$prefix"/}"
 done
 [[ -n $so ]] || { bad "librecur.so.0 not installed"; finish test_install; exit; }
-readelf -d "$so" | grep -q 'SONAME.*\[librecur\.so\.0\]' && ok || bad "SONAME is not librecur.so.0"
+readelf -d "$so" | grep 'SONAME.*\[librecur\.so\.0\]' >/dev/null && ok || bad "SONAME is not librecur.so.0"
 [[ -f $libdir/librecur.so.$version ]] && ok || bad "librecur.so.$version not installed"
 nm -D --defined-only "$so" | awk '{print $NF}' >"$dir/exports"
 others=$(grep -v '^recur_' "$dir/exports" | head -5 | tr '\n' ' ')
@@ -54,7 +54,7 @@ for example in lstm_demo run_stream train_classifier forecaster; do
     && ok || bad "pkg-config build of $example: $(head -3 "$dir/pc/$example.log")"
 done
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-ldd "$dir/pc/train_classifier" | grep -q "librecur.so.0 => $libdir/" && ok \
+ldd "$dir/pc/train_classifier" | grep "librecur.so.0 => $libdir/" >/dev/null && ok \
   || bad "the pkg-config build does not use the installed librecur.so.0"
 if "$dir/pc/train_classifier" >"$dir/classifier.out" 2>&1; then
   awk '/^test accuracy/ { found = 1; ok = $3 >= 0.8 } END { exit !(found && ok) }' \
@@ -80,7 +80,7 @@ if [[ $(cache RECUR_SANITIZE) != ON ]]; then
   "$cc" "${cflags[@]}" "$src/examples/train_classifier.c" -o "$dir/pc/train_classifier_static" \
     $(pkg-config --cflags recur) "$libdir/librecur.a" \
     $(pkg-config --static --libs recur | sed 's/-lrecur\b//') -lm 2>"$dir/pc/static.log" \
-    && ! ldd "$dir/pc/train_classifier_static" | grep -q librecur \
+    && ! ldd "$dir/pc/train_classifier_static" | grep librecur >/dev/null \
     && "$dir/pc/train_classifier_static" 20 >/dev/null 2>&1 && ok \
     || bad "static link with pkg-config --static: $(head -3 "$dir/pc/static.log")"
 fi
@@ -96,7 +96,7 @@ if cmake -S "$src/examples" -B "$dir/cm" "${cmake_flags[@]}" >"$dir/cm.log" 2>&1
     "$dir/forecaster.out" && ok || bad "forecaster: $(tail -2 "$dir/forecaster.out")"
   "$dir/cm/lstm_demo" "$dir/cm" >"$dir/demo.out" 2>&1 && [[ -s $dir/cm/model.safetensors ]] && ok \
     || bad "lstm_demo: $(tail -1 "$dir/demo.out")"
-  ldd "$dir/cm/forecaster" | grep -q "librecur.so.0 => $libdir/" && ok \
+  ldd "$dir/cm/forecaster" | grep "librecur.so.0 => $libdir/" >/dev/null && ok \
     || bad "the find_package build does not use the installed librecur.so.0 (RPATH)"
 else
   bad "find_package(recur) build: $(grep -m3 -i 'error' "$dir/cm.log")"
@@ -105,7 +105,7 @@ fi
 if [[ $(cache RECUR_SANITIZE) != ON ]]; then
   cmake -S "$src/examples" -B "$dir/cms" "${cmake_flags[@]}" -DRECUR_EXAMPLES_STATIC=ON \
       >"$dir/cms.log" 2>&1 && cmake --build "$dir/cms" --target train_classifier >>"$dir/cms.log" 2>&1 \
-    && ! ldd "$dir/cms/train_classifier" | grep -q librecur && "$dir/cms/train_classifier" 20 >/dev/null \
+    && ! ldd "$dir/cms/train_classifier" | grep librecur >/dev/null && "$dir/cms/train_classifier" 20 >/dev/null \
     && ok || bad "find_package(recur) with recur::recur_static: $(grep -m3 -i 'error' "$dir/cms.log")"
 fi
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Faults while training: a full disk (a file-size limit), an output folder
+# that cannot be written, a model larger than the machine's memory, and a
+# diverging run (NaN/inf) stopped or its steps skipped: each a clear error,
+# the previous checkpoint intact and loadable.
+# usage: test_faults.sh RECUR_BINARY SCRATCH_DIR
+recur=$1
+dir=$2
+source "$(dirname "$0")/lib.sh"
+cat "$(dirname "$0")"/../README.md "$(dirname "$0")"/../docs/*.md >"$dir/text.txt"
+args=(--text "$dir/text.txt" --hidden 32 --layers 1 --batch 8 --bptt 16 --eval-interval 10)
+"$recur" train "${args[@]}" --steps 20 -o "$dir/m.safetensors" >/dev/null 2>&1 && ok || bad "first run failed"
+cp "$dir/m.ckpt/last.safetensors" "$dir/before.safetensors"
+
+# Disk full: past a 16 KiB file-size limit the checkpoint write fails (EFBIG).
+(ulimit -f 16; "$recur" train "${args[@]}" --steps 40 -o "$dir/m.safetensors" \
+   --resume "$dir/m.ckpt/last.safetensors" >/dev/null 2>"$dir/full.err")
+rc=$?
+[[ $rc -eq 2 && $(wc -l <"$dir/full.err") -eq 1 ]] && grep -q "File too large" "$dir/full.err" &&
+  ok || bad "disk full: exit $rc: $(cat "$dir/full.err")"
+cmp -s "$dir/before.safetensors" "$dir/m.ckpt/last.safetensors" && ok ||
+  bad "disk full: the last checkpoint changed"
+[[ -z $(find "$dir/m.ckpt" -name '*.tmp.*') ]] && ok || bad "disk full: temporary files left"
+"$recur" generate "$dir/m.ckpt/last.safetensors" --prime " " --length 5 >/dev/null && ok ||
+  bad "disk full: the last checkpoint does not load"
+
+# An output folder that cannot be written (read-only for a normal user; as
+# root, whom permissions do not stop, a folder under /proc).
+if [[ $(id -u) -ne 0 ]]; then
+  mkdir -p "$dir/ro" && chmod 555 "$dir/ro"
+  out=$dir/ro/m.safetensors
+else
+  out=/proc/recur-test/m.safetensors
+fi
+expect_error "unwritable output" train "${args[@]}" --steps 10 -o "$out" --checkpoint-dir "$dir/ck2"
+[[ $(id -u) -ne 0 ]] && chmod 755 "$dir/ro"
+
+# A model larger than the machine's memory: out of memory, exit 1, no crash.
+"$recur" train "${args[@]}" --hidden 40000 --layers 4 --steps 1 -o "$dir/huge.safetensors" \
+  >/dev/null 2>"$dir/huge.err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "out of memory" "$dir/huge.err" && ok || bad "huge model: exit $rc: $(cat "$dir/huge.err")"
+
+# Divergence without clipping: stopped with the step named (exit 1), or
+# skipped step by step with --on-nan skip; the last good checkpoint loads.
+"$recur" train "${args[@]}" --steps 40 --lr 100 --clip 0 --optimizer sgd --momentum 0.99 --cell rnn-relu -o "$dir/nan.safetensors" \
+  >/dev/null 2>"$dir/nan.err"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "diverged at step [0-9]*" "$dir/nan.err" && ok || bad "divergence: exit $rc: $(cat "$dir/nan.err")"
+"$recur" train "${args[@]}" --steps 40 --lr 100 --clip 0 --optimizer sgd --momentum 0.99 --cell rnn-relu --on-nan skip \
+  -o "$dir/skip.safetensors" >/dev/null 2>"$dir/skip.err"
+grep -q "warning: step [0-9]* skipped: the loss or gradient is" "$dir/skip.err" && ok ||
+  bad "--on-nan skip: no step skipped: $(head -3 "$dir/skip.err")"
+finish test_faults
