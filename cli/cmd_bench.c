@@ -71,7 +71,12 @@ static const char bench_usage[] =
     "Columns: ms per call (median over the timed calls), spread = (p90 - p10) /\n"
     "median, tokens/s = T*B / time, GFLOP/s of the GEMMs (forward 2*T*B*G*H*(I+H)\n"
     "per layer with G gates: LSTM 4, GRU 3, RNN 1; training 3x forward) and that\n"
-    "as a percentage of the sgemm peak. Bad flags print one line and exit 2.\n";
+    "as a percentage of the sgemm peak. Bad flags print one line and exit 2.\n"
+    "\n"
+    "example:\n"
+    "  recur bench --cases lstm-h128-b1-t100,lstm-h512-b64-t50 --seconds 0.5\n"
+    "  recur bench --cell gru --hidden 1024 --batch 8 --seq 200 --json gru.json\n"
+    "  recur bench --device cuda --math tf32\n";
 
 typedef struct bench_case {
     char name[96];

@@ -895,7 +895,10 @@ static int classify_use(int argc, char **argv, int predict)
 int cmd_classify(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fputs(classify_usage, argc < 2 ? stderr : stdout);
+        FILE *out = argc < 2 ? stderr : stdout;
+        fputs(classify_usage, out);
+        fputs("\nexample:\n", out);
+        fputs(classify_example, out);
         return argc < 2 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "train"))

@@ -499,7 +499,12 @@ int cmd_forecast(int argc, char **argv)
         "  plot     draw the holdout: actual values, model and baselines\n"
         "  tune     pick hidden size and lookback by rolling-origin cross-validation\n"
         "\n"
-        "Run 'recur forecast train --help' for the options.\n";
+        "Run 'recur forecast train --help' for the options.\n"
+        "\n"
+        "example:\n"
+        "  recur forecast train pollution.csv --target pm2.5 --time-cols year,month,day,hour \\\n"
+        "      --lookback 24 --horizon 24 --holdout 8760 -o pm25\n"
+        "  recur forecast predict pm25 pollution.csv -o next.csv\n";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_OK;

@@ -841,7 +841,10 @@ static int s2s_make_dates(int argc, char **argv)
 int cmd_seq2seq(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fputs(s2s_usage, argc < 2 ? stderr : stdout);
+        FILE *out = argc < 2 ? stderr : stdout;
+        fputs(s2s_usage, out);
+        fputs("\nexample:\n", out);
+        fputs(s2s_example, out);
         return argc < 2 ? CLI_EXIT_BAD_INPUT : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "train"))

@@ -29,7 +29,13 @@ static const char main_usage[] =
     "  -h, --help      show this help\n"
     "  --version       print the version\n"
     "\n"
-    "Run 'recur COMMAND --help' for a command's options.\n";
+    "Run 'recur COMMAND --help' for a command's options and examples. To start:\n"
+    "  recur train --text input.txt --steps 2000 -o model.safetensors\n"
+    "  recur generate model.safetensors --prime 'The '\n"
+    "\n"
+    "Exit status: 0 success; 1 out of memory, a GPU failure or a diverged training\n"
+    "run; 2 bad input (a missing or malformed file, a wrong shape, a bad flag),\n"
+    "with one line on stderr; 130 interrupted (SIGINT, a checkpoint is saved).\n";
 
 int main(int argc, char **argv)
 {
