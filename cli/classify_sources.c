@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "cli_util.h"
+#include "idx.h"
 
 void cls_texts_free(cls_texts *t)
 {
@@ -220,30 +221,6 @@ static int read_gz(const char *path, unsigned char **data, size_t *size)
     return 0;
 }
 
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Checks an IDX header of unsigned bytes with `dims` dimensions. */
-static int idx_header(const char *path, const unsigned char *data, size_t size, int dims,
-                      uint32_t *shape)
-{
-    if (size < 4 + 4 * (size_t)dims || data[0] || data[1] || data[2] != 0x08 || data[3] != dims)
-        return cli_error("%s: not an IDX file of unsigned bytes with %d dimensions", path, dims);
-    size_t count = 1;
-    for (int k = 0; k < dims; k++) {
-        shape[k] = be32(data + 4 + 4 * k);
-        if (shape[k] == 0 || shape[k] > (1u << 24))
-            return cli_error("%s: dimension %d is %u", path, k, shape[k]);
-        count *= shape[k];
-    }
-    if (size - 4 - 4 * (size_t)dims != count)
-        return cli_error("%s: %zu data bytes, the header says %zu", path,
-                         size - 4 - 4 * (size_t)dims, count);
-    return 0;
-}
-
 int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
 {
     unsigned char *pixels = NULL, *classes = NULL;
@@ -251,11 +228,11 @@ int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
     uint32_t shape[3] = {0, 0, 0}, label_count = 0;
     int rc = read_gz(images, &pixels, &pixel_bytes);
     if (!rc)
-        rc = idx_header(images, pixels, pixel_bytes, 3, shape);
+        rc = idx_check_header(images, pixels, pixel_bytes, 3, shape);
     if (!rc && labels) {
         rc = read_gz(labels, &classes, &class_bytes);
         if (!rc)
-            rc = idx_header(labels, classes, class_bytes, 1, &label_count);
+            rc = idx_check_header(labels, classes, class_bytes, 1, &label_count);
         if (!rc && label_count != shape[0])
             rc = cli_error("%s: %u labels for %u images", labels, label_count, shape[0]);
     }

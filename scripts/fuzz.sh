@@ -2,7 +2,7 @@
 # libFuzzer targets for the readers (fuzz/fuzz_*.c), built with clang and
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-fuzz/.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
-#   default 60 s per target, every target (safetensors table text cli_args);
+#   default 60 s per target, every target (safetensors table text cli_args idx);
 #   CI runs them briefly, long runs: scripts/fuzz.sh 3600
 # Seeds: fuzz/corpus/<target>/ (committed) plus, for safetensors, the model
 # and input files of tests/fixtures/data; the growing corpus is kept in
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args idx)
 build=build-fuzz
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -30,6 +30,9 @@ for t in "${targets[@]}"; do
   if [[ $t == cli_args ]]; then # the parser lives in the CLI; it prints usage and errors
     extra=(-Icli cli/options.c cli/train_options.c cli/cli_util.c)
     quiet=3
+  elif [[ $t == idx ]]; then
+    extra=(-Icli cli/idx.c cli/cli_util.c)
+    quiet=2
   fi
   # shellcheck disable=SC2086
   clang -g -O1 -fsanitize=fuzzer $sanitize -Iinclude "${extra[@]}" "fuzz/fuzz_$t.c" "$lib" \

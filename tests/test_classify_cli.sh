@@ -107,6 +107,14 @@ expect_error "no -o" classify train "$dir/reviews.csv" --text review --label lab
 expect_error "bad --lines" classify train --lines "$dir/pos.txt" -o "$dir/x"
 expect_error "missing line file" classify train --lines "$dir/nope.txt=a,$dir/neg.txt=b" -o "$dir/x"
 expect_error "bad IDX" classify train --idx-images "$dir/reviews.csv" --idx-labels "$dir/reviews.csv" -o "$dir/x"
+# Regression (fuzzing): sizes whose product overflows to the data length
+# (2^24 x 2^24 x 2^24 = 2^72, 256 mod 2^64) were accepted, then read past the end.
+printf '\x00\x00\x08\x03\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00' >"$dir/overflow.idx"
+head -c 256 /dev/zero >>"$dir/overflow.idx"
+printf '\x00\x00\x08\x01\x00\x00\x00\x01\x00' >"$dir/one-label.idx"
+expect_error "IDX sizes that overflow" classify train --idx-images "$dir/overflow.idx" \
+  --idx-labels "$dir/one-label.idx" -o "$dir/x"
+grep -q "sizes need more than the 256 data bytes" "$dir/stderr" && ok || bad "IDX overflow: $(cat "$dir/stderr")"
 expect_error "eval with unknown labels" classify eval "$dir/model.safetensors" --lines "$dir/pos.txt=pos" 
 expect_error "eval of a non-model" classify eval "$dir/reviews.csv" --lines "$dir/pos.txt=positive"
 expect_error "unknown subcommand" classify fit
