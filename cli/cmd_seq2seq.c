@@ -267,6 +267,8 @@ typedef struct batch_buf {
 
 static int fill_batch(const dataset *d, const int64_t *idx, int count, batch_buf *b)
 {
+    if (count < 1)
+        return cli_error("seq2seq: an empty batch");
     int S = 1, T = 1;
     for (int k = 0; k < count; k++) {
         int64_t i = idx[k];

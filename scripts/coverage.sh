@@ -12,7 +12,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DRECUR_CUDA=OFF -DRECUR_WERROR=
   >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null
 find "$build" -name '*.gcda' -delete
-ctest --test-dir "$build" -j "$(nproc)" >"$build/ctest.log" 2>&1 ||
+# test_install links the installed static library, which needs gcov here: left out.
+ctest --test-dir "$build" -j "$(nproc)" -E test_install >"$build/ctest.log" 2>&1 ||
   { tail -20 "$build/ctest.log"; exit 1; }
 tail -3 "$build/ctest.log"
 lcov --quiet --capture --rc lcov_branch_coverage=1 --directory "$build" \

@@ -2,7 +2,8 @@
 # libFuzzer targets for the readers (fuzz/fuzz_*.c), built with clang and
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-fuzz/.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
-#   default 60 s per target, every target (safetensors table text cli_args idx);
+#   default 60 s per target, every target (safetensors table text cli_args idx
+#   checkpoint);
 #   CI runs them briefly, long runs: scripts/fuzz.sh 3600
 # Seeds: fuzz/corpus/<target>/ (committed) plus, for safetensors, the model
 # and input files of tests/fixtures/data; the growing corpus is kept in
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args idx)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args idx checkpoint)
 build=build-fuzz
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -27,7 +28,7 @@ status=0
 for t in "${targets[@]}"; do
   [[ -f fuzz/fuzz_$t.c ]] || { echo "scripts/fuzz.sh: no target fuzz/fuzz_$t.c" >&2; exit 2; }
   extra=() quiet=0
-  if [[ $t == cli_args ]]; then # the parser lives in the CLI; it prints usage and errors
+  if [[ $t == cli_args || $t == checkpoint ]]; then # CLI code; it prints usage and errors
     extra=(-Icli cli/options.c cli/train_options.c cli/cli_util.c)
     quiet=3
   elif [[ $t == idx ]]; then
@@ -40,7 +41,7 @@ for t in "${targets[@]}"; do
   corpus=$build/corpus/$t findings=$build/findings/$t
   mkdir -p "$corpus" "$findings"
   [[ -d fuzz/corpus/$t ]] && cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
-  if [[ $t == safetensors ]]; then
+  if [[ $t == safetensors || $t == checkpoint ]]; then
     find tests/fixtures -name '*.safetensors' -size -64k -exec cp -n {} "$corpus"/ \;
   fi
   log=$build/fuzz_$t.log
