@@ -1,7 +1,8 @@
 /* recur train --text FILE: a byte-level language model (Embedding -> RNN
  * stack -> Linear) trained with truncated BPTT over B parallel streams, with
  * validation, schedules, early stopping, metrics, TensorBoard and
- * checkpoints that resume bit-exactly. */
+ * checkpoints that resume bit-exactly. Under mpirun (cli/dist.h) the batch's
+ * streams are split over the processes and the gradients averaged. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -16,8 +17,21 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "metrics_csv.h"
 #include "trainer.h"
+
+/* This process's share of the work under mpirun (cli/dist.h): streams
+ * [first, first + batch) of the global --batch, and the buffers of the
+ * gradient all-reduce and of the carried-state gather. Size 1: everything. */
+static struct shard {
+    int rank, size;
+    int batch, first;
+    float *reduce_buffer;   /* all gradients, then the loss */
+    size_t reduce_n;
+    float *local_state;     /* this rank's carried state [.., batch, H] */
+    float *gathered_state;  /* rank 0: every rank's local state, rank after rank */
+} shard = {0, 1, 0, 0, NULL, 0, NULL, NULL};
 
 /* Set by SIGINT/SIGTERM: the loop saves a checkpoint and stops. */
 static volatile sig_atomic_t interrupt_requested;
@@ -55,6 +69,8 @@ static void trainer_free(trainer *t)
     free(t->values), free(t->grads), free(t->sizes), free(t->inputs), free(t->targets);
     free(t->weight_values), free(t->weight_grads), free(t->weight_sizes);
     free(t->grad_logits), free(t->carried_state), free(t->best_params);
+    free(shard.reduce_buffer), free(shard.local_state), free(shard.gathered_state);
+    shard.reduce_buffer = shard.local_state = shard.gathered_state = NULL;
 }
 
 static recur_status make_schedule(trainer *t)
@@ -133,6 +149,15 @@ static recur_status trainer_init(trainer *t)
     }
     if (!(t->best_params = malloc(total * sizeof(float))))
         return RECUR_E_NOMEM;
+    if (shard.size > 1) {
+        size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
+        shard.reduce_n = total + 1;
+        shard.reduce_buffer = malloc(shard.reduce_n * sizeof(float));
+        shard.local_state = malloc(state_n * sizeof(float));
+        shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
+        if (!shard.reduce_buffer || !shard.local_state || !shard.gathered_state)
+            return RECUR_E_NOMEM;
+    }
     t->best_val = INFINITY;
     t->best_step = 0;
     return RECUR_OK;
@@ -155,9 +180,10 @@ static void copy_params(const trainer *t, int to_best)
  * eval mode; the training's carried state is kept aside and restored. */
 static recur_status validate(trainer *t, double *mean_loss)
 {
-    const int T = (int)t->options->num[OPT_BPTT], B = (int)t->options->num[OPT_BATCH];
+    const int T = (int)t->options->num[OPT_BPTT], B = shard.batch;
     const int V = t->vocab.size;
-    size_t stream_len = t->val_n / (size_t)B;
+    size_t stream_len = t->val_n / (size_t)t->options->num[OPT_BATCH];
+    const int64_t *streams = t->ids + t->train_n + (size_t)shard.first * stream_len;
     int carried_batch = recur_lm_get_state(t->lm, t->carried_state);
     recur_lm_set_training(t->lm, 0);
     CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
@@ -166,33 +192,58 @@ static recur_status validate(trainer *t, double *mean_loss)
     for (size_t pos = 0; pos + (size_t)T < stream_len; pos += (size_t)T, chunks++) {
         const float *logits;
         float loss;
-        fill_chunk(t->ids + t->train_n, stream_len, T, B, pos, t->inputs, t->targets);
+        fill_chunk(streams, stream_len, T, B, pos, t->inputs, t->targets);
         CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
         CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, &loss, NULL));
         total += loss;
     }
-    *mean_loss = chunks ? total / (double)chunks : NAN;
+    dist_allreduce_sum_double(&total, 1); /* every rank: the same number of chunks */
+    dist_broadcast(&total, sizeof total);  /* rank 0's sum: the same decisions everywhere */
+    *mean_loss = chunks ? total / (double)chunks / (double)shard.size : NAN;
     return recur_lm_set_state(t->lm, carried_batch, t->carried_state);
 }
 
 typedef enum step_result { STEP_OK, STEP_DIVERGED } step_result;
 
+/* Under mpirun: every rank's gradients and loss (each the mean over its own
+ * tokens, equal counts) averaged into the global batch's, in one all-reduce,
+ * so that every rank takes the same optimizer step. */
+static void average_gradients(trainer *t, float *loss)
+{
+    size_t at = 0;
+    for (int i = 0; i < t->param_count; i++) {
+        memcpy(shard.reduce_buffer + at, t->grads[i], t->sizes[i] * sizeof(float));
+        at += t->sizes[i];
+    }
+    shard.reduce_buffer[at] = *loss;
+    dist_allreduce_mean(shard.reduce_buffer, shard.reduce_n);
+    at = 0;
+    for (int i = 0; i < t->param_count; i++) {
+        memcpy(t->grads[i], shard.reduce_buffer + at, t->sizes[i] * sizeof(float));
+        at += t->sizes[i];
+    }
+    *loss = shard.reduce_buffer[at];
+}
+
 /* One truncated-BPTT step on the chunk at t->pos. */
 static recur_status train_step(trainer *t, float *loss, step_result *result)
 {
     const train_options *o = t->options;
-    const int T = (int)o->num[OPT_BPTT], B = (int)o->num[OPT_BATCH], V = t->vocab.size;
+    const int T = (int)o->num[OPT_BPTT], B = shard.batch, V = t->vocab.size;
     if (t->pos + (size_t)T >= t->stream_len) { /* a new epoch: the streams restart */
         t->pos = 0;
         CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
     }
-    fill_chunk(t->ids, t->stream_len, T, B, t->pos, t->inputs, t->targets);
+    fill_chunk(t->ids + (size_t)shard.first * t->stream_len, t->stream_len, T, B, t->pos,
+               t->inputs, t->targets);
     const float *logits;
     recur_lm_set_training(t->lm, 1);
     recur_lm_zero_grad(t->lm);
     CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
     CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, loss, t->grad_logits));
     CLI_TRY(recur_lm_backward(t->lm, t->grad_logits));
+    if (shard.size > 1)
+        average_gradients(t, loss);
     float l1 = (float)o->num[OPT_L1], l2 = (float)o->num[OPT_L2], penalty = 0, norm = 0;
     if (l1 > 0 || l2 > 0)
         CLI_TRY(recur_weight_penalty(t->weight_count, t->weight_values, t->weight_grads,
@@ -258,10 +309,73 @@ typedef struct run_logs {
     long saved_step;       /* step of the newest checkpoint, -1 if none */
 } run_logs;
 
+/* The carried state is blocks of [B, H] (per layer h, then c for LSTMs); a
+ * rank's streams are the same run of rows in every block. Copies rank
+ * `rank`'s rows between the state of all B streams and a rank's own. */
+static void state_slice(const trainer *t, int rank, float *all, float *own, int to_own)
+{
+    size_t H = (size_t)t->options->num[OPT_HIDDEN], B = (size_t)t->options->num[OPT_BATCH];
+    size_t blocks = recur_lm_state_numel(t->lm, 1) / H, rows = (size_t)shard.batch * H;
+    for (size_t k = 0; k < blocks; k++) {
+        float *in_all = all + k * B * H + (size_t)rank * rows, *in_own = own + k * rows;
+        memcpy(to_own ? in_own : in_all, to_own ? in_all : in_own, rows * sizeof(float));
+    }
+}
+
+/* Under mpirun every rank calls this (the carried state is gathered from all
+ * of them) and rank 0 writes the file, with the state of all B streams. */
 static recur_status save_checkpoint(trainer *t, const run_logs *logs, const char *path)
 {
     t->elapsed = logs->elapsed_before + (seconds_now() - logs->start);
-    return trainer_save_checkpoint(t, path);
+    if (shard.size == 1)
+        return trainer_save_checkpoint(t, path);
+    int carried = recur_lm_get_state(t->lm, shard.local_state);
+    size_t own_n = recur_lm_state_numel(t->lm, shard.batch);
+    if (carried)
+        dist_gather_float(shard.local_state, own_n, shard.gathered_state);
+    if (shard.rank != 0)
+        return RECUR_OK;
+    if (carried) {
+        for (int r = 0; r < shard.size; r++)
+            state_slice(t, r, t->carried_state, shard.gathered_state + (size_t)r * own_n, 0);
+        CLI_TRY(recur_lm_set_state(t->lm, (int)t->options->num[OPT_BATCH], t->carried_state));
+    }
+    recur_status st = trainer_save_checkpoint(t, path);
+    if (carried) { /* back to this rank's own streams */
+        recur_status restored = recur_lm_set_state(t->lm, shard.batch, shard.local_state);
+        if (st == RECUR_OK)
+            st = restored;
+    }
+    return st;
+}
+
+/* A checkpoint holds the state of all B streams: each rank keeps its own. */
+static recur_status take_own_state(trainer *t)
+{
+    if (shard.size == 1 || !recur_lm_get_state(t->lm, t->carried_state))
+        return RECUR_OK;
+    state_slice(t, shard.rank, t->carried_state, shard.local_state, 1);
+    return recur_lm_set_state(t->lm, shard.batch, shard.local_state);
+}
+
+/* Under mpirun: 0 when every rank holds rank 0's parameters bit for bit, else
+ * an error. Ranks that differ would be a bug (or a non-deterministic MPI). */
+static int check_same_params(const trainer *t)
+{
+    if (shard.size == 1)
+        return 0;
+    uint64_t hash = 1469598103934665603ULL, rank0_hash;
+    for (int i = 0; i < t->param_count; i++) {
+        const uint32_t *words = (const uint32_t *)(const void *)t->values[i];
+        for (size_t k = 0; k < t->sizes[i]; k++)
+            hash = (hash ^ words[k]) * 1099511628211ULL;
+    }
+    rank0_hash = hash;
+    dist_broadcast(&rank0_hash, sizeof rank0_hash);
+    if (rank0_hash != hash)
+        return cli_error("train: rank %d: the parameters differ from rank 0's at step %ld",
+                         shard.rank, t->step);
+    return 0;
 }
 
 static recur_status save_last_checkpoint(trainer *t, run_logs *logs, const char *path)
@@ -302,10 +416,12 @@ static int after_validation(trainer *t, run_logs *logs, const run_paths *paths, 
     double tokens = (double)(t->step - logs->start_step) * o->num[OPT_BPTT] * o->num[OPT_BATCH];
     double lr = recur_schedule_lr(&t->schedule);
     t->loss_sum = 0, t->loss_count = 0;
+    if (check_same_params(t))
+        return CLI_EXIT_FAILURE;
     double row[] = {(double)t->step, (double)t->step * o->num[OPT_BPTT] * o->num[OPT_BATCH] /
                                          (double)t->train_n,
                     train_loss, val_loss, lr, tokens / (seconds_now() - logs->start), elapsed};
-    if (metrics_csv_append(logs->metrics, row))
+    if (logs->metrics && metrics_csv_append(logs->metrics, row)) /* rank 0 only */
         return CLI_EXIT_BAD_INPUT;
     if (logs->tb) {
         recur_status st = recur_tb_add_scalar(logs->tb, "loss/train", t->step, (float)train_loss);
@@ -391,6 +507,12 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
         t->loss_sum += loss, t->loss_count++;
         /* a time limit ends the run normally: validate and save at that step */
         int out_of_time = time_limit > 0 && seconds_now() - logs->start >= time_limit;
+        int interrupted = interrupt_requested;
+        if (shard.size > 1) { /* every rank stops at the same step */
+            double flags[2] = {out_of_time, interrupted};
+            dist_allreduce_sum_double(flags, 2);
+            out_of_time = flags[0] > 0, interrupted = flags[1] > 0;
+        }
         int report = t->step % interval == 0 || t->step == steps || out_of_time;
         if (report) {
             if (can_validate && (st = validate(t, &val_loss)) != RECUR_OK)
@@ -401,7 +523,7 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
         }
         if (report || logs->tty)
             print_progress(t, logs, loss, val_loss, report);
-        if ((stop_at && t->step >= stop_at) || interrupt_requested || out_of_time) {
+        if ((stop_at && t->step >= stop_at) || interrupted || out_of_time) {
             if (!report) {
                 recur_status st2 = save_last_checkpoint(t, logs, paths->last);
                 if (st2 != RECUR_OK)
@@ -412,14 +534,14 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
                 break;
             }
             printf("stopped at step %ld; continue with --resume %s\n", t->step, paths->last);
-            return interrupt_requested ? 130 : CLI_EXIT_OK;
+            return interrupted ? 130 : CLI_EXIT_OK;
         }
     }
     if (stop)
         printf("early stopping at step %ld: no validation improvement in %.0f evaluations "
                "(best %.4f at step %ld)\n",
                t->step, o->num[OPT_EARLY_STOP], t->best_val, t->best_step);
-    int rc = save_final_model(t);
+    int rc = shard.rank == 0 ? save_final_model(t) : 0;
     if (rc == 0 && isfinite(t->best_val))
         printf("saved %s: the weights of step %ld, best validation loss %.4f\n",
                o->str[OPT_OUTPUT], t->best_step, t->best_val);
@@ -457,13 +579,18 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
     int rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;
     if (rc)
         return rc;
-    run_logs logs = {NULL, NULL, isatty(STDOUT_FILENO), seconds_now(), t->step, t->elapsed,
+    if ((st = take_own_state(t)) != RECUR_OK)
+        return cli_status_error(st);
+    /* under mpirun stdout is a pty even when redirected: whole lines there */
+    run_logs logs = {NULL, NULL, isatty(STDOUT_FILENO) && shard.size == 1, seconds_now(),
+                     t->step, t->elapsed,
                      resume_from ? t->step : -1};
     static const char *const columns[] = {"step", "epoch", "train_loss", "val_loss",
                                           "lr", "tokens_per_s", "elapsed_s"};
-    if (metrics_csv_open(paths.metrics, columns, 7, resume_from ? t->step : -1, &logs.metrics))
+    if (shard.rank == 0 &&
+        metrics_csv_open(paths.metrics, columns, 7, resume_from ? t->step : -1, &logs.metrics))
         return CLI_EXIT_BAD_INPUT;
-    if (o->str[OPT_TENSORBOARD] && (st = recur_tb_open(o->str[OPT_TENSORBOARD], &logs.tb)) != RECUR_OK) {
+    if (shard.rank == 0 && o->str[OPT_TENSORBOARD] && (st = recur_tb_open(o->str[OPT_TENSORBOARD], &logs.tb)) != RECUR_OK) {
         metrics_csv_close(logs.metrics);
         return cli_status_error(st);
     }
@@ -474,6 +601,8 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
            recur_lm_param_total(t->lm), paths.checkpoint_dir);
     if (resume_from)
         printf("continuing from step %ld of %.0f\n", t->step, o->num[OPT_STEPS]);
+    if (shard.size > 1)
+        printf("data-parallel over %d processes: %d streams each\n", shard.size, shard.batch);
     fflush(stdout);
     rc = train_loop(t, &logs, &paths);
     metrics_csv_close(logs.metrics);
@@ -500,6 +629,17 @@ int cmd_train(int argc, char **argv)
             recur_st_close(resume_from);
             return rc;
         }
+    }
+    shard.rank = dist_rank(), shard.size = dist_size();
+    shard.batch = (int)o.num[OPT_BATCH] / shard.size, shard.first = shard.rank * shard.batch;
+    if ((int)o.num[OPT_BATCH] % shard.size) {
+        recur_st_close(resume_from);
+        return cli_error("train: --batch %.0f is not a multiple of the %d processes (mpirun -np)",
+                         o.num[OPT_BATCH], shard.size);
+    }
+    if (shard.rank > 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
+        recur_st_close(resume_from);
+        return cli_error("train: rank %d: cannot silence stdout", shard.rank);
     }
     unsigned char *text;
     size_t n;

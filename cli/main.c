@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 
 static const char main_usage[] =
     "usage: recur COMMAND [ARGS...]\n"
@@ -59,8 +60,14 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(command, "export"))
         return cmd_export(argc - 1, argv + 1);
-    if (!strcmp(command, "train"))
-        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(command, "train")) { /* under mpirun: data-parallel (cli/dist.h) */
+        dist_init(&argc, &argv);
+        int rc = cmd_train(argc - 1, argv + 1);
+        if (rc != CLI_EXIT_OK && rc != 130 && dist_size() > 1)
+            dist_abort(rc); /* a failed rank ends the whole job instead of a hang */
+        dist_finalize();
+        return rc;
+    }
     if (!strcmp(command, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(command, "classify"))
