@@ -7,34 +7,20 @@ prints its loss on a text as one sequence, for comparison with
 usage: python3 scripts/torch_check_lm.py MODEL.safetensors TEXT [MAX_BYTES]
 needs: torch (Debian's python3-torch) and numpy; reads safetensors by hand.
 """
-import json
-import struct
+import os
 import sys
 
-import numpy as np
 import torch
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    types = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        if info["dtype"] in types:
-            arr = np.frombuffer(data[begin:end], dtype=types[info["dtype"]]).reshape(info["shape"])
-            tensors[name] = torch.from_numpy(arr.copy())
-    return tensors, meta
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import read_st  # noqa: E402
 
 
 def main():
     model_path, text_path = sys.argv[1], sys.argv[2]
     limit = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
-    tensors, meta = read_safetensors(model_path)
+    arrays, meta = read_st(model_path)
+    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
     vocab = bytes.fromhex(meta["recur.vocab"])
     module = meta["recur.module"]
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[module]

@@ -16,7 +16,6 @@ tests/fixtures/data also load into torch strictly and match `recur run`.
 Prints one line per check with its worst error; exits 1 if any check fails.
 needs: torch and numpy; reads and writes safetensors by hand.
 """
-import json
 import os
 import shutil
 import struct
@@ -27,53 +26,15 @@ import tempfile
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_io import read_st, write_st  # noqa: E402
+
 TOL = 1e-4
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 failures = []
 
 
 # ---------------------------------------------------------------- files
-
-def read_st(path):
-    """(tensors as numpy arrays, metadata) of a safetensors file."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    plain = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1"}
-    out = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = data[begin:end]
-        if info["dtype"] == "BF16":
-            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-            arr = bits.view(np.float32)
-        else:
-            arr = np.frombuffer(raw, dtype=plain[info["dtype"]])
-        out[name] = arr.reshape(info["shape"]).copy()
-    return out, meta
-
-
-def write_st(path, tensors, meta=None):
-    """Writes numpy arrays (float32/float64/int64/uint8) and string metadata."""
-    names = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<i8"): "I64",
-             np.dtype("u1"): "U8"}
-    header, blobs, offset = {}, [], 0
-    if meta:
-        header["__metadata__"] = {k: str(v) for k, v in meta.items()}
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
-        blob = arr.tobytes()
-        header[name] = {"dtype": names[arr.dtype], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
 
 def state_np(module, prefix=""):
     return {prefix + k: v.detach().numpy().astype(np.float32) for k, v in module.state_dict().items()}

@@ -15,56 +15,20 @@ Error = max|onnx - recur| / max|recur| (floor 1e-6), limit 1e-4. Each file is
 also checked by onnx.checker when the onnx package is importable. Prints one
 line per comparison and `worst <error>`; exits 1 on a failure. Safetensors
 files are read and written here with numpy (no safetensors package)."""
-import json
 import os
-import struct
 import subprocess
 import sys
 
 import numpy as np
 import onnxruntime as ort
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "scripts"))
+from st_io import read_st, write_st  # noqa: E402
+
 LIMIT = 1e-4
-DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
-          "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8}
 worst = 0.0
 failures = 0
-
-
-def read_st(path):
-    """(tensors as numpy arrays, metadata) of a safetensors file; BF16 -> F32."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    meta = header.pop("__metadata__", {}) or {}
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = data[base + begin:base + end]
-        if info["dtype"] == "BF16":
-            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-            array = bits.view(np.float32)
-        else:
-            array = np.frombuffer(raw, dtype=np.dtype(DTYPES[info["dtype"]]).newbyteorder("<"))
-        tensors[name] = array.reshape(info["shape"])
-    return tensors, meta
-
-
-def write_st(path, tensors, meta):
-    names = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
-    header, chunks, offset = {"__metadata__": meta}, [], 0
-    for name, array in tensors.items():
-        raw = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": names[array.dtype], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
 
 
 def check_model(path):
