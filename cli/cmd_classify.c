@@ -15,6 +15,7 @@
 #include "classify_sources.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "heatmap.h"
 #include "options.h"
 
@@ -175,10 +176,10 @@ typedef struct classifier {
     double aux_loss;          /* mean over the last pass's batches */
 } classifier;
 
-/* The auxiliary next-token loss of a batch: adds aux_weight x its gradient
+/* The auxiliary next-token loss of a batch: adds aux_weight x scale x its gradient
  * into grad_outputs [T, B, F] (allocated here, freed by the caller). */
-static recur_status aux_loss(classifier *c, const cls_batch *b, float **grad_outputs,
-                             float *loss)
+static recur_status aux_loss(classifier *c, const cls_batch *b, float scale,
+                             float **grad_outputs, float *loss)
 {
     const recur_seqnet_config *sc = recur_seqnet_get_config(c->net);
     const int F = (sc->rnn.bidirectional ? 2 : 1) * sc->rnn.hidden_size, V = sc->vocab_size;
@@ -199,7 +200,7 @@ static recur_status aux_loss(classifier *c, const cls_batch *b, float **grad_out
     if (st == RECUR_OK)
         st = recur_cross_entropy(rows, V, logits, next, &ce, loss, grad_logits);
     for (size_t k = 0; st == RECUR_OK && k < (size_t)rows * V; k++)
-        grad_logits[k] *= c->aux_weight;
+        grad_logits[k] *= c->aux_weight * scale;
     if (st == RECUR_OK)
         st = recur_linear_backward(c->aux_head, grad_logits, *grad_outputs);
     free(logits), free(grad_logits), free(next);
@@ -265,11 +266,61 @@ typedef struct pass_result {
     int64_t *confusion;       /* [classes, classes]: actual x predicted, or NULL */
 } pass_result;
 
-/* One pass over examples idx in eval mode (scores) or training mode (updates). */
+/* The parameters that training updates: the network's (clipped) first, then
+ * the auxiliary head's; reduce [total + 2] packs their gradients and the two
+ * batch losses for the all-reduce under mpirun. */
+typedef struct param_grads {
+    float **grads;
+    size_t *sizes;
+    int clipped, count;
+    size_t total;
+    float *reduce;
+} param_grads;
+
+/* Under mpirun: sums every parameter gradient and *loss, *aux over the ranks
+ * (each already weighted by its share of the batch). */
+static void reduce_grads(const param_grads *pg, float *loss, float *aux)
+{
+    size_t at = 0;
+    for (int i = 0; i < pg->count; at += pg->sizes[i], i++)
+        memcpy(pg->reduce + at, pg->grads[i], pg->sizes[i] * sizeof(float));
+    pg->reduce[at] = *loss, pg->reduce[at + 1] = *aux;
+    dist_allreduce_sum_float(pg->reduce, at + 2);
+    at = 0;
+    for (int i = 0; i < pg->count; at += pg->sizes[i], i++)
+        memcpy(pg->grads[i], pg->reduce + at, pg->sizes[i] * sizeof(float));
+    *loss = pg->reduce[at], *aux = pg->reduce[at + 1];
+}
+
+/* The weights of a batch's two mean losses: the main loss's (the examples, or
+ * the sum of their class weights) and the next-token loss's (the predicted
+ * tokens), so that ranks can weight their means into the batch's. */
+static void batch_weights(const classifier *c, const cls_batch *b, double weights[2])
+{
+    weights[0] = weights[1] = 0;
+    for (int k = 0; k < b->batch; k++) {
+        weights[0] += c->class_weights && !c->bce ? c->class_weights[b->targets[k]] : 1.0;
+        int64_t len = b->lengths[k] < b->steps ? b->lengths[k] : b->steps;
+        weights[1] += len > 1 ? (double)(len - 1) : 0.0;
+    }
+}
+
+/* Sums a pass's counts over the ranks (each predicted its own share; the
+ * losses are the batches' already). */
+static void reduce_counts(pass_result *out)
+{
+    double sums[2] = {(double)out->correct, (double)out->count};
+    dist_allreduce_sum_double(sums, 2);
+    out->correct = (int64_t)sums[0], out->count = (int64_t)sums[1];
+}
+
+/* One pass over examples idx in eval mode (scores) or training mode (updates).
+ * Training under mpirun: each batch is split among the ranks (dist_share),
+ * each rank's mean gradients weighted by its share of the batch's loss
+ * weight, then summed over the ranks: every rank takes the same step. */
 static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int64_t n, int batch,
-                    recur_optimizer *opt, float *const *grads, const size_t *sizes,
-                    int param_count, double clip, pass_result *out, int *predictions,
-                    double *probabilities)
+                    recur_optimizer *opt, const param_grads *pg, double clip, pass_result *out,
+                    int *predictions, double *probabilities)
 {
     cls_batch b = {0};
     int rc = 0;
@@ -281,27 +332,49 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
     out->loss = 0, out->correct = 0, out->count = 0;
     c->aux_loss = 0;
     const int width = c->bce ? 1 : c->classes;
+    const int split = opt && dist_size() > 1;
     for (int64_t at = 0; !rc && at < n; at += batch) {
         int count = (int)(n - at < batch ? n - at : batch);
-        if ((rc = cls_batch_fill(&b, d, idx + at, count, c->max_len)) != 0)
+        long long first = 0, own = count;
+        if (split)
+            dist_share(count, &first, &own);
+        double weights[2] = {1, 1}, totals[2] = {1, 1};
+        if (own && (rc = cls_batch_fill(&b, d, idx + at + first, (int)own, c->max_len)) != 0)
             break;
-        const float *logits;
-        float loss = 0;
-        recur_status st = net_forward(c, &b, &logits);
-        int labeled = b.targets[0] >= 0;
+        if (split) {
+            if (own)
+                batch_weights(c, &b, weights);
+            else
+                weights[0] = weights[1] = 0;
+            totals[0] = weights[0], totals[1] = weights[1];
+            dist_allreduce_sum_double(totals, 2);
+        }
+        const double share = totals[0] > 0 ? weights[0] / totals[0] : 0;
+        const double aux_share = totals[1] > 0 ? weights[1] / totals[1] : 0;
+        const float *logits = NULL;
+        float loss = 0, aux = 0, *grad_outputs = NULL;
+        recur_status st = own ? net_forward(c, &b, &logits) : RECUR_OK;
+        int labeled = own && b.targets[0] >= 0;
         if (st == RECUR_OK && labeled)
             st = batch_loss(c, &b, logits, &loss, opt ? grad : NULL);
-        float *grad_outputs = NULL, aux = 0;
-        if (st == RECUR_OK && opt && c->aux_head) {
+        if (opt && c->aux_head)
             recur_linear_zero_grad(c->aux_head);
-            st = aux_loss(c, &b, &grad_outputs, &aux);
-            c->aux_loss += aux * count;
-        }
+        if (st == RECUR_OK && own && opt && c->aux_head)
+            st = aux_loss(c, &b, split ? (float)aux_share : 1.0f, &grad_outputs, &aux);
         if (st == RECUR_OK && opt) {
             recur_seqnet_zero_grad(c->net);
-            st = recur_seqnet_backward_outputs(c->net, grad, grad_outputs, NULL);
+            for (long long k = 0; split && k < own * width; k++)
+                grad[k] *= (float)share;
+            if (own)
+                st = recur_seqnet_backward_outputs(c->net, grad, grad_outputs, NULL);
+            if (split) {
+                loss = (float)(loss * share), aux = (float)(aux * aux_share);
+                reduce_grads(pg, &loss, &aux);
+            }
+            if (c->aux_head)
+                c->aux_loss += aux * count;
             if (st == RECUR_OK && clip > 0)
-                st = recur_clip_grad_norm(param_count, grads, sizes, (float)clip, NULL);
+                st = recur_clip_grad_norm(pg->clipped, pg->grads, pg->sizes, (float)clip, NULL);
             if (st == RECUR_OK && c->schedule)
                 recur_optimizer_set_lr(opt, recur_schedule_lr(c->schedule));
             if (st == RECUR_OK)
@@ -320,12 +393,12 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
             break;
         }
         out->loss += (double)loss * count;
-        for (int k = 0; k < count; k++) {
+        for (int k = 0; k < own; k++) {
             int pred = predict_row(c, logits + (size_t)k * width, probability);
             if (predictions)
-                predictions[at + k] = pred;
+                predictions[at + first + k] = pred;
             if (probabilities)
-                memcpy(probabilities + (size_t)(at + k) * c->classes, probability,
+                memcpy(probabilities + (size_t)(at + first + k) * c->classes, probability,
                        (size_t)c->classes * sizeof(double));
             if (b.targets[k] >= 0) {
                 out->correct += pred == b.targets[k];
@@ -335,6 +408,8 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
             }
         }
     }
+    if (split && !rc)
+        reduce_counts(out);
     if (out->count)
         out->loss /= (double)out->count, c->aux_loss /= (double)out->count;
     free(grad), free(probability);
@@ -497,6 +572,8 @@ static int classify_train(int argc, char **argv)
         return rc;
     if (!o.str[CL_OUTPUT])
         return cli_error("classify train: -o MODEL is missing");
+    if (dist_quiet_other_ranks() != 0) /* rank 0 reports */
+        return cli_error("classify train: rank %d: cannot silence stdout", dist_rank());
     cls_texts texts = {0};
     cls_dataset d = {0};
     recur_vocab *vocab = NULL;
@@ -612,12 +689,16 @@ static int classify_train(int argc, char **argv)
                (long long)d.n, (long long)s.n_train, (long long)s.n_val, (long long)s.n_test,
                d.classes, is_text ? "vocabulary " : "features per step ",
                is_text ? (long long)recur_vocab_size(vocab) : (long long)d.features);
+    if (!rc && dist_size() > 1)
+        printf("data-parallel over %d processes: each batch split among them\n", dist_size());
     /* the optimizer and the epochs */
     recur_optimizer *opt = NULL;
     int count = rc ? 0 : recur_seqnet_param_count(c.net);
+    int aux_count = rc || !c.aux_head ? 0 : recur_linear_param_count(c.aux_head);
     float **values = calloc((size_t)count + 1, sizeof *values);
-    float **grads = calloc((size_t)count + 1, sizeof *grads);
-    size_t *sizes = calloc((size_t)count + 1, sizeof *sizes), total = 0;
+    float **grads = calloc((size_t)(count + aux_count) + 1, sizeof *grads);
+    size_t *sizes = calloc((size_t)(count + aux_count) + 1, sizeof *sizes), total = 0;
+    param_grads pg = {grads, sizes, count, count + aux_count, 0, NULL};
     if (!rc && (!values || !grads || !sizes))
         rc = cli_error("out of memory");
     if (!rc) {
@@ -632,11 +713,16 @@ static int classify_train(int argc, char **argv)
             values[i] = p.value, grads[i] = p.grad, sizes[i] = p.numel, total += p.numel;
             st = recur_optimizer_add(opt, p.value, p.grad, p.numel);
         }
-        for (int i = 0; st == RECUR_OK && c.aux_head && i < recur_linear_param_count(c.aux_head); i++) {
-            recur_param p; /* trained, clipped with the rest, not saved */
-            if ((st = recur_linear_param(c.aux_head, i, &p)) == RECUR_OK)
+        for (int i = 0; st == RECUR_OK && i < aux_count; i++) {
+            recur_param p; /* trained, not clipped, not saved */
+            if ((st = recur_linear_param(c.aux_head, i, &p)) == RECUR_OK) {
+                grads[count + i] = p.grad, sizes[count + i] = p.numel, pg.total += p.numel;
                 st = recur_optimizer_add(opt, p.value, p.grad, p.numel);
+            }
         }
+        pg.total += total;
+        if (st == RECUR_OK && dist_size() > 1 && !(pg.reduce = malloc((pg.total + 2) * sizeof(float))))
+            st = RECUR_E_NOMEM;
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
@@ -651,11 +737,11 @@ static int classify_train(int argc, char **argv)
     for (int epoch = 1; !rc && epoch <= (int)o.num[CL_EPOCHS]; epoch++) {
         pass_result tr = {0}, va = {0};
         cls_bucket_order(&d, s.train, s.n_train, (int)o.num[CL_BATCH], &rng);
-        rc = run_pass(&c, &d, s.train, s.n_train, (int)o.num[CL_BATCH], opt, grads, sizes, count,
-                      o.num[CL_CLIP], &tr, NULL, NULL);
+        rc = run_pass(&c, &d, s.train, s.n_train, (int)o.num[CL_BATCH], opt, &pg, o.num[CL_CLIP], &tr,
+                      NULL, NULL);
         double aux = c.aux_loss;
         if (!rc && s.n_val)
-            rc = run_pass(&c, &d, s.val, s.n_val, 256, NULL, NULL, NULL, 0, 0, &va, NULL, NULL);
+            rc = run_pass(&c, &d, s.val, s.n_val, 256, NULL, NULL, 0, &va, NULL, NULL);
         if (rc)
             break;
         double score = s.n_val ? (double)va.correct / (double)va.count
@@ -686,17 +772,17 @@ static int classify_train(int argc, char **argv)
         printf("kept the weights of epoch %d (%s accuracy %.4f)\n", best_epoch,
                s.n_val ? "validation" : "train", best_score);
     }
-    if (!rc && s.n_test) {
+    if (!rc && s.n_test && dist_rank() == 0) {
         pass_result te = {0};
         te.confusion = calloc((size_t)d.classes * d.classes, sizeof *te.confusion);
-        rc = te.confusion ? run_pass(&c, &d, s.test, s.n_test, 256, NULL, NULL, NULL, 0, 0, &te,
+        rc = te.confusion ? run_pass(&c, &d, s.test, s.n_test, 256, NULL, NULL, 0, &te,
                                      NULL, NULL)
                           : cli_error("out of memory");
         if (!rc)
             rc = print_report(&d, &te, "test", NULL);
         free(te.confusion);
     }
-    if (!rc) {
+    if (!rc && dist_rank() == 0) {
         recur_status st =
             save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler, &o);
         if (st != RECUR_OK)
@@ -704,7 +790,7 @@ static int classify_train(int argc, char **argv)
         else
             printf("saved %s\n", o.str[CL_OUTPUT]);
     }
-    free(values), free(grads), free(sizes), free(best), free(c.class_weights);
+    free(values), free(grads), free(sizes), free(best), free(c.class_weights), free(pg.reduce);
     recur_linear_free(c.aux_head);
     recur_scaler_free(scaler);
     free(s.train);
@@ -854,7 +940,7 @@ static int classify_use(int argc, char **argv, int predict)
     for (int64_t i = 0; !rc && i < d.n; i++)
         idx[i] = i;
     if (!rc)
-        rc = run_pass(&c, &d, idx, d.n, 256, NULL, NULL, NULL, 0, 0, &r, predictions,
+        rc = run_pass(&c, &d, idx, d.n, 256, NULL, NULL, 0, &r, predictions,
                       probabilities);
     if (!rc && !predict)
         rc = print_report(&d, &r, "eval", o.str[CL_JSON]);
@@ -903,6 +989,8 @@ int cmd_classify(int argc, char **argv)
     }
     if (!strcmp(argv[1], "train"))
         return classify_train(argc - 1, argv + 1);
+    if (dist_size() > 1)
+        return cli_error("classify %s: only classify train runs under mpirun", argv[1]);
     if (!strcmp(argv[1], "eval"))
         return classify_use(argc - 1, argv + 1, 0);
     if (!strcmp(argv[1], "predict"))

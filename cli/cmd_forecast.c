@@ -12,6 +12,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "dist.h"
 #include "forecast_data.h"
 #include "forecast_fit.h"
 
@@ -245,46 +246,24 @@ static FILE *open_csv(const char *path, const char *header)
 /* recur forecast train                                              */
 /* ---------------------------------------------------------------- */
 
-static int train_and_score(forecast_series *fs, const cli_options *o, const char *dir)
+/* Rank 0's part after training: the holdout scores, evaluation.csv, the
+ * predictions, holdout.csv and the model file. */
+static int score_and_save(forecast_series *fs, const cli_options *o, const char *dir,
+                          forecaster *net, const size_t *test, int64_t n_test)
 {
     const forecast_data *d = &fs->data;
-    const int64_t stride = (int64_t)o->num[FC_STRIDE];
-    size_t *train = NULL, *val = NULL, *test = NULL;
-    int64_t n_train = forecast_origins(fs, 0, fs->train_end, stride, &train);
-    int64_t n_val = forecast_origins(fs, fs->train_end, fs->val_end, stride, &val);
-    int64_t n_test = forecast_origins(fs, fs->val_end, (int64_t)d->steps, stride, &test);
-    int rc = 0;
-    if (n_train <= 0 || n_val < 0 || n_test <= 0)
-        rc = n_train < 0 || n_val < 0 || n_test < 0
-                 ? CLI_EXIT_FAILURE
-                 : cli_error("no %s windows: the data is too short for --lookback %d and "
-                             "--horizon %d",
-                             n_train <= 0 ? "training" : "holdout", d->lookback, d->horizon);
-    forecaster net = {0};
-    float *out = NULL;
-    metrics_csv *metrics = NULL;
-    char path[4200];
-    static const char *const columns[] = {"epoch", "train_loss", "val_loss", "lr", "elapsed_s"};
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    if (!rc)
-        rc = metrics_csv_open(path, columns, 5, -1, &metrics);
-    if (!rc) {
-        printf("windows: %lld train, %lld validation, %lld holdout (rows %lld / %lld / %zu)\n",
-               (long long)n_train, (long long)n_val, (long long)n_test, (long long)fs->train_end,
-               (long long)(fs->val_end - fs->train_end), d->steps - (size_t)fs->val_end);
-        rc = forecast_build_and_fit(fs, o, train, n_train, val, n_val, metrics, 0, &net);
-    }
     size_t width = (size_t)d->horizon * (size_t)d->target_count;
-    if (!rc && !(out = malloc((size_t)n_test * width * sizeof(float))))
-        rc = cli_error("out of memory");
+    float *out = malloc((size_t)n_test * width * sizeof(float));
+    int rc = out ? 0 : cli_error("out of memory");
     if (!rc) {
-        recur_status st = forecast_predict(&net, d, test, (size_t)n_test, out);
+        recur_status st = forecast_predict(net, d, test, (size_t)n_test, out);
         if (st == RECUR_OK)
             st = recur_scaler_inverse_channels(fs->scaler, out, n_test * d->horizon,
                                                d->target_count, d->targets);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
+    char path[4200];
     FILE *evaluation = NULL, *predictions = NULL;
     snprintf(path, sizeof path, "%s/evaluation.csv", dir);
     if (!rc && !(evaluation = open_csv(path, "target,method,step,mae,rmse,smape,mase,count\n")))
@@ -302,15 +281,52 @@ static int train_and_score(forecast_series *fs, const cli_options *o, const char
         rc = cli_error("%s: cannot write", pred_path);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc) {
-        recur_status st = save_model(path, &net, fs, o);
+        recur_status st = save_model(path, net, fs, o);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else
             printf("\nsaved %s (with metrics.csv and evaluation.csv)\n", path);
     }
+    free(out);
+    return rc;
+}
+
+/* Under mpirun every rank trains (cli/dist.h); rank 0 alone writes files. */
+static int train_and_score(forecast_series *fs, const cli_options *o, const char *dir)
+{
+    const forecast_data *d = &fs->data;
+    const int64_t stride = (int64_t)o->num[FC_STRIDE];
+    size_t *train = NULL, *val = NULL, *test = NULL;
+    int64_t n_train = forecast_origins(fs, 0, fs->train_end, stride, &train);
+    int64_t n_val = forecast_origins(fs, fs->train_end, fs->val_end, stride, &val);
+    int64_t n_test = forecast_origins(fs, fs->val_end, (int64_t)d->steps, stride, &test);
+    int rc = 0;
+    if (n_train <= 0 || n_val < 0 || n_test <= 0)
+        rc = n_train < 0 || n_val < 0 || n_test < 0
+                 ? CLI_EXIT_FAILURE
+                 : cli_error("no %s windows: the data is too short for --lookback %d and "
+                             "--horizon %d",
+                             n_train <= 0 ? "training" : "holdout", d->lookback, d->horizon);
+    forecaster net = {0};
+    metrics_csv *metrics = NULL;
+    char path[4200];
+    static const char *const columns[] = {"epoch", "train_loss", "val_loss", "lr", "elapsed_s"};
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (!rc && dist_rank() == 0)
+        rc = metrics_csv_open(path, columns, 5, -1, &metrics);
+    if (!rc) {
+        printf("windows: %lld train, %lld validation, %lld holdout (rows %lld / %lld / %zu)\n",
+               (long long)n_train, (long long)n_val, (long long)n_test, (long long)fs->train_end,
+               (long long)(fs->val_end - fs->train_end), d->steps - (size_t)fs->val_end);
+        if (dist_size() > 1)
+            printf("data-parallel over %d processes: each batch split among them\n", dist_size());
+        rc = forecast_build_and_fit(fs, o, train, n_train, val, n_val, metrics, 0, &net);
+    }
+    if (!rc && dist_rank() == 0)
+        rc = score_and_save(fs, o, dir, &net, test, n_test);
     metrics_csv_close(metrics);
     forecaster_free(&net);
-    free(out), free(train), free(val), free(test);
+    free(train), free(val), free(test);
     return rc;
 }
 
@@ -327,8 +343,10 @@ static int forecast_train(int argc, char **argv)
         return cli_error("forecast train: --target COL is missing");
     if (o.str[FC_TIME] && o.str[FC_TIME_COLS])
         return cli_error("forecast train: give --time or --time-cols, not both");
+    if (dist_quiet_other_ranks() != 0) /* rank 0 reports and writes the files */
+        return cli_error("forecast train: rank %d: cannot silence stdout", dist_rank());
     const char *dir = o.str[FC_OUTPUT];
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (dist_rank() == 0 && mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cli_error("%s: cannot create the model folder: %s", dir, strerror(errno));
     forecast_series fs;
     rc = forecast_series_load(&fs, o.positional[0], &o, (int64_t)o.num[FC_HOLDOUT],
@@ -511,6 +529,8 @@ int cmd_forecast(int argc, char **argv)
     }
     if (!strcmp(argv[1], "train"))
         return forecast_train(argc - 1, argv + 1);
+    if (dist_size() > 1)
+        return cli_error("forecast %s: only forecast train runs under mpirun", argv[1]);
     if (!strcmp(argv[1], "predict"))
         return forecast_predict_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "plot"))

@@ -637,7 +637,7 @@ int cmd_train(int argc, char **argv)
         return cli_error("train: --batch %.0f is not a multiple of the %d processes (mpirun -np)",
                          o.num[OPT_BATCH], shard.size);
     }
-    if (shard.rank > 0 && !freopen("/dev/null", "w", stdout)) { /* rank 0 reports */
+    if (dist_quiet_other_ranks() != 0) { /* rank 0 reports */
         recur_st_close(resume_from);
         return cli_error("train: rank %d: cannot silence stdout", shard.rank);
     }

@@ -2,7 +2,20 @@
 #include "dist.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+void dist_share(long long count, long long *first, long long *own)
+{
+    long long rank = dist_rank(), size = dist_size();
+    *first = count * rank / size;
+    *own = count * (rank + 1) / size - *first;
+}
+
+int dist_quiet_other_ranks(void)
+{
+    return dist_rank() > 0 && !freopen("/dev/null", "w", stdout) ? -1 : 0;
+}
 
 #ifdef RECUR_HAVE_MPI
 #include <mpi.h>
@@ -39,6 +52,16 @@ void dist_allreduce_mean(float *data, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         data[i] /= (float)dist_size_value;
+}
+
+void dist_allreduce_sum_float(float *data, size_t n)
+{
+    if (dist_size_value == 1)
+        return;
+    for (size_t at = 0; at < n; at += DIST_CHUNK) {
+        size_t count = n - at < DIST_CHUNK ? n - at : DIST_CHUNK;
+        MPI_Allreduce(MPI_IN_PLACE, data + at, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
 }
 
 void dist_allreduce_sum_double(double *x, int n)
@@ -95,6 +118,8 @@ int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
 
 void dist_allreduce_mean(float *data, size_t n) { (void)data, (void)n; }
+
+void dist_allreduce_sum_float(float *data, size_t n) { (void)data, (void)n; }
 
 void dist_allreduce_sum_double(double *x, int n) { (void)x, (void)n; }
 

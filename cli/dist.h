@@ -15,11 +15,19 @@ int dist_size(void);
 /* In place: the element-wise sum over all processes, divided by their count. */
 void dist_allreduce_mean(float *data, size_t n);
 /* In place: the element-wise sum over all processes. */
+void dist_allreduce_sum_float(float *data, size_t n);
+/* In place: the element-wise sum over all processes. */
 void dist_allreduce_sum_double(double *x, int n);
 /* Rank 0's bytes to every process. */
 void dist_broadcast(void *data, size_t bytes);
 /* Rank r's n floats to all[r * n .. (r + 1) * n) on rank 0 (all may be NULL elsewhere). */
 void dist_gather_float(const float *local, size_t n, float *all);
+/* This rank's contiguous share [*first, *first + *own) of count items:
+ * rank r of N takes [count r / N, count (r + 1) / N), possibly empty. */
+void dist_share(long long count, long long *first, long long *own);
+/* Ranks other than 0 discard their stdout (rank 0 reports); 0, or -1 when
+ * stdout cannot be redirected. */
+int dist_quiet_other_ranks(void);
 void dist_finalize(void);
 /* Ends every process of the job with this exit status (exit(code) alone). */
 void dist_abort(int code);

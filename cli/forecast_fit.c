@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli_util.h"
+#include "dist.h"
 #include "forecast_data.h"
 
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
@@ -198,12 +199,13 @@ typedef struct fit_state {
     float **values, **grads;
     size_t *sizes, total;
     float *best;
+    float *reduce; /* [total] under mpirun: the packed gradients */
 } fit_state;
 
 static void fit_state_free(fit_state *s)
 {
     recur_optimizer_free(s->opt);
-    free(s->values), free(s->grads), free(s->sizes), free(s->best);
+    free(s->values), free(s->grads), free(s->sizes), free(s->best), free(s->reduce);
 }
 
 static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast_fit_options *fo)
@@ -226,7 +228,9 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
         CLI_TRY(recur_optimizer_add(s->opt, p.value, p.grad, p.numel));
     }
     s->best = malloc(s->total * sizeof(float));
-    return s->best ? RECUR_OK : RECUR_E_NOMEM;
+    if (dist_size() > 1)
+        s->reduce = malloc(s->total * sizeof(float));
+    return s->best && (dist_size() == 1 || s->reduce) ? RECUR_OK : RECUR_E_NOMEM;
 }
 
 static void copy_params(fit_state *s, int to_best)
@@ -241,21 +245,80 @@ static void copy_params(fit_state *s, int to_best)
     }
 }
 
+/* Under mpirun: the gradients of every parameter summed over the ranks
+ * (each already weighted by its share of the batch), in one all-reduce. */
+static void reduce_grads(fit_state *s)
+{
+    size_t at = 0;
+    for (int i = 0; i < s->count; at += s->sizes[i], i++)
+        memcpy(s->reduce + at, s->grads[i], s->sizes[i] * sizeof(float));
+    dist_allreduce_sum_float(s->reduce, s->total);
+    at = 0;
+    for (int i = 0; i < s->count; at += s->sizes[i], i++)
+        memcpy(s->grads[i], s->reduce + at, s->sizes[i] * sizeof(float));
+}
+
+/* One training batch of this rank's `own` origins under mpirun: the masked
+ * MSE's mean gradient weighted by this rank's share of the batch's scored
+ * values (counted over all ranks first), so that the summed gradients equal
+ * the whole batch's mean. */
+static recur_status split_batch_loss(forecaster *net, const forecast_data *d,
+                                     const size_t *origins, int own, batch_buffers *buf,
+                                     double *sum, double *scored)
+{
+    const size_t outputs = (size_t)own * d->horizon * d->target_count;
+    double count = 0, batch_scored;
+    if (own)
+        forecast_fill(d, origins, own, buf->x, buf->y, buf->mask);
+    for (size_t k = 0; k < outputs; k++)
+        count += buf->mask[k];
+    batch_scored = count;
+    dist_allreduce_sum_double(&batch_scored, 1);
+    if (!own || count == 0)
+        return RECUR_OK;
+    const float *result;
+    CLI_TRY(forecaster_forward(net, d, own, buf->x, buf->y, &result));
+    recur_loss_options lo = recur_loss_defaults();
+    lo.mask = buf->mask;
+    lo.reduction = RECUR_REDUCE_SUM;
+    float loss_sum, mean;
+    CLI_TRY(recur_elementwise_loss(RECUR_LOSS_MSE, outputs, result, buf->y, &lo, &loss_sum, NULL));
+    *sum += loss_sum, *scored += count;
+    lo.reduction = RECUR_REDUCE_MEAN;
+    CLI_TRY(recur_elementwise_loss(RECUR_LOSS_MSE, outputs, result, buf->y, &lo, &mean, buf->grad));
+    const float share = (float)(count / batch_scored);
+    for (size_t k = 0; k < outputs; k++)
+        buf->grad[k] *= share;
+    return forecaster_backward(net, buf->grad);
+}
+
+/* Under mpirun each batch is split among the ranks (dist_share) and the
+ * gradients summed before clipping: every rank takes the same step. */
 static recur_status train_epoch(forecaster *net, const forecast_data *d, size_t *order,
                                 size_t n, const forecast_fit_options *fo, fit_state *s,
                                 batch_buffers *buf, double *train_loss)
 {
-    double sum = 0, scored = 0;
+    double sums[2] = {0, 0}; /* the loss sum and the scored values */
+    const int split = dist_size() > 1;
     forecaster_set_training(net, 1);
     for (size_t at = 0; at < n; at += (size_t)fo->batch) {
         int b = (int)(n - at < (size_t)fo->batch ? n - at : (size_t)fo->batch);
         forecaster_zero_grad(net);
-        CLI_TRY(batch_loss(net, d, order + at, b, buf, 1, &sum, &scored));
+        if (split) {
+            long long first, own;
+            dist_share(b, &first, &own);
+            CLI_TRY(split_batch_loss(net, d, order + at + first, (int)own, buf, &sums[0],
+                                     &sums[1]));
+            reduce_grads(s);
+        } else
+            CLI_TRY(batch_loss(net, d, order + at, b, buf, 1, &sums[0], &sums[1]));
         if (fo->clip > 0)
             CLI_TRY(recur_clip_grad_norm(s->count, s->grads, s->sizes, (float)fo->clip, NULL));
         CLI_TRY(recur_optimizer_step(s->opt));
     }
-    *train_loss = scored > 0 ? sum / scored : NAN;
+    if (split)
+        dist_allreduce_sum_double(sums, 2);
+    *train_loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
     return RECUR_OK;
 }
 

@@ -38,6 +38,17 @@ static const char main_usage[] =
     "run; 2 bad input (a missing or malformed file, a wrong shape, a bad flag),\n"
     "with one line on stderr; 130 interrupted (SIGINT, a checkpoint is saved).\n";
 
+/* A command that trains data-parallel under mpirun (cli/dist.h). */
+static int run_distributed(int (*command)(int, char **), int argc, char **argv)
+{
+    dist_init(&argc, &argv);
+    int rc = command(argc - 1, argv + 1);
+    if (rc != CLI_EXIT_OK && rc != 130 && dist_size() > 1)
+        dist_abort(rc); /* a failed rank ends the whole job instead of a hang */
+    dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* Past a file-size limit (ulimit -f) a write then fails with EFBIG and is
@@ -60,20 +71,14 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(command, "export"))
         return cmd_export(argc - 1, argv + 1);
-    if (!strcmp(command, "train")) { /* under mpirun: data-parallel (cli/dist.h) */
-        dist_init(&argc, &argv);
-        int rc = cmd_train(argc - 1, argv + 1);
-        if (rc != CLI_EXIT_OK && rc != 130 && dist_size() > 1)
-            dist_abort(rc); /* a failed rank ends the whole job instead of a hang */
-        dist_finalize();
-        return rc;
-    }
+    if (!strcmp(command, "train"))
+        return run_distributed(cmd_train, argc, argv);
     if (!strcmp(command, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(command, "classify"))
-        return cmd_classify(argc - 1, argv + 1);
+        return run_distributed(cmd_classify, argc, argv);
     if (!strcmp(command, "forecast"))
-        return cmd_forecast(argc - 1, argv + 1);
+        return run_distributed(cmd_forecast, argc, argv);
     if (!strcmp(command, "eval"))
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(command, "plot"))

@@ -6,6 +6,7 @@
 # MPI instead of inside one GEMM, a floating-point reordering that the 40
 # Adam steps carry forward. Checkpoints hold the carried state of all 8
 # streams, so a run stopped under 2 processes resumes under 1 and the reverse.
+# classify train and forecast train split each batch the same way (below).
 # Skips (77) without mpirun, without an MPI build, or when mpirun cannot start 2 processes.
 # usage: test_mpi.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
@@ -57,6 +58,45 @@ same_losses "1 then 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/r12.ckpt/metr
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --batch 7 -o "$dir/bad.safetensors" >"$dir/bad.log" 2>&1
 rc=$?
 [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "is not a multiple of the 2 processes" "$dir/bad.log" && ok || bad "--batch 7 under 2 processes: exit $rc, $(head -c 300 "$dir/bad.log")"
+
+# classify train and forecast train: each batch split among 2 processes (5
+# examples: 2 and 3, the last batch smaller), the gradients weighted by each
+# share; the same epochs' losses as one process, only rank 0's files.
+# classify prints its losses with 4 decimals: they agree within 1.5e-4.
+{ for i in $(seq 1 37); do echo "quite good movie $i"; done; } >"$dir/pos.txt"
+{ for i in $(seq 1 30); do echo "rather bad film number $i"; done; } >"$dir/neg.txt"
+cargs=(classify train --lines "$dir/pos.txt=pos,$dir/neg.txt=neg" --tokens char --epochs 3 --hidden 8
+       --embed 4 --max-len 32 --batch 5 --class-weights balanced --aux next-token --seed 4)
+"$recur" "${cargs[@]}" -o "$dir/c1.safetensors" >"$dir/c1.log" 2>&1 || bad "classify, 1 process failed: $(tail -2 "$dir/c1.log")"
+timeout 60 "${mpi[@]}" "$recur" "${cargs[@]}" -o "$dir/c2.safetensors" >"$dir/c2.log" 2>&1 || bad "classify, 2 processes failed: $(tail -3 "$dir/c2.log")"
+grep -q "data-parallel over 2 processes" "$dir/c2.log" && ok || bad "classify: not data-parallel: $(head -3 "$dir/c2.log")"
+worst=$(paste -d'|' <(grep "train loss" "$dir/c1.log") <(grep "train loss" "$dir/c2.log") |
+  awk -F'|' '{ split($1, a, " +"); split($2, b, " +")
+    for (i = 1; i <= length(a); i++) if (a[i - 1] == "loss" || a[i - 1] == "acc") {
+      d = a[i] - b[i]; d = d < 0 ? -d : d; if (d > w) w = d }; n++ }
+    END { if (n != 3) print "rows:" n; else printf "%.3g\n", w }')
+echo "classify 1 vs 2 processes: worst difference of the printed losses $worst"
+awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1.5e-4) }' && ok || bad "classify: losses differ ($worst)"
+[[ -s $dir/c2.safetensors && $(grep -c "train loss" "$dir/c2.log") -eq 3 && $(grep -c "^saved" "$dir/c2.log") -eq 1 ]] \
+  && ok || bad "classify: rank 0 alone reports and saves: $(cat "$dir/c2.log")"
+
+awk 'BEGIN { print "t,y,x"; for (i = 0; i < 260; i++)
+  printf "%d,%.5f,%.5f\n", i, sin(i / 5) + 0.3 * sin(i / 23), cos(i / 7) }' >"$dir/series.csv"
+fargs=(forecast train "$dir/series.csv" --target y --lookback 12 --horizon 2 --holdout 40 --epochs 4
+       --hidden 8 --batch 7 --seed 5)
+"$recur" "${fargs[@]}" -o "$dir/f1" >"$dir/f1.log" 2>&1 || bad "forecast, 1 process failed: $(tail -2 "$dir/f1.log")"
+timeout 60 "${mpi[@]}" "$recur" "${fargs[@]}" -o "$dir/f2" >"$dir/f2.log" 2>&1 || bad "forecast, 2 processes failed: $(tail -3 "$dir/f2.log")"
+worst=$(paste -d, "$dir/f1/metrics.csv" "$dir/f2/metrics.csv" | awk -F, 'NR > 1 && $1 == $6 {
+    for (c = 2; c <= 3; c++) { d = $c - $(c + 5); d = d < 0 ? -d : d; r = d / ($c < 0 ? -$c : $c)
+      if (r > w) w = r }; n++ }
+    END { if (n != 4) print "rows:" n; else printf "%.3g\n", w }')
+echo "forecast 1 vs 2 processes: worst relative difference of the losses $worst"
+awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1e-4) }' && ok || bad "forecast: losses differ ($worst)"
+[[ $(ls "$dir/f2" | tr '\n' ' ') == "$(ls "$dir/f1" | tr '\n' ' ')" && $(grep -c "^saved" "$dir/f2.log") -eq 1 ]] \
+  && ok || bad "forecast: files $(ls "$dir/f2"), $(grep -c "^saved" "$dir/f2.log") saved lines"
+timeout 60 "${mpi[@]}" "$recur" forecast predict "$dir/f1" "$dir/series.csv" -o "$dir/next.csv" >"$dir/fp.log" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && grep -q "only forecast train runs under mpirun" "$dir/fp.log" && ok || bad "forecast predict under mpirun: exit $rc"
 
 # rank 0 alone fails (it cannot write metrics.csv) while rank 1 waits in the
 # all-reduce: MPI_Abort from rank 0 must end both instead of a hang
