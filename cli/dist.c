@@ -42,18 +42,6 @@ int dist_rank(void) { return dist_rank_value; }
 
 int dist_size(void) { return dist_size_value; }
 
-void dist_allreduce_mean(float *data, size_t n)
-{
-    if (dist_size_value == 1)
-        return;
-    for (size_t at = 0; at < n; at += DIST_CHUNK) {
-        size_t count = n - at < DIST_CHUNK ? n - at : DIST_CHUNK;
-        MPI_Allreduce(MPI_IN_PLACE, data + at, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    }
-    for (size_t i = 0; i < n; i++)
-        data[i] /= (float)dist_size_value;
-}
-
 void dist_allreduce_sum_float(float *data, size_t n)
 {
     if (dist_size_value == 1)
@@ -62,6 +50,15 @@ void dist_allreduce_sum_float(float *data, size_t n)
         size_t count = n - at < DIST_CHUNK ? n - at : DIST_CHUNK;
         MPI_Allreduce(MPI_IN_PLACE, data + at, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
+}
+
+void dist_allreduce_mean(float *data, size_t n)
+{
+    if (dist_size_value == 1)
+        return;
+    dist_allreduce_sum_float(data, n);
+    for (size_t i = 0; i < n; i++)
+        data[i] /= (float)dist_size_value;
 }
 
 void dist_allreduce_sum_double(double *x, int n)
