@@ -281,6 +281,8 @@ typedef struct param_grads {
  * (each already weighted by its share of the batch). */
 static void reduce_grads(const param_grads *pg, float *loss, float *aux)
 {
+    if (!pg) /* evaluation passes have none */
+        return;
     size_t at = 0;
     for (int i = 0; i < pg->count; at += pg->sizes[i], i++)
         memcpy(pg->reduce + at, pg->grads[i], pg->sizes[i] * sizeof(float));
