@@ -390,8 +390,9 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
             break;
         }
         if (opt && !isfinite(loss)) {
-            rc = cli_error("training diverged: the loss is %s (try a lower --lr)",
-                           isnan(loss) ? "NaN" : "infinite");
+            cli_error("training diverged: the loss is %s (try a lower --lr)",
+                      isnan(loss) ? "NaN" : "infinite");
+            rc = CLI_EXIT_FAILURE; /* as recur train: 1 for a diverged run */
             break;
         }
         out->loss += (double)loss * count;

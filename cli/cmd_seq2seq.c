@@ -357,8 +357,9 @@ static int run_pass(recur_seq2seq *m, const dataset *d, const int64_t *idx, int6
             break;
         }
         if (!isfinite(loss)) {
-            rc = cli_error("training diverged: the loss is %s (try a lower --lr)",
-                           isnan(loss) ? "NaN" : "infinite");
+            cli_error("training diverged: the loss is %s (try a lower --lr)",
+                      isnan(loss) ? "NaN" : "infinite");
+            rc = CLI_EXIT_FAILURE; /* as recur train: 1 for a diverged run */
             break;
         }
         int64_t tokens = 0;

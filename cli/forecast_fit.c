@@ -349,8 +349,9 @@ int forecast_fit(forecaster *net, const forecast_data *d, const size_t *train, s
             break;
         }
         if (!isfinite(train_loss)) {
-            rc = cli_error("training diverged in epoch %d: the loss is %s (try a lower --lr)",
-                           epoch, isnan(train_loss) ? "NaN" : "infinite");
+            cli_error("training diverged in epoch %d: the loss is %s (try a lower --lr)",
+                      epoch, isnan(train_loss) ? "NaN" : "infinite");
+            rc = CLI_EXIT_FAILURE; /* as recur train: 1 for a diverged run */
             break;
         }
         double score = n_val ? val_loss : train_loss;
