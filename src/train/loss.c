@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "train/log_sum_exp.h"
 
 recur_cross_entropy_options recur_cross_entropy_defaults(void)
 {
@@ -14,12 +15,7 @@ recur_cross_entropy_options recur_cross_entropy_defaults(void)
 /* log_softmax of one row into log_p (double for a stable sum). */
 static void log_softmax_row(int classes, const float *logits, double *log_p)
 {
-    double max = logits[0], sum = 0.0;
-    for (int c = 1; c < classes; c++)
-        max = logits[c] > max ? logits[c] : max;
-    for (int c = 0; c < classes; c++)
-        sum += exp((double)logits[c] - max);
-    double log_sum = max + log(sum);
+    const double log_sum = recur_log_sum_exp(classes, logits);
     for (int c = 0; c < classes; c++)
         log_p[c] = (double)logits[c] - log_sum;
 }

@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "io/param_io.h"
+#include "train/log_sum_exp.h"
 
 #define MAX_S2S_PARAMS 256
 
@@ -548,12 +549,7 @@ static recur_status decode_step(recur_seq2seq *m, int S, int n, int cap, const i
     /* log-softmax in place */
     for (int i = 0; i < n; i++) {
         float *row = m->step_logits.data + (size_t)i * V;
-        double max = row[0], sum = 0;
-        for (int v = 1; v < V; v++)
-            max = row[v] > max ? row[v] : max;
-        for (int v = 0; v < V; v++)
-            sum += exp((double)row[v] - max);
-        double lse = max + log(sum);
+        const double lse = recur_log_sum_exp(V, row);
         for (int v = 0; v < V; v++)
             row[v] = (float)((double)row[v] - lse);
     }
