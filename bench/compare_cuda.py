@@ -1,7 +1,9 @@
 """GPU speed comparison (not a test): `recur bench --device cuda --json`
 against PyTorch's cuDNN RNNs on the same GPU, in one run, in two precision
 modes: fp32 (recur --math fp32; torch.backends.cudnn.allow_tf32 = False) and
-tf32 (recur --math tf32; cuDNN's default, allow_tf32 = True). Started by
+tf32 (recur --math tf32; cuDNN's default, allow_tf32 = True), and on request
+bf16 (recur --math bf16, bfloat16 products with fp32 storage; PyTorch's
+module and input in bfloat16, so cuDNN also stores in bfloat16). Started by
 `bench/compare --device cuda`.
 
 PyTorch is timed as recur bench times itself (at least 3 warm-up calls and a
@@ -30,11 +32,13 @@ def run_recur(binary, math, seconds, cases):
     return json.loads(done.stdout)
 
 
-def run_torch(torch, case, seconds):
+def run_torch(torch, case, seconds, math):
     torch.manual_seed(1)
     dev = torch.device("cuda")
-    module = torch_module(torch, case).float().to(dev)
+    dtype = torch.bfloat16 if math == "bf16" else torch.float32
+    module = torch_module(torch, case).to(device=dev, dtype=dtype)
     x = (torch.rand(case["seq_len"], case["batch"], case["input_size"], device=dev) * 2 - 1)
+    x = x.to(dtype)
     forward, train = torch_passes(torch, module, x, torch.cuda.synchronize)
     return time_calls(forward, seconds), time_calls(train, seconds)
 
@@ -69,7 +73,7 @@ def main():
         if device_line not in lines:
             lines.insert(-1, device_line)
         for case in ours["cases"]:
-            fwd, train = run_torch(torch, case, args.seconds)
+            fwd, train = run_torch(torch, case, args.seconds, math)
             rows.append(f"| {math} | {case['name']} | {fmt_ms(case['forward'])} | {fmt_ms(fwd)} "
                         f"| {fmt_ratio(fwd, case['forward'])} | {fmt_ms(case['train'])} "
                         f"| {fmt_ms(train)} | {fmt_ratio(train, case['train'])} |")

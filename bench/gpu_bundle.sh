@@ -7,7 +7,8 @@ set -euo pipefail
 build=${1:?BUILD_DIR}
 dest=${2:?BIN_DIR}
 rm -rf "$dest" && mkdir -p "$dest/lib"
-cp "$build/recur" "$build/tests/test_cuda_rnn" "$build/tests/test_rnn_reference" "$dest/"
+cp "$build/recur" "$build/tests/test_cuda_rnn" "$build/tests/test_cuda_train" \
+  "$build/tests/test_rnn_reference" "$dest/"
 for b in "$dest"/recur "$dest"/test_*; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -v -E '/(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|ld-linux[^/]*|libcublas|libcublasLt)\.so' |
   while read -r lib; do cp -L "$lib" "$dest/lib/"; done

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # GPU checks in one go (not part of CI): the CUDA tests, compute-sanitizer
-# (memcheck with leak check, racecheck) and the comparison with cuDNN.
+# (memcheck with leak check, racecheck), recur train on both devices, LM
+# training against PyTorch and the comparison with cuDNN.
 # usage: bench/gpu_check.sh BIN_DIR OUT_DIR [SECONDS]
-#   BIN_DIR  holds recur, test_cuda_rnn and test_rnn_reference of a CUDA build
-#            (and, in lib/, shared libraries the GPU machine lacks)
+#   BIN_DIR  holds recur, test_cuda_rnn, test_cuda_train and test_rnn_reference
+#            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: CONFIGS (random configurations of test_cuda_rnn, default 300),
-# CASES (bench cases for the comparison, default the whole suite).
+# CASES (bench cases for the comparison, default the whole suite), MATH
+# (its precision modes, default fp32,tf32,bf16), LM_CONFIGS (configurations
+# of bench/lm_train_cuda.py, default its own).
 set -u
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
@@ -24,6 +27,8 @@ ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
 
 "$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 >"$out/test_cuda_rnn.log" 2>&1
 status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
+"$bin/test_cuda_train" >"$out/test_cuda_train.log" 2>&1
+status "test_cuda_train" "exit $? | $(grep -cE '^ok' "$out/test_cuda_train.log") ok, $(grep -ciE 'fail' "$out/test_cuda_train.log") failing lines"
 tmp=$(mktemp -d)
 "$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
 status "test_rnn_reference --cuda" "exit $? | $(tail -2 "$out/reference.log" | head -1)"
@@ -31,6 +36,12 @@ if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
     "$bin/test_cuda_rnn" 12 2 >"$out/memcheck.log" 2>&1
   status "memcheck" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+    "$bin/test_cuda_train" >"$out/memcheck_train.log" 2>&1
+  status "memcheck test_cuda_train" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck_train.log" | tail -1)"
+  compute-sanitizer --tool racecheck --error-exitcode 9 \
+    "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
+  status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
   compute-sanitizer --tool racecheck --error-exitcode 9 \
     "$bin/test_cuda_rnn" 6 3 >"$out/racecheck.log" 2>&1
   status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
@@ -39,21 +50,45 @@ else
 fi
 # recur train / generate on both devices: the same losses to rounding.
 lm=$(mktemp -d)
+train_case() { # name, then recur train options
+  local name=$1; shift
+  for dev in cpu cuda; do
+    "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 \
+      --eval-interval 30 "$@" --output "$lm/$name-$dev.safetensors" \
+      --metrics "$lm/$name-$dev.csv" --device "$dev" >"$out/train_$name-$dev.log" 2>&1
+    status "train $name --device $dev" "exit $? | $(tail -1 "$lm/$name-$dev.csv")"
+  done
+}
+train_case lstm2 --hidden 64 --layers 2
+train_case gru-dropout --cell gru --hidden 96 --layers 2 --dropout 0.2 --optimizer adamw
+train_case lstm-l1l2-clip --hidden 48 --l1 1e-5 --l2 1e-4 --clip 0.1 --clip-value 0.01 \
+  --optimizer sgd --momentum 0.9 --lr 0.05
+train_case rnn-rmsprop --cell rnn --hidden 64 --optimizer rmsprop --lr 1e-3
+# resume on the GPU: 30 steps, stop, resume to 60 = one run of 60
+"$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 --eval-interval 30 \
+  --hidden 64 --layers 2 --stop-at 30 --output "$lm/resume.safetensors" \
+  --metrics "$lm/resume.csv" --device cuda >"$out/train_resume.log" 2>&1 &&
+"$bin/recur" train --resume "$lm/resume.ckpt/last.safetensors" --device cuda \
+  >>"$out/train_resume.log" 2>&1
+status "train resume --device cuda" "exit $? | $(tail -1 "$lm/resume.csv") vs $(tail -1 "$lm/lstm2-cuda.csv")"
 for dev in cpu cuda; do
-  "$bin/recur" train --text README.md --hidden 64 --layers 2 --embed 16 --batch 8 --bptt 32 \
-    --steps 60 --eval-interval 30 --output "$lm/$dev.safetensors" --metrics "$lm/$dev.csv" \
-    --device "$dev" >"$out/train_$dev.log" 2>&1
-  status "train --device $dev" "exit $? | step,epoch,train,val,...: $(tail -1 "$lm/$dev.csv")"
-  "$bin/recur" generate "$lm/$dev.safetensors" --prime recur --length 60 --device "$dev" \
+  "$bin/recur" generate "$lm/lstm2-$dev.safetensors" --prime recur --length 60 --device "$dev" \
     >"$out/generate_$dev.txt" 2>&1
   status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
 done
+# LM training speed against PyTorch on the same GPU
+cat README.md docs/*.md > "$lm/text.txt"
+python3 bench/lm_train_cuda.py --recur "$bin/recur" --text "$lm/text.txt" \
+  ${LM_CONFIGS:+--configs "$LM_CONFIGS"} --out "$out/lm_train.md" >"$out/lm_train.log" 2>&1
+status "lm_train_cuda.py" "exit $?"
+cat "$out/lm_train.md" 2>/dev/null || tail -20 "$out/lm_train.log"
 # The per-step path alone, for the cases the persistent kernel takes.
 RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
   --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
 status "bench, per-step kernels" "exit $?"
 cat "$out/bench_steps.log"
 RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
+  --math "${MATH:-fp32,tf32,bf16}" \
   --out "$out/compare.md" >"$out/compare.log" 2>&1
 status "compare" "exit $?"
 cat "$out/compare.md" 2>/dev/null || tail -20 "$out/compare.log"

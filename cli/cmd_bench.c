@@ -36,7 +36,7 @@ static char *(*const blas_corename)(void) = NULL;
 
 static const char bench_usage[] =
     "usage: recur bench [--cases NAME,...] [--seconds X] [--threads N] [--json [FILE]]\n"
-    "                   [--device cpu|cuda] [--math fp32|tf32]\n"
+    "                   [--device cpu|cuda] [--math fp32|tf32|bf16]\n"
     "       recur bench --cell lstm|gru|rnn-tanh|rnn-relu [--hidden N] [--input N]\n"
     "                   [--batch N] [--seq N] [--layers N] [options]\n"
     "\n"
@@ -64,7 +64,8 @@ static const char bench_usage[] =
     "                    followed by a synchronization); the suite then also has\n"
     "                    lstm-h2048-b128-t100 and lstm-h512-b4-t256; the peak column\n"
     "                    is left empty (no sgemm peak is measured on the GPU)\n"
-    "  --math tf32       with --device cuda: TF32 matrix products (default fp32)\n"
+    "  --math MODE       with --device cuda: fp32 (default), tf32 or bf16 tensor-core\n"
+    "                    matrix products (fp32 storage and accumulation)\n"
     "  --json [FILE]     also write the results as JSON to FILE; without FILE (or\n"
     "                    with -) the JSON goes to stdout and the table to stderr\n"
     "\n"
@@ -106,6 +107,11 @@ static const char *cell_name(recur_cell cell)
     case RECUR_RNN_RELU: return "rnn-relu";
     }
     return "?";
+}
+
+static const char *math_name(recur_math math)
+{
+    return math == RECUR_MATH_TF32 ? "tf32" : math == RECUR_MATH_BF16 ? "bf16" : "fp32";
 }
 
 static int cell_gates(recur_cell cell)
@@ -199,8 +205,10 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
                 opt->math = RECUR_MATH_FP32;
             else if (!strcmp(value, "tf32"))
                 opt->math = RECUR_MATH_TF32;
+            else if (!strcmp(value, "bf16"))
+                opt->math = RECUR_MATH_BF16;
             else
-                return cli_error("bench: --math: '%s' is not fp32 or tf32", value);
+                return cli_error("bench: --math: '%s' is not fp32, tf32 or bf16", value);
         } else if (!strcmp(arg, "--seconds")) {
             if (cli_parse_float(arg, value, 1e-6, 3600.0, &opt->seconds))
                 return CLI_EXIT_BAD_INPUT;
@@ -243,7 +251,7 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
     opt->shape.input = input ? (int)input : opt->shape.hidden;
     name_case(&opt->shape);
     if (opt->math != RECUR_MATH_FP32 && opt->device != RECUR_DEVICE_CUDA)
-        return cli_error("bench: --math tf32 needs --device cuda");
+        return cli_error("bench: --math %s needs --device cuda", math_name(opt->math));
     if (opt->threads && !blas_set_threads)
         return cli_error("bench: --threads needs OpenBLAS (openblas_set_num_threads is absent)");
     return -1;
@@ -623,8 +631,7 @@ int cmd_bench(int argc, char **argv)
     else
         snprintf(threads_text, sizeof threads_text, "unknown");
     if (gpu)
-        fprintf(table, "device: %s; math %s\n", device_text,
-                opt.math == RECUR_MATH_TF32 ? "tf32" : "fp32");
+        fprintf(table, "device: %s; math %s\n", device_text, math_name(opt.math));
     else
         fprintf(table,
                 "sgemm peak %.1f GFLOP/s (M=N=K=%d, best of %d: %.2f ms); BLAS threads %s; %s "
@@ -643,7 +650,7 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(root, "seconds", opt.seconds);
         cJSON_AddStringToObject(root, "device", gpu ? "cuda" : "cpu");
         cJSON_AddStringToObject(root, "device_name", device_text);
-        cJSON_AddStringToObject(root, "math", opt.math == RECUR_MATH_TF32 ? "tf32" : "fp32");
+        cJSON_AddStringToObject(root, "math", math_name(opt.math));
         cJSON *jpeak = cJSON_AddObjectToObject(root, "sgemm_peak");
         if (jpeak) {
             cJSON_AddNumberToObject(jpeak, "m", PEAK_SIZE);

@@ -271,11 +271,14 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
 
 typedef enum recur_device { RECUR_DEVICE_CPU = 0, RECUR_DEVICE_CUDA } recur_device;
 
-/* Arithmetic of the GPU's matrix products: FP32 (the default) is IEEE
- * single precision throughout, for parity with the CPU and PyTorch; TF32
+/* Arithmetic of the GPU's cuBLAS matrix products: FP32 (the default) is
+ * IEEE single precision throughout, for parity with the CPU and PyTorch; TF32
  * lets cuBLAS use the tensor cores' 10-bit-mantissa inputs (about 3e-4
- * relative error; PyTorch's cuDNN default for RNNs). */
-typedef enum recur_math { RECUR_MATH_FP32 = 0, RECUR_MATH_TF32 } recur_math;
+ * relative error; PyTorch's cuDNN default for RNNs); BF16 rounds the inputs
+ * to bfloat16 (8-bit mantissa, about 4e-3) for the tensor cores, with FP32
+ * storage and accumulation. The persistent small-batch kernels compute in
+ * FP32 in every mode. */
+typedef enum recur_math { RECUR_MATH_FP32 = 0, RECUR_MATH_TF32, RECUR_MATH_BF16 } recur_math;
 
 /* Number of usable CUDA devices: 0 when built without CUDA, without a
  * driver or without a GPU. */
@@ -316,6 +319,11 @@ float *recur_rnn_device_grads(recur_rnn *rnn);  /* NULL on the CPU */
 /* Host parameters -> GPU, and GPU parameters and gradients -> host. */
 recur_status recur_rnn_params_to_device(recur_rnn *rnn);
 recur_status recur_rnn_params_to_host(recur_rnn *rnn);
+/* recur_cuda_memcpy queued on the GPU's default stream, after everything
+ * queued before it: returns at once for host-to-device copies (the host
+ * buffer may be reused on return) and waits for device-to-host ones. */
+recur_status recur_cuda_memcpy_async(void *dst, const void *src, size_t bytes,
+                                     recur_copy_kind kind);
 
 /* ------------------------------------------------------------------ */
 /* Recurrent layers in safetensors files                               */
@@ -484,6 +492,20 @@ recur_status recur_optimizer_add(recur_optimizer *opt, float *value, const float
                                  size_t numel);
 /* One update of every registered tensor from its current gradient. */
 recur_status recur_optimizer_step(recur_optimizer *opt);
+/* The optimizer on the GPU (CUDA): call before the first recur_optimizer_add,
+ * which then takes device pointers; the state lives on the GPU (write and
+ * read copy it) and steps are queued on the default stream. */
+recur_status recur_optimizer_set_device(recur_optimizer *opt, recur_device device);
+/* recur_optimizer_step that leaves every tensor unchanged when any of the
+ * check_count floats at `check` (e.g. the loss and the gradient norm; device
+ * floats on the GPU) is not finite: decided where the data lives, so the GPU
+ * needs no round trip to the host. The step is counted either way (SGD's
+ * momentum buffer then exists, zeros if this was the first step); once the
+ * caller has seen the non-finite value, recur_optimizer_forget_step uncounts
+ * it (step counts as if recur_optimizer_step had not been called). */
+recur_status recur_optimizer_step_checked(recur_optimizer *opt, const float *check,
+                                          int check_count);
+void recur_optimizer_forget_step(recur_optimizer *opt);
 /* The learning rate used by the next step (for schedules). */
 void recur_optimizer_set_lr(recur_optimizer *opt, float lr);
 float recur_optimizer_get_lr(const recur_optimizer *opt);
@@ -516,6 +538,25 @@ recur_status recur_clip_grad_value(int count, float *const *grads, const size_t 
  * l1, l2 finite and >= 0. Apply it to weight matrices (usually not biases). */
 recur_status recur_weight_penalty(int count, const float *const *values, float *const *grads,
                                   const size_t *sizes, float l1, float l2, float *loss);
+
+/* The same on the GPU (CUDA): the arrays of pointers are host arrays of
+ * device pointers, scalars (loss, total_norm) are device floats, and the work
+ * is queued on the default stream without waiting. Sums run in double in a
+ * fixed order, so results are deterministic. recur_cross_entropy_device is
+ * recur_cross_entropy with the default options for n >= 1 rows: *loss is
+ * overwritten with the mean over the rows whose target is in
+ * 0..classes-1 (others count as ignored: zero gradient rows), grad_logits is
+ * required. The penalty adds to *loss (grads may be NULL, loss too);
+ * clip_grad_norm needs total_norm, where the scaling reads the norm. */
+recur_status recur_cross_entropy_device(int n, int classes, const float *logits,
+                                        const int64_t *targets, float *loss, float *grad_logits);
+recur_status recur_weight_penalty_device(int count, const float *const *values,
+                                         float *const *grads, const size_t *sizes, float l1,
+                                         float l2, float *loss);
+recur_status recur_clip_grad_norm_device(int count, float *const *grads, const size_t *sizes,
+                                         float max_norm, float *total_norm);
+recur_status recur_clip_grad_value_device(int count, float *const *grads, const size_t *sizes,
+                                          float clip_value);
 
 /* ------------------------------------------------------------------ */
 /* Learning-rate schedules and early stopping                          */
@@ -1018,9 +1059,12 @@ void recur_lm_get_rng_state(const recur_lm *lm, uint64_t state[8]);
 recur_status recur_lm_set_rng_state(recur_lm *lm, const uint64_t state[8]);
 /* Forgets the hidden state carried between calls (stateful, truncated BPTT). */
 void recur_lm_reset_state(recur_lm *lm);
-/* Runs the recurrent stack on a device (recur_rnn_set_device, host pointers:
- * parameters and activations cross to the GPU at every call); the embedding,
- * the head and the loss stay on the CPU. */
+/* Moves the model to a device. With the host-pointer calls below only the
+ * recurrent stack runs on the GPU (recur_rnn_set_device: parameters and
+ * activations cross at every call) and the embedding and the head stay on
+ * the CPU; the *_device calls further down run everything on the GPU.
+ * Back to the CPU, the embedding and the head keep their host values (after
+ * device-resident training call recur_lm_params_to_host first). */
 recur_status recur_lm_set_device(recur_lm *lm, recur_device device);
 /* ids [T, B] time-major. Runs from the carried state and carries the final
  * state to the next call (detached: gradients stop at the chunk border).
@@ -1046,6 +1090,22 @@ recur_status recur_lm_save(const recur_lm *lm, const char *path, int extra_count
                            const char *const *extra_keys, const char *const *extra_values);
 /* Loads a model saved by recur_lm_save. */
 recur_status recur_lm_load(const recur_st_file *file, recur_lm **out);
+
+/* Device-resident training (CUDA). After recur_lm_set_device(lm, CUDA) the
+ * embedding and the head have GPU copies too, and these calls take device
+ * pointers and use the GPU's parameters and gradients only, without a round
+ * trip to the host: ids [T, B] (each in 0..vocab-1; others give zero rows),
+ * *logits [T*B, vocab] on the GPU. The carried state stays on the GPU
+ * (recur_lm_get_state / set_state copy it). recur_lm_zero_grad zeroes both
+ * copies of the gradients. */
+recur_status recur_lm_forward_device(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
+                                     const float **logits);
+recur_status recur_lm_backward_device(recur_lm *lm, const float *grad_logits);
+/* recur_lm_param with value and grad pointing at the GPU's copies. */
+recur_status recur_lm_device_param(const recur_lm *lm, int index, recur_param *out);
+/* Host parameters -> GPU; GPU parameters and gradients -> host (waits). */
+recur_status recur_lm_params_to_device(recur_lm *lm);
+recur_status recur_lm_params_to_host(recur_lm *lm);
 
 /* ------------------------------------------------------------------ */
 /* Attention over a sequence (encoder outputs)                         */

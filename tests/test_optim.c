@@ -303,6 +303,46 @@ static void test_lr_and_step_count(void)
     recur_optimizer_free(NULL);
 }
 
+/* A checked step with a non-finite check moves nothing but counts; forgotten,
+ * the steps after it are those of an optimizer that never saw it (SGD's
+ * first momentum step, Adam's bias correction). Without a GPU the device
+ * optimizer is refused at the first registration. */
+static void test_checked_steps(recur_optimizer_kind kind)
+{
+    recur_optimizer_config c = recur_optimizer_config_default(kind);
+    c.momentum = kind == RECUR_SGD ? 0.9f : 0.0f;
+    recur_optimizer *plain = NULL, *checked = NULL;
+    CHECK_OK(recur_optimizer_create(&c, &plain));
+    CHECK_OK(recur_optimizer_create(&c, &checked));
+    if (!plain || !checked)
+        return;
+    float a[3] = {1.0f, -2.0f, 0.5f}, b[3] = {1.0f, -2.0f, 0.5f};
+    float grad[3] = {0.25f, -1.0f, 2.0f};
+    CHECK_OK(recur_optimizer_add(plain, a, grad, 3));
+    CHECK_OK(recur_optimizer_add(checked, b, grad, 3));
+    const float bad[2] = {1.0f, NAN}, good[2] = {1.0f, 2.0f};
+    CHECK_OK(recur_optimizer_step_checked(checked, bad, 2));
+    CHECK(recur_optimizer_step_count(checked) == 1);
+    CHECK(b[0] == 1.0f && b[1] == -2.0f && b[2] == 0.5f);
+    recur_optimizer_forget_step(checked);
+    CHECK(recur_optimizer_step_count(checked) == 0);
+    for (int step = 0; step < 3; step++) {
+        CHECK_OK(recur_optimizer_step(plain));
+        CHECK_OK(recur_optimizer_step_checked(checked, good, 2));
+    }
+    CHECK(!memcmp(a, b, sizeof a));
+    CHECK(recur_optimizer_step_checked(checked, NULL, 1) == RECUR_E_INVALID);
+    recur_optimizer_free(plain);
+    recur_optimizer_free(checked);
+    recur_optimizer *device = NULL;
+    CHECK_OK(recur_optimizer_create(&c, &device));
+    if (recur_cuda_device_count() == 0 && device) {
+        CHECK_OK(recur_optimizer_set_device(device, RECUR_DEVICE_CUDA));
+        CHECK(recur_optimizer_add(device, b, grad, 3) == RECUR_E_INVALID);
+    }
+    recur_optimizer_free(device);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -313,6 +353,8 @@ int main(int argc, char **argv)
     test_invalid_configs();
     test_defaults();
     test_lr_and_step_count();
+    test_checked_steps(RECUR_SGD);
+    test_checked_steps(RECUR_ADAM);
     printf("%d optimizer cases; worst parameter error %.3g (%s)\n", cases, worst_error,
            worst_case);
     return test_finish("test_optim");

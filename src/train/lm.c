@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/lm_cuda.h"
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/status.h"
@@ -31,6 +32,10 @@ struct recur_lm {
     recur_rng rng;
     recur_buffer output_mask; /* [T*B, H]: 0 or 1/(1-p) */
     int masked;               /* the last forward applied output_mask */
+    /* CUDA: the GPU's embedding, head and carried state (lm_cuda.h); the
+     * carried state is on the GPU after a device forward until set_state */
+    lm_cuda *cuda;
+    int state_on_device;
     char names[MAX_LM_PARAMS][48];
 };
 
@@ -74,6 +79,7 @@ void recur_lm_free(recur_lm *lm)
     recur_embedding_free(lm->embedding);
     recur_rnn_free(lm->rnn);
     recur_linear_free(lm->head);
+    lm_cuda_free(lm->cuda);
     recur_buffer *buffers[] = {&lm->h, &lm->c, &lm->embedded, &lm->rnn_out, &lm->logits,
                                &lm->h_n, &lm->c_n, &lm->grad_rnn_out, &lm->grad_embedded,
                                &lm->output_mask};
@@ -115,11 +121,88 @@ void recur_lm_zero_grad(recur_lm *lm)
     recur_embedding_zero_grad(lm->embedding);
     recur_rnn_zero_grad(lm->rnn);
     recur_linear_zero_grad(lm->head);
+    if (lm->cuda)
+        lm_cuda_zero_grad(lm->cuda); /* queued; cannot fail but for a lost device */
+}
+
+/* The host tensors of the embedding and the head, in lm_cuda.h's order. */
+static void host_tensors(const recur_lm *lm, float *values[LM_CUDA_TENSORS],
+                         float *grads[LM_CUDA_TENSORS])
+{
+    recur_param p;
+    for (int i = 0; i < LM_CUDA_TENSORS; i++) {
+        if (i == LM_CUDA_EMBEDDING)
+            recur_embedding_param(lm->embedding, &p);
+        else
+            recur_linear_param(lm->head, i - LM_CUDA_HEAD_WEIGHT, &p);
+        values[i] = p.value;
+        grads[i] = p.grad;
+    }
 }
 
 recur_status recur_lm_set_device(recur_lm *lm, recur_device device)
 {
-    return recur_rnn_set_device(lm->rnn, device);
+    if (!lm)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_set_device: NULL model");
+    RECUR_TRY(recur_rnn_set_device(lm->rnn, device));
+    if (device != RECUR_DEVICE_CUDA) {
+        lm_cuda_free(lm->cuda);
+        lm->cuda = NULL;
+        lm->state_on_device = 0;
+        return RECUR_OK;
+    }
+    if (lm->cuda)
+        return RECUR_OK;
+    float *values[LM_CUDA_TENSORS], *grads[LM_CUDA_TENSORS];
+    host_tensors(lm, values, grads);
+    const recur_lm_config *c = &lm->config;
+    return lm_cuda_create(c->vocab_size, c->embed_size, c->hidden_size,
+                          (const float *const *)values, &lm->cuda);
+}
+
+static recur_status require_cuda(const recur_lm *lm, const char *who)
+{
+    if (!lm || !lm->cuda)
+        return recur_fail(RECUR_E_INVALID, "%s: the model is not on a CUDA device", who);
+    return RECUR_OK;
+}
+
+recur_status recur_lm_params_to_device(recur_lm *lm)
+{
+    RECUR_TRY(require_cuda(lm, "recur_lm_params_to_device"));
+    float *values[LM_CUDA_TENSORS], *grads[LM_CUDA_TENSORS];
+    host_tensors(lm, values, grads);
+    RECUR_TRY(recur_rnn_params_to_device(lm->rnn));
+    return lm_cuda_upload(lm->cuda, (const float *const *)values);
+}
+
+recur_status recur_lm_params_to_host(recur_lm *lm)
+{
+    RECUR_TRY(require_cuda(lm, "recur_lm_params_to_host"));
+    float *values[LM_CUDA_TENSORS], *grads[LM_CUDA_TENSORS];
+    host_tensors(lm, values, grads);
+    RECUR_TRY(recur_rnn_params_to_host(lm->rnn));
+    return lm_cuda_download(lm->cuda, values, grads);
+}
+
+recur_status recur_lm_device_param(const recur_lm *lm, int index, recur_param *out)
+{
+    RECUR_TRY(require_cuda(lm, "recur_lm_device_param"));
+    RECUR_TRY(recur_lm_param(lm, index, out));
+    const int rnn_count = recur_rnn_param_count(lm->rnn);
+    if (index == 0) {
+        out->value = lm_cuda_value(lm->cuda, LM_CUDA_EMBEDDING);
+        out->grad = lm_cuda_grad(lm->cuda, LM_CUDA_EMBEDDING);
+    } else if (index <= rnn_count) {
+        const size_t offset = (size_t)(out->value - recur_rnn_param_data(lm->rnn));
+        out->value = recur_rnn_device_params(lm->rnn) + offset;
+        out->grad = recur_rnn_device_grads(lm->rnn) + offset;
+    } else {
+        const int tensor = LM_CUDA_HEAD_WEIGHT + index - 1 - rnn_count;
+        out->value = lm_cuda_value(lm->cuda, tensor);
+        out->grad = lm_cuda_grad(lm->cuda, tensor);
+    }
+    return RECUR_OK;
 }
 
 void recur_lm_reset_state(recur_lm *lm) { lm->have_state = 0; }
@@ -156,19 +239,28 @@ recur_status recur_lm_set_rng_state(recur_lm *lm, const uint64_t state[8])
     return RECUR_OK;
 }
 
-/* Inverted dropout on the last layer's output (training mode, p > 0). */
-static recur_status apply_output_dropout(recur_lm *lm, size_t count)
+/* Draws the inverted-dropout mask of the last layer's output [count] into
+ * output_mask (training mode, p > 0); lm->masked says whether it did. */
+static recur_status draw_output_mask(recur_lm *lm, size_t count)
 {
     float p = lm->config.dropout;
     lm->masked = lm->training && p > 0.0f;
     if (!lm->masked)
         return RECUR_OK;
     RECUR_TRY(recur_buffer_reserve(&lm->output_mask, count));
-    float *mask = lm->output_mask.data, *out = lm->rnn_out.data;
-    recur_rng_dropout_mask(&lm->rng, mask, count, p);
-    for (size_t k = 0; k < count; k++)
-        out[k] *= mask[k];
+    recur_rng_dropout_mask(&lm->rng, lm->output_mask.data, count, p);
     return RECUR_OK;
+}
+
+/* Brings a carried state that a device forward left on the GPU to the host. */
+static recur_status state_to_host(recur_lm *lm)
+{
+    if (!lm->state_on_device)
+        return RECUR_OK;
+    lm->state_on_device = 0;
+    if (!lm->have_state)
+        return RECUR_OK;
+    return lm_cuda_get_state(lm->cuda, lm->h.data, lm->c.data);
 }
 
 recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
@@ -189,6 +281,7 @@ recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_
     RECUR_TRY(recur_buffer_reserve(&lm->c, cell_n + 1));
     if (lm->state_batch != batch)
         lm->have_state = 0;
+    RECUR_TRY(state_to_host(lm));
     RECUR_TRY(recur_embedding_forward(lm->embedding, (int)rows, ids, lm->embedded.data));
     recur_rnn_forward_args fwd = {seq_len,
                                   batch,
@@ -200,7 +293,9 @@ recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_
                                   lm->h_n.data,
                                   cell_n ? lm->c_n.data : NULL};
     RECUR_TRY(recur_rnn_forward(lm->rnn, &fwd));
-    RECUR_TRY(apply_output_dropout(lm, rows * (size_t)c->hidden_size));
+    RECUR_TRY(draw_output_mask(lm, rows * (size_t)c->hidden_size));
+    for (size_t k = 0; lm->masked && k < rows * (size_t)c->hidden_size; k++)
+        lm->rnn_out.data[k] *= lm->output_mask.data[k];
     RECUR_TRY(recur_linear_forward(lm->head, (int)rows, lm->rnn_out.data, lm->logits.data));
     /* Carry the final state (detached) to the next chunk. */
     memcpy(lm->h.data, lm->h_n.data, state_n * sizeof(float));
@@ -232,6 +327,48 @@ recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
                                    NULL, NULL};
     RECUR_TRY(recur_rnn_backward(lm->rnn, &bwd));
     return recur_embedding_backward(lm->embedding, lm->grad_embedded.data);
+}
+
+recur_status recur_lm_forward_device(recur_lm *lm, int seq_len, int batch, const int64_t *ids,
+                                     const float **logits)
+{
+    if (!lm || !ids || !logits || seq_len < 1 || batch < 1)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_forward_device: bad arguments");
+    RECUR_TRY(require_cuda(lm, "recur_lm_forward_device"));
+    const size_t rows = (size_t)seq_len * (size_t)batch;
+    const size_t state_n = recur_rnn_state_numel(lm->rnn, batch);
+    const size_t cell_n = recur_rnn_cell_state_numel(lm->rnn, batch);
+    if (lm->state_batch != batch)
+        lm->have_state = 0;
+    lm_cuda_buffers b;
+    RECUR_TRY(lm_cuda_embed(lm->cuda, (int)rows, state_n, cell_n, ids, &b));
+    if (lm->have_state && !lm->state_on_device)
+        RECUR_TRY(lm_cuda_set_state(lm->cuda, state_n, cell_n, lm->h.data, lm->c.data));
+    const int carried = lm->have_state;
+    recur_rnn_forward_args fwd = {seq_len,   batch,   b.embedded, NULL,
+                                  carried ? b.h : NULL,
+                                  carried && cell_n ? b.c : NULL,
+                                  b.rnn_out, b.h_n,   cell_n ? b.c_n : NULL};
+    RECUR_TRY(recur_rnn_forward_device(lm->rnn, &fwd));
+    RECUR_TRY(draw_output_mask(lm, rows * (size_t)lm->config.hidden_size));
+    RECUR_TRY(lm_cuda_head(lm->cuda, lm->masked ? lm->output_mask.data : NULL, logits));
+    lm->state_batch = batch;
+    lm->have_state = 1;
+    lm->state_on_device = 1;
+    lm->seq_len = seq_len, lm->batch = batch;
+    return RECUR_OK;
+}
+
+recur_status recur_lm_backward_device(recur_lm *lm, const float *grad_logits)
+{
+    if (!lm || !grad_logits)
+        return recur_fail(RECUR_E_INVALID, "recur_lm_backward_device: NULL argument");
+    RECUR_TRY(require_cuda(lm, "recur_lm_backward_device"));
+    float *grad_rnn_out, *grad_embedded;
+    RECUR_TRY(lm_cuda_head_backward(lm->cuda, grad_logits, &grad_rnn_out, &grad_embedded));
+    recur_rnn_backward_args bwd = {grad_rnn_out, NULL, NULL, grad_embedded, NULL, NULL};
+    RECUR_TRY(recur_rnn_backward_device(lm->rnn, &bwd));
+    return lm_cuda_embed_backward(lm->cuda);
 }
 
 recur_status recur_lm_write(const recur_lm *lm, recur_st_writer *w)
@@ -281,6 +418,9 @@ int recur_lm_get_state(const recur_lm *lm, float *state)
     if (!lm->have_state)
         return 0;
     size_t state_n = recur_rnn_state_numel(lm->rnn, lm->state_batch);
+    if (lm->state_on_device) /* a lost device reads as no state */
+        return lm_cuda_get_state(lm->cuda, state, state + state_n) == RECUR_OK ? lm->state_batch
+                                                                                : 0;
     memcpy(state, lm->h.data, state_n * sizeof(float));
     memcpy(state + state_n, lm->c.data,
            recur_rnn_cell_state_numel(lm->rnn, lm->state_batch) * sizeof(float));
@@ -292,6 +432,7 @@ recur_status recur_lm_set_state(recur_lm *lm, int batch, const float *state)
     if (!lm || batch < 0 || (batch > 0 && !state))
         return recur_fail(RECUR_E_INVALID, "recur_lm_set_state: bad arguments");
     lm->have_state = batch > 0;
+    lm->state_on_device = 0;
     if (!batch)
         return RECUR_OK;
     size_t state_n = recur_rnn_state_numel(lm->rnn, batch);

@@ -8,23 +8,19 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "train/optim_device.h"
 
-/* One registered tensor and its optimizer state (flat arrays of numel floats,
- * NULL where the configuration does not need them). */
+/* One registered tensor and its optimizer state: `arrays` (see
+ * state_array_count) flat arrays of numel floats in one block, in the order
+ * make_update reads them. */
 typedef struct optim_tensor {
     float *value;
     const float *grad;
     size_t numel;
     int64_t steps;             /* torch keeps the step per parameter */
     int has_momentum_buffer;   /* SGD: torch's buffer is None before the first step */
-    float *state_block;        /* owns every array below */
-    float *momentum_buffer;    /* SGD, RMSprop with momentum */
-    float *exp_avg;            /* Adam, AdamW */
-    float *exp_avg_sq;         /* Adam, AdamW */
-    float *max_exp_avg_sq;     /* Adam, AdamW with amsgrad */
-    float *square_avg;         /* RMSprop */
-    float *grad_avg;           /* RMSprop centered */
-    float *state_sum;          /* Adagrad */
+    float *state_block;        /* host: the state (on the GPU: the copy for checkpoints) */
+    float *device_block;       /* on the GPU: the state */
 } optim_tensor;
 
 struct recur_optimizer {
@@ -32,6 +28,7 @@ struct recur_optimizer {
     optim_tensor *tensors;
     int tensor_count, tensor_capacity;
     int64_t step_count;
+    int on_device; /* tensors and state on the GPU */
 };
 
 recur_optimizer_config recur_optimizer_config_default(recur_optimizer_kind kind)
@@ -176,8 +173,10 @@ void recur_optimizer_free(recur_optimizer *opt)
 {
     if (!opt)
         return;
-    for (int i = 0; i < opt->tensor_count; i++)
+    for (int i = 0; i < opt->tensor_count; i++) {
         free(opt->tensors[i].state_block);
+        optim_device_free(opt->tensors[i].device_block);
+    }
     free(opt->tensors);
     free(opt);
 }
@@ -199,40 +198,21 @@ static int state_array_count(const recur_optimizer_config *c)
     return 0;
 }
 
-/* Points the named state arrays into the tensor's block and sets their
- * initial values (zeros, or Adagrad's initial accumulator). */
-static void assign_state(const recur_optimizer_config *c, optim_tensor *t)
+/* The state's initial value: zeros, or Adagrad's initial accumulator. */
+static float initial_state(const recur_optimizer_config *c)
 {
-    float *next = t->state_block;
-    size_t n = t->numel;
-    switch (c->kind) {
-    case RECUR_SGD:
-        if (c->momentum != 0.0f)
-            t->momentum_buffer = next;
-        break;
-    case RECUR_ADAM:
-    case RECUR_ADAMW:
-        t->exp_avg = next;
-        t->exp_avg_sq = next + n;
-        if (c->amsgrad)
-            t->max_exp_avg_sq = next + 2 * n;
-        break;
-    case RECUR_RMSPROP:
-        t->square_avg = next;
-        next += n;
-        if (c->momentum > 0.0f) {
-            t->momentum_buffer = next;
-            next += n;
-        }
-        if (c->centered)
-            t->grad_avg = next;
-        break;
-    case RECUR_ADAGRAD:
-        t->state_sum = next;
-        for (size_t k = 0; k < n; k++)
-            t->state_sum[k] = c->initial_accumulator_value;
-        break;
-    }
+    return c->kind == RECUR_ADAGRAD ? c->initial_accumulator_value : 0.0f;
+}
+
+recur_status recur_optimizer_set_device(recur_optimizer *opt, recur_device device)
+{
+    if (!opt || (device != RECUR_DEVICE_CPU && device != RECUR_DEVICE_CUDA))
+        return recur_fail(RECUR_E_INVALID, "optimizer_set_device: bad arguments");
+    if (opt->tensor_count > 0)
+        return recur_fail(RECUR_E_STATE,
+                          "optimizer_set_device: call it before registering tensors");
+    opt->on_device = device == RECUR_DEVICE_CUDA;
+    return RECUR_OK;
 }
 
 recur_status recur_optimizer_add(recur_optimizer *opt, float *value, const float *grad,
@@ -261,13 +241,22 @@ recur_status recur_optimizer_add(recur_optimizer *opt, float *value, const float
     if (!t.state_block)
         return recur_fail(RECUR_E_NOMEM, "optimizer_add: out of memory for %zu floats of state",
                           state_floats);
-    assign_state(&opt->config, &t);
+    for (size_t k = 0; k < state_floats; k++)
+        t.state_block[k] = initial_state(&opt->config);
+    if (opt->on_device) {
+        recur_status st = optim_device_alloc(state_floats, initial_state(&opt->config),
+                                             &t.device_block);
+        if (st != RECUR_OK) {
+            free(t.state_block);
+            return st;
+        }
+    }
     opt->tensors[opt->tensor_count++] = t;
     return RECUR_OK;
 }
 
 /* ---------------------------------------------------------------- */
-/* Update rules, one per kind                                        */
+/* Update rules, one per kind: coefficients, then the element loop   */
 /* ---------------------------------------------------------------- */
 
 /* grad + weight_decay * param, as grad.add(param, alpha=weight_decay). */
@@ -276,121 +265,203 @@ static inline float decayed_grad(float grad, float param, float weight_decay)
     return weight_decay != 0.0f ? grad + weight_decay * param : grad;
 }
 
-static void sgd_update(const recur_optimizer_config *c, optim_tensor *t)
+/* The coefficients of tensor t's update (its step already counted), with
+ * the state arrays of `state` (the host or the device block). */
+static optim_update make_update(const recur_optimizer_config *c, const optim_tensor *t,
+                                float *state)
 {
-    float neg_lr = -c->lr;
-    float keep_grad = (float)(1.0 - (double)c->dampening);
-    int first = !t->has_momentum_buffer;
-    for (size_t k = 0; k < t->numel; k++) {
-        float d_p = decayed_grad(t->grad[k], t->value[k], c->weight_decay);
-        if (t->momentum_buffer) {
-            float *buf = &t->momentum_buffer[k];
-            *buf = first ? d_p : *buf * c->momentum + keep_grad * d_p;
-            d_p = c->nesterov ? d_p + c->momentum * *buf : *buf;
-        }
-        t->value[k] += neg_lr * d_p;
+    optim_update u = {0};
+    u.kind = c->kind;
+    u.numel = t->numel;
+    u.value = t->value;
+    u.grad = t->grad;
+    u.weight_decay = c->weight_decay;
+    u.momentum = c->momentum;
+    u.eps = c->eps;
+    size_t n = t->numel;
+    switch (c->kind) {
+    case RECUR_SGD:
+        u.momentum_buffer = c->momentum != 0.0f ? state : NULL;
+        u.step = -c->lr;
+        u.keep_grad = (float)(1.0 - (double)c->dampening);
+        u.first = !t->has_momentum_buffer;
+        u.nesterov = c->nesterov;
+        break;
+    case RECUR_ADAM:
+    case RECUR_ADAMW: {
+        double step = (double)t->steps;
+        double bias_correction1 = 1.0 - pow((double)c->beta1, step);
+        double bias_correction2 = 1.0 - pow((double)c->beta2, step);
+        u.exp_avg = state;
+        u.exp_avg_sq = state + n;
+        u.max_exp_avg_sq = c->amsgrad ? state + 2 * n : NULL;
+        u.decoupled = c->kind == RECUR_ADAMW;
+        u.step = (float)(-((double)c->lr / bias_correction1));
+        u.bias_correction2_sqrt = (float)sqrt(bias_correction2);
+        u.beta1 = c->beta1;
+        u.beta2 = c->beta2;
+        u.one_minus_beta1 = (float)(1.0 - (double)c->beta1);
+        u.one_minus_beta2 = (float)(1.0 - (double)c->beta2);
+        u.param_scale = (float)(1.0 - (double)c->lr * (double)c->weight_decay);
+        u.l2 = u.decoupled ? 0.0f : c->weight_decay;
+        break;
     }
-    t->has_momentum_buffer = 1;
+    case RECUR_RMSPROP:
+        u.square_avg = state;
+        u.momentum_buffer = c->momentum > 0.0f ? state + n : NULL;
+        u.grad_avg = c->centered ? state + n * (c->momentum > 0.0f ? 2 : 1) : NULL;
+        u.alpha = c->alpha;
+        u.one_minus_alpha = (float)(1.0 - (double)c->alpha);
+        u.step = -c->lr;
+        break;
+    case RECUR_ADAGRAD:
+        u.state_sum = state;
+        u.step = (float)-((double)c->lr / (1.0 + (double)(t->steps - 1) * (double)c->lr_decay));
+        break;
+    }
+    return u;
 }
 
-/* Adam and AdamW; `decoupled` selects AdamW's weight decay. */
-static void adam_update(const recur_optimizer_config *c, optim_tensor *t, int decoupled)
+static void sgd_update(const optim_update *u)
 {
-    double step = (double)t->steps;
-    double bias_correction1 = 1.0 - pow((double)c->beta1, step);
-    double bias_correction2 = 1.0 - pow((double)c->beta2, step);
-    float neg_step_size = (float)(-((double)c->lr / bias_correction1));
-    float bias_correction2_sqrt = (float)sqrt(bias_correction2);
-    float one_minus_beta1 = (float)(1.0 - (double)c->beta1);
-    float one_minus_beta2 = (float)(1.0 - (double)c->beta2);
-    float param_scale = (float)(1.0 - (double)c->lr * (double)c->weight_decay);
-    float l2 = decoupled ? 0.0f : c->weight_decay;
-    for (size_t k = 0; k < t->numel; k++) {
-        if (decoupled)
-            t->value[k] *= param_scale;
-        float g = decayed_grad(t->grad[k], t->value[k], l2);
-        float m = t->exp_avg[k] * c->beta1 + one_minus_beta1 * g;
-        float v = t->exp_avg_sq[k] * c->beta2 + one_minus_beta2 * g * g;
-        t->exp_avg[k] = m;
-        t->exp_avg_sq[k] = v;
-        if (t->max_exp_avg_sq) {
-            if (v > t->max_exp_avg_sq[k])
-                t->max_exp_avg_sq[k] = v;
-            v = t->max_exp_avg_sq[k];
+    for (size_t k = 0; k < u->numel; k++) {
+        float d_p = decayed_grad(u->grad[k], u->value[k], u->weight_decay);
+        if (u->momentum_buffer) {
+            float *buf = &u->momentum_buffer[k];
+            *buf = u->first ? d_p : *buf * u->momentum + u->keep_grad * d_p;
+            d_p = u->nesterov ? d_p + u->momentum * *buf : *buf;
         }
-        float denom = sqrtf(v) / bias_correction2_sqrt + c->eps;
-        t->value[k] += neg_step_size * m / denom;
+        u->value[k] += u->step * d_p;
     }
 }
 
-static void rmsprop_update(const recur_optimizer_config *c, optim_tensor *t)
+/* Adam and AdamW (u->decoupled: AdamW's weight decay). */
+static void adam_update(const optim_update *u)
 {
-    float one_minus_alpha = (float)(1.0 - (double)c->alpha);
-    float neg_lr = -c->lr;
-    for (size_t k = 0; k < t->numel; k++) {
-        float g = decayed_grad(t->grad[k], t->value[k], c->weight_decay);
-        float square_avg = t->square_avg[k] * c->alpha + one_minus_alpha * g * g;
-        t->square_avg[k] = square_avg;
+    for (size_t k = 0; k < u->numel; k++) {
+        if (u->decoupled)
+            u->value[k] *= u->param_scale;
+        float g = decayed_grad(u->grad[k], u->value[k], u->l2);
+        float m = u->exp_avg[k] * u->beta1 + u->one_minus_beta1 * g;
+        float v = u->exp_avg_sq[k] * u->beta2 + u->one_minus_beta2 * g * g;
+        u->exp_avg[k] = m;
+        u->exp_avg_sq[k] = v;
+        if (u->max_exp_avg_sq) {
+            if (v > u->max_exp_avg_sq[k])
+                u->max_exp_avg_sq[k] = v;
+            v = u->max_exp_avg_sq[k];
+        }
+        float denom = sqrtf(v) / u->bias_correction2_sqrt + u->eps;
+        u->value[k] += u->step * m / denom;
+    }
+}
+
+static void rmsprop_update(const optim_update *u)
+{
+    for (size_t k = 0; k < u->numel; k++) {
+        float g = decayed_grad(u->grad[k], u->value[k], u->weight_decay);
+        float square_avg = u->square_avg[k] * u->alpha + u->one_minus_alpha * g * g;
+        u->square_avg[k] = square_avg;
         float avg;
-        if (t->grad_avg) {
-            float grad_avg = t->grad_avg[k] * c->alpha + one_minus_alpha * g;
-            t->grad_avg[k] = grad_avg;
+        if (u->grad_avg) {
+            float grad_avg = u->grad_avg[k] * u->alpha + u->one_minus_alpha * g;
+            u->grad_avg[k] = grad_avg;
             avg = sqrtf(square_avg - grad_avg * grad_avg);
         } else {
             avg = sqrtf(square_avg);
         }
-        avg += c->eps;
-        if (t->momentum_buffer) {
-            float buf = t->momentum_buffer[k] * c->momentum + g / avg;
-            t->momentum_buffer[k] = buf;
-            t->value[k] += neg_lr * buf;
+        avg += u->eps;
+        if (u->momentum_buffer) {
+            float buf = u->momentum_buffer[k] * u->momentum + g / avg;
+            u->momentum_buffer[k] = buf;
+            u->value[k] += u->step * buf;
         } else {
-            t->value[k] += neg_lr * g / avg;
+            u->value[k] += u->step * g / avg;
         }
     }
 }
 
-static void adagrad_update(const recur_optimizer_config *c, optim_tensor *t)
+static void adagrad_update(const optim_update *u)
 {
-    double clr = (double)c->lr / (1.0 + (double)(t->steps - 1) * (double)c->lr_decay);
-    float neg_clr = (float)-clr;
-    for (size_t k = 0; k < t->numel; k++) {
-        float g = decayed_grad(t->grad[k], t->value[k], c->weight_decay);
-        float sum = t->state_sum[k] + g * g;
-        t->state_sum[k] = sum;
-        float std = sqrtf(sum) + c->eps;
-        t->value[k] += neg_clr * g / std;
+    for (size_t k = 0; k < u->numel; k++) {
+        float g = decayed_grad(u->grad[k], u->value[k], u->weight_decay);
+        float sum = u->state_sum[k] + g * g;
+        u->state_sum[k] = sum;
+        float std = sqrtf(sum) + u->eps;
+        u->value[k] += u->step * g / std;
     }
+}
+
+static void host_update(const optim_update *u)
+{
+    switch (u->kind) {
+    case RECUR_SGD:
+        sgd_update(u);
+        break;
+    case RECUR_ADAM:
+    case RECUR_ADAMW:
+        adam_update(u);
+        break;
+    case RECUR_RMSPROP:
+        rmsprop_update(u);
+        break;
+    case RECUR_ADAGRAD:
+        adagrad_update(u);
+        break;
+    }
+}
+
+static int all_finite(const float *check, int check_count)
+{
+    for (int i = 0; i < check_count; i++)
+        if (!isfinite(check[i]))
+            return 0;
+    return 1;
+}
+
+recur_status recur_optimizer_step_checked(recur_optimizer *opt, const float *check,
+                                          int check_count)
+{
+    if (!opt || check_count < 0 || (check_count > 0 && !check))
+        return recur_fail(RECUR_E_INVALID, "optimizer_step: bad arguments");
+    const recur_optimizer_config *c = &opt->config;
+    const int skip = !opt->on_device && !all_finite(check, check_count);
+    for (int i = 0; i < opt->tensor_count; i++) {
+        optim_tensor *t = &opt->tensors[i];
+        t->steps++;
+        if (!skip) {
+            optim_update u = make_update(c, t, opt->on_device ? t->device_block : t->state_block);
+            u.check = check;
+            u.check_count = check_count;
+            if (opt->on_device)
+                RECUR_TRY(optim_device_update(&u));
+            else
+                host_update(&u);
+        }
+        /* A counted step makes SGD's momentum buffer exist, zeros when the
+         * update was skipped (the GPU cannot tell the host that it skipped). */
+        t->has_momentum_buffer = 1;
+    }
+    opt->step_count++;
+    return RECUR_OK;
 }
 
 recur_status recur_optimizer_step(recur_optimizer *opt)
 {
-    if (!opt)
-        return recur_fail(RECUR_E_INVALID, "optimizer_step: NULL optimizer");
-    const recur_optimizer_config *c = &opt->config;
+    return recur_optimizer_step_checked(opt, NULL, 0);
+}
+
+void recur_optimizer_forget_step(recur_optimizer *opt)
+{
+    if (!opt || opt->step_count == 0)
+        return;
     for (int i = 0; i < opt->tensor_count; i++) {
         optim_tensor *t = &opt->tensors[i];
-        t->steps++;
-        switch (c->kind) {
-        case RECUR_SGD:
-            sgd_update(c, t);
-            break;
-        case RECUR_ADAM:
-            adam_update(c, t, 0);
-            break;
-        case RECUR_ADAMW:
-            adam_update(c, t, 1);
-            break;
-        case RECUR_RMSPROP:
-            rmsprop_update(c, t);
-            break;
-        case RECUR_ADAGRAD:
-            adagrad_update(c, t);
-            break;
-        }
+        if (t->steps > 0)
+            t->steps--;
+        t->has_momentum_buffer = t->steps > 0;
     }
-    opt->step_count++;
-    return RECUR_OK;
+    opt->step_count--;
 }
 
 void recur_optimizer_set_lr(recur_optimizer *opt, float lr)
@@ -427,6 +498,8 @@ recur_status recur_optimizer_write(const recur_optimizer *opt, recur_st_writer *
     for (int i = 0; i < opt->tensor_count; i++) {
         const optim_tensor *t = &opt->tensors[i];
         int64_t count = (int64_t)t->numel * arrays;
+        if (count > 0 && opt->on_device)
+            RECUR_TRY(optim_device_copy(t->state_block, t->device_block, (size_t)count, 0));
         if (count > 0) {
             snprintf(name, sizeof name, "%s%d.state", prefix, i);
             RECUR_TRY(recur_st_writer_add(writer, name, RECUR_F32, 1, &count, t->state_block));
@@ -472,6 +545,8 @@ recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *fil
             snprintf(name, sizeof name, "%s%d.state", prefix, i);
             RECUR_TRY(find_state_tensor(file, name, RECUR_F32, count, &view));
             RECUR_TRY(recur_tensor_to_f32(view, t->state_block, count));
+            if (opt->on_device)
+                RECUR_TRY(optim_device_copy(t->device_block, t->state_block, count, 1));
         }
         int64_t steps[2];
         snprintf(name, sizeof name, "%s%d.steps", prefix, i);

@@ -3,6 +3,7 @@
 #ifndef RECUR_BACKEND_CUDA_CUDA_UTIL_H
 #define RECUR_BACKEND_CUDA_CUDA_UTIL_H
 
+#include <cublas_v2.h>
 #include <stddef.h>
 
 #include "recur.h"
@@ -21,5 +22,18 @@ typedef struct cuda_buffer {
 
 recur_status cuda_buffer_reserve(cuda_buffer *buffer, size_t bytes);
 void cuda_buffer_release(cuda_buffer *buffer);
+
+/* RECUR_OK for CUBLAS_STATUS_SUCCESS, else a status with "cuBLAS <what> failed". */
+recur_status cuda_blas_check(cublasStatus_t status, const char *what);
+/* Row-major C[m, n] = alpha op(A) op(B) + beta C as in backend/cpu/gemm.h;
+ * RECUR_MATH_BF16 computes with bfloat16 inputs (TF32 is the handle's math
+ * mode, see rnn_cuda_set_math). */
+recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int trans_b, int m,
+                       int n, int k,
+                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                       float *c, int ldc);
+/* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
+recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
+                                  const float *ones, float *y);
 
 #endif

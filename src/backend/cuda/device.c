@@ -98,20 +98,73 @@ void recur_cuda_free(void *ptr)
         cudaFree(ptr);
 }
 
-recur_status recur_cuda_memcpy(void *dst, const void *src, size_t bytes, recur_copy_kind kind)
+/* cudaMemcpy, or cudaMemcpyAsync on the default stream: from pageable host
+ * memory the runtime stages the data before returning; to the host it
+ * returns when the copy is done. */
+static recur_status copy(void *dst, const void *src, size_t bytes, recur_copy_kind kind,
+                         int async, const char *who)
 {
     static const enum cudaMemcpyKind kinds[] = {cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
                                                 cudaMemcpyDeviceToDevice};
     if ((int)kind < 0 || kind > RECUR_DEVICE_TO_DEVICE)
-        return recur_fail(RECUR_E_INVALID, "recur_cuda_memcpy: unknown kind %d", (int)kind);
+        return recur_fail(RECUR_E_INVALID, "%s: unknown kind %d", who, (int)kind);
     if (bytes == 0)
         return RECUR_OK;
     if (!dst || !src)
-        return recur_fail(RECUR_E_INVALID, "recur_cuda_memcpy: NULL pointer");
-    return cuda_check((int)cudaMemcpy(dst, src, bytes, kinds[kind]), "cudaMemcpy");
+        return recur_fail(RECUR_E_INVALID, "%s: NULL pointer", who);
+    cudaError_t e = async ? cudaMemcpyAsync(dst, src, bytes, kinds[kind], (cudaStream_t)0)
+                          : cudaMemcpy(dst, src, bytes, kinds[kind]);
+    return cuda_check((int)e, async ? "cudaMemcpyAsync" : "cudaMemcpy");
+}
+
+recur_status recur_cuda_memcpy(void *dst, const void *src, size_t bytes, recur_copy_kind kind)
+{
+    return copy(dst, src, bytes, kind, 0, "recur_cuda_memcpy");
+}
+
+recur_status recur_cuda_memcpy_async(void *dst, const void *src, size_t bytes,
+                                     recur_copy_kind kind)
+{
+    return copy(dst, src, bytes, kind, 1, "recur_cuda_memcpy_async");
 }
 
 recur_status recur_cuda_synchronize(void)
 {
     return cuda_check((int)cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+recur_status cuda_blas_check(cublasStatus_t status, const char *what)
+{
+    if (status == CUBLAS_STATUS_SUCCESS)
+        return RECUR_OK;
+    return recur_fail(status == CUBLAS_STATUS_ALLOC_FAILED ? RECUR_E_NOMEM : RECUR_E_DEVICE,
+                      "cuBLAS %s failed: status %d", what, (int)status);
+}
+
+/* Row-major through the column-major transposition: C = op(A) op(B) is
+ * C^T = op(B)^T op(A)^T. */
+recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int trans_b, int m,
+                       int n, int k, float alpha, const float *a, int lda, const float *b,
+                       int ldb, float beta, float *c, int ldc)
+{
+    if (m == 0 || n == 0)
+        return RECUR_OK;
+    const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (math == RECUR_MATH_BF16)
+        return cuda_blas_check(cublasGemmEx(blas, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F,
+                                            ldb, a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, ldc,
+                                            CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+                               "gemm (bf16)");
+    return cuda_blas_check(cublasSgemm(blas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta,
+                                       c, ldc),
+                           "sgemm");
+}
+
+recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
+                                  const float *ones, float *y)
+{
+    const float one = 1.0f;
+    return cuda_blas_check(cublasSgemv(blas, CUBLAS_OP_N, n, m, &one, a, n, ones, 1, &one, y, 1),
+                           "sgemv");
 }

@@ -32,6 +32,7 @@ struct rnn_cuda {
     float *params, *grads; /* device [param_total] */
     cudaStream_t stream;
     cublasHandle_t blas;
+    recur_math math;
 
     /* The packing of the last forward, on the device: */
     cuda_buffer map;     /* int [N]: packed row -> row of the [T*B] (or [B*T]) layout */
@@ -41,6 +42,8 @@ struct rnn_cuda {
     int *host_ints;      /* staging for the three above */
     size_t host_ints_count;
     recur_pack_plan plan; /* host copy of the last forward's plan */
+    int plan_on_device;   /* the arrays above hold `plan` (the next forward with the
+                           * same plan skips the upload and its wait) */
 
     int have_forward;
     int dropout; /* the last forward used dropout masks */
@@ -68,34 +71,17 @@ struct rnn_cuda {
 #define TRY_CUDA(expr, what) RECUR_TRY(cuda_check((int)(expr), what))
 #define TRY_KERNEL(expr) RECUR_TRY(cuda_check((expr), #expr))
 
-static recur_status blas_check(cublasStatus_t s, const char *what)
-{
-    if (s == CUBLAS_STATUS_SUCCESS)
-        return RECUR_OK;
-    return recur_fail(s == CUBLAS_STATUS_ALLOC_FAILED ? RECUR_E_NOMEM : RECUR_E_DEVICE,
-                      "cuBLAS %s failed: status %d", what, (int)s);
-}
-
-/* Row-major C[m, n] = alpha op(A) op(B) + beta C as in backend/cpu/gemm.h. */
 static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc)
 {
-    if (m == 0 || n == 0)
-        return RECUR_OK;
-    return blas_check(cublasSgemm(cu->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
-                                  lda, &beta, c, ldc),
-                      "sgemm");
+    return cuda_gemm(cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                     c, ldc);
 }
 
-/* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
 static recur_status add_column_sums(rnn_cuda *cu, int m, int n, const float *a, float *y)
 {
-    const float one = 1.0f;
-    return blas_check(cublasSgemv(cu->blas, CUBLAS_OP_N, n, m, &one, a, n,
-                                  (const float *)cu->ones.ptr, 1, &one, y, 1),
-                      "sgemv");
+    return cuda_add_column_sums(cu->blas, m, n, a, (const float *)cu->ones.ptr, y);
 }
 
 static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *src, int ld_src,
@@ -151,9 +137,9 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     const size_t bytes = sizeof(float) * layout->param_total;
     recur_status st = cuda_check((int)cudaStreamCreate(&cu->stream), "cudaStreamCreate");
     if (st == RECUR_OK)
-        st = blas_check(cublasCreate(&cu->blas), "create");
+        st = cuda_blas_check(cublasCreate(&cu->blas), "create");
     if (st == RECUR_OK)
-        st = blas_check(cublasSetStream(cu->blas, cu->stream), "set stream");
+        st = cuda_blas_check(cublasSetStream(cu->blas, cu->stream), "set stream");
     if (st == RECUR_OK)
         st = rnn_cuda_set_math(cu, RECUR_MATH_FP32);
     if (st == RECUR_OK)
@@ -223,12 +209,13 @@ void rnn_cuda_free(rnn_cuda *cu)
 
 recur_status rnn_cuda_set_math(rnn_cuda *cu, recur_math math)
 {
-    if (math != RECUR_MATH_FP32 && math != RECUR_MATH_TF32)
+    if (math != RECUR_MATH_FP32 && math != RECUR_MATH_TF32 && math != RECUR_MATH_BF16)
         return recur_fail(RECUR_E_INVALID, "unknown math mode %d", (int)math);
-    return blas_check(cublasSetMathMode(cu->blas, math == RECUR_MATH_TF32
-                                                      ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                      : CUBLAS_DEFAULT_MATH),
-                      "set math mode");
+    cu->math = math;
+    return cuda_blas_check(cublasSetMathMode(cu->blas, math == RECUR_MATH_TF32
+                                                           ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                           : CUBLAS_DEFAULT_MATH),
+                           "set math mode");
 }
 
 float *rnn_cuda_params(rnn_cuda *cu) { return cu->params; }
@@ -605,6 +592,15 @@ static recur_status upload_plan(rnn_cuda *cu, const recur_pack_plan *plan, int b
     return RECUR_OK;
 }
 
+static int same_plan(const recur_pack_plan *a, const recur_pack_plan *b)
+{
+    const size_t T = (size_t)b->seq_len, B = (size_t)b->batch;
+    return a->seq_len == b->seq_len && a->batch == b->batch && a->rows == b->rows &&
+           a->batch_sizes && !memcmp(a->batch_sizes, b->batch_sizes, sizeof(int) * T) &&
+           !memcmp(a->offsets, b->offsets, sizeof(size_t) * (T + 1)) &&
+           !memcmp(a->order, b->order, sizeof(int) * B);
+}
+
 static recur_status copy_plan(recur_pack_plan *dst, const recur_pack_plan *src)
 {
     recur_pack_plan_free(dst);
@@ -659,8 +655,12 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     cu->have_forward = 0;
-    RECUR_TRY(copy_plan(&cu->plan, plan));
-    RECUR_TRY(upload_plan(cu, plan, c->batch_first));
+    if (!cu->plan_on_device || !same_plan(&cu->plan, plan)) {
+        cu->plan_on_device = 0;
+        RECUR_TRY(copy_plan(&cu->plan, plan));
+        RECUR_TRY(upload_plan(cu, plan, c->batch_first));
+        cu->plan_on_device = 1;
+    }
     const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
     const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
     const int I = c->input_size;
