@@ -33,16 +33,16 @@ tmp=$(mktemp -d)
 "$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
 status "test_rnn_reference --cuda" "exit $? | $(tail -2 "$out/reference.log" | head -1)"
 if command -v compute-sanitizer >/dev/null; then
-  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
     "$bin/test_cuda_rnn" 12 2 >"$out/memcheck.log" 2>&1
   status "memcheck" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
-  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
     "$bin/test_cuda_train" >"$out/memcheck_train.log" 2>&1
   status "memcheck test_cuda_train" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck_train.log" | tail -1)"
-  compute-sanitizer --tool racecheck --error-exitcode 9 \
+  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
     "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
   status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
-  compute-sanitizer --tool racecheck --error-exitcode 9 \
+  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
     "$bin/test_cuda_rnn" 6 3 >"$out/racecheck.log" 2>&1
   status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
 else

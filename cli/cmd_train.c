@@ -69,6 +69,9 @@ static void trainer_free(trainer *t)
     free(t->values), free(t->grads), free(t->sizes), free(t->inputs), free(t->targets);
     free(t->weight_values), free(t->weight_grads), free(t->weight_sizes);
     free(t->grad_logits), free(t->carried_state), free(t->best_params);
+    free(t->device_grads), free(t->device_weight_values), free(t->device_weight_grads);
+    recur_cuda_free(t->device_inputs), recur_cuda_free(t->device_targets);
+    recur_cuda_free(t->device_grad_logits), recur_cuda_free(t->device_scalars);
     free(shard.reduce_buffer), free(shard.local_state), free(shard.gathered_state);
     shard.reduce_buffer = shard.local_state = shard.gathered_state = NULL;
 }
@@ -97,6 +100,41 @@ static recur_status make_schedule(trainer *t)
                                      (int64_t)o->num[OPT_EARLY_STOP]);
 }
 
+/* CUDA: the host arrays of the GPU's gradients (and of the 2-D weights, for
+ * the penalty), the optimizer's registration of the GPU's parameters, and
+ * the step's device buffers. The optimizer is already on the GPU. */
+static recur_status device_tensors_init(trainer *t)
+{
+    size_t n = (size_t)t->param_count;
+    size_t rows = (size_t)t->options->num[OPT_BPTT] * (size_t)shard.batch;
+    t->device_grads = calloc(n, sizeof *t->device_grads);
+    t->device_weight_values = calloc(n, sizeof *t->device_weight_values);
+    t->device_weight_grads = calloc(n, sizeof *t->device_weight_grads);
+    if (!t->device_grads || !t->device_weight_values || !t->device_weight_grads)
+        return RECUR_E_NOMEM;
+    int weights = 0;
+    for (int i = 0; i < t->param_count; i++) {
+        recur_param p;
+        CLI_TRY(recur_lm_device_param(t->lm, i, &p));
+        t->device_grads[i] = p.grad;
+        if (p.ndim == 2) {
+            t->device_weight_values[weights] = p.value;
+            t->device_weight_grads[weights++] = p.grad;
+        }
+        CLI_TRY(recur_optimizer_add(t->opt, p.value, p.grad, p.numel));
+    }
+    void *inputs, *targets, *grad_logits, *scalars;
+    CLI_TRY(recur_cuda_malloc(&inputs, rows * sizeof(int64_t)));
+    t->device_inputs = inputs;
+    CLI_TRY(recur_cuda_malloc(&targets, rows * sizeof(int64_t)));
+    t->device_targets = targets;
+    CLI_TRY(recur_cuda_malloc(&grad_logits, rows * (size_t)t->vocab.size * sizeof(float)));
+    t->device_grad_logits = grad_logits;
+    CLI_TRY(recur_cuda_malloc(&scalars, 2 * sizeof(float)));
+    t->device_scalars = scalars;
+    return RECUR_OK;
+}
+
 static recur_status trainer_init(trainer *t)
 {
     const train_options *o = t->options;
@@ -110,11 +148,16 @@ static recur_status trainer_init(trainer *t)
                           (float)o->num[OPT_ZONEOUT],
                           (int)o->num[OPT_LAYER_NORM]};
     CLI_TRY(recur_lm_create(&lc, (uint64_t)o->num[OPT_SEED], &t->lm));
+    const int on_gpu = t->device == RECUR_DEVICE_CUDA;
+    if (on_gpu) /* before the optimizer takes the GPU's tensors */
+        CLI_TRY(recur_lm_set_device(t->lm, RECUR_DEVICE_CUDA));
     recur_optimizer_config oc = recur_optimizer_config_default(train_options_optimizer(o));
     oc.lr = (float)o->num[OPT_LR];
     oc.weight_decay = (float)o->num[OPT_WEIGHT_DECAY];
     oc.momentum = (float)o->num[OPT_MOMENTUM];
     CLI_TRY(recur_optimizer_create(&oc, &t->opt));
+    if (on_gpu)
+        CLI_TRY(recur_optimizer_set_device(t->opt, RECUR_DEVICE_CUDA));
     CLI_TRY(make_schedule(t));
     t->param_count = recur_lm_param_count(t->lm);
     size_t n = (size_t)t->param_count, rows = (size_t)o->num[OPT_BPTT] * (size_t)o->num[OPT_BATCH];
@@ -145,8 +188,11 @@ static recur_status trainer_init(trainer *t)
             t->weight_grads[t->weight_count] = p.grad;
             t->weight_sizes[t->weight_count++] = p.numel;
         }
-        CLI_TRY(recur_optimizer_add(t->opt, p.value, p.grad, p.numel));
+        if (!on_gpu)
+            CLI_TRY(recur_optimizer_add(t->opt, p.value, p.grad, p.numel));
     }
+    if (on_gpu)
+        CLI_TRY(device_tensors_init(t));
     if (!(t->best_params = malloc(total * sizeof(float))))
         return RECUR_E_NOMEM;
     if (shard.size > 1) {
@@ -176,12 +222,44 @@ static void copy_params(const trainer *t, int to_best)
     }
 }
 
+/* CUDA: the GPU's parameters -> the host arrays, when training changed them
+ * since the last copy. Call before reading t->values. */
+static recur_status refresh_host_params(trainer *t)
+{
+    if (!t->host_params_stale)
+        return RECUR_OK;
+    CLI_TRY(recur_lm_params_to_host(t->lm));
+    t->host_params_stale = 0;
+    return RECUR_OK;
+}
+
+/* The mean cross-entropy of the chunk in t->inputs/t->targets. */
+static recur_status chunk_loss_cpu(trainer *t, int T, int B, float *loss)
+{
+    const float *logits;
+    CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
+    return recur_cross_entropy(T * B, t->vocab.size, logits, t->targets, NULL, loss, NULL);
+}
+
+/* The same on the GPU; waits for the loss. */
+static recur_status chunk_loss_cuda(trainer *t, int T, int B, float *loss)
+{
+    const size_t bytes = (size_t)T * (size_t)B * sizeof(int64_t);
+    const float *logits;
+    CLI_TRY(recur_cuda_memcpy_async(t->device_inputs, t->inputs, bytes, RECUR_HOST_TO_DEVICE));
+    CLI_TRY(recur_cuda_memcpy_async(t->device_targets, t->targets, bytes,
+                                    RECUR_HOST_TO_DEVICE));
+    CLI_TRY(recur_lm_forward_device(t->lm, T, B, t->device_inputs, &logits));
+    CLI_TRY(recur_cross_entropy_device(T * B, t->vocab.size, logits, t->device_targets,
+                                       t->device_scalars, t->device_grad_logits)); /* unused */
+    return recur_cuda_memcpy(loss, t->device_scalars, sizeof *loss, RECUR_DEVICE_TO_HOST);
+}
+
 /* Mean cross-entropy over the validation streams, from a fresh state, in
  * eval mode; the training's carried state is kept aside and restored. */
 static recur_status validate(trainer *t, double *mean_loss)
 {
     const int T = (int)t->options->num[OPT_BPTT], B = shard.batch;
-    const int V = t->vocab.size;
     size_t stream_len = t->val_n / (size_t)t->options->num[OPT_BATCH];
     const int64_t *streams = t->ids + t->train_n + (size_t)shard.first * stream_len;
     int carried_batch = recur_lm_get_state(t->lm, t->carried_state);
@@ -190,11 +268,10 @@ static recur_status validate(trainer *t, double *mean_loss)
     double total = 0;
     long chunks = 0;
     for (size_t pos = 0; pos + (size_t)T < stream_len; pos += (size_t)T, chunks++) {
-        const float *logits;
         float loss;
         fill_chunk(streams, stream_len, T, B, pos, t->inputs, t->targets);
-        CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
-        CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, &loss, NULL));
+        CLI_TRY(t->device == RECUR_DEVICE_CUDA ? chunk_loss_cuda(t, T, B, &loss)
+                                               : chunk_loss_cpu(t, T, B, &loss));
         total += loss;
     }
     dist_allreduce_sum_double(&total, 1); /* every rank: the same number of chunks */
@@ -225,20 +302,14 @@ static void average_gradients(trainer *t, float *loss)
     *loss = shard.reduce_buffer[at];
 }
 
-/* One truncated-BPTT step on the chunk at t->pos. */
-static recur_status train_step(trainer *t, float *loss, step_result *result)
+/* Forward, loss, backward, penalty, clipping and the optimizer step on the
+ * host, for the chunk in t->inputs/t->targets. The weights stay untouched
+ * when the loss or the gradient norm is not finite. */
+static recur_status train_step_cpu(trainer *t, float *loss, step_result *result)
 {
     const train_options *o = t->options;
     const int T = (int)o->num[OPT_BPTT], B = shard.batch, V = t->vocab.size;
-    if (t->pos + (size_t)T >= t->stream_len) { /* a new epoch: the streams restart */
-        t->pos = 0;
-        CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
-    }
-    fill_chunk(t->ids + (size_t)shard.first * t->stream_len, t->stream_len, T, B, t->pos,
-               t->inputs, t->targets);
     const float *logits;
-    recur_lm_set_training(t->lm, 1);
-    recur_lm_zero_grad(t->lm);
     CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
     CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, loss, t->grad_logits));
     CLI_TRY(recur_lm_backward(t->lm, t->grad_logits));
@@ -256,15 +327,84 @@ static recur_status train_step(trainer *t, float *loss, step_result *result)
         CLI_TRY(recur_clip_grad_norm(t->param_count, t->grads, t->sizes, (float)o->num[OPT_CLIP],
                                      &norm));
     if (!isfinite(*loss) || !isfinite(norm)) {
-        *result = STEP_DIVERGED; /* the weights are untouched */
+        *result = STEP_DIVERGED;
         return RECUR_OK;
     }
     recur_optimizer_set_lr(t->opt, (float)recur_schedule_lr(&t->schedule));
     CLI_TRY(recur_optimizer_step(t->opt));
+    *result = STEP_OK;
+    return RECUR_OK;
+}
+
+/* The same step on the GPU, queued without a round trip: the optimizer
+ * itself skips the update when the loss or the norm is not finite. The one
+ * wait is the read-back of those two scalars at the end. */
+static recur_status train_step_cuda(trainer *t, float *loss, step_result *result)
+{
+    static const float zero_norm = 0; /* the norm when --clip is off */
+    const train_options *o = t->options;
+    const int T = (int)o->num[OPT_BPTT], B = shard.batch, V = t->vocab.size;
+    const size_t bytes = (size_t)T * (size_t)B * sizeof(int64_t);
+    float *d_loss = t->device_scalars, *d_norm = t->device_scalars + 1;
+    const float *logits;
+    CLI_TRY(recur_cuda_memcpy_async(t->device_inputs, t->inputs, bytes, RECUR_HOST_TO_DEVICE));
+    CLI_TRY(recur_cuda_memcpy_async(t->device_targets, t->targets, bytes,
+                                    RECUR_HOST_TO_DEVICE));
+    CLI_TRY(recur_lm_forward_device(t->lm, T, B, t->device_inputs, &logits));
+    CLI_TRY(recur_cross_entropy_device(T * B, V, logits, t->device_targets, d_loss,
+                                       t->device_grad_logits));
+    CLI_TRY(recur_lm_backward_device(t->lm, t->device_grad_logits));
+    float l1 = (float)o->num[OPT_L1], l2 = (float)o->num[OPT_L2];
+    if (l1 > 0 || l2 > 0) /* adds the penalty to the loss */
+        CLI_TRY(recur_weight_penalty_device(t->weight_count, t->device_weight_values,
+                                            t->device_weight_grads, t->weight_sizes, l1, l2,
+                                            d_loss));
+    if (o->num[OPT_CLIP_VALUE] > 0)
+        CLI_TRY(recur_clip_grad_value_device(t->param_count, t->device_grads, t->sizes,
+                                             (float)o->num[OPT_CLIP_VALUE]));
+    if (o->num[OPT_CLIP] > 0)
+        CLI_TRY(recur_clip_grad_norm_device(t->param_count, t->device_grads, t->sizes,
+                                            (float)o->num[OPT_CLIP], d_norm));
+    else
+        CLI_TRY(recur_cuda_memcpy_async(d_norm, &zero_norm, sizeof zero_norm,
+                                        RECUR_HOST_TO_DEVICE));
+    float previous_lr = recur_optimizer_get_lr(t->opt);
+    recur_optimizer_set_lr(t->opt, (float)recur_schedule_lr(&t->schedule));
+    CLI_TRY(recur_optimizer_step_checked(t->opt, t->device_scalars, 2));
+    float scalars[2];
+    CLI_TRY(recur_cuda_memcpy(scalars, t->device_scalars, sizeof scalars, RECUR_DEVICE_TO_HOST));
+    *loss = scalars[0];
+    if (!isfinite(scalars[0]) || !isfinite(scalars[1])) {
+        /* the GPU skipped the update: the optimizer as if it had not stepped */
+        recur_optimizer_forget_step(t->opt);
+        recur_optimizer_set_lr(t->opt, previous_lr);
+        *result = STEP_DIVERGED;
+        return RECUR_OK;
+    }
+    t->host_params_stale = 1;
+    *result = STEP_OK;
+    return RECUR_OK;
+}
+
+/* One truncated-BPTT step on the chunk at t->pos. */
+static recur_status train_step(trainer *t, float *loss, step_result *result)
+{
+    const int T = (int)t->options->num[OPT_BPTT], B = shard.batch;
+    if (t->pos + (size_t)T >= t->stream_len) { /* a new epoch: the streams restart */
+        t->pos = 0;
+        CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
+    }
+    fill_chunk(t->ids + (size_t)shard.first * t->stream_len, t->stream_len, T, B, t->pos,
+               t->inputs, t->targets);
+    recur_lm_set_training(t->lm, 1);
+    recur_lm_zero_grad(t->lm);
+    CLI_TRY(t->device == RECUR_DEVICE_CUDA ? train_step_cuda(t, loss, result)
+                                           : train_step_cpu(t, loss, result));
+    if (*result == STEP_DIVERGED)
+        return RECUR_OK; /* the weights are untouched */
     recur_schedule_step(&t->schedule);
     t->pos += (size_t)T;
     t->step++;
-    *result = STEP_OK;
     return RECUR_OK;
 }
 
@@ -327,6 +467,7 @@ static void state_slice(const trainer *t, int rank, float *all, float *own, int 
 static recur_status save_checkpoint(trainer *t, const run_logs *logs, const char *path)
 {
     t->elapsed = logs->elapsed_before + (seconds_now() - logs->start);
+    CLI_TRY(refresh_host_params(t));
     if (shard.size == 1)
         return trainer_save_checkpoint(t, path);
     int carried = recur_lm_get_state(t->lm, shard.local_state);
@@ -416,6 +557,9 @@ static int after_validation(trainer *t, run_logs *logs, const run_paths *paths, 
     double tokens = (double)(t->step - logs->start_step) * o->num[OPT_BPTT] * o->num[OPT_BATCH];
     double lr = recur_schedule_lr(&t->schedule);
     t->loss_sum = 0, t->loss_count = 0;
+    recur_status fresh = refresh_host_params(t); /* for the checks, best weights and saves */
+    if (fresh != RECUR_OK)
+        return cli_status_error(fresh);
     if (check_same_params(t))
         return CLI_EXIT_FAILURE;
     double row[] = {(double)t->step, (double)t->step * o->num[OPT_BPTT] * o->num[OPT_BATCH] /
@@ -453,10 +597,13 @@ static int after_validation(trainer *t, run_logs *logs, const run_paths *paths, 
 
 static int save_final_model(trainer *t)
 {
+    recur_status st = refresh_host_params(t);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
     if (isfinite(t->best_val))
         copy_params(t, 0); /* the model with the best validation loss */
     recur_st_writer *w;
-    recur_status st = recur_st_writer_create(&w);
+    st = recur_st_writer_create(&w);
     if (st == RECUR_OK)
         st = trainer_write_model(t, w);
     if (st == RECUR_OK)
@@ -568,12 +715,9 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
     run_paths paths;
     if (make_paths(o, &paths))
         return CLI_EXIT_BAD_INPUT;
-    recur_device device;
-    if (cli_parse_device("train: --device", o->str[OPT_DEVICE], &device))
+    if (cli_parse_device("train: --device", o->str[OPT_DEVICE], &t->device))
         return CLI_EXIT_BAD_INPUT;
     recur_status st = trainer_init(t);
-    if (st == RECUR_OK)
-        st = recur_lm_set_device(t->lm, device);
     if (st != RECUR_OK)
         return cli_status_error(st);
     int rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;
@@ -636,6 +780,10 @@ int cmd_train(int argc, char **argv)
         recur_st_close(resume_from);
         return cli_error("train: --batch %.0f is not a multiple of the %d processes (mpirun -np)",
                          o.num[OPT_BATCH], shard.size);
+    }
+    if (shard.size > 1 && !strcmp(o.str[OPT_DEVICE], "cuda")) {
+        recur_st_close(resume_from);
+        return cli_error("train: --device cuda is not supported with mpirun yet");
     }
     if (dist_quiet_other_ranks() != 0) { /* rank 0 reports */
         recur_st_close(resume_from);

@@ -152,6 +152,14 @@ int trainer_load_checkpoint(trainer *t, const recur_st_file *f)
     }
     LOAD_TRY(read_exact(f, "train.best_params", RECUR_F32, recur_lm_param_total(t->lm),
                        t->best_params));
+    /* on the GPU, the optimizer (made on the GPU by trainer_init) uploads
+     * its state itself, and recur_lm_set_state the carried state; the
+     * parameters were read into the host copies */
     LOAD_CALL(recur_optimizer_read(t->opt, f, "optimizer."));
+    if (t->device == RECUR_DEVICE_CUDA) {
+        recur_status st = recur_lm_params_to_device(t->lm);
+        if (st != RECUR_OK)
+            return cli_status_error(st);
+    }
     return 0;
 }

@@ -17,6 +17,7 @@ typedef struct trainer {
     const int64_t *ids;
     size_t train_n, val_n, stream_len;
     /* model and optimization */
+    recur_device device;         /* CUDA: the whole training step runs on the GPU */
     recur_lm *lm;
     recur_optimizer *opt;
     recur_schedule schedule;
@@ -41,15 +42,27 @@ typedef struct trainer {
     int64_t *inputs, *targets;   /* [T, B] */
     float *grad_logits;          /* [T*B, V] */
     float *carried_state;        /* LM state kept aside during validation */
+    /* CUDA only: the GPU's copies of the parameters are the ones trained;
+     * values/grads above are the host copies, refreshed from the GPU before
+     * anything reads them (checkpoints, best weights, the final model). */
+    float **device_grads;        /* device pointers, in parameter order (sizes) */
+    const float **device_weight_values; /* device pointers of the 2-D tensors */
+    float **device_weight_grads; /* (weight_sizes) */
+    int host_params_stale;       /* the GPU's parameters changed since the last copy */
+    int64_t *device_inputs, *device_targets; /* [T, B] */
+    float *device_grad_logits;   /* [T*B, V] */
+    float *device_scalars;       /* the step's loss and gradient norm (validation: [0]) */
 } trainer;
 
 /* Checkpoint file: the model (as recur_lm_write, with the vocabulary and the
  * options) plus optimizer, schedule, early stopping, RNG, carried state and
- * progress. Written atomically. */
+ * progress. Written atomically. On CUDA the host parameters must be fresh
+ * (recur_lm_params_to_host). */
 recur_status trainer_save_checkpoint(const trainer *t, const char *path);
 /* Restores what trainer_save_checkpoint wrote into a trainer built from the
- * same options (the caller checked them with cli_options_restore).
- * Returns 0, or an exit status after printing the error. */
+ * same options (the caller checked them with cli_options_restore); on CUDA
+ * the GPU's copies too. Returns 0, or an exit status after printing the
+ * error. */
 int trainer_load_checkpoint(trainer *t, const recur_st_file *checkpoint);
 /* Writes the model file: parameters, vocabulary and options. */
 recur_status trainer_write_model(const trainer *t, recur_st_writer *writer);
