@@ -5,10 +5,11 @@ Linear(V) over the text's V distinct bytes with Adam (lr 2e-3), gradient clippin
 B streams of T steps, on the same text, in fp32 (TF32 off for cuDNN).
 
 recur's speed is its metrics.csv tokens_per_s at the last step of a run
-without validation (--val-fraction 0; the rate counts from the first step).
-PyTorch's is timed the same way: `steps` steps after `warmup` untimed ones,
-each step ending with the loss read back to the host (as recur reads its loss
-and gradient norm every step).
+without validation (--val-fraction 0, constant learning rate; the rate counts
+from the first step). PyTorch runs the same number of steps, each ending with
+the loss read back to the host (as recur reads its loss and gradient norm
+every step), and is timed over all but the first `warmup`. Both losses are
+the mean over all steps (recur's train_loss column).
 
 usage: python3 bench/lm_train_cuda.py --recur BIN --text FILE [--configs ...]
   a config: cell-H<hidden>-L<layers>-B<batch>-T<bptt>, e.g. lstm-H512-L2-B64-T64
@@ -40,7 +41,8 @@ def run_recur(binary, text, config, steps):
                "--hidden", str(hidden), "--layers", str(layers), "--embed", str(EMBED),
                "--batch", str(batch), "--bptt", str(bptt), "--steps", str(steps),
                "--eval-interval", str(steps), "--val-fraction", "0", "--lr", "2e-3",
-               "--clip", "5", "--output", os.path.join(tmp, "model.safetensors"),
+               "--clip", "5", "--schedule", "constant",
+               "--output", os.path.join(tmp, "model.safetensors"),
                "--metrics", metrics]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(metrics) as f:
@@ -84,14 +86,12 @@ def run_torch(torch, text, config, steps, warmup):
         pos += bptt
         return loss.item()
 
-    for _ in range(warmup):
-        step()
+    losses = [step() for _ in range(warmup)]
     torch.cuda.synchronize()
     start = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
+    losses += [step() for _ in range(steps - warmup)]
     seconds = time.perf_counter() - start
-    return steps * bptt * batch / seconds, loss
+    return (steps - warmup) * bptt * batch / seconds, sum(losses) / len(losses)
 
 
 def main():
@@ -110,7 +110,7 @@ def main():
              f"(cuDNN {torch.backends.cudnn.version()}), fp32, {args.steps} steps, "
              f"embed {EMBED}, Adam, clip 5, text {os.path.basename(args.text)}",
              "",
-             "| config | recur tok/s | PyTorch tok/s | ratio | recur loss | PyTorch loss |",
+             "| config | recur tok/s | PyTorch tok/s | ratio | recur mean loss | PyTorch mean loss |",
              "|---|---:|---:|---:|---:|---:|"]
     for config in args.configs.split(","):
         recur_rate, recur_loss = run_recur(args.recur, args.text, config, args.steps)

@@ -24,6 +24,31 @@ typedef struct cuda_saved {
     cuda_buffer h0, c0;   /* [B, Hout], [B, H] sorted */
 } cuda_saved;
 
+/* One direction's weights (or their gradients) in a flat buffer. */
+typedef struct cuda_weights {
+    const float *weight_ih, *weight_hh, *bias_ih, *bias_hh, *weight_hr;
+} cuda_weights;
+
+/* One direction's per-step loop of the forward or the backward: every
+ * device pointer and setting it uses besides the plan. Zeroed before it is
+ * filled, it is also the key of the loop's CUDA graph. */
+typedef struct step_loop {
+    int backward, group, reverse, ld_y, ld_dy;
+    recur_math math;
+    uint64_t plan_generation;
+    cuda_weights w;
+    /* forward */
+    float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
+    /* backward (also gates, cell, hidden_n, step and y, read) */
+    const float *dy;
+    float *dh, *dc, *grad_gates, *grad_gh, *h_prev, *c_prev, *grad_h;
+} step_loop;
+
+typedef struct step_graph {
+    cudaGraphExec_t exec;
+    step_loop key;
+} step_graph;
+
 struct rnn_cuda {
     rnn_cuda_layout layout; /* offsets and input_sizes point at the copies below */
     size_t (*offsets)[RNN_CUDA_PARAM_KINDS];
@@ -44,6 +69,12 @@ struct rnn_cuda {
     recur_pack_plan plan; /* host copy of the last forward's plan */
     int plan_on_device;   /* the arrays above hold `plan` (the next forward with the
                            * same plan skips the upload and its wait) */
+    uint64_t plan_generation; /* counts the uploads of a new plan */
+
+    /* CUDA graphs of the per-step loops, [group * 2 + backward], each valid
+     * for the step_loop it was captured from (RECUR_CUDA_GRAPHS=0: none). */
+    int graphs_enabled;
+    step_graph *graphs;
 
     int have_forward;
     int dropout; /* the last forward used dropout masks */
@@ -123,9 +154,12 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     cu->layer_output = calloc((size_t)cu->layers, sizeof *cu->layer_output);
     cu->drop_mask = calloc((size_t)cu->layers, sizeof *cu->drop_mask);
     cu->drop_output = calloc((size_t)cu->layers, sizeof *cu->drop_output);
+    cu->graphs = calloc((size_t)cu->groups * 2, sizeof *cu->graphs);
+    const char *graphs_env = getenv("RECUR_CUDA_GRAPHS");
+    cu->graphs_enabled = !(graphs_env && graphs_env[0] == '0');
     cu->host_grads = malloc(sizeof(float) * (layout->param_total ? layout->param_total : 1));
     if (!cu->offsets || !cu->input_sizes || !cu->saved || !cu->layer_output || !cu->drop_mask ||
-        !cu->drop_output || !cu->host_grads) {
+        !cu->drop_output || !cu->graphs || !cu->host_grads) {
         rnn_cuda_free(cu);
         return recur_fail(RECUR_E_NOMEM, "out of memory creating the CUDA stack");
     }
@@ -189,6 +223,10 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->io_c0,      &cu->io_hn,      &cu->io_cn};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
+    for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
+        if (cu->graphs[i].exec)
+            cudaGraphExecDestroy(cu->graphs[i].exec);
+    free(cu->graphs);
     cudaFree(cu->params);
     cudaFree(cu->grads);
     if (cu->blas)
@@ -249,10 +287,6 @@ recur_status rnn_cuda_zero_grad(rnn_cuda *cu)
 
 /* ---- one direction ---- */
 
-typedef struct cuda_weights {
-    const float *weight_ih, *weight_hh, *bias_ih, *bias_hh, *weight_hr;
-} cuda_weights;
-
 static const float *param_at(const float *base, size_t offset)
 {
     return offset == RNN_CUDA_ABSENT ? NULL : base + offset;
@@ -303,6 +337,158 @@ static int use_persistent(rnn_cuda *cu, int backward)
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
 }
 
+/* The forward's steps, one GEMM and one gate kernel each (see step_loop). */
+static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const recur_pack_plan *plan = &cu->plan;
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int relu = dims->cell == RECUR_RNN_RELU, ld_y = L->ld_y;
+    const cuda_weights w = L->w;
+    float *gates = L->gates, *h_state = L->h_state, *c_state = L->c_state;
+
+    for (int s = 0; s < plan->seq_len; s++) {
+        const int t = forward_step(plan, L->reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *gates_t = gates + row0 * (size_t)GH;
+        float *y_t = L->y + row0 * (size_t)ld_y;
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gates_t, GH));
+            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
+            break;
+        case RECUR_LSTM: {
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gates_t, GH));
+            float *c_t = L->cell + row0 * (size_t)H;
+            if (dims->proj) {
+                float *m_t = L->proj_in + row0 * (size_t)H;
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, m_t, H,
+                                           NULL));
+                RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
+                               h_state, Hout));
+                RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
+            } else {
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, y_t, ld_y,
+                                           h_state));
+            }
+            break;
+        }
+        case RECUR_GRU: {
+            float *gh = L->step;
+            TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
+            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
+                           gh, GH));
+            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
+                                      L->hidden_n + row0 * (size_t)H, y_t, ld_y));
+            break;
+        }
+        }
+    }
+    return RECUR_OK;
+}
+
+/* The backward's steps, walking back in time (see step_loop). */
+static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const recur_pack_plan *plan = &cu->plan;
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int relu = dims->cell == RECUR_RNN_RELU, ld_y = L->ld_y, ld_dy = L->ld_dy;
+    const cuda_weights w = L->w;
+    const float *y = L->y, *dy = L->dy;
+    float *dh = L->dh, *dc = L->dc, *grad_gates = L->grad_gates, *grad_gh = L->grad_gh;
+    for (int s = plan->seq_len - 1; s >= 0; s--) {
+        const int t = forward_step(plan, L->reverse, s);
+        const int rows = plan->batch_sizes[t];
+        const size_t row0 = plan->offsets[t];
+        float *grad_gates_t = grad_gates + row0 * (size_t)GH;
+        TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout));
+        switch (dims->cell) {
+        case RECUR_RNN_TANH:
+        case RECUR_RNN_RELU:
+            TRY_KERNEL(rk_elman_backward(cu->stream, rows, H, relu, y + row0 * (size_t)ld_y, ld_y,
+                                         dh, grad_gates_t));
+            break;
+        case RECUR_LSTM: {
+            const float *dm = dh;
+            if (dims->proj) {
+                RECUR_TRY(copy_rows_async(cu, rows, Hout, dh, Hout,
+                                          L->grad_h + row0 * (size_t)Hout, Hout));
+                RECUR_TRY(gemm(cu, 0, 0, rows, H, Hout, 1.0f, dh, Hout, w.weight_hr, H, 0.0f,
+                               L->step, H));
+                dm = L->step;
+            }
+            TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
+                                        L->cell + row0 * (size_t)H,
+                                        L->c_prev + row0 * (size_t)H, dm, dc, grad_gates_t));
+            break;
+        }
+        case RECUR_GRU:
+            TRY_KERNEL(rk_gru_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
+                                       L->hidden_n + row0 * (size_t)H,
+                                       L->h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
+                                       grad_gh + row0 * (size_t)GH));
+            break;
+        }
+        /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
+        const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
+        RECUR_TRY(gemm(cu, 0, 0, rows, Hout, GH, 1.0f, grad_gh + row0 * (size_t)GH, GH,
+                       w.weight_hh, Hout, beta, dh, Hout));
+    }
+
+    return RECUR_OK;
+}
+
+/* Captures the loop into a CUDA graph on the object's stream. */
+static recur_status capture_step_loop(rnn_cuda *cu, const step_loop *L, step_graph *g)
+{
+    if (g->exec)
+        cudaGraphExecDestroy(g->exec);
+    g->exec = NULL;
+    cudaGraph_t graph = NULL;
+    TRY_CUDA(cudaStreamBeginCapture(cu->stream, cudaStreamCaptureModeThreadLocal),
+             "cudaStreamBeginCapture");
+    recur_status st = L->backward ? backward_steps(cu, L) : forward_steps(cu, L);
+    cudaError_t end = cudaStreamEndCapture(cu->stream, &graph);
+    if (st == RECUR_OK)
+        st = cuda_check((int)end, "cudaStreamEndCapture");
+    if (st == RECUR_OK)
+        st = cuda_check((int)cudaGraphInstantiate(&g->exec, graph, 0), "cudaGraphInstantiate");
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (st != RECUR_OK) {
+        g->exec = NULL;
+        return st;
+    }
+    memcpy(&g->key, L, sizeof *L); /* padding too: the key is compared with memcmp */
+    return RECUR_OK;
+}
+
+/* Runs the loop: its graph, captured the first time and whenever anything in
+ * step_loop changed; launched directly when graphs are off or capturing
+ * fails on this GPU (then off for this object). */
+static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
+{
+    L->math = cu->math;
+    L->plan_generation = cu->plan_generation;
+    if (cu->graphs_enabled) {
+        step_graph *g = &cu->graphs[L->group * 2 + L->backward];
+        if (!g->exec || memcmp(&g->key, L, sizeof *L) != 0) {
+            if (capture_step_loop(cu, L, g) != RECUR_OK)
+                cu->graphs_enabled = 0; /* and run the steps directly */
+        }
+        if (cu->graphs_enabled) {
+            TRY_CUDA(cudaGraphLaunch(g->exec, cu->stream), "cudaGraphLaunch");
+            return RECUR_OK;
+        }
+    }
+    return L->backward ? backward_steps(cu, L) : forward_steps(cu, L);
+}
+
 static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
                                        const cuda_weights *w, float *y, int ld_y)
 {
@@ -340,7 +526,7 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
     const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
-    const int in = cu->input_sizes[group], relu = dims->cell == RECUR_RNN_RELU;
+    const int in = cu->input_sizes[group];
     const size_t N = plan->rows, B = (size_t)plan->batch;
     cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
@@ -379,49 +565,13 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
                  "cudaMemcpyAsync (c0)");
     if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y);
-
-    for (int s = 0; s < plan->seq_len; s++) {
-        const int t = forward_step(plan, reverse, s);
-        const int rows = plan->batch_sizes[t];
-        const size_t row0 = plan->offsets[t];
-        float *gates_t = gates + row0 * (size_t)GH;
-        float *y_t = y + row0 * (size_t)ld_y;
-        switch (dims->cell) {
-        case RECUR_RNN_TANH:
-        case RECUR_RNN_RELU:
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gates_t, GH));
-            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
-            break;
-        case RECUR_LSTM: {
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gates_t, GH));
-            float *c_t = FLT(saved->cell) + row0 * (size_t)H;
-            if (dims->proj) {
-                float *m_t = FLT(saved->proj_in) + row0 * (size_t)H;
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, m_t, H,
-                                           NULL));
-                RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
-                               h_state, Hout));
-                RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
-            } else {
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, y_t, ld_y,
-                                           h_state));
-            }
-            break;
-        }
-        case RECUR_GRU: {
-            float *gh = FLT(cu->step);
-            TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gh, GH));
-            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
-                                      FLT(saved->hidden_n) + row0 * (size_t)H, y_t, ld_y));
-            break;
-        }
-        }
-    }
-    return RECUR_OK;
+    step_loop loop;
+    memset(&loop, 0, sizeof loop);
+    loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
+    loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
+    loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
+    loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
+    return run_step_loop(cu, &loop);
 }
 
 static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, const float *x,
@@ -431,7 +581,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
     const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
-    const int in = cu->input_sizes[group], relu = dims->cell == RECUR_RNN_RELU;
+    const int in = cu->input_sizes[group];
     const size_t N = plan->rows, B = (size_t)plan->batch;
     const cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
@@ -485,43 +635,16 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         p.dc = dims->cell == RECUR_LSTM ? dc : NULL;
         TRY_KERNEL(rk_persistent_backward(cu->stream, &p));
     }
-    for (int s = persistent ? -1 : plan->seq_len - 1; s >= 0; s--) {
-        const int t = forward_step(plan, reverse, s);
-        const int rows = plan->batch_sizes[t];
-        const size_t row0 = plan->offsets[t];
-        float *grad_gates_t = grad_gates + row0 * (size_t)GH;
-        TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout));
-        switch (dims->cell) {
-        case RECUR_RNN_TANH:
-        case RECUR_RNN_RELU:
-            TRY_KERNEL(rk_elman_backward(cu->stream, rows, H, relu, y + row0 * (size_t)ld_y, ld_y,
-                                         dh, grad_gates_t));
-            break;
-        case RECUR_LSTM: {
-            const float *dm = dh;
-            if (dims->proj) {
-                RECUR_TRY(copy_rows_async(cu, rows, Hout, dh, Hout,
-                                          FLT(cu->grad_h) + row0 * (size_t)Hout, Hout));
-                RECUR_TRY(gemm(cu, 0, 0, rows, H, Hout, 1.0f, dh, Hout, w.weight_hr, H, 0.0f,
-                               FLT(cu->step), H));
-                dm = FLT(cu->step);
-            }
-            TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, FLT(saved->gates) + row0 * (size_t)GH,
-                                        FLT(saved->cell) + row0 * (size_t)H,
-                                        FLT(cu->c_prev) + row0 * (size_t)H, dm, dc, grad_gates_t));
-            break;
-        }
-        case RECUR_GRU:
-            TRY_KERNEL(rk_gru_backward(cu->stream, rows, H, FLT(saved->gates) + row0 * (size_t)GH,
-                                       FLT(saved->hidden_n) + row0 * (size_t)H,
-                                       h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
-                                       grad_gh + row0 * (size_t)GH));
-            break;
-        }
-        /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
-        const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
-        RECUR_TRY(gemm(cu, 0, 0, rows, Hout, GH, 1.0f, grad_gh + row0 * (size_t)GH, GH,
-                       w.weight_hh, Hout, beta, dh, Hout));
+    if (!persistent) {
+        step_loop loop;
+        memset(&loop, 0, sizeof loop);
+        loop.backward = 1, loop.group = group, loop.reverse = reverse, loop.w = w;
+        loop.ld_y = ld_y, loop.ld_dy = ld_dy, loop.dy = dy, loop.y = (float *)y;
+        loop.gates = FLT(saved->gates), loop.cell = FLT(saved->cell);
+        loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
+        loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
+        loop.h_prev = h_prev, loop.c_prev = FLT(cu->c_prev), loop.grad_h = FLT(cu->grad_h);
+        RECUR_TRY(run_step_loop(cu, &loop));
     }
 
     /* Parameter gradients and the input gradient: large GEMMs over all rows. */
@@ -660,6 +783,7 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
         RECUR_TRY(copy_plan(&cu->plan, plan));
         RECUR_TRY(upload_plan(cu, plan, c->batch_first));
         cu->plan_on_device = 1;
+        cu->plan_generation++;
     }
     const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
     const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
