@@ -202,6 +202,53 @@ __global__ void gru_backward(size_t total, int H, const float *act, const float 
 }
 
 
+/* dst[0..n) (shared memory) = src[0..n) read through L2 (other blocks wrote
+ * it), each thread issuing four loads before it waits for them (float4 when
+ * both sides are 16-byte aligned): a step's h or gradient rows arrive in
+ * about one L2 latency instead of one per element a thread copies. */
+template <typename T>
+__device__ __forceinline__ void copy_rows_l2(T *dst, const T *src, int n)
+{
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    int idx = tid;
+    for (; idx + 3 * nthreads < n; idx += 4 * nthreads) {
+        const T a = __ldcg(src + idx), b = __ldcg(src + idx + nthreads);
+        const T c = __ldcg(src + idx + 2 * nthreads), d = __ldcg(src + idx + 3 * nthreads);
+        dst[idx] = a, dst[idx + nthreads] = b, dst[idx + 2 * nthreads] = c;
+        dst[idx + 3 * nthreads] = d;
+    }
+    for (; idx < n; idx += nthreads)
+        dst[idx] = __ldcg(src + idx);
+}
+
+__device__ __forceinline__ void load_l2(float *dst, const float *src, int n)
+{
+    if (((uintptr_t)dst | (uintptr_t)src) % 16 == 0 && n % 4 == 0)
+        copy_rows_l2((float4 *)dst, (const float4 *)src, n / 4);
+    else
+        copy_rows_l2(dst, src, n);
+}
+
+/* a . b over n floats (shared memory) by one warp; lane 0 gets the sum.
+ * float4 loads when n is a multiple of 128 and both are 16-byte aligned. */
+__device__ __forceinline__ float warp_dot(const float *a, const float *b, int n, int lane)
+{
+    float sum = 0.0f;
+    if (n % 128 == 0 && ((uintptr_t)a | (uintptr_t)b) % 16 == 0) {
+        const float4 *a4 = (const float4 *)a, *b4 = (const float4 *)b;
+        for (int k = lane; k < n / 4; k += 32) {
+            const float4 x = a4[k], y = b4[k];
+            sum += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+        }
+    } else {
+        for (int k = lane; k < n; k += 32)
+            sum += a[k] * b[k];
+    }
+    for (int off = 16; off > 0; off >>= 1)
+        sum += __shfl_down_sync(0xffffffffu, sum, off);
+    return sum;
+}
+
 enum { kCellTanh = 0, kCellRelu = 1, kCellLstm = 2, kCellGru = 3 }; /* recur_cell */
 
 /* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
@@ -243,18 +290,12 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
                     pre[g] = gr[(size_t)g * H];
         }
         __syncthreads(); /* the previous step's readers of h and acc are done */
-        for (int idx = tid; idx < rows * H; idx += nthreads)
-            h[idx] = __ldcg(h_prev + idx); /* L2: other blocks wrote it */
+        load_l2(h, h_prev, rows * H);
         __syncthreads();
         const int dots = rows * G * nu;
         for (int d = warp; d < dots; d += nwarps) {
             int j = d / (G * nu), r = d % (G * nu), g = r / nu, uu = r % nu;
-            const float *wr = w + ((size_t)g * U + uu) * H, *hr = h + (size_t)j * H;
-            float sum = 0.0f;
-            for (int k = lane; k < H; k += 32)
-                sum += wr[k] * hr[k];
-            for (int off = 16; off > 0; off >>= 1)
-                sum += __shfl_down_sync(0xffffffffu, sum, off);
+            const float sum = warp_dot(w + ((size_t)g * U + uu) * H, h + (size_t)j * H, H, lane);
             if (lane == 0)
                 acc[((size_t)j * G + g) * U + uu] = sum;
         }
@@ -369,18 +410,12 @@ __global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
         }
         grid.sync(); /* every unit's gradients of this step are in grad_gh */
         const float *gh = a.grad_gh + row0 * (size_t)GH;
-        for (int idx = tid; idx < rows * GH; idx += nthreads)
-            grad[idx] = __ldcg(gh + idx);
+        load_l2(grad, gh, rows * GH);
         __syncthreads();
         const int dots = rows * nu;
         for (int dd = warp; dd < dots; dd += nwarps) {
             const int j = dd / nu, uu = dd % nu;
-            const float *wr = w + (size_t)uu * GH, *gr = grad + (size_t)j * GH;
-            float sum = 0.0f;
-            for (int k = lane; k < GH; k += 32)
-                sum += wr[k] * gr[k];
-            for (int off = 16; off > 0; off >>= 1)
-                sum += __shfl_down_sync(0xffffffffu, sum, off);
+            const float sum = warp_dot(w + (size_t)uu * GH, grad + (size_t)j * GH, GH, lane);
             if (lane == 0) {
                 const size_t at = (size_t)j * H + u0 + uu;
                 a.dh[at] = (a.cell == kCellGru ? a.dh[at] : 0.0f) + sum;
