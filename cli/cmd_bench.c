@@ -5,7 +5,11 @@
  * machine measured in the same run. The contract is in docs/CLI.md. */
 #define _POSIX_C_SOURCE 200809L
 #include <cJSON.h>
+#if RECUR_BLAS_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#else
 #include <cblas.h>
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +20,10 @@
 #include "cli_util.h"
 #include "commands.h"
 
+#if RECUR_BLAS_BLIS
+char *bli_info_get_version_str(void);
+long bli_thread_get_num_threads(void);
+#endif
 /* OpenBLAS's thread controls, absent from other CBLAS libraries: weak, so
  * that the tool still links (and reports "unknown") without them. */
 #if defined(__GNUC__)
@@ -450,8 +458,13 @@ static int measure_peak(double *gflops, double *best_ms)
     double best = 1e30;
     for (int i = 0; i <= PEAK_REPEATS; i++) {
         double t0 = now_seconds();
+#if RECUR_BLAS_DNNL
+        (void)dnnl_sgemm('N', 'N', PEAK_SIZE, PEAK_SIZE, PEAK_SIZE, 1.0f, a, PEAK_SIZE, b,
+                         PEAK_SIZE, 0.0f, c, PEAK_SIZE);
+#else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, PEAK_SIZE, PEAK_SIZE, PEAK_SIZE,
                     1.0f, a, PEAK_SIZE, b, PEAK_SIZE, 0.0f, c, PEAK_SIZE);
+#endif
         double dt = now_seconds() - t0;
         if (i > 0 && dt < best)
             best = dt;
@@ -608,6 +621,18 @@ int cmd_bench(int argc, char **argv)
     int threads = blas_get_threads ? blas_get_threads() : -1;
     const char *blas_text = blas_config ? blas_config() : "unknown BLAS";
     const char *blas_core = blas_corename ? blas_corename() : "unknown";
+#if RECUR_BLAS_DNNL
+    char dnnl_text[64];
+    const dnnl_version_t *dv = dnnl_version();
+    snprintf(dnnl_text, sizeof dnnl_text, "oneDNN %d.%d.%d (dnnl_sgemm)", dv->major, dv->minor,
+             dv->patch);
+    blas_text = dnnl_text;
+#elif RECUR_BLAS_BLIS
+    char blis_text[64];
+    snprintf(blis_text, sizeof blis_text, "BLIS %s (CBLAS)", bli_info_get_version_str());
+    blas_text = blis_text;
+    threads = (int)bli_thread_get_num_threads();
+#endif
     FILE *table = opt.json == 1 ? stderr : stdout;
     FILE *json_file = NULL;
     if (opt.json == 2 && !(json_file = fopen(opt.json_path, "w")))

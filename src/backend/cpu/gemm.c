@@ -1,7 +1,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "backend/cpu/gemm.h"
 
+#if RECUR_BLAS_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#else
 #include <cblas.h>
+#endif
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -54,16 +58,25 @@ void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, cons
     }
     if (m == 1 && gemm_one_row(trans_a, trans_b, n, k, alpha, a, b, ldb, beta, c))
         return;
+#if RECUR_BLAS_DNNL /* row-major, as CBLAS's; fails only for bad arguments */
+    (void)dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                     beta, c, ldc);
+#else
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                 ldc);
+#endif
 }
 
 void recur_add_column_sums(int m, int n, const float *a, int lda, const float *ones, float *y)
 {
     if (m <= 0 || n <= 0)
         return;
+#if RECUR_BLAS_DNNL /* y [1, n] += ones [1, m] A [m, n] */
+    (void)dnnl_sgemm('N', 'N', 1, n, m, 1.0f, ones, m, a, lda, 1.0f, y, n);
+#else
     cblas_sgemv(CblasRowMajor, CblasTrans, m, n, 1.0f, a, lda, ones, 1, 1.0f, y, 1);
+#endif
 }
 
 /* ---- Packed B and the thread team ---- */

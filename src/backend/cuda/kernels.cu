@@ -2,6 +2,7 @@
  * thread per element, grid-stride loops, the cell math of
  * src/backend/cpu/cell_*.c with the accurate expf/tanhf (no fast math). */
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 #include <cooperative_groups.h>
 #include <stdint.h>
@@ -10,29 +11,12 @@ namespace cg = cooperative_groups;
 
 namespace {
 
-const int kThreads = 256;
-
-/* Enough blocks for n elements, capped (the loops stride over the rest). */
-unsigned blocks_for(size_t n)
-{
-    size_t b = (n + kThreads - 1) / kThreads;
-    if (b < 1)
-        b = 1;
-    return (unsigned)(b > 65535 * 8 ? 65535 * 8 : b);
-}
-
-int launched() { return (int)cudaGetLastError(); }
-
 __device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-#define RK_FOR(i, total) \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (total); \
-         i += (size_t)gridDim.x * blockDim.x)
 
 __global__ void gather_rows(size_t total, int n, const int *map, const float *src, int ld_src,
                             float *dst, int ld_dst)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         dst[r * ld_dst + k] = src[(size_t)map[r] * ld_src + k];
     }
@@ -41,7 +25,7 @@ __global__ void gather_rows(size_t total, int n, const int *map, const float *sr
 __global__ void scatter_rows(size_t total, int n, const int *map, const float *src, int ld_src,
                              float *dst, int ld_dst)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         dst[(size_t)map[r] * ld_dst + k] = src[r * ld_src + k];
     }
@@ -49,7 +33,7 @@ __global__ void scatter_rows(size_t total, int n, const int *map, const float *s
 
 __global__ void fill_rows(size_t total, int n, const float *vec, float *dst, int ld_dst)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         dst[r * ld_dst + k] = vec ? vec[k] : 0.0f;
     }
@@ -57,7 +41,7 @@ __global__ void fill_rows(size_t total, int n, const float *vec, float *dst, int
 
 __global__ void add_rows(size_t total, int n, const float *src, int ld_src, float *dst, int ld_dst)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         dst[r * ld_dst + k] += src[r * ld_src + k];
     }
@@ -66,7 +50,7 @@ __global__ void add_rows(size_t total, int n, const float *src, int ld_src, floa
 __global__ void gather_previous(size_t total, int n, const int *prev, const float *states,
                                 int ld_states, const float *init, float *dst)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         int p = prev[r];
         dst[i] = p >= 0 ? states[(size_t)p * ld_states + k] : init[(size_t)(-p - 1) * n + k];
@@ -75,28 +59,28 @@ __global__ void gather_previous(size_t total, int n, const int *prev, const floa
 
 __global__ void add_vectors(size_t n, const float *a, const float *b, float *out)
 {
-    RK_FOR(i, n) out[i] = a[i] + b[i];
+    GRID_FOR(i, n) out[i] = a[i] + b[i];
 }
 
 __global__ void fill(size_t n, float value, float *dst)
 {
-    RK_FOR(i, n) dst[i] = value;
+    GRID_FOR(i, n) dst[i] = value;
 }
 
 __global__ void accumulate(size_t n, const float *src, float *dst)
 {
-    RK_FOR(i, n) dst[i] += src[i];
+    GRID_FOR(i, n) dst[i] += src[i];
 }
 
 __global__ void multiply(size_t n, const float *src, float *dst)
 {
-    RK_FOR(i, n) dst[i] *= src[i];
+    GRID_FOR(i, n) dst[i] *= src[i];
 }
 
 __global__ void elman_forward(size_t total, int H, int relu, const float *pre, float *h_state,
                               float *out, int ld_out)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
         float p = pre[i];
         float h = relu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
@@ -108,7 +92,7 @@ __global__ void elman_forward(size_t total, int H, int relu, const float *pre, f
 __global__ void elman_backward(size_t total, int H, int relu, const float *h, int ld_h,
                                const float *dh, float *grad_pre)
 {
-    RK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
         float y = h[j * ld_h + k];
         grad_pre[i] = relu ? (y > 0.0f ? dh[i] : 0.0f) : dh[i] * (1.0f - y * y);
@@ -118,7 +102,7 @@ __global__ void elman_backward(size_t total, int H, int relu, const float *h, in
 __global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, float *c_saved,
                              float *m, int ld_m, float *h_state)
 {
-    RK_FOR(idx, total) {
+    GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         float *g = gates + j * 4 * H + k;
         float i = sigmoid(g[0]);
@@ -142,7 +126,7 @@ __global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, 
 __global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
                               const float *c_prev, const float *dm, float *dc, float *grad_gates)
 {
-    RK_FOR(idx, total) {
+    GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *g = gates + j * 4 * H + k;
         float *dg = grad_gates + j * 4 * H + k;
@@ -161,7 +145,7 @@ __global__ void lstm_backward(size_t total, int H, const float *gates, const flo
 __global__ void gru_forward(size_t total, int H, float *gx, const float *gh, float *h_state,
                             float *hn_saved, float *out, int ld_out)
 {
-    RK_FOR(idx, total) {
+    GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         float *x = gx + j * 3 * H + k;
         const float *h = gh + j * 3 * H + k;
@@ -182,7 +166,7 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh, flo
 __global__ void gru_backward(size_t total, int H, const float *act, const float *hn,
                              const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
 {
-    RK_FOR(idx, total) {
+    GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *a = act + j * 3 * H + k;
         float *dx = grad_gx + j * 3 * H + k;

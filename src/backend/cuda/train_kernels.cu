@@ -1,29 +1,14 @@
 /* Kernels of the training step (see train_kernels.h). Built with
  * --fmad=false so that a * b + c rounds twice, as the host code does. */
 #include "backend/cuda/train_kernels.h"
+#include "backend/cuda/launch.cuh"
 
 #include <math.h>
 
 namespace {
 
-const int kThreads = 256;
-
-unsigned blocks_for(size_t n)
-{
-    size_t b = (n + kThreads - 1) / kThreads;
-    if (b < 1)
-        b = 1;
-    return (unsigned)(b > 65535 * 8 ? 65535 * 8 : b);
-}
-
-int launched() { return (int)cudaGetLastError(); }
-
-#define TK_FOR(i, total) \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (total); \
-         i += (size_t)gridDim.x * blockDim.x)
-
-/* Sum of v over the block (kThreads threads), in a fixed tree order; the
- * result is valid in thread 0. shared: kThreads doubles. */
+/* Sum of v over the block (kThreads threads), in a fixed tree order; every
+ * thread gets it. shared: kThreads doubles. */
 __device__ double block_sum(double v, double *shared)
 {
     shared[threadIdx.x] = v;
@@ -65,7 +50,7 @@ __device__ bool checks_pass(tk_check check)
 __global__ void embedding_forward(size_t total, int dim, int count, const int64_t *ids,
                                   const float *weight, float *out)
 {
-    TK_FOR(i, total) {
+    GRID_FOR(i, total) {
         size_t r = i / dim, k = i % dim;
         int64_t id = ids[r];
         out[i] = id >= 0 && id < count ? weight[(size_t)id * dim + k] : 0.0f;
@@ -246,14 +231,14 @@ __global__ void scale_by_norm(tk_list list, float max_norm, const float *norm)
     if (!(coef < 1.0f))
         return;
     for (int i = 0; i < list.count; i++)
-        TK_FOR(k, list.size[i])
+        GRID_FOR(k, list.size[i])
             list.grad[i][k] *= coef;
 }
 
 __global__ void clamp_grads(tk_list list, float c)
 {
     for (int i = 0; i < list.count; i++)
-        TK_FOR(k, list.size[i]) {
+        GRID_FOR(k, list.size[i]) {
             const float g = list.grad[i][k];
             list.grad[i][k] = g > c ? c : (g < -c ? -c : g);
         }
@@ -272,7 +257,7 @@ __global__ void sgd(size_t n, float *value, const float *grad, float *momentum_b
 {
     if (!checks_pass(check))
         return;
-    TK_FOR(k, n) {
+    GRID_FOR(k, n) {
         float d_p = decayed_grad(grad[k], value[k], weight_decay);
         if (momentum_buffer) {
             const float buf = first ? d_p : momentum_buffer[k] * momentum + keep_grad * d_p;
@@ -288,7 +273,7 @@ __global__ void adam(size_t n, float *value, const float *grad, float *exp_avg, 
 {
     if (!checks_pass(check))
         return;
-    TK_FOR(k, n) {
+    GRID_FOR(k, n) {
         if (c.decoupled)
             value[k] *= c.param_scale;
         const float g = decayed_grad(grad[k], value[k], c.l2);
@@ -313,7 +298,7 @@ __global__ void rmsprop(size_t n, float *value, const float *grad, float *square
 {
     if (!checks_pass(check))
         return;
-    TK_FOR(k, n) {
+    GRID_FOR(k, n) {
         const float g = decayed_grad(grad[k], value[k], weight_decay);
         const float sq = square_avg[k] * alpha + one_minus_alpha * g * g;
         square_avg[k] = sq;
@@ -341,7 +326,7 @@ __global__ void adagrad(size_t n, float *value, const float *grad, float *state_
 {
     if (!checks_pass(check))
         return;
-    TK_FOR(k, n) {
+    GRID_FOR(k, n) {
         const float g = decayed_grad(grad[k], value[k], weight_decay);
         const float sum = state_sum[k] + g * g;
         state_sum[k] = sum;
