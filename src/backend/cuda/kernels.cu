@@ -234,7 +234,6 @@ __device__ __forceinline__ float warp_dot(const float *a, const float *b, int n,
 }
 
 enum { kCellTanh = 0, kCellRelu = 1, kCellLstm = 2, kCellGru = 3 }; /* recur_cell */
-const int kClusterMax = 8; /* blocks per cluster: the portable maximum */
 
 /* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
  * (h_prev), acc [B][G][units] (the recurrent products of this step). */
@@ -339,121 +338,6 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         h_prev = h_next;
         h_next = swap;
     }
-}
-
-/* The persistent forward on one thread-block cluster (sm_90): block r of
- * the cluster owns units [r U, (r+1) U) and their rows of W_hh in shared
- * memory, as above, and keeps a whole copy of h in its own shared memory
- * (double buffer [2][B][H]); each new h value is stored into every block's
- * next buffer through distributed shared memory, and one cluster barrier per
- * step replaces the grid barrier and the L2 round trips. Shared memory:
- * w [G][U][H], hbuf [2][B][H], acc [B][G][U]. */
-__global__ void __launch_bounds__(256) cluster_forward(rk_persistent a)
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    extern __shared__ float smem[];
-    cg::cluster_group cluster = cg::this_cluster();
-    const int U = a.units, G = a.G, H = a.H, B = a.B;
-    const int blocks = (int)cluster.num_blocks();
-    const int u0 = (int)cluster.block_rank() * U;
-    const int nu = max(0, min(U, H - u0));
-    float *w = smem, *hbuf = w + (size_t)G * U * H, *acc = hbuf + 2 * (size_t)B * H;
-    const int tid = threadIdx.x, nthreads = blockDim.x;
-    const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
-
-    for (int idx = tid; idx < G * nu * H; idx += nthreads) {
-        int g = idx / (nu * H), rem = idx % (nu * H), uu = rem / H, k = rem % H;
-        w[((size_t)g * U + uu) * H + k] = a.weight_hh[((size_t)g * H + u0 + uu) * H + k];
-    }
-    for (int idx = tid; idx < B * H; idx += nthreads)
-        hbuf[idx] = a.h_a[idx];
-    const int own = B * nu <= nthreads;
-    const int own_j = nu ? tid / nu : 0, own_u = u0 + (nu ? tid % nu : 0);
-    float c_reg = 0.0f;
-    if (own && own_j < B && a.cell == kCellLstm)
-        c_reg = a.c_state[(size_t)own_j * H + own_u];
-    cluster.sync(); /* every block's hbuf is written before anyone stores into it */
-    for (int s = 0; s < a.T; s++) {
-        const int t = a.reverse ? a.T - 1 - s : s;
-        const int rows = a.batch_sizes[t];
-        const size_t row0 = (size_t)a.offsets[t];
-        const float *h = hbuf + (size_t)(s & 1) * B * H;
-        float *h_next = hbuf + (size_t)((s + 1) & 1) * B * H;
-        float pre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (own && own_j < rows) {
-            const float *gr = a.gates + (row0 + (size_t)own_j) * (size_t)G * H + own_u;
-#pragma unroll
-            for (int g = 0; g < 4; g++)
-                if (g < G)
-                    pre[g] = gr[(size_t)g * H];
-        }
-        const int dots = rows * G * nu;
-        for (int d = warp; d < dots; d += nwarps) {
-            int j = d / (G * nu), r = d % (G * nu), g = r / nu, uu = r % nu;
-            const float sum = warp_dot(w + ((size_t)g * U + uu) * H, h + (size_t)j * H, H, lane);
-            if (lane == 0)
-                acc[((size_t)j * G + g) * U + uu] = sum;
-        }
-        __syncthreads();
-        for (int idx = tid; idx < B * nu; idx += nthreads) {
-            const int j = idx / nu, uu = idx % nu, u = u0 + uu;
-            const float hp = h[(size_t)j * H + u];
-            float hv = hp; /* finished sequences keep their state */
-            if (j < rows) {
-                const size_t row = row0 + (size_t)j;
-                const float *rec = acc + (size_t)j * G * U + uu; /* rec[g * U] */
-                float *gr = a.gates + row * (size_t)G * H;
-                if (!own) {
-#pragma unroll
-                    for (int g = 0; g < 4; g++)
-                        if (g < G)
-                            pre[g] = gr[(size_t)g * H + u];
-                }
-                if (a.cell == kCellLstm) {
-                    float i = sigmoid(pre[0] + rec[0]);
-                    float f = sigmoid(pre[1] + rec[U]);
-                    float gg = tanhf(pre[2] + rec[2 * U]);
-                    float o = sigmoid(pre[3] + rec[3 * U]);
-                    float c_prev = own ? c_reg : a.c_state[(size_t)j * H + u];
-                    float c = f * c_prev + i * gg;
-                    c_reg = c;
-                    gr[u] = i, gr[H + u] = f, gr[2 * H + u] = gg, gr[3 * H + u] = o;
-                    a.c_state[(size_t)j * H + u] = c;
-                    a.c_saved[row * H + u] = c;
-                    hv = o * tanhf(c);
-                } else if (a.cell == kCellGru) {
-                    const float *b = a.bias_hh;
-                    float hr_ = rec[0] + (b ? b[u] : 0.0f);
-                    float hz = rec[U] + (b ? b[H + u] : 0.0f);
-                    float hn = rec[2 * U] + (b ? b[2 * H + u] : 0.0f);
-                    float r = sigmoid(pre[0] + hr_);
-                    float z = sigmoid(pre[1] + hz);
-                    float n = tanhf(pre[2] + r * hn);
-                    hv = (1.0f - z) * n + z * hp;
-                    gr[u] = r, gr[H + u] = z, gr[2 * H + u] = n;
-                    a.hidden_n[row * H + u] = hn;
-                } else {
-                    float p = pre[0] + rec[0];
-                    gr[u] = p;
-                    hv = a.cell == kCellRelu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
-                }
-                a.y[row * a.ld_y + u] = hv;
-            }
-            for (int rank = 0; rank < blocks; rank++)
-                cluster.map_shared_rank(h_next, rank)[(size_t)j * H + u] = hv;
-        }
-        cluster.sync(); /* h_next complete in every block; h free for the next writes */
-    }
-    /* h_n where the grid version leaves it: h_a when T is even, else h_b */
-    const float *h_last = hbuf + (size_t)(a.T & 1) * B * H;
-    float *h_out = a.T % 2 ? a.h_b : a.h_a;
-    for (int idx = tid; idx < B * nu; idx += nthreads) {
-        const size_t at = (size_t)(idx / nu) * H + u0 + idx % nu;
-        h_out[at] = h_last[at];
-    }
-#else
-    (void)a;
-#endif
 }
 
 /* Shared memory: w [units][G*H] (the columns of W_hh for the block's units),
@@ -674,76 +558,6 @@ static int launch_persistent(const void *kernel, cudaStream_t stream, const rk_p
     void *args[] = {&copy};
     cudaError_t e = cudaLaunchCooperativeKernel(kernel, dim3((unsigned)p->blocks), dim3(256),
                                                 args, p->smem, stream);
-    return e != cudaSuccess ? (int)e : launched();
-}
-
-/* The launch of cluster_forward for plan p: one cluster of p->blocks. */
-static cudaLaunchConfig_t cluster_config(cudaStream_t stream, const rk_persistent *p)
-{
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3((unsigned)p->blocks);
-    config.blockDim = dim3(256);
-    config.dynamicSmemBytes = p->smem;
-    config.stream = stream;
-    return config;
-}
-
-static int cluster_attribute(cudaLaunchAttribute *attribute, const rk_persistent *p)
-{
-    attribute[0].id = cudaLaunchAttributeClusterDimension;
-    attribute[0].val.clusterDim.x = (unsigned)p->blocks;
-    attribute[0].val.clusterDim.y = 1;
-    attribute[0].val.clusterDim.z = 1;
-    return 1;
-}
-
-int rk_cluster_plan(rk_persistent *p)
-{
-    int dev = 0, major = 0, optin = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
-            cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
-    if (major < 9 || p->backward)
-        return 0;
-    const int units = (p->H + kClusterMax - 1) / kClusterMax;
-    const int blocks = (p->H + units - 1) / units;
-    const size_t G = (size_t)p->G, H = (size_t)p->H, B = (size_t)p->B;
-    const size_t smem = sizeof(float) * (G * (size_t)units * H + 2 * B * H + B * G * units);
-    if (smem > (size_t)optin ||
-        cudaFuncSetAttribute((const void *)cluster_forward,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, optin) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
-    p->units = units;
-    p->blocks = blocks;
-    p->smem = smem;
-    cudaLaunchConfig_t config = cluster_config(0, p);
-    cudaLaunchAttribute attribute[1];
-    config.attrs = attribute;
-    config.numAttrs = cluster_attribute(attribute, p);
-    int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, (const void *)cluster_forward, &config) !=
-            cudaSuccess ||
-        clusters < 1) {
-        cudaGetLastError();
-        return 0;
-    }
-    return 1;
-}
-
-int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p)
-{
-    rk_persistent copy = *p;
-    cudaLaunchConfig_t config = cluster_config(stream, p);
-    cudaLaunchAttribute attribute[1];
-    config.attrs = attribute;
-    config.numAttrs = cluster_attribute(attribute, p);
-    cudaError_t e = cudaLaunchKernelEx(&config, cluster_forward, copy);
     return e != cudaSuccess ? (int)e : launched();
 }
 

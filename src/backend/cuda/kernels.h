@@ -97,12 +97,6 @@ typedef struct rk_persistent {
  * pass (backward); returns 1 when that persistent kernel fits this GPU
  * (co-resident blocks, shared memory, cooperative launch), else 0. */
 int rk_persistent_plan(rk_persistent *p);
-/* The forward on one thread-block cluster of at most 8 blocks (sm_90 and
- * later; cluster_forward in kernels.cu): the same inputs and outputs as
- * rk_persistent_forward. rk_cluster_plan fills units, blocks and smem and
- * returns 1 when it fits this GPU (the forward only: backward must be 0). */
-int rk_cluster_plan(rk_persistent *p);
-int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p);
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p);
 int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
 
