@@ -799,12 +799,55 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
     free(grad_logits);
 }
 
+/* What must fail cleanly, with or without a GPU: the device calls on a
+ * model or optimizer that is not on the GPU, and bad arguments. */
+static void check_errors(int have_gpu)
+{
+    recur_lm_config c = {RECUR_LSTM, 10, 4, 6, 1, 0.0f, 0.0f, 0.0f, 0};
+    recur_lm *lm = NULL;
+    CHECK_OK(recur_lm_create(&c, 1, &lm));
+    int64_t ids[2] = {1, 2};
+    const float *logits = NULL;
+    recur_param p;
+    CHECK_STATUS(recur_lm_forward_device(lm, 1, 2, ids, &logits), RECUR_E_INVALID);
+    CHECK_STATUS(recur_lm_backward_device(lm, (const float *)ids), RECUR_E_INVALID);
+    CHECK_STATUS(recur_lm_device_param(lm, 0, &p), RECUR_E_INVALID);
+    CHECK_STATUS(recur_lm_params_to_host(lm), RECUR_E_INVALID);
+    CHECK_STATUS(recur_lm_params_to_device(lm), RECUR_E_INVALID);
+    if (!have_gpu) {
+        CHECK_STATUS(recur_lm_set_device(lm, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
+        CHECK(strlen(recur_last_error()) > 0);
+        float loss, x = 1.0f, *grads[1] = {&x};
+        size_t sizes[1] = {1};
+        CHECK_STATUS(recur_cross_entropy_device(1, 2, &x, ids, &loss, &x), RECUR_E_INVALID);
+        CHECK_STATUS(recur_clip_grad_norm_device(1, grads, sizes, 1.0f, &loss), RECUR_E_INVALID);
+        CHECK_STATUS(recur_clip_grad_value_device(1, grads, sizes, 1.0f), RECUR_E_INVALID);
+        CHECK_STATUS(recur_weight_penalty_device(1, (const float *const *)grads, grads, sizes,
+                                                 0.1f, 0.1f, &loss),
+                     RECUR_E_INVALID);
+    }
+    CHECK_STATUS(recur_cross_entropy_device(0, 2, NULL, NULL, NULL, NULL), RECUR_E_INVALID);
+    recur_lm_free(lm);
+    recur_optimizer_config oc = recur_optimizer_config_default(RECUR_ADAM);
+    recur_optimizer *opt = NULL;
+    CHECK_OK(recur_optimizer_create(&oc, &opt));
+    CHECK_STATUS(recur_optimizer_set_device(opt, (recur_device)7), RECUR_E_INVALID);
+    CHECK_OK(recur_optimizer_set_device(opt, RECUR_DEVICE_CPU));
+    float value[2] = {0}, grad[2] = {0};
+    CHECK_OK(recur_optimizer_add(opt, value, grad, 2));
+    CHECK_STATUS(recur_optimizer_set_device(opt, RECUR_DEVICE_CUDA), RECUR_E_STATE);
+    recur_optimizer_free(opt);
+}
+
 int main(int argc, char **argv)
 {
     const uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : 1;
-    if (recur_cuda_device_count() == 0) {
-        printf("skip: no CUDA GPU\n");
-        return 77;
+    const int have_gpu = recur_cuda_device_count() > 0;
+    check_errors(have_gpu);
+    if (!have_gpu) {
+        printf("skip: no CUDA GPU (only the error paths ran: %d checks, %d failed)\n",
+               test_checks, test_failures);
+        return test_failures ? 1 : 77;
     }
     char device[256];
     recur_cuda_describe(device, sizeof device);
