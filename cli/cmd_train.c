@@ -18,6 +18,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "grad_reducer.h"
 #include "metrics_csv.h"
 #include "trainer.h"
 
@@ -27,11 +28,9 @@
 static struct shard {
     int rank, size;
     int batch, first;
-    float *reduce_buffer;   /* all gradients, then the loss */
-    size_t reduce_n;
     float *local_state;     /* this rank's carried state [.., batch, H] */
     float *gathered_state;  /* rank 0: every rank's local state, rank after rank */
-} shard = {0, 1, 0, 0, NULL, 0, NULL, NULL};
+} shard = {0, 1, 0, 0, NULL, NULL};
 
 /* Set by SIGINT/SIGTERM: the loop saves a checkpoint and stops. */
 static volatile sig_atomic_t interrupt_requested;
@@ -72,8 +71,9 @@ static void trainer_free(trainer *t)
     free(t->device_grads), free(t->device_weight_values), free(t->device_weight_grads);
     recur_cuda_free(t->device_inputs), recur_cuda_free(t->device_targets);
     recur_cuda_free(t->device_grad_logits), recur_cuda_free(t->device_scalars);
-    free(shard.reduce_buffer), free(shard.local_state), free(shard.gathered_state);
-    shard.reduce_buffer = shard.local_state = shard.gathered_state = NULL;
+    grad_reducer_free(t->reducer);
+    free(shard.local_state), free(shard.gathered_state);
+    shard.local_state = shard.gathered_state = NULL;
 }
 
 static recur_status make_schedule(trainer *t)
@@ -197,11 +197,13 @@ static recur_status trainer_init(trainer *t)
         return RECUR_E_NOMEM;
     if (shard.size > 1) {
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
-        shard.reduce_n = total + 1;
-        shard.reduce_buffer = malloc(shard.reduce_n * sizeof(float));
+        /* the gradients are averaged layer by layer during the backward */
+        t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes);
+        if (t->reducer)
+            recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));
         shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
-        if (!shard.reduce_buffer || !shard.local_state || !shard.gathered_state)
+        if (!t->reducer || !shard.local_state || !shard.gathered_state)
             return RECUR_E_NOMEM;
     }
     t->best_val = INFINITY;
@@ -282,26 +284,6 @@ static recur_status validate(trainer *t, double *mean_loss)
 
 typedef enum step_result { STEP_OK, STEP_DIVERGED } step_result;
 
-/* Under mpirun: every rank's gradients and loss (each the mean over its own
- * tokens, equal counts) averaged into the global batch's, in one all-reduce,
- * so that every rank takes the same optimizer step. */
-static void average_gradients(trainer *t, float *loss)
-{
-    size_t at = 0;
-    for (int i = 0; i < t->param_count; i++) {
-        memcpy(shard.reduce_buffer + at, t->grads[i], t->sizes[i] * sizeof(float));
-        at += t->sizes[i];
-    }
-    shard.reduce_buffer[at] = *loss;
-    dist_allreduce_mean(shard.reduce_buffer, shard.reduce_n);
-    at = 0;
-    for (int i = 0; i < t->param_count; i++) {
-        memcpy(t->grads[i], shard.reduce_buffer + at, t->sizes[i] * sizeof(float));
-        at += t->sizes[i];
-    }
-    *loss = shard.reduce_buffer[at];
-}
-
 /* Forward, loss, backward, penalty, clipping and the optimizer step on the
  * host, for the chunk in t->inputs/t->targets. The weights stay untouched
  * when the loss or the gradient norm is not finite. */
@@ -313,8 +295,10 @@ static recur_status train_step_cpu(trainer *t, float *loss, step_result *result)
     CLI_TRY(recur_lm_forward(t->lm, T, B, t->inputs, &logits));
     CLI_TRY(recur_cross_entropy(T * B, V, logits, t->targets, NULL, loss, t->grad_logits));
     CLI_TRY(recur_lm_backward(t->lm, t->grad_logits));
-    if (shard.size > 1)
-        average_gradients(t, loss);
+    if (shard.size > 1) { /* each rank's mean over its own tokens, equal counts */
+        grad_reducer_finish(t->reducer);
+        dist_allreduce_mean(loss, 1);
+    }
     float l1 = (float)o->num[OPT_L1], l2 = (float)o->num[OPT_L2], penalty = 0, norm = 0;
     if (l1 > 0 || l2 > 0)
         CLI_TRY(recur_weight_penalty(t->weight_count, t->weight_values, t->weight_grads,

@@ -22,6 +22,7 @@ int dist_quiet_other_ranks(void)
 
 static int dist_active; /* MPI_Init was called by dist_init */
 static int dist_rank_value, dist_size_value = 1;
+static int dist_serialized; /* MPI may be called from another thread (not at once) */
 
 /* One collective moves at most this many elements (MPI counts are ints). */
 enum { DIST_CHUNK = INT_MAX / 2 };
@@ -30,7 +31,9 @@ void dist_init(int *argc, char ***argv)
 {
     if (dist_active || (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE")))
         return;
-    MPI_Init(argc, argv);
+    int provided = MPI_THREAD_SINGLE;
+    MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+    dist_serialized = provided >= MPI_THREAD_SERIALIZED;
     /* a failed MPI call ends the whole job instead of returning */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank_value);
@@ -41,6 +44,8 @@ void dist_init(int *argc, char ***argv)
 int dist_rank(void) { return dist_rank_value; }
 
 int dist_size(void) { return dist_size_value; }
+
+int dist_threads_ok(void) { return dist_serialized; }
 
 void dist_allreduce_sum_float(float *data, size_t n)
 {
@@ -113,6 +118,8 @@ void dist_init(int *argc, char ***argv)
 int dist_rank(void) { return 0; }
 
 int dist_size(void) { return 1; }
+
+int dist_threads_ok(void) { return 0; }
 
 void dist_allreduce_mean(float *data, size_t n) { (void)data, (void)n; }
 

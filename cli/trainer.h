@@ -42,6 +42,7 @@ typedef struct trainer {
     int64_t *inputs, *targets;   /* [T, B] */
     float *grad_logits;          /* [T*B, V] */
     float *carried_state;        /* LM state kept aside during validation */
+    struct grad_reducer *reducer; /* under mpirun: averages gradients during the backward */
     /* CUDA only: the GPU's copies of the parameters are the ones trained;
      * values/grads above are the host copies, refreshed from the GPU before
      * anything reads them (checkpoints, best weights, the final model). */

@@ -255,6 +255,16 @@ typedef struct recur_rnn_backward_args {
  * for fresh gradients). RECUR_E_STATE when no forward preceded it. */
 recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *args);
 
+/* Gradient-ready notification, for overlapping communication with the
+ * backward pass (data-parallel training): during recur_rnn_backward,
+ * fn(context, first, count) is called as soon as the gradients of parameters
+ * [first, first + count) (recur_rnn_param's indexes) are final for this
+ * backward: layer by layer, from the top layer down (on CUDA with host
+ * pointers, once for all at the end). fn runs on the calling thread and must
+ * not use the layer. NULL removes it. */
+typedef void (*recur_grad_ready_fn)(void *context, int first, int count);
+void recur_rnn_set_grad_ready(recur_rnn *rnn, recur_grad_ready_fn fn, void *context);
+
 /* ------------------------------------------------------------------ */
 /* Devices: the CUDA backend                                            */
 /* ------------------------------------------------------------------ */
@@ -1066,6 +1076,10 @@ void recur_lm_reset_state(recur_lm *lm);
  * Back to the CPU, the embedding and the head keep their host values (after
  * device-resident training call recur_lm_params_to_host first). */
 recur_status recur_lm_set_device(recur_lm *lm, recur_device device);
+/* As recur_rnn_set_grad_ready, for recur_lm_backward and recur_lm_param's
+ * indexes: the head, then the stack's layers from the top, then the
+ * embedding. */
+void recur_lm_set_grad_ready(recur_lm *lm, recur_grad_ready_fn fn, void *context);
 /* ids [T, B] time-major. Runs from the carried state and carries the final
  * state to the next call (detached: gradients stop at the chunk border).
  * *logits points at [T*B, vocab] inside the model, valid until the next call. */

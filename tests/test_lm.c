@@ -121,6 +121,48 @@ static void check_carried_state(void)
     recur_lm_free(lm);
 }
 
+/* recur_lm_set_grad_ready: the calls of one backward, in order. */
+typedef struct ready_log {
+    int first[16], count[16], calls;
+} ready_log;
+
+static void log_ready(void *context, int first, int count)
+{
+    ready_log *log = context;
+    if (log->calls < 16)
+        log->first[log->calls] = first, log->count[log->calls] = count;
+    log->calls++;
+}
+
+/* The head first, then layer 1 and layer 0 of the stack (weight_ih,
+ * weight_hh, bias_ih, bias_hh each), the embedding last: every parameter
+ * exactly once. */
+static void check_grad_ready(void)
+{
+    recur_lm_config c = {RECUR_LSTM, V, 4, 6, 2, 0, 0, 0, 0};
+    recur_lm *lm;
+    CHECK_OK(recur_lm_create(&c, 3, &lm));
+    ready_log log = {{0}, {0}, 0};
+    recur_lm_set_grad_ready(lm, log_ready, &log);
+    float grad_logits[T * B * V];
+    const float *logits;
+    float loss;
+    CHECK_OK(recur_lm_forward(lm, T, B, ids, &logits));
+    CHECK_OK(recur_cross_entropy(T * B, V, logits, targets, NULL, &loss, grad_logits));
+    CHECK_OK(recur_lm_backward(lm, grad_logits));
+    const int count = recur_lm_param_count(lm); /* 1 + 2 x 4 + 2 */
+    CHECK(log.calls == 4);
+    CHECK(log.first[0] == count - 2 && log.count[0] == 2);
+    CHECK(log.first[1] == 5 && log.count[1] == 4);
+    CHECK(log.first[2] == 1 && log.count[2] == 4);
+    CHECK(log.first[3] == 0 && log.count[3] == 1);
+    recur_lm_set_grad_ready(lm, NULL, NULL);
+    CHECK_OK(recur_lm_forward(lm, T, B, ids, &logits));
+    CHECK_OK(recur_lm_backward(lm, grad_logits));
+    CHECK(log.calls == 4);
+    recur_lm_free(lm);
+}
+
 /* A saved model loads with the same logits; optimizer state round-trips so
  * that the next step is the same. */
 static void check_files(const char *dir)
@@ -208,6 +250,7 @@ int main(int argc, char **argv)
     gradcheck_lm(RECUR_LSTM, 0.2f, 0, 0, 1);
     gradcheck_lm(RECUR_RNN_TANH, 0.3f, 0.2f, 0.1f, 0);
     check_carried_state();
+    check_grad_ready();
     check_files(argv[1]);
     return test_finish("test_lm");
 }

@@ -71,6 +71,9 @@ struct recur_rnn {
     recur_device device;
     rnn_cuda *cuda;      /* the GPU's copy and state (device CUDA) */
     int host_grads_used; /* a host-pointer backward ran on CUDA */
+
+    recur_grad_ready_fn grad_ready; /* recur_rnn_set_grad_ready */
+    void *grad_ready_context;
 };
 
 recur_rnn_config recur_rnn_config_default(recur_cell cell, int input_size, int hidden_size)
@@ -694,6 +697,39 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
     return RECUR_OK;
 }
 
+void recur_rnn_set_grad_ready(recur_rnn *rnn, recur_grad_ready_fn fn, void *context)
+{
+    if (!rnn)
+        return;
+    rnn->grad_ready = fn;
+    rnn->grad_ready_context = context;
+}
+
+/* Tells the grad_ready hook that layer `layer`'s gradients are final: its
+ * parameters' indexes in runs of consecutive ones (one run in state_dict
+ * order). */
+static void layer_grads_ready(const recur_rnn *rnn, int layer)
+{
+    if (!rnn->grad_ready)
+        return;
+    int indexes[2 * P_KINDS], n = 0;
+    for (int d = 0; d < rnn->directions; d++)
+        for (int k = 0; k < P_KINDS; k++)
+            if (rnn->dirs[layer * rnn->directions + d].param_index[k] >= 0)
+                indexes[n++] = rnn->dirs[layer * rnn->directions + d].param_index[k];
+    for (int i = 1; i < n; i++) /* insertion sort of at most 2 * P_KINDS */
+        for (int j = i; j > 0 && indexes[j - 1] > indexes[j]; j--) {
+            int swap = indexes[j];
+            indexes[j] = indexes[j - 1];
+            indexes[j - 1] = swap;
+        }
+    for (int start = 0, i = 1; i <= n; i++)
+        if (i == n || indexes[i] != indexes[i - 1] + 1) {
+            rnn->grad_ready(rnn->grad_ready_context, indexes[start], i - start);
+            start = i;
+        }
+}
+
 recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *args)
 {
     if (!rnn || !args)
@@ -702,7 +738,10 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
     if (rnn->cuda) {
         rnn->host_grads_used = 1;
-        return rnn_cuda_backward_host(rnn->cuda, args, rnn->grads);
+        RECUR_TRY(rnn_cuda_backward_host(rnn->cuda, args, rnn->grads));
+        if (rnn->grad_ready && rnn->param_count > 0)
+            rnn->grad_ready(rnn->grad_ready_context, 0, rnn->param_count);
+        return RECUR_OK;
     }
     const recur_rnn_config *c = &rnn->config;
     const recur_pack_plan *plan = &rnn->plan;
@@ -747,6 +786,7 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
                 recur_scatter_state(plan, rnn->ws.c_state.data, H,
                                     args->grad_c0 + (size_t)group * B * H);
         }
+        layer_grads_ready(rnn, layer);
         if (layer > 0 && rnn->dropout_active) {
             const float *mask = rnn->drop_mask[layer - 1].data;
             for (size_t i = 0; i < N * (size_t)(D * Hout); i++)
