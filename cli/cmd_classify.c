@@ -16,6 +16,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "grad_reducer.h"
 #include "heatmap.h"
 #include "options.h"
 
@@ -267,14 +268,13 @@ typedef struct pass_result {
 } pass_result;
 
 /* The parameters that training updates: the network's (clipped) first, then
- * the auxiliary head's; reduce [total + 2] packs their gradients and the two
- * batch losses for the all-reduce under mpirun. */
+ * the auxiliary head's; under mpirun the reducer sums their gradients over
+ * the ranks during the backward. */
 typedef struct param_grads {
     float **grads;
     size_t *sizes;
     int clipped, count;
-    size_t total;
-    float *reduce;
+    grad_reducer *reducer;
 } param_grads;
 
 /* Under mpirun: sums every parameter gradient and *loss, *aux over the ranks
@@ -283,15 +283,10 @@ static void reduce_grads(const param_grads *pg, float *loss, float *aux)
 {
     if (!pg) /* evaluation passes have none */
         return;
-    size_t at = 0;
-    for (int i = 0; i < pg->count; at += pg->sizes[i], i++)
-        memcpy(pg->reduce + at, pg->grads[i], pg->sizes[i] * sizeof(float));
-    pg->reduce[at] = *loss, pg->reduce[at + 1] = *aux;
-    dist_allreduce_sum_float(pg->reduce, at + 2);
-    at = 0;
-    for (int i = 0; i < pg->count; at += pg->sizes[i], i++)
-        memcpy(pg->grads[i], pg->reduce + at, pg->sizes[i] * sizeof(float));
-    *loss = pg->reduce[at], *aux = pg->reduce[at + 1];
+    grad_reducer_finish(pg->reducer);
+    float losses[2] = {*loss, *aux};
+    dist_allreduce_sum_float(losses, 2);
+    *loss = losses[0], *aux = losses[1];
 }
 
 /* The weights of a batch's two mean losses: the main loss's (the examples, or
@@ -363,6 +358,8 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
             recur_linear_zero_grad(c->aux_head);
         if (st == RECUR_OK && own && opt && c->aux_head)
             st = aux_loss(c, &b, split ? (float)aux_share : 1.0f, &grad_outputs, &aux);
+        if (split && opt && c->aux_head) /* its gradients are final */
+            grad_reducer_ready(pg->reducer, pg->clipped, pg->count - pg->clipped);
         if (st == RECUR_OK && opt) {
             recur_seqnet_zero_grad(c->net);
             for (long long k = 0; split && k < own * width; k++)
@@ -701,7 +698,7 @@ static int classify_train(int argc, char **argv)
     float **values = calloc((size_t)count + 1, sizeof *values);
     float **grads = calloc((size_t)(count + aux_count) + 1, sizeof *grads);
     size_t *sizes = calloc((size_t)(count + aux_count) + 1, sizeof *sizes), total = 0;
-    param_grads pg = {grads, sizes, count, count + aux_count, 0, NULL};
+    param_grads pg = {grads, sizes, count, count + aux_count, NULL};
     if (!rc && (!values || !grads || !sizes))
         rc = cli_error("out of memory");
     if (!rc) {
@@ -719,13 +716,16 @@ static int classify_train(int argc, char **argv)
         for (int i = 0; st == RECUR_OK && i < aux_count; i++) {
             recur_param p; /* trained, not clipped, not saved */
             if ((st = recur_linear_param(c.aux_head, i, &p)) == RECUR_OK) {
-                grads[count + i] = p.grad, sizes[count + i] = p.numel, pg.total += p.numel;
+                grads[count + i] = p.grad, sizes[count + i] = p.numel;
                 st = recur_optimizer_add(opt, p.value, p.grad, p.numel);
             }
         }
-        pg.total += total;
-        if (st == RECUR_OK && dist_size() > 1 && !(pg.reduce = malloc((pg.total + 2) * sizeof(float))))
-            st = RECUR_E_NOMEM;
+        if (st == RECUR_OK && dist_size() > 1) {
+            if (!(pg.reducer = grad_reducer_create(pg.count, grads, sizes, 0)))
+                st = RECUR_E_NOMEM;
+            else
+                recur_seqnet_set_grad_ready(c.net, grad_reducer_ready, pg.reducer);
+        }
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
@@ -793,7 +793,8 @@ static int classify_train(int argc, char **argv)
         else
             printf("saved %s\n", o.str[CL_OUTPUT]);
     }
-    free(values), free(grads), free(sizes), free(best), free(c.class_weights), free(pg.reduce);
+    free(values), free(grads), free(sizes), free(best), free(c.class_weights);
+    grad_reducer_free(pg.reducer);
     recur_linear_free(c.aux_head);
     recur_scaler_free(scaler);
     free(s.train);

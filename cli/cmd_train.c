@@ -198,7 +198,7 @@ static recur_status trainer_init(trainer *t)
     if (shard.size > 1) {
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
         /* the gradients are averaged layer by layer during the backward */
-        t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes);
+        t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1);
         if (t->reducer)
             recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));

@@ -11,6 +11,7 @@
 
 #include "cli_util.h"
 #include "dist.h"
+#include "grad_reducer.h"
 #include "forecast_data.h"
 
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
@@ -199,13 +200,14 @@ typedef struct fit_state {
     float **values, **grads;
     size_t *sizes, total;
     float *best;
-    float *reduce; /* [total] under mpirun: the packed gradients */
+    grad_reducer *reducer; /* under mpirun: sums the gradients during the backward */
 } fit_state;
 
 static void fit_state_free(fit_state *s)
 {
     recur_optimizer_free(s->opt);
-    free(s->values), free(s->grads), free(s->sizes), free(s->best), free(s->reduce);
+    grad_reducer_free(s->reducer);
+    free(s->values), free(s->grads), free(s->sizes), free(s->best);
 }
 
 static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast_fit_options *fo)
@@ -228,9 +230,12 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
         CLI_TRY(recur_optimizer_add(s->opt, p.value, p.grad, p.numel));
     }
     s->best = malloc(s->total * sizeof(float));
-    if (dist_size() > 1)
-        s->reduce = malloc(s->total * sizeof(float));
-    return s->best && (dist_size() == 1 || s->reduce) ? RECUR_OK : RECUR_E_NOMEM;
+    if (dist_size() > 1) {
+        s->reducer = grad_reducer_create(s->count, s->grads, s->sizes, 0);
+        if (s->reducer && net->net) /* the seq2seq decoder reports nothing: all at the end */
+            recur_seqnet_set_grad_ready(net->net, grad_reducer_ready, s->reducer);
+    }
+    return s->best && (dist_size() == 1 || s->reducer) ? RECUR_OK : RECUR_E_NOMEM;
 }
 
 static void copy_params(fit_state *s, int to_best)
@@ -243,19 +248,6 @@ static void copy_params(fit_state *s, int to_best)
             memcpy(s->values[i], s->best + at, s->sizes[i] * sizeof(float));
         at += s->sizes[i];
     }
-}
-
-/* Under mpirun: the gradients of every parameter summed over the ranks
- * (each already weighted by its share of the batch), in one all-reduce. */
-static void reduce_grads(fit_state *s)
-{
-    size_t at = 0;
-    for (int i = 0; i < s->count; at += s->sizes[i], i++)
-        memcpy(s->reduce + at, s->grads[i], s->sizes[i] * sizeof(float));
-    dist_allreduce_sum_float(s->reduce, s->total);
-    at = 0;
-    for (int i = 0; i < s->count; at += s->sizes[i], i++)
-        memcpy(s->grads[i], s->reduce + at, s->sizes[i] * sizeof(float));
 }
 
 /* One training batch of this rank's `own` origins under mpirun: the masked
@@ -309,7 +301,7 @@ static recur_status train_epoch(forecaster *net, const forecast_data *d, size_t 
             dist_share(b, &first, &own);
             CLI_TRY(split_batch_loss(net, d, order + at + first, (int)own, buf, &sums[0],
                                      &sums[1]));
-            reduce_grads(s);
+            grad_reducer_finish(s->reducer); /* summed over the ranks */
         } else
             CLI_TRY(batch_loss(net, d, order + at, b, buf, 1, &sums[0], &sums[1]));
         if (fo->clip > 0)

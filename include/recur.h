@@ -1274,6 +1274,10 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
 /* Adds parameter gradients for d loss / d result [B, O]; grad_input [T, B, I]
  * unless NULL (ignored after forward_ids: the embedding gets its gradient). */
 recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input);
+/* As recur_rnn_set_grad_ready, for the backward calls below and
+ * recur_seqnet_param's indexes: the head, the attention pooling, the stack's
+ * layers from the top, then the embedding. */
+void recur_seqnet_set_grad_ready(recur_seqnet *net, recur_grad_ready_fn fn, void *context);
 /* The stack's outputs [T, B, D*Hout] of the last forward (zero past each
  * length), for extra heads (auxiliary tasks); NULL before a forward. */
 const float *recur_seqnet_outputs(const recur_seqnet *net);
