@@ -18,7 +18,13 @@
 
 #include "dist.h"
 
-enum { BUCKET_FLOATS = 1 << 18 }; /* 1 MB */
+/* Bucket size in floats: 1 MB, or RECUR_DIST_BUCKET_FLOATS (tests: many buckets). */
+static size_t bucket_floats(void)
+{
+    const char *env = getenv("RECUR_DIST_BUCKET_FLOATS");
+    long v = env ? strtol(env, NULL, 10) : 0;
+    return v > 0 ? (size_t)v : (size_t)1 << 18;
+}
 
 struct grad_reducer {
     int count, mean;
@@ -90,11 +96,12 @@ static void *communicate(void *arg)
 /* Cuts the tensors into buckets from the last one down. */
 static void make_buckets(grad_reducer *r)
 {
+    const size_t limit = bucket_floats();
     size_t floats = 0;
     int hi = r->count - 1;
     for (int i = r->count - 1; i >= 0; i--) {
         floats += r->sizes[i];
-        if (floats >= BUCKET_FLOATS || i == 0) {
+        if (floats >= limit || i == 0) {
             r->bucket_lo[r->buckets] = i;
             r->bucket_hi[r->buckets] = hi;
             r->buckets++;

@@ -46,6 +46,16 @@ same_losses() {
 }
 same_losses "1 vs 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/two.ckpt/metrics.csv"
 
+# the gradients summed in many small buckets on the communication thread, and
+# after the backward on the main thread: the same model file as in one bucket
+for overlap in 1 0; do
+  RECUR_DIST_BUCKET_FLOATS=500 RECUR_DIST_OVERLAP=$overlap timeout 60 "${mpi[@]}" -x RECUR_DIST_BUCKET_FLOATS -x RECUR_DIST_OVERLAP \
+    "$recur" train "${args[@]}" -o "$dir/bucket$overlap.safetensors" >"$dir/bucket$overlap.log" 2>&1 ||
+    bad "2 processes, buckets of 500 floats, overlap $overlap failed: $(tail -3 "$dir/bucket$overlap.log")"
+  cmp -s "$dir/two.safetensors" "$dir/bucket$overlap.safetensors" && ok ||
+    bad "buckets of 500 floats (overlap $overlap): a different model than one bucket"
+done
+
 # stopped at step 20 under 2 processes, resumed under 1 (and the reverse)
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --stop-at 20 -o "$dir/r21.safetensors" >"$dir/r21_a.log" 2>&1 || bad "2 processes, --stop-at 20 failed: $(tail -3 "$dir/r21_a.log")"
 "$recur" train --text "$dir/text.txt" --resume "$dir/r21.ckpt/last.safetensors" -o "$dir/r21.safetensors" >"$dir/r21_b.log" 2>&1 || bad "resume under 1 process failed: $(tail -2 "$dir/r21_b.log")"
