@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "io/param_io.h"
+#include "train/grad_hook.h"
 
 #define MAX_LM_PARAMS 512
 
@@ -36,8 +37,7 @@ struct recur_lm {
      * carried state is on the GPU after a device forward until set_state */
     lm_cuda *cuda;
     int state_on_device;
-    recur_grad_ready_fn grad_ready; /* recur_lm_set_grad_ready */
-    void *grad_ready_context;
+    grad_hook grad_ready; /* recur_lm_set_grad_ready */
     char names[MAX_LM_PARAMS][48];
 };
 
@@ -310,20 +310,10 @@ recur_status recur_lm_forward(recur_lm *lm, int seq_len, int batch, const int64_
     return RECUR_OK;
 }
 
-/* The stack's layer notifications, in the model's parameter indexes. */
-static void rnn_grads_ready(void *context, int first, int count)
-{
-    const recur_lm *lm = context;
-    lm->grad_ready(lm->grad_ready_context, 1 + first, count);
-}
-
 void recur_lm_set_grad_ready(recur_lm *lm, recur_grad_ready_fn fn, void *context)
 {
-    if (!lm)
-        return;
-    lm->grad_ready = fn;
-    lm->grad_ready_context = context;
-    recur_rnn_set_grad_ready(lm->rnn, fn ? rnn_grads_ready : NULL, lm);
+    if (lm)
+        grad_hook_set(&lm->grad_ready, lm->rnn, 1, fn, context);
 }
 
 recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
@@ -336,9 +326,7 @@ recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
     RECUR_TRY(recur_buffer_reserve(&lm->grad_rnn_out, rows * (size_t)lm->config.hidden_size));
     RECUR_TRY(recur_buffer_reserve(&lm->grad_embedded, rows * (size_t)lm->config.embed_size));
     RECUR_TRY(recur_linear_backward(lm->head, grad_logits, lm->grad_rnn_out.data));
-    const int head_first = 1 + recur_rnn_param_count(lm->rnn);
-    if (lm->grad_ready)
-        lm->grad_ready(lm->grad_ready_context, head_first, recur_lm_param_count(lm) - head_first);
+    grad_hook_ready(&lm->grad_ready, 1 + recur_rnn_param_count(lm->rnn), recur_lm_param_count(lm));
     if (lm->masked) {
         size_t count = rows * (size_t)lm->config.hidden_size;
         for (size_t k = 0; k < count; k++)
@@ -348,8 +336,7 @@ recur_status recur_lm_backward(recur_lm *lm, const float *grad_logits)
                                    NULL, NULL};
     RECUR_TRY(recur_rnn_backward(lm->rnn, &bwd));
     RECUR_TRY(recur_embedding_backward(lm->embedding, lm->grad_embedded.data));
-    if (lm->grad_ready)
-        lm->grad_ready(lm->grad_ready_context, 0, 1);
+    grad_hook_ready(&lm->grad_ready, 0, 1);
     return RECUR_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/status.h"
 #include "io/param_io.h"
+#include "train/grad_hook.h"
 
 #define MAX_SEQNET_PARAMS 512
 
@@ -39,8 +40,7 @@ struct recur_seqnet {
     int masked;              /* the last forward applied input_mask */
     size_t argmax_capacity;
     recur_buffer grad_pooled, grad_output, grad_h_n;
-    recur_grad_ready_fn grad_ready; /* recur_seqnet_set_grad_ready */
-    void *grad_ready_context;
+    grad_hook grad_ready;    /* recur_seqnet_set_grad_ready */
     char names[MAX_SEQNET_PARAMS][48];
 };
 
@@ -362,27 +362,10 @@ static int head_first(const recur_seqnet *net)
            (net->attention ? recur_attention_param_count(net->attention) : 0);
 }
 
-/* The stack's layer notifications, in the network's parameter indexes. */
-static void rnn_grads_ready(void *context, int first, int count)
-{
-    const recur_seqnet *net = context;
-    net->grad_ready(net->grad_ready_context, rnn_first(net) + first, count);
-}
-
 void recur_seqnet_set_grad_ready(recur_seqnet *net, recur_grad_ready_fn fn, void *context)
 {
-    if (!net)
-        return;
-    net->grad_ready = fn;
-    net->grad_ready_context = context;
-    recur_rnn_set_grad_ready(net->rnn, fn ? rnn_grads_ready : NULL, net);
-}
-
-/* Tells the hook that parameters [first, end) are final (when any). */
-static void grads_ready(const recur_seqnet *net, int first, int end)
-{
-    if (net->grad_ready && end > first)
-        net->grad_ready(net->grad_ready_context, first, end - first);
+    if (net)
+        grad_hook_set(&net->grad_ready, net->rnn, rnn_first(net), fn, context);
 }
 
 recur_status recur_seqnet_backward(recur_seqnet *net, const float *grad_result, float *grad_input)
@@ -401,7 +384,7 @@ recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_
     const recur_rnn_config *rc = &net->config.rnn;
     RECUR_TRY(recur_buffer_reserve(&net->grad_pooled, (size_t)B * (size_t)F));
     RECUR_TRY(recur_linear_backward(net->head, grad_result, net->grad_pooled.data));
-    grads_ready(net, head_first(net), recur_seqnet_param_count(net));
+    grad_hook_ready(&net->grad_ready, head_first(net), recur_seqnet_param_count(net));
     if (net->from_ids) {
         RECUR_TRY(recur_buffer_reserve(&net->grad_embedded, (size_t)T * (size_t)B *
                                                                  (size_t)rc->input_size));
@@ -428,7 +411,7 @@ recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_
         recur_attention_backward_args a = {gp, NULL, NULL, net->grad_output.data,
                                            net->grad_values.data};
         RECUR_TRY(recur_attention_backward(net->attention, &a));
-        grads_ready(net, attention_first(net), head_first(net));
+        grad_hook_ready(&net->grad_ready, attention_first(net), head_first(net));
         for (size_t k = 0; k < n; k++) /* keys and values are both the outputs */
             net->grad_output.data[k] += net->grad_values.data[k];
         bwd.grad_output = net->grad_output.data;
@@ -463,7 +446,7 @@ recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_
     }
     if (net->from_ids)
         RECUR_TRY(recur_embedding_backward(net->embedding, net->grad_embedded.data));
-    grads_ready(net, 0, rnn_first(net));
+    grad_hook_ready(&net->grad_ready, 0, rnn_first(net));
     return RECUR_OK;
 }
 
