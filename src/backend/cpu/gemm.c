@@ -148,14 +148,14 @@ struct recur_gemm_team {
     _Atomic(const recur_packed_b *) p;
     _Atomic(const float *) a;
     _Atomic(float *) c;
-    atomic_int m, lda, ldc, beta_one;
+    atomic_int m, ldc, beta_one;
 };
 
 typedef struct team_job {
     const recur_packed_b *p;
     const float *a;
     float *c;
-    int m, lda, ldc, beta_one;
+    int m, ldc, beta_one; /* a: A packed by recur_gemm_pack_a_* */
 } team_job;
 
 /* Panels [p0, p1) of a product. */
@@ -164,11 +164,11 @@ static void panels_run(const team_job *j, int p0, int p1)
 #if RECUR_SIMD_X86
     const recur_packed_b *p = j->p;
     if (p->level == RECUR_SIMD_AVX512)
-        recur_gemm_panels_avx512(j->m, p->n, p->k, j->a, j->lda, p->panels, p0, p1, j->beta_one,
-                                 j->c, j->ldc);
+        recur_gemm_panels_avx512(j->m, p->n, p->k, j->a, p->panels, p0, p1, j->beta_one, j->c,
+                                 j->ldc);
     else
-        recur_gemm_panels_avx2(j->m, p->n, p->k, j->a, j->lda, p->panels, p0, p1, j->beta_one,
-                               j->c, j->ldc);
+        recur_gemm_panels_avx2(j->m, p->n, p->k, j->a, p->panels, p0, p1, j->beta_one, j->c,
+                               j->ldc);
 #else
     (void)j, (void)p0, (void)p1;
 #endif
@@ -238,7 +238,6 @@ static void *team_worker(void *arg)
         j.a = atomic_load_explicit(&t->a, memory_order_relaxed);
         j.c = atomic_load_explicit(&t->c, memory_order_relaxed);
         j.m = atomic_load_explicit(&t->m, memory_order_relaxed);
-        j.lda = atomic_load_explicit(&t->lda, memory_order_relaxed);
         j.ldc = atomic_load_explicit(&t->ldc, memory_order_relaxed);
         j.beta_one = atomic_load_explicit(&t->beta_one, memory_order_relaxed);
         /* Some of j may belong to a later product already: then every take
@@ -281,7 +280,6 @@ recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
     atomic_init(&t->a, NULL);
     atomic_init(&t->c, NULL);
     atomic_init(&t->m, 0);
-    atomic_init(&t->lda, 0);
     atomic_init(&t->ldc, 0);
     atomic_init(&t->beta_one, 0);
     for (int i = 0; i < TEAM_MAX; i++)
@@ -379,7 +377,8 @@ static void pack_panels(recur_packed_b *p)
 void recur_packed_b_free(recur_packed_b *p)
 {
     free(p->block);
-    p->block = NULL, p->panels = NULL;
+    free(p->packed_a);
+    p->block = NULL, p->panels = NULL, p->packed_a = NULL, p->packed_a_capacity = 0;
 }
 
 void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
@@ -391,12 +390,28 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
         recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
         return;
     }
-    team_job j = {p, a, c, m, lda, ldc, beta != 0.0f};
     /* One row: the matrix-vector kernels on the original B, on this thread
      * whatever the team (the panel kernel would run only 2 accumulator
      * chains, bound by the FMA latency). */
     if (m == 1 && gemm_one_row(0, p->trans_b, p->n, p->k, 1.0f, a, p->b, p->ldb, beta, c))
         return;
+    /* A packed in tiles of rows, so that a tile's values of one k are
+     * adjacent (once per product, by the caller; the team reads it). */
+    const int mr = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_MR_AVX512 : RECUR_PANEL_MR_AVX2;
+    const size_t packed_n = (size_t)((m + mr - 1) / mr) * (size_t)mr * (size_t)p->k;
+    if (packed_n > p->packed_a_capacity) {
+        float *grown = realloc(p->packed_a, packed_n * sizeof(float));
+        if (!grown) {
+            recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
+            return;
+        }
+        p->packed_a = grown, p->packed_a_capacity = packed_n;
+    }
+#if RECUR_SIMD_X86
+    (p->level == RECUR_SIMD_AVX512 ? recur_gemm_pack_a_avx512 : recur_gemm_pack_a_avx2)(
+        m, p->k, a, lda, p->packed_a);
+#endif
+    team_job j = {p, p->packed_a, c, m, ldc, beta != 0.0f};
     if (beta != 0.0f && beta != 1.0f)
         for (int i = 0; i < m; i++)
             for (int jj = 0; jj < p->n; jj++)
@@ -406,10 +421,9 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
         return;
     }
     atomic_store_explicit(&t->p, p, memory_order_relaxed);
-    atomic_store_explicit(&t->a, a, memory_order_relaxed);
+    atomic_store_explicit(&t->a, j.a, memory_order_relaxed);
     atomic_store_explicit(&t->c, c, memory_order_relaxed);
     atomic_store_explicit(&t->m, m, memory_order_relaxed);
-    atomic_store_explicit(&t->lda, lda, memory_order_relaxed);
     atomic_store_explicit(&t->ldc, ldc, memory_order_relaxed);
     atomic_store_explicit(&t->beta_one, j.beta_one, memory_order_relaxed);
     atomic_store_explicit(&t->done, 0, memory_order_relaxed);

@@ -2,6 +2,8 @@
 #ifndef RECUR_BACKEND_CPU_GEMM_H
 #define RECUR_BACKEND_CPU_GEMM_H
 
+#include <stddef.h>
+
 /* C[m, n] = alpha * op(A) * op(B) + beta * C, where op(A) is [m, k] (A is
  * [k, m] when trans_a) and op(B) is [k, n] (B is [n, k] when trans_b).
  * lda, ldb, ldc are row strides. Nothing happens when m or n is 0; C is
@@ -43,6 +45,8 @@ typedef struct recur_packed_b {
     int width;      /* columns per panel */
     int count;      /* panels */
     int pending;    /* the panels are to be packed at the first product of m > 1 */
+    float *packed_a; /* the current product's A in tiles of rows (grown as needed) */
+    size_t packed_a_capacity;
 } recur_packed_b;
 
 /* A team for products of up to max_macs multiply-adds (m n k) each: NULL

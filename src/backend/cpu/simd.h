@@ -90,9 +90,14 @@ void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *
  * each k rows of that many floats; n is the width of op(B). */
 #define RECUR_PANEL_W_AVX2 16
 #define RECUR_PANEL_W_AVX512 32
-void recur_gemm_panels_avx2(int m, int n, int k, const float *a, int lda, const float *panels,
+/* Rows of A per tile; recur_gemm_pack_a_* writes ceil(m / MR) MR k floats. */
+#define RECUR_PANEL_MR_AVX2 6
+#define RECUR_PANEL_MR_AVX512 8
+void recur_gemm_pack_a_avx2(int m, int k, const float *a, int lda, float *packed);
+void recur_gemm_pack_a_avx512(int m, int k, const float *a, int lda, float *packed);
+void recur_gemm_panels_avx2(int m, int n, int k, const float *packed_a, const float *panels,
                             int p0, int p1, int beta_one, float *c, int ldc);
-void recur_gemm_panels_avx512(int m, int n, int k, const float *a, int lda, const float *panels,
+void recur_gemm_panels_avx512(int m, int n, int k, const float *packed_a, const float *panels,
                               int p0, int p1, int beta_one, float *c, int ldc);
 #endif
 
