@@ -34,17 +34,19 @@ args=(--text "$dir/text.txt" --batch 8 --bptt 32 --hidden 32 --layers 1 --embed 
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" -o "$dir/two.safetensors" >"$dir/two.log" 2>&1 || bad "2 processes failed: $(tail -3 "$dir/two.log")"
 grep -q "data-parallel over 2 processes" "$dir/two.log" || skip "this recur was built without MPI (RECUR_MPI=OFF)"
 
-# same_losses NAME A.csv B.csv: the train_loss and val_loss columns of every row agree.
+# same_losses NAME A.csv B.csv ROWS FIRST LAST: columns FIRST..LAST (the
+# losses) of the ROWS rows of two metrics files with the same columns agree.
 same_losses() {
   local worst
-  worst=$(paste -d, "$2" "$3" | awk -F, 'NR > 1 && $1 == $8 {
-      for (c = 3; c <= 4; c++) { d = $c - $(c + 7); d = d < 0 ? -d : d; r = d / ($c < 0 ? -$c : $c)
-        if (r > w) w = r }; n++ }
-      END { if (n != 40) print "rows:" n; else printf "%.3g\n", w }')
+  worst=$(paste -d, "$2" "$3" | awk -F, -v rows="$4" -v first="$5" -v last="$6" '
+      NR > 1 && $1 == $(NF / 2 + 1) {
+        for (c = first; c <= last; c++) { d = $c - $(c + NF / 2); d = d < 0 ? -d : d
+          r = d / ($c < 0 ? -$c : $c); if (r > w) w = r }; n++ }
+      END { if (n != rows) print "rows:" n; else printf "%.3g\n", w }')
   echo "$1: worst relative difference of the losses $worst"
   awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1e-4) }' && ok || bad "$1: losses differ (worst relative difference $worst)"
 }
-same_losses "1 vs 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/two.ckpt/metrics.csv"
+same_losses "1 vs 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/two.ckpt/metrics.csv" 40 3 4
 
 # the gradients summed in many small buckets on the communication thread, and
 # after the backward on the main thread: the same model file as in one bucket
@@ -59,10 +61,10 @@ done
 # stopped at step 20 under 2 processes, resumed under 1 (and the reverse)
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --stop-at 20 -o "$dir/r21.safetensors" >"$dir/r21_a.log" 2>&1 || bad "2 processes, --stop-at 20 failed: $(tail -3 "$dir/r21_a.log")"
 "$recur" train --text "$dir/text.txt" --resume "$dir/r21.ckpt/last.safetensors" -o "$dir/r21.safetensors" >"$dir/r21_b.log" 2>&1 || bad "resume under 1 process failed: $(tail -2 "$dir/r21_b.log")"
-same_losses "2 then 1 processes" "$dir/one.ckpt/metrics.csv" "$dir/r21.ckpt/metrics.csv"
+same_losses "2 then 1 processes" "$dir/one.ckpt/metrics.csv" "$dir/r21.ckpt/metrics.csv" 40 3 4
 "$recur" train "${args[@]}" --stop-at 20 -o "$dir/r12.safetensors" >"$dir/r12_a.log" 2>&1 || bad "1 process, --stop-at 20 failed"
 timeout 60 "${mpi[@]}" "$recur" train --text "$dir/text.txt" --resume "$dir/r12.ckpt/last.safetensors" -o "$dir/r12.safetensors" >"$dir/r12_b.log" 2>&1 || bad "resume under 2 processes failed: $(tail -3 "$dir/r12_b.log")"
-same_losses "1 then 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/r12.ckpt/metrics.csv"
+same_losses "1 then 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/r12.ckpt/metrics.csv" 40 3 4
 
 # a batch that 2 processes cannot split: a clear error and the whole job ends
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --batch 7 -o "$dir/bad.safetensors" >"$dir/bad.log" 2>&1
@@ -96,12 +98,7 @@ fargs=(forecast train "$dir/series.csv" --target y --lookback 12 --horizon 2 --h
        --hidden 8 --batch 7 --seed 5)
 "$recur" "${fargs[@]}" -o "$dir/f1" >"$dir/f1.log" 2>&1 || bad "forecast, 1 process failed: $(tail -2 "$dir/f1.log")"
 timeout 60 "${mpi[@]}" "$recur" "${fargs[@]}" -o "$dir/f2" >"$dir/f2.log" 2>&1 || bad "forecast, 2 processes failed: $(tail -3 "$dir/f2.log")"
-worst=$(paste -d, "$dir/f1/metrics.csv" "$dir/f2/metrics.csv" | awk -F, 'NR > 1 && $1 == $6 {
-    for (c = 2; c <= 3; c++) { d = $c - $(c + 5); d = d < 0 ? -d : d; r = d / ($c < 0 ? -$c : $c)
-      if (r > w) w = r }; n++ }
-    END { if (n != 4) print "rows:" n; else printf "%.3g\n", w }')
-echo "forecast 1 vs 2 processes: worst relative difference of the losses $worst"
-awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1e-4) }' && ok || bad "forecast: losses differ ($worst)"
+same_losses "forecast 1 vs 2 processes" "$dir/f1/metrics.csv" "$dir/f2/metrics.csv" 4 2 3
 [[ $(ls "$dir/f2" | tr '\n' ' ') == "$(ls "$dir/f1" | tr '\n' ' ')" && $(grep -c "^saved" "$dir/f2.log") -eq 1 ]] \
   && ok || bad "forecast: files $(ls "$dir/f2"), $(grep -c "^saved" "$dir/f2.log") saved lines"
 timeout 60 "${mpi[@]}" "$recur" forecast predict "$dir/f1" "$dir/series.csv" -o "$dir/next.csv" >"$dir/fp.log" 2>&1
