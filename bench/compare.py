@@ -202,7 +202,7 @@ def main():
         f"CPU: {cpu}, {os.cpu_count()} CPUs; pinned to cores {args.cores or 'all'}; "
         f"{args.threads} thread(s) for every engine",
         f"recur {recur['recur_version']} ({args.git}), {recur['blas']}, "
-        f"BLAS threads {recur['threads']}",
+        f"threads {recur['threads']} (OpenBLAS on one thread per team thread)",
         f"sgemm peak (recur's BLAS, M=N=K={peak['m']}, best of {peak['repeats']}): "
         f"{peak['gflops']:.1f} GFLOP/s",
         f"PyTorch {torch.__version__} (threads {torch.get_num_threads()}, "

@@ -29,6 +29,14 @@ int cli_error(const char *fmt, ...)
  * (CLI_EXIT_FAILURE for out-of-memory, CLI_EXIT_BAD_INPUT otherwise). */
 int cli_status_error(recur_status status);
 
+/* The tool's threads (cli/threads.c): OpenBLAS set to one thread, recur's
+ * team (RECUR_NUM_THREADS, set here) to `threads`, or when threads < 1 to
+ * what the user set in RECUR_NUM_THREADS, else to OpenBLAS's thread count at
+ * start (OPENBLAS_NUM_THREADS or all cores). Returns the team's size. */
+int cli_threads_init(int threads);
+/* OpenBLAS's thread count (nothing without OpenBLAS). */
+void cli_blas_threads(int threads);
+
 /* Formats a shape as "[2, 3, 4]". */
 void cli_format_shape(const int64_t *shape, int ndim, char *buf, size_t size);
 

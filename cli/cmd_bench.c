@@ -22,22 +22,15 @@
 
 #if RECUR_BLAS_BLIS
 char *bli_info_get_version_str(void);
-long bli_thread_get_num_threads(void);
 #endif
-/* OpenBLAS's thread controls, absent from other CBLAS libraries: weak, so
- * that the tool still links (and reports "unknown") without them. */
+/* OpenBLAS's descriptions, absent from other CBLAS libraries: weak, so that
+ * the tool still links (and reports "unknown") without them. */
 #if defined(__GNUC__)
-int openblas_get_num_threads(void) __attribute__((weak));
-void openblas_set_num_threads(int num_threads) __attribute__((weak));
 char *openblas_get_config(void) __attribute__((weak));
 char *openblas_get_corename(void) __attribute__((weak));
-static int (*const blas_get_threads)(void) = openblas_get_num_threads;
-static void (*const blas_set_threads)(int) = openblas_set_num_threads;
 static char *(*const blas_config)(void) = openblas_get_config;
 static char *(*const blas_corename)(void) = openblas_get_corename;
 #else
-static int (*const blas_get_threads)(void) = NULL;
-static void (*const blas_set_threads)(int) = NULL;
 static char *(*const blas_config)(void) = NULL;
 static char *(*const blas_corename)(void) = NULL;
 #endif
@@ -66,8 +59,11 @@ static const char bench_usage[] =
     "                    means --cell lstm\n"
     "  --seconds X       time spent measuring each pass of each case (default 1);\n"
     "                    at least 5 timed calls after at least 3 warm-up calls\n"
-    "  --threads N       OpenBLAS threads (openblas_set_num_threads); default: as\n"
-    "                    OpenBLAS starts (OPENBLAS_NUM_THREADS or all cores)\n"
+    "  --threads N       threads of recur's team (RECUR_NUM_THREADS; OpenBLAS runs\n"
+    "                    one per team thread); default: RECUR_NUM_THREADS, else as\n"
+    "                    OpenBLAS starts (OPENBLAS_NUM_THREADS or all cores); the\n"
+    "                    sgemm peak is measured with OpenBLAS on as many threads\n"
+    "                    (other BLAS libraries keep their own thread settings)\n"
     "  --device cuda     time the CUDA backend with device-resident data (each call\n"
     "                    followed by a synchronization); the suite then also has\n"
     "                    lstm-h2048-b128-t100 and lstm-h512-b4-t256; the peak column\n"
@@ -260,8 +256,6 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
     name_case(&opt->shape);
     if (opt->math != RECUR_MATH_FP32 && opt->device != RECUR_DEVICE_CUDA)
         return cli_error("bench: --math %s needs --device cuda", math_name(opt->math));
-    if (opt->threads && !blas_set_threads)
-        return cli_error("bench: --threads needs OpenBLAS (openblas_set_num_threads is absent)");
     return -1;
 }
 
@@ -616,9 +610,7 @@ int cmd_bench(int argc, char **argv)
     if (ncases < 0)
         return CLI_EXIT_BAD_INPUT;
 
-    if (opt.threads)
-        blas_set_threads((int)opt.threads);
-    int threads = blas_get_threads ? blas_get_threads() : -1;
+    const int threads = cli_threads_init((int)opt.threads);
     const char *blas_text = blas_config ? blas_config() : "unknown BLAS";
     const char *blas_core = blas_corename ? blas_corename() : "unknown";
 #if RECUR_BLAS_DNNL
@@ -631,7 +623,6 @@ int cmd_bench(int argc, char **argv)
     char blis_text[64];
     snprintf(blis_text, sizeof blis_text, "BLIS %s (CBLAS)", bli_info_get_version_str());
     blas_text = blis_text;
-    threads = (int)bli_thread_get_num_threads();
 #endif
     FILE *table = opt.json == 1 ? stderr : stdout;
     FILE *json_file = NULL;
@@ -644,24 +635,21 @@ int cmd_bench(int argc, char **argv)
     char device_text[256] = "cpu";
     if (gpu)
         recur_cuda_describe(device_text, sizeof device_text);
+    cli_blas_threads(threads); /* the machine's peak: the BLAS on every thread */
     rc = gpu ? 0 : measure_peak(&peak, &peak_ms);
+    cli_blas_threads(1);
     if (rc != 0) {
         if (json_file)
             fclose(json_file);
         return rc;
     }
-    char threads_text[32];
-    if (threads > 0)
-        snprintf(threads_text, sizeof threads_text, "%d", threads);
-    else
-        snprintf(threads_text, sizeof threads_text, "unknown");
     if (gpu)
         fprintf(table, "device: %s; math %s\n", device_text, math_name(opt.math));
     else
         fprintf(table,
-                "sgemm peak %.1f GFLOP/s (M=N=K=%d, best of %d: %.2f ms); BLAS threads %s; %s "
+                "sgemm peak %.1f GFLOP/s (M=N=K=%d, best of %d: %.2f ms); threads %d; %s "
                 "(core %s)\n",
-                peak, PEAK_SIZE, PEAK_REPEATS, peak_ms, threads_text, blas_text, blas_core);
+                peak, PEAK_SIZE, PEAK_REPEATS, peak_ms, threads, blas_text, blas_core);
     fprintf(table, "%-24s %-8s %10s %8s %6s %12s %9s %7s\n", "case", "pass", "ms", "spread",
             "reps", "tokens/s", "GFLOP/s", "peak");
     fflush(table);

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
         fputs(main_usage, stderr);
         return CLI_EXIT_BAD_INPUT;
     }
+    cli_threads_init(0);
     const char *command = argv[1];
     if (!strcmp(command, "-h") || !strcmp(command, "--help") || !strcmp(command, "help")) {
         fputs(main_usage, stdout);

@@ -31,6 +31,12 @@ extern "C" {
 #define RECUR_VERSION_STRING "0.1.0"
 const char *recur_version(void);
 
+/* The threads the CPU layers use for their products: RECUR_NUM_THREADS when
+ * set (read when a handle first needs them), else OpenBLAS's thread count,
+ * else 1. With OpenBLAS set to one thread the layers also split their large
+ * products between these threads (the recur tool always runs that way). */
+int recur_num_threads(void);
+
 /* ------------------------------------------------------------------ */
 /* Status                                                              */
 /* ------------------------------------------------------------------ */

@@ -7,7 +7,9 @@
  * cblas_sgemm over many shapes (m 1..70, n and k with and without vector
  * tails, strided A and C), both orientations of B, beta 0 (over NaN), 1 and
  * 0.5, alone and with teams of 2 and 3 threads (which must give the same
- * bits as one). */
+ * bits as one). Then recur_gemm_split, large products cut into slices that
+ * OpenBLAS (set to one thread) computes on the team's threads. */
+#define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -165,6 +167,95 @@ static void test_packed(void)
            products, worst);
 }
 
+/* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
+int openblas_get_num_threads(void) __attribute__((weak));
+void openblas_set_num_threads(int num_threads) __attribute__((weak));
+
+/* recur_gemm_split (slices of rows or columns on a team's threads) against
+ * cblas_sgemm: every transposition, alpha and beta, slices with remainders,
+ * strides wider than the matrices (C past n untouched); then recur_gemm's
+ * own team for a product of RECUR_GEMM_ALONE_MAX_MACS. */
+static void test_split(void)
+{
+    if (!openblas_set_num_threads || !openblas_get_num_threads) {
+        printf("split GEMMs: skipped (the BLAS is not OpenBLAS: products are never split)\n");
+        return;
+    }
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    const int dims[] = {1, 17, 40, 70};
+    recur_gemm_team *teams[2] = {recur_gemm_team_create_sized(2, 0.0),
+                                 recur_gemm_team_create_sized(3, 0.0)};
+    double worst = 0.0;
+    long products = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (int ta = 0; ta <= 1; ta++)
+            for (int tb = 0; tb <= 1; tb++)
+                for (int mi = 0; mi < 4; mi++)
+                    for (int ni = 0; ni < 4; ni++)
+                        for (int k = 1; k <= 33; k += 32) {
+                            const int m = dims[mi], n = dims[ni];
+                            const int lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 3, ldc = n + 1;
+                            const float alpha = ti ? 0.5f : 1.0f, beta = ta ? 1.0f : 0.0f;
+                            float *a = malloc(sizeof(float) * (size_t)(ta ? k : m) * lda);
+                            float *b = malloc(sizeof(float) * (size_t)(tb ? n : k) * ldb);
+                            float *c = malloc(sizeof(float) * (size_t)m * ldc);
+                            float *want = malloc(sizeof(float) * (size_t)m * ldc);
+                            for (int i = 0; i < (ta ? k : m) * lda; i++)
+                                a[i] = uniform();
+                            for (int i = 0; i < (tb ? n : k) * ldb; i++)
+                                b[i] = uniform();
+                            for (int i = 0; i < m * ldc; i++)
+                                c[i] = want[i] = uniform();
+                            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+                                        ldb, beta, want, ldc);
+                            recur_gemm_split(teams[ti], ta, tb, m, n, k, alpha, a, lda, b, ldb,
+                                             beta, c, ldc);
+                            double err = 0.0;
+                            for (int i = 0; i < m * ldc; i++)
+                                err = fmax(err, isnan(c[i]) ? INFINITY : fabs(c[i] - want[i]));
+                            products++;
+                            worst = fmax(worst, err);
+                            test_checks++;
+                            if (!(err <= 1e-5)) {
+                                test_failures++;
+                                fprintf(stderr,
+                                        "split m=%d n=%d k=%d ta=%d tb=%d threads=%d: error "
+                                        "%.3g\n",
+                                        m, n, k, ta, tb, ti + 2, err);
+                            }
+                            free(a), free(b), free(c), free(want);
+                        }
+    recur_gemm_team_destroy(teams[0]);
+    recur_gemm_team_destroy(teams[1]);
+
+    /* recur_gemm alone: a team of RECUR_NUM_THREADS made for the product. */
+    setenv("RECUR_NUM_THREADS", "2", 1);
+    const int m = 512, n = 512, k = (int)(RECUR_GEMM_ALONE_MAX_MACS / (512L * 512L));
+    float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
+    float *c = malloc(sizeof(float) * (size_t)m * n), *want = malloc(sizeof(float) * (size_t)m * n);
+    for (int i = 0; i < m * k; i++)
+        a[i] = uniform();
+    for (int i = 0; i < k * n; i++)
+        b[i] = uniform();
+    for (int i = 0; i < m * n; i++)
+        c[i] = want[i] = uniform();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 1.0f, want,
+                n);
+    recur_gemm(0, 0, m, n, k, 1.0f, a, k, b, n, 1.0f, c, n);
+    double err = 0.0;
+    for (int i = 0; i < m * n; i++)
+        err = fmax(err, fabs(c[i] - want[i]));
+    CHECK(err <= 1e-4);
+    unsetenv("RECUR_NUM_THREADS");
+    free(a), free(b), free(c), free(want);
+    openblas_set_num_threads(before);
+    printf("split GEMMs: %ld products on teams of 2 and 3, worst absolute error %.3g; "
+           "recur_gemm's own team: %.3g\n",
+           products, worst, err);
+}
+
 int main(void)
 {
     const int sizes[][2] = {{1, 1},   {7, 5},   {8, 16},   {16, 128}, {37, 19},
@@ -202,5 +293,6 @@ int main(void)
             }
     printf("one-row GEMMs: worst error %.3g (relative to the sum of |products|)\n", worst);
     test_packed();
+    test_split();
     return test_finish("test_gemm");
 }

@@ -306,6 +306,7 @@ void recur_rnn_free(recur_rnn *rnn)
                                &ws->rec_tmp, &ws->grad_raw, &ws->grad_xraw};
     for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
         recur_buffer_release(scratch[i]);
+    recur_gemm_team_destroy(ws->team);
     recur_pack_plan_free(&rnn->plan);
     free(rnn->layer_output);
     free(rnn->drop_mask);

@@ -141,6 +141,15 @@ static void zone_split(int rows, int n, const float *keep, float *grad, float *k
     }
 }
 
+/* The handle's team, made at the first call whose products are large enough
+ * (threads are started once, not per call). */
+static recur_gemm_team *layer_team(rnn_workspace *ws, double step_macs, double split_macs)
+{
+    if (!ws->team)
+        ws->team = recur_gemm_team_create(step_macs, split_macs);
+    return ws->team;
+}
+
 recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, int reverse,
                                    const recur_pack_plan *plan, const float *x, int in,
                                    float *y, int ld_y, rnn_saved *saved, rnn_workspace *ws)
@@ -153,16 +162,20 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *h_state = ws->h_state.data, *c_state = ws->c_state.data;
     float *rstd = saved->ln_rstd.data; /* [3N] with layer norm */
 
+    /* Threads for the whole call. */
+    recur_gemm_team *team = layer_team(ws, (double)B * GH * Hout, (double)N * GH * in);
+
     /* Input projection of every step at once. */
     const float *bias = input_bias(dims, w, ws->bias.data);
     fill_rows(plan->rows, GH, bias, gates);
     if (dims->layer_norm) {
-        recur_gemm(0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 0.0f, saved->ln_ih.data,
-                   GH);
+        recur_gemm_split(team, 0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 0.0f,
+                         saved->ln_ih.data, GH);
         recur_layer_norm_forward((int)N, GH, saved->ln_ih.data, rstd, w->ln_ih_w, w->ln_ih_b,
                                  gates, 1);
     } else {
-        recur_gemm(0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
+        recur_gemm_split(team, 0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates,
+                         GH);
     }
 
     memcpy(h_state, saved->h0.data, sizeof(float) * B * (size_t)Hout);
@@ -171,8 +184,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *prev_h = dims->zoneout ? ws->zone_prev.data : NULL;
     float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
-    /* W_hh (and W_hr) packed once for all steps; threads for the whole call. */
-    recur_gemm_team *team = recur_gemm_team_create((double)B * GH * Hout);
+    /* W_hh (and W_hr) packed once for all steps. */
     recur_packed_b whh, whr;
     recur_packed_b_init(&whh, 1, GH, Hout, w->weight_hh, Hout);
     if (dims->proj)
@@ -253,7 +265,6 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     recur_packed_b_free(&whh);
     if (dims->proj)
         recur_packed_b_free(&whr);
-    recur_gemm_team_destroy(team);
     return RECUR_OK;
 }
 
@@ -346,7 +357,8 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     float *kept_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
     /* W_hh (and W_hr) packed once for all steps; threads for the whole call. */
-    recur_gemm_team *team = recur_gemm_team_create((double)B * GH * Hout);
+    recur_gemm_team *team =
+        layer_team(ws, (double)B * GH * Hout, (double)N * GH * (in > Hout ? in : Hout));
     recur_packed_b whh, whr;
     recur_packed_b_init(&whh, 0, Hout, GH, w->weight_hh, Hout);
     if (dims->proj)
@@ -432,7 +444,6 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     recur_packed_b_free(&whh);
     if (dims->proj)
         recur_packed_b_free(&whr);
-    recur_gemm_team_destroy(team);
 
     /* Parameter gradients and the input gradient: large GEMMs over all rows. */
     const float *grad_in = grad_gates;
@@ -441,16 +452,18 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
                                   ws->grad_xraw.data, g->ln_ih_w, g->ln_ih_b);
         grad_in = ws->grad_xraw.data;
     }
-    recur_gemm(1, 0, GH, in, N, 1.0f, grad_in, GH, x, in, 1.0f, g->weight_ih, in);
-    recur_gemm(1, 0, GH, Hout, N, 1.0f, grad_raw, GH, h_prev_w, Hout, 1.0f, g->weight_hh, Hout);
+    recur_gemm_split(team, 1, 0, GH, in, N, 1.0f, grad_in, GH, x, in, 1.0f, g->weight_ih, in);
+    recur_gemm_split(team, 1, 0, GH, Hout, N, 1.0f, grad_raw, GH, h_prev_w, Hout, 1.0f,
+                     g->weight_hh, Hout);
     if (g->bias_ih) {
         recur_add_column_sums(N, GH, grad_gates, GH, ws->ones.data, g->bias_ih);
         recur_add_column_sums(N, GH, grad_gh, GH, ws->ones.data, g->bias_hh);
     }
     if (dims->proj)
-        recur_gemm(1, 0, Hout, H, N, 1.0f, ws->grad_h.data, Hout, saved->proj_in.data, H, 1.0f,
-                   g->weight_hr, H);
+        recur_gemm_split(team, 1, 0, Hout, H, N, 1.0f, ws->grad_h.data, Hout,
+                         saved->proj_in.data, H, 1.0f, g->weight_hr, H);
     if (dx)
-        recur_gemm(0, 0, N, in, GH, 1.0f, grad_in, GH, w->weight_ih, in, dx_beta, dx, in);
+        recur_gemm_split(team, 0, 0, N, in, GH, 1.0f, grad_in, GH, w->weight_ih, in, dx_beta, dx,
+                         in);
     return RECUR_OK;
 }

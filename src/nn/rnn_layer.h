@@ -3,6 +3,7 @@
 #ifndef RECUR_NN_RNN_LAYER_H
 #define RECUR_NN_RNN_LAYER_H
 
+#include "backend/cpu/gemm.h"
 #include "core/alloc.h"
 #include "nn/rnn_pack.h"
 #include "recur.h"
@@ -75,6 +76,8 @@ typedef struct rnn_workspace {
     recur_buffer rec_tmp;    /* recurrent dropout, backward: [B, Hout] grad of h * mask */
     recur_buffer grad_raw;   /* layer norm: [N, G*H] grad of W_hh h, then [H] scratch */
     recur_buffer grad_xraw;  /* layer norm: [N, G*H] grad of W_ih x */
+    recur_gemm_team *team;   /* threads for the products, made by the first call large
+                                enough to use them; kept until the handle is freed */
 } rnn_workspace;
 
 /* Runs one direction over all steps. x [N, in] is the packed input; y points

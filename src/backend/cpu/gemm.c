@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "backend/cpu/gemm.h"
 
+#include "recur.h"
+
 #if RECUR_BLAS_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #else
@@ -45,8 +47,9 @@ static int gemm_one_row(int trans_a, int trans_b, int n, int k, float alpha, con
 #endif
 }
 
-void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                int lda, const float *b, int ldb, float beta, float *c, int ldc)
+/* One product on the calling thread (or the BLAS's own threads). */
+static void gemm_blas(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                      int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -83,6 +86,7 @@ void recur_add_column_sums(int m, int n, const float *a, int lda, const float *o
 
 /* OpenBLAS's thread count, absent from other CBLAS libraries: weak. */
 int openblas_get_num_threads(void) __attribute__((weak));
+static int blas_serial(void);
 
 enum { TEAM_MAX = 16, SPIN_WAIT = 4000 };
 
@@ -91,6 +95,11 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+int recur_num_threads(void)
+{
+    return recur_gemm_threads();
 }
 
 int recur_gemm_threads(void)
@@ -116,25 +125,33 @@ int recur_gemm_threads(void)
  * jobs on the cores) only delays the panels it has taken: the caller never
  * waits for a worker to wake up.
  *
- * Each range's cursor is one atomic word: the product's generation (high 32
- * bits), the range's end (16 bits) and its next panel (16 bits). Taking a
- * panel is a compare-and-swap that also checks the generation, so a late
- * worker can never take a panel of a later product with the arguments of an
- * earlier one: it reads the arguments (relaxed atomics) after seeing the
- * generation, and every successful take proves that product still
- * unfinished, its arguments unchanged. */
+ * The same machinery runs any list of tasks (team_run): the panels of a
+ * packed product, or the slices of a large product that the BLAS computes
+ * on each thread (recur_gemm_split).
+ *
+ * Each range's cursor is one atomic word: the run's generation (high 32
+ * bits), the range's end (16 bits) and its next task (16 bits). Taking a
+ * task is a compare-and-swap that also checks the generation, so a late
+ * worker can never run a task of a later run with the arguments of an
+ * earlier one: it reads the task function and its job (relaxed atomics)
+ * after seeing the generation, and every successful take proves that run
+ * still unfinished, its job unchanged (the caller's job lives until every
+ * task is done). */
 typedef struct team_slot {
     struct recur_gemm_team *team;
     int index;
 } team_slot;
 
 typedef struct team_cursor {
-    _Alignas(64) atomic_ullong word; /* generation << 32 | next panel */
+    _Alignas(64) atomic_ullong word; /* generation << 32 | end << 16 | next task */
 } team_cursor;
 
+typedef void (*team_task_fn)(const void *job, int task);
+
 struct recur_gemm_team {
-    int size;        /* threads, the caller included */
-    double min_macs; /* smaller products run on the caller alone */
+    int size;              /* threads, the caller included */
+    double min_macs;       /* smaller packed products run on the caller alone */
+    double split_min_macs; /* smaller products are not split (recur_gemm_split) */
     pthread_t threads[TEAM_MAX];
     team_slot slots[TEAM_MAX];
     team_cursor cursors[TEAM_MAX];
@@ -143,12 +160,10 @@ struct recur_gemm_team {
     _Alignas(64) atomic_uint generation; /* bumped for each product */
     atomic_int sleepers;                 /* workers blocked on wake */
     atomic_int quit;
-    _Alignas(64) atomic_int done; /* panels finished in the current product */
-    /* the current product */
-    _Atomic(const recur_packed_b *) p;
-    _Atomic(const float *) a;
-    _Atomic(float *) c;
-    atomic_int m, ldc, beta_one;
+    _Alignas(64) atomic_int done; /* tasks finished in the current run */
+    /* the current run */
+    _Atomic(team_task_fn) run;
+    _Atomic(const void *) job;
 };
 
 typedef struct team_job {
@@ -174,16 +189,21 @@ static void panels_run(const team_job *j, int p0, int p1)
 #endif
 }
 
-/* The first panel of range r of `size` over `count` panels. */
+static void panel_task(const void *job, int panel)
+{
+    panels_run(job, panel, panel + 1);
+}
+
+/* The first task of range r of `size` over `count` tasks. */
 static int range_start(int count, int r, int size)
 {
     return (int)((long)count * r / size);
 }
 
-/* Takes the next panel of range r in generation gen: its index, or -1. The
+/* Takes the next task of range r in generation gen: its index, or -1. The
  * end of the range comes from the cursor too, not from the arguments a late
- * worker may have read half from the next product. */
-static int take_panel(struct recur_gemm_team *t, int r, unsigned gen)
+ * worker may have read from the next run. */
+static int take_task(struct recur_gemm_team *t, int r, unsigned gen)
 {
     unsigned long long w = atomic_load_explicit(&t->cursors[r].word, memory_order_relaxed);
     for (;;) {
@@ -196,14 +216,15 @@ static int take_panel(struct recur_gemm_team *t, int r, unsigned gen)
     }
 }
 
-/* Runs panels of generation gen, own range first, until none is left to take. */
-static void team_work(struct recur_gemm_team *t, int self, unsigned gen, const team_job *j)
+/* Runs tasks of generation gen, own range first, until none is left to take. */
+static void team_work(struct recur_gemm_team *t, int self, unsigned gen, team_task_fn run,
+                      const void *job)
 {
     for (int step = 0; step < t->size; step++) {
         const int r = (self + step) % t->size;
         int q;
-        while ((q = take_panel(t, r, gen)) >= 0) {
-            panels_run(j, q, q + 1);
+        while ((q = take_task(t, r, gen)) >= 0) {
+            run(job, q);
             atomic_fetch_add_explicit(&t->done, 1, memory_order_release);
         }
     }
@@ -233,24 +254,54 @@ static void *team_worker(void *arg)
         if (atomic_load_explicit(&t->quit, memory_order_acquire))
             return NULL;
         seen = gen;
-        team_job j;
-        j.p = atomic_load_explicit(&t->p, memory_order_relaxed);
-        j.a = atomic_load_explicit(&t->a, memory_order_relaxed);
-        j.c = atomic_load_explicit(&t->c, memory_order_relaxed);
-        j.m = atomic_load_explicit(&t->m, memory_order_relaxed);
-        j.ldc = atomic_load_explicit(&t->ldc, memory_order_relaxed);
-        j.beta_one = atomic_load_explicit(&t->beta_one, memory_order_relaxed);
-        /* Some of j may belong to a later product already: then every take
-         * fails, and nothing of j is used. */
-        team_work(t, slot->index, gen, &j);
+        /* run and job may belong to a later run already: then every take
+         * fails, and neither is used. */
+        team_work(t, slot->index, gen, atomic_load_explicit(&t->run, memory_order_relaxed),
+                  atomic_load_explicit(&t->job, memory_order_relaxed));
     }
 }
 
-recur_gemm_team *recur_gemm_team_create(double max_macs)
+/* Runs tasks [0, count) of run(job, task) on the team, the caller taking
+ * part; returns when all are done. count <= 0xFFFF. */
+static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, const void *job)
 {
-    if (max_macs < (double)RECUR_GEMM_TEAM_MIN_MACS)
+    atomic_store_explicit(&t->run, run, memory_order_relaxed);
+    atomic_store_explicit(&t->job, job, memory_order_relaxed);
+    atomic_store_explicit(&t->done, 0, memory_order_relaxed);
+    const unsigned gen = atomic_load_explicit(&t->generation, memory_order_relaxed) + 1u;
+    for (int r = 0; r < t->size; r++) {
+        const unsigned long long start = (unsigned long long)range_start(count, r, t->size);
+        const unsigned long long end = (unsigned long long)range_start(count, r + 1, t->size);
+        atomic_store_explicit(&t->cursors[r].word,
+                              (unsigned long long)gen << 32 | end << 16 | start,
+                              memory_order_relaxed);
+    }
+    atomic_store(&t->generation, gen); /* seq_cst: before the sleepers test */
+    if (atomic_load(&t->sleepers) > 0) {
+        pthread_mutex_lock(&t->lock);
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->lock);
+    }
+    team_work(t, 0, gen, run, job);
+    int spins = 0;
+    while (atomic_load_explicit(&t->done, memory_order_acquire) < count) {
+        if (++spins < SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs)
+{
+    if (step_macs < (double)RECUR_GEMM_TEAM_MIN_MACS &&
+        (split_macs < (double)RECUR_GEMM_SPLIT_MIN_MACS || !blas_serial()))
         return NULL;
-    return recur_gemm_team_create_sized(recur_gemm_threads(), (double)RECUR_GEMM_TEAM_MIN_MACS);
+    recur_gemm_team *t =
+        recur_gemm_team_create_sized(recur_gemm_threads(), (double)RECUR_GEMM_TEAM_MIN_MACS);
+    if (t)
+        t->split_min_macs = (double)RECUR_GEMM_SPLIT_MIN_MACS;
+    return t;
 }
 
 recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
@@ -276,17 +327,14 @@ recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
     atomic_init(&t->sleepers, 0);
     atomic_init(&t->quit, 0);
     atomic_init(&t->done, 0);
-    atomic_init(&t->p, NULL);
-    atomic_init(&t->a, NULL);
-    atomic_init(&t->c, NULL);
-    atomic_init(&t->m, 0);
-    atomic_init(&t->ldc, 0);
-    atomic_init(&t->beta_one, 0);
+    atomic_init(&t->run, NULL);
+    atomic_init(&t->job, NULL);
     for (int i = 0; i < TEAM_MAX; i++)
         atomic_init(&t->cursors[i].word, 0ull);
     /* The worker count is fixed before any starts (they read t->size). */
     t->size = size;
     t->min_macs = min_macs;
+    t->split_min_macs = min_macs;
     int started = 1;
     for (int i = 1; i < size; i++) {
         t->slots[i].team = t;
@@ -387,7 +435,7 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
     if (p->pending && m > 1)
         pack_panels(p);
     if (!p->panels || m <= 0 || p->n <= 0 || p->k <= 0) {
-        recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
+        gemm_blas(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
         return;
     }
     /* One row: the matrix-vector kernels on the original B, on this thread
@@ -402,7 +450,7 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
     if (packed_n > p->packed_a_capacity) {
         float *grown = realloc(p->packed_a, packed_n * sizeof(float));
         if (!grown) {
-            recur_gemm(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
+            gemm_blas(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
             return;
         }
         p->packed_a = grown, p->packed_a_capacity = packed_n;
@@ -420,33 +468,89 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
         panels_run(&j, 0, p->count);
         return;
     }
-    atomic_store_explicit(&t->p, p, memory_order_relaxed);
-    atomic_store_explicit(&t->a, j.a, memory_order_relaxed);
-    atomic_store_explicit(&t->c, c, memory_order_relaxed);
-    atomic_store_explicit(&t->m, m, memory_order_relaxed);
-    atomic_store_explicit(&t->ldc, ldc, memory_order_relaxed);
-    atomic_store_explicit(&t->beta_one, j.beta_one, memory_order_relaxed);
-    atomic_store_explicit(&t->done, 0, memory_order_relaxed);
-    const unsigned gen = atomic_load_explicit(&t->generation, memory_order_relaxed) + 1u;
-    for (int r = 0; r < t->size; r++) {
-        const unsigned long long start = (unsigned long long)range_start(p->count, r, t->size);
-        const unsigned long long end = (unsigned long long)range_start(p->count, r + 1, t->size);
-        atomic_store_explicit(&t->cursors[r].word,
-                              (unsigned long long)gen << 32 | end << 16 | start,
-                              memory_order_relaxed);
+    team_run(t, p->count, panel_task, &j);
+}
+
+/* ---- Large products split between the threads of a team ---- */
+
+/* Whether the BLAS computes a product on the calling thread alone (OpenBLAS
+ * set to one thread), so that the team's threads may each compute a slice
+ * of one product at the same time. Otherwise the BLAS's own threads would
+ * compete with the team's. */
+static int blas_serial(void)
+{
+#if RECUR_BLAS_DNNL
+    return 0;
+#else
+    return openblas_get_num_threads && openblas_get_num_threads() == 1;
+#endif
+}
+
+typedef struct split_job {
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int by_rows; /* slices of rows of C, else of columns */
+    int block;   /* rows or columns per slice */
+    int extent;  /* m or n */
+} split_job;
+
+static void split_task(const void *job, int task)
+{
+    const split_job *s = job;
+    const int i0 = task * s->block;
+    const int len = s->extent - i0 < s->block ? s->extent - i0 : s->block;
+    if (s->by_rows) { /* rows i0.. of op(A) and of C */
+        const float *a = s->trans_a ? s->a + i0 : s->a + (size_t)i0 * (size_t)s->lda;
+        gemm_blas(s->trans_a, s->trans_b, len, s->n, s->k, s->alpha, a, s->lda, s->b, s->ldb,
+                  s->beta, s->c + (size_t)i0 * (size_t)s->ldc, s->ldc);
+    } else { /* columns i0.. of op(B) and of C */
+        const float *b = s->trans_b ? s->b + (size_t)i0 * (size_t)s->ldb : s->b + i0;
+        gemm_blas(s->trans_a, s->trans_b, s->m, len, s->k, s->alpha, s->a, s->lda, b, s->ldb,
+                  s->beta, s->c + i0, s->ldc);
     }
-    atomic_store(&t->generation, gen); /* seq_cst: before the sleepers test */
-    if (atomic_load(&t->sleepers) > 0) {
-        pthread_mutex_lock(&t->lock);
-        pthread_cond_broadcast(&t->wake);
-        pthread_mutex_unlock(&t->lock);
+}
+
+void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n, int k,
+                      float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                      float *c, int ldc)
+{
+    if (!t) {
+        recur_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
     }
-    team_work(t, 0, gen, &j);
-    int spins = 0;
-    while (atomic_load_explicit(&t->done, memory_order_acquire) < p->count) {
-        if (++spins < SPIN_WAIT)
-            cpu_relax();
-        else
-            sched_yield();
+    if (m <= 0 || n <= 0 || k <= 0 || (double)m * n * k < t->split_min_macs || !blas_serial()) {
+        gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
     }
+    /* Two slices per thread (a thread the OS runs late delays only its own
+     * slices), in multiples of 16 rows or columns. */
+    split_job s = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c,
+                   m >= n, 0, m >= n ? m : n};
+    const int slices = 2 * t->size;
+    s.block = ((s.extent + slices - 1) / slices + 15) / 16 * 16;
+    const int count = (s.extent + s.block - 1) / s.block;
+    if (count < 2) {
+        gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    team_run(t, count, split_task, &s);
+}
+
+void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    /* A product too large for one thread, with a BLAS of one thread: the
+     * threads of a team made for it (RECUR_NUM_THREADS). */
+    if (m > 1 && n > 0 && k > 0 && (double)m * n * k >= (double)RECUR_GEMM_ALONE_MAX_MACS &&
+        blas_serial() && recur_gemm_threads() > 1) {
+        recur_gemm_team *t = recur_gemm_team_create_sized(recur_gemm_threads(), 0.0);
+        if (t) {
+            recur_gemm_split(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            recur_gemm_team_destroy(t);
+            return;
+        }
+    }
+    gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

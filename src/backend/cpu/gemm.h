@@ -7,7 +7,12 @@
 /* C[m, n] = alpha * op(A) * op(B) + beta * C, where op(A) is [m, k] (A is
  * [k, m] when trans_a) and op(B) is [k, n] (B is [n, k] when trans_b).
  * lda, ldb, ldc are row strides. Nothing happens when m or n is 0; C is
- * scaled by beta when k is 0. */
+ * scaled by beta when k is 0. A product of RECUR_GEMM_ALONE_MAX_MACS
+ * multiply-adds or more, with OpenBLAS set to one thread and a team size
+ * (below) above one, is split between the threads of a team made for it. */
+#ifndef RECUR_GEMM_ALONE_MAX_MACS
+#define RECUR_GEMM_ALONE_MAX_MACS (1L << 26)
+#endif
 void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                 int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
@@ -49,16 +54,33 @@ typedef struct recur_packed_b {
     size_t packed_a_capacity;
 } recur_packed_b;
 
-/* A team for products of up to max_macs multiply-adds (m n k) each: NULL
- * (the calling thread alone) when they are small, when one thread is asked
- * for, or when threads cannot be started. */
-recur_gemm_team *recur_gemm_team_create(double max_macs);
+/* A team for packed products of up to step_macs multiply-adds (m n k) each
+ * and split products (recur_gemm_split) of up to split_macs: NULL (the
+ * calling thread alone) when it would not be used (step_macs below
+ * RECUR_GEMM_TEAM_MIN_MACS, and split_macs below RECUR_GEMM_SPLIT_MIN_MACS
+ * or a BLAS with threads of its own), when one thread is asked for, or when
+ * threads cannot be started. */
+recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs);
 /* A team of exactly `threads` (>= 2; for tests and measurements) in which
  * products of min_macs multiply-adds or more are split. */
 recur_gemm_team *recur_gemm_team_create_sized(int threads, double min_macs);
 void recur_gemm_team_destroy(recur_gemm_team *team);
 /* The thread count a team would have (RECUR_NUM_THREADS, OpenBLAS's, 1). */
 int recur_gemm_threads(void);
+
+/* recur_gemm on the team's threads: with OpenBLAS set to one thread (the
+ * BLAS's threads would otherwise spin after each product and compete with
+ * the team's, which run the per-step products), a product of at least
+ * RECUR_GEMM_SPLIT_MIN_MACS multiply-adds (any size for a team made by
+ * recur_gemm_team_create_sized) is cut into slices of rows (or columns) of
+ * C, two per thread, each computed by the BLAS on one thread. Otherwise, and
+ * with team NULL, it is recur_gemm. */
+#ifndef RECUR_GEMM_SPLIT_MIN_MACS
+#define RECUR_GEMM_SPLIT_MIN_MACS (1L << 23)
+#endif
+void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, int n, int k,
+                      float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                      float *c, int ldc);
 
 /* Prepares op(B) [k, n] (B is [n, k] when trans_b, row stride ldb) for
  * products, packed at the first of more than one row; B must stay unchanged
