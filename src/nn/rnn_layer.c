@@ -9,7 +9,8 @@
  *             grad h_prev = grad_gates[t] W_hh    (one GEMM)
  *           then the weight gradients and dx as large GEMMs over all steps.
  * The per-step products go through recur_gemm_packed (backend/cpu/gemm.h):
- * W_hh (and W_hr) packed once per call, a thread team alive for the call. */
+ * W_hh (and W_hr) packed once per call, on the handle's thread team, which
+ * also takes slices of the large products (recur_gemm_split). */
 #include "nn/rnn_layer.h"
 
 #include <string.h>

@@ -31,7 +31,9 @@ void recur_add_column_sums(int m, int n, const float *a, int lda, const float *o
  * from sgemm's only in the rounding (fp32 sums over k in order).
  *
  * A team splits the panels (the columns of C) between threads that live as
- * long as the team (one forward or backward call), meeting once per product.
+ * long as the team (a layer stack keeps one from its first large call until
+ * it is freed), meeting once per product; between products they spin
+ * briefly, then sleep.
  * Its size: RECUR_NUM_THREADS when set, else OpenBLAS's thread count (1 with
  * another CBLAS); products of fewer than RECUR_GEMM_TEAM_MIN_MACS multiply-adds
  * run on the calling thread alone. */
