@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cells.h"
 #include "backend/cpu/gemm.h"
 #include "test_util.h"
 
@@ -167,6 +168,77 @@ static void test_packed(void)
            products, worst);
 }
 
+/* recur_gemm_packed_lstm (the per-step product fused with the LSTM cell,
+ * W_hh packed in gate order) gives the bits of recur_gemm_packed on the
+ * plainly packed W_hh followed by recur_lstm_forward: gates, c, the saved c
+ * and the output (strided), for hidden sizes around the vector widths, rows
+ * 1..13 (one row: the matrix-vector path), alone and on teams of 2 and 3. */
+static void test_packed_lstm(void)
+{
+    const int hs[] = {1, 5, 8, 16, 17, 40}, ks[] = {1, 7, 33};
+    recur_gemm_team *teams[3] = {NULL, recur_gemm_team_create_sized(2, 0.0),
+                                 recur_gemm_team_create_sized(3, 0.0)};
+    long steps = 0;
+    for (size_t hi = 0; hi < sizeof hs / sizeof *hs; hi++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+            const int H = hs[hi], k = ks[ki], G = 4 * H, M = 13, lda = k + 1, ld_out = H + 3;
+            float *w = malloc(sizeof(float) * (size_t)G * k), *a = malloc(sizeof(float) * M * lda);
+            float *gates0 = malloc(sizeof(float) * (size_t)M * G);
+            float *c0 = malloc(sizeof(float) * (size_t)M * H);
+            float *buf[2][4]; /* gates, c_state, c_saved, out: plain then fused */
+            for (int v = 0; v < 2; v++) {
+                buf[v][0] = malloc(sizeof(float) * (size_t)M * G);
+                buf[v][1] = malloc(sizeof(float) * (size_t)M * H);
+                buf[v][2] = malloc(sizeof(float) * (size_t)M * H);
+                buf[v][3] = malloc(sizeof(float) * (size_t)M * ld_out);
+            }
+            for (int i = 0; i < G * k; i++)
+                w[i] = uniform();
+            for (int i = 0; i < M * lda; i++)
+                a[i] = uniform();
+            for (int i = 0; i < M * G; i++)
+                gates0[i] = 2.0f * uniform();
+            for (int i = 0; i < M * H; i++)
+                c0[i] = uniform();
+            recur_packed_b plain, fused;
+            recur_packed_b_init(&plain, 1, G, k, w, k);
+            recur_packed_b_init_lstm(&fused, H, k, w, k);
+            for (int m = 1; m <= M; m++)
+                for (int ti = 0; ti < 3; ti++) {
+                    for (int v = 0; v < 2; v++) {
+                        memcpy(buf[v][0], gates0, sizeof(float) * (size_t)m * G);
+                        memcpy(buf[v][1], c0, sizeof(float) * (size_t)m * H);
+                        memset(buf[v][2], 0, sizeof(float) * (size_t)M * H);
+                        memset(buf[v][3], 0, sizeof(float) * (size_t)M * ld_out);
+                    }
+                    recur_gemm_packed(teams[ti], &plain, m, a, lda, 1.0f, buf[0][0], G);
+                    recur_lstm_forward(m, H, buf[0][0], buf[0][1], buf[0][2], buf[0][3], ld_out);
+                    recur_gemm_packed_lstm(teams[ti], &fused, m, a, lda, buf[1][0], buf[1][1],
+                                           buf[1][2], buf[1][3], ld_out);
+                    const size_t sizes[4] = {(size_t)m * G, (size_t)m * H, (size_t)M * H,
+                                             (size_t)M * ld_out};
+                    for (int q = 0; q < 4; q++) {
+                        test_checks++;
+                        if (memcmp(buf[0][q], buf[1][q], sizeof(float) * sizes[q])) {
+                            test_failures++;
+                            fprintf(stderr, "fused LSTM H=%d k=%d m=%d threads=%d: buffer %d "
+                                    "differs\n", H, k, m, ti + 1, q);
+                        }
+                    }
+                    steps++;
+                }
+            recur_packed_b_free(&plain);
+            recur_packed_b_free(&fused);
+            for (int v = 0; v < 2; v++)
+                for (int q = 0; q < 4; q++)
+                    free(buf[v][q]);
+            free(w), free(a), free(gates0), free(c0);
+        }
+    recur_gemm_team_destroy(teams[1]);
+    recur_gemm_team_destroy(teams[2]);
+    printf("fused LSTM steps: %ld, the bits of product then cell\n", steps);
+}
+
 /* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
 int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int num_threads) __attribute__((weak));
@@ -293,6 +365,7 @@ int main(void)
             }
     printf("one-row GEMMs: worst error %.3g (relative to the sum of |products|)\n", worst);
     test_packed();
+    test_packed_lstm();
     test_split();
     return test_finish("test_gemm");
 }

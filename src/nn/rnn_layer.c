@@ -185,9 +185,14 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *prev_h = dims->zoneout ? ws->zone_prev.data : NULL;
     float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
-    /* W_hh (and W_hr) packed once for all steps. */
+    /* W_hh (and W_hr) packed once for all steps; an LSTM's in gate order, its
+     * step fused with the cell (recur_gemm_packed_lstm). */
+    const int fused_lstm = dims->cell == RECUR_LSTM && !dims->layer_norm;
     recur_packed_b whh, whr;
-    recur_packed_b_init(&whh, 1, GH, Hout, w->weight_hh, Hout);
+    if (fused_lstm)
+        recur_packed_b_init_lstm(&whh, H, Hout, w->weight_hh, Hout);
+    else
+        recur_packed_b_init(&whh, 1, GH, Hout, w->weight_hh, Hout);
     if (dims->proj)
         recur_packed_b_init(&whr, 1, Hout, H, w->weight_hr, H);
 
@@ -223,16 +228,18 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             recur_elman_forward(rows, H, relu, gates_t, h_state, out_t, ld_out);
             break;
         case RECUR_LSTM: {
-            recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
             c_t = saved->cell.data + row0 * (size_t)H;
             float *m_t = dims->proj ? saved->proj_in.data + row0 * (size_t)H : out_t;
             int ld_m = dims->proj ? H : ld_out;
-            if (dims->layer_norm)
+            if (fused_lstm) {
+                recur_gemm_packed_lstm(team, &whh, rows, h_in, Hout, gates_t, c_state, c_t, m_t,
+                                       ld_m);
+            } else { /* layer norm */
+                recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
                 recur_lstm_ln_forward(rows, H, gates_t, c_state, c_t, w->ln_c_w, w->ln_c_b,
                                       saved->ln_c.data + row0 * (size_t)H, rstd + 2 * N + row0,
                                       m_t, ld_m);
-            else
-                recur_lstm_forward(rows, H, gates_t, c_state, c_t, m_t, ld_m);
+            }
             if (dims->proj && dims->zoneout) {
                 recur_gemm_packed(team, &whr, rows, m_t, H, 0.0f, out_t, Hout);
             } else if (dims->proj) {

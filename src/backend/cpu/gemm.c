@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cells.h"
 #include "backend/cpu/simd.h"
 
 /* A GEMM of one row (batch 1: h W_hh^T per step, grad W_hh backward) as a
@@ -179,11 +180,11 @@ static void panels_run(const team_job *j, int p0, int p1)
 #if RECUR_SIMD_X86
     const recur_packed_b *p = j->p;
     if (p->level == RECUR_SIMD_AVX512)
-        recur_gemm_panels_avx512(j->m, p->n, p->k, j->a, p->panels, p0, p1, j->beta_one, j->c,
-                                 j->ldc);
+        recur_gemm_panels_avx512(j->m, p->n, p->k, p->gate_h, j->a, p->panels, p0, p1,
+                                 j->beta_one, j->c, j->ldc);
     else
-        recur_gemm_panels_avx2(j->m, p->n, p->k, j->a, p->panels, p0, p1, j->beta_one, j->c,
-                               j->ldc);
+        recur_gemm_panels_avx2(j->m, p->n, p->k, p->gate_h, j->a, p->panels, p0, p1,
+                               j->beta_one, j->c, j->ldc);
 #else
     (void)j, (void)p0, (void)p1;
 #endif
@@ -383,6 +384,12 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
     p->pending = p->level != RECUR_SIMD_SCALAR && n > 0 && k > 0;
 }
 
+void recur_packed_b_init_lstm(recur_packed_b *p, int H, int k, const float *b, int ldb)
+{
+    recur_packed_b_init(p, 1, 4 * H, k, b, ldb);
+    p->gate_h = H;
+}
+
 /* Packs the panels (at the first product of more than one row: batch 1 never
  * needs them); on failure products go to recur_gemm. */
 static void pack_panels(recur_packed_b *p)
@@ -391,7 +398,8 @@ static void pack_panels(recur_packed_b *p)
     const float *b = p->b;
     p->pending = 0;
     const int w = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_W_AVX512 : RECUR_PANEL_W_AVX2;
-    const int count = (n + w - 1) / w;
+    const int vl = w / 2; /* gate order: two gates of vl units per panel */
+    const int count = p->gate_h ? 2 * ((p->gate_h + vl - 1) / vl) : (n + w - 1) / w;
     const size_t bytes = sizeof(float) * (size_t)count * (size_t)k * (size_t)w; /* 64 | bytes */
     /* malloc, not aligned_alloc: glibc then keeps the freed block for the next
      * call (its dynamic mmap threshold) instead of faulting in fresh pages. */
@@ -401,6 +409,16 @@ static void pack_panels(recur_packed_b *p)
     float *panels = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     for (int q = 0; q < count; q++) {
         float *dst = panels + (size_t)q * (size_t)k * (size_t)w;
+        if (p->gate_h) { /* column c: gate 2 (q % 2) + c / vl, unit q / 2 vl + c % vl */
+            const int H = p->gate_h;
+            for (int c = 0; c < w; c++) {
+                const int unit = q / 2 * vl + c % vl, j = (q % 2 * 2 + c / vl) * H + unit;
+                for (int kk = 0; kk < k; kk++)
+                    dst[(size_t)kk * (size_t)w + (size_t)c] =
+                        unit < H ? b[(size_t)j * (size_t)ldb + (size_t)kk] : 0.0f;
+            }
+            continue;
+        }
         const int j0 = q * w, cols = n - j0 < w ? n - j0 : w;
         if (trans_b) { /* column j of op(B) is row j of B */
             for (int kk = 0; kk < k; kk++) {
@@ -429,20 +447,23 @@ void recur_packed_b_free(recur_packed_b *p)
     p->block = NULL, p->panels = NULL, p->packed_a = NULL, p->packed_a_capacity = 0;
 }
 
-void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
-                       float beta, float *c, int ldc)
+/* Packs what a product of m rows needs and fills j; 0 when the product
+ * went elsewhere instead (one row, no panels, no memory for A), C then
+ * computed already. */
+static int packed_prepare(recur_packed_b *p, int m, const float *a, int lda, float beta, float *c,
+                          int ldc, team_job *j)
 {
     if (p->pending && m > 1)
         pack_panels(p);
     if (!p->panels || m <= 0 || p->n <= 0 || p->k <= 0) {
         gemm_blas(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
-        return;
+        return 0;
     }
     /* One row: the matrix-vector kernels on the original B, on this thread
      * whatever the team (the panel kernel would run only 2 accumulator
      * chains, bound by the FMA latency). */
     if (m == 1 && gemm_one_row(0, p->trans_b, p->n, p->k, 1.0f, a, p->b, p->ldb, beta, c))
-        return;
+        return 0;
     /* A packed in tiles of rows, so that a tile's values of one k are
      * adjacent (once per product, by the caller; the team reads it). */
     const int mr = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_MR_AVX512 : RECUR_PANEL_MR_AVX2;
@@ -451,7 +472,7 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
         float *grown = realloc(p->packed_a, packed_n * sizeof(float));
         if (!grown) {
             gemm_blas(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
-            return;
+            return 0;
         }
         p->packed_a = grown, p->packed_a_capacity = packed_n;
     }
@@ -459,16 +480,73 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
     (p->level == RECUR_SIMD_AVX512 ? recur_gemm_pack_a_avx512 : recur_gemm_pack_a_avx2)(
         m, p->k, a, lda, p->packed_a);
 #endif
-    team_job j = {p, p->packed_a, c, m, ldc, beta != 0.0f};
+    *j = (team_job){p, p->packed_a, c, m, ldc, beta != 0.0f};
     if (beta != 0.0f && beta != 1.0f)
         for (int i = 0; i < m; i++)
             for (int jj = 0; jj < p->n; jj++)
                 c[(size_t)i * (size_t)ldc + (size_t)jj] *= beta;
-    if (!t || (double)m * p->n * p->k < t->min_macs || p->count < 2 || p->count > 0xFFFF) {
+    return 1;
+}
+
+/* Whether a product of m rows is worth the team's threads. */
+static int team_takes(const recur_gemm_team *t, const recur_packed_b *p, int m, int tasks)
+{
+    return t && (double)m * p->n * p->k >= t->min_macs && tasks >= 2 && tasks <= 0xFFFF;
+}
+
+void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
+                       float beta, float *c, int ldc)
+{
+    team_job j;
+    if (!packed_prepare(p, m, a, lda, beta, c, ldc, &j))
+        return;
+    if (!team_takes(t, p, m, p->count)) {
         panels_run(&j, 0, p->count);
         return;
     }
     team_run(t, p->count, panel_task, &j);
+}
+
+typedef struct lstm_job {
+    team_job product;
+    float *c_state, *c_saved, *out;
+    int ld_out;
+} lstm_job;
+
+/* Task q: the two panels of units [q vl, (q+1) vl), then their cell. */
+static void lstm_task(const void *job, int q)
+{
+#if RECUR_SIMD_X86
+    const lstm_job *l = job;
+    const recur_packed_b *p = l->product.p;
+    const int vl = p->width / 2, H = p->gate_h, u0 = q * vl;
+    const int units = H - u0 < vl ? H - u0 : vl;
+    panels_run(&l->product, 2 * q, 2 * q + 2);
+    (p->level == RECUR_SIMD_AVX512 ? recur_lstm_forward_units_avx512
+                                   : recur_lstm_forward_units_avx2)(
+        l->product.m, H, u0, units, l->product.c, l->c_state, l->c_saved, l->out, l->ld_out);
+#else
+    (void)job, (void)q;
+#endif
+}
+
+void recur_gemm_packed_lstm(recur_gemm_team *t, recur_packed_b *p, int m, const float *a,
+                            int lda, float *gates, float *c_state, float *c_saved, float *out,
+                            int ld_out)
+{
+    const int H = p->gate_h;
+    lstm_job l = {.c_state = c_state, .c_saved = c_saved, .out = out, .ld_out = ld_out};
+    if (!packed_prepare(p, m, a, lda, 1.0f, gates, 4 * H, &l.product)) {
+        recur_lstm_forward(m, H, gates, c_state, c_saved, out, ld_out);
+        return;
+    }
+    const int tasks = p->count / 2;
+    if (!team_takes(t, p, m, tasks)) {
+        for (int q = 0; q < tasks; q++)
+            lstm_task(&l, q);
+        return;
+    }
+    team_run(t, tasks, lstm_task, &l);
 }
 
 /* ---- Large products split between the threads of a team ---- */

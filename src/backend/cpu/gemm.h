@@ -45,6 +45,7 @@ typedef struct recur_gemm_team recur_gemm_team;
 
 typedef struct recur_packed_b {
     int trans_b, n, k, ldb;
+    int gate_h;     /* > 0: an LSTM's W_hh (n = 4 gate_h), panels in gate order */
     const float *b; /* the original B */
     float *panels;  /* NULL: recur_gemm_packed calls recur_gemm */
     void *block;    /* the allocation holding the panels */
@@ -88,10 +89,24 @@ void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, in
  * products, packed at the first of more than one row; B must stay unchanged
  * until recur_packed_b_free. Never fails (falls back to recur_gemm). */
 void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb);
+/* The same for an LSTM's W_hh [4H, k] (B transposed, row stride ldb), its
+ * panels in gate order so that recur_gemm_packed_lstm can apply the cell to
+ * a range of units as soon as their four gates are computed. It serves
+ * recur_gemm_packed too (the same results). */
+void recur_packed_b_init_lstm(recur_packed_b *p, int H, int k, const float *b, int ldb);
 void recur_packed_b_free(recur_packed_b *p);
 
 /* C[m, n] = A[m, k] op(B) + beta C (row strides lda, ldc); team may be NULL. */
 void recur_gemm_packed(recur_gemm_team *team, recur_packed_b *p, int m, const float *a, int lda,
                        float beta, float *c, int ldc);
+
+/* One LSTM step: gates[m, 4H] += A[m, k] W_hh^T (p from
+ * recur_packed_b_init_lstm), then recur_lstm_forward(m, H, gates, c_state,
+ * c_saved, out, ld_out) (cells.h), fused: each team task computes the four
+ * gates of a range of units and applies the cell to them. The same bits as
+ * the two calls one after the other. */
+void recur_gemm_packed_lstm(recur_gemm_team *team, recur_packed_b *p, int m, const float *a,
+                            int lda, float *gates, float *c_state, float *c_saved, float *out,
+                            int ld_out);
 
 #endif

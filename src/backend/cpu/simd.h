@@ -87,7 +87,8 @@ void recur_gemv_rows_avx512(int n, int k, const float *w, int ldw, const float *
 void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *a, float *y);
 /* Products with a packed B (gemm.c, recur_gemm_packed): C[0:m, panels p0..p1)
  * = (beta_one ? C : 0) + A[m, k] times panels of RECUR_PANEL_W_* columns,
- * each k rows of that many floats; n is the width of op(B). */
+ * each k rows of that many floats; n is the width of op(B); gate_h > 0:
+ * panels in an LSTM's gate order (cells_simd.inc), n = 4 gate_h. */
 #define RECUR_PANEL_W_AVX2 16
 #define RECUR_PANEL_W_AVX512 32
 /* Rows of A per tile; recur_gemm_pack_a_* writes ceil(m / MR) MR k floats. */
@@ -95,10 +96,16 @@ void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *
 #define RECUR_PANEL_MR_AVX512 8
 void recur_gemm_pack_a_avx2(int m, int k, const float *a, int lda, float *packed);
 void recur_gemm_pack_a_avx512(int m, int k, const float *a, int lda, float *packed);
-void recur_gemm_panels_avx2(int m, int n, int k, const float *packed_a, const float *panels,
-                            int p0, int p1, int beta_one, float *c, int ldc);
-void recur_gemm_panels_avx512(int m, int n, int k, const float *packed_a, const float *panels,
-                              int p0, int p1, int beta_one, float *c, int ldc);
+void recur_gemm_panels_avx2(int m, int n, int k, int gate_h, const float *packed_a,
+                            const float *panels, int p0, int p1, int beta_one, float *c, int ldc);
+void recur_gemm_panels_avx512(int m, int n, int k, int gate_h, const float *packed_a,
+                              const float *panels, int p0, int p1, int beta_one, float *c,
+                              int ldc);
+/* recur_lstm_forward on units [u0, u0 + units) of every row. */
+void recur_lstm_forward_units_avx2(int rows, int H, int u0, int units, float *gates,
+                                   float *c_state, float *c_saved, float *m, int ld_m);
+void recur_lstm_forward_units_avx512(int rows, int H, int u0, int units, float *gates,
+                                     float *c_state, float *c_saved, float *m, int ld_m);
 #endif
 
 /* Calls NAME_avx512, NAME_avx2 or NAME_scalar with ARGS (a parenthesized list). */
