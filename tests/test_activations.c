@@ -180,9 +180,9 @@ typedef struct {
     const char *name;
     void (*elman_forward)(int, int, int, const float *, float *, float *, int);
     void (*elman_backward)(int, int, int, const float *, int, const float *, float *);
-    void (*lstm_forward)(int, int, float *, float *, float *, float *, int);
-    void (*lstm_backward)(int, int, const float *, const float *, const float *, const float *,
-                          float *, float *);
+    void (*lstm_forward)(int, int, int, int, float *, float *, float *, float *, int);
+    void (*lstm_backward)(int, int, int, int, const float *, const float *, const float *,
+                          const float *, float *, float *);
     void (*gru_forward)(int, int, float *, const float *, float *, float *, float *, int);
     void (*gru_backward)(int, int, const float *, const float *, const float *, float *, float *,
                          float *);
@@ -201,6 +201,28 @@ typedef struct {
             recur_lstm_ln_forward_##SUFFIX, recur_lstm_ln_backward_##SUFFIX                     \
     }
 
+
+/* The LSTM kernels on units [u0, u0 + units) of every row. */
+static void lstm_checks(const kernel_set *ref, const kernel_set *k, int H, int u0, int units)
+{
+    const int R = 3, ld = H + 5;
+    const size_t h = (size_t)R * H, pad = (size_t)R * ld, g4 = 4 * h;
+    const char *range = u0 || units < H ? " (unit range)" : "";
+    char what[64];
+    bufs s;
+    size_t n_fwd[] = {g4, h, h, pad};
+    bufs_make(&s, 4, n_fwd, -6.0f, 6.0f);
+    ref->lstm_forward(R, H, u0, units, s.a[0], s.a[1], s.a[2], s.a[3], ld);
+    k->lstm_forward(R, H, u0, units, s.b[0], s.b[1], s.b[2], s.b[3], ld);
+    snprintf(what, sizeof what, "lstm forward%s", range);
+    bufs_check(&s, what, k->name, H);
+    size_t n_bwd[] = {g4, h, h, h, h, g4};
+    bufs_make(&s, 6, n_bwd, -1.0f, 1.0f);
+    ref->lstm_backward(R, H, u0, units, s.a[0], s.a[1], s.a[2], s.a[3], s.a[4], s.a[5]);
+    k->lstm_backward(R, H, u0, units, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], s.b[5]);
+    snprintf(what, sizeof what, "lstm backward%s", range);
+    bufs_check(&s, what, k->name, H);
+}
 static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
 {
     const int R = 3, ld = H + 5; /* ld > H: padding that must stay untouched */
@@ -218,20 +240,7 @@ static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
         k->elman_backward(R, H, relu, s.b[0], ld, s.b[1], s.b[2]);
         bufs_check(&s, relu ? "elman relu backward" : "elman tanh backward", k->name, H);
     }
-    {
-        size_t n[] = {g4, h, h, pad};
-        bufs_make(&s, 4, n, -6.0f, 6.0f);
-        ref->lstm_forward(R, H, s.a[0], s.a[1], s.a[2], s.a[3], ld);
-        k->lstm_forward(R, H, s.b[0], s.b[1], s.b[2], s.b[3], ld);
-        bufs_check(&s, "lstm forward", k->name, H);
-    }
-    {
-        size_t n[] = {g4, h, h, h, h, g4};
-        bufs_make(&s, 6, n, -1.0f, 1.0f);
-        ref->lstm_backward(R, H, s.a[0], s.a[1], s.a[2], s.a[3], s.a[4], s.a[5]);
-        k->lstm_backward(R, H, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], s.b[5]);
-        bufs_check(&s, "lstm backward", k->name, H);
-    }
+    lstm_checks(ref, k, H, 0, H); /* all units */
     {
         size_t n[] = {g3, g3, h, h, pad};
         bufs_make(&s, 5, n, -4.0f, 4.0f);
@@ -269,6 +278,8 @@ static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
                             s.b[7], s.b[8], s.b[9], s.b[10], s.b[11]);
         bufs_check(&s, "lstm layer-norm backward", k->name, H);
     }
+    /* a range of units: what one thread of a fused step runs */
+    lstm_checks(ref, k, H, H / 3, H - H / 3 - (H > 2));
 }
 #endif
 

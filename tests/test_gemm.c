@@ -168,11 +168,24 @@ static void test_packed(void)
            products, worst);
 }
 
-/* recur_gemm_packed_lstm (the per-step product fused with the LSTM cell,
- * W_hh packed in gate order) gives the bits of recur_gemm_packed on the
- * plainly packed W_hh followed by recur_lstm_forward: gates, c, the saved c
- * and the output (strided), for hidden sizes around the vector widths, rows
- * 1..13 (one row: the matrix-vector path), alone and on teams of 2 and 3. */
+typedef struct cell_job {
+    int rows, H, ld_out;
+    float *gates, *c_state, *c_saved, *out;
+} cell_job;
+
+static void cell_units(void *job, int u0, int units)
+{
+    const cell_job *j = job;
+    recur_lstm_forward(j->rows, j->H, u0, units, j->gates, j->c_state, j->c_saved, j->out,
+                       j->ld_out);
+}
+
+/* recur_gemm_packed_each with W_hh packed in gate order and the LSTM cell as
+ * its `done` (the forward step of a layer) gives the bits of
+ * recur_gemm_packed on the plainly packed W_hh followed by the cell on all
+ * units: gates, c, the saved c and the output (strided), for hidden sizes
+ * around the vector widths, rows 1..13 (one row: the matrix-vector path),
+ * alone and on teams of 2 and 3. */
 static void test_packed_lstm(void)
 {
     const int hs[] = {1, 5, 8, 16, 17, 40}, ks[] = {1, 7, 33};
@@ -212,9 +225,11 @@ static void test_packed_lstm(void)
                         memset(buf[v][3], 0, sizeof(float) * (size_t)M * ld_out);
                     }
                     recur_gemm_packed(teams[ti], &plain, m, a, lda, 1.0f, buf[0][0], G);
-                    recur_lstm_forward(m, H, buf[0][0], buf[0][1], buf[0][2], buf[0][3], ld_out);
-                    recur_gemm_packed_lstm(teams[ti], &fused, m, a, lda, buf[1][0], buf[1][1],
-                                           buf[1][2], buf[1][3], ld_out);
+                    recur_lstm_forward(m, H, 0, H, buf[0][0], buf[0][1], buf[0][2], buf[0][3],
+                                       ld_out);
+                    cell_job cell = {m, H, ld_out, buf[1][0], buf[1][1], buf[1][2], buf[1][3]};
+                    recur_gemm_packed_each(teams[ti], &fused, m, a, lda, 1.0f, buf[1][0], G,
+                                           cell_units, &cell);
                     const size_t sizes[4] = {(size_t)m * G, (size_t)m * H, (size_t)M * H,
                                              (size_t)M * ld_out};
                     for (int q = 0; q < 4; q++) {

@@ -142,6 +142,33 @@ static void zone_split(int rows, int n, const float *keep, float *grad, float *k
     }
 }
 
+/* One LSTM step's cell on the units whose gates a team task has computed
+ * (recur_gemm_packed_each): the forward, and the backward after adding the
+ * output's gradient to dh. Plain LSTM only (no projection, zoneout, layer
+ * norm or recurrent dropout; then Hout = H). */
+typedef struct lstm_units_job {
+    int rows, H, ld;
+    float *gates, *c_state, *c_saved, *m; /* forward (ld: of m) */
+    const float *dy, *c, *c_prev;         /* backward (ld: of dy), gates read */
+    float *dh, *dc, *grad_gates;
+} lstm_units_job;
+
+static void lstm_forward_units(void *job, int u0, int units)
+{
+    const lstm_units_job *j = job;
+    recur_lstm_forward(j->rows, j->H, u0, units, j->gates, j->c_state, j->c_saved, j->m, j->ld);
+}
+
+static void lstm_backward_units(void *job, int u0, int units)
+{
+    const lstm_units_job *j = job;
+    for (int r = 0; r < j->rows; r++)
+        for (int k = u0; k < u0 + units; k++)
+            j->dh[(size_t)r * (size_t)j->H + (size_t)k] += j->dy[(size_t)r * (size_t)j->ld + (size_t)k];
+    recur_lstm_backward(j->rows, j->H, u0, units, j->gates, j->c, j->c_prev, j->dh, j->dc,
+                        j->grad_gates);
+}
+
 /* The handle's team, made at the first call whose products are large enough
  * (threads are started once, not per call). */
 static recur_gemm_team *layer_team(rnn_workspace *ws, double step_macs, double split_macs)
@@ -186,7 +213,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
     /* W_hh (and W_hr) packed once for all steps; an LSTM's in gate order, its
-     * step fused with the cell (recur_gemm_packed_lstm). */
+     * step fused with the cell (recur_gemm_packed_each). */
     const int fused_lstm = dims->cell == RECUR_LSTM && !dims->layer_norm;
     recur_packed_b whh, whr;
     if (fused_lstm)
@@ -232,8 +259,10 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             float *m_t = dims->proj ? saved->proj_in.data + row0 * (size_t)H : out_t;
             int ld_m = dims->proj ? H : ld_out;
             if (fused_lstm) {
-                recur_gemm_packed_lstm(team, &whh, rows, h_in, Hout, gates_t, c_state, c_t, m_t,
-                                       ld_m);
+                lstm_units_job cell = {.rows = rows, .H = H, .ld = ld_m, .gates = gates_t,
+                                       .c_state = c_state, .c_saved = c_t, .m = m_t};
+                recur_gemm_packed_each(team, &whh, rows, h_in, Hout, 1.0f, gates_t, GH,
+                                       lstm_forward_units, &cell);
             } else { /* layer norm */
                 recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
                 recur_lstm_ln_forward(rows, H, gates_t, c_state, c_t, w->ln_c_w, w->ln_c_b,
@@ -372,7 +401,39 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     if (dims->proj)
         recur_packed_b_init(&whr, 0, H, Hout, w->weight_hr, H);
 
-    for (int s = plan->seq_len - 1; s >= 0; s--) {
+    /* A plain LSTM: each step's product dh = grad_gates W_hh fused with the
+     * next (earlier) step's dh += dy and cell backward, unit range by unit
+     * range on the team (the same bits as the loop below). */
+    const int fused_lstm = dims->cell == RECUR_LSTM && !dims->proj && !dims->zoneout &&
+                           !dims->layer_norm && !dims->rec_dropout;
+    if (fused_lstm) {
+        lstm_units_job cell = {.H = H, .ld = ld_dy, .dh = dh, .dc = dc};
+        for (int s = plan->seq_len - 1; s >= -1; s--) {
+            /* the cell of step s (the product of step s + 1 already in dh) */
+            if (s >= 0) {
+                const int t = forward_step(plan, reverse, s);
+                const size_t row0 = plan->offsets[t];
+                cell.rows = plan->batch_sizes[t];
+                cell.dy = dy + row0 * (size_t)ld_dy;
+                cell.gates = saved->gates.data + row0 * (size_t)GH;
+                cell.c = saved->cell.data + row0 * (size_t)H;
+                cell.c_prev = ws->c_prev.data + row0 * (size_t)H;
+                cell.grad_gates = grad_gates + row0 * (size_t)GH;
+            }
+            if (s == plan->seq_len - 1) {
+                lstm_backward_units(&cell, 0, H);
+                continue;
+            }
+            const int t1 = forward_step(plan, reverse, s + 1);
+            const float *grad_t1 = grad_gates + plan->offsets[t1] * (size_t)GH;
+            if (s >= 0)
+                recur_gemm_packed_each(team, &whh, plan->batch_sizes[t1], grad_t1, GH, 0.0f, dh,
+                                       Hout, lstm_backward_units, &cell);
+            else
+                recur_gemm_packed(team, &whh, plan->batch_sizes[t1], grad_t1, GH, 0.0f, dh, Hout);
+        }
+    }
+    for (int s = fused_lstm ? -1 : plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, reverse, s);
         const int rows = plan->batch_sizes[t];
         const size_t row0 = plan->offsets[t];
@@ -412,7 +473,7 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
                                        ws->grad_raw.data + (size_t)N * (size_t)GH, g->ln_c_w,
                                        g->ln_c_b);
             else
-                recur_lstm_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                recur_lstm_backward(rows, H, 0, H, saved->gates.data + row0 * (size_t)GH,
                                     saved->cell.data + row0 * (size_t)H,
                                     ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
             if (dims->zoneout)

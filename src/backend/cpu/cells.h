@@ -20,17 +20,19 @@ void recur_elman_backward(int rows, int H, int relu, const float *h, int ld_h, c
 
 /* ---- LSTM: gates i, f, g, o; c = f*c_prev + i*g; m = o*tanh(c) ---- */
 
-/* gates [rows, 4H]: pre-activations in, activations (i, f, g, o) out.
+/* The LSTM kernels touch units [u0, u0 + units) of every row only (0, H:
+ * all), so that a thread can run them on the units it has the gates of.
+ * gates [rows, 4H]: pre-activations in, activations (i, f, g, o) out.
  * c_state [rows, H]: c_prev in, c out; c_saved [rows, H]: copy of c.
  * m [rows, ld_m]: o * tanh(c). */
-void recur_lstm_forward(int rows, int H, float *gates, float *c_state, float *c_saved, float *m,
-                        int ld_m);
+void recur_lstm_forward(int rows, int H, int u0, int units, float *gates, float *c_state,
+                        float *c_saved, float *m, int ld_m);
 
 /* gates [rows, 4H] activations; c, c_prev [rows, H]; dm [rows, H] gradient
  * w.r.t. m. dc [rows, H]: gradient w.r.t. c from the next step in,
  * gradient w.r.t. c_prev out. Writes grad_gates [rows, 4H] (pre-activation). */
-void recur_lstm_backward(int rows, int H, const float *gates, const float *c, const float *c_prev,
-                         const float *dm, float *dc, float *grad_gates);
+void recur_lstm_backward(int rows, int H, int u0, int units, const float *gates, const float *c,
+                         const float *c_prev, const float *dm, float *dc, float *grad_gates);
 
 /* ---- GRU: r, z, n; n = tanh(x_n + r * (W_hn h + b_hn)); h = (1-z)*n + z*h_prev ---- */
 

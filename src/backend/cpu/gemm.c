@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cells.h"
 #include "backend/cpu/simd.h"
 
 /* A GEMM of one row (batch 1: h W_hh^T per step, grad W_hh backward) as a
@@ -507,46 +506,42 @@ void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float
     team_run(t, p->count, panel_task, &j);
 }
 
-typedef struct lstm_job {
+typedef struct each_job {
     team_job product;
-    float *c_state, *c_saved, *out;
-    int ld_out;
-} lstm_job;
+    int group; /* panels per task */
+    recur_gemm_done done;
+    void *job;
+} each_job;
 
-/* Task q: the two panels of units [q vl, (q+1) vl), then their cell. */
-static void lstm_task(const void *job, int q)
+/* Task q: its group of panels, then done on their columns (units). */
+static void each_task(const void *job, int q)
 {
-#if RECUR_SIMD_X86
-    const lstm_job *l = job;
-    const recur_packed_b *p = l->product.p;
-    const int vl = p->width / 2, H = p->gate_h, u0 = q * vl;
-    const int units = H - u0 < vl ? H - u0 : vl;
-    panels_run(&l->product, 2 * q, 2 * q + 2);
-    (p->level == RECUR_SIMD_AVX512 ? recur_lstm_forward_units_avx512
-                                   : recur_lstm_forward_units_avx2)(
-        l->product.m, H, u0, units, l->product.c, l->c_state, l->c_saved, l->out, l->ld_out);
-#else
-    (void)job, (void)q;
-#endif
+    const each_job *e = job;
+    const recur_packed_b *p = e->product.p;
+    const int p0 = q * e->group, p1 = p0 + e->group < p->count ? p0 + e->group : p->count;
+    panels_run(&e->product, p0, p1);
+    /* a task's columns: one panel's, or in gate order the units of two */
+    const int span = p->gate_h ? p->width / 2 : p->width, total = p->gate_h ? p->gate_h : p->n;
+    const int c0 = q * span;
+    e->done(e->job, c0, total - c0 < span ? total - c0 : span);
 }
 
-void recur_gemm_packed_lstm(recur_gemm_team *t, recur_packed_b *p, int m, const float *a,
-                            int lda, float *gates, float *c_state, float *c_saved, float *out,
-                            int ld_out)
+void recur_gemm_packed_each(recur_gemm_team *t, recur_packed_b *p, int m, const float *a,
+                            int lda, float beta, float *c, int ldc, recur_gemm_done done,
+                            void *job)
 {
-    const int H = p->gate_h;
-    lstm_job l = {.c_state = c_state, .c_saved = c_saved, .out = out, .ld_out = ld_out};
-    if (!packed_prepare(p, m, a, lda, 1.0f, gates, 4 * H, &l.product)) {
-        recur_lstm_forward(m, H, gates, c_state, c_saved, out, ld_out);
+    each_job e = {.group = p->gate_h ? 2 : 1, .done = done, .job = job};
+    if (!packed_prepare(p, m, a, lda, beta, c, ldc, &e.product)) {
+        done(job, 0, p->gate_h ? p->gate_h : p->n);
         return;
     }
-    const int tasks = p->count / 2;
+    const int tasks = (p->count + e.group - 1) / e.group;
     if (!team_takes(t, p, m, tasks)) {
         for (int q = 0; q < tasks; q++)
-            lstm_task(&l, q);
+            each_task(&e, q);
         return;
     }
-    team_run(t, tasks, lstm_task, &l);
+    team_run(t, tasks, each_task, &e);
 }
 
 /* ---- Large products split between the threads of a team ---- */

@@ -90,7 +90,7 @@ void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, in
  * until recur_packed_b_free. Never fails (falls back to recur_gemm). */
 void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb);
 /* The same for an LSTM's W_hh [4H, k] (B transposed, row stride ldb), its
- * panels in gate order so that recur_gemm_packed_lstm can apply the cell to
+ * panels in gate order so that recur_gemm_packed_each can apply the cell to
  * a range of units as soon as their four gates are computed. It serves
  * recur_gemm_packed too (the same results). */
 void recur_packed_b_init_lstm(recur_packed_b *p, int H, int k, const float *b, int ldb);
@@ -100,13 +100,14 @@ void recur_packed_b_free(recur_packed_b *p);
 void recur_gemm_packed(recur_gemm_team *team, recur_packed_b *p, int m, const float *a, int lda,
                        float beta, float *c, int ldc);
 
-/* One LSTM step: gates[m, 4H] += A[m, k] W_hh^T (p from
- * recur_packed_b_init_lstm), then recur_lstm_forward(m, H, gates, c_state,
- * c_saved, out, ld_out) (cells.h), fused: each team task computes the four
- * gates of a range of units and applies the cell to them. The same bits as
- * the two calls one after the other. */
-void recur_gemm_packed_lstm(recur_gemm_team *team, recur_packed_b *p, int m, const float *a,
-                            int lda, float *gates, float *c_state, float *c_saved, float *out,
-                            int ld_out);
+/* recur_gemm_packed, calling done(job, c0, cols) as soon as columns
+ * [c0, c0 + cols) of C are final (for an LSTM's W_hh in gate order: units
+ * [c0, c0 + cols) of all four gates), on the thread that computed them, while
+ * the team computes the others: the per-step cell fused with the product.
+ * The ranges cover C once; done must touch only what depends on its range. */
+typedef void (*recur_gemm_done)(void *job, int c0, int cols);
+void recur_gemm_packed_each(recur_gemm_team *team, recur_packed_b *p, int m, const float *a,
+                            int lda, float beta, float *c, int ldc, recur_gemm_done done,
+                            void *job);
 
 #endif

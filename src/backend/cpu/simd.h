@@ -49,9 +49,10 @@ static inline int recur_simd_level(void)
                                       float *h_state, float *out, int ld_out);                  \
     void recur_elman_backward_##SUFFIX(int rows, int H, int relu, const float *h, int ld_h,     \
                                        const float *dh, float *grad_pre);                       \
-    void recur_lstm_forward_##SUFFIX(int rows, int H, float *gates, float *c_state,             \
-                                     float *c_saved, float *m, int ld_m);                       \
-    void recur_lstm_backward_##SUFFIX(int rows, int H, const float *gates, const float *c,      \
+    void recur_lstm_forward_##SUFFIX(int rows, int H, int u0, int units, float *gates,          \
+                                     float *c_state, float *c_saved, float *m, int ld_m);       \
+    void recur_lstm_backward_##SUFFIX(int rows, int H, int u0, int units,                       \
+                                      const float *gates, const float *c,                       \
                                       const float *c_prev, const float *dm, float *dc,          \
                                       float *grad_gates);                                       \
     void recur_gru_forward_##SUFFIX(int rows, int H, float *gx, const float *gh,                \
@@ -101,11 +102,7 @@ void recur_gemm_panels_avx2(int m, int n, int k, int gate_h, const float *packed
 void recur_gemm_panels_avx512(int m, int n, int k, int gate_h, const float *packed_a,
                               const float *panels, int p0, int p1, int beta_one, float *c,
                               int ldc);
-/* recur_lstm_forward on units [u0, u0 + units) of every row. */
-void recur_lstm_forward_units_avx2(int rows, int H, int u0, int units, float *gates,
-                                   float *c_state, float *c_saved, float *m, int ld_m);
-void recur_lstm_forward_units_avx512(int rows, int H, int u0, int units, float *gates,
-                                     float *c_state, float *c_saved, float *m, int ld_m);
+
 #endif
 
 /* Calls NAME_avx512, NAME_avx2 or NAME_scalar with ARGS (a parenthesized list). */
