@@ -254,6 +254,65 @@ static void test_packed_lstm(void)
     printf("fused LSTM steps: %ld, the bits of product then cell\n", steps);
 }
 
+typedef struct done_job {
+    int m, ldc;
+    const float *c, *want; /* the product being computed, and its bits */
+    int *seen;             /* [n] per column: calls that covered it, + 1000 if not final */
+} done_job;
+
+/* The columns handed over must be final already; each once (different
+ * threads touch different columns). */
+static void check_done(void *job, int c0, int cols)
+{
+    const done_job *d = job;
+    for (int j = c0; j < c0 + cols; j++) {
+        d->seen[j]++;
+        for (int i = 0; i < d->m; i++)
+            if (memcmp(&d->c[(size_t)i * d->ldc + j], &d->want[(size_t)i * d->ldc + j],
+                       sizeof(float)))
+                d->seen[j] += 1000;
+    }
+}
+
+/* recur_gemm_packed_each with plainly packed panels (a backward step's dh):
+ * done sees every column once, after its values are final, alone and on
+ * teams of 2 and 3, C the bits of recur_gemm_packed. */
+static void test_packed_each(void)
+{
+    const int ns[] = {1, 31, 32, 100}, k = 40, M = 11;
+    recur_gemm_team *teams[3] = {NULL, recur_gemm_team_create_sized(2, 0.0),
+                                 recur_gemm_team_create_sized(3, 0.0)};
+    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+        const int n = ns[ni];
+        float *b = malloc(sizeof(float) * (size_t)k * n), *a = malloc(sizeof(float) * M * k);
+        float *c = malloc(sizeof(float) * (size_t)M * n), *want = malloc(sizeof(float) * M * n);
+        int *seen = malloc(sizeof(int) * (size_t)n);
+        for (int i = 0; i < k * n; i++)
+            b[i] = uniform();
+        for (int i = 0; i < M * k; i++)
+            a[i] = uniform();
+        recur_packed_b p;
+        recur_packed_b_init(&p, 0, n, k, b, n);
+        for (int m = 1; m <= M; m += 5)
+            for (int ti = 0; ti < 3; ti++) {
+                recur_gemm_packed(teams[ti], &p, m, a, k, 0.0f, want, n);
+                memset(c, 0, sizeof(float) * (size_t)M * n);
+                memset(seen, 0, sizeof(int) * (size_t)n);
+                done_job d = {m, n, c, want, seen};
+                recur_gemm_packed_each(teams[ti], &p, m, a, k, 0.0f, c, n, check_done, &d);
+                int once = 1;
+                for (int j = 0; j < n; j++)
+                    once &= seen[j] == 1;
+                CHECK(once && !memcmp(c, want, sizeof(float) * (size_t)m * n));
+            }
+        recur_packed_b_free(&p);
+        free(b), free(a), free(c), free(want), free(seen);
+    }
+    recur_gemm_team_destroy(teams[1]);
+    recur_gemm_team_destroy(teams[2]);
+    printf("packed products with a done call per range: checked\n");
+}
+
 /* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
 int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int num_threads) __attribute__((weak));
@@ -381,6 +440,7 @@ int main(void)
     printf("one-row GEMMs: worst error %.3g (relative to the sum of |products|)\n", worst);
     test_packed();
     test_packed_lstm();
+    test_packed_each();
     test_split();
     return test_finish("test_gemm");
 }
