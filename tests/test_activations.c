@@ -183,7 +183,8 @@ typedef struct {
     void (*lstm_forward)(int, int, int, int, float *, float *, float *, float *, int);
     void (*lstm_backward)(int, int, int, int, const float *, const float *, const float *,
                           const float *, float *, float *);
-    void (*gru_forward)(int, int, float *, const float *, float *, float *, float *, int);
+    void (*gru_forward)(int, int, int, int, float *, const float *, float *, float *, float *,
+                        int);
     void (*gru_backward)(int, int, const float *, const float *, const float *, float *, float *,
                          float *);
     void (*lstm_ln_forward)(int, int, float *, float *, float *, const float *, const float *,
@@ -202,7 +203,8 @@ typedef struct {
     }
 
 
-/* The LSTM kernels on units [u0, u0 + units) of every row. */
+/* The LSTM kernels (and for a part of the units the GRU's forward) on units
+ * [u0, u0 + units) of every row. */
 static void lstm_checks(const kernel_set *ref, const kernel_set *k, int H, int u0, int units)
 {
     const int R = 3, ld = H + 5;
@@ -222,6 +224,13 @@ static void lstm_checks(const kernel_set *ref, const kernel_set *k, int H, int u
     k->lstm_backward(R, H, u0, units, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], s.b[5]);
     snprintf(what, sizeof what, "lstm backward%s", range);
     bufs_check(&s, what, k->name, H);
+    if (!*range)
+        return; /* the GRU's forward on all units is checked with its backward */
+    size_t n_gru[] = {3 * h, 3 * h, h, h, pad};
+    bufs_make(&s, 5, n_gru, -4.0f, 4.0f);
+    ref->gru_forward(R, H, u0, units, s.a[0], s.a[1], s.a[2], s.a[3], s.a[4], ld);
+    k->gru_forward(R, H, u0, units, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], ld);
+    bufs_check(&s, "gru forward (unit range)", k->name, H);
 }
 static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
 {
@@ -244,8 +253,8 @@ static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
     {
         size_t n[] = {g3, g3, h, h, pad};
         bufs_make(&s, 5, n, -4.0f, 4.0f);
-        ref->gru_forward(R, H, s.a[0], s.a[1], s.a[2], s.a[3], s.a[4], ld);
-        k->gru_forward(R, H, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], ld);
+        ref->gru_forward(R, H, 0, H, s.a[0], s.a[1], s.a[2], s.a[3], s.a[4], ld);
+        k->gru_forward(R, H, 0, H, s.b[0], s.b[1], s.b[2], s.b[3], s.b[4], ld);
         bufs_check(&s, "gru forward", k->name, H);
     }
     {

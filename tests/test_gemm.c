@@ -215,7 +215,7 @@ static void test_packed_lstm(void)
                 c0[i] = uniform();
             recur_packed_b plain, fused;
             recur_packed_b_init(&plain, 1, G, k, w, k);
-            recur_packed_b_init_lstm(&fused, H, k, w, k);
+            recur_packed_b_init_gates(&fused, 4, H, k, w, k);
             for (int m = 1; m <= M; m++)
                 for (int ti = 0; ti < 3; ti++) {
                     for (int v = 0; v < 2; v++) {
@@ -255,59 +255,70 @@ static void test_packed_lstm(void)
 }
 
 typedef struct done_job {
-    int m, ldc;
+    int m, ldc, gates, H;  /* H: units (columns per gate) */
     const float *c, *want; /* the product being computed, and its bits */
-    int *seen;             /* [n] per column: calls that covered it, + 1000 if not final */
+    int *seen;             /* [H] per unit: calls that covered it, + 1000 if not final */
 } done_job;
 
-/* The columns handed over must be final already; each once (different
- * threads touch different columns). */
-static void check_done(void *job, int c0, int cols)
+/* The units handed over (all their gates' columns) must be final already;
+ * each once (different threads touch different units). */
+static void check_done(void *job, int u0, int units)
 {
     const done_job *d = job;
-    for (int j = c0; j < c0 + cols; j++) {
-        d->seen[j]++;
-        for (int i = 0; i < d->m; i++)
-            if (memcmp(&d->c[(size_t)i * d->ldc + j], &d->want[(size_t)i * d->ldc + j],
-                       sizeof(float)))
-                d->seen[j] += 1000;
+    for (int u = u0; u < u0 + units; u++) {
+        d->seen[u]++;
+        for (int g = 0; g < d->gates; g++)
+            for (int i = 0; i < d->m; i++) {
+                const size_t at = (size_t)i * d->ldc + (size_t)g * d->H + (size_t)u;
+                if (memcmp(&d->c[at], &d->want[at], sizeof(float)))
+                    d->seen[u] += 1000;
+            }
     }
 }
 
-/* recur_gemm_packed_each with plainly packed panels (a backward step's dh):
- * done sees every column once, after its values are final, alone and on
- * teams of 2 and 3, C the bits of recur_gemm_packed. */
+/* recur_gemm_packed_each with plainly packed panels (a backward step's dh)
+ * and with W_hh's panels in the gate order of 1, 3 and 4 gates (the forward
+ * of an Elman, GRU and LSTM step): done sees every unit once, after its
+ * values are final, alone and on teams of 2 and 3; C has the bits of
+ * recur_gemm_packed on the plainly packed matrix. */
 static void test_packed_each(void)
 {
-    const int ns[] = {1, 31, 32, 100}, k = 40, M = 11;
+    const int hs[] = {1, 31, 32, 100}, k = 40, M = 11;
     recur_gemm_team *teams[3] = {NULL, recur_gemm_team_create_sized(2, 0.0),
                                  recur_gemm_team_create_sized(3, 0.0)};
-    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
-        const int n = ns[ni];
-        float *b = malloc(sizeof(float) * (size_t)k * n), *a = malloc(sizeof(float) * M * k);
-        float *c = malloc(sizeof(float) * (size_t)M * n), *want = malloc(sizeof(float) * M * n);
-        int *seen = malloc(sizeof(int) * (size_t)n);
-        for (int i = 0; i < k * n; i++)
-            b[i] = uniform();
-        for (int i = 0; i < M * k; i++)
-            a[i] = uniform();
-        recur_packed_b p;
-        recur_packed_b_init(&p, 0, n, k, b, n);
-        for (int m = 1; m <= M; m += 5)
-            for (int ti = 0; ti < 3; ti++) {
-                recur_gemm_packed(teams[ti], &p, m, a, k, 0.0f, want, n);
-                memset(c, 0, sizeof(float) * (size_t)M * n);
-                memset(seen, 0, sizeof(int) * (size_t)n);
-                done_job d = {m, n, c, want, seen};
-                recur_gemm_packed_each(teams[ti], &p, m, a, k, 0.0f, c, n, check_done, &d);
-                int once = 1;
-                for (int j = 0; j < n; j++)
-                    once &= seen[j] == 1;
-                CHECK(once && !memcmp(c, want, sizeof(float) * (size_t)m * n));
-            }
-        recur_packed_b_free(&p);
-        free(b), free(a), free(c), free(want), free(seen);
-    }
+    for (int gates = 0; gates <= 4; gates++) /* 0: plain panels of B = W, not W^T */
+        for (size_t hi = 0; gates != 2 && hi < sizeof hs / sizeof *hs; hi++) {
+            const int H = hs[hi], n = gates ? gates * H : H;
+            float *b = malloc(sizeof(float) * (size_t)k * n), *a = malloc(sizeof(float) * M * k);
+            float *c = malloc(sizeof(float) * (size_t)M * n);
+            float *want = malloc(sizeof(float) * (size_t)M * n);
+            int *seen = malloc(sizeof(int) * (size_t)H);
+            for (int i = 0; i < k * n; i++)
+                b[i] = uniform();
+            for (int i = 0; i < M * k; i++)
+                a[i] = uniform();
+            recur_packed_b plain, p;
+            recur_packed_b_init(&plain, gates ? 1 : 0, n, k, b, gates ? k : n);
+            if (gates)
+                recur_packed_b_init_gates(&p, gates, H, k, b, k);
+            else
+                recur_packed_b_init(&p, 0, n, k, b, n);
+            for (int m = 1; m <= M; m += 5)
+                for (int ti = 0; ti < 3; ti++) {
+                    recur_gemm_packed(teams[ti], &plain, m, a, k, 0.0f, want, n);
+                    memset(c, 0, sizeof(float) * (size_t)M * n);
+                    memset(seen, 0, sizeof(int) * (size_t)H);
+                    done_job d = {m, n, gates ? gates : 1, H, c, want, seen};
+                    recur_gemm_packed_each(teams[ti], &p, m, a, k, 0.0f, c, n, check_done, &d);
+                    int once = 1;
+                    for (int u = 0; u < H; u++)
+                        once &= seen[u] == 1;
+                    CHECK(once && !memcmp(c, want, sizeof(float) * (size_t)m * n));
+                }
+            recur_packed_b_free(&plain);
+            recur_packed_b_free(&p);
+            free(b), free(a), free(c), free(want), free(seen);
+        }
     recur_gemm_team_destroy(teams[1]);
     recur_gemm_team_destroy(teams[2]);
     printf("packed products with a done call per range: checked\n");

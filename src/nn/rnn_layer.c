@@ -169,6 +169,20 @@ static void lstm_backward_units(void *job, int u0, int units)
                         j->grad_gates);
 }
 
+/* A GRU step's cell on the units whose gates a team task has computed. */
+typedef struct gru_units_job {
+    int rows, H, ld_out;
+    float *gx, *h_state, *hn_saved, *out;
+    const float *gh;
+} gru_units_job;
+
+static void gru_forward_units(void *job, int u0, int units)
+{
+    const gru_units_job *j = job;
+    recur_gru_forward(j->rows, j->H, u0, units, j->gx, j->gh, j->h_state, j->hn_saved, j->out,
+                      j->ld_out);
+}
+
 /* The handle's team, made at the first call whose products are large enough
  * (threads are started once, not per call). */
 static recur_gemm_team *layer_team(rnn_workspace *ws, double step_macs, double split_macs)
@@ -212,12 +226,12 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *prev_h = dims->zoneout ? ws->zone_prev.data : NULL;
     float *prev_c = dims->zoneout ? ws->zone_prev.data + B * (size_t)Hout : NULL;
 
-    /* W_hh (and W_hr) packed once for all steps; an LSTM's in gate order, its
-     * step fused with the cell (recur_gemm_packed_each). */
-    const int fused_lstm = dims->cell == RECUR_LSTM && !dims->layer_norm;
+    /* W_hh (and W_hr) packed once for all steps; an LSTM's or GRU's in gate
+     * order, the step's product fused with the cell (recur_gemm_packed_each). */
+    const int fused = (dims->cell == RECUR_LSTM || dims->cell == RECUR_GRU) && !dims->layer_norm;
     recur_packed_b whh, whr;
-    if (fused_lstm)
-        recur_packed_b_init_lstm(&whh, H, Hout, w->weight_hh, Hout);
+    if (fused)
+        recur_packed_b_init_gates(&whh, dims->gates, H, Hout, w->weight_hh, Hout);
     else
         recur_packed_b_init(&whh, 1, GH, Hout, w->weight_hh, Hout);
     if (dims->proj)
@@ -258,7 +272,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             c_t = saved->cell.data + row0 * (size_t)H;
             float *m_t = dims->proj ? saved->proj_in.data + row0 * (size_t)H : out_t;
             int ld_m = dims->proj ? H : ld_out;
-            if (fused_lstm) {
+            if (fused) {
                 lstm_units_job cell = {.rows = rows, .H = H, .ld = ld_m, .gates = gates_t,
                                        .c_state = c_state, .c_saved = c_t, .m = m_t};
                 recur_gemm_packed_each(team, &whh, rows, h_in, Hout, 1.0f, gates_t, GH,
@@ -282,9 +296,15 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         case RECUR_GRU: {
             float *gh = ws->step.data;
             fill_rows((size_t)rows, GH, w->bias_hh, gh);
-            recurrent_product(dims, w, team, &whh, rows, h_in, gh, ln_hh_t, rstd_hh_t);
-            recur_gru_forward(rows, H, gates_t, gh, h_state,
-                              saved->hidden_n.data + row0 * (size_t)H, out_t, ld_out);
+            gru_units_job cell = {rows,   H,  ld_out, gates_t, h_state,
+                                  saved->hidden_n.data + row0 * (size_t)H, out_t, gh};
+            if (fused) {
+                recur_gemm_packed_each(team, &whh, rows, h_in, Hout, 1.0f, gh, GH,
+                                       gru_forward_units, &cell);
+            } else {
+                recurrent_product(dims, w, team, &whh, rows, h_in, gh, ln_hh_t, rstd_hh_t);
+                gru_forward_units(&cell, 0, H);
+            }
             break;
         }
         }

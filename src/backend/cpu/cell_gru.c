@@ -3,16 +3,16 @@
 #include "backend/cpu/cells.h"
 #include "backend/cpu/simd.h"
 
-void recur_gru_forward_scalar(int rows, int H, float *gx, const float *gh, float *h_state,
-                              float *hn_saved, float *out, int ld_out)
+void recur_gru_forward_scalar(int rows, int H, int u0, int units, float *gx, const float *gh,
+                              float *h_state, float *hn_saved, float *out, int ld_out)
 {
     for (int j = 0; j < rows; j++) {
-        float *xr = gx + (long)j * 3 * H, *xz = xr + H, *xn = xz + H;
-        const float *hr = gh + (long)j * 3 * H, *hz = hr + H, *hn = hz + H;
-        float *h_row = h_state + (long)j * H;
-        float *hn_row = hn_saved + (long)j * H;
-        float *out_row = out + (long)j * ld_out;
-        for (int k = 0; k < H; k++) {
+        float *xr = gx + (long)j * 3 * H + u0, *xz = xr + H, *xn = xz + H;
+        const float *hr = gh + (long)j * 3 * H + u0, *hz = hr + H, *hn = hz + H;
+        float *h_row = h_state + (long)j * H + u0;
+        float *hn_row = hn_saved + (long)j * H + u0;
+        float *out_row = out + (long)j * ld_out + u0;
+        for (int k = 0; k < units; k++) {
             float r = recur_sigmoid(xr[k] + hr[k]);
             float z = recur_sigmoid(xz[k] + hz[k]);
             float n = tanhf(xn[k] + r * hn[k]);
@@ -55,10 +55,11 @@ void recur_gru_backward_scalar(int rows, int H, const float *act, const float *h
 
 /* Dispatchers (simd.h): the SIMD variants where the CPU has them, else the above. */
 
-void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_state, float *hn_saved,
-                       float *out, int ld_out)
+void recur_gru_forward(int rows, int H, int u0, int units, float *gx, const float *gh,
+                       float *h_state, float *hn_saved, float *out, int ld_out)
 {
-    RECUR_SIMD_DISPATCH(recur_gru_forward, (rows, H, gx, gh, h_state, hn_saved, out, ld_out));
+    RECUR_SIMD_DISPATCH(recur_gru_forward,
+                        (rows, H, u0, units, gx, gh, h_state, hn_saved, out, ld_out));
 }
 
 void recur_gru_backward(int rows, int H, const float *act, const float *hn, const float *h_prev,

@@ -36,11 +36,12 @@ void recur_lstm_backward(int rows, int H, int u0, int units, const float *gates,
 
 /* ---- GRU: r, z, n; n = tanh(x_n + r * (W_hn h + b_hn)); h = (1-z)*n + z*h_prev ---- */
 
-/* gx [rows, 3H]: W_ih x + b_ih in, activations (r, z, n) out.
+/* Units [u0, u0 + units) of every row (0, H: all), as the LSTM's.
+ * gx [rows, 3H]: W_ih x + b_ih in, activations (r, z, n) out.
  * gh [rows, 3H]: W_hh h_prev + b_hh. h_state [rows, H]: h_prev in, h out.
  * hn_saved [rows, H]: copy of W_hn h_prev + b_hn. out [rows, ld_out]: h. */
-void recur_gru_forward(int rows, int H, float *gx, const float *gh, float *h_state,
-                       float *hn_saved, float *out, int ld_out);
+void recur_gru_forward(int rows, int H, int u0, int units, float *gx, const float *gh,
+                       float *h_state, float *hn_saved, float *out, int ld_out);
 
 /* act [rows, 3H] (r, z, n); hn [rows, H] saved W_hn h + b_hn; h_prev [rows, H].
  * dh [rows, H]: gradient w.r.t. h in, the direct part z*dh of the gradient

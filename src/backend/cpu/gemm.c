@@ -383,9 +383,10 @@ void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const flo
     p->pending = p->level != RECUR_SIMD_SCALAR && n > 0 && k > 0;
 }
 
-void recur_packed_b_init_lstm(recur_packed_b *p, int H, int k, const float *b, int ldb)
+void recur_packed_b_init_gates(recur_packed_b *p, int gates, int H, int k, const float *b,
+                               int ldb)
 {
-    recur_packed_b_init(p, 1, 4 * H, k, b, ldb);
+    recur_packed_b_init(p, 1, gates * H, k, b, ldb);
     p->gate_h = H;
 }
 
@@ -397,8 +398,9 @@ static void pack_panels(recur_packed_b *p)
     const float *b = p->b;
     p->pending = 0;
     const int w = p->level == RECUR_SIMD_AVX512 ? RECUR_PANEL_W_AVX512 : RECUR_PANEL_W_AVX2;
-    const int vl = w / 2; /* gate order: two gates of vl units per panel */
-    const int count = p->gate_h ? 2 * ((p->gate_h + vl - 1) / vl) : (n + w - 1) / w;
+    /* gate order (cells_simd.inc): G panels, one per gate, per w units */
+    const int H = p->gate_h, G = H ? n / H : 1;
+    const int count = H ? G * ((H + w - 1) / w) : (n + w - 1) / w;
     const size_t bytes = sizeof(float) * (size_t)count * (size_t)k * (size_t)w; /* 64 | bytes */
     /* malloc, not aligned_alloc: glibc then keeps the freed block for the next
      * call (its dynamic mmap threshold) instead of faulting in fresh pages. */
@@ -408,17 +410,9 @@ static void pack_panels(recur_packed_b *p)
     float *panels = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     for (int q = 0; q < count; q++) {
         float *dst = panels + (size_t)q * (size_t)k * (size_t)w;
-        if (p->gate_h) { /* column c: gate 2 (q % 2) + c / vl, unit q / 2 vl + c % vl */
-            const int H = p->gate_h;
-            for (int c = 0; c < w; c++) {
-                const int unit = q / 2 * vl + c % vl, j = (q % 2 * 2 + c / vl) * H + unit;
-                for (int kk = 0; kk < k; kk++)
-                    dst[(size_t)kk * (size_t)w + (size_t)c] =
-                        unit < H ? b[(size_t)j * (size_t)ldb + (size_t)kk] : 0.0f;
-            }
-            continue;
-        }
-        const int j0 = q * w, cols = n - j0 < w ? n - j0 : w;
+        const int u0 = H ? q / G * w : 0; /* gate order: units u0.. of gate q % G */
+        const int j0 = H ? q % G * H + u0 : q * w;
+        const int cols = H ? (H - u0 < w ? H - u0 : w) : (n - j0 < w ? n - j0 : w);
         if (trans_b) { /* column j of op(B) is row j of B */
             for (int kk = 0; kk < k; kk++) {
                 float *row = dst + (size_t)kk * (size_t)w;
@@ -520,8 +514,8 @@ static void each_task(const void *job, int q)
     const recur_packed_b *p = e->product.p;
     const int p0 = q * e->group, p1 = p0 + e->group < p->count ? p0 + e->group : p->count;
     panels_run(&e->product, p0, p1);
-    /* a task's columns: one panel's, or in gate order the units of two */
-    const int span = p->gate_h ? p->width / 2 : p->width, total = p->gate_h ? p->gate_h : p->n;
+    /* a task's columns: one panel's, or in gate order the units of G */
+    const int span = p->width, total = p->gate_h ? p->gate_h : p->n;
     const int c0 = q * span;
     e->done(e->job, c0, total - c0 < span ? total - c0 : span);
 }
@@ -530,7 +524,7 @@ void recur_gemm_packed_each(recur_gemm_team *t, recur_packed_b *p, int m, const 
                             int lda, float beta, float *c, int ldc, recur_gemm_done done,
                             void *job)
 {
-    each_job e = {.group = p->gate_h ? 2 : 1, .done = done, .job = job};
+    each_job e = {.group = p->gate_h ? p->n / p->gate_h : 1, .done = done, .job = job};
     if (!packed_prepare(p, m, a, lda, beta, c, ldc, &e.product)) {
         done(job, 0, p->gate_h ? p->gate_h : p->n);
         return;

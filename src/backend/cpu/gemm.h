@@ -45,7 +45,7 @@ typedef struct recur_gemm_team recur_gemm_team;
 
 typedef struct recur_packed_b {
     int trans_b, n, k, ldb;
-    int gate_h;     /* > 0: an LSTM's W_hh (n = 4 gate_h), panels in gate order */
+    int gate_h;     /* > 0: a W_hh of n / gate_h gates, panels in gate order */
     const float *b; /* the original B */
     float *panels;  /* NULL: recur_gemm_packed calls recur_gemm */
     void *block;    /* the allocation holding the panels */
@@ -89,11 +89,13 @@ void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, in
  * products, packed at the first of more than one row; B must stay unchanged
  * until recur_packed_b_free. Never fails (falls back to recur_gemm). */
 void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb);
-/* The same for an LSTM's W_hh [4H, k] (B transposed, row stride ldb), its
- * panels in gate order so that recur_gemm_packed_each can apply the cell to
- * a range of units as soon as their four gates are computed. It serves
- * recur_gemm_packed too (the same results). */
-void recur_packed_b_init_lstm(recur_packed_b *p, int H, int k, const float *b, int ldb);
+/* The same for a W_hh [gates H, k] (B transposed, row stride ldb) whose
+ * panels go in gate order (the panels of all gates of a range of units side
+ * by side), so that recur_gemm_packed_each can apply the cell to those units
+ * as soon as all their gates are computed. It serves recur_gemm_packed too
+ * (the same results). */
+void recur_packed_b_init_gates(recur_packed_b *p, int gates, int H, int k, const float *b,
+                               int ldb);
 void recur_packed_b_free(recur_packed_b *p);
 
 /* C[m, n] = A[m, k] op(B) + beta C (row strides lda, ldc); team may be NULL. */

@@ -55,8 +55,9 @@ static inline int recur_simd_level(void)
                                       const float *gates, const float *c,                       \
                                       const float *c_prev, const float *dm, float *dc,          \
                                       float *grad_gates);                                       \
-    void recur_gru_forward_##SUFFIX(int rows, int H, float *gx, const float *gh,                \
-                                    float *h_state, float *hn_saved, float *out, int ld_out);   \
+    void recur_gru_forward_##SUFFIX(int rows, int H, int u0, int units, float *gx,              \
+                                    const float *gh, float *h_state, float *hn_saved,           \
+                                    float *out, int ld_out);                                    \
     void recur_gru_backward_##SUFFIX(int rows, int H, const float *act, const float *hn,        \
                                      const float *h_prev, float *dh, float *grad_gx,            \
                                      float *grad_gh);                                           \
@@ -89,7 +90,7 @@ void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *
 /* Products with a packed B (gemm.c, recur_gemm_packed): C[0:m, panels p0..p1)
  * = (beta_one ? C : 0) + A[m, k] times panels of RECUR_PANEL_W_* columns,
  * each k rows of that many floats; n is the width of op(B); gate_h > 0:
- * panels in an LSTM's gate order (cells_simd.inc), n = 4 gate_h. */
+ * panels in gate order (cells_simd.inc), n a multiple of gate_h. */
 #define RECUR_PANEL_W_AVX2 16
 #define RECUR_PANEL_W_AVX512 32
 /* Rows of A per tile; recur_gemm_pack_a_* writes ceil(m / MR) MR k floats. */
