@@ -162,11 +162,29 @@ static void lstm_forward_units(void *job, int u0, int units)
 static void lstm_backward_units(void *job, int u0, int units)
 {
     const lstm_units_job *j = job;
-    for (int r = 0; r < j->rows; r++)
+    for (int r = 0; r < j->rows; r++) {
+        float *dh_row = j->dh + (size_t)r * (size_t)j->H;
+        const float *dy_row = j->dy + (size_t)r * (size_t)j->ld;
         for (int k = u0; k < u0 + units; k++)
-            j->dh[(size_t)r * (size_t)j->H + (size_t)k] += j->dy[(size_t)r * (size_t)j->ld + (size_t)k];
+            dh_row[k] += dy_row[k];
+    }
     recur_lstm_backward(j->rows, j->H, u0, units, j->gates, j->c, j->c_prev, j->dh, j->dc,
                         j->grad_gates);
+}
+
+/* Points the backward job at step t's rows (dy, saved gates and cells,
+ * c_prev [N, H], grad_gates [N, 4H]). */
+static void lstm_backward_at(lstm_units_job *j, const recur_pack_plan *plan, int t,
+                             const float *dy, const rnn_saved *saved, const float *c_prev,
+                             float *grad_gates)
+{
+    const size_t row0 = plan->offsets[t], H = (size_t)j->H;
+    j->rows = plan->batch_sizes[t];
+    j->dy = dy + row0 * (size_t)j->ld;
+    j->gates = saved->gates.data + row0 * 4 * H;
+    j->c = saved->cell.data + row0 * H;
+    j->c_prev = c_prev + row0 * H;
+    j->grad_gates = grad_gates + row0 * 4 * H;
 }
 
 /* A GRU step's cell on the units whose gates a team task has computed. */
@@ -426,31 +444,22 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
      * range on the team (the same bits as the loop below). */
     const int fused_lstm = dims->cell == RECUR_LSTM && !dims->proj && !dims->zoneout &&
                            !dims->layer_norm && !dims->rec_dropout;
-    if (fused_lstm) {
+    if (fused_lstm && plan->seq_len > 0) {
         lstm_units_job cell = {.H = H, .ld = ld_dy, .dh = dh, .dc = dc};
-        for (int s = plan->seq_len - 1; s >= -1; s--) {
-            /* the cell of step s (the product of step s + 1 already in dh) */
-            if (s >= 0) {
-                const int t = forward_step(plan, reverse, s);
-                const size_t row0 = plan->offsets[t];
-                cell.rows = plan->batch_sizes[t];
-                cell.dy = dy + row0 * (size_t)ld_dy;
-                cell.gates = saved->gates.data + row0 * (size_t)GH;
-                cell.c = saved->cell.data + row0 * (size_t)H;
-                cell.c_prev = ws->c_prev.data + row0 * (size_t)H;
-                cell.grad_gates = grad_gates + row0 * (size_t)GH;
+        lstm_backward_at(&cell, plan, forward_step(plan, reverse, plan->seq_len - 1), dy, saved,
+                         ws->c_prev.data, grad_gates);
+        lstm_backward_units(&cell, 0, H);
+        for (int s = plan->seq_len - 1; s >= 0; s--) {
+            const int t = forward_step(plan, reverse, s), rows = plan->batch_sizes[t];
+            const float *grad_t = grad_gates + plan->offsets[t] * (size_t)GH;
+            if (s == 0) { /* dh: the gradient of h0 */
+                recur_gemm_packed(team, &whh, rows, grad_t, GH, 0.0f, dh, Hout);
+                break;
             }
-            if (s == plan->seq_len - 1) {
-                lstm_backward_units(&cell, 0, H);
-                continue;
-            }
-            const int t1 = forward_step(plan, reverse, s + 1);
-            const float *grad_t1 = grad_gates + plan->offsets[t1] * (size_t)GH;
-            if (s >= 0)
-                recur_gemm_packed_each(team, &whh, plan->batch_sizes[t1], grad_t1, GH, 0.0f, dh,
-                                       Hout, lstm_backward_units, &cell);
-            else
-                recur_gemm_packed(team, &whh, plan->batch_sizes[t1], grad_t1, GH, 0.0f, dh, Hout);
+            lstm_backward_at(&cell, plan, forward_step(plan, reverse, s - 1), dy, saved,
+                             ws->c_prev.data, grad_gates);
+            recur_gemm_packed_each(team, &whh, rows, grad_t, GH, 0.0f, dh, Hout,
+                                   lstm_backward_units, &cell);
         }
     }
     for (int s = fused_lstm ? -1 : plan->seq_len - 1; s >= 0; s--) {
