@@ -99,11 +99,6 @@ static inline void cpu_relax(void)
 
 int recur_num_threads(void)
 {
-    return recur_gemm_threads();
-}
-
-int recur_gemm_threads(void)
-{
     const char *env = getenv("RECUR_NUM_THREADS");
     if (env && *env) {
         char *end;
@@ -292,13 +287,27 @@ static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, con
     }
 }
 
+/* Ends threads [1, started) of the team and frees it. */
+static void team_stop(struct recur_gemm_team *t, int started)
+{
+    atomic_store(&t->quit, 1);
+    pthread_mutex_lock(&t->lock);
+    pthread_cond_broadcast(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    for (int i = 1; i < started; i++)
+        pthread_join(t->threads[i], NULL);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
 recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs)
 {
     if (step_macs < (double)RECUR_GEMM_TEAM_MIN_MACS &&
         (split_macs < (double)RECUR_GEMM_SPLIT_MIN_MACS || !blas_serial()))
         return NULL;
     recur_gemm_team *t =
-        recur_gemm_team_create_sized(recur_gemm_threads(), (double)RECUR_GEMM_TEAM_MIN_MACS);
+        recur_gemm_team_create_sized(recur_num_threads(), (double)RECUR_GEMM_TEAM_MIN_MACS);
     if (t)
         t->split_min_macs = (double)RECUR_GEMM_SPLIT_MIN_MACS;
     return t;
@@ -346,15 +355,7 @@ recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
     if (started < size) {
         /* Fewer threads than ranges would still be correct (the caller takes
          * every range), but give up on threads instead. */
-        atomic_store(&t->quit, 1);
-        pthread_mutex_lock(&t->lock);
-        pthread_cond_broadcast(&t->wake);
-        pthread_mutex_unlock(&t->lock);
-        for (int i = 1; i < started; i++)
-            pthread_join(t->threads[i], NULL);
-        pthread_cond_destroy(&t->wake);
-        pthread_mutex_destroy(&t->lock);
-        free(t);
+        team_stop(t, started);
         return NULL;
     }
     return t;
@@ -362,17 +363,8 @@ recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
 
 void recur_gemm_team_destroy(recur_gemm_team *t)
 {
-    if (!t)
-        return;
-    atomic_store(&t->quit, 1);
-    pthread_mutex_lock(&t->lock);
-    pthread_cond_broadcast(&t->wake);
-    pthread_mutex_unlock(&t->lock);
-    for (int i = 1; i < t->size; i++)
-        pthread_join(t->threads[i], NULL);
-    pthread_cond_destroy(&t->wake);
-    pthread_mutex_destroy(&t->lock);
-    free(t);
+    if (t)
+        team_stop(t, t->size);
 }
 
 void recur_packed_b_init(recur_packed_b *p, int trans_b, int n, int k, const float *b, int ldb)
@@ -611,9 +603,9 @@ void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, cons
     /* A product too large for one thread, with a BLAS of one thread: the
      * threads of a team made for it (RECUR_NUM_THREADS). */
     if (m > 1 && n > 0 && k > 0 && (double)m * n * k >= (double)RECUR_GEMM_ALONE_MAX_MACS &&
-        blas_serial() && recur_gemm_threads() > 1) {
-        recur_gemm_team *t = recur_gemm_team_create_sized(recur_gemm_threads(), 0.0);
-        if (t) {
+        blas_serial()) {
+        recur_gemm_team *t = recur_gemm_team_create_sized(recur_num_threads(), 0.0);
+        if (t) { /* NULL also for a size of one */
             recur_gemm_split(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             recur_gemm_team_destroy(t);
             return;

@@ -68,8 +68,7 @@ recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs);
  * products of min_macs multiply-adds or more are split. */
 recur_gemm_team *recur_gemm_team_create_sized(int threads, double min_macs);
 void recur_gemm_team_destroy(recur_gemm_team *team);
-/* The thread count a team would have (RECUR_NUM_THREADS, OpenBLAS's, 1). */
-int recur_gemm_threads(void);
+/* The thread count a team has: recur_num_threads() (recur.h). */
 
 /* recur_gemm on the team's threads: with OpenBLAS set to one thread (the
  * BLAS's threads would otherwise spin after each product and compete with
