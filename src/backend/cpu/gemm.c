@@ -402,9 +402,8 @@ static void pack_panels(recur_packed_b *p)
     float *panels = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     for (int q = 0; q < count; q++) {
         float *dst = panels + (size_t)q * (size_t)k * (size_t)w;
-        const int u0 = H ? q / G * w : 0; /* gate order: units u0.. of gate q % G */
-        const int j0 = H ? q % G * H + u0 : q * w;
-        const int cols = H ? (H - u0 < w ? H - u0 : w) : (n - j0 < w ? n - j0 : w);
+        int j0, cols;
+        recur_panel_columns(q, n, H, w, &j0, &cols);
         if (trans_b) { /* column j of op(B) is row j of B */
             for (int kk = 0; kk < k; kk++) {
                 float *row = dst + (size_t)kk * (size_t)w;

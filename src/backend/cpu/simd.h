@@ -91,6 +91,16 @@ void recur_gemv_cols_avx512(int n, int k, const float *b, int ldb, const float *
  * = (beta_one ? C : 0) + A[m, k] times panels of RECUR_PANEL_W_* columns,
  * each k rows of that many floats; n is the width of op(B); gate_h > 0:
  * panels in gate order (cells_simd.inc), n a multiple of gate_h. */
+/* The columns [*j0, *j0 + *cols) of op(B) (and of C) that panel p of width w
+ * holds: p w.. in order, or with gate_h > 0 (n = G gate_h) those of gate
+ * p % G for units p / G w.. */
+static inline void recur_panel_columns(int p, int n, int gate_h, int w, int *j0, int *cols)
+{
+    const int G = gate_h > 0 ? n / gate_h : 1, u0 = gate_h > 0 ? p / G * w : 0;
+    *j0 = gate_h > 0 ? p % G * gate_h + u0 : p * w;
+    const int end = gate_h > 0 ? gate_h - u0 : n - *j0; /* columns left in the gate (or C) */
+    *cols = end < w ? end : w;
+}
 #define RECUR_PANEL_W_AVX2 16
 #define RECUR_PANEL_W_AVX512 32
 /* Rows of A per tile; recur_gemm_pack_a_* writes ceil(m / MR) MR k floats. */
