@@ -18,6 +18,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "dist_gpu.h"
 #include "grad_reducer.h"
 #include "metrics_csv.h"
 #include "trainer.h"
@@ -72,6 +73,7 @@ static void trainer_free(trainer *t)
     recur_cuda_free(t->device_inputs), recur_cuda_free(t->device_targets);
     recur_cuda_free(t->device_grad_logits), recur_cuda_free(t->device_scalars);
     grad_reducer_free(t->reducer);
+    dist_gpu_free(t->gpu_dist);
     free(shard.local_state), free(shard.gathered_state);
     shard.local_state = shard.gathered_state = NULL;
 }
@@ -199,7 +201,7 @@ static recur_status trainer_init(trainer *t)
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
         /* the gradients are averaged layer by layer during the backward */
         t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1);
-        if (t->reducer)
+        if (t->reducer && !on_gpu)
             recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));
         shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
@@ -320,6 +322,32 @@ static recur_status train_step_cpu(trainer *t, float *loss, step_result *result)
     return RECUR_OK;
 }
 
+/* Under mpirun: the GPUs' gradients and the loss (a device float) averaged
+ * over the processes, before the penalty and the clipping as on the CPU:
+ * queued by NCCL, or copied to the host copies, averaged there by the CPU
+ * path's reducer (the same arithmetic as the CPU's training) and copied back. */
+static recur_status average_device_grads(trainer *t, float *d_loss)
+{
+    static const size_t one = 1;
+    if (dist_gpu_uses_nccl(t->gpu_dist)) {
+        dist_gpu_mean(t->gpu_dist, t->param_count, t->device_grads, t->sizes);
+        dist_gpu_mean(t->gpu_dist, 1, &d_loss, &one);
+        return RECUR_OK;
+    }
+    float loss;
+    for (int i = 0; i < t->param_count; i++)
+        CLI_TRY(recur_cuda_memcpy(t->grads[i], t->device_grads[i], t->sizes[i] * sizeof(float),
+                                  RECUR_DEVICE_TO_HOST));
+    CLI_TRY(recur_cuda_memcpy(&loss, d_loss, sizeof loss, RECUR_DEVICE_TO_HOST));
+    if (t->reducer) /* NULL in a single process */
+        grad_reducer_finish(t->reducer);
+    dist_allreduce_mean(&loss, 1);
+    for (int i = 0; i < t->param_count; i++)
+        CLI_TRY(recur_cuda_memcpy_async(t->device_grads[i], t->grads[i],
+                                        t->sizes[i] * sizeof(float), RECUR_HOST_TO_DEVICE));
+    return recur_cuda_memcpy_async(d_loss, &loss, sizeof loss, RECUR_HOST_TO_DEVICE);
+}
+
 /* The same step on the GPU, queued without a round trip: the optimizer
  * itself skips the update when the loss or the norm is not finite. The one
  * wait is the read-back of those two scalars at the end. */
@@ -338,6 +366,8 @@ static recur_status train_step_cuda(trainer *t, float *loss, step_result *result
     CLI_TRY(recur_cross_entropy_device(T * B, V, logits, t->device_targets, d_loss,
                                        t->device_grad_logits));
     CLI_TRY(recur_lm_backward_device(t->lm, t->device_grad_logits));
+    if (t->gpu_dist)
+        CLI_TRY(average_device_grads(t, d_loss));
     float l1 = (float)o->num[OPT_L1], l2 = (float)o->num[OPT_L2];
     if (l1 > 0 || l2 > 0) /* adds the penalty to the loss */
         CLI_TRY(recur_weight_penalty_device(t->weight_count, t->device_weight_values,
@@ -701,10 +731,16 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
         return CLI_EXIT_BAD_INPUT;
     if (cli_parse_device("train: --device", o->str[OPT_DEVICE], &t->device))
         return CLI_EXIT_BAD_INPUT;
+    /* this process's GPU, before the model goes there; RECUR_DIST_TRANSPORT
+     * makes a single process average too (a check of that path on one GPU) */
+    int rc;
+    if (t->device == RECUR_DEVICE_CUDA && (shard.size > 1 || getenv("RECUR_DIST_TRANSPORT")) &&
+        (rc = dist_gpu_init(&t->gpu_dist)))
+        return rc;
     recur_status st = trainer_init(t);
     if (st != RECUR_OK)
         return cli_status_error(st);
-    int rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;
+    rc = resume_from ? trainer_load_checkpoint(t, resume_from) : 0;
     if (rc)
         return rc;
     if ((st = take_own_state(t)) != RECUR_OK)
@@ -730,7 +766,9 @@ static int run_training(trainer *t, const recur_st_file *resume_from)
     if (resume_from)
         printf("continuing from step %ld of %.0f\n", t->step, o->num[OPT_STEPS]);
     if (shard.size > 1)
-        printf("data-parallel over %d processes: %d streams each\n", shard.size, shard.batch);
+        printf("data-parallel over %d processes: %d streams each%s%s\n", shard.size, shard.batch,
+               t->gpu_dist ? ", gradients by " : "",
+               t->gpu_dist ? dist_gpu_describe(t->gpu_dist) : "");
     fflush(stdout);
     rc = train_loop(t, &logs, &paths);
     metrics_csv_close(logs.metrics);
@@ -764,10 +802,6 @@ int cmd_train(int argc, char **argv)
         recur_st_close(resume_from);
         return cli_error("train: --batch %.0f is not a multiple of the %d processes (mpirun -np)",
                          o.num[OPT_BATCH], shard.size);
-    }
-    if (shard.size > 1 && !strcmp(o.str[OPT_DEVICE], "cuda")) {
-        recur_st_close(resume_from);
-        return cli_error("train: --device cuda is not supported with mpirun yet");
     }
     if (dist_quiet_other_ranks() != 0) { /* rank 0 reports */
         recur_st_close(resume_from);

@@ -22,6 +22,7 @@ int dist_quiet_other_ranks(void)
 
 static int dist_active; /* MPI_Init was called by dist_init */
 static int dist_rank_value, dist_size_value = 1;
+static int dist_local_rank_value, dist_local_size_value = 1; /* on this machine */
 static int dist_serialized; /* MPI may be called from another thread (not at once) */
 
 /* One collective moves at most this many elements (MPI counts are ints). */
@@ -38,12 +39,21 @@ void dist_init(int *argc, char ***argv)
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank_value);
     MPI_Comm_size(MPI_COMM_WORLD, &dist_size_value);
+    MPI_Comm machine;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine);
+    MPI_Comm_rank(machine, &dist_local_rank_value);
+    MPI_Comm_size(machine, &dist_local_size_value);
+    MPI_Comm_free(&machine);
     dist_active = 1;
 }
 
 int dist_rank(void) { return dist_rank_value; }
 
 int dist_size(void) { return dist_size_value; }
+
+int dist_local_rank(void) { return dist_local_rank_value; }
+
+int dist_local_size(void) { return dist_local_size_value; }
 
 int dist_threads_ok(void) { return dist_serialized; }
 
@@ -118,6 +128,10 @@ void dist_init(int *argc, char ***argv)
 int dist_rank(void) { return 0; }
 
 int dist_size(void) { return 1; }
+
+int dist_local_rank(void) { return 0; }
+
+int dist_local_size(void) { return 1; }
 
 int dist_threads_ok(void) { return 0; }
 

@@ -12,6 +12,9 @@
 void dist_init(int *argc, char ***argv);
 int dist_rank(void);
 int dist_size(void);
+/* This process's rank among the processes of its machine, and their count. */
+int dist_local_rank(void);
+int dist_local_size(void);
 /* 1 when the collectives may be called from a thread other than the main
  * one (never two at once: MPI_THREAD_SERIALIZED was granted). */
 int dist_threads_ok(void);

@@ -42,7 +42,9 @@ typedef struct trainer {
     int64_t *inputs, *targets;   /* [T, B] */
     float *grad_logits;          /* [T*B, V] */
     float *carried_state;        /* LM state kept aside during validation */
-    struct grad_reducer *reducer; /* under mpirun: averages gradients during the backward */
+    struct grad_reducer *reducer; /* under mpirun: averages gradients during the backward
+                                     (CUDA: the host copies, unless NCCL is used) */
+    struct dist_gpu *gpu_dist;   /* under mpirun with CUDA: this process's GPU, the transport */
     /* CUDA only: the GPU's copies of the parameters are the ones trained;
      * values/grads above are the host copies, refreshed from the GPU before
      * anything reads them (checkpoints, best weights, the final model). */

@@ -276,7 +276,7 @@ void recur_rnn_set_grad_ready(recur_rnn *rnn, recur_grad_ready_fn fn, void *cont
 /* ------------------------------------------------------------------ */
 
 /* Built with RECUR_CUDA=ON (the default when CMake finds nvcc), a stack can
- * run on the first CUDA GPU. Everything above works unchanged with host
+ * run on a CUDA GPU (the first, or the one recur_cuda_set_device selects). Everything above works unchanged with host
  * pointers (each forward copies the host parameters and inputs to the GPU
  * and the outputs back; each backward adds the GPU's parameter gradients to
  * the host gradient buffer), and the *_device calls below keep everything
@@ -299,11 +299,19 @@ typedef enum recur_math { RECUR_MATH_FP32 = 0, RECUR_MATH_TF32, RECUR_MATH_BF16 
 /* Number of usable CUDA devices: 0 when built without CUDA, without a
  * driver or without a GPU. */
 int recur_cuda_device_count(void);
-/* One line naming the GPU and the CUDA runtime ("NVIDIA H100 80GB HBM3,
- * sm_90, 132 SMs, CUDA runtime 13.0"), or saying why there is none. */
+/* One line naming the selected GPU and the CUDA runtime ("NVIDIA H100 80GB
+ * HBM3 (GPU 0 of 1), sm_90, 132 SMs, 79 GiB, CUDA runtime 13.0"), or saying
+ * why there is none. */
 void recur_cuda_describe(char *buf, size_t size);
+/* Selects the GPU (0 .. recur_cuda_device_count() - 1) that the calling
+ * thread's CUDA work uses from now on: models moved to CUDA afterwards live
+ * there, and every later call on them must come from a thread with the same
+ * GPU selected (CUDA's current device is per thread). The default is GPU 0.
+ * Processes sharing a machine under mpirun pick one each this way.
+ * RECUR_E_INVALID for an ordinal out of range or without CUDA. */
+recur_status recur_cuda_set_device(int ordinal);
 
-/* Device memory for the *_device calls (the first GPU). kind: */
+/* Device memory for the *_device calls (on the selected GPU). kind: */
 typedef enum recur_copy_kind {
     RECUR_HOST_TO_DEVICE = 0, RECUR_DEVICE_TO_HOST, RECUR_DEVICE_TO_DEVICE
 } recur_copy_kind;

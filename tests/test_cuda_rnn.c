@@ -304,6 +304,13 @@ static void check_errors(int have_gpu)
     }
     CHECK_STATUS(recur_rnn_set_device(rnn, (recur_device)5), RECUR_E_INVALID);
     recur_rnn_free(rnn);
+    /* GPU selection: an ordinal past the last GPU (any, without one) is refused */
+    CHECK_STATUS(recur_cuda_set_device(recur_cuda_device_count()), RECUR_E_INVALID);
+    CHECK_STATUS(recur_cuda_set_device(-1), RECUR_E_INVALID);
+    if (have_gpu) { /* the last GPU, then back to the first for the rest */
+        CHECK_OK(recur_cuda_set_device(recur_cuda_device_count() - 1));
+        CHECK_OK(recur_cuda_set_device(0));
+    }
     recur_rnn_config z = recur_rnn_config_default(RECUR_LSTM, 3, 4);
     z.zoneout = 0.1f;
     CHECK_OK(recur_rnn_create(&z, 1, &rnn));

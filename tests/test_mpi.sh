@@ -6,7 +6,8 @@
 # MPI instead of inside one GEMM, a floating-point reordering that the 40
 # Adam steps carry forward. Checkpoints hold the carried state of all 8
 # streams, so a run stopped under 2 processes resumes under 1 and the reverse.
-# classify train and forecast train split each batch the same way (below).
+# classify train and forecast train split each batch the same way (below),
+# and --device cuda runs where a GPU is (else its error path is checked).
 # Skips (77) without mpirun, without an MPI build, or when mpirun cannot start 2 processes.
 # usage: test_mpi.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
@@ -70,6 +71,34 @@ same_losses "1 then 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/r12.ckpt/metr
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --batch 7 -o "$dir/bad.safetensors" >"$dir/bad.log" 2>&1
 rc=$?
 [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "is not a multiple of the 2 processes" "$dir/bad.log" && ok || bad "--batch 7 under 2 processes: exit $rc, $(head -c 300 "$dir/bad.log")"
+
+# --device cuda (cli/dist_gpu.c). Without a GPU every process stops with one
+# clear line and the job ends (no hang). With one (the lent GPU machine:
+# bench/gpu_mpi_check.sh) 2 processes share it, so the gradients go through
+# host memory, and must follow 1 process on it and 2 on the CPU; a single
+# process that averages anyway (RECUR_DIST_TRANSPORT: through the host, or
+# NCCL over one GPU) gives the same model file as one that does not.
+timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --device cuda -o "$dir/gpu2.safetensors" >"$dir/gpu2.log" 2>&1
+rc=$?
+if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu2.log"; then
+  echo "no GPU: $(grep -m1 "recur: error" "$dir/gpu2.log")"
+  [[ $rc -eq 2 && $(grep -c "recur: error" "$dir/gpu2.log") -ge 1 ]] && ok || bad "--device cuda without a GPU: exit $rc, $(head -c 300 "$dir/gpu2.log")"
+else
+  [[ $rc -eq 0 ]] && grep -q "gradients by MPI through host memory" "$dir/gpu2.log" && ok || bad "2 processes on the GPU: exit $rc, $(tail -3 "$dir/gpu2.log")"
+  "$recur" train "${args[@]}" --device cuda -o "$dir/gpu1.safetensors" >"$dir/gpu1.log" 2>&1 || bad "1 process on the GPU failed: $(tail -2 "$dir/gpu1.log")"
+  same_losses "GPU: 1 vs 2 processes" "$dir/gpu1.ckpt/metrics.csv" "$dir/gpu2.ckpt/metrics.csv" 40 3 4
+  same_losses "2 processes: CPU vs GPU" "$dir/two.ckpt/metrics.csv" "$dir/gpu2.ckpt/metrics.csv" 40 3 4
+  for transport in mpi nccl; do
+    RECUR_DIST_TRANSPORT=$transport "$recur" train "${args[@]}" --device cuda -o "$dir/gpu1$transport.safetensors" >"$dir/gpu1$transport.log" 2>&1
+    rc=$?
+    if [[ $transport == nccl ]] && grep -q "built without NCCL" "$dir/gpu1$transport.log"; then
+      echo "NCCL: this recur was built without it"
+    else
+      [[ $rc -eq 0 ]] && cmp -s "$dir/gpu1.safetensors" "$dir/gpu1$transport.safetensors" && ok ||
+        bad "1 process averaging by $transport: exit $rc, $(cmp "$dir/gpu1.safetensors" "$dir/gpu1$transport.safetensors" 2>&1; tail -2 "$dir/gpu1$transport.log")"
+    fi
+  done
+fi
 
 # classify train and forecast train: each batch split among 2 processes (5
 # examples: 2 and 3, the last batch smaller), the gradients weighted by each

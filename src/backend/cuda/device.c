@@ -38,6 +38,15 @@ recur_status cuda_require_device(void)
     return RECUR_OK;
 }
 
+recur_status recur_cuda_set_device(int ordinal)
+{
+    int count = recur_cuda_device_count();
+    if (ordinal < 0 || ordinal >= count)
+        return recur_fail(RECUR_E_INVALID, "CUDA GPU %d does not exist (%d usable)", ordinal,
+                          count);
+    return cuda_check((int)cudaSetDevice(ordinal), "cudaSetDevice");
+}
+
 void recur_cuda_describe(char *buf, size_t size)
 {
     if (!buf || size == 0)
@@ -52,12 +61,15 @@ void recur_cuda_describe(char *buf, size_t size)
         return;
     }
     struct cudaDeviceProp prop;
-    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    int ordinal = 0;
+    if (cudaGetDevice(&ordinal) != cudaSuccess ||
+        cudaGetDeviceProperties(&prop, ordinal) != cudaSuccess) {
         cudaGetLastError();
-        snprintf(buf, size, "CUDA GPU 0 (properties unavailable)");
+        snprintf(buf, size, "CUDA GPU %d (properties unavailable)", ordinal);
         return;
     }
-    snprintf(buf, size, "%s, sm_%d%d, %d SMs, %.0f GiB, CUDA runtime %d.%d", prop.name,
+    snprintf(buf, size, "%s (GPU %d of %d), sm_%d%d, %d SMs, %.0f GiB, CUDA runtime %d.%d",
+             prop.name, ordinal, count,
              prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), runtime / 1000,
              runtime % 1000 / 10);

@@ -17,6 +17,12 @@ void recur_cuda_describe(char *buf, size_t size)
         snprintf(buf, size, "no CUDA: %s", NO_CUDA);
 }
 
+recur_status recur_cuda_set_device(int ordinal)
+{
+    (void)ordinal;
+    return recur_fail(RECUR_E_INVALID, NO_CUDA);
+}
+
 recur_status recur_cuda_malloc(void **ptr, size_t bytes)
 {
     (void)bytes;
