@@ -75,18 +75,6 @@ static int parse_export_options(int argc, char **argv, export_options *opt)
     return -1;
 }
 
-/* recur_lm_load does not keep zoneout, which changes the model at inference:
- * refuse it here from the file's metadata. */
-static int check_lm_zoneout(const recur_st_file *file, const char *path)
-{
-    const char *zoneout = recur_st_metadata(file, "zoneout");
-    if (zoneout && strtod(zoneout, NULL) > 0.0)
-        return cli_error("%s: ONNX export: zoneout %s cannot be exported (the ONNX recurrent "
-                         "operators have no zoneout)",
-                         path, zoneout);
-    return 0;
-}
-
 /* The exit status for a failed export; refusals name the model file. */
 static int export_error(recur_status st, const char *model)
 {
@@ -97,8 +85,6 @@ static int export_error(recur_status st, const char *model)
 
 static int export_lm(const recur_st_file *file, const export_options *opt)
 {
-    if (check_lm_zoneout(file, opt->model))
-        return CLI_EXIT_BAD_INPUT;
     recur_lm *lm;
     recur_status st = recur_lm_load(file, &lm);
     if (st == RECUR_OK) {

@@ -163,11 +163,12 @@ static void check_grad_ready(void)
     recur_lm_free(lm);
 }
 
-/* A saved model loads with the same logits; optimizer state round-trips so
- * that the next step is the same. */
+/* A saved model loads with the same logits (zoneout, which blends the
+ * states at inference, included) and the same regularization; optimizer
+ * state round-trips so that the next step is the same. */
 static void check_files(const char *dir)
 {
-    recur_lm_config c = {RECUR_GRU, V, 4, 6, 2, 0.1f, 0, 0, 1};
+    recur_lm_config c = {RECUR_GRU, V, 4, 6, 2, 0.1f, 0.2f, 0.3f, 1};
     recur_lm *lm, *loaded = NULL;
     CHECK_OK(recur_lm_create(&c, 5, &lm));
     char path[1024];
@@ -185,7 +186,9 @@ static void check_files(const char *dir)
         memcpy(first, a, sizeof first);
         CHECK_OK(recur_lm_forward(loaded, T, B, ids, &b));
         CHECK(memcmp(first, b, sizeof first) == 0);
-        CHECK(recur_lm_get_config(loaded)->layer_norm == 1);
+        const recur_lm_config *lc = recur_lm_get_config(loaded);
+        CHECK(lc->layer_norm == 1);
+        CHECK(lc->dropout == 0.1f && lc->recurrent_dropout == 0.2f && lc->zoneout == 0.3f);
     }
     recur_lm_free(loaded);
 

@@ -99,8 +99,8 @@ static recur_status read_cell(const recur_st_file *file, recur_cell *cell)
     return RECUR_OK;
 }
 
-static recur_status read_config(const recur_st_file *file, const char *prefix,
-                                recur_rnn_config *config)
+recur_status rnn_config_read(const recur_st_file *file, const char *prefix,
+                             recur_rnn_config *config)
 {
     recur_cell cell = RECUR_LSTM; /* set by read_cell */
     RECUR_TRY(read_cell(file, &cell));
@@ -187,7 +187,7 @@ static recur_status read_rnn(const recur_st_file *file, const char *prefix, int 
         return recur_fail(RECUR_E_INVALID, "reading a recurrent layer: NULL argument");
     *out = NULL;
     recur_rnn_config config;
-    RECUR_TRY(read_config(file, prefix, &config));
+    RECUR_TRY(rnn_config_read(file, prefix, &config));
     recur_rnn *rnn;
     recur_status status = recur_rnn_create(&config, 0, &rnn);
     if (status != RECUR_OK)

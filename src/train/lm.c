@@ -473,22 +473,15 @@ recur_status recur_lm_load(const recur_st_file *f, recur_lm **out)
 {
     *out = NULL;
     const char *model = recur_st_metadata(f, "recur.model");
-    const char *module = recur_st_metadata(f, "recur.module");
-    const char *nonlinearity = recur_st_metadata(f, "nonlinearity");
-    if (!model || strcmp(model, "lm") || !module)
+    if (!model || strcmp(model, "lm"))
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur language model (recur.model = lm)",
                           recur_st_label(f));
+    recur_rnn_config rc; /* the cell and the regularization (zoneout changes inference) */
+    RECUR_TRY(rnn_config_read(f, "rnn.", &rc));
     recur_lm_config c = {0};
-    const char *layer_norm = recur_st_metadata(f, "layer_norm");
-    c.layer_norm = layer_norm && (!strcmp(layer_norm, "true") || !strcmp(layer_norm, "1"));
-    if (!strcmp(module, "lstm"))
-        c.cell = RECUR_LSTM;
-    else if (!strcmp(module, "gru"))
-        c.cell = RECUR_GRU;
-    else if (!strcmp(module, "rnn"))
-        c.cell = nonlinearity && !strcmp(nonlinearity, "relu") ? RECUR_RNN_RELU : RECUR_RNN_TANH;
-    else
-        return recur_fail(RECUR_E_FORMAT, "%s: unknown recur.module", recur_st_label(f));
+    c.cell = rc.cell;
+    c.dropout = rc.dropout, c.recurrent_dropout = rc.recurrent_dropout, c.zoneout = rc.zoneout;
+    c.layer_norm = rc.layer_norm;
     RECUR_TRY(lm_meta_int(f, "vocab_size", &c.vocab_size));
     RECUR_TRY(lm_meta_int(f, "embed_size", &c.embed_size));
     RECUR_TRY(lm_meta_int(f, "hidden_size", &c.hidden_size));
