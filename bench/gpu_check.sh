@@ -15,12 +15,7 @@ set -u
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
 seconds=${3:-0.3}
-export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-# cuBLAS: the toolkit's, else the one PyTorch's wheels carry.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-         $(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__) + "/lib")' 2>/dev/null); do
-  [[ -e $d/libcublas.so.13 ]] && { export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d; break; }
-done
+source "$(dirname "$0")/gpu_env.sh"
 status() { printf '%-28s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
 nvidia-smi -L | tee "$out/summary.txt"
 ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"

@@ -12,12 +12,7 @@
 set -u
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
-export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-# cuBLAS and NCCL: the toolkit's, else those of PyTorch's wheels
-nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null)
-for d in /usr/local/cuda/lib64 ${nvidia:+$nvidia/cublas/lib $nvidia/nccl/lib}; do
-  [[ -d $d ]] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d
-done
+source "$(dirname "$0")/gpu_env.sh"
 status() { printf '%-34s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
 nvidia-smi -L | tee "$out/summary.txt"
 nproc | sed 's/^/cores: /' | tee -a "$out/summary.txt"
@@ -37,7 +32,7 @@ if ! mpirun --version >/dev/null 2>&1; then
 else
   status mpirun "$(command -v mpirun): $(mpirun --version 2>&1 | head -1)"
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 tmp=$(mktemp -d)
 bash tests/test_mpi.sh "$bin/recur" "$tmp" >"$out/test_mpi.log" 2>&1
