@@ -88,6 +88,9 @@ else
   "$recur" train "${args[@]}" --device cuda -o "$dir/gpu1.safetensors" >"$dir/gpu1.log" 2>&1 || bad "1 process on the GPU failed: $(tail -2 "$dir/gpu1.log")"
   same_losses "GPU: 1 vs 2 processes" "$dir/gpu1.ckpt/metrics.csv" "$dir/gpu2.ckpt/metrics.csv" 40 3 4
   same_losses "2 processes: CPU vs GPU" "$dir/two.ckpt/metrics.csv" "$dir/gpu2.ckpt/metrics.csv" 40 3 4
+  timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --device cuda --stop-at 20 -o "$dir/g21.safetensors" >"$dir/g21_a.log" 2>&1 || bad "GPU, 2 processes, --stop-at 20 failed: $(tail -3 "$dir/g21_a.log")"
+  "$recur" train --text "$dir/text.txt" --device cuda --resume "$dir/g21.ckpt/last.safetensors" -o "$dir/g21.safetensors" >"$dir/g21_b.log" 2>&1 || bad "GPU resume under 1 process failed: $(tail -2 "$dir/g21_b.log")"
+  same_losses "GPU: 2 then 1 processes" "$dir/gpu1.ckpt/metrics.csv" "$dir/g21.ckpt/metrics.csv" 40 3 4
   for transport in mpi nccl; do
     RECUR_DIST_TRANSPORT=$transport "$recur" train "${args[@]}" --device cuda -o "$dir/gpu1$transport.safetensors" >"$dir/gpu1$transport.log" 2>&1
     rc=$?
