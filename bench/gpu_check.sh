@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks in one go (not part of CI): the CUDA tests, compute-sanitizer
-# (memcheck with leak check, racecheck), recur train on both devices, LM
-# training against PyTorch and the comparison with cuDNN.
+# (memcheck with leak check, racecheck), recur train on both devices, classify
+# and forecast with the stack on the GPU, LM training against PyTorch and the
+# comparison with cuDNN.
 # usage: bench/gpu_check.sh BIN_DIR OUT_DIR [SECONDS]
 #   BIN_DIR  holds recur, test_cuda_rnn, test_cuda_train and test_rnn_reference
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
@@ -70,6 +71,21 @@ for dev in cpu cuda; do
   "$bin/recur" generate "$lm/lstm2-$dev.safetensors" --prime recur --length 60 --device "$dev" \
     >"$out/generate_$dev.txt" 2>&1
   status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
+done
+# classify and forecast with the stack on the GPU against the CPU (the CLI
+# tests' --device cuda parts run when a GPU is present)
+for t in classify forecast; do
+  bash "tests/test_${t}_cli.sh" "$bin/recur" "$lm/$t" >"$out/test_${t}_cli.log" 2>&1
+  status "test_${t}_cli.sh" "exit $? | $(tail -1 "$out/test_${t}_cli.log") | $(grep -E 'FAIL|CPU vs GPU' "$out/test_${t}_cli.log" | tr '\n' ' ')"
+done
+# one epoch of a larger text classifier, the stack on the CPU and on the GPU
+awk 'BEGIN { srand(3); print "text,label"; for (i = 0; i < 4000; i++) { s = "";
+  for (k = 0; k < 120; k++) s = s " w" int(rand() * 500); print s "," (i % 2) } }' >"$lm/big.csv"
+for dev in cpu cuda; do
+  start=$(date +%s%N)
+  "$bin/recur" classify train "$lm/big.csv" --text text --label label --hidden 256 --embed 64 \
+    --epochs 1 --batch 64 --device "$dev" -o "$lm/big-$dev.safetensors" >"$out/classify_big_$dev.log" 2>&1
+  status "classify 4000x120, h256, $dev" "exit $? | $(( ($(date +%s%N) - start) / 1000000 )) ms | $(grep '^epoch' "$out/classify_big_$dev.log")"
 done
 # LM training speed against PyTorch on the same GPU
 cat README.md docs/*.md > "$lm/text.txt"

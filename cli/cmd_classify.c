@@ -16,6 +16,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "dist.h"
+#include "dist_gpu.h"
 #include "grad_reducer.h"
 #include "heatmap.h"
 #include "options.h"
@@ -29,7 +30,7 @@ enum {
     CL_TOKENS, CL_LOWERCASE, CL_SPLIT_PUNCT, CL_VOCAB, CL_MIN_COUNT, CL_MAX_LEN, CL_MODEL,
     CL_EMBED, CL_HIDDEN, CL_LAYERS, CL_BIDIRECTIONAL, CL_DROPOUT, CL_INPUT_DROPOUT, CL_POOL, CL_LOSS,
     CL_CLASS_WEIGHTS, CL_AUX, CL_AUX_WEIGHT, CL_EPOCHS, CL_BATCH, CL_OPTIMIZER, CL_LR, CL_SCHEDULE, CL_WEIGHT_DECAY, CL_CLIP,
-    CL_EARLY_STOP, CL_VAL_FRACTION, CL_TEST_FRACTION, CL_SEED, CL_COUNT
+    CL_EARLY_STOP, CL_VAL_FRACTION, CL_TEST_FRACTION, CL_SEED, CL_DEVICE, CL_COUNT
 };
 
 static const cli_option classify_specs[] = {
@@ -106,6 +107,8 @@ static const cli_option classify_specs[] = {
     {CL_TEST_FRACTION, "test-fraction", OPTION_FLOAT, SCOPE_FIXED, "0.1", 0, 0.5, NULL,
      "held out and scored at the end"},
     {CL_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed"},
+    {CL_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
+     "cuda: the recurrent stack on the GPU (the rest on the CPU)"},
 };
 enum { CLASSIFY_SPEC_COUNT = sizeof classify_specs / sizeof classify_specs[0] };
 
@@ -683,6 +686,8 @@ static int classify_train(int argc, char **argv)
         }
         if (st != RECUR_OK && !rc)
             rc = cli_status_error(st);
+        if (!rc)
+            rc = dist_gpu_place_seqnet("classify train: --device", o.str[CL_DEVICE], c.net);
     }
     if (!rc)
         printf("%lld examples (%lld train, %lld validation, %lld test), %d classes, %s%lld\n",
@@ -822,6 +827,9 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         return cli_status_error(st);
     if (cli_options_restore(o, *file, "recur.classify.", 0))
         return CLI_EXIT_BAD_INPUT;
+    int rc = dist_gpu_place_seqnet("classify: --device", o->str[CL_DEVICE], c->net);
+    if (rc)
+        return rc;
     const char *classes = recur_st_metadata(*file, "recur.classify.classes");
     const char *input = recur_st_metadata(*file, "recur.classify.input");
     if (!classes || !input)
@@ -839,7 +847,7 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
     c->bce = recur_seqnet_get_config(c->net)->output_size == 1;
     c->max_len = (int)o->num[CL_MAX_LEN];
     const char *data = o->positional_count > 1 ? o->positional[1] : NULL;
-    int is_text, rc;
+    int is_text;
     cls_texts texts = {0};
     if (!strcmp(input, "text")) {
         st = recur_vocab_read(*file, "vocab.tokens", &vocab);

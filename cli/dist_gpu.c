@@ -97,18 +97,40 @@ void dist_gpu_free(dist_gpu *g) { free(g); }
 static const int built_with_nccl = 0;
 #endif
 
+int dist_gpu_select(void)
+{
+    int gpus = recur_cuda_device_count();
+    if (gpus < 1)
+        return cli_error("rank %d: no CUDA GPU is usable", dist_rank());
+    if (recur_cuda_set_device(dist_local_rank() % gpus) != RECUR_OK)
+        return cli_status_error(RECUR_E_DEVICE);
+    return 0;
+}
+
+int dist_gpu_place_seqnet(const char *flag, const char *text, recur_seqnet *net)
+{
+    recur_device device;
+    if (cli_parse_device(flag, text, &device))
+        return CLI_EXIT_BAD_INPUT;
+    if (device == RECUR_DEVICE_CPU)
+        return 0;
+    int rc = dist_size() > 1 ? dist_gpu_select() : 0;
+    if (rc)
+        return rc;
+    recur_status st = recur_seqnet_set_device(net, device);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
 int dist_gpu_init(dist_gpu **out)
 {
     *out = NULL;
     const char *forced = getenv("RECUR_DIST_TRANSPORT");
     if (forced && strcmp(forced, "nccl") != 0 && strcmp(forced, "mpi") != 0)
         return cli_error("RECUR_DIST_TRANSPORT=%s: not nccl or mpi", forced);
-    int gpus = recur_cuda_device_count();
-    if (gpus < 1)
-        return cli_error("rank %d: no CUDA GPU is usable", dist_rank());
-    int local = dist_local_rank(), local_size = dist_local_size();
-    if (recur_cuda_set_device(local % gpus) != RECUR_OK)
-        return cli_status_error(RECUR_E_DEVICE);
+    int rc = dist_gpu_select();
+    if (rc)
+        return rc;
+    int gpus = recur_cuda_device_count(), local_size = dist_local_size();
     /* NCCL needs a GPU per process, on every machine of the job */
     double shared = local_size > gpus;
     dist_allreduce_sum_double(&shared, 1);
@@ -122,7 +144,7 @@ int dist_gpu_init(dist_gpu **out)
         return cli_error("out of memory");
     g->nccl = built_with_nccl && want_nccl && shared == 0;
     if (g->nccl) {
-        int rc = nccl_join(g);
+        rc = nccl_join(g);
         if (rc) {
             dist_gpu_free(g);
             return rc;

@@ -14,9 +14,19 @@
 
 typedef struct dist_gpu dist_gpu;
 
+/* Selects this process's GPU: its rank among the processes of its machine,
+ * modulo that machine's GPUs (before any other CUDA work of the process).
+ * 0, or an exit status after printing the error. */
+int dist_gpu_select(void);
+
+/* --device TEXT (cpu|cuda) of a model whose stack alone goes to the GPU
+ * (recur_seqnet_set_device: classify, forecast): moves net's stack there,
+ * under mpirun after taking this process's GPU (dist_gpu_select). FLAG names
+ * the option in errors. 0, or an exit status after printing the error. */
+int dist_gpu_place_seqnet(const char *flag, const char *text, recur_seqnet *net);
+
 /* Collective, before any other CUDA work of the process: selects this
- * process's GPU (its rank among the processes of its machine, modulo that
- * machine's GPUs) and the transport. RECUR_DIST_TRANSPORT=mpi forces the
+ * process's GPU (dist_gpu_select) and the transport. RECUR_DIST_TRANSPORT=mpi forces the
  * host path; =nccl fails when NCCL cannot be used. 0, or an exit status
  * after printing the error. */
 int dist_gpu_init(dist_gpu **out);

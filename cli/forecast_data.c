@@ -248,6 +248,8 @@ static const cli_option forecast_specs[] = {
      "tune: lookbacks to try (--lookback, x2, /2)"},
     {FC_FOLDS, "folds", OPTION_INT, SCOPE_RUN, "3", 1, 20, NULL,
      "tune: rolling-origin folds over the training part"},
+    {FC_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
+     "cuda: the recurrent stack on the GPU (the rest on the CPU; direct decoder)"},
 };
 enum { FORECAST_SPEC_COUNT = sizeof forecast_specs / sizeof forecast_specs[0] };
 

@@ -11,6 +11,7 @@
 
 #include "cli_util.h"
 #include "dist.h"
+#include "dist_gpu.h"
 #include "grad_reducer.h"
 #include "forecast_data.h"
 
@@ -430,6 +431,13 @@ int forecast_build_and_fit(const forecast_series *fs, const cli_options *o, cons
     }
     if (st != RECUR_OK)
         return cli_status_error(st);
+    if (out->dec && strcmp(o->str[FC_DEVICE], "cpu") != 0)
+        return cli_error("--device %s: the seq2seq decoder runs on the CPU only (--decoder direct "
+                         "runs its stack on the GPU)",
+                         o->str[FC_DEVICE]);
+    int rc = out->net ? dist_gpu_place_seqnet("--device", o->str[FC_DEVICE], out->net) : 0;
+    if (rc)
+        return rc;
     forecast_fit_options fo = {(int)o->num[FC_EPOCHS],
                                (int)o->num[FC_BATCH],
                                (int)o->num[FC_EARLY_STOP],

@@ -1271,6 +1271,13 @@ void recur_seqnet_zero_grad(recur_seqnet *net);
 void recur_seqnet_set_training(recur_seqnet *net, int training);
 /* The stack inside. */
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net);
+/* Moves the recurrent stack to a device (recur_rnn_set_device). With CUDA the
+ * stack runs on the GPU through the host-pointer calls: each forward copies
+ * its parameters and inputs there and its outputs back, each backward adds
+ * the GPU's gradients to the host's. The embedding, dropout, pooling and head
+ * stay on the CPU, and the host parameters remain the ones that optimizers
+ * update and files hold. RECUR_E_INVALID without a GPU. */
+recur_status recur_seqnet_set_device(recur_seqnet *net, recur_device device);
 /* RECUR_POOL_ATTENTION: the weights [B, T] of the last forward (0 past each
  * length), for attention maps; NULL for other poolings. */
 const float *recur_seqnet_attention_weights(const recur_seqnet *net);

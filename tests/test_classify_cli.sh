@@ -40,6 +40,30 @@ if command -v python3 >/dev/null; then
     "$dir/report.json" && ok || bad "report.json"
 fi
 
+# --device cuda (the stack on the GPU). Without a GPU: one line, exit 2, for
+# train and eval. With one (bench/gpu_check.sh): the epochs' printed losses
+# and accuracies within 2e-4 of the CPU run, and eval of the GPU's model on
+# the GPU matches its eval on the CPU.
+"$recur" "${args[@]}" --device cuda -o "$dir/gpu.safetensors" >"$dir/gpu.log" 2>"$dir/gpu.err"
+rc=$?
+if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu.err"; then
+  [[ $rc -eq 2 && $(wc -l <"$dir/gpu.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/gpu.err")"
+  expect_error "eval --device cuda without a GPU" classify eval "$dir/model.safetensors" \
+    "$dir/reviews.csv" --text review --label label --device cuda
+else
+  worst=$(paste -d'|' <(grep "^epoch" "$dir/train.log") <(grep "^epoch" "$dir/gpu.log") |
+    awk -F'|' '{ n = split($1, a, " +"); split($2, b, " +")
+      for (i = 2; i <= n; i++) if (a[i - 1] == "loss" || a[i - 1] == "acc") {
+        d = a[i] - b[i]; d = d < 0 ? -d : d; if (d > w) w = d }; rows++ }
+      END { if (rows != 6) print "rows:" rows; else printf "%.3g\n", w }')
+  echo "classify train, CPU vs GPU: worst difference of the printed numbers $worst"
+  [[ $rc -eq 0 ]] && awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 2e-4) }' && ok ||
+    bad "train --device cuda: exit $rc, worst $worst, $(tail -2 "$dir/gpu.err")"
+  "$recur" classify eval "$dir/gpu.safetensors" "$dir/reviews.csv" --text review --label label >"$dir/e_cpu.log" 2>&1
+  "$recur" classify eval "$dir/gpu.safetensors" "$dir/reviews.csv" --text review --label label --device cuda >"$dir/e_gpu.log" 2>&1
+  cmp -s "$dir/e_cpu.log" "$dir/e_gpu.log" && ok || bad "eval on the GPU: $(diff "$dir/e_cpu.log" "$dir/e_gpu.log" | head -5)"
+fi
+
 # predict keeps the input order: the texts of rows 0.. alternate negative, positive
 cut -d, -f2- "$dir/reviews.csv" | sed 's/,[a-z]*$//' >/dev/null
 "$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review -o "$dir/pred.csv" >/dev/null 2>&1 || bad "predict failed"

@@ -801,6 +801,76 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
 
 /* What must fail cleanly, with or without a GPU: the device calls on a
  * model or optimizer that is not on the GPU, and bad arguments. */
+/* ---------------------------------------------------------------- */
+/* Classifier with its stack on the GPU (recur_seqnet_set_device)     */
+/* ---------------------------------------------------------------- */
+
+/* The same seqnet twice, one with its stack on the GPU: in training mode
+ * (dropout between the layers and on the inputs: the same masks) the results,
+ * input gradients and parameter gradients of three steps agree with the CPU's
+ * (parameters updated by plain SGD on the host in between), for every pooling,
+ * with lengths. */
+static void check_seqnet_pool(recur_rng *rng, recur_pool pool, worst *out_w, worst *grad_w)
+{
+    enum { T = 7, B = 5, I = 6, H = 8, O = 3 };
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_LSTM, I, H, O);
+    c.rnn.num_layers = 2, c.rnn.bidirectional = 1, c.rnn.dropout = 0.25f;
+    c.input_dropout = 0.1f;
+    c.pool = pool;
+    recur_seqnet *cpu = NULL, *gpu = NULL;
+    CHECK_OK(recur_seqnet_create(&c, 9, &cpu));
+    CHECK_OK(recur_seqnet_create(&c, 9, &gpu));
+    if (!cpu || !gpu || !OK(recur_seqnet_set_device(gpu, RECUR_DEVICE_CUDA))) {
+        recur_seqnet_free(cpu), recur_seqnet_free(gpu);
+        return;
+    }
+    recur_seqnet_set_training(cpu, 1), recur_seqnet_set_training(gpu, 1);
+    const int64_t lengths[B] = {7, 3, 7, 1, 5};
+    float input[T * B * I], grad_result[B * O], grad_in_cpu[T * B * I], grad_in_gpu[T * B * I];
+    char label[96];
+    for (int step = 0; step < 3; step++) {
+        for (int k = 0; k < T * B * I; k++)
+            input[k] = recur_rng_uniform(rng, -1.0f, 1.0f);
+        for (int k = 0; k < B * O; k++)
+            grad_result[k] = recur_rng_uniform(rng, -0.5f, 0.5f);
+        const float *r_cpu = NULL, *r_gpu = NULL;
+        recur_seqnet_zero_grad(cpu), recur_seqnet_zero_grad(gpu);
+        if (!OK(recur_seqnet_forward(cpu, T, B, input, lengths, &r_cpu)) ||
+            !OK(recur_seqnet_forward(gpu, T, B, input, lengths, &r_gpu)))
+            break;
+        snprintf(label, sizeof label, "seqnet pool %d step %d: result", (int)pool, step);
+        compare(out_w, label, r_gpu, r_cpu, B * O, 1e-3, 1e-5);
+        if (!OK(recur_seqnet_backward(cpu, grad_result, grad_in_cpu)) ||
+            !OK(recur_seqnet_backward(gpu, grad_result, grad_in_gpu)))
+            break;
+        snprintf(label, sizeof label, "seqnet pool %d step %d: grad_input", (int)pool, step);
+        compare(grad_w, label, grad_in_gpu, grad_in_cpu, T * B * I, 1e-3, 1e-5);
+        for (int i = 0; i < recur_seqnet_param_count(cpu); i++) {
+            recur_param a, b;
+            if (!OK(recur_seqnet_param(cpu, i, &a)) || !OK(recur_seqnet_param(gpu, i, &b)))
+                break;
+            snprintf(label, sizeof label, "seqnet pool %d step %d: grad %s", (int)pool, step,
+                     a.name);
+            compare(grad_w, label, b.grad, a.grad, a.numel, 1e-3, 1e-5);
+            for (size_t k = 0; k < a.numel; k++) { /* SGD on both, from the CPU's gradient */
+                a.value[k] -= 0.1f * a.grad[k];
+                b.value[k] = a.value[k];
+            }
+        }
+    }
+    recur_seqnet_free(cpu);
+    recur_seqnet_free(gpu);
+}
+
+static void check_seqnet(recur_rng *rng)
+{
+    worst out_w = {0, 0}, grad_w = {0, 0};
+    for (int pool = RECUR_POOL_LAST; pool <= RECUR_POOL_ATTENTION; pool++)
+        check_seqnet_pool(rng, (recur_pool)pool, &out_w, &grad_w);
+    report("seqnet, stack on the GPU: results", out_w, 1e-5);
+    report("seqnet, stack on the GPU: input and parameter gradients", grad_w, 1e-5);
+}
+
 static void check_errors(int have_gpu)
 {
     recur_lm_config c = {RECUR_LSTM, 10, 4, 6, 1, 0.0f, 0.0f, 0.0f, 0};
@@ -817,6 +887,12 @@ static void check_errors(int have_gpu)
     if (!have_gpu) {
         CHECK_STATUS(recur_lm_set_device(lm, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
         CHECK(strlen(recur_last_error()) > 0);
+        recur_seqnet_config sc = recur_seqnet_config_default(RECUR_GRU, 3, 4, 2);
+        recur_seqnet *net = NULL;
+        CHECK_OK(recur_seqnet_create(&sc, 1, &net));
+        CHECK_STATUS(recur_seqnet_set_device(net, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
+        CHECK_OK(recur_seqnet_set_device(net, RECUR_DEVICE_CPU));
+        recur_seqnet_free(net);
         float loss, x = 1.0f, *grads[1] = {&x};
         size_t sizes[1] = {1};
         CHECK_STATUS(recur_cross_entropy_device(1, 2, &x, ids, &loss, &x), RECUR_E_INVALID);
@@ -827,6 +903,7 @@ static void check_errors(int have_gpu)
                      RECUR_E_INVALID);
     }
     CHECK_STATUS(recur_cross_entropy_device(0, 2, NULL, NULL, NULL, NULL), RECUR_E_INVALID);
+    CHECK_STATUS(recur_seqnet_set_device(NULL, RECUR_DEVICE_CPU), RECUR_E_INVALID);
     recur_lm_free(lm);
     recur_optimizer_config oc = recur_optimizer_config_default(RECUR_ADAM);
     recur_optimizer *opt = NULL;
@@ -869,6 +946,7 @@ int main(int argc, char **argv)
     check_optimizers(&rng, scratch);
     check_lm(&rng, RECUR_LSTM, "LSTM");
     check_lm(&rng, RECUR_GRU, "GRU");
+    check_seqnet(&rng);
     unlink(scratch);
     return test_finish("test_cuda_train");
 }

@@ -54,6 +54,23 @@ awk -F, 'NR > 1 && $2 == 1 { n++ } END { exit !(n == 198) }' "$dir/pred.csv" && 
 awk -F, 'NR > 1 && $3 == "" { blank++ } END { exit !(blank > 0) }' "$dir/pred.csv" && ok \
   || bad "imputed actuals should be left out (empty) in the predictions"
 
+# --device cuda (the stack on the GPU, --decoder direct only). Without a GPU:
+# one line, exit 2. With one (bench/gpu_check.sh): metrics.csv's losses within
+# a relative 1e-4 of the CPU run.
+"$recur" "${args[@]}" --device cuda -o "$dir/gpu" >"$dir/gpu.log" 2>"$dir/gpu.err"
+rc=$?
+if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu.err"; then
+  [[ $rc -eq 2 && $(wc -l <"$dir/gpu.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/gpu.err")"
+else
+  worst=$(paste -d, "$dir/model/metrics.csv" "$dir/gpu/metrics.csv" | awk -F, '
+    NR > 1 { for (c = 2; c <= 3; c++) { d = $c - $(c + NF / 2); d = d < 0 ? -d : d
+      r = d / ($c < 0 ? -$c : $c); if (r > w) w = r }; n++ } END { printf "%.3g %d\n", w, n }')
+  echo "forecast train, CPU vs GPU: worst relative difference of the losses, epochs: $worst"
+  [[ $rc -eq 0 ]] && awk -v w="${worst% *}" 'BEGIN { exit !(w + 0 <= 1e-4) }' && ok ||
+    bad "train --device cuda: exit $rc, worst $worst, $(tail -2 "$dir/gpu.err")"
+fi
+expect_error "seq2seq decoder on the GPU" "${args[@]}" --decoder seq2seq --device cuda -o "$dir/x"
+
 "$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null 2>&1 && ok || bad "predict failed"
 [[ $(head -1 "$dir/next.csv") == "time,load" && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok || bad "next.csv: $(cat "$dir/next.csv")"
 grep -q '^2024-02-20 00:00,' "$dir/next.csv" && ok || bad "first forecast time: $(sed -n 2p "$dir/next.csv")"

@@ -224,6 +224,13 @@ static recur_status input_dropout(recur_seqnet *net, size_t count, const float *
 
 recur_rnn *recur_seqnet_rnn(recur_seqnet *net) { return net->rnn; }
 
+recur_status recur_seqnet_set_device(recur_seqnet *net, recur_device device)
+{
+    if (!net)
+        return recur_fail(RECUR_E_INVALID, "recur_seqnet_set_device: NULL model");
+    return recur_rnn_set_device(net->rnn, device);
+}
+
 const float *recur_seqnet_attention_weights(const recur_seqnet *net)
 {
     return net->attention && net->seq_len ? net->attn_weights.data : NULL;
