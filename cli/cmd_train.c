@@ -199,13 +199,16 @@ static recur_status trainer_init(trainer *t)
         return RECUR_E_NOMEM;
     if (shard.size > 1) {
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
-        /* the gradients are averaged layer by layer during the backward */
-        t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1);
-        if (t->reducer && !on_gpu)
+        /* the gradients are averaged layer by layer during the backward (on
+         * the GPU: after it, through the host copies, unless NCCL does it) */
+        if (!(t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist)) &&
+            !(t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1)))
+            return RECUR_E_NOMEM;
+        if (!on_gpu)
             recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));
         shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
-        if (!t->reducer || !shard.local_state || !shard.gathered_state)
+        if (!shard.local_state || !shard.gathered_state)
             return RECUR_E_NOMEM;
     }
     t->best_val = INFINITY;
