@@ -58,5 +58,8 @@ gpu=(--hidden 512 --layers 2 --batch 64 --bptt 64 --steps 100 --device cuda)
 run gpu-np1 1 "${gpu[@]}"
 run gpu-np2-shared 2 "${gpu[@]}"
 RECUR_DIST_TRANSPORT=nccl run gpu-np1-nccl 1 "${gpu[@]}"
+# NCCL refuses two processes on one GPU: a clear error, no hang (exit 2 expected)
+RECUR_DIST_TRANSPORT=nccl run gpu-np2-nccl-refused 2 "${gpu[@]}" --steps 2
+tail -2 "$out/scale_gpu-np2-nccl-refused.log" | tee -a "$out/summary.txt"
 RECUR_DIST_TRANSPORT=mpi run gpu-np1-host 1 "${gpu[@]}"
 cat "$out/summary.txt"
