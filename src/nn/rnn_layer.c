@@ -187,6 +187,38 @@ static void lstm_backward_at(lstm_units_job *j, const recur_pack_plan *plan, int
     j->grad_gates = grad_gates + row0 * 4 * H;
 }
 
+/* The backward time loop of a plain LSTM (no projection, zoneout, layer norm
+ * or recurrent dropout): each step's product dh = grad_gates W_hh, unit range
+ * by unit range on the team, fused with the earlier step's dh += dy and cell
+ * backward (the same bits as the general loop of rnn_direction_backward);
+ * the last product leaves the gradient of h0 in ws->h_state. */
+static void lstm_backward_fused(const rnn_dims *dims, recur_gemm_team *team, recur_packed_b *whh,
+                                const recur_pack_plan *plan, int reverse, const float *dy,
+                                int ld_dy, const rnn_saved *saved, rnn_workspace *ws,
+                                float *grad_gates)
+{
+    if (plan->seq_len < 1)
+        return;
+    const int H = dims->hidden, GH = 4 * dims->hidden, Hout = dims->out;
+    float *dh = ws->h_state.data;
+    lstm_units_job cell = {.H = H, .ld = ld_dy, .dh = dh, .dc = ws->c_state.data};
+    lstm_backward_at(&cell, plan, forward_step(plan, reverse, plan->seq_len - 1), dy, saved,
+                     ws->c_prev.data, grad_gates);
+    lstm_backward_units(&cell, 0, H);
+    for (int s = plan->seq_len - 1; s >= 0; s--) {
+        const int t = forward_step(plan, reverse, s), rows = plan->batch_sizes[t];
+        const float *grad_t = grad_gates + plan->offsets[t] * (size_t)GH;
+        if (s == 0) { /* dh: the gradient of h0 */
+            recur_gemm_packed(team, whh, rows, grad_t, GH, 0.0f, dh, Hout);
+            break;
+        }
+        lstm_backward_at(&cell, plan, forward_step(plan, reverse, s - 1), dy, saved,
+                         ws->c_prev.data, grad_gates);
+        recur_gemm_packed_each(team, whh, rows, grad_t, GH, 0.0f, dh, Hout, lstm_backward_units,
+                               &cell);
+    }
+}
+
 /* A GRU step's cell on the units whose gates a team task has computed. */
 typedef struct gru_units_job {
     int rows, H, ld_out;
@@ -439,106 +471,90 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
     if (dims->proj)
         recur_packed_b_init(&whr, 0, H, Hout, w->weight_hr, H);
 
-    /* A plain LSTM: each step's product dh = grad_gates W_hh fused with the
-     * next (earlier) step's dh += dy and cell backward, unit range by unit
-     * range on the team (the same bits as the loop below). */
+    /* A plain LSTM: each step's product fused with the earlier step's cell. */
     const int fused_lstm = dims->cell == RECUR_LSTM && !dims->proj && !dims->zoneout &&
                            !dims->layer_norm && !dims->rec_dropout;
-    if (fused_lstm && plan->seq_len > 0) {
-        lstm_units_job cell = {.H = H, .ld = ld_dy, .dh = dh, .dc = dc};
-        lstm_backward_at(&cell, plan, forward_step(plan, reverse, plan->seq_len - 1), dy, saved,
-                         ws->c_prev.data, grad_gates);
-        lstm_backward_units(&cell, 0, H);
+    if (fused_lstm)
+        lstm_backward_fused(dims, team, &whh, plan, reverse, dy, ld_dy, saved, ws, grad_gates);
+    else
         for (int s = plan->seq_len - 1; s >= 0; s--) {
-            const int t = forward_step(plan, reverse, s), rows = plan->batch_sizes[t];
-            const float *grad_t = grad_gates + plan->offsets[t] * (size_t)GH;
-            if (s == 0) { /* dh: the gradient of h0 */
-                recur_gemm_packed(team, &whh, rows, grad_t, GH, 0.0f, dh, Hout);
+            const int t = forward_step(plan, reverse, s);
+            const int rows = plan->batch_sizes[t];
+            const size_t row0 = plan->offsets[t];
+            float *grad_gates_t = grad_gates + row0 * (size_t)GH;
+            const float *dy_t = dy + row0 * (size_t)ld_dy;
+            for (int j = 0; j < rows; j++)
+                for (int k = 0; k < Hout; k++)
+                    dh[(size_t)j * (size_t)Hout + (size_t)k] +=
+                        dy_t[(size_t)j * (size_t)ld_dy + (size_t)k];
+            if (dims->zoneout) {
+                zone_split(rows, Hout, saved->zone_h.data + row0 * (size_t)Hout, dh, kept_h);
+                if (dims->cell == RECUR_LSTM)
+                    zone_split(rows, H, saved->zone_c.data + row0 * (size_t)H, dc, kept_c);
+            }
+
+            switch (dims->cell) {
+            case RECUR_RNN_TANH:
+            case RECUR_RNN_RELU:
+                if (dims->zoneout)
+                    recur_elman_backward(rows, H, relu, saved->h_tilde.data + row0 * (size_t)Hout,
+                                         Hout, dh, grad_gates_t);
+                else
+                    recur_elman_backward(rows, H, relu, y + row0 * (size_t)ld_y, ld_y, dh,
+                                         grad_gates_t);
+                break;
+            case RECUR_LSTM: {
+                const float *dm = dh;
+                if (dims->proj) {
+                    copy_rows(rows, Hout, dh, Hout, ws->grad_h.data + row0 * (size_t)Hout, Hout);
+                    recur_gemm_packed(team, &whr, rows, dh, Hout, 0.0f, ws->step.data, H);
+                    dm = ws->step.data;
+                }
+                if (dims->layer_norm)
+                    recur_lstm_ln_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                                           saved->ln_c.data + row0 * (size_t)H,
+                                           rstd + 2 * (size_t)N + row0, w->ln_c_w, w->ln_c_b,
+                                           ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t,
+                                           ws->grad_raw.data + (size_t)N * (size_t)GH, g->ln_c_w,
+                                           g->ln_c_b);
+                else
+                    recur_lstm_backward(rows, H, 0, H, saved->gates.data + row0 * (size_t)GH,
+                                        saved->cell.data + row0 * (size_t)H,
+                                        ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
+                if (dims->zoneout)
+                    for (size_t i = 0; i < (size_t)rows * (size_t)H; i++)
+                        dc[i] += kept_c[i];
                 break;
             }
-            lstm_backward_at(&cell, plan, forward_step(plan, reverse, s - 1), dy, saved,
-                             ws->c_prev.data, grad_gates);
-            recur_gemm_packed_each(team, &whh, rows, grad_t, GH, 0.0f, dh, Hout,
-                                   lstm_backward_units, &cell);
-        }
-    }
-    for (int s = fused_lstm ? -1 : plan->seq_len - 1; s >= 0; s--) {
-        const int t = forward_step(plan, reverse, s);
-        const int rows = plan->batch_sizes[t];
-        const size_t row0 = plan->offsets[t];
-        float *grad_gates_t = grad_gates + row0 * (size_t)GH;
-        const float *dy_t = dy + row0 * (size_t)ld_dy;
-        for (int j = 0; j < rows; j++)
-            for (int k = 0; k < Hout; k++)
-                dh[(size_t)j * (size_t)Hout + (size_t)k] += dy_t[(size_t)j * (size_t)ld_dy + (size_t)k];
-        if (dims->zoneout) {
-            zone_split(rows, Hout, saved->zone_h.data + row0 * (size_t)Hout, dh, kept_h);
-            if (dims->cell == RECUR_LSTM)
-                zone_split(rows, H, saved->zone_c.data + row0 * (size_t)H, dc, kept_c);
-        }
-
-        switch (dims->cell) {
-        case RECUR_RNN_TANH:
-        case RECUR_RNN_RELU:
-            if (dims->zoneout)
-                recur_elman_backward(rows, H, relu, saved->h_tilde.data + row0 * (size_t)Hout,
-                                     Hout, dh, grad_gates_t);
-            else
-                recur_elman_backward(rows, H, relu, y + row0 * (size_t)ld_y, ld_y, dh,
-                                     grad_gates_t);
-            break;
-        case RECUR_LSTM: {
-            const float *dm = dh;
-            if (dims->proj) {
-                copy_rows(rows, Hout, dh, Hout, ws->grad_h.data + row0 * (size_t)Hout, Hout);
-                recur_gemm_packed(team, &whr, rows, dh, Hout, 0.0f, ws->step.data, H);
-                dm = ws->step.data;
+            case RECUR_GRU:
+                recur_gru_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
+                                   saved->hidden_n.data + row0 * (size_t)H,
+                                   h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
+                                   grad_gh + row0 * (size_t)GH);
+                break;
             }
-            if (dims->layer_norm)
-                recur_lstm_ln_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
-                                       saved->ln_c.data + row0 * (size_t)H,
-                                       rstd + 2 * (size_t)N + row0, w->ln_c_w, w->ln_c_b,
-                                       ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t,
-                                       ws->grad_raw.data + (size_t)N * (size_t)GH, g->ln_c_w,
-                                       g->ln_c_b);
-            else
-                recur_lstm_backward(rows, H, 0, H, saved->gates.data + row0 * (size_t)GH,
-                                    saved->cell.data + row0 * (size_t)H,
-                                    ws->c_prev.data + row0 * (size_t)H, dm, dc, grad_gates_t);
-            if (dims->zoneout)
-                for (size_t i = 0; i < (size_t)rows * (size_t)H; i++)
-                    dc[i] += kept_c[i];
-            break;
-        }
-        case RECUR_GRU:
-            recur_gru_backward(rows, H, saved->gates.data + row0 * (size_t)GH,
-                               saved->hidden_n.data + row0 * (size_t)H,
-                               h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
-                               grad_gh + row0 * (size_t)GH);
-            break;
-        }
 
-        /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
-        float *grad_raw_t = grad_raw + row0 * (size_t)GH;
-        if (dims->layer_norm)
-            recur_layer_norm_backward(rows, GH, grad_gh + row0 * (size_t)GH,
-                                      saved->ln_hh.data + row0 * (size_t)GH,
-                                      rstd + (size_t)N + row0, w->ln_hh_w, grad_raw_t,
-                                      g->ln_hh_w, g->ln_hh_b);
-        const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
-        if (dims->rec_dropout) {
-            float *tmp = ws->rec_tmp.data;
-            recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, 0.0f, tmp, Hout);
-            const float *mask = saved->rec_mask.data;
-            for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
-                dh[i] = beta * dh[i] + tmp[i] * mask[i];
-        } else {
-            recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, beta, dh, Hout);
+            /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
+            float *grad_raw_t = grad_raw + row0 * (size_t)GH;
+            if (dims->layer_norm)
+                recur_layer_norm_backward(rows, GH, grad_gh + row0 * (size_t)GH,
+                                          saved->ln_hh.data + row0 * (size_t)GH,
+                                          rstd + (size_t)N + row0, w->ln_hh_w, grad_raw_t,
+                                          g->ln_hh_w, g->ln_hh_b);
+            const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
+            if (dims->rec_dropout) {
+                float *tmp = ws->rec_tmp.data;
+                recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, 0.0f, tmp, Hout);
+                const float *mask = saved->rec_mask.data;
+                for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
+                    dh[i] = beta * dh[i] + tmp[i] * mask[i];
+            } else {
+                recur_gemm_packed(team, &whh, rows, grad_raw_t, GH, beta, dh, Hout);
+            }
+            if (dims->zoneout)
+                for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
+                    dh[i] += kept_h[i];
         }
-        if (dims->zoneout)
-            for (size_t i = 0; i < (size_t)rows * (size_t)Hout; i++)
-                dh[i] += kept_h[i];
-    }
     recur_packed_b_free(&whh);
     if (dims->proj)
         recur_packed_b_free(&whr);
