@@ -10,6 +10,7 @@
 #include "dist.h"
 
 #ifdef RECUR_HAVE_NCCL
+#include <cuda_runtime_api.h>
 #include <nccl.h>
 #if NCCL_VERSION_CODE < NCCL_VERSION(2, 10, 0)
 #error "NCCL 2.10 or newer is needed (ncclAvg)"
@@ -21,6 +22,8 @@ struct dist_gpu {
     char description[160];
 #ifdef RECUR_HAVE_NCCL
     ncclComm_t comm;
+    cudaStream_t stream;      /* NCCL's own (non-blocking), joined to the default one by: */
+    cudaEvent_t ready, done;  /* the gradients are final / averaged */
 #endif
 };
 
@@ -52,15 +55,35 @@ static int nccl_join(dist_gpu *g)
         g->comm = NULL;
         return nccl_error(result, NULL, "ncclCommInitRank");
     }
-    return 0;
+    cudaError_t e = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess)
+        e = cudaEventCreateWithFlags(&g->ready, cudaEventDisableTiming);
+    if (e == cudaSuccess)
+        e = cudaEventCreateWithFlags(&g->done, cudaEventDisableTiming);
+    return e == cudaSuccess ? 0
+                            : cli_error("rank %d: CUDA stream for NCCL: %s", dist_rank(),
+                                        cudaGetErrorString(e));
+}
+
+/* Ends the job after a failed CUDA call of the averaging (as a failed MPI call does). */
+static void cuda_or_abort(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return;
+    cli_error("rank %d: CUDA %s failed: %s", dist_rank(), what, cudaGetErrorString(e));
+    dist_abort(CLI_EXIT_FAILURE);
 }
 
 void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *sizes)
 {
+    /* NCCL's stream starts after everything queued so far on the default
+     * stream (the backward) and the default stream goes on after it */
+    cuda_or_abort(cudaEventRecord(g->ready, (cudaStream_t)0), "cudaEventRecord");
+    cuda_or_abort(cudaStreamWaitEvent(g->stream, g->ready, 0), "cudaStreamWaitEvent");
     ncclResult_t result = ncclGroupStart();
     for (int i = 0; i < count && result == ncclSuccess; i++)
         result = ncclAllReduce(data[i], data[i], sizes[i], ncclFloat32, ncclAvg, g->comm,
-                               (cudaStream_t)0);
+                               g->stream);
     ncclResult_t ended = ncclGroupEnd(); /* after a failure too: the group must be closed */
     if (result == ncclSuccess)
         result = ended;
@@ -68,12 +91,18 @@ void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *siz
         nccl_error(result, g->comm, "ncclAllReduce");
         dist_abort(CLI_EXIT_FAILURE);
     }
+    cuda_or_abort(cudaEventRecord(g->done, g->stream), "cudaEventRecord");
+    cuda_or_abort(cudaStreamWaitEvent((cudaStream_t)0, g->done, 0), "cudaStreamWaitEvent");
 }
 
 void dist_gpu_free(dist_gpu *g)
 {
     if (g && g->comm)
         ncclCommDestroy(g->comm);
+    if (g && g->stream) {
+        cudaEventDestroy(g->ready), cudaEventDestroy(g->done);
+        cudaStreamDestroy(g->stream);
+    }
     free(g);
 }
 

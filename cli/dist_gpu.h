@@ -34,7 +34,8 @@ int dist_gpu_init(dist_gpu **out);
 int dist_gpu_uses_nccl(const dist_gpu *g);
 /* "NCCL between 2 GPUs", "MPI through host memory (2 processes share 1 GPU)". */
 const char *dist_gpu_describe(const dist_gpu *g);
-/* NCCL only: queues on the GPU's default stream the element-wise mean over
+/* NCCL only: queues after the work on the GPU's default stream (and before
+ * the work queued there later) the element-wise mean over
  * the processes of count device tensors data[i] of sizes[i] floats, in place,
  * as one group. Every process calls it with the same sizes. A failure ends
  * the whole job after printing it, as a failed MPI call does (cli/dist.h). */
