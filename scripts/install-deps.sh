@@ -11,7 +11,7 @@ set -euo pipefail
 # lint.sh, coverage.sh); python3-venv lets the ONNX test make its environment.
 packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libcairo2-dev
           protobuf-c-compiler libprotobuf-c-dev libcsv-dev zlib1g-dev fortunes
-          clang clang-tidy cppcheck lcov python3-venv libopenmpi-dev openmpi-bin)
+          clang clang-tidy cppcheck lcov python3-venv libopenmpi-dev openmpi-bin procps)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy)
 fi

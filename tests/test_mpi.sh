@@ -8,6 +8,8 @@
 # streams, so a run stopped under 2 processes resumes under 1 and the reverse.
 # classify train and forecast train split each batch the same way (below),
 # and --device cuda runs where a GPU is (else its error path is checked).
+# A rank killed by SIGKILL mid-run ends the job with mpirun's message and
+# leaves a loadable checkpoint.
 # Skips (77) without mpirun, without an MPI build, or when mpirun cannot start 2 processes.
 # usage: test_mpi.sh RECUR_BINARY SCRATCH_DIR
 set -uo pipefail
@@ -142,5 +144,28 @@ rc=$?
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --metrics "$dir/missing/m.csv" -o "$dir/fail.safetensors" >"$dir/fail.log" 2>&1
 rc=$?
 [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "recur: error: .*m.csv" "$dir/fail.log" && ok || bad "a failing rank 0: exit $rc, $(head -c 300 "$dir/fail.log")"
+
+# a rank killed by a signal in the middle of a run: mpirun ends the other one
+# (which would wait in the next all-reduce) with a message, and the last
+# checkpoint stays loadable
+timeout 120 "${mpi[@]}" "$recur" train "${args[@]}" --steps 100000 --eval-interval 5 \
+  -o "$dir/killed.safetensors" >"$dir/killed.log" 2>&1 &
+job=$!
+for _ in $(seq 1 600); do [[ -s $dir/killed.ckpt/last.safetensors ]] && break; sleep 0.1; done
+sleep 0.3
+victim=$(command -v pgrep >/dev/null && pgrep -n -f "^$recur train .*killed.safetensors")
+if ! command -v pgrep >/dev/null; then
+  wait "$job"
+  echo "skipped: a killed rank (no pgrep: apt-get install procps)"
+elif [[ -n $victim ]]; then
+  kill -KILL "$victim"
+  wait "$job"
+  rc=$?
+  [[ $rc -ne 0 && $rc -ne 124 ]] && grep -qi "signal 9\|killed" "$dir/killed.log" && ok || bad "a killed rank: exit $rc, $(tail -3 "$dir/killed.log")"
+  "$recur" generate "$dir/killed.ckpt/last.safetensors" --length 5 >/dev/null 2>&1 && ok || bad "the last checkpoint after a killed rank does not load"
+else
+  wait "$job"
+  bad "a killed rank: no rank process found (exit of the job: $?)"
+fi
 
 finish test_mpi
