@@ -137,6 +137,8 @@ static recur_status device_tensors_init(trainer *t)
     return RECUR_OK;
 }
 
+static void nccl_grads_ready(void *context, int first, int n);
+
 static recur_status trainer_init(trainer *t)
 {
     const train_options *o = t->options;
@@ -195,6 +197,8 @@ static recur_status trainer_init(trainer *t)
     }
     if (on_gpu)
         CLI_TRY(device_tensors_init(t));
+    if (t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist) && !dist_overlap_off())
+        recur_lm_set_grad_ready(t->lm, nccl_grads_ready, t); /* NCCL during the backward */
     if (!(t->best_params = malloc(total * sizeof(float))))
         return RECUR_E_NOMEM;
     if (shard.size > 1) {
@@ -325,16 +329,30 @@ static recur_status train_step_cpu(trainer *t, float *loss, step_result *result)
     return RECUR_OK;
 }
 
+/* The LM's grad-ready hook under NCCL: tensors [first, first + n) are
+ * queued (the head, each layer of the stack from the top, the embedding), so
+ * their average goes on NCCL's stream while the backward of the rest runs. */
+static void nccl_grads_ready(void *context, int first, int n)
+{
+    trainer *t = context;
+    dist_gpu_mean(t->gpu_dist, n, t->device_grads + first, t->sizes + first);
+}
+
 /* Under mpirun: the GPUs' gradients and the loss (a device float) averaged
- * over the processes, before the penalty and the clipping as on the CPU:
- * queued by NCCL, or copied to the host copies, averaged there by the CPU
- * path's reducer (the same arithmetic as the CPU's training) and copied back. */
+ * over the processes, before the penalty and the clipping as on the CPU. By
+ * NCCL: the gradients were queued during the backward (nccl_grads_ready;
+ * here with RECUR_DIST_OVERLAP=0), the loss now, and the rest of the step
+ * waits for them. Through the host: copied to the host copies, averaged there
+ * by the CPU path's reducer (the same arithmetic as the CPU's training) and
+ * copied back. */
 static recur_status average_device_grads(trainer *t, float *d_loss)
 {
     static const size_t one = 1;
     if (dist_gpu_uses_nccl(t->gpu_dist)) {
-        dist_gpu_mean(t->gpu_dist, t->param_count, t->device_grads, t->sizes);
+        if (dist_overlap_off())
+            dist_gpu_mean(t->gpu_dist, t->param_count, t->device_grads, t->sizes);
         dist_gpu_mean(t->gpu_dist, 1, &d_loss, &one);
+        dist_gpu_join(t->gpu_dist);
         return RECUR_OK;
     }
     float loss;

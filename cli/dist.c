@@ -12,6 +12,12 @@ void dist_share(long long count, long long *first, long long *own)
     *own = count * (rank + 1) / size - *first;
 }
 
+int dist_overlap_off(void)
+{
+    const char *overlap = getenv("RECUR_DIST_OVERLAP");
+    return overlap && overlap[0] == '0';
+}
+
 int dist_quiet_other_ranks(void)
 {
     return dist_rank() > 0 && !freopen("/dev/null", "w", stdout) ? -1 : 0;

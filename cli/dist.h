@@ -31,6 +31,9 @@ void dist_gather_float(const float *local, size_t n, float *all);
 /* This rank's contiguous share [*first, *first + *own) of count items:
  * rank r of N takes [count r / N, count (r + 1) / N), possibly empty. */
 void dist_share(long long count, long long *first, long long *own);
+/* RECUR_DIST_OVERLAP=0: gradients are averaged after the backward pass
+ * instead of during it (the same numbers). */
+int dist_overlap_off(void);
 /* Ranks other than 0 discard their stdout (rank 0 reports); 0, or -1 when
  * stdout cannot be redirected. */
 int dist_quiet_other_ranks(void);

@@ -77,7 +77,7 @@ static void cuda_or_abort(cudaError_t e, const char *what)
 void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *sizes)
 {
     /* NCCL's stream starts after everything queued so far on the default
-     * stream (the backward) and the default stream goes on after it */
+     * stream (and, through it, on the stack's blocking streams) */
     cuda_or_abort(cudaEventRecord(g->ready, (cudaStream_t)0), "cudaEventRecord");
     cuda_or_abort(cudaStreamWaitEvent(g->stream, g->ready, 0), "cudaStreamWaitEvent");
     ncclResult_t result = ncclGroupStart();
@@ -91,6 +91,10 @@ void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *siz
         nccl_error(result, g->comm, "ncclAllReduce");
         dist_abort(CLI_EXIT_FAILURE);
     }
+}
+
+void dist_gpu_join(dist_gpu *g)
+{
     cuda_or_abort(cudaEventRecord(g->done, g->stream), "cudaEventRecord");
     cuda_or_abort(cudaStreamWaitEvent((cudaStream_t)0, g->done, 0), "cudaStreamWaitEvent");
 }
@@ -120,6 +124,8 @@ void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *siz
     cli_error("recur was built without NCCL");
     dist_abort(CLI_EXIT_FAILURE);
 }
+
+void dist_gpu_join(dist_gpu *g) { (void)g; }
 
 void dist_gpu_free(dist_gpu *g) { free(g); }
 

@@ -34,12 +34,17 @@ int dist_gpu_init(dist_gpu **out);
 int dist_gpu_uses_nccl(const dist_gpu *g);
 /* "NCCL between 2 GPUs", "MPI through host memory (2 processes share 1 GPU)". */
 const char *dist_gpu_describe(const dist_gpu *g);
-/* NCCL only: queues after the work on the GPU's default stream (and before
- * the work queued there later) the element-wise mean over
- * the processes of count device tensors data[i] of sizes[i] floats, in place,
- * as one group. Every process calls it with the same sizes. A failure ends
- * the whole job after printing it, as a failed MPI call does (cli/dist.h). */
+/* NCCL only: queues on NCCL's own stream, after the work queued so far on
+ * the GPU's default stream, the element-wise mean over the processes of
+ * count device tensors data[i] of sizes[i] floats, in place, as one group;
+ * the work queued later on the default stream may overlap it until
+ * dist_gpu_join. Every process makes the same calls with the same sizes. A
+ * failure ends the whole job after printing it, as a failed MPI call does
+ * (cli/dist.h). */
 void dist_gpu_mean(dist_gpu *g, int count, float *const *data, const size_t *sizes);
+/* NCCL only: the work queued from now on on the default stream waits for
+ * every dist_gpu_mean so far. */
+void dist_gpu_join(dist_gpu *g);
 void dist_gpu_free(dist_gpu *g);
 
 #endif

@@ -132,8 +132,7 @@ grad_reducer *grad_reducer_create(int count, float *const *grads, const size_t *
     }
     pthread_cond_init(&r->changed, NULL);
     make_buckets(r);
-    const char *overlap = getenv("RECUR_DIST_OVERLAP"); /* 0: everything at finish */
-    r->threaded = dist_threads_ok() && !(overlap && overlap[0] == '0') &&
+    r->threaded = dist_threads_ok() && !dist_overlap_off() && /* else all at finish */
                   pthread_create(&r->thread, NULL, communicate, r) == 0;
     return r;
 }

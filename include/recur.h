@@ -266,8 +266,10 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
  * fn(context, first, count) is called as soon as the gradients of parameters
  * [first, first + count) (recur_rnn_param's indexes) are final for this
  * backward: layer by layer, from the top layer down (on CUDA with host
- * pointers, once for all at the end). fn runs on the calling thread and must
- * not use the layer. NULL removes it. */
+ * pointers, once for all at the end). In recur_rnn_backward_device "final"
+ * means queued on the GPU: work fn queues on the default stream (or on a
+ * stream that waits for an event recorded there) runs after it. fn runs on
+ * the calling thread and must not use the layer. NULL removes it. */
 typedef void (*recur_grad_ready_fn)(void *context, int first, int count);
 void recur_rnn_set_grad_ready(recur_rnn *rnn, recur_grad_ready_fn fn, void *context);
 
@@ -276,10 +278,11 @@ void recur_rnn_set_grad_ready(recur_rnn *rnn, recur_grad_ready_fn fn, void *cont
 /* ------------------------------------------------------------------ */
 
 /* Built with RECUR_CUDA=ON (the default when CMake finds nvcc), a stack can
- * run on a CUDA GPU (the first, or the one recur_cuda_set_device selects). Everything above works unchanged with host
- * pointers (each forward copies the host parameters and inputs to the GPU
- * and the outputs back; each backward adds the GPU's parameter gradients to
- * the host gradient buffer), and the *_device calls below keep everything
+ * run on a CUDA GPU (the first, or the one recur_cuda_set_device selects).
+ * Everything above works unchanged with host pointers (each forward copies
+ * the host parameters and inputs to the GPU and the outputs back; each
+ * backward adds the GPU's parameter gradients to the host gradient buffer),
+ * and the *_device calls below keep everything
  * on the GPU. The CUDA backend has every option of the core (cells, layers,
  * bidirectional, projection, lengths, h0/c0) and dropout between layers
  * (the masks are drawn on the host by the same generator as on the CPU);
@@ -1090,9 +1093,10 @@ void recur_lm_reset_state(recur_lm *lm);
  * Back to the CPU, the embedding and the head keep their host values (after
  * device-resident training call recur_lm_params_to_host first). */
 recur_status recur_lm_set_device(recur_lm *lm, recur_device device);
-/* As recur_rnn_set_grad_ready, for recur_lm_backward and recur_lm_param's
- * indexes: the head, then the stack's layers from the top, then the
- * embedding. */
+/* As recur_rnn_set_grad_ready, for recur_lm_backward (and
+ * recur_lm_backward_device, where the tensors are recur_lm_device_param's)
+ * and recur_lm_param's indexes: the head, then the stack's layers from the
+ * top, then the embedding. */
 void recur_lm_set_grad_ready(recur_lm *lm, recur_grad_ready_fn fn, void *context);
 /* ids [T, B] time-major. Runs from the carried state and carries the final
  * state to the next call (detached: gradients stop at the chunk border).

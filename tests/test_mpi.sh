@@ -93,10 +93,12 @@ else
   timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" --device cuda --stop-at 20 -o "$dir/g21.safetensors" >"$dir/g21_a.log" 2>&1 || bad "GPU, 2 processes, --stop-at 20 failed: $(tail -3 "$dir/g21_a.log")"
   "$recur" train --text "$dir/text.txt" --device cuda --resume "$dir/g21.ckpt/last.safetensors" -o "$dir/g21.safetensors" >"$dir/g21_b.log" 2>&1 || bad "GPU resume under 1 process failed: $(tail -2 "$dir/g21_b.log")"
   same_losses "GPU: 2 then 1 processes" "$dir/gpu1.ckpt/metrics.csv" "$dir/g21.ckpt/metrics.csv" 40 3 4
-  for transport in mpi nccl; do
-    RECUR_DIST_TRANSPORT=$transport "$recur" train "${args[@]}" --device cuda -o "$dir/gpu1$transport.safetensors" >"$dir/gpu1$transport.log" 2>&1
+  # nccl: averaged layer by layer during the backward; nccl0: after it
+  for transport in mpi nccl nccl0; do
+    RECUR_DIST_TRANSPORT=${transport%0} RECUR_DIST_OVERLAP=${transport//[a-z]/} "$recur" train "${args[@]}" \
+      --device cuda -o "$dir/gpu1$transport.safetensors" >"$dir/gpu1$transport.log" 2>&1
     rc=$?
-    if [[ $transport == nccl ]] && grep -q "built without NCCL" "$dir/gpu1$transport.log"; then
+    if [[ $transport == nccl* ]] && grep -q "built without NCCL" "$dir/gpu1$transport.log"; then
       echo "NCCL: this recur was built without it"
     else
       [[ $rc -eq 0 ]] && cmp -s "$dir/gpu1.safetensors" "$dir/gpu1$transport.safetensors" && ok ||

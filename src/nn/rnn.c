@@ -621,12 +621,20 @@ recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_ar
     return forward_cuda(rnn, args, 1);
 }
 
+static void layer_grads_ready(const recur_rnn *rnn, int layer);
+
+/* rnn_cuda_backward's layer_done: the grad_ready hook for that layer. */
+static void device_layer_done(void *context, int layer)
+{
+    layer_grads_ready(context, layer);
+}
+
 recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_args *args)
 {
     RECUR_TRY(require_cuda(rnn, "recur_rnn_backward_device"));
     if (!args)
         return recur_fail(RECUR_E_INVALID, "recur_rnn_backward_device: NULL argument");
-    return rnn_cuda_backward(rnn->cuda, args);
+    return rnn_cuda_backward(rnn->cuda, args, rnn->grad_ready ? device_layer_done : NULL, rnn);
 }
 
 recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *args)

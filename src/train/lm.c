@@ -377,9 +377,12 @@ recur_status recur_lm_backward_device(recur_lm *lm, const float *grad_logits)
     RECUR_TRY(require_cuda(lm, "recur_lm_backward_device"));
     float *grad_rnn_out, *grad_embedded;
     RECUR_TRY(lm_cuda_head_backward(lm->cuda, grad_logits, &grad_rnn_out, &grad_embedded));
+    grad_hook_ready(&lm->grad_ready, 1 + recur_rnn_param_count(lm->rnn), recur_lm_param_count(lm));
     recur_rnn_backward_args bwd = {grad_rnn_out, NULL, NULL, grad_embedded, NULL, NULL};
     RECUR_TRY(recur_rnn_backward_device(lm->rnn, &bwd));
-    return lm_cuda_embed_backward(lm->cuda);
+    RECUR_TRY(lm_cuda_embed_backward(lm->cuda));
+    grad_hook_ready(&lm->grad_ready, 0, 1);
+    return RECUR_OK;
 }
 
 recur_status recur_lm_write(const recur_lm *lm, recur_st_writer *w)

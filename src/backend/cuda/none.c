@@ -79,9 +79,10 @@ recur_status rnn_cuda_forward(rnn_cuda *cuda, const recur_pack_plan *plan,
     (void)cuda, (void)plan, (void)args, (void)drop_masks;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
-recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *args)
+recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *args,
+                               void (*layer_done)(void *context, int layer), void *context)
 {
-    (void)cuda, (void)args;
+    (void)cuda, (void)args, (void)layer_done, (void)context;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
 recur_status rnn_cuda_forward_host(rnn_cuda *cuda, const float *values,

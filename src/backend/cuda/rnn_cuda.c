@@ -836,7 +836,8 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     return RECUR_OK;
 }
 
-recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args)
+recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args,
+                               void (*layer_done)(void *context, int layer), void *context)
 {
     if (!cu->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
@@ -873,6 +874,8 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
             if (c->cell == RECUR_LSTM)
                 RECUR_TRY(scatter_state(cu, FLT(cu->c_state), group, H, args->grad_c0));
         }
+        if (layer_done) /* this layer's parameter gradients are queued */
+            layer_done(context, layer);
         if (layer > 0 && cu->dropout)
             TRY_KERNEL(rk_multiply(cu->stream, N * width, FLT(cu->drop_mask[layer - 1]), grad_x));
         float *swap = grad_y;
@@ -977,7 +980,7 @@ recur_status rnn_cuda_backward_host(rnn_cuda *cu, const recur_rnn_backward_args 
     RECUR_TRY(room(&cu->io_h0, args->grad_h0, n.state, &dev.grad_h0));
     RECUR_TRY(room(&cu->io_c0, args->grad_c0, n.cell, &dev.grad_c0));
     RECUR_TRY(rnn_cuda_zero_grad(cu));
-    RECUR_TRY(rnn_cuda_backward(cu, &dev));
+    RECUR_TRY(rnn_cuda_backward(cu, &dev, NULL, NULL));
     RECUR_TRY(download(cu, args->grad_input, dev.grad_input, n.input));
     RECUR_TRY(download(cu, args->grad_h0, dev.grad_h0, n.state));
     RECUR_TRY(download(cu, args->grad_c0, dev.grad_c0, n.cell));

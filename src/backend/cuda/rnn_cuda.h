@@ -50,8 +50,12 @@ recur_status rnn_cuda_zero_grad(rnn_cuda *cuda);
  * (packed rows) of inverted dropout drawn by the stack. */
 recur_status rnn_cuda_forward(rnn_cuda *cuda, const recur_pack_plan *plan,
                               const recur_rnn_forward_args *args, const float *const *drop_masks);
-/* Backward of the last forward, device pointers; gradients added on the device. */
-recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *args);
+/* Backward of the last forward, device pointers; gradients added on the device.
+ * layer_done (may be NULL) is called with `context` once each layer's
+ * gradient work is queued (from the top layer down), outside any graph
+ * capture, so that it may queue work that waits for it. */
+recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *args,
+                               void (*layer_done)(void *context, int layer), void *context);
 
 /* The same with host pointers: parameters uploaded from `values` first;
  * the backward adds the parameter gradients to the host `grads`. */
