@@ -767,6 +767,19 @@ done:
 /* vocab 40, embed 16, hidden 32, 2 layers; T 12, B 4; LM_STEPS steps of
  * forward, cross-entropy, backward, clipping (no-op) and Adam, the state
  * carried from step to step. */
+/* The grad-ready reports of a backward (recur_lm_set_grad_ready). */
+typedef struct ready_log {
+    int first[64], count[64], calls;
+} ready_log;
+
+static void log_ready(void *context, int first, int count)
+{
+    ready_log *log = context;
+    if (log->calls < 64)
+        log->first[log->calls] = first, log->count[log->calls] = count;
+    log->calls++;
+}
+
 static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
 {
     lm_pair m = {0};
@@ -780,6 +793,12 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
     printf("language model, %s (vocab 40, embed 16, hidden 32, 2 layers, T 12, B 4, Adam):\n",
            name);
     int ready = d_ids && d_targets && d_grad_logits && d_scalars && lm_pair_create(&m, cell);
+    /* the device backward reports the same tensors in the same order */
+    ready_log host_log = {{0}, {0}, 0}, device_log = {{0}, {0}, 0};
+    if (ready) {
+        recur_lm_set_grad_ready(m.host, log_ready, &host_log);
+        recur_lm_set_grad_ready(m.device, log_ready, &device_log);
+    }
     for (int step = 1; step <= LM_STEPS && ready; step++) {
         for (int i = 0; i < LM_ROWS; i++) {
             ids[i] = pick(rng, 0, LM_VOCAB - 1);
@@ -789,6 +808,12 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
                               grad_logits, &loss_w, step);
     }
     if (ready) {
+        CHECK(host_log.calls > 0 && host_log.calls <= 64 && device_log.calls == host_log.calls &&
+              memcmp(host_log.first, device_log.first, sizeof host_log.first) == 0 &&
+              memcmp(host_log.count, device_log.count, sizeof host_log.count) == 0);
+        printf("  grad-ready reports: %d on the host, %d on the GPU (the same ranges: %s)\n",
+               host_log.calls, device_log.calls,
+               memcmp(host_log.first, device_log.first, sizeof host_log.first) ? "no" : "yes");
         report("loss and gradient norm, every step", loss_w, REDUCTION_TOLERANCE);
         lm_compare_params(name, &m);
         lm_compare_logits(name, &m, ids, d_ids);
@@ -799,8 +824,6 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
     free(grad_logits);
 }
 
-/* What must fail cleanly, with or without a GPU: the device calls on a
- * model or optimizer that is not on the GPU, and bad arguments. */
 /* ---------------------------------------------------------------- */
 /* Classifier with its stack on the GPU (recur_seqnet_set_device)     */
 /* ---------------------------------------------------------------- */
@@ -871,6 +894,8 @@ static void check_seqnet(recur_rng *rng)
     report("seqnet, stack on the GPU: input and parameter gradients", grad_w, 1e-5);
 }
 
+/* What must fail cleanly, with or without a GPU: the device calls on a
+ * model or optimizer that is not on the GPU, and bad arguments. */
 static void check_errors(int have_gpu)
 {
     recur_lm_config c = {RECUR_LSTM, 10, 4, 6, 1, 0.0f, 0.0f, 0.0f, 0};
