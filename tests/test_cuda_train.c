@@ -767,19 +767,6 @@ done:
 /* vocab 40, embed 16, hidden 32, 2 layers; T 12, B 4; LM_STEPS steps of
  * forward, cross-entropy, backward, clipping (no-op) and Adam, the state
  * carried from step to step. */
-/* The grad-ready reports of a backward (recur_lm_set_grad_ready). */
-typedef struct ready_log {
-    int first[64], count[64], calls;
-} ready_log;
-
-static void log_ready(void *context, int first, int count)
-{
-    ready_log *log = context;
-    if (log->calls < 64)
-        log->first[log->calls] = first, log->count[log->calls] = count;
-    log->calls++;
-}
-
 static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
 {
     lm_pair m = {0};
@@ -794,10 +781,10 @@ static void check_lm(recur_rng *rng, recur_cell cell, const char *name)
            name);
     int ready = d_ids && d_targets && d_grad_logits && d_scalars && lm_pair_create(&m, cell);
     /* the device backward reports the same tensors in the same order */
-    ready_log host_log = {{0}, {0}, 0}, device_log = {{0}, {0}, 0};
+    test_ready_log host_log = {{0}, {0}, 0}, device_log = {{0}, {0}, 0};
     if (ready) {
-        recur_lm_set_grad_ready(m.host, log_ready, &host_log);
-        recur_lm_set_grad_ready(m.device, log_ready, &device_log);
+        recur_lm_set_grad_ready(m.host, test_log_ready, &host_log);
+        recur_lm_set_grad_ready(m.device, test_log_ready, &device_log);
     }
     for (int step = 1; step <= LM_STEPS && ready; step++) {
         for (int i = 0; i < LM_ROWS; i++) {

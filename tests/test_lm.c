@@ -121,19 +121,6 @@ static void check_carried_state(void)
     recur_lm_free(lm);
 }
 
-/* recur_lm_set_grad_ready: the calls of one backward, in order. */
-typedef struct ready_log {
-    int first[16], count[16], calls;
-} ready_log;
-
-static void log_ready(void *context, int first, int count)
-{
-    ready_log *log = context;
-    if (log->calls < 16)
-        log->first[log->calls] = first, log->count[log->calls] = count;
-    log->calls++;
-}
-
 /* The head first, then layer 1 and layer 0 of the stack (weight_ih,
  * weight_hh, bias_ih, bias_hh each), the embedding last: every parameter
  * exactly once. */
@@ -142,8 +129,8 @@ static void check_grad_ready(void)
     recur_lm_config c = {RECUR_LSTM, V, 4, 6, 2, 0, 0, 0, 0};
     recur_lm *lm;
     CHECK_OK(recur_lm_create(&c, 3, &lm));
-    ready_log log = {{0}, {0}, 0};
-    recur_lm_set_grad_ready(lm, log_ready, &log);
+    test_ready_log log = {{0}, {0}, 0};
+    recur_lm_set_grad_ready(lm, test_log_ready, &log);
     float grad_logits[T * B * V];
     const float *logits;
     float loss;

@@ -40,4 +40,11 @@ double test_rel_error(const float *a, const float *b, size_t n, double floor);
 /* Prints "name: N checks, N failed" and returns the exit status. */
 int test_finish(const char *name);
 
+/* The grad-ready reports of backward passes (a recur_grad_ready_fn with
+ * the log as its context), in order; calls counts past the 64 kept. */
+typedef struct test_ready_log {
+    int first[64], count[64], calls;
+} test_ready_log;
+void test_log_ready(void *context, int first, int count);
+
 #endif
