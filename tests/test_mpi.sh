@@ -155,7 +155,9 @@ timeout 120 "${mpi[@]}" "$recur" train "${args[@]}" --steps 100000 --eval-interv
 job=$!
 for _ in $(seq 1 600); do [[ -s $dir/killed.ckpt/last.safetensors ]] && break; sleep 0.1; done
 sleep 0.3
-victim=$(command -v pgrep >/dev/null && pgrep -n -f "^$recur train .*killed.safetensors")
+# a rank: a process running the training, not mpirun or timeout
+victim=$(command -v pgrep >/dev/null && pgrep -a -f "train .*killed\.safetensors" |
+  awk '$2 !~ /(mpirun|mpiexec|orterun|timeout)$/ { print $1 }' | tail -1)
 if ! command -v pgrep >/dev/null; then
   wait "$job"
   echo "skipped: a killed rank (no pgrep: apt-get install procps)"
@@ -166,8 +168,9 @@ elif [[ -n $victim ]]; then
   [[ $rc -ne 0 && $rc -ne 124 ]] && grep -qi "signal 9\|killed" "$dir/killed.log" && ok || bad "a killed rank: exit $rc, $(tail -3 "$dir/killed.log")"
   "$recur" generate "$dir/killed.ckpt/last.safetensors" --length 5 >/dev/null 2>&1 && ok || bad "the last checkpoint after a killed rank does not load"
 else
+  kill "$job" 2>/dev/null
   wait "$job"
-  bad "a killed rank: no rank process found (exit of the job: $?)"
+  bad "a killed rank: no rank process found"
 fi
 
 finish test_mpi
