@@ -27,6 +27,18 @@ static void copy_rows(int rows, int n, const float *src, int ld_src, float *dst,
                sizeof(float) * (size_t)n);
 }
 
+/* dst[j][k] += src[j][k] for columns k in [k0, k1) of rows strided matrices. */
+static void add_rows(int rows, int k0, int k1, const float *src, int ld_src, float *dst,
+                     int ld_dst)
+{
+    for (int j = 0; j < rows; j++) {
+        const float *src_row = src + (size_t)j * (size_t)ld_src;
+        float *dst_row = dst + (size_t)j * (size_t)ld_dst;
+        for (int k = k0; k < k1; k++)
+            dst_row[k] += src_row[k];
+    }
+}
+
 /* Fills rows of width n with the same vector (zeros when vec is NULL). */
 static void fill_rows(size_t rows, int n, const float *vec, float *dst)
 {
@@ -162,12 +174,7 @@ static void lstm_forward_units(void *job, int u0, int units)
 static void lstm_backward_units(void *job, int u0, int units)
 {
     const lstm_units_job *j = job;
-    for (int r = 0; r < j->rows; r++) {
-        float *dh_row = j->dh + (size_t)r * (size_t)j->H;
-        const float *dy_row = j->dy + (size_t)r * (size_t)j->ld;
-        for (int k = u0; k < u0 + units; k++)
-            dh_row[k] += dy_row[k];
-    }
+    add_rows(j->rows, u0, u0 + units, j->dy, j->ld, j->dh, j->H);
     recur_lstm_backward(j->rows, j->H, u0, units, j->gates, j->c, j->c_prev, j->dh, j->dc,
                         j->grad_gates);
 }
@@ -482,11 +489,7 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
             const int rows = plan->batch_sizes[t];
             const size_t row0 = plan->offsets[t];
             float *grad_gates_t = grad_gates + row0 * (size_t)GH;
-            const float *dy_t = dy + row0 * (size_t)ld_dy;
-            for (int j = 0; j < rows; j++)
-                for (int k = 0; k < Hout; k++)
-                    dh[(size_t)j * (size_t)Hout + (size_t)k] +=
-                        dy_t[(size_t)j * (size_t)ld_dy + (size_t)k];
+            add_rows(rows, 0, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout);
             if (dims->zoneout) {
                 zone_split(rows, Hout, saved->zone_h.data + row0 * (size_t)Hout, dh, kept_h);
                 if (dims->cell == RECUR_LSTM)
