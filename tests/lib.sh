@@ -16,6 +16,30 @@ expect_error() {
   else bad "$name: exit $rc, $lines stderr lines: $(head -c 300 "$dir/stderr")"; fi
 }
 
+# same_losses NAME A.csv B.csv ROWS FIRST LAST: columns FIRST..LAST (the
+# losses) of the ROWS rows of two metrics files with the same columns agree.
+same_losses() {
+  local worst
+  worst=$(paste -d, "$2" "$3" | awk -F, -v rows="$4" -v first="$5" -v last="$6" '
+      NR > 1 && $1 == $(NF / 2 + 1) {
+        for (c = first; c <= last; c++) { d = $c - $(c + NF / 2); d = d < 0 ? -d : d
+          r = d / ($c < 0 ? -$c : $c); if (r > w) w = r }; n++ }
+      END { if (n != rows) print "rows:" n; else printf "%.3g\n", w }')
+  echo "$1: worst relative difference of the losses $worst"
+  awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1e-4) }' && ok || bad "$1: losses differ (worst relative difference $worst)"
+}
+
+# printed_difference PATTERN A.log B.log ROWS: the largest absolute difference
+# between the numbers after "loss" and "acc" on the ROWS lines of two logs
+# that match PATTERN ("rows:N" when another number of lines matches).
+printed_difference() {
+  paste -d'|' <(grep "$1" "$2") <(grep "$1" "$3") |
+    awk -F'|' -v rows="$4" '{ k = split($1, a, " +"); split($2, b, " +")
+      for (i = 2; i <= k; i++) if (a[i - 1] == "loss" || a[i - 1] == "acc") {
+        d = a[i] - b[i]; d = d < 0 ? -d : d; if (d > w) w = d }; n++ }
+      END { if (n != rows) print "rows:" n; else printf "%.3g\n", w }'
+}
+
 # finish NAME: the summary line and the exit status.
 finish() {
   echo "$1: $passed passed, $failed failed"

@@ -51,11 +51,7 @@ if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu.err"; then
   expect_error "eval --device cuda without a GPU" classify eval "$dir/model.safetensors" \
     "$dir/reviews.csv" --text review --label label --device cuda
 else
-  worst=$(paste -d'|' <(grep "^epoch" "$dir/train.log") <(grep "^epoch" "$dir/gpu.log") |
-    awk -F'|' '{ n = split($1, a, " +"); split($2, b, " +")
-      for (i = 2; i <= n; i++) if (a[i - 1] == "loss" || a[i - 1] == "acc") {
-        d = a[i] - b[i]; d = d < 0 ? -d : d; if (d > w) w = d }; rows++ }
-      END { if (rows != 6) print "rows:" rows; else printf "%.3g\n", w }')
+  worst=$(printed_difference "^epoch" "$dir/train.log" "$dir/gpu.log" 6)
   echo "classify train, CPU vs GPU: worst difference of the printed numbers $worst"
   [[ $rc -eq 0 ]] && awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 2e-4) }' && ok ||
     bad "train --device cuda: exit $rc, worst $worst, $(tail -2 "$dir/gpu.err")"

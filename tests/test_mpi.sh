@@ -37,18 +37,6 @@ args=(--text "$dir/text.txt" --batch 8 --bptt 32 --hidden 32 --layers 1 --embed 
 timeout 60 "${mpi[@]}" "$recur" train "${args[@]}" -o "$dir/two.safetensors" >"$dir/two.log" 2>&1 || bad "2 processes failed: $(tail -3 "$dir/two.log")"
 grep -q "data-parallel over 2 processes" "$dir/two.log" || skip "this recur was built without MPI (RECUR_MPI=OFF)"
 
-# same_losses NAME A.csv B.csv ROWS FIRST LAST: columns FIRST..LAST (the
-# losses) of the ROWS rows of two metrics files with the same columns agree.
-same_losses() {
-  local worst
-  worst=$(paste -d, "$2" "$3" | awk -F, -v rows="$4" -v first="$5" -v last="$6" '
-      NR > 1 && $1 == $(NF / 2 + 1) {
-        for (c = first; c <= last; c++) { d = $c - $(c + NF / 2); d = d < 0 ? -d : d
-          r = d / ($c < 0 ? -$c : $c); if (r > w) w = r }; n++ }
-      END { if (n != rows) print "rows:" n; else printf "%.3g\n", w }')
-  echo "$1: worst relative difference of the losses $worst"
-  awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1e-4) }' && ok || bad "$1: losses differ (worst relative difference $worst)"
-}
 same_losses "1 vs 2 processes" "$dir/one.ckpt/metrics.csv" "$dir/two.ckpt/metrics.csv" 40 3 4
 
 # the gradients summed in many small buckets on the communication thread, and
@@ -118,11 +106,7 @@ cargs=(classify train --lines "$dir/pos.txt=pos,$dir/neg.txt=neg" --tokens char 
 "$recur" "${cargs[@]}" -o "$dir/c1.safetensors" >"$dir/c1.log" 2>&1 || bad "classify, 1 process failed: $(tail -2 "$dir/c1.log")"
 timeout 60 "${mpi[@]}" "$recur" "${cargs[@]}" -o "$dir/c2.safetensors" >"$dir/c2.log" 2>&1 || bad "classify, 2 processes failed: $(tail -3 "$dir/c2.log")"
 grep -q "data-parallel over 2 processes" "$dir/c2.log" && ok || bad "classify: not data-parallel: $(head -3 "$dir/c2.log")"
-worst=$(paste -d'|' <(grep "train loss" "$dir/c1.log") <(grep "train loss" "$dir/c2.log") |
-  awk -F'|' '{ split($1, a, " +"); split($2, b, " +")
-    for (i = 1; i <= length(a); i++) if (a[i - 1] == "loss" || a[i - 1] == "acc") {
-      d = a[i] - b[i]; d = d < 0 ? -d : d; if (d > w) w = d }; n++ }
-    END { if (n != 3) print "rows:" n; else printf "%.3g\n", w }')
+worst=$(printed_difference "train loss" "$dir/c1.log" "$dir/c2.log" 3)
 echo "classify 1 vs 2 processes: worst difference of the printed losses $worst"
 awk -v w="$worst" 'BEGIN { exit !(w ~ /^[0-9.e+-]+$/ && w + 0 <= 1.5e-4) }' && ok || bad "classify: losses differ ($worst)"
 [[ -s $dir/c2.safetensors && $(grep -c "train loss" "$dir/c2.log") -eq 3 && $(grep -c "^saved" "$dir/c2.log") -eq 1 ]] \
