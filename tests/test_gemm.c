@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,24 @@
 #include "backend/cpu/cells.h"
 #include "backend/cpu/gemm.h"
 #include "test_util.h"
+
+/* One check that err <= tolerance, the largest err kept in *worst; a
+ * failure prints the printf-style context and the error. */
+static void check_error(double err, double tolerance, double *worst, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void check_error(double err, double tolerance, double *worst, const char *fmt, ...)
+{
+    *worst = fmax(*worst, err);
+    test_checks++;
+    if (err <= tolerance)
+        return;
+    test_failures++;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": error %.3g\n", err);
+}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float uniform(void)
@@ -139,15 +158,9 @@ static void test_packed(void)
                                                       trans_b, betas[bi], c0, ldc, c,
                                                       ti ? other : first);
                             products++;
-                            worst = fmax(worst, err);
-                            test_checks++;
-                            if (!(err <= 1e-6)) {
-                                test_failures++;
-                                fprintf(stderr,
-                                        "packed m=%d n=%d k=%d trans_b=%d beta=%g threads=%d: "
-                                        "error %.3g\n",
-                                        m, n, k, trans_b, betas[bi], ti + 1, err);
-                            }
+                            check_error(err, 1e-6, &worst,
+                                        "packed m=%d n=%d k=%d trans_b=%d beta=%g threads=%d", m,
+                                        n, k, trans_b, betas[bi], ti + 1);
                             if (ti) {
                                 test_checks++;
                                 if (memcmp(first, other, sizeof(float) * (size_t)m * ldc)) {
@@ -373,15 +386,9 @@ static void test_split(void)
                             for (int i = 0; i < m * ldc; i++)
                                 err = fmax(err, isnan(c[i]) ? INFINITY : fabs(c[i] - want[i]));
                             products++;
-                            worst = fmax(worst, err);
-                            test_checks++;
-                            if (!(err <= 1e-5)) {
-                                test_failures++;
-                                fprintf(stderr,
-                                        "split m=%d n=%d k=%d ta=%d tb=%d threads=%d: error "
-                                        "%.3g\n",
-                                        m, n, k, ta, tb, ti + 2, err);
-                            }
+                            check_error(err, 1e-5, &worst,
+                                        "split m=%d n=%d k=%d ta=%d tb=%d threads=%d", m, n, k,
+                                        ta, tb, ti + 2);
                             free(a), free(b), free(c), free(want);
                         }
     recur_gemm_team_destroy(teams[0]);
@@ -428,13 +435,8 @@ int main(void)
                 for (int offset = 0; offset < 16; offset++) {
                     double err = check_one(trans_b, n, k, betas[bi], offset,
                                            offset ? other : first);
-                    worst = fmax(worst, err);
-                    test_checks++;
-                    if (!(err <= 1e-6)) {
-                        test_failures++;
-                        fprintf(stderr, "n=%d k=%d trans_b=%d beta=%g offset %d: error %.3g\n", n,
-                                k, trans_b, betas[bi], offset, err);
-                    }
+                    check_error(err, 1e-6, &worst, "n=%d k=%d trans_b=%d beta=%g offset %d", n,
+                                k, trans_b, betas[bi], offset);
                     if (offset) {
                         test_checks++;
                         if (memcmp(first, other, sizeof(float) * (size_t)n) != 0) {
