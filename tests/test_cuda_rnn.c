@@ -4,9 +4,10 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 within its error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
- * Every check of the forward runs twice: with the per-step kernels
- * (RECUR_CUDA_PERSISTENT=0) and with the persistent kernel wherever it fits
- * (=1).
+ * Every check runs three times: with the per-step kernels
+ * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
+ * (=1), and with the one-cluster forward wherever it fits
+ * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 256, B <= 32, sm_90).
  * usage: test_cuda_rnn [CONFIGS [SEED]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -332,9 +333,12 @@ int main(int argc, char **argv)
         return test_failures ? 1 : 77;
     }
     printf("device: %s\n", device);
-    static const char *const modes[2] = {"0", "1"};
-    for (int m = 0; m < 2; m++) {
-        setenv("RECUR_CUDA_PERSISTENT", modes[m], 1);
+    static const struct {
+        const char *persistent, *cluster;
+    } modes[3] = {{"0", "0"}, {"1", "0"}, {"", "1"}};
+    for (int m = 0; m < 3; m++) {
+        setenv("RECUR_CUDA_PERSISTENT", modes[m].persistent, 1);
+        setenv("RECUR_CUDA_CLUSTER", modes[m].cluster, 1);
         worst_state = worst_grad = 0.0;
         recur_rng rng;
         recur_rng_seed(&rng, seed);
@@ -350,15 +354,18 @@ int main(int argc, char **argv)
             c.num_layers = 3, c.dropout = 0.3f;
             check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
         }
-        /* Larger layers, where the persistent kernel spreads over many blocks. */
+        /* Larger layers, where the persistent kernels spread over many
+         * blocks; the last three fill the largest clusters (16 and 9 blocks,
+         * 32 rows). */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
-        } large[] = {{RECUR_LSTM, 512, 4, 20, 0, 0},
-                     {RECUR_GRU, 1024, 2, 9, 0, 1},
-                     {RECUR_RNN_TANH, 700, 3, 11, 1, 1},
-                     {RECUR_LSTM, 1024, 16, 6, 1, 0}};
-        for (int i = 0; i < 4; i++) {
+        } large[] = {{RECUR_LSTM, 512, 4, 20, 0, 0},   {RECUR_GRU, 1024, 2, 9, 0, 1},
+                     {RECUR_RNN_TANH, 700, 3, 11, 1, 1}, {RECUR_LSTM, 1024, 16, 6, 1, 0},
+                     {RECUR_LSTM, 256, 16, 13, 0, 1},   {RECUR_GRU, 130, 32, 9, 1, 1},
+                     {RECUR_LSTM, 200, 32, 7, 0, 0}};
+        const int n_large = (int)(sizeof large / sizeof large[0]);
+        for (int i = 0; i < n_large; i++) {
             recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);
             c.bidirectional = large[i].bidir;
             check_config(configs + 8 + i, &c, &rng, large[i].seq, large[i].batch,
@@ -366,9 +373,9 @@ int main(int argc, char **argv)
         }
         check_device_calls(&rng);
         check_tf32(&rng);
-        printf("RECUR_CUDA_PERSISTENT=%s: %d configurations: worst state error %.3g, worst "
-               "gradient error %.3g\n",
-               modes[m], configs, worst_state, worst_grad);
+        printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s: %d configurations: worst state "
+               "error %.3g, worst gradient error %.3g\n",
+               modes[m].persistent, modes[m].cluster, configs, worst_state, worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

@@ -2,6 +2,7 @@
  * thread per element, grid-stride loops, the cell math of
  * src/backend/cpu/cell_*.c with the accurate expf/tanhf (no fast math). */
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/launch.cuh"
 
 #include <cooperative_groups.h>
@@ -10,8 +11,6 @@
 namespace cg = cooperative_groups;
 
 namespace {
-
-__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 __global__ void gather_rows(size_t total, int n, const int *map, const float *src, int ld_src,
                             float *dst, int ld_dst)
@@ -232,8 +231,6 @@ __device__ __forceinline__ float warp_dot(const float *a, const float *b, int n,
         sum += __shfl_down_sync(0xffffffffu, sum, off);
     return sum;
 }
-
-enum { kCellTanh = 0, kCellRelu = 1, kCellLstm = 2, kCellGru = 3 }; /* recur_cell */
 
 /* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
  * (h_prev), acc [B][G][units] (the recurrent products of this step). */

@@ -89,6 +89,9 @@ struct rnn_cuda {
      * size persist_batch[i] (0: none yet). */
     rk_persistent persist[2];
     int persist_batch[2], persist_ok[2];
+    /* The one-cluster forward's plan (rk_cluster_plan) for cluster_batch. */
+    rk_persistent cluster;
+    int cluster_batch, cluster_ok;
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
@@ -337,6 +340,30 @@ static int use_persistent(rnn_cuda *cu, int backward)
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
 }
 
+/* Whether this forward runs its steps on one thread-block cluster
+ * (rk_cluster_forward: LSTM or GRU, H <= 256, B <= 32, sm_90): only with
+ * RECUR_CUDA_CLUSTER=1 until it has been measured against the persistent
+ * kernel (docs/BENCHMARKS.md), never with RECUR_CUDA_PERSISTENT=0. */
+static int use_cluster(rnn_cuda *cu)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
+    const char *env = getenv("RECUR_CUDA_CLUSTER");
+    if (dims->proj || !env || env[0] != '1' || (persistent && persistent[0] == '0'))
+        return 0;
+    rk_persistent *p = &cu->cluster;
+    if (cu->cluster_batch != cu->plan.batch) {
+        memset(p, 0, sizeof *p);
+        p->cell = (int)dims->cell;
+        p->H = dims->hidden;
+        p->G = dims->gates;
+        p->B = cu->plan.batch;
+        cu->cluster_ok = rk_cluster_plan(p);
+        cu->cluster_batch = cu->plan.batch;
+    }
+    return cu->cluster_ok;
+}
+
 /* The forward's steps, one GEMM and one gate kernel each (see step_loop). */
 static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
 {
@@ -489,15 +516,17 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
     return L->backward ? backward_steps(cu, L) : forward_steps(cu, L);
 }
 
+/* The forward's steps in one launch: the grid-wide persistent kernel, or
+ * (on_cluster) the one-cluster kernel. */
 static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
-                                       const cuda_weights *w, float *y, int ld_y)
+                                       const cuda_weights *w, float *y, int ld_y, int on_cluster)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
     RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
-    rk_persistent p = cu->persist[0];
+    rk_persistent p = on_cluster ? cu->cluster : cu->persist[0];
     p.T = plan->seq_len;
     p.reverse = reverse;
     p.batch_sizes = INTS(cu->steps);
@@ -512,7 +541,10 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
     p.y = y;
     p.ld_y = ld_y;
-    TRY_KERNEL(rk_persistent_forward(cu->stream, &p));
+    if (on_cluster)
+        TRY_KERNEL(rk_cluster_forward(cu->stream, &p));
+    else
+        TRY_KERNEL(rk_persistent_forward(cu->stream, &p));
     if (plan->seq_len % 2) /* h_n ended in the second buffer */
         TRY_CUDA(cudaMemcpyAsync(cu->h_state.ptr, cu->h_alt.ptr, sizeof(float) * B * H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
@@ -563,8 +595,10 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
                  "cudaMemcpyAsync (c0)");
+    if (use_cluster(cu))
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
     if (use_persistent(cu, 0))
-        return persistent_forward(cu, group, reverse, &w, y, ld_y);
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
