@@ -108,6 +108,14 @@ for cluster in 0 1; do
       --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
   status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | forward ms: $(awk '$2 == "forward" { printf "%s %s  ", $1, $3 }' "$log")"
 done
+# bf16 with W_hh in bfloat16 (RECUR_CUDA_BF16_WEIGHTS=1, opt-in until
+# measured) against cuBLAS converting the float32 W_hh, back to back.
+for weights in 0 1; do
+  log=$out/bench_bf16_weights$weights.log
+  RECUR_CUDA_BF16_WEIGHTS=$weights "$bin/recur" bench --device cuda --math bf16 --seconds "$seconds" \
+    --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
+  status "bench bf16, RECUR_CUDA_BF16_WEIGHTS=$weights" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+done
 RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
   --math "${MATH:-fp32,tf32,bf16}" \
   --out "$out/compare.md" >"$out/compare.log" 2>&1

@@ -2,7 +2,7 @@
  * by test_rnn_reference): random configurations of every core option, run
  * forward and backward on both with the same parameters and inputs; the
  * device-pointer calls against the host-pointer ones; dropout masks shared
- * with the CPU; TF32 within its error; errors. Without a GPU only the
+ * with the CPU; TF32 and BF16 within their error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
  * Every check runs three times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
@@ -19,7 +19,7 @@
 
 #define STATE_TOLERANCE 1e-4 /* the core's targets against PyTorch */
 #define GRAD_TOLERANCE 1e-3
-#define TF32_TOLERANCE 2e-2
+#define REDUCED_TOLERANCE 2e-2 /* TF32 and BF16 modes */
 
 static double worst_state, worst_grad;
 
@@ -256,14 +256,18 @@ static void check_device_calls(recur_rng *rng)
 }
 
 /* TF32 products: within TF32's error of the CPU, reported. */
-static void check_tf32(recur_rng *rng)
+/* A reduced-precision mode (TF32, or BF16 with W_hh and the rows it
+ * multiplies converted to bfloat16 when bf16_weights is "1", by cuBLAS when
+ * "0") against the CPU in float32, within REDUCED_TOLERANCE. */
+static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16_weights)
 {
+    setenv("RECUR_CUDA_BF16_WEIGHTS", bf16_weights, 1);
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 256, 256);
     recur_rnn *cpu = NULL, *gpu = NULL;
     CHECK_OK(recur_rnn_create(&c, 5, &cpu));
     CHECK_OK(recur_rnn_create(&c, 5, &gpu));
     CHECK_OK(recur_rnn_set_device(gpu, RECUR_DEVICE_CUDA));
-    CHECK_OK(recur_rnn_set_math(gpu, RECUR_MATH_TF32));
+    CHECK_OK(recur_rnn_set_math(gpu, math));
     run_io a, b;
     io_init(&a, cpu, rng, 20, 16, 0, 0, 0);
     b = a;
@@ -271,12 +275,16 @@ static void check_tf32(recur_rng *rng)
     run_host(gpu, &b);
     double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
     double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
-    printf("TF32: output relative error %.3g, parameter gradients %.3g\n", e, g);
-    compare_runs(-2, &b, &a, TF32_TOLERANCE, TF32_TOLERANCE);
+    printf("%s%s: output relative error %.3g, parameter gradients %.3g\n",
+           math == RECUR_MATH_TF32 ? "TF32" : "BF16",
+           math == RECUR_MATH_TF32 ? "" : bf16_weights[0] == '1' ? " (bf16 W_hh)" : " (cuBLAS)", e,
+           g);
+    compare_runs(-2, &b, &a, REDUCED_TOLERANCE, REDUCED_TOLERANCE);
     io_free_results(&b);
     io_free(&a);
     recur_rnn_free(cpu);
     recur_rnn_free(gpu);
+    unsetenv("RECUR_CUDA_BF16_WEIGHTS");
 }
 
 /* What must fail cleanly, with or without a GPU. */
@@ -372,7 +380,9 @@ int main(int argc, char **argv)
                          large[i].lengths, 1, 1, 0);
         }
         check_device_calls(&rng);
-        check_tf32(&rng);
+        check_reduced_math(&rng, RECUR_MATH_TF32, "0");
+        check_reduced_math(&rng, RECUR_MATH_BF16, "0");
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1");
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s: %d configurations: worst state "
                "error %.3g, worst gradient error %.3g\n",
                modes[m].persistent, modes[m].cluster, configs, worst_state, worst_grad);

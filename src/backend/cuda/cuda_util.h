@@ -32,6 +32,11 @@ recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int tr
                        int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                        float *c, int ldc);
+/* The same product with A and B already in bfloat16 (device arrays of
+ * uint16 bit patterns) and C in float32, accumulated in float32. */
+recur_status cuda_gemm_bf16(cublasHandle_t blas, int trans_a, int trans_b, int m, int n, int k,
+                            float alpha, const void *a, int lda, const void *b, int ldb,
+                            float beta, float *c, int ldc);
 /* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
 recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
                                   const float *ones, float *y);

@@ -173,6 +173,20 @@ recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int tr
                            "sgemm");
 }
 
+recur_status cuda_gemm_bf16(cublasHandle_t blas, int trans_a, int trans_b, int m, int n, int k,
+                            float alpha, const void *a, int lda, const void *b, int ldb,
+                            float beta, float *c, int ldc)
+{
+    if (m == 0 || n == 0)
+        return RECUR_OK;
+    const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    return cuda_blas_check(cublasGemmEx(blas, op_b, op_a, n, m, k, &alpha, b, CUDA_R_16BF, ldb, a,
+                                        CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                           "gemm (bf16 inputs)");
+}
+
 recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
                                   const float *ones, float *y)
 {

@@ -6,6 +6,7 @@
 #include "backend/cuda/launch.cuh"
 
 #include <cooperative_groups.h>
+#include <cuda_bf16.h>
 #include <stdint.h>
 
 namespace cg = cooperative_groups;
@@ -74,6 +75,11 @@ __global__ void accumulate(size_t n, const float *src, float *dst)
 __global__ void multiply(size_t n, const float *src, float *dst)
 {
     GRID_FOR(i, n) dst[i] *= src[i];
+}
+
+__global__ void to_bf16(size_t n, const float *src, __nv_bfloat16 *dst)
+{
+    GRID_FOR(i, n) dst[i] = __float2bfloat16_rn(src[i]);
 }
 
 __global__ void elman_forward(size_t total, int H, int relu, const float *pre, float *h_state,
@@ -464,6 +470,11 @@ int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst)
 int rk_multiply(cudaStream_t stream, size_t n, const float *src, float *dst)
 {
     RK_LAUNCH(multiply, n, src, dst);
+}
+
+int rk_to_bf16(cudaStream_t stream, size_t n, const float *src, void *dst)
+{
+    RK_LAUNCH(to_bf16, n, src, (__nv_bfloat16 *)dst);
 }
 
 int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float *pre,

@@ -37,6 +37,9 @@ int rk_fill(cudaStream_t stream, size_t n, float value, float *dst);
 int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst);
 /* dst[i] *= src[i], i < n. */
 int rk_multiply(cudaStream_t stream, size_t n, const float *src, float *dst);
+/* dst[i] = src[i] rounded to bfloat16 (to nearest even), i < n; dst holds
+ * the 16-bit patterns. */
+int rk_to_bf16(cudaStream_t stream, size_t n, const float *src, void *dst);
 
 /* ---- cells: one time step of `rows` rows (see src/backend/cpu/cells.h) ---- */
 

@@ -37,6 +37,10 @@ typedef struct step_loop {
     recur_math math;
     uint64_t plan_generation;
     cuda_weights w;
+    /* bfloat16 copies for the recurrent products (use_bf16_weights): W_hh
+     * [G*H, Hout], and scratch for the rows each step multiplies by it; NULL
+     * when the products read the float32 arrays. */
+    void *weight_hh_bf16, *rows_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
     /* backward (also gates, cell, hidden_n, step and y, read) */
@@ -96,6 +100,7 @@ struct rnn_cuda {
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
     cuda_buffer h_state, c_state, bias, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+    cuda_buffer weight_bf16, rows_bf16; /* step_loop's bfloat16 copies */
 
     /* The host-pointer calls' device copies of their arguments. */
     cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
@@ -223,7 +228,8 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->c_state,    &cu->bias,       &cu->step,      &cu->ones,
                            &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
                            &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
-                           &cu->io_c0,      &cu->io_hn,      &cu->io_cn};
+                           &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
+                           &cu->rows_bf16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
@@ -364,6 +370,51 @@ static int use_cluster(rnn_cuda *cu)
     return cu->cluster_ok;
 }
 
+/* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
+ * of the rows (RECUR_MATH_BF16 only). cuBLAS's bf16 mode otherwise reads the
+ * float32 W_hh every step: twice the bytes, and from memory rather than L2
+ * once W_hh passes about half of an H100's L2 (lstm-h2048-b128-t100 runs at
+ * 0.56x cuDNN in bf16, docs/BENCHMARKS.md). The products are the same
+ * (inputs rounded to bfloat16, float32 sums). Only with
+ * RECUR_CUDA_BF16_WEIGHTS=1 until it has been measured on a GPU. */
+static int use_bf16_weights(const rnn_cuda *cu)
+{
+    const char *env = getenv("RECUR_CUDA_BF16_WEIGHTS");
+    return cu->math == RECUR_MATH_BF16 && env && env[0] == '1';
+}
+
+/* Fills L's bfloat16 copies when use_bf16_weights: W_hh converted now, on the
+ * stream, and scratch for rows of up to max(G*H, Hout) columns. Before the
+ * step loop runs or is captured. */
+static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
+{
+    if (!use_bf16_weights(cu))
+        return RECUR_OK;
+    const rnn_dims *dims = &cu->layout.dims;
+    const size_t GH = (size_t)dims->gates * dims->hidden, Hout = (size_t)dims->out;
+    const size_t B = (size_t)cu->plan.batch, bf16 = 2; /* bytes */
+    RECUR_TRY(cuda_buffer_reserve(&cu->weight_bf16, bf16 * GH * Hout));
+    RECUR_TRY(cuda_buffer_reserve(&cu->rows_bf16, bf16 * B * (GH > Hout ? GH : Hout)));
+    TRY_KERNEL(rk_to_bf16(cu->stream, GH * Hout, L->w.weight_hh, cu->weight_bf16.ptr));
+    L->weight_hh_bf16 = cu->weight_bf16.ptr;
+    L->rows_bf16 = cu->rows_bf16.ptr;
+    return RECUR_OK;
+}
+
+/* c[rows, n] = a[rows, k] W_hh^T (forward: trans_b 1, k = Hout, n = G*H) or
+ * a W_hh (backward: trans_b 0, k = G*H, n = Hout), plus beta c: one step's
+ * recurrent product, from L's bfloat16 copies when it has them. */
+static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b, int rows, int n,
+                                   int k, const float *a, float beta, float *c, int ldc)
+{
+    const int Hout = cu->layout.dims.out;
+    if (!L->weight_hh_bf16)
+        return gemm(cu, 0, trans_b, rows, n, k, 1.0f, a, k, L->w.weight_hh, Hout, beta, c, ldc);
+    TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
+    return cuda_gemm_bf16(cu->blas, 0, trans_b, rows, n, k, 1.0f, L->rows_bf16, k,
+                          L->weight_hh_bf16, Hout, beta, c, ldc);
+}
+
 /* The forward's steps, one GEMM and one gate kernel each (see step_loop). */
 static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
 {
@@ -383,13 +434,11 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gates_t, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gates_t, GH));
             TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
             break;
         case RECUR_LSTM: {
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gates_t, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gates_t, GH));
             float *c_t = L->cell + row0 * (size_t)H;
             if (dims->proj) {
                 float *m_t = L->proj_in + row0 * (size_t)H;
@@ -407,8 +456,7 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         case RECUR_GRU: {
             float *gh = L->step;
             TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
-            RECUR_TRY(gemm(cu, 0, 1, rows, GH, Hout, 1.0f, h_state, Hout, w.weight_hh, Hout, 1.0f,
-                           gh, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gh, GH));
             TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
                                       L->hidden_n + row0 * (size_t)H, y_t, ld_y));
             break;
@@ -463,8 +511,8 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
         }
         /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
         const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
-        RECUR_TRY(gemm(cu, 0, 0, rows, Hout, GH, 1.0f, grad_gh + row0 * (size_t)GH, GH,
-                       w.weight_hh, Hout, beta, dh, Hout));
+        RECUR_TRY(recurrent_gemm(cu, L, 0, rows, Hout, GH, grad_gh + row0 * (size_t)GH, beta, dh,
+                                 Hout));
     }
 
     return RECUR_OK;
@@ -605,6 +653,7 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
     loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
     loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
     loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
+    RECUR_TRY(prepare_bf16_weights(cu, &loop));
     return run_step_loop(cu, &loop);
 }
 
@@ -678,6 +727,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
         loop.h_prev = h_prev, loop.c_prev = FLT(cu->c_prev), loop.grad_h = FLT(cu->grad_h);
+        RECUR_TRY(prepare_bf16_weights(cu, &loop));
         RECUR_TRY(run_step_loop(cu, &loop));
     }
 
