@@ -99,11 +99,11 @@ RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
 status "bench, per-step kernels" "exit $?"
 cat "$out/bench_steps.log"
 # The one-cluster forward (RECUR_CUDA_CLUSTER=1, opt-in until measured)
-# against the default choice, back to back: two suite cases and a GRU.
+# against the default choice, back to back: three suite cases and a GRU.
 for cluster in 0 1; do
   log=$out/bench_cluster$cluster.log
   { RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
-      --cases lstm-h128-b1-t100,lstm-h256-b16-t50 &&
+      --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 &&
     RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
       --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
   status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | forward ms: $(awk '$2 == "forward" { printf "%s %s  ", $1, $3 }' "$log")"

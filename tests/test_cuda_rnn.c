@@ -7,7 +7,7 @@
  * Every check runs three times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
  * (=1), and with the one-cluster forward wherever it fits
- * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 256, B <= 32, sm_90).
+ * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90).
  * usage: test_cuda_rnn [CONFIGS [SEED]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -363,15 +363,16 @@ int main(int argc, char **argv)
             check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
         }
         /* Larger layers, where the persistent kernels spread over many
-         * blocks; the last three fill the largest clusters (16 and 9 blocks,
-         * 32 rows). */
+         * blocks; the one-cluster forward takes the first and the last four:
+         * 16 blocks of 32 warps with weights in shared memory too (H512), 10
+         * such blocks (H300), 16, 9 and 13 blocks of 16 warps, up to 32 rows. */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
         } large[] = {{RECUR_LSTM, 512, 4, 20, 0, 0},   {RECUR_GRU, 1024, 2, 9, 0, 1},
                      {RECUR_RNN_TANH, 700, 3, 11, 1, 1}, {RECUR_LSTM, 1024, 16, 6, 1, 0},
-                     {RECUR_LSTM, 256, 16, 13, 0, 1},   {RECUR_GRU, 130, 32, 9, 1, 1},
-                     {RECUR_LSTM, 200, 32, 7, 0, 0}};
+                     {RECUR_GRU, 300, 3, 8, 0, 1},      {RECUR_LSTM, 256, 16, 13, 0, 1},
+                     {RECUR_GRU, 130, 32, 9, 1, 1},     {RECUR_LSTM, 200, 32, 7, 0, 0}};
         const int n_large = (int)(sizeof large / sizeof large[0]);
         for (int i = 0; i < n_large; i++) {
             recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);

@@ -1,23 +1,26 @@
 /* The small-batch LSTM/GRU forward on one thread-block cluster (sm_90), with
- * the recurrent weights in registers (see kernels.h, rk_cluster_plan).
+ * the recurrent weights on chip: in registers, and past KW of them a lane in
+ * shared memory (see kernels.h, rk_cluster_plan).
  *
- * Layout. Block r of the cluster has kClusterWarps warps; warp w owns hidden
- * unit u = r * kClusterWarps + w. Lane l of that warp holds gate g = l / 8's
- * row of W_hh for unit u, columns 32 q + 4 (l % 8) + e (q < KW / 4, e < 4),
- * in KW registers, zero past H. Every block keeps all of h in its shared
- * memory (double buffer [2][Bp][HS]: HS = 8 KW + 4 floats a row, zero past H;
- * the 4 extra floats put the lanes' single-float stores of a column into
- * different banks).
+ * Layout. Block r of the cluster has WARPS warps; warp w owns hidden unit
+ * u = r * WARPS + w. Lane l of that warp holds gate g = l / 8's row of W_hh
+ * for unit u, columns 32 q + 4 (l % 8) + e (e < 4): chunks q < KW / 4 in KW
+ * registers, the next KS / 4 chunks in shared memory (wsm [WARPS][KS/4][32]
+ * float4, a warp's lanes reading 512 consecutive bytes), zero past H. Every
+ * block keeps all of h in its shared memory (double buffer [2][Bp][HS]:
+ * HS = 8 (KW + KS) + 4 floats a row, zero past H; the 4 extra floats put the
+ * lanes' single-float stores of a column into different banks).
  *
  * One step: each warp forms its unit's G gate products for the active rows,
- * four batch rows at a time (float4 loads of h that the 8 lanes of a gate
- * spread over 32 consecutive floats, then a butterfly over the 8 lanes);
- * lane j then applies the cell to batch row j, stores what the backward
- * needs, and writes the new h value into the next buffer of every block
- * through distributed shared memory; one cluster barrier ends the step. The
- * input pre-activations of step s + 1 and the row counts of step s + 2 are
- * loaded during step s, so no global load waits on the step's critical path.
- * The arithmetic and what is stored are those of persistent_forward. */
+ * four batch rows at a time, or one when one is left (float4 loads of h that
+ * the 8 lanes of a gate spread over 32 consecutive floats, then a butterfly
+ * over the 8 lanes); lane j then applies the cell to batch row j, stores what
+ * the backward needs, and writes the new h value into the next buffer of
+ * every block through distributed shared memory; one cluster barrier ends
+ * the step. The input pre-activations of step s + 1 and the row counts of
+ * step s + 2 are loaded during step s, so no global load waits on the step's
+ * critical path. The arithmetic and what is stored are those of
+ * persistent_forward. */
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -28,59 +31,121 @@ namespace cg = cooperative_groups;
 
 namespace {
 
-const int kClusterWarps = 16;                    /* hidden units per block */
-const int kClusterThreads = 32 * kClusterWarps;  /* threads per block */
-const int kClusterBlocks = 16;                   /* non-portable cluster maximum (H100) */
-const int kClusterRows = 32;                     /* batch rows: one lane each */
-const int kLanesPerGate = 8;                     /* lanes sharing one gate row */
+const int kClusterBlocks = 16; /* non-portable cluster maximum (H100) */
+const int kClusterRows = 32;   /* batch rows: one lane each */
+const int kLanesPerGate = 8;   /* lanes sharing one gate row */
 
-/* Floats a row of h takes in shared memory for KW weights a lane. */
-__host__ __device__ constexpr int cluster_row_floats(int kw) { return kLanesPerGate * kw + 4; }
-
-/* Floats of shared memory for batch B and hidden size H: the h double buffer
- * [2][Bp][HS] (Bp: B rounded up to 4) and the gate sums [warps][4][32]. */
-size_t cluster_smem_floats(int B, int H)
+/* Floats a row of h takes in shared memory for KW + KS weights a lane. */
+__host__ __device__ constexpr int cluster_row_floats(int weights)
 {
-    const size_t Bp = (size_t)((B + 3) & ~3);
-    const int kw = 4 * ((H + 31) / 32);
-    return 2 * Bp * (size_t)cluster_row_floats(kw) + (size_t)kClusterWarps * 4 * kClusterRows;
+    return kLanesPerGate * weights + 4;
 }
 
-template <int KW>
-__global__ void __launch_bounds__(kClusterThreads, 1) cluster_forward(rk_persistent a)
+/* Floats of shared memory for WARPS warps, KS shared weights a lane, KW + KS
+ * weights a lane in all and batch B: wsm, the h double buffer [2][Bp][HS]
+ * (Bp: B rounded up to 4) and the gate sums [WARPS][4][32]. */
+size_t cluster_smem_floats(int warps, int ks, int weights, int B)
+{
+    const size_t Bp = (size_t)((B + 3) & ~3);
+    return (size_t)warps * 32 * ks + 2 * Bp * (size_t)cluster_row_floats(weights) +
+           (size_t)warps * 4 * kClusterRows;
+}
+
+/* acc[gate][j0 + jj] (jj < JB) = this warp's gate row . h row j0 + jj: the
+ * lane's partial products over its columns, four accumulators, then the
+ * butterfly over the gate's 8 lanes. w: KW register weights; wsm: the lane's
+ * first shared chunk (stride 32 float4). */
+template <int JB, int KW, int KS, int HS4>
+__device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *wsm,
+                                          const float4 *h4, int j0, int gate, int seg, float *acc)
+{
+    constexpr int P = 4 / JB; /* accumulators a row */
+    float part[JB][P];
+#pragma unroll
+    for (int jj = 0; jj < JB; jj++)
+#pragma unroll
+        for (int k = 0; k < P; k++)
+            part[jj][k] = 0.0f;
+#pragma unroll
+    for (int q = 0; q < (KW + KS) / 4; q++) {
+        const float4 wv = q < KW / 4
+                              ? make_float4(w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3])
+                              : wsm[(q - KW / 4) * 32];
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++) {
+            const float4 hv = h4[(j0 + jj) * HS4 + kLanesPerGate * q + seg];
+            float v = part[jj][q % P];
+            v = fmaf(wv.x, hv.x, v);
+            v = fmaf(wv.y, hv.y, v);
+            v = fmaf(wv.z, hv.z, v);
+            v = fmaf(wv.w, hv.w, v);
+            part[jj][q % P] = v;
+        }
+    }
+    float sum[JB];
+#pragma unroll
+    for (int jj = 0; jj < JB; jj++) {
+        sum[jj] = part[jj][0];
+#pragma unroll
+        for (int k = 1; k < P; k++)
+            sum[jj] += part[jj][k];
+    }
+#pragma unroll
+    for (int off = 1; off < kLanesPerGate; off <<= 1)
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++)
+            sum[jj] += __shfl_xor_sync(0xffffffffu, sum[jj], off);
+    if (seg == 0) {
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++)
+            acc[gate * kClusterRows + j0 + jj] = sum[jj];
+    }
+}
+
+template <int WARPS, int KW, int KS>
+__global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    constexpr int HS = cluster_row_floats(KW); /* floats a row of h in shared memory */
+    constexpr int HS = cluster_row_floats(KW + KS); /* floats a row of h in shared memory */
     constexpr int HS4 = HS / 4;
+    constexpr int threads = 32 * WARPS;
     extern __shared__ float4 smem4[];
     cg::cluster_group cluster = cg::this_cluster();
     const int H = a.H, G = a.G, B = a.B, T = a.T;
     const int Bp = (B + 3) & ~3;
     const int blocks = (int)cluster.num_blocks();
-    float4 *hbuf4 = smem4;                                  /* [2][Bp][HS4] */
-    float *acc_all = (float *)(hbuf4 + 2 * (size_t)Bp * HS4); /* [warps][4][32] */
+    float4 *wsm_all = smem4;                                  /* [WARPS][KS/4][32] */
+    float4 *hbuf4 = wsm_all + WARPS * (KS / 4) * 32;          /* [2][Bp][HS4] */
+    float *acc_all = (float *)(hbuf4 + 2 * (size_t)Bp * HS4); /* [WARPS][4][32] */
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
-    const int u = (int)cluster.block_rank() * kClusterWarps + warp;
+    const int u = (int)cluster.block_rank() * WARPS + warp;
     const bool unit_ok = u < H;
+    const float4 *wsm = wsm_all + warp * (KS / 4) * 32 + lane;
     float *acc = acc_all + warp * 4 * kClusterRows; /* [gate][row] of this warp's unit */
     /* The time step of position s (a reverse direction runs backwards). */
     auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
+    /* Weight e of chunk q of this lane's gate row, zero past H. */
+    auto weight = [&](int q, int e) {
+        const int col = 32 * q + 4 * seg + e;
+        return unit_ok && gate < G && col < H ? a.weight_hh[((size_t)gate * H + u) * H + col]
+                                              : 0.0f;
+    };
 
     float w[KW];
 #pragma unroll
-    for (int q = 0; q < KW / 4; q++) {
+    for (int q = 0; q < KW / 4; q++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int col = 32 * q + 4 * seg + e;
-            w[4 * q + e] = unit_ok && gate < G && col < H
-                               ? a.weight_hh[((size_t)gate * H + u) * H + col]
-                               : 0.0f;
-        }
+        for (int e = 0; e < 4; e++)
+            w[4 * q + e] = weight(q, e);
+    for (int qs = 0; qs < KS / 4; qs++) {
+        const int q = KW / 4 + qs;
+        wsm_all[(warp * (KS / 4) + qs) * 32 + lane] =
+            make_float4(weight(q, 0), weight(q, 1), weight(q, 2), weight(q, 3));
     }
     float *hbuf = (float *)hbuf4;
-    for (int idx = tid; idx < 2 * Bp * HS; idx += kClusterThreads) {
+    for (int idx = tid; idx < 2 * Bp * HS; idx += threads) {
         const int j = (idx / HS) % Bp, col = idx % HS;
         hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h_a[(size_t)j * H + col] : 0.0f;
     }
@@ -122,72 +187,58 @@ __global__ void __launch_bounds__(kClusterThreads, 1) cluster_forward(rk_persist
 
         const float4 *h4 = hbuf4 + (size_t)(s & 1) * Bp * HS4;
         float *h_next = hbuf + (size_t)((s + 1) & 1) * Bp * HS;
-        /* The gate products of the active rows, four rows at a time. */
+        /* The gate products of the active rows (rows is the same in every lane). */
         for (int j0 = 0; j0 < rows; j0 += 4) {
-            float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-            for (int q = 0; q < KW / 4; q++) {
-#pragma unroll
-                for (int jj = 0; jj < 4; jj++) {
-                    const float4 hv = h4[(size_t)(j0 + jj) * HS4 + kLanesPerGate * q + seg];
-                    float v = sum[jj];
-                    v = fmaf(w[4 * q], hv.x, v);
-                    v = fmaf(w[4 * q + 1], hv.y, v);
-                    v = fmaf(w[4 * q + 2], hv.z, v);
-                    v = fmaf(w[4 * q + 3], hv.w, v);
-                    sum[jj] = v;
-                }
-            }
-#pragma unroll
-            for (int off = 1; off < kLanesPerGate; off <<= 1) {
-#pragma unroll
-                for (int jj = 0; jj < 4; jj++)
-                    sum[jj] += __shfl_xor_sync(0xffffffffu, sum[jj], off);
-            }
-            if (seg == 0) {
-#pragma unroll
-                for (int jj = 0; jj < 4; jj++)
-                    acc[gate * kClusterRows + j0 + jj] = sum[jj];
-            }
+            if (rows - j0 == 1)
+                gate_sums<1, KW, KS, HS4>(w, wsm, h4, j0, gate, seg, acc);
+            else
+                gate_sums<4, KW, KS, HS4>(w, wsm, h4, j0, gate, seg, acc);
         }
         __syncwarp();
 
+        /* Lane j's cell for batch row j; the new h goes to every block first,
+         * the stores for the backward after this block's arrival at the
+         * barrier, so that its release waits for the h stores alone. */
+        float hv = 0.0f, act[4] = {0.0f, 0.0f, 0.0f, 0.0f}, saved = 0.0f;
+        const bool active = row_lane && lane < rows;
         if (row_lane) {
-            const float *h = (const float *)h4;
-            const float hp = h[(size_t)lane * HS + u];
-            float hv = hp; /* finished sequences keep their state */
-            if (lane < rows) {
-                const size_t row = (size_t)row0 + lane;
+            const float hp = ((const float *)h4)[(size_t)lane * HS + u];
+            hv = hp; /* finished sequences keep their state */
+            if (active) {
                 const float *rec = acc + lane; /* rec[g * kClusterRows] */
-                float *gr = a.gates + row * (size_t)G * H;
                 if (a.cell == kCellLstm) {
-                    const float i = sigmoid(pre[0] + rec[0]);
-                    const float f = sigmoid(pre[1] + rec[kClusterRows]);
-                    const float gg = tanhf(pre[2] + rec[2 * kClusterRows]);
-                    const float o = sigmoid(pre[3] + rec[3 * kClusterRows]);
-                    const float c = f * c_reg + i * gg;
-                    c_reg = c;
-                    gr[u] = i, gr[H + u] = f, gr[2 * H + u] = gg, gr[3 * H + u] = o;
-                    a.c_saved[row * H + u] = c;
-                    hv = o * tanhf(c);
+                    act[0] = sigmoid(pre[0] + rec[0]);
+                    act[1] = sigmoid(pre[1] + rec[kClusterRows]);
+                    act[2] = tanhf(pre[2] + rec[2 * kClusterRows]);
+                    act[3] = sigmoid(pre[3] + rec[3 * kClusterRows]);
+                    saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
+                    hv = act[3] * tanhf(c_reg);
                 } else { /* kCellGru */
                     const float *b = a.bias_hh;
                     const float hr = rec[0] + (b ? b[u] : 0.0f);
                     const float hz = rec[kClusterRows] + (b ? b[H + u] : 0.0f);
-                    const float hn = rec[2 * kClusterRows] + (b ? b[2 * H + u] : 0.0f);
-                    const float r = sigmoid(pre[0] + hr);
-                    const float z = sigmoid(pre[1] + hz);
-                    const float n = tanhf(pre[2] + r * hn);
-                    hv = (1.0f - z) * n + z * hp;
-                    gr[u] = r, gr[H + u] = z, gr[2 * H + u] = n;
-                    a.hidden_n[row * H + u] = hn;
+                    saved = rec[2 * kClusterRows] + (b ? b[2 * H + u] : 0.0f); /* hn */
+                    act[0] = sigmoid(pre[0] + hr);
+                    act[1] = sigmoid(pre[1] + hz);
+                    act[2] = tanhf(pre[2] + act[0] * saved);
+                    hv = (1.0f - act[1]) * act[2] + act[1] * hp;
                 }
-                a.y[row * a.ld_y + u] = hv;
             }
             for (int rank = 0; rank < blocks; rank++)
                 cluster.map_shared_rank(h_next, rank)[(size_t)lane * HS + u] = hv;
         }
-        cluster.sync(); /* h_next complete in every block; h and acc free again */
+        cluster.barrier_arrive(); /* release: h_next's stores */
+        if (active) {
+            const size_t row = (size_t)row0 + lane;
+            float *gr = a.gates + row * (size_t)G * H + u;
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    gr[(size_t)g * H] = act[g];
+            (a.cell == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
+            a.y[row * a.ld_y + u] = hv;
+        }
+        cluster.barrier_wait(); /* h_next complete in every block; h and acc free again */
 
         rows = rows_next, row0 = row0_next;
         rows_next = rows_after, row0_next = row0_after;
@@ -209,31 +260,38 @@ __global__ void __launch_bounds__(kClusterThreads, 1) cluster_forward(rk_persist
 #endif
 }
 
-typedef void (*cluster_kernel)(rk_persistent);
+/* One instance of cluster_forward: warps a block, weights a lane in
+ * registers (kw) and in shared memory (ks). */
+typedef struct cluster_variant {
+    void (*kernel)(rk_persistent);
+    int warps, kw, ks;
+} cluster_variant;
 
-/* The instance for hidden size H: KW = 4 ceil(H / 32) weights a lane. */
-cluster_kernel cluster_kernel_for(int H)
+#define VARIANT(warps, kw, ks) {cluster_forward<warps, kw, ks>, warps, kw, ks}
+/* By ceil(H / 32) - 1: up to H = 256, 16 warps with every weight in
+ * registers (4 ceil(H / 32) a lane); up to 512, 32 warps (1024 threads, so at
+ * most 64 registers a thread) with 24 weights a lane in registers and the
+ * rest in shared memory. */
+const cluster_variant kVariants[16] = {
+    VARIANT(16, 4, 0),   VARIANT(16, 8, 0),   VARIANT(16, 12, 0),  VARIANT(16, 16, 0),
+    VARIANT(16, 20, 0),  VARIANT(16, 24, 0),  VARIANT(16, 28, 0),  VARIANT(16, 32, 0),
+    VARIANT(32, 24, 12), VARIANT(32, 24, 16), VARIANT(32, 24, 20), VARIANT(32, 24, 24),
+    VARIANT(32, 24, 28), VARIANT(32, 24, 32), VARIANT(32, 24, 36), VARIANT(32, 24, 40)};
+#undef VARIANT
+
+const cluster_variant *cluster_variant_for(int H)
 {
-    switch ((H + 31) / 32) {
-    case 1: return cluster_forward<4>;
-    case 2: return cluster_forward<8>;
-    case 3: return cluster_forward<12>;
-    case 4: return cluster_forward<16>;
-    case 5: return cluster_forward<20>;
-    case 6: return cluster_forward<24>;
-    case 7: return cluster_forward<28>;
-    case 8: return cluster_forward<32>;
-    default: return NULL;
-    }
+    const int index = (H + 31) / 32 - 1;
+    return index >= 0 && index < 16 ? &kVariants[index] : NULL;
 }
 
-/* The launch of plan p: one cluster of p->blocks blocks. */
+/* The launch of plan p: one cluster of p->blocks blocks of p->units warps. */
 cudaLaunchConfig_t cluster_config(cudaStream_t stream, const rk_persistent *p,
                                   cudaLaunchAttribute *attribute)
 {
     cudaLaunchConfig_t config = {};
     config.gridDim = dim3((unsigned)p->blocks);
-    config.blockDim = dim3(kClusterThreads);
+    config.blockDim = dim3(32 * (unsigned)p->units);
     config.dynamicSmemBytes = p->smem;
     config.stream = stream;
     attribute[0].id = cudaLaunchAttributeClusterDimension;
@@ -251,8 +309,9 @@ extern "C" {
 
 int rk_cluster_plan(rk_persistent *p)
 {
-    if (p->backward || (p->cell != kCellLstm && p->cell != kCellGru) || p->H < 1 ||
-        p->H > kClusterWarps * kClusterBlocks || p->B < 1 || p->B > kClusterRows)
+    const cluster_variant *v = cluster_variant_for(p->H);
+    if (p->backward || (p->cell != kCellLstm && p->cell != kCellGru) || !v || p->B < 1 ||
+        p->B > kClusterRows)
         return 0;
     int dev = 0, major = 0, optin = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
@@ -262,27 +321,26 @@ int rk_cluster_plan(rk_persistent *p)
         cudaGetLastError();
         return 0;
     }
-    const cluster_kernel kernel = cluster_kernel_for(p->H);
-    const size_t smem = sizeof(float) * cluster_smem_floats(p->B, p->H);
-    if (major < 9 || !kernel || smem > (size_t)optin)
+    const size_t smem = sizeof(float) * cluster_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B);
+    const int blocks = (p->H + v->warps - 1) / v->warps;
+    if (major < 9 || smem > (size_t)optin || blocks > kClusterBlocks)
         return 0;
-    const int blocks = (p->H + kClusterWarps - 1) / kClusterWarps;
     /* The attribute is the function's, for every handle: always the device's limit. */
-    if (cudaFuncSetAttribute((const void *)kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    if (cudaFuncSetAttribute((const void *)v->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              optin) != cudaSuccess ||
-        (blocks > 8 && cudaFuncSetAttribute((const void *)kernel,
+        (blocks > 8 && cudaFuncSetAttribute((const void *)v->kernel,
                                             cudaFuncAttributeNonPortableClusterSizeAllowed,
                                             1) != cudaSuccess)) {
         cudaGetLastError();
         return 0;
     }
-    p->units = kClusterWarps;
+    p->units = v->warps;
     p->blocks = blocks;
     p->smem = smem;
     cudaLaunchAttribute attribute[1];
     const cudaLaunchConfig_t config = cluster_config(0, p, attribute);
     int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, (const void *)kernel, &config) !=
+    if (cudaOccupancyMaxActiveClusters(&clusters, (const void *)v->kernel, &config) !=
             cudaSuccess ||
         clusters < 1) {
         cudaGetLastError();
@@ -296,7 +354,7 @@ int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p)
     rk_persistent copy = *p;
     cudaLaunchAttribute attribute[1];
     const cudaLaunchConfig_t config = cluster_config(stream, p, attribute);
-    const cudaError_t e = cudaLaunchKernelEx(&config, cluster_kernel_for(p->H), copy);
+    const cudaError_t e = cudaLaunchKernelEx(&config, cluster_variant_for(p->H)->kernel, copy);
     return e != cudaSuccess ? (int)e : launched();
 }
 
