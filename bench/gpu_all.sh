@@ -5,7 +5,7 @@
 # usage (on the lent machine, from the repository root, after
 #        `bash bench/gpu_bundle.sh build .gpu/bin` here and carry [".gpu"]):
 #   bash bench/gpu_all.sh .gpu/bin "$OUT" [SECONDS]
-# Environment: SKIP_MPI=1, SKIP_CHECK=1, and gpu_check.sh's CONFIGS, CASES,
+# Environment: SKIP_MPI=1, SKIP_CHECK=1, and gpu_check.sh's PARTS, CONFIGS, CASES,
 # MATH, LM_CONFIGS.
 set -u
 bin=${1:?BIN_DIR} out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd) seconds=${3:-0.3}

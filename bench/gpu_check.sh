@@ -8,7 +8,8 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: CONFIGS (random configurations of test_cuda_rnn, default 300),
+# Environment: PARTS (which parts run, default all: tests sanitizer train cli
+# lm bench compare), CONFIGS (random configurations of test_cuda_rnn, default 300),
 # CASES (bench cases for the comparison, default the whole suite), MATH
 # (its precision modes, default fp32,tf32,bf16), LM_CONFIGS (configurations
 # of bench/lm_train_cuda.py, default its own).
@@ -18,107 +19,123 @@ out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
 seconds=${3:-0.3}
 source "$(dirname "$0")/gpu_env.sh"
 status() { printf '%-28s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
+parts=" ${PARTS:-tests sanitizer train cli lm bench compare} "
+part() { [[ $parts == *" $1 "* ]]; }
 nvidia-smi -L | tee "$out/summary.txt"
 ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
-
-"$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 >"$out/test_cuda_rnn.log" 2>&1
-status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
-"$bin/test_cuda_train" >"$out/test_cuda_train.log" 2>&1
-status "test_cuda_train" "exit $? | $(tail -1 "$out/test_cuda_train.log")"
-tmp=$(mktemp -d)
-"$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
-status "test_rnn_reference --cuda" "exit $? | $(tail -2 "$out/reference.log" | head -1)"
-if command -v compute-sanitizer >/dev/null; then
-  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-    "$bin/test_cuda_rnn" 12 2 >"$out/memcheck.log" 2>&1
-  status "memcheck" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
-  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-    "$bin/test_cuda_train" >"$out/memcheck_train.log" 2>&1
-  status "memcheck test_cuda_train" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck_train.log" | tail -1)"
-  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
-    "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
-  status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
-  timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
-    "$bin/test_cuda_rnn" 6 3 >"$out/racecheck.log" 2>&1
-  status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
-else
-  status "compute-sanitizer" "not found"
-fi
-# recur train / generate on both devices: the same losses to rounding.
 lm=$(mktemp -d)
-train_case() { # name, then recur train options
-  local name=$1; shift
+
+if part tests; then
+  "$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 >"$out/test_cuda_rnn.log" 2>&1
+  status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
+  "$bin/test_cuda_train" >"$out/test_cuda_train.log" 2>&1
+  status "test_cuda_train" "exit $? | $(tail -1 "$out/test_cuda_train.log")"
+  tmp=$(mktemp -d)
+  "$bin/test_rnn_reference" --cuda tests/fixtures/data "$bin/recur" "$tmp" >"$out/reference.log" 2>&1
+  status "test_rnn_reference --cuda" "exit $? | $(tail -2 "$out/reference.log" | head -1)"
+fi
+if part sanitizer; then
+  if command -v compute-sanitizer >/dev/null; then
+    timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+      "$bin/test_cuda_rnn" 12 2 >"$out/memcheck.log" 2>&1
+    status "memcheck" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+    timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+      "$bin/test_cuda_train" >"$out/memcheck_train.log" 2>&1
+    status "memcheck test_cuda_train" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck_train.log" | tail -1)"
+    timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
+      "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
+    status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
+    timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
+      "$bin/test_cuda_rnn" 6 3 >"$out/racecheck.log" 2>&1
+    status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
+  else
+    status "compute-sanitizer" "not found"
+  fi
+fi
+if part train; then
+  # recur train / generate on both devices: the same losses to rounding.
+  train_case() { # name, then recur train options
+    local name=$1; shift
+    for dev in cpu cuda; do
+      "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 \
+        --eval-interval 30 "$@" --output "$lm/$name-$dev.safetensors" \
+        --metrics "$lm/$name-$dev.csv" --device "$dev" >"$out/train_$name-$dev.log" 2>&1
+      status "train $name --device $dev" "exit $? | $(tail -1 "$lm/$name-$dev.csv")"
+    done
+  }
+  train_case lstm2 --hidden 64 --layers 2
+  train_case gru-dropout --cell gru --hidden 96 --layers 2 --dropout 0.2 --optimizer adamw
+  train_case lstm-l1l2-clip --hidden 48 --l1 1e-5 --l2 1e-4 --clip 0.1 --clip-value 0.01 \
+    --optimizer sgd --momentum 0.9 --lr 0.05
+  train_case rnn-rmsprop --cell rnn --hidden 64 --optimizer rmsprop --lr 1e-3
+  # resume on the GPU: 30 steps, stop, resume to 60 = one run of 60
+  "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 --eval-interval 30 \
+    --hidden 64 --layers 2 --stop-at 30 --output "$lm/resume.safetensors" \
+    --metrics "$lm/resume.csv" --device cuda >"$out/train_resume.log" 2>&1 &&
+  "$bin/recur" train --resume "$lm/resume.ckpt/last.safetensors" --device cuda \
+    >>"$out/train_resume.log" 2>&1
+  status "train resume --device cuda" "exit $? | $(tail -1 "$lm/resume.csv") vs $(tail -1 "$lm/lstm2-cuda.csv")"
   for dev in cpu cuda; do
-    "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 \
-      --eval-interval 30 "$@" --output "$lm/$name-$dev.safetensors" \
-      --metrics "$lm/$name-$dev.csv" --device "$dev" >"$out/train_$name-$dev.log" 2>&1
-    status "train $name --device $dev" "exit $? | $(tail -1 "$lm/$name-$dev.csv")"
+    "$bin/recur" generate "$lm/lstm2-$dev.safetensors" --prime recur --length 60 --device "$dev" \
+      >"$out/generate_$dev.txt" 2>&1
+    status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
   done
-}
-train_case lstm2 --hidden 64 --layers 2
-train_case gru-dropout --cell gru --hidden 96 --layers 2 --dropout 0.2 --optimizer adamw
-train_case lstm-l1l2-clip --hidden 48 --l1 1e-5 --l2 1e-4 --clip 0.1 --clip-value 0.01 \
-  --optimizer sgd --momentum 0.9 --lr 0.05
-train_case rnn-rmsprop --cell rnn --hidden 64 --optimizer rmsprop --lr 1e-3
-# resume on the GPU: 30 steps, stop, resume to 60 = one run of 60
-"$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 --eval-interval 30 \
-  --hidden 64 --layers 2 --stop-at 30 --output "$lm/resume.safetensors" \
-  --metrics "$lm/resume.csv" --device cuda >"$out/train_resume.log" 2>&1 &&
-"$bin/recur" train --resume "$lm/resume.ckpt/last.safetensors" --device cuda \
-  >>"$out/train_resume.log" 2>&1
-status "train resume --device cuda" "exit $? | $(tail -1 "$lm/resume.csv") vs $(tail -1 "$lm/lstm2-cuda.csv")"
-for dev in cpu cuda; do
-  "$bin/recur" generate "$lm/lstm2-$dev.safetensors" --prime recur --length 60 --device "$dev" \
-    >"$out/generate_$dev.txt" 2>&1
-  status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
-done
-# classify and forecast with the stack on the GPU against the CPU (the CLI
-# tests' --device cuda parts run when a GPU is present)
-for t in classify forecast; do
-  bash "tests/test_${t}_cli.sh" "$bin/recur" "$lm/$t" >"$out/test_${t}_cli.log" 2>&1
-  status "test_${t}_cli.sh" "exit $? | $(tail -1 "$out/test_${t}_cli.log") | $(grep -E 'FAIL|CPU vs GPU' "$out/test_${t}_cli.log" | tr '\n' ' ')"
-done
-# one epoch of a larger text classifier, the stack on the CPU and on the GPU
-awk 'BEGIN { srand(3); print "text,label"; for (i = 0; i < 4000; i++) { s = "";
-  for (k = 0; k < 120; k++) s = s " w" int(rand() * 500); print s "," (i % 2) } }' >"$lm/big.csv"
-for dev in cpu cuda; do
-  start=$(date +%s%N)
-  "$bin/recur" classify train "$lm/big.csv" --text text --label label --hidden 256 --embed 64 \
-    --epochs 1 --batch 64 --device "$dev" -o "$lm/big-$dev.safetensors" >"$out/classify_big_$dev.log" 2>&1
-  status "classify 4000x120, h256, $dev" "exit $? | $(( ($(date +%s%N) - start) / 1000000 )) ms | $(grep '^epoch' "$out/classify_big_$dev.log")"
-done
-# LM training speed against PyTorch on the same GPU
-cat README.md docs/*.md > "$lm/text.txt"
-python3 bench/lm_train_cuda.py --recur "$bin/recur" --text "$lm/text.txt" \
-  ${LM_CONFIGS:+--configs "$LM_CONFIGS"} --out "$out/lm_train.md" >"$out/lm_train.log" 2>&1
-status "lm_train_cuda.py" "exit $?"
-cat "$out/lm_train.md" 2>/dev/null || tail -20 "$out/lm_train.log"
-# The per-step path alone, for the cases the persistent kernel takes.
-RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
-  --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
-status "bench, per-step kernels" "exit $?"
-cat "$out/bench_steps.log"
-# The one-cluster forward (RECUR_CUDA_CLUSTER=1, opt-in until measured)
-# against the default choice, back to back: three suite cases and a GRU.
-for cluster in 0 1; do
-  log=$out/bench_cluster$cluster.log
-  { RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
-      --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 &&
-    RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
-      --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
-  status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | forward ms: $(awk '$2 == "forward" { printf "%s %s  ", $1, $3 }' "$log")"
-done
-# bf16 with W_hh in bfloat16 (RECUR_CUDA_BF16_WEIGHTS=1, opt-in until
-# measured) against cuBLAS converting the float32 W_hh, back to back.
-for weights in 0 1; do
-  log=$out/bench_bf16_weights$weights.log
-  RECUR_CUDA_BF16_WEIGHTS=$weights "$bin/recur" bench --device cuda --math bf16 --seconds "$seconds" \
-    --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-  status "bench bf16, RECUR_CUDA_BF16_WEIGHTS=$weights" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
-done
-RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
-  --math "${MATH:-fp32,tf32,bf16}" \
-  --out "$out/compare.md" >"$out/compare.log" 2>&1
-status "compare" "exit $?"
-cat "$out/compare.md" 2>/dev/null || tail -20 "$out/compare.log"
+fi
+if part cli; then
+  # classify and forecast with the stack on the GPU against the CPU (the CLI
+  # tests' --device cuda parts run when a GPU is present)
+  for t in classify forecast; do
+    bash "tests/test_${t}_cli.sh" "$bin/recur" "$lm/$t" >"$out/test_${t}_cli.log" 2>&1
+    status "test_${t}_cli.sh" "exit $? | $(tail -1 "$out/test_${t}_cli.log") | $(grep -E 'FAIL|CPU vs GPU' "$out/test_${t}_cli.log" | tr '\n' ' ')"
+  done
+  # one epoch of a larger text classifier, the stack on the CPU and on the GPU
+  awk 'BEGIN { srand(3); print "text,label"; for (i = 0; i < 4000; i++) { s = "";
+    for (k = 0; k < 120; k++) s = s " w" int(rand() * 500); print s "," (i % 2) } }' >"$lm/big.csv"
+  for dev in cpu cuda; do
+    start=$(date +%s%N)
+    "$bin/recur" classify train "$lm/big.csv" --text text --label label --hidden 256 --embed 64 \
+      --epochs 1 --batch 64 --device "$dev" -o "$lm/big-$dev.safetensors" >"$out/classify_big_$dev.log" 2>&1
+    status "classify 4000x120, h256, $dev" "exit $? | $(( ($(date +%s%N) - start) / 1000000 )) ms | $(grep '^epoch' "$out/classify_big_$dev.log")"
+  done
+fi
+if part lm; then
+  # LM training speed against PyTorch on the same GPU
+  cat README.md docs/*.md > "$lm/text.txt"
+  python3 bench/lm_train_cuda.py --recur "$bin/recur" --text "$lm/text.txt" \
+    ${LM_CONFIGS:+--configs "$LM_CONFIGS"} --out "$out/lm_train.md" >"$out/lm_train.log" 2>&1
+  status "lm_train_cuda.py" "exit $?"
+  cat "$out/lm_train.md" 2>/dev/null || tail -20 "$out/lm_train.log"
+fi
+if part bench; then
+  # The per-step path alone, for the cases the persistent kernel takes.
+  RECUR_CUDA_PERSISTENT=0 "$bin/recur" bench --device cuda --seconds "$seconds" \
+    --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
+  status "bench, per-step kernels" "exit $?"
+  cat "$out/bench_steps.log"
+  # The one-cluster forward (RECUR_CUDA_CLUSTER=1, opt-in until measured)
+  # against the default choice, back to back: three suite cases and a GRU.
+  for cluster in 0 1; do
+    log=$out/bench_cluster$cluster.log
+    { RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
+        --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 &&
+      RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
+        --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
+    status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | forward ms: $(awk '$2 == "forward" { printf "%s %s  ", $1, $3 }' "$log")"
+  done
+  # bf16 with W_hh in bfloat16 (RECUR_CUDA_BF16_WEIGHTS=1, opt-in until
+  # measured) against cuBLAS converting the float32 W_hh, back to back.
+  for weights in 0 1; do
+    log=$out/bench_bf16_weights$weights.log
+    RECUR_CUDA_BF16_WEIGHTS=$weights "$bin/recur" bench --device cuda --math bf16 --seconds "$seconds" \
+      --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
+    status "bench bf16, RECUR_CUDA_BF16_WEIGHTS=$weights" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+  done
+fi
+if part compare; then
+  RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
+    --math "${MATH:-fp32,tf32,bf16}" \
+    --out "$out/compare.md" >"$out/compare.log" 2>&1
+  status "compare" "exit $?"
+  cat "$out/compare.md" 2>/dev/null || tail -20 "$out/compare.log"
+fi
 cat "$out/summary.txt"
