@@ -347,7 +347,7 @@ static int use_persistent(rnn_cuda *cu, int backward)
 }
 
 /* Whether this forward runs its steps on one thread-block cluster
- * (rk_cluster_forward: LSTM or GRU, H <= 256, B <= 32, sm_90): only with
+ * (rk_cluster_forward: LSTM or GRU, H <= 512, small batches, sm_90): only with
  * RECUR_CUDA_CLUSTER=1 until it has been measured against the persistent
  * kernel (docs/BENCHMARKS.md), never with RECUR_CUDA_PERSISTENT=0. */
 static int use_cluster(rnn_cuda *cu)
