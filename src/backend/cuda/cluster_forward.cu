@@ -21,15 +21,29 @@
  * step s + 2 are loaded during step s, so no global load waits on the step's
  * critical path. The arithmetic and what is stored are those of
  * persistent_forward. */
+/* tests/test_cluster_emulated.cpp compiles the kernel (not the launch code)
+ * as C++ with RECUR_CLUSTER_EMULATION defined, over the emulated threads,
+ * warps and cluster of tests/emulation/. */
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
+#ifndef RECUR_CLUSTER_EMULATION
 #include "backend/cuda/launch.cuh"
+#endif
 
 #include <cooperative_groups.h>
 
 namespace cg = cooperative_groups;
 
 namespace {
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(RECUR_CLUSTER_EMULATION)
+/* The block's dynamic shared memory. */
+__device__ __forceinline__ float4 *dynamic_shared_memory()
+{
+    extern __shared__ float4 smem4[];
+    return smem4;
+}
+#endif
 
 const int kClusterBlocks = 16; /* non-portable cluster maximum (H100) */
 const int kClusterRows = 32;   /* batch rows: one lane each */
@@ -109,7 +123,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     constexpr int HS = cluster_row_floats(KW + KS); /* floats a row of h in shared memory */
     constexpr int HS4 = HS / 4;
     constexpr int threads = 32 * WARPS;
-    extern __shared__ float4 smem4[];
+    float4 *smem4 = dynamic_shared_memory();
     cg::cluster_group cluster = cg::this_cluster();
     const int H = a.H, G = a.G, B = a.B, T = a.T;
     const int Bp = (B + 3) & ~3;
@@ -262,6 +276,11 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
 
 /* One instance of cluster_forward: warps a block, weights a lane in
  * registers (kw) and in shared memory (ks). */
+} // namespace
+
+#ifndef RECUR_CLUSTER_EMULATION
+namespace {
+
 typedef struct cluster_variant {
     void (*kernel)(rk_persistent);
     int warps, kw, ks;
@@ -359,3 +378,4 @@ int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p)
 }
 
 } // extern "C"
+#endif /* RECUR_CLUSTER_EMULATION */

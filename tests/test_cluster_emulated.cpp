@@ -1,0 +1,211 @@
+/* The one-cluster forward kernel (src/backend/cuda/cluster_forward.cu) run on
+ * the CPU by tests/emulation/ -- every thread a coroutine, warps, barriers,
+ * the cluster's distributed shared memory and the order of threads between
+ * barriers drawn at random -- against a plain loop over the steps: the gate
+ * activations, c or GRU's hidden_n, y (with a row stride), h_n (in the buffer
+ * the kernel's contract names) and c_n, for LSTM and GRU, forward and
+ * reverse, variable lengths, one row and up to 32 rows, every weight in
+ * registers and some in shared memory, one block and several.
+ * This checks the kernel's indexing and synchronization where no GPU is;
+ * test_cuda_rnn checks it on a GPU (RECUR_CUDA_CLUSTER=1). */
+#define RECUR_CLUSTER_EMULATION 1
+#define __CUDA_ARCH__ 900
+#include "cuda_emulation.h"
+
+#include "backend/cuda/cluster_forward.cu"
+
+#include <stdio.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+int checks, failures;
+
+void check(bool ok, const char *what, int index)
+{
+    checks++;
+    if (!ok) {
+        failures++;
+        if (failures <= 20)
+            fprintf(stderr, "FAIL: %s (element %d)\n", what, index);
+    }
+}
+
+/* Every element within 1e-5 (absolute, and relative past 1). */
+void compare(const std::vector<float> &got, const std::vector<float> &want, const char *what)
+{
+    int bad = -1;
+    for (size_t i = 0; i < want.size() && bad < 0; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-5f * std::max(1.0f, fabsf(want[i]))))
+            bad = (int)i;
+    check(bad < 0, what, bad);
+}
+
+uint64_t rng_state;
+float uniform(float lo, float hi)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (float)((rng_state >> 40) & 0xffffff) / 16777216.0f;
+}
+
+std::vector<float> random_vector(size_t n, float scale)
+{
+    std::vector<float> v(n);
+    for (float &x : v)
+        x = uniform(-scale, scale);
+    return v;
+}
+
+struct problem {
+    int cell, H, B, T, reverse;
+    std::vector<int> lengths; /* sorted longest first */
+};
+
+/* What the kernel must leave: the persistent forward's outputs. */
+struct outputs {
+    std::vector<float> gates, c_saved, hidden_n, y, h_n, c_n;
+};
+
+const int kYPad = 3; /* y's row stride is H + kYPad */
+
+outputs reference(const problem &p, const std::vector<int> &batch_sizes,
+                  const std::vector<int> &offsets, const std::vector<float> &weight_hh,
+                  const std::vector<float> &bias_hh, const std::vector<float> &pre,
+                  const std::vector<float> &h0, const std::vector<float> &c0)
+{
+    const int H = p.H, G = p.cell == kCellLstm ? 4 : 3, N = (int)pre.size() / (G * H);
+    outputs o;
+    o.gates = pre;
+    o.c_saved.assign((size_t)N * H, 0.0f);
+    o.hidden_n.assign((size_t)N * H, 0.0f);
+    o.y.assign((size_t)N * (H + kYPad), 0.0f);
+    o.h_n = h0;
+    o.c_n = c0;
+    std::vector<float> h_new(h0.size());
+    for (int s = 0; s < p.T; s++) {
+        const int t = p.reverse ? p.T - 1 - s : s;
+        for (int j = 0; j < batch_sizes[t]; j++) {
+            const size_t row = (size_t)offsets[t] + j;
+            for (int u = 0; u < H; u++) {
+                float rec[4] = {0, 0, 0, 0};
+                for (int g = 0; g < G; g++) {
+                    double sum = 0.0;
+                    for (int k = 0; k < H; k++)
+                        sum += (double)weight_hh[((size_t)g * H + u) * H + k] * o.h_n[(size_t)j * H + k];
+                    rec[g] = (float)sum;
+                }
+                float *gr = &o.gates[row * G * H + u];
+                float hv;
+                if (p.cell == kCellLstm) {
+                    const float i = sigmoid(gr[0] + rec[0]), f = sigmoid(gr[H] + rec[1]);
+                    const float gg = tanhf(gr[2 * H] + rec[2]), og = sigmoid(gr[3 * H] + rec[3]);
+                    const float c = f * o.c_n[(size_t)j * H + u] + i * gg;
+                    gr[0] = i, gr[H] = f, gr[2 * H] = gg, gr[3 * H] = og;
+                    o.c_saved[row * H + u] = c;
+                    o.c_n[(size_t)j * H + u] = c;
+                    hv = og * tanhf(c);
+                } else {
+                    const float hn = rec[2] + bias_hh[2 * H + u];
+                    const float r = sigmoid(gr[0] + rec[0] + bias_hh[u]);
+                    const float z = sigmoid(gr[H] + rec[1] + bias_hh[H + u]);
+                    const float n = tanhf(gr[2 * H] + r * hn);
+                    gr[0] = r, gr[H] = z, gr[2 * H] = n;
+                    o.hidden_n[row * H + u] = hn;
+                    hv = (1.0f - z) * n + z * o.h_n[(size_t)j * H + u];
+                }
+                o.y[row * (H + kYPad) + u] = hv;
+                h_new[(size_t)j * H + u] = hv;
+            }
+        }
+        for (int j = 0; j < batch_sizes[t]; j++)
+            for (int u = 0; u < H; u++)
+                o.h_n[(size_t)j * H + u] = h_new[(size_t)j * H + u];
+    }
+    return o;
+}
+
+/* cluster_forward<WARPS, KW, KS> on problem p (H <= 8 (KW + KS) columns),
+ * the threads' order drawn from seed, against reference. */
+template <int WARPS, int KW, int KS>
+void check_problem(const problem &p, uint64_t seed)
+{
+    static_assert(KW % 4 == 0 && KS % 4 == 0, "weights come in float4 chunks");
+    const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3;
+    rng_state = seed;
+    std::vector<int> batch_sizes(T), offsets(T);
+    int N = 0;
+    for (int t = 0; t < T; t++) {
+        batch_sizes[t] = (int)std::count_if(p.lengths.begin(), p.lengths.end(),
+                                            [t](int length) { return length > t; });
+        offsets[t] = N;
+        N += batch_sizes[t];
+    }
+    const std::vector<float> weight_hh = random_vector((size_t)G * H * H, 0.3f);
+    const std::vector<float> bias_hh = random_vector((size_t)G * H, 0.5f);
+    const std::vector<float> pre = random_vector((size_t)N * G * H, 1.5f);
+    const std::vector<float> h0 = random_vector((size_t)B * H, 0.8f);
+    const std::vector<float> c0 = random_vector((size_t)B * H, 0.8f);
+    const outputs want = reference(p, batch_sizes, offsets, weight_hh, bias_hh, pre, h0, c0);
+
+    outputs got;
+    got.gates = pre;
+    got.c_saved.assign((size_t)N * H, 0.0f);
+    got.hidden_n.assign((size_t)N * H, 0.0f);
+    got.y.assign((size_t)N * (H + kYPad), 0.0f);
+    std::vector<float> h_a = h0, h_b((size_t)B * H, -7.0f), c_state = c0;
+    rk_persistent a;
+    memset(&a, 0, sizeof a);
+    a.cell = p.cell, a.H = H, a.G = G, a.B = B, a.T = T, a.reverse = p.reverse;
+    a.batch_sizes = batch_sizes.data(), a.offsets = offsets.data();
+    a.weight_hh = weight_hh.data();
+    a.bias_hh = p.cell == kCellGru ? bias_hh.data() : nullptr;
+    a.gates = got.gates.data(), a.h_a = h_a.data(), a.h_b = h_b.data();
+    a.c_state = p.cell == kCellLstm ? c_state.data() : nullptr;
+    a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
+    a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
+    a.y = got.y.data(), a.ld_y = H + kYPad;
+    const int blocks = (H + WARPS - 1) / WARPS;
+    const size_t smem = sizeof(float) * cluster_smem_floats(WARPS, KS, KW + KS, B);
+    const int ran = emu::run(blocks, 32 * WARPS, smem, seed,
+                             [&a] { cluster_forward<WARPS, KW, KS>(a); });
+    check(ran == 0, "the emulated threads ended (no deadlock)", 0);
+    got.h_n = T % 2 ? h_b : h_a;
+    got.c_n = c_state;
+
+    char what[160];
+    const char *names[6] = {"gates", "c_saved", "hidden_n", "y", "h_n", "c_n"};
+    const std::vector<float> *pairs[6][2] = {
+        {&got.gates, &want.gates}, {&got.c_saved, &want.c_saved}, {&got.hidden_n, &want.hidden_n},
+        {&got.y, &want.y},         {&got.h_n, &want.h_n},         {&got.c_n, &want.c_n}};
+    for (int i = 0; i < 6; i++) {
+        snprintf(what, sizeof what, "%s: %s H%d B%d T%d%s, %d warps, %d+%d weights, seed %llu",
+                 names[i], p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T,
+                 p.reverse ? " reverse" : "", WARPS, KW, KS, (unsigned long long)seed);
+        compare(*pairs[i][0], *pairs[i][1], what);
+    }
+    printf("%s H%d B%d T%d%s, %d blocks of %d warps, %d+%d weights a lane: %s\n",
+           p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", blocks,
+           WARPS, KW, KS, failures ? "FAILURES so far" : "ok");
+}
+
+} // namespace
+
+int main()
+{
+    /* Every weight in registers, 16 warps a block, as H <= 256 runs. */
+    check_problem<16, 4, 0>({kCellLstm, 20, 3, 5, 0, {5, 3, 2}}, 1);
+    check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 2);
+    check_problem<16, 8, 0>({kCellLstm, 33, 1, 7, 1, {7}}, 3); /* one row: 1-row products */
+    check_problem<16, 4, 0>({kCellLstm, 16, 32, 4, 0, std::vector<int>(32, 4)}, 4);
+    check_problem<16, 4, 0>({kCellGru, 7, 9, 3, 0, {3, 3, 3, 3, 2, 2, 1, 1, 1}}, 5);
+    /* Weights in shared memory too, 32 warps a block, as 256 < H <= 512
+     * runs (with fewer columns, so that the emulation stays small). */
+    check_problem<32, 4, 4>({kCellLstm, 50, 6, 5, 0, {5, 5, 4, 3, 3, 1}}, 6);
+    check_problem<32, 4, 8>({kCellGru, 70, 2, 4, 1, {4, 2}}, 7);
+    /* Another order of the threads, same problem. */
+    check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 8);
+    printf("test_cluster_emulated: %d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
