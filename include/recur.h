@@ -549,7 +549,10 @@ recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *fil
                                   const char *prefix);
 
 /* Gradient clipping as torch.nn.utils.clip_grad_norm_ (max_norm, L2): scales
- * every gradient by max_norm / (norm + 1e-6) when that is < 1. *total_norm
+ * every gradient by min(max_norm / (norm + 1e-6), 1), with torch's non-finite
+ * cases: a NaN norm makes every gradient NaN, an infinite one sets the finite
+ * gradients to 0 (and the infinite ones to NaN). The norm is summed in double
+ * (torch: float, so torch's overflows to inf beyond about 1.8e19). *total_norm
  * (may be NULL) receives the norm before clipping. */
 recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *sizes,
                                   float max_norm, float *total_norm);
@@ -574,7 +577,9 @@ recur_status recur_weight_penalty(int count, const float *const *values, float *
  * overwritten with the mean over the rows whose target is in
  * 0..classes-1 (others count as ignored: zero gradient rows), grad_logits is
  * required. The penalty adds to *loss (grads may be NULL, loss too);
- * clip_grad_norm needs total_norm, where the scaling reads the norm. */
+ * clip_grad_norm needs total_norm, where the scaling reads the norm, and
+ * (unlike recur_clip_grad_norm and torch) leaves the gradients unchanged
+ * when the norm is NaN. */
 recur_status recur_cross_entropy_device(int n, int classes, const float *logits,
                                         const int64_t *targets, float *loss, float *grad_logits);
 recur_status recur_weight_penalty_device(int count, const float *const *values,

@@ -16,8 +16,10 @@ recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *
     float norm = (float)sqrt(sum);
     if (total_norm)
         *total_norm = norm;
+    /* torch multiplies by clamp(coef, max=1), and clamp keeps NaN: a NaN norm
+     * makes every gradient NaN, an infinite one zeroes the finite ones. */
     float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f)
+    if (!(coef >= 1.0f))
         for (int i = 0; i < count; i++)
             for (size_t k = 0; k < sizes[i]; k++)
                 grads[i][k] *= coef;
