@@ -321,6 +321,10 @@ static void check_clip_and_penalty_errors(void)
     CHECK_STATUS(recur_clip_grad_value(1, grads, sizes, NAN), RECUR_E_INVALID);
     CHECK_STATUS(recur_clip_grad_value(1, NULL, sizes, 1.0f), RECUR_E_INVALID);
     CHECK_STATUS(recur_clip_grad_value(-1, grads, sizes, 1.0f), RECUR_E_INVALID);
+    float *null_grads[1] = {NULL};
+    CHECK_STATUS(recur_clip_grad_norm(1, null_grads, sizes, 1.0f, NULL), RECUR_E_INVALID);
+    CHECK(strstr(recur_last_error(), "NULL") != NULL);
+    CHECK_STATUS(recur_clip_grad_norm(1, grads, sizes, 0.0f, NULL), RECUR_E_INVALID);
 
     float loss = 1.0f, g[3] = {0, 0, 0};
     float *gs[1] = {g};

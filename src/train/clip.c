@@ -9,6 +9,9 @@ recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *
     if (count < 0 || (count > 0 && (!grads || !sizes)) || !(max_norm > 0.0f))
         return recur_fail(RECUR_E_INVALID, "clip_grad_norm: bad arguments (max_norm %g)",
                           (double)max_norm);
+    for (int i = 0; i < count; i++)
+        if (!grads[i] && sizes[i] > 0)
+            return recur_fail(RECUR_E_INVALID, "clip_grad_norm: gradient %d is NULL", i);
     double sum = 0.0;
     for (int i = 0; i < count; i++)
         for (size_t k = 0; k < sizes[i]; k++)
