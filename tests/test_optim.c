@@ -2,7 +2,8 @@
  * usage: test_optim FIXTURE_DIR
  * For every case in FIXTURE_DIR/optim_cases.txt: builds the optimizer from
  * the file's metadata, registers param0 and param1, and for every step copies
- * the step's gradients in, steps, and checks the parameters against torch's.
+ * the step's gradients in (and sets the step's learning rate when the case has
+ * an `lr` tensor), steps, and checks the parameters against torch's.
  * Also checks config validation, the learning-rate accessors and the step count. */
 #include <math.h>
 #include <stdio.h>
@@ -150,12 +151,17 @@ static void check_case(const char *dir, const char *name)
         grads[i] = calloc(sizes[i], sizeof(float));
         CHECK_OK(recur_optimizer_add(opt, values[i], grads[i], sizes[i]));
     }
+    size_t lr_count = 0;
+    float *lrs = read_f32(file, "lr", &lr_count); /* NULL: the configuration's lr throughout */
+    CHECK(!lrs || lr_count == (size_t)steps);
     for (int step = 0; step < steps && opt; step++) {
         char tensor[64];
         for (int i = 0; i < PARAM_TENSORS; i++) {
             snprintf(tensor, sizeof tensor, "grad%d.param%d", step, i);
             CHECK(load_into(file, tensor, grads[i], sizes[i]));
         }
+        if (lrs && (size_t)step < lr_count)
+            recur_optimizer_set_lr(opt, lrs[step]);
         CHECK_OK(recur_optimizer_step(opt));
         for (int i = 0; i < PARAM_TENSORS; i++) {
             snprintf(tensor, sizeof tensor, "expected%d.param%d", step, i);
@@ -164,6 +170,7 @@ static void check_case(const char *dir, const char *name)
     }
     if (opt)
         CHECK(recur_optimizer_step_count(opt) == steps);
+    free(lrs);
 done:
     for (int i = 0; i < PARAM_TENSORS; i++) {
         free(values[i]);
