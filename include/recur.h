@@ -429,7 +429,8 @@ recur_cross_entropy_options recur_cross_entropy_defaults(void);
 
 /* torch.nn.functional.cross_entropy from logits [n, C] and class indices [n].
  * Mean reduction divides by the summed weights of the counted targets, as
- * PyTorch does; when every target is ignored the loss is 0 (PyTorch: NaN).
+ * PyTorch does; when that sum is 0 (every target ignored, or only targets of
+ * classes weighted 0) the loss and gradient are 0 (PyTorch: NaN).
  * grad_logits [n, C] (NULL to skip) receives d loss / d logits. */
 recur_status recur_cross_entropy(int n, int classes, const float *logits, const int64_t *targets,
                                  const recur_cross_entropy_options *options, float *loss,
