@@ -490,7 +490,11 @@ typedef enum recur_optimizer_kind {
 /* Hyper-parameters; recur_optimizer_config_default gives torch.optim's defaults
  * for the kind (SGD lr 1e-3 as no default exists there; Adam lr 1e-3,
  * betas (0.9, 0.999), eps 1e-8; AdamW weight_decay 1e-2; RMSprop lr 1e-2,
- * alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10). */
+ * alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10). Each float stands for
+ * the shortest decimal that rounds to it (0.999f for 0.999, the Python float
+ * torch is given): torch's scalar arithmetic in double (1 - beta2, beta2^step,
+ * lr / bias_correction1, 1 - dampening, 1 - alpha) is done on that decimal, so
+ * the results are torch's and not those of 0.999f = 0.99900001287... */
 typedef struct recur_optimizer_config {
     recur_optimizer_kind kind;
     float lr;
