@@ -557,8 +557,9 @@ recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *fil
  * every gradient by min(max_norm / (norm + 1e-6), 1), with torch's non-finite
  * cases: a NaN norm makes every gradient NaN, an infinite one sets the finite
  * gradients to 0 (and the infinite ones to NaN). The norm is summed in double
- * (torch: float, so torch's overflows to inf beyond about 1.8e19). *total_norm
- * (may be NULL) receives the norm before clipping. */
+ * (torch: float, so torch's overflows to inf beyond about 1.8e19). max_norm
+ * must be > 0 (RECUR_E_INVALID otherwise; torch also takes 0, which zeroes
+ * the gradients). *total_norm (may be NULL) receives the norm before clipping. */
 recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *sizes,
                                   float max_norm, float *total_norm);
 
