@@ -172,13 +172,13 @@ static recur_status validate_config(const recur_optimizer_config *c)
 static double written_value(float x)
 {
     char text[32];
-    for (int digits = 1; digits < 9; digits++) {
+    for (int digits = 1; digits <= 9; digits++) {
         snprintf(text, sizeof text, "%.*g", digits, (double)x);
         double value = strtod(text, NULL);
         if ((float)value == x)
             return value;
     }
-    return x; /* 9 significant digits always round-trip */
+    return x; /* not reached: 9 significant digits always round-trip */
 }
 
 static void update_written(recur_optimizer *opt)
