@@ -64,7 +64,7 @@ static const cli_option specs[] = {
     {OPT_EARLY_STOP, "early-stop", OPTION_INT, SCOPE_FIXED, "0", 0, 1e9, NULL,
      "stop after N validations without improvement (0 = off)"},
     {OPT_MIN_DELTA, "min-delta", OPTION_FLOAT, SCOPE_FIXED, "0", 0, 1e9, NULL,
-     "smallest validation improvement that counts"},
+     "a validation loss counts as better when it improves by more than this"},
     {OPT_SEED, "seed", OPTION_INT, SCOPE_FIXED, "1", 0, 2147483647, NULL, "seed of initialization"},
     {OPT_ON_NAN, "on-nan", OPTION_CHOICE, SCOPE_FIXED, "stop", 0, 0, "stop|skip",
      "a step whose loss or gradient is NaN/infinite: stop (exit 1), or skip it (weights "

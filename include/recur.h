@@ -429,7 +429,8 @@ recur_cross_entropy_options recur_cross_entropy_defaults(void);
 
 /* torch.nn.functional.cross_entropy from logits [n, C] and class indices [n].
  * Mean reduction divides by the summed weights of the counted targets, as
- * PyTorch does; when every target is ignored the loss is 0 (PyTorch: NaN).
+ * PyTorch does; when that sum is 0 (every target ignored, or only targets of
+ * classes weighted 0) the loss and gradient are 0 (PyTorch: NaN).
  * grad_logits [n, C] (NULL to skip) receives d loss / d logits. */
 recur_status recur_cross_entropy(int n, int classes, const float *logits, const int64_t *targets,
                                  const recur_cross_entropy_options *options, float *loss,
@@ -489,7 +490,11 @@ typedef enum recur_optimizer_kind {
 /* Hyper-parameters; recur_optimizer_config_default gives torch.optim's defaults
  * for the kind (SGD lr 1e-3 as no default exists there; Adam lr 1e-3,
  * betas (0.9, 0.999), eps 1e-8; AdamW weight_decay 1e-2; RMSprop lr 1e-2,
- * alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10). */
+ * alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10). Each float stands for
+ * the shortest decimal that rounds to it (0.999f for 0.999, the Python float
+ * torch is given): torch's scalar arithmetic in double (1 - beta2, beta2^step,
+ * lr / bias_correction1, 1 - dampening, 1 - alpha) is done on that decimal, so
+ * the results are torch's and not those of 0.999f = 0.99900001287... */
 typedef struct recur_optimizer_config {
     recur_optimizer_kind kind;
     float lr;
@@ -549,8 +554,12 @@ recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *fil
                                   const char *prefix);
 
 /* Gradient clipping as torch.nn.utils.clip_grad_norm_ (max_norm, L2): scales
- * every gradient by max_norm / (norm + 1e-6) when that is < 1. *total_norm
- * (may be NULL) receives the norm before clipping. */
+ * every gradient by min(max_norm / (norm + 1e-6), 1), with torch's non-finite
+ * cases: a NaN norm makes every gradient NaN, an infinite one sets the finite
+ * gradients to 0 (and the infinite ones to NaN). The norm is summed in double
+ * (torch: float, so torch's overflows to inf beyond about 1.8e19). max_norm
+ * must be > 0 (RECUR_E_INVALID otherwise; torch also takes 0, which zeroes
+ * the gradients). *total_norm (may be NULL) receives the norm before clipping. */
 recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *sizes,
                                   float max_norm, float *total_norm);
 
@@ -574,7 +583,9 @@ recur_status recur_weight_penalty(int count, const float *const *values, float *
  * overwritten with the mean over the rows whose target is in
  * 0..classes-1 (others count as ignored: zero gradient rows), grad_logits is
  * required. The penalty adds to *loss (grads may be NULL, loss too);
- * clip_grad_norm needs total_norm, where the scaling reads the norm. */
+ * clip_grad_norm needs total_norm, where the scaling reads the norm, and
+ * (unlike recur_clip_grad_norm and torch) leaves the gradients unchanged
+ * when the norm is NaN. */
 recur_status recur_cross_entropy_device(int n, int classes, const float *logits,
                                         const int64_t *targets, float *loss, float *grad_logits);
 recur_status recur_weight_penalty_device(int count, const float *const *values,

@@ -1,4 +1,4 @@
-/* Element-wise losses, clip_grad_value and the weight penalty against PyTorch
+/* Element-wise losses, clip_grad_value, clip_grad_norm and the weight penalty against PyTorch
  * fixtures (tests/fixtures/make_train_fixtures.py), finite differences of every
  * loss gradient, and argument checks.
  * usage: test_losses FIXTURE_DIR */
@@ -62,7 +62,8 @@ static double *read_case_f64(const recur_st_file *f, const char *c, const char *
 }
 
 /* Compares actual [n] with the case's tensor `key`: max |error| / max(max |expected|,
- * 1e-6), in double. Returns the error. */
+ * 1e-6) over the finite expected values, in double; a NaN or infinite expected
+ * value must be matched exactly (NaN by NaN). Returns the error. */
 static double expect_close(const recur_st_file *f, const char *c, const char *key,
                            const float *actual, size_t n)
 {
@@ -72,6 +73,11 @@ static double expect_close(const recur_st_file *f, const char *c, const char *ke
     if (want && m == n) {
         double max_diff = 0.0, max_ref = 1e-6;
         for (size_t i = 0; i < n; i++) {
+            if (!isfinite(want[i])) {
+                int same = isnan(want[i]) ? isnan(actual[i]) : (double)actual[i] == want[i];
+                max_diff = same ? max_diff : INFINITY;
+                continue;
+            }
             double d = fabs((double)actual[i] - want[i]);
             max_diff = d <= max_diff ? max_diff : (isnan(d) ? INFINITY : d);
             max_ref = fmax(max_ref, fabs(want[i]));
@@ -130,9 +136,13 @@ static void check_clip_case(const recur_st_file *f, const char *c)
     float *g0 = read_case(f, c, "g0", &n0), *g1 = read_case(f, c, "g1", &n1);
     float *grads[2] = {g0, g1};
     size_t sizes[2] = {n0, n1};
-    const char *clip = case_meta(f, c, "clip_value");
+    const char *clip = case_meta(f, c, "clip_value"), *max_norm = case_meta(f, c, "max_norm");
     if (clip) {
         CHECK_OK(recur_clip_grad_value(2, grads, sizes, (float)atof(clip)));
+    } else if (max_norm) {
+        float norm = 0.0f;
+        CHECK_OK(recur_clip_grad_norm(2, grads, sizes, (float)atof(max_norm), &norm));
+        worst_loss_error = fmax(worst_loss_error, expect_close(f, c, "expected.norm", &norm, 1));
     } else {
         float *w0 = read_case(f, c, "w0", NULL), *w1 = read_case(f, c, "w1", NULL);
         const float *values[2] = {w0, w1};
@@ -311,6 +321,10 @@ static void check_clip_and_penalty_errors(void)
     CHECK_STATUS(recur_clip_grad_value(1, grads, sizes, NAN), RECUR_E_INVALID);
     CHECK_STATUS(recur_clip_grad_value(1, NULL, sizes, 1.0f), RECUR_E_INVALID);
     CHECK_STATUS(recur_clip_grad_value(-1, grads, sizes, 1.0f), RECUR_E_INVALID);
+    float *null_grads[1] = {NULL};
+    CHECK_STATUS(recur_clip_grad_norm(1, null_grads, sizes, 1.0f, NULL), RECUR_E_INVALID);
+    CHECK(strstr(recur_last_error(), "NULL") != NULL);
+    CHECK_STATUS(recur_clip_grad_norm(1, grads, sizes, 0.0f, NULL), RECUR_E_INVALID);
 
     float loss = 1.0f, g[3] = {0, 0, 0};
     float *gs[1] = {g};
@@ -334,7 +348,7 @@ int main(int argc, char **argv)
     int loss_cases = run_file(argv[1], "train_losses.safetensors", check_loss_case);
     int clip_cases = run_file(argv[1], "train_clip.safetensors", check_clip_case);
     CHECK(loss_cases == 27);
-    CHECK(clip_cases == 6);
+    CHECK(clip_cases == 12);
     gradcheck_losses();
     check_edge_cases();
     check_clip_and_penalty_errors();

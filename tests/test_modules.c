@@ -140,6 +140,14 @@ static void gradcheck_cross_entropy(void)
     int64_t all_ignored[6] = {-100, -100, -100, -100, -100, -100};
     CHECK_OK(recur_cross_entropy(n, classes, logits, all_ignored, &o, &loss, grad));
     CHECK(loss == 0.0f && grad[0] == 0.0f);
+    /* counted targets whose classes all weigh 0: also 0 (PyTorch: 0/0 = NaN) */
+    int64_t zero_weighted[6] = {3, -100, 3, 3, -100, 3};
+    weights[3] = 0.0f;
+    CHECK_OK(recur_cross_entropy(n, classes, logits, zero_weighted, &o, &loss, grad));
+    int grad_zero = 1;
+    for (int i = 0; i < n * classes; i++)
+        grad_zero &= grad[i] == 0.0f;
+    CHECK(loss == 0.0f && grad_zero);
     targets[0] = 5;
     CHECK_STATUS(recur_cross_entropy(n, classes, logits, targets, &o, &loss, grad), RECUR_E_SHAPE);
 }

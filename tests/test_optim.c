@@ -2,7 +2,9 @@
  * usage: test_optim FIXTURE_DIR
  * For every case in FIXTURE_DIR/optim_cases.txt: builds the optimizer from
  * the file's metadata, registers param0 and param1, and for every step copies
- * the step's gradients in, steps, and checks the parameters against torch's.
+ * the step's gradients in (and sets the step's learning rate when the case has
+ * an `lr` tensor), steps, and checks the parameters against torch's, and at
+ * the end the optimizer's saved state against torch's state.
  * Also checks config validation, the learning-rate accessors and the step count. */
 #include <math.h>
 #include <stdio.h>
@@ -12,9 +14,13 @@
 #include "test_util.h"
 
 #define PARAM_TOLERANCE 1e-5 /* max |error| / max |expected| */
+/* The state after the last step, each array relative to its largest value:
+ * rounding leaves ~1e-7; Adam's second moment formed from 1 - 0.999f instead
+ * of torch's 1 - 0.999 is 1.3e-5 off, RMSprop's from 1 - 0.99f 1e-6. */
+#define STATE_TOLERANCE 5e-7
 #define PARAM_TENSORS 2
 
-static double worst_error;
+static double worst_error, worst_state_error;
 static char worst_case[256];
 
 /* Reads a tensor as float32 (NULL if absent); *numel receives its size. */
@@ -86,7 +92,7 @@ static int read_config(const recur_st_file *file, recur_optimizer_config *c)
 
 /* Checks `actual` against the expected tensor `name`; records the worst error. */
 static void compare(const char *case_name, const recur_st_file *file, const char *name,
-                    const float *actual, size_t numel)
+                    const float *actual, size_t numel, double tolerance)
 {
     size_t expected_numel = 0;
     float *want = read_f32(file, name, &expected_numel);
@@ -102,12 +108,74 @@ static void compare(const char *case_name, const recur_st_file *file, const char
         worst_error = err;
         snprintf(worst_case, sizeof worst_case, "%s %s", case_name, name);
     }
-    if (!(err <= PARAM_TOLERANCE)) {
+    if (!(err <= tolerance)) {
         test_failures++;
         fprintf(stderr, "%s: %s relative error %.3g > %.0e\n", case_name, name, err,
-                PARAM_TOLERANCE);
+                tolerance);
     }
     free(want);
+}
+
+/* Checks the state arrays of one tensor (numel floats: arrays of `size` each)
+ * against the expected tensor `name`, each array relative to its own largest
+ * value (Adam's second moment is far smaller than its first). */
+static void compare_arrays(const char *case_name, const recur_st_file *file, const char *name,
+                           const float *state, size_t numel, size_t size)
+{
+    size_t expected_numel = 0;
+    float *want = read_f32(file, name, &expected_numel);
+    test_checks++;
+    if (!want || expected_numel != numel || size == 0 || numel % size != 0) {
+        test_failures++;
+        fprintf(stderr, "%s: %s missing or of the wrong size\n", case_name, name);
+        free(want);
+        return;
+    }
+    for (size_t first = 0; first < numel; first += size) {
+        double err = test_rel_error(state + first, want + first, size, 1e-12);
+        test_checks++;
+        if (!(err <= STATE_TOLERANCE)) {
+            test_failures++;
+            fprintf(stderr, "%s: %s array %zu relative error %.3g > %.0e\n", case_name, name,
+                    first / size, err, STATE_TOLERANCE);
+        }
+        worst_state_error = err > worst_state_error ? err : worst_state_error;
+    }
+    free(want);
+}
+
+/* Compares the optimizer's state (as recur_optimizer_write saves it, read back
+ * from a file in the working directory) with the case's expected_state.param<i>,
+ * where the case has one. */
+static void compare_state(const char *case_name, const recur_st_file *file,
+                          const recur_optimizer *opt, const size_t *sizes)
+{
+    char path[300], name[64];
+    snprintf(path, sizeof path, "test_optim_%s.safetensors", case_name);
+    recur_st_writer *writer = NULL;
+    CHECK_OK(recur_st_writer_create(&writer));
+    if (!writer)
+        return;
+    CHECK_OK(recur_optimizer_write(opt, writer, "optimizer."));
+    CHECK_OK(recur_st_writer_save(writer, path));
+    recur_st_writer_free(writer);
+    recur_st_file *saved = NULL;
+    CHECK_OK(recur_st_open(path, &saved));
+    for (int i = 0; i < PARAM_TENSORS && saved; i++) {
+        snprintf(name, sizeof name, "expected_state.param%d", i);
+        if (!recur_st_find(file, name))
+            continue;
+        char state_name[64];
+        size_t numel = 0;
+        snprintf(state_name, sizeof state_name, "optimizer.%d.state", i);
+        float *state = read_f32(saved, state_name, &numel);
+        CHECK(state != NULL);
+        if (state)
+            compare_arrays(case_name, file, name, state, numel, sizes[i]);
+        free(state);
+    }
+    recur_st_close(saved);
+    remove(path);
 }
 
 /* Copies tensor `name` into dst of numel floats; 0 if absent or of another size. */
@@ -150,20 +218,28 @@ static void check_case(const char *dir, const char *name)
         grads[i] = calloc(sizes[i], sizeof(float));
         CHECK_OK(recur_optimizer_add(opt, values[i], grads[i], sizes[i]));
     }
+    size_t lr_count = 0;
+    float *lrs = read_f32(file, "lr", &lr_count); /* NULL: the configuration's lr throughout */
+    CHECK(!lrs || lr_count == (size_t)steps);
     for (int step = 0; step < steps && opt; step++) {
         char tensor[64];
         for (int i = 0; i < PARAM_TENSORS; i++) {
             snprintf(tensor, sizeof tensor, "grad%d.param%d", step, i);
             CHECK(load_into(file, tensor, grads[i], sizes[i]));
         }
+        if (lrs && (size_t)step < lr_count)
+            recur_optimizer_set_lr(opt, lrs[step]);
         CHECK_OK(recur_optimizer_step(opt));
         for (int i = 0; i < PARAM_TENSORS; i++) {
             snprintf(tensor, sizeof tensor, "expected%d.param%d", step, i);
-            compare(name, file, tensor, values[i], sizes[i]);
+            compare(name, file, tensor, values[i], sizes[i], PARAM_TOLERANCE);
         }
     }
-    if (opt)
+    if (opt) {
         CHECK(recur_optimizer_step_count(opt) == steps);
+        compare_state(name, file, opt, sizes);
+    }
+    free(lrs);
 done:
     for (int i = 0; i < PARAM_TENSORS; i++) {
         free(values[i]);
@@ -355,7 +431,7 @@ int main(int argc, char **argv)
     test_lr_and_step_count();
     test_checked_steps(RECUR_SGD);
     test_checked_steps(RECUR_ADAM);
-    printf("%d optimizer cases; worst parameter error %.3g (%s)\n", cases, worst_error,
-           worst_case);
+    printf("%d optimizer cases; worst parameter error %.3g (%s), worst state error %.3g\n",
+           cases, worst_error, worst_case, worst_state_error);
     return test_finish("test_optim");
 }

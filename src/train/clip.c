@@ -9,6 +9,9 @@ recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *
     if (count < 0 || (count > 0 && (!grads || !sizes)) || !(max_norm > 0.0f))
         return recur_fail(RECUR_E_INVALID, "clip_grad_norm: bad arguments (max_norm %g)",
                           (double)max_norm);
+    for (int i = 0; i < count; i++)
+        if (!grads[i] && sizes[i] > 0)
+            return recur_fail(RECUR_E_INVALID, "clip_grad_norm: gradient %d is NULL", i);
     double sum = 0.0;
     for (int i = 0; i < count; i++)
         for (size_t k = 0; k < sizes[i]; k++)
@@ -16,8 +19,10 @@ recur_status recur_clip_grad_norm(int count, float *const *grads, const size_t *
     float norm = (float)sqrt(sum);
     if (total_norm)
         *total_norm = norm;
+    /* torch multiplies by clamp(coef, max=1), and clamp keeps NaN: a NaN norm
+     * makes every gradient NaN, an infinite one zeroes the finite ones. */
     float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f)
+    if (!(coef >= 1.0f))
         for (int i = 0; i < count; i++)
             for (size_t k = 0; k < sizes[i]; k++)
                 grads[i][k] *= coef;

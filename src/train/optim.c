@@ -1,7 +1,9 @@
 /* Optimizers with torch.optim's update rules (the single-tensor, foreach=False
- * path of PyTorch 1.13 / 2.x), computed in float32 as PyTorch does for float32
- * parameters: scalar coefficients are formed in double, as Python does, and
- * rounded to float where the tensor kernels would round them. */
+ * path of PyTorch 1.13; 2.x's lerp_ for Adam's exp_avg and RMSprop's grad_avg
+ * rounds differently in the last bit), computed in float32 as PyTorch does for
+ * float32 parameters: scalar coefficients are formed in double, as Python
+ * does, from the decimal each float hyper-parameter stands for (0.999f is
+ * 0.999), and rounded to float where the tensor kernels would round them. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -23,8 +25,15 @@ typedef struct optim_tensor {
     float *device_block;       /* on the GPU: the state */
 } optim_tensor;
 
+/* The hyper-parameters that torch's scalar arithmetic takes as Python
+ * floats, as the doubles they stand for (see written_value). */
+typedef struct written_params {
+    double lr, weight_decay, beta1, beta2, alpha, dampening, lr_decay;
+} written_params;
+
 struct recur_optimizer {
     recur_optimizer_config config;
+    written_params written; /* follows config (set_lr and read included) */
     optim_tensor *tensors;
     int tensor_count, tensor_capacity;
     int64_t step_count;
@@ -155,6 +164,33 @@ static recur_status validate_config(const recur_optimizer_config *c)
 /* Creation and registration                                         */
 /* ---------------------------------------------------------------- */
 
+/* The double a float hyper-parameter stands for: the shortest decimal that
+ * rounds to it (0.999f: 0.999), as the Python float a torch user writes.
+ * torch forms 1 - beta and beta^step from that double; formed from the float
+ * itself, 1 - 0.999f is 1.3e-5 away from 1 - 0.999 (in relative terms), and
+ * Adam's second moment with it. */
+static double written_value(float x)
+{
+    char text[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)x);
+        double value = strtod(text, NULL);
+        if ((float)value == x)
+            return value;
+    }
+    return x; /* not reached: 9 significant digits always round-trip */
+}
+
+static void update_written(recur_optimizer *opt)
+{
+    const recur_optimizer_config *c = &opt->config;
+    written_params w = {written_value(c->lr),    written_value(c->weight_decay),
+                        written_value(c->beta1), written_value(c->beta2),
+                        written_value(c->alpha), written_value(c->dampening),
+                        written_value(c->lr_decay)};
+    opt->written = w;
+}
+
 recur_status recur_optimizer_create(const recur_optimizer_config *config, recur_optimizer **out)
 {
     if (!config || !out)
@@ -165,6 +201,7 @@ recur_status recur_optimizer_create(const recur_optimizer_config *config, recur_
     if (!opt)
         return recur_fail(RECUR_E_NOMEM, "optimizer_create: out of memory");
     opt->config = *config;
+    update_written(opt);
     *out = opt;
     return RECUR_OK;
 }
@@ -266,9 +303,11 @@ static inline float decayed_grad(float grad, float param, float weight_decay)
 }
 
 /* The coefficients of tensor t's update (its step already counted), with
- * the state arrays of `state` (the host or the device block). */
-static optim_update make_update(const recur_optimizer_config *c, const optim_tensor *t,
-                                float *state)
+ * the state arrays of `state` (the host or the device block). Scalars are
+ * formed in double from the written hyper-parameters w, as torch forms them
+ * from Python floats, and rounded to float where its tensor kernels do. */
+static optim_update make_update(const recur_optimizer_config *c, const written_params *w,
+                                const optim_tensor *t, float *state)
 {
     optim_update u = {0};
     u.kind = c->kind;
@@ -283,26 +322,26 @@ static optim_update make_update(const recur_optimizer_config *c, const optim_ten
     case RECUR_SGD:
         u.momentum_buffer = c->momentum != 0.0f ? state : NULL;
         u.step = -c->lr;
-        u.keep_grad = (float)(1.0 - (double)c->dampening);
+        u.keep_grad = (float)(1.0 - w->dampening);
         u.first = !t->has_momentum_buffer;
         u.nesterov = c->nesterov;
         break;
     case RECUR_ADAM:
     case RECUR_ADAMW: {
         double step = (double)t->steps;
-        double bias_correction1 = 1.0 - pow((double)c->beta1, step);
-        double bias_correction2 = 1.0 - pow((double)c->beta2, step);
+        double bias_correction1 = 1.0 - pow(w->beta1, step);
+        double bias_correction2 = 1.0 - pow(w->beta2, step);
         u.exp_avg = state;
         u.exp_avg_sq = state + n;
         u.max_exp_avg_sq = c->amsgrad ? state + 2 * n : NULL;
         u.decoupled = c->kind == RECUR_ADAMW;
-        u.step = (float)(-((double)c->lr / bias_correction1));
+        u.step = (float)(-(w->lr / bias_correction1));
         u.bias_correction2_sqrt = (float)sqrt(bias_correction2);
         u.beta1 = c->beta1;
         u.beta2 = c->beta2;
-        u.one_minus_beta1 = (float)(1.0 - (double)c->beta1);
-        u.one_minus_beta2 = (float)(1.0 - (double)c->beta2);
-        u.param_scale = (float)(1.0 - (double)c->lr * (double)c->weight_decay);
+        u.one_minus_beta1 = (float)(1.0 - w->beta1);
+        u.one_minus_beta2 = (float)(1.0 - w->beta2);
+        u.param_scale = (float)(1.0 - w->lr * w->weight_decay);
         u.l2 = u.decoupled ? 0.0f : c->weight_decay;
         break;
     }
@@ -311,12 +350,12 @@ static optim_update make_update(const recur_optimizer_config *c, const optim_ten
         u.momentum_buffer = c->momentum > 0.0f ? state + n : NULL;
         u.grad_avg = c->centered ? state + n * (c->momentum > 0.0f ? 2 : 1) : NULL;
         u.alpha = c->alpha;
-        u.one_minus_alpha = (float)(1.0 - (double)c->alpha);
+        u.one_minus_alpha = (float)(1.0 - w->alpha);
         u.step = -c->lr;
         break;
     case RECUR_ADAGRAD:
         u.state_sum = state;
-        u.step = (float)-((double)c->lr / (1.0 + (double)(t->steps - 1) * (double)c->lr_decay));
+        u.step = (float)-(w->lr / (1.0 + (double)(t->steps - 1) * w->lr_decay));
         break;
     }
     return u;
@@ -430,7 +469,8 @@ recur_status recur_optimizer_step_checked(recur_optimizer *opt, const float *che
         optim_tensor *t = &opt->tensors[i];
         t->steps++;
         if (!skip) {
-            optim_update u = make_update(c, t, opt->on_device ? t->device_block : t->state_block);
+            optim_update u = make_update(c, &opt->written, t,
+                                         opt->on_device ? t->device_block : t->state_block);
             u.check = check;
             u.check_count = check_count;
             if (opt->on_device)
@@ -466,8 +506,10 @@ void recur_optimizer_forget_step(recur_optimizer *opt)
 
 void recur_optimizer_set_lr(recur_optimizer *opt, float lr)
 {
-    if (opt)
-        opt->config.lr = lr;
+    if (!opt)
+        return;
+    opt->config.lr = lr;
+    opt->written.lr = written_value(lr);
 }
 
 float recur_optimizer_get_lr(const recur_optimizer *opt)
@@ -560,5 +602,7 @@ recur_status recur_optimizer_read(recur_optimizer *opt, const recur_st_file *fil
     RECUR_TRY(recur_tensor_to_i64(view, &opt->step_count, 1));
     snprintf(name, sizeof name, "%slr", prefix);
     RECUR_TRY(find_state_tensor(file, name, RECUR_F32, 1, &view));
-    return recur_tensor_to_f32(view, &opt->config.lr, 1);
+    RECUR_TRY(recur_tensor_to_f32(view, &opt->config.lr, 1));
+    opt->written.lr = written_value(opt->config.lr);
+    return RECUR_OK;
 }
