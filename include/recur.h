@@ -583,9 +583,8 @@ recur_status recur_weight_penalty(int count, const float *const *values, float *
  * overwritten with the mean over the rows whose target is in
  * 0..classes-1 (others count as ignored: zero gradient rows), grad_logits is
  * required. The penalty adds to *loss (grads may be NULL, loss too);
- * clip_grad_norm needs total_norm, where the scaling reads the norm, and
- * (unlike recur_clip_grad_norm and torch) leaves the gradients unchanged
- * when the norm is NaN. */
+ * clip_grad_norm needs total_norm, where the scaling reads the norm; a NaN
+ * norm makes every gradient NaN, as recur_clip_grad_norm and torch do. */
 recur_status recur_cross_entropy_device(int n, int classes, const float *logits,
                                         const int64_t *targets, float *loss, float *grad_logits);
 recur_status recur_weight_penalty_device(int count, const float *const *values,

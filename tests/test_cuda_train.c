@@ -340,6 +340,41 @@ static void check_clip_grad_norm(recur_rng *rng, float max_norm)
         free(grads[i]);
 }
 
+/* A NaN among the gradients makes the norm NaN and every gradient NaN, on
+ * the device as on the host (torch's clamp(coef, max=1)). */
+static void check_clip_grad_norm_nan(recur_rng *rng)
+{
+    float *grads[TENSORS];
+    for (int i = 0; i < TENSORS; i++)
+        grads[i] = random_floats(rng, tensor_sizes[i], -1.0f, 1.0f);
+    grads[1][0] = NAN;
+    tensor_set g = {0};
+    float want_norm = 0.0f, got_norm = 0.0f;
+    float *d_norm = upload(&got_norm, sizeof(float));
+    int all_nan = 0;
+    if (tensors_upload(&g, grads) && d_norm &&
+        OK(recur_clip_grad_norm(TENSORS, g.host, tensor_sizes, 10.0f, &want_norm)) &&
+        OK(recur_clip_grad_norm_device(TENSORS, g.device, tensor_sizes, 10.0f, d_norm)) &&
+        download(&got_norm, d_norm, 1)) {
+        CHECK(isnan(want_norm) && isnan(got_norm));
+        all_nan = 1;
+        for (int i = 0; i < TENSORS; i++) {
+            float *got = malloc(tensor_sizes[i] * sizeof(float));
+            all_nan = all_nan && got && download(got, g.device[i], tensor_sizes[i]);
+            for (size_t k = 0; all_nan && k < tensor_sizes[i]; k++)
+                all_nan = isnan(got[k]) && isnan(g.host[i][k]);
+            free(got);
+        }
+    }
+    CHECK(all_nan);
+    printf("clip_grad_norm with a NaN gradient: every gradient NaN on both: %s\n",
+           all_nan ? "yes" : "NO");
+    tensors_free(&g);
+    recur_cuda_free(d_norm);
+    for (int i = 0; i < TENSORS; i++)
+        free(grads[i]);
+}
+
 /* Values in [-2, 2] clamped to [-0.5, 0.5], with NaN (stays NaN), +-inf
  * and +-0.5 exactly: the results must be identical. */
 static void check_clip_grad_value(recur_rng *rng)
@@ -371,6 +406,7 @@ static void check_clipping(recur_rng *rng)
     printf("clip_grad_norm_device (sizes 1, 1000, 70000):\n");
     check_clip_grad_norm(rng, 10.0f);
     check_clip_grad_norm(rng, 1000.0f);
+    check_clip_grad_norm_nan(rng);
     printf("clip_grad_value_device:\n");
     check_clip_grad_value(rng);
 }

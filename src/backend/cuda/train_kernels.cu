@@ -228,7 +228,7 @@ __global__ void finish_norm(int n, const double *partials, float *norm)
 __global__ void scale_by_norm(tk_list list, float max_norm, const float *norm)
 {
     const float coef = max_norm / (*norm + 1e-6f);
-    if (!(coef < 1.0f))
+    if (coef >= 1.0f) /* a NaN norm makes every gradient NaN, as on the host */
         return;
     for (int i = 0; i < list.count; i++)
         GRID_FOR(k, list.size[i])
