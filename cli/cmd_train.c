@@ -293,6 +293,12 @@ static recur_status validate(trainer *t, double *mean_loss)
 
 typedef enum step_result { STEP_OK, STEP_DIVERGED } step_result;
 
+/* --clip's max_norm, or infinity without it: the norm is always computed. */
+static float clip_max_norm(const train_options *o)
+{
+    return o->num[OPT_CLIP] > 0 ? (float)o->num[OPT_CLIP] : INFINITY;
+}
+
 /* Forward, loss, backward, penalty, clipping and the optimizer step on the
  * host, for the chunk in t->inputs/t->targets. The weights stay untouched
  * when the loss or the gradient norm is not finite. */
@@ -316,9 +322,9 @@ static recur_status train_step_cpu(trainer *t, float *loss, step_result *result)
     if (o->num[OPT_CLIP_VALUE] > 0)
         CLI_TRY(recur_clip_grad_value(t->param_count, t->grads, t->sizes,
                                       (float)o->num[OPT_CLIP_VALUE]));
-    if (o->num[OPT_CLIP] > 0)
-        CLI_TRY(recur_clip_grad_norm(t->param_count, t->grads, t->sizes, (float)o->num[OPT_CLIP],
-                                     &norm));
+    /* The norm also without --clip (an infinite max_norm scales nothing), so
+     * that a NaN or infinite gradient with a finite loss stops the step too. */
+    CLI_TRY(recur_clip_grad_norm(t->param_count, t->grads, t->sizes, clip_max_norm(o), &norm));
     if (!isfinite(*loss) || !isfinite(norm)) {
         *result = STEP_DIVERGED;
         return RECUR_OK;
@@ -374,7 +380,6 @@ static recur_status average_device_grads(trainer *t, float *d_loss)
  * wait is the read-back of those two scalars at the end. */
 static recur_status train_step_cuda(trainer *t, float *loss, step_result *result)
 {
-    static const float zero_norm = 0; /* the norm when --clip is off */
     const train_options *o = t->options;
     const int T = (int)o->num[OPT_BPTT], B = shard.batch, V = t->vocab.size;
     const size_t bytes = (size_t)T * (size_t)B * sizeof(int64_t);
@@ -397,12 +402,8 @@ static recur_status train_step_cuda(trainer *t, float *loss, step_result *result
     if (o->num[OPT_CLIP_VALUE] > 0)
         CLI_TRY(recur_clip_grad_value_device(t->param_count, t->device_grads, t->sizes,
                                              (float)o->num[OPT_CLIP_VALUE]));
-    if (o->num[OPT_CLIP] > 0)
-        CLI_TRY(recur_clip_grad_norm_device(t->param_count, t->device_grads, t->sizes,
-                                            (float)o->num[OPT_CLIP], d_norm));
-    else
-        CLI_TRY(recur_cuda_memcpy_async(d_norm, &zero_norm, sizeof zero_norm,
-                                        RECUR_HOST_TO_DEVICE));
+    CLI_TRY(recur_clip_grad_norm_device(t->param_count, t->device_grads, t->sizes,
+                                        clip_max_norm(o), d_norm));
     float previous_lr = recur_optimizer_get_lr(t->opt);
     recur_optimizer_set_lr(t->opt, (float)recur_schedule_lr(&t->schedule));
     CLI_TRY(recur_optimizer_step_checked(t->opt, t->device_scalars, 2));
