@@ -844,6 +844,12 @@ typedef struct recur_series_options {
     /* Mask channels "col.missing" (1 = the slot had no value before filling):
      * 0 none, 1 for each column with a missing slot (default), 2 for every column. */
     int missing_mask;
+    /* RECUR_FILL_MEAN with the means an earlier series used (its fill_means,
+     * fill_means_count = its channels) instead of fitting them: new data
+     * filled as the training data was. NULL: fitted over [0, fit_steps). A
+     * count other than this series' channels is RECUR_E_SHAPE. */
+    const double *fill_means;
+    int fill_means_count;
 } recur_series_options;
 
 /* agg mean, fill forward, fit_steps 0, max_gap 24, max_categories 64,
@@ -895,6 +901,8 @@ typedef struct recur_series {
     int *source;                /* [channels] table column of each channel */
     int targets;                /* number of target channels */
     int *target_index;          /* [targets] channel of each target (in the order asked) */
+    double *fill_means;         /* [channels] RECUR_FILL_MEAN: the value of each channel's
+                                   missing slots (0 for mask channels and other fills) */
     recur_series_report report;
 } recur_series;
 
