@@ -498,9 +498,10 @@ static int print_report(const cls_dataset *d, const pass_result *r, const char *
 /* Model files                                                       */
 /* ---------------------------------------------------------------- */
 
+/* scaler and grid: time-series windows only (NULL otherwise). */
 static recur_status save_classifier(const char *path, const classifier *c, const cls_dataset *d,
                                     const recur_vocab *vocab, const recur_scaler *scaler,
-                                    const cli_options *o)
+                                    const recur_freq *grid, const cli_options *o)
 {
     recur_st_writer *w;
     CLI_TRY(recur_st_writer_create(&w));
@@ -509,6 +510,11 @@ static recur_status save_classifier(const char *path, const classifier *c, const
         st = recur_vocab_write(vocab, w, "vocab.tokens");
     if (st == RECUR_OK && scaler)
         st = recur_scaler_write(scaler, w, "scaler.");
+    char freq[32];
+    if (grid)
+        recur_freq_format(*grid, freq, sizeof freq);
+    if (st == RECUR_OK && grid) /* the windows' time step, kept for eval and predict */
+        st = recur_st_writer_set_metadata(w, "recur.classify.grid", freq);
     if (st == RECUR_OK)
         st = cli_options_write(o, w, "recur.classify.");
     size_t length = 1;
@@ -585,6 +591,7 @@ static int classify_train(int argc, char **argv)
     recur_token_options to = token_options(&o);
     const int is_series = o.num[CL_WINDOW] > 0;
     recur_scaler *scaler = NULL;
+    recur_freq grid = {0, 0}; /* detected */
     if (is_series) {
         is_text = 0;
         if (!o.positional_count || !o.str[CL_INPUTS] || !o.str[CL_LABEL])
@@ -593,7 +600,7 @@ static int classify_train(int argc, char **argv)
             rc = cls_dataset_from_series(
                 &d, o.positional[0], o.str[CL_TIME], o.str[CL_INPUTS], o.str[CL_LABEL],
                 (int)o.num[CL_WINDOW], (int)o.num[CL_STRIDE],
-                1.0 - o.num[CL_TEST_FRACTION] - o.num[CL_VAL_FRACTION], &scaler, 1);
+                1.0 - o.num[CL_TEST_FRACTION] - o.num[CL_VAL_FRACTION], &scaler, &grid, 1);
         if (!rc)
             rc = cls_dataset_sort_classes(&d);
     } else
@@ -792,7 +799,8 @@ static int classify_train(int argc, char **argv)
     }
     if (!rc && dist_rank() == 0) {
         recur_status st =
-            save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler, &o);
+            save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler,
+                            is_series ? &grid : NULL, &o);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else
@@ -861,7 +869,11 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
             rc = cls_texts_encode(&texts, &to, vocab, d, 0);
     } else if (!strcmp(input, "series")) {
         recur_scaler *scaler = NULL;
+        recur_freq grid = {0, 0}; /* models of older versions: detected */
+        const char *saved_grid = recur_st_metadata(*file, "recur.classify.grid");
         st = recur_scaler_read(*file, "scaler.", &scaler);
+        if (st == RECUR_OK && saved_grid)
+            st = recur_freq_parse(saved_grid, &grid);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else if (!data || !o->str[CL_LABEL])
@@ -869,7 +881,7 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         else
             rc = cls_dataset_from_series(d, data, o->str[CL_TIME], o->str[CL_INPUTS],
                                          o->str[CL_LABEL], (int)o->num[CL_WINDOW],
-                                         (int)o->num[CL_STRIDE], 0, &scaler, 0);
+                                         (int)o->num[CL_STRIDE], 0, &scaler, &grid, 0);
         recur_scaler_free(scaler);
     } else {
         if (!o->str[CL_IDX_IMAGES])
