@@ -571,6 +571,19 @@ static int make_split(int64_t count, int64_t given_test_from, const cli_options 
     return 0;
 }
 
+/* The model file keeps the class names one per line. */
+static int check_class_names(const cls_dataset *d)
+{
+    for (int k = 0; k < d->classes; k++) {
+        const char *name = d->class_names[k], *line_break = strchr(name, '\n');
+        if (line_break)
+            return cli_error("classify train: a label holds a line break (after '%.*s'), which "
+                             "the model file cannot keep",
+                             (int)(line_break - name < 60 ? line_break - name : 60), name);
+    }
+    return 0;
+}
+
 static int classify_train(int argc, char **argv)
 {
     cli_options o;
@@ -639,6 +652,8 @@ static int classify_train(int argc, char **argv)
         rc = make_split(d.n, test_from, &o, &s);
     if (!rc && d.classes < 2)
         rc = cli_error("classify train: the data has %d class; two or more are needed", d.classes);
+    if (!rc)
+        rc = check_class_names(&d);
     cls_texts_free(&texts);
 
     classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN], NULL, NULL, 0, 0};
@@ -852,7 +867,10 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         p += n + (nl != NULL);
     }
     c->classes = d->classes;
-    c->bce = recur_seqnet_get_config(c->net)->output_size == 1;
+    const int outputs = recur_seqnet_get_config(c->net)->output_size;
+    c->bce = outputs == 1;
+    if (d->classes != (c->bce ? 2 : outputs))
+        return cli_error("%s: %d class names for a head of %d outputs", path, d->classes, outputs);
     c->max_len = (int)o->num[CL_MAX_LEN];
     const char *data = o->positional_count > 1 ? o->positional[1] : NULL;
     int is_text;

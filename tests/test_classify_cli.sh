@@ -153,6 +153,25 @@ grep -q "sizes need more than the 256 data bytes" "$dir/stderr" && ok || bad "ID
 expect_error "eval with unknown labels" classify eval "$dir/model.safetensors" --lines "$dir/pos.txt=pos" 
 expect_error "eval of a non-model" classify eval "$dir/reviews.csv" --lines "$dir/pos.txt=positive"
 expect_error "unknown subcommand" classify fit
+# Class names are kept one per line: a label with a line break is refused at
+# training, and a model whose names do not fit its head at loading (they had
+# been split into more classes, whose probabilities were never computed)
+awk 'BEGIN { print "text,label"; for (i = 0; i < 40; i++) printf "%s %d,%s\n", i % 2 ? "good" : "bad", i, i % 2 ? "\"po\nsitive\"" : "negative" }' >"$dir/nl.csv"
+expect_error "label with a line break" classify train "$dir/nl.csv" --text text --label label --epochs 1 -o "$dir/x"
+if python3 - "$dir/model.safetensors" "$dir/three.safetensors" <<'PY' 2>/dev/null; then
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+header["__metadata__"]["recur.classify.classes"] = "negative\npo\nsitive\n"
+text = json.dumps(header).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+PY
+  expect_error "class names that do not fit the head" classify predict "$dir/three.safetensors" \
+    "$dir/reviews.csv" --text review -o "$dir/x.csv"
+else
+  echo "SKIP: a model with class names that do not fit its head (no python3 to write it)"
+fi
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 
