@@ -290,7 +290,8 @@ static void series_label(const recur_series *s, int64_t t, int first, int count,
 
 int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
                             const char *inputs, const char *label, int window, int stride,
-                            double fit_fraction, recur_scaler **scaler, int add_classes)
+                            double fit_fraction, recur_scaler **scaler, recur_freq *freq,
+                            int add_classes)
 {
     recur_table *table = NULL;
     recur_series *s = NULL;
@@ -298,9 +299,12 @@ int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
     recur_status st = recur_table_read(path, 0, 1, &table);
     recur_series_options so = recur_series_options_default();
     so.time = time, so.targets = inputs, so.features = label, so.missing_mask = 0;
+    so.freq = *freq;
     if (st == RECUR_OK)
         st = recur_series_from_table(table, &so, &s);
     int rc = st == RECUR_OK ? 0 : cli_status_error(st);
+    if (!rc)
+        *freq = s->freq;
     const int K = rc ? 0 : s->targets; /* the input channels come first */
     if (!rc && s->steps < window)
         rc = cli_error("%s: %lld steps, fewer than --window %d", path, (long long)s->steps, window);

@@ -47,9 +47,12 @@ int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
  * numeric `inputs` columns over `window` steps (every `stride`-th end step),
  * labelled by the `label` column at the window's last step (a categorical or
  * numeric column). Inputs are z-scored by *scaler, fit on the first
- * fit_fraction of the steps when *scaler is NULL (then returned). */
+ * fit_fraction of the steps when *scaler is NULL (then returned). The grid
+ * is *freq ({0, 0}: detected, and returned), so a model's windows span the
+ * same time whatever the spacing of the rows it reads. */
 int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
                             const char *inputs, const char *label, int window, int stride,
-                            double fit_fraction, recur_scaler **scaler, int add_classes);
+                            double fit_fraction, recur_scaler **scaler, recur_freq *freq,
+                            int add_classes);
 
 #endif

@@ -498,9 +498,10 @@ static int print_report(const cls_dataset *d, const pass_result *r, const char *
 /* Model files                                                       */
 /* ---------------------------------------------------------------- */
 
+/* scaler and grid: time-series windows only (NULL otherwise). */
 static recur_status save_classifier(const char *path, const classifier *c, const cls_dataset *d,
                                     const recur_vocab *vocab, const recur_scaler *scaler,
-                                    const cli_options *o)
+                                    const recur_freq *grid, const cli_options *o)
 {
     recur_st_writer *w;
     CLI_TRY(recur_st_writer_create(&w));
@@ -509,6 +510,11 @@ static recur_status save_classifier(const char *path, const classifier *c, const
         st = recur_vocab_write(vocab, w, "vocab.tokens");
     if (st == RECUR_OK && scaler)
         st = recur_scaler_write(scaler, w, "scaler.");
+    char freq[32];
+    if (grid)
+        recur_freq_format(*grid, freq, sizeof freq);
+    if (st == RECUR_OK && grid) /* the windows' time step, kept for eval and predict */
+        st = recur_st_writer_set_metadata(w, "recur.classify.grid", freq);
     if (st == RECUR_OK)
         st = cli_options_write(o, w, "recur.classify.");
     size_t length = 1;
@@ -565,6 +571,19 @@ static int make_split(int64_t count, int64_t given_test_from, const cli_options 
     return 0;
 }
 
+/* The model file keeps the class names one per line. */
+static int check_class_names(const cls_dataset *d)
+{
+    for (int k = 0; k < d->classes; k++) {
+        const char *name = d->class_names[k], *line_break = strchr(name, '\n');
+        if (line_break)
+            return cli_error("classify train: a label holds a line break (after '%.*s'), which "
+                             "the model file cannot keep",
+                             (int)(line_break - name < 60 ? line_break - name : 60), name);
+    }
+    return 0;
+}
+
 static int classify_train(int argc, char **argv)
 {
     cli_options o;
@@ -585,6 +604,7 @@ static int classify_train(int argc, char **argv)
     recur_token_options to = token_options(&o);
     const int is_series = o.num[CL_WINDOW] > 0;
     recur_scaler *scaler = NULL;
+    recur_freq grid = {0, 0}; /* detected */
     if (is_series) {
         is_text = 0;
         if (!o.positional_count || !o.str[CL_INPUTS] || !o.str[CL_LABEL])
@@ -593,7 +613,7 @@ static int classify_train(int argc, char **argv)
             rc = cls_dataset_from_series(
                 &d, o.positional[0], o.str[CL_TIME], o.str[CL_INPUTS], o.str[CL_LABEL],
                 (int)o.num[CL_WINDOW], (int)o.num[CL_STRIDE],
-                1.0 - o.num[CL_TEST_FRACTION] - o.num[CL_VAL_FRACTION], &scaler, 1);
+                1.0 - o.num[CL_TEST_FRACTION] - o.num[CL_VAL_FRACTION], &scaler, &grid, 1);
         if (!rc)
             rc = cls_dataset_sort_classes(&d);
     } else
@@ -632,6 +652,8 @@ static int classify_train(int argc, char **argv)
         rc = make_split(d.n, test_from, &o, &s);
     if (!rc && d.classes < 2)
         rc = cli_error("classify train: the data has %d class; two or more are needed", d.classes);
+    if (!rc)
+        rc = check_class_names(&d);
     cls_texts_free(&texts);
 
     classifier c = {NULL, d.classes, 0, NULL, (int)o.num[CL_MAX_LEN], NULL, NULL, 0, 0};
@@ -792,7 +814,8 @@ static int classify_train(int argc, char **argv)
     }
     if (!rc && dist_rank() == 0) {
         recur_status st =
-            save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler, &o);
+            save_classifier(o.str[CL_OUTPUT], &c, &d, is_text ? vocab : NULL, scaler,
+                            is_series ? &grid : NULL, &o);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else
@@ -844,7 +867,10 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         p += n + (nl != NULL);
     }
     c->classes = d->classes;
-    c->bce = recur_seqnet_get_config(c->net)->output_size == 1;
+    const int outputs = recur_seqnet_get_config(c->net)->output_size;
+    c->bce = outputs == 1;
+    if (d->classes != (c->bce ? 2 : outputs))
+        return cli_error("%s: %d class names for a head of %d outputs", path, d->classes, outputs);
     c->max_len = (int)o->num[CL_MAX_LEN];
     const char *data = o->positional_count > 1 ? o->positional[1] : NULL;
     int is_text;
@@ -861,7 +887,11 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
             rc = cls_texts_encode(&texts, &to, vocab, d, 0);
     } else if (!strcmp(input, "series")) {
         recur_scaler *scaler = NULL;
+        recur_freq grid = {0, 0}; /* models of older versions: detected */
+        const char *saved_grid = recur_st_metadata(*file, "recur.classify.grid");
         st = recur_scaler_read(*file, "scaler.", &scaler);
+        if (st == RECUR_OK && saved_grid)
+            st = recur_freq_parse(saved_grid, &grid);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
         else if (!data || !o->str[CL_LABEL])
@@ -869,7 +899,7 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
         else
             rc = cls_dataset_from_series(d, data, o->str[CL_TIME], o->str[CL_INPUTS],
                                          o->str[CL_LABEL], (int)o->num[CL_WINDOW],
-                                         (int)o->num[CL_STRIDE], 0, &scaler, 0);
+                                         (int)o->num[CL_STRIDE], 0, &scaler, &grid, 0);
         recur_scaler_free(scaler);
     } else {
         if (!o->str[CL_IDX_IMAGES])

@@ -209,6 +209,10 @@ static recur_status save_model(const char *path, const forecaster *net,
         st = recur_scaler_write(fs->scaler, w, "scaler.");
     if (st == RECUR_OK)
         st = cli_options_write(o, w, "recur.forecast.");
+    int64_t channels = fs->series->channels;
+    if (st == RECUR_OK && !strcmp(o->str[FC_FILL], "mean")) /* what predict fills gaps with */
+        st = recur_st_writer_add(w, "fill.means", RECUR_F64, 1, &channels,
+                                 fs->series->fill_means);
     char freq[32];
     recur_freq_format(fs->series->freq, freq, sizeof freq);
     if (st == RECUR_OK)
@@ -350,7 +354,7 @@ static int forecast_train(int argc, char **argv)
         return cli_error("%s: cannot create the model folder: %s", dir, strerror(errno));
     forecast_series fs;
     rc = forecast_series_load(&fs, o.positional[0], &o, (int64_t)o.num[FC_HOLDOUT],
-                              o.num[FC_VAL_FRACTION], NULL);
+                              o.num[FC_VAL_FRACTION], NULL, NULL, 0);
     if (!rc) {
         forecast_series_print_report(&fs);
         rc = train_and_score(&fs, &o, dir);
@@ -368,6 +372,23 @@ static const char predict_usage[] =
     "\n"
     "Forecasts the next H steps (at most the trained horizon) after the end of\n"
     "DATA.csv, read the way the model was trained, and writes time,TARGET... rows.\n";
+
+/* The means that filled the training data's gaps (--fill mean), if the
+ * model has them (*means NULL otherwise: older models, other fills). */
+static int read_fill_means(const recur_st_file *file, double **means, int *count)
+{
+    const recur_tensor_view *t = recur_st_find(file, "fill.means");
+    *means = NULL, *count = 0;
+    if (!t)
+        return 0;
+    if (t->dtype != RECUR_F64 || t->ndim != 1 || t->numel < 1 || t->numel > (1 << 24))
+        return cli_error("%s: fill.means is not a vector of F64 values", recur_st_label(file));
+    if (!(*means = malloc(t->nbytes)))
+        return cli_error("out of memory");
+    memcpy(*means, t->data, t->nbytes); /* may be unaligned; little-endian as every host */
+    *count = (int)t->numel;
+    return 0;
+}
 
 static int forecast_predict_cmd(int argc, char **argv)
 {
@@ -403,11 +424,16 @@ static int forecast_predict_cmd(int argc, char **argv)
     rc = st == RECUR_OK ? 0 : cli_status_error(st);
     if (!rc)
         rc = cli_options_restore(&o, file, "recur.forecast.", 0);
-    if (!rc) { /* the grid the model was trained on */
+    double *means = NULL;
+    int mean_count = 0;
+    if (!rc)
+        rc = read_fill_means(file, &means, &mean_count);
+    if (!rc) { /* the grid, scaler and fill means the model was trained with */
         o.str[FC_FREQ] = recur_st_metadata(file, "recur.forecast.grid");
-        rc = forecast_series_load(&fs, p.positional[1], &o, 0, 0, scaler);
+        rc = forecast_series_load(&fs, p.positional[1], &o, 0, 0, scaler, means, mean_count);
         scaler = NULL; /* owned by fs now */
     }
+    free(means);
     const char *channels = file ? recur_st_metadata(file, "recur.forecast.channels") : NULL;
     for (int c = 0; !rc && c < fs.series->channels; c++) {
         size_t n = strlen(fs.series->names[c]);

@@ -648,6 +648,16 @@ static int save_final_model(trainer *t)
     return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
+/* 1 when the last validation made early stopping stop: a run that was
+ * interrupted at that step (--stop-at, SIGINT) ends on resume as the
+ * uninterrupted run ended there. */
+static int stopped_early(const trainer *t)
+{
+    const recur_early_stopping *e = &t->early_stopping;
+    return t->options->num[OPT_EARLY_STOP] > 0 && e->stopped_epoch >= 0 &&
+           e->stopped_epoch == e->epochs - 1;
+}
+
 static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
 {
     const train_options *o = t->options;
@@ -657,7 +667,7 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
     const int can_validate = t->val_n / (size_t)o->num[OPT_BATCH] > (size_t)o->num[OPT_BPTT];
     double val_loss = NAN;
     float loss = NAN;
-    int stop = 0;
+    int stop = stopped_early(t);
     const int skip_bad_steps = !strcmp(o->str[OPT_ON_NAN], "skip");
     long skipped_in_a_row = 0;
     while (t->step < steps && !stop) {

@@ -18,9 +18,13 @@ void forecast_series_free(forecast_series *fs)
     memset(fs, 0, sizeof *fs);
 }
 
-static int build_series(forecast_series *fs, const cli_options *o, int64_t fit_steps)
+/* fill_means (a model's, or NULL to fit them over [0, fit_steps)): see
+ * recur_series_options. */
+static int build_series(forecast_series *fs, const cli_options *o, int64_t fit_steps,
+                        const double *fill_means, int fill_means_count)
 {
     recur_series_options so = recur_series_options_default();
+    so.fill_means = fill_means, so.fill_means_count = fill_means_count;
     so.time = o->str[FC_TIME] ? o->str[FC_TIME] : o->str[FC_TIME_COLS];
     so.targets = o->str[FC_TARGET];
     so.features = o->str[FC_FEATURES];
@@ -59,7 +63,8 @@ static int mark_observed(forecast_series *fs)
 }
 
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
-                         int64_t holdout, double val_fraction, recur_scaler *scaler)
+                         int64_t holdout, double val_fraction, recur_scaler *scaler,
+                         const double *fill_means, int fill_means_count)
 {
     memset(fs, 0, sizeof *fs);
     fs->scaler = scaler; /* owned from here on, freed with fs */
@@ -70,7 +75,7 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
     recur_status st = recur_table_read(path, delim, 1, &fs->table);
     if (st != RECUR_OK)
         return cli_status_error(st);
-    if (build_series(fs, o, 0))
+    if (build_series(fs, o, 0, fill_means, fill_means_count))
         return CLI_EXIT_BAD_INPUT;
     const int64_t steps = fs->series->steps;
     const int W = (int)o->num[FC_LOOKBACK], H = (int)o->num[FC_HORIZON];
@@ -89,7 +94,7 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
         if (holdout < H)
             return cli_error("--holdout %lld is shorter than --horizon %d", (long long)holdout, H);
         /* means (fill) come from the training part only: build again */
-        if (!strcmp(o->str[FC_FILL], "mean") && build_series(fs, o, fs->train_end))
+        if (!strcmp(o->str[FC_FILL], "mean") && build_series(fs, o, fs->train_end, NULL, 0))
             return CLI_EXIT_BAD_INPUT;
     } else
         fs->train_end = fs->val_end = steps;

@@ -41,10 +41,12 @@ typedef struct forecast_series {
  * rows used for mean-filling and scaling (-1: decide from the split, which
  * needs holdout and val_fraction: two passes). With `scaler` (predict), the
  * saved scaler is used instead of fitting one; fs owns it from then on, even
- * when loading fails. Returns 0 or an exit status
- * after printing the error. */
+ * when loading fails; with fill_means (predict, --fill mean: the model's, one
+ * per channel) so are the means that fill the gaps. Returns 0 or an exit
+ * status after printing the error. */
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
-                         int64_t holdout, double val_fraction, recur_scaler *scaler);
+                         int64_t holdout, double val_fraction, recur_scaler *scaler,
+                         const double *fill_means, int fill_means_count);
 void forecast_series_free(forecast_series *fs);
 
 /* Origins whose windows lie inside rows [begin, end): inputs need lookback

@@ -44,7 +44,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
      * least); validation = the block */
     int64_t holdout = steps - (end + block);
     double val_fraction = (double)block / (double)(end + block);
-    int rc = forecast_series_load(&fs, path, o, holdout, val_fraction, NULL);
+    int rc = forecast_series_load(&fs, path, o, holdout, val_fraction, NULL, NULL, 0);
     size_t *train = NULL, *val = NULL;
     forecaster net = {0};
     float *out = NULL, *actual = NULL, *forecast = NULL;
@@ -123,7 +123,7 @@ int forecast_tune(int argc, char **argv)
     /* the sizes: steps and the tuning region before the holdout */
     forecast_series whole;
     if ((rc = forecast_series_load(&whole, o.positional[0], &o, (int64_t)o.num[FC_HOLDOUT],
-                                   o.num[FC_VAL_FRACTION], NULL)) != 0) {
+                                   o.num[FC_VAL_FRACTION], NULL, NULL, 0)) != 0) {
         forecast_series_free(&whole);
         return rc;
     }

@@ -854,6 +854,12 @@ typedef struct recur_series_options {
     /* Mask channels "col.missing" (1 = the slot had no value before filling):
      * 0 none, 1 for each column with a missing slot (default), 2 for every column. */
     int missing_mask;
+    /* RECUR_FILL_MEAN with the means an earlier series used (its fill_means,
+     * fill_means_count = its channels) instead of fitting them: new data
+     * filled as the training data was. NULL: fitted over [0, fit_steps). A
+     * count other than this series' channels is RECUR_E_SHAPE. */
+    const double *fill_means;
+    int fill_means_count;
 } recur_series_options;
 
 /* agg mean, fill forward, fit_steps 0, max_gap 24, max_categories 64,
@@ -905,6 +911,8 @@ typedef struct recur_series {
     int *source;                /* [channels] table column of each channel */
     int targets;                /* number of target channels */
     int *target_index;          /* [targets] channel of each target (in the order asked) */
+    double *fill_means;         /* [channels] RECUR_FILL_MEAN: the value of each channel's
+                                   missing slots (0 for mask channels and other fills) */
     recur_series_report report;
 } recur_series;
 
@@ -1320,8 +1328,9 @@ const float *recur_seqnet_outputs(const recur_seqnet *net);
  * the gradient of an extra loss on recur_seqnet_outputs. */
 recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_result,
                                            const float *grad_outputs, float *grad_input);
-/* Parameters and metadata (recur.model = seqnet, pool, output_size, and the
- * stack's keys) into a writer, and back from a file holding them. */
+/* Parameters and metadata (recur.model = seqnet, pool, output_size,
+ * input_dropout (0 when absent), and the stack's keys) into a writer, and
+ * back from a file holding them. */
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);
 recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
 

@@ -93,6 +93,26 @@ awk -F, '$3 == "all" { m[$2] = $7 } END { exit !(m["model"] < m["naive"]) }' \
   && [[ $(wc -l <"$dir/next_s2s.csv") -eq 4 ]] && ok || bad "seq2seq predict: $(cat "$dir/next_s2s.csv" 2>&1)"
 expect_error "unknown --decoder" forecast train "$dir/data.csv" --target load --time time --decoder magic
 
+# predict reads new data as training read its own: predict on the rows before
+# a holdout origin (with gaps in its window, filled with the training part's
+# means) gives the forecast that train wrote for that origin, for non-default
+# data and model options and both decoders
+awk 'BEGIN { print "t,y,x"; for (i = 0; i < 400; i++) {
+  y = (i % 17 == 5 || i == 397) ? "NA" : sprintf("%.4f", sin(i / 5.0) + 0.01 * i)
+  printf "%d,%s,%.4f\n", i, y, cos(i / 9.0) } }' >"$dir/gaps.csv"
+head -399 "$dir/gaps.csv" >"$dir/gaps_to_398.csv"   # rows 0..397: origin 398
+for decoder in direct seq2seq; do
+  "$recur" forecast train "$dir/gaps.csv" --target y --fill mean --scale minmax --missing-mask 2 \
+    --predict level --model gru --layers 2 --lookback 8 --horizon 2 --holdout 40 --epochs 2 \
+    --hidden 8 --decoder $decoder -o "$dir/gaps_$decoder" --predictions "$dir/gaps_pred.csv" \
+    >"$dir/gaps.log" 2>&1 || bad "train on gaps ($decoder): $(tail -1 "$dir/gaps.log")"
+  "$recur" forecast predict "$dir/gaps_$decoder" "$dir/gaps_to_398.csv" -o "$dir/gaps_next.csv" >/dev/null 2>&1 \
+    || bad "predict on gaps ($decoder) failed"
+  want=$(awk -F, '$1 ~ /00:06:38$/ && $2 == 1 || $1 ~ /00:06:39$/ && $2 == 2 { print $4 }' "$dir/gaps_pred.csv" | tr '\n' ' ')
+  got=$(tail -n +2 "$dir/gaps_next.csv" | cut -d, -f2 | tr '\n' ' ')
+  [[ -n $want && $got == "$want" ]] && ok || bad "predict ($decoder) gives $got, train forecast $want for the same origin"
+done
+
 printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"

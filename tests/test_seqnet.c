@@ -302,6 +302,7 @@ static void check_file(const char *dir)
 {
     recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
     c.rnn.num_layers = 2, c.rnn.bidirectional = 1, c.pool = RECUR_POOL_MEAN;
+    c.rnn.zoneout = 0.25f, c.input_dropout = 0.3f; /* kept by the file */
     recur_seqnet *net, *loaded = NULL;
     CHECK_OK(recur_seqnet_create(&c, 3, &net));
     recur_st_writer *w;
@@ -326,7 +327,9 @@ static void check_file(const char *dir)
         memcpy(first, a, sizeof first);
         CHECK_OK(recur_seqnet_forward(loaded, T, B, input, lengths, &b));
         CHECK(memcmp(first, b, sizeof first) == 0);
-        CHECK(recur_seqnet_get_config(loaded)->pool == RECUR_POOL_MEAN);
+        const recur_seqnet_config *lc = recur_seqnet_get_config(loaded);
+        CHECK(lc->pool == RECUR_POOL_MEAN);
+        CHECK(lc->rnn.zoneout == 0.25f && lc->input_dropout == 0.3f);
     }
     CHECK_STATUS(recur_seqnet_backward(loaded, NULL, NULL), RECUR_E_INVALID);
     recur_seqnet_free(loaded);

@@ -196,8 +196,22 @@ static void test_fill_rules(void)
               r->column[1].missing == 2);
         CHECK(recur_series_find_channel(s, "x.missing") == 3 &&
               recur_series_find_channel(s, "z") == -1);
+        if (cases[i].fill == RECUR_FILL_MEAN) /* the means it filled with */
+            CHECK(s->fill_means[0] == cases[i].y[1] && s->fill_means[1] == cases[i].x[2] &&
+                  s->fill_means[2] == 0 && s->fill_means[3] == 0);
         recur_series_free(s);
     }
+    /* Given means (an earlier series') fill instead of fitted ones; one per channel. */
+    o.fill = RECUR_FILL_MEAN;
+    o.fit_steps = 0;
+    o.fill_means = (const double[]){7, 8, 0, 0}, o.fill_means_count = 4;
+    recur_series *given = build(daily, &o);
+    CHECK(channel_is(given, 0, (double[]){1, 7, 7, 4, 5}, 5));
+    CHECK(channel_is(given, 1, (double[]){10, 20, 8, 8, 50}, 5));
+    recur_series_free(given);
+    o.fill_means_count = 3;
+    build_fails(daily, &o, RECUR_E_SHAPE, "3 fill means given for 4 channels");
+    o.fill_means = NULL, o.fill_means_count = 0;
     /* Leading gaps are back-filled (forward) or held (linear); gaps of 2
      * are long only past max_gap 1. */
     const char *lead = "t,y\n2020-01-01,NA\n2020-01-02,?\n2020-01-03,3\n2020-01-04,NULL\n"

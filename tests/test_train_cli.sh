@@ -53,6 +53,21 @@ cmp -s "$dir/full.safetensors" "$dir/part.safetensors" && ok || bad "resumed mod
 cmp -s "$dir/full.ckpt/last.safetensors" "$dir/part.ckpt/last.safetensors" 2>/dev/null; [[ $? -le 1 ]] && ok || bad "last checkpoints missing"
 diff <(cut -d, -f1-5 "$dir/full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/part.ckpt/metrics.csv") >/dev/null && ok || bad "resumed metrics.csv differs"
 grep -q "continuing from step 33 of 60" "$dir/part2.log" && ok || bad "resume did not start at step 33"
+# Early stopping that fires at the step where the run was interrupted: the
+# resumed run stops there too (it went on training) and saves the same model.
+eargs=(--text "$dir/text.txt" --hidden 16 --layers 1 --embed 8 --batch 4 --bptt 16 --steps 300
+       --eval-interval 10 --lr 0.5 --early-stop 1 --seed 4)
+"$recur" train "${eargs[@]}" -o "$dir/es_full.safetensors" >"$dir/es_full.log" 2>&1 || bad "early-stop run failed: $(tail -1 "$dir/es_full.log")"
+es_step=$(sed -n 's/^early stopping at step \([0-9]*\):.*/\1/p' "$dir/es_full.log")
+if [[ -n $es_step ]]; then
+  "$recur" train "${eargs[@]}" -o "$dir/es_part.safetensors" --stop-at "$es_step" >/dev/null 2>&1 || bad "early-stop --stop-at run failed"
+  "$recur" train "${eargs[@]}" -o "$dir/es_part.safetensors" --resume "$dir/es_part.ckpt/last.safetensors" >"$dir/es_part2.log" 2>&1 || bad "early-stop resume failed: $(tail -1 "$dir/es_part2.log")"
+  grep -q "^early stopping at step $es_step:" "$dir/es_part2.log" && ok || bad "resumed run did not stop early at step $es_step: $(tail -2 "$dir/es_part2.log")"
+  cmp -s "$dir/es_full.safetensors" "$dir/es_part.safetensors" && ok || bad "resumed early-stopped model differs"
+  diff <(cut -d, -f1-5 "$dir/es_full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/es_part.ckpt/metrics.csv") >/dev/null && ok || bad "resumed early-stopped metrics.csv differs"
+else
+  bad "the early-stop run did not stop early: $(tail -1 "$dir/es_full.log")"
+fi
 
 # --tensorboard: TensorBoard itself reads the run's scalars, equal to metrics.csv
 "$recur" train "${args[@]}" --steps 100 -o "$dir/tb.safetensors" --tensorboard "$dir/tb" >/dev/null 2>&1 || bad "train --tensorboard failed"

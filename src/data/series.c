@@ -355,6 +355,7 @@ void recur_series_free(recur_series *s)
     free(s->kinds);
     free(s->source);
     free(s->target_index);
+    free(s->fill_means);
     if (s->report.column)
         for (int i = 0; i < s->report.columns; i++)
             free((char *)s->report.column[i].name);
@@ -937,9 +938,15 @@ recur_status recur_series_from_table(const recur_table *table,
     s->source = calloc((size_t)s->channels, sizeof *s->source);
     s->target_index = calloc((size_t)ntargets, sizeof *s->target_index);
     s->report.column = calloc((size_t)b.ncols, sizeof *s->report.column);
+    s->fill_means = calloc((size_t)s->channels, sizeof *s->fill_means);
     if (!s->times || !s->values || !s->names || !s->kinds || !s->source || !s->target_index ||
-        !s->report.column)
+        !s->report.column || !s->fill_means)
         goto nomem;
+    if (opt.fill == RECUR_FILL_MEAN && opt.fill_means && opt.fill_means_count != s->channels) {
+        st = recur_fail(RECUR_E_SHAPE, "%s: %d fill means given for %d channels", b.label,
+                        opt.fill_means_count, s->channels);
+        goto done;
+    }
     for (int64_t k = 0; k < steps; k++)
         s->times[k] = tc.n == 0 ? k
                       : freq.months ? month_start(origin_month + k * freq.months)
@@ -971,7 +978,9 @@ recur_status recur_series_from_table(const recur_table *table,
                 break;
             }
             double fill_mean = 0;
-            if (opt.fill == RECUR_FILL_MEAN) {
+            if (opt.fill == RECUR_FILL_MEAN && opt.fill_means)
+                fill_mean = opt.fill_means[ch];
+            else if (opt.fill == RECUR_FILL_MEAN) {
                 double sum = 0;
                 int64_t n = 0;
                 for (int64_t k = 0; k < fit; k++)
@@ -987,6 +996,7 @@ recur_status recur_series_from_table(const recur_table *table,
                 }
                 fill_mean = n ? sum / (double)n : 0;
             }
+            s->fill_means[ch] = fill_mean;
             int64_t prev = -1, next = -1; /* last and next observed slots */
             for (int64_t k = 0; k < steps; k++) {
                 float *dst = &s->values[(size_t)k * C + ch];

@@ -469,6 +469,8 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
     char number[32];
     snprintf(number, sizeof number, "%d", net->config.output_size);
     RECUR_TRY(recur_st_writer_set_metadata(w, "output_size", number));
+    snprintf(number, sizeof number, "%.9g", (double)net->config.input_dropout);
+    RECUR_TRY(recur_st_writer_set_metadata(w, "input_dropout", number));
     if (net->embedding) {
         recur_param p;
         RECUR_TRY(recur_embedding_param(net->embedding, &p));
@@ -483,6 +485,23 @@ recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *w)
         RECUR_TRY(recur_seqnet_param(net, i, &p));
         RECUR_TRY(recur_param_write(w, &p));
     }
+    return RECUR_OK;
+}
+
+/* input_dropout from the metadata: 0 when absent (files of older versions);
+ * the range is checked by seqnet_build. */
+static recur_status read_input_dropout(const recur_st_file *f, float *out)
+{
+    const char *text = recur_st_metadata(f, "input_dropout");
+    *out = 0.0f;
+    if (!text)
+        return RECUR_OK;
+    char *end = NULL;
+    double value = strtod(text, &end);
+    if (end == text || *end)
+        return recur_fail(RECUR_E_FORMAT, "%s: metadata input_dropout = '%.40s' is not a number",
+                          recur_st_label(f), text);
+    *out = (float)value;
     return RECUR_OK;
 }
 
@@ -512,6 +531,7 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
         return recur_fail(RECUR_E_FORMAT, "%s: metadata pool or output_size missing or invalid",
                           label);
     c.output_size = (int)output_size;
+    RECUR_TRY(read_input_dropout(f, &c.input_dropout));
     c.padding_idx = -1;
     const recur_tensor_view *table = recur_st_find(f, "embedding.weight");
     if (table) {
