@@ -1310,8 +1310,10 @@ const float *recur_seqnet_outputs(const recur_seqnet *net);
  * the gradient of an extra loss on recur_seqnet_outputs. */
 recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_result,
                                            const float *grad_outputs, float *grad_input);
-/* Parameters and metadata (recur.model = seqnet, pool, output_size, and the
- * stack's keys) into a writer, and back from a file holding them. */
+/* Parameters and metadata (recur.model = seqnet, pool, output_size, the
+ * stack's keys and, with an embedding, padding_idx: an integer in
+ * -1..vocab_size-1, RECUR_E_FORMAT otherwise) into a writer, and back from a
+ * file holding them. */
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);
 recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
 

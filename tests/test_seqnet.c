@@ -335,6 +335,51 @@ static void check_file(const char *dir)
     CHECK_STATUS(recur_seqnet_create(&c, 3, &net), RECUR_E_INVALID);
 }
 
+/* A token model whose file says padding_idx = `pad`: its read status. */
+static recur_status read_with_padding(const char *dir, const char *pad, int *padding_idx)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.vocab_size = 7, c.padding_idx = 0;
+    recur_seqnet *net, *loaded = NULL;
+    CHECK_OK(recur_seqnet_create(&c, 3, &net));
+    recur_st_writer *w;
+    CHECK_OK(recur_st_writer_create(&w));
+    CHECK_OK(recur_seqnet_write(net, w));
+    CHECK_OK(recur_st_writer_set_metadata(w, "padding_idx", pad));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_seqnet_padding.safetensors", dir);
+    CHECK_OK(recur_st_writer_save(w, path));
+    recur_st_writer_free(w);
+    recur_seqnet_free(net);
+    recur_st_file *f = NULL;
+    CHECK_OK(recur_st_open(path, &f));
+    recur_status st = f ? recur_seqnet_read(f, &loaded) : RECUR_E_IO;
+    recur_st_close(f);
+    if (loaded)
+        *padding_idx = recur_seqnet_get_config(loaded)->padding_idx;
+    recur_seqnet_free(loaded);
+    return st;
+}
+
+/* padding_idx in a file: an integer in -1..vocab_size-1, anything else refused
+ * (not read as 0, which would silently make row 0 the padding row). */
+static void check_padding_metadata(const char *dir)
+{
+    int padding_idx = -2;
+    CHECK_OK(read_with_padding(dir, "3", &padding_idx));
+    CHECK(padding_idx == 3);
+    CHECK_OK(read_with_padding(dir, "-1", &padding_idx));
+    CHECK(padding_idx == -1);
+    const char *bad[] = {"none", "", "2x", "7", "-2", " 1", "\t1", "+1", "99999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        padding_idx = -2;
+        recur_status st = read_with_padding(dir, bad[i], &padding_idx);
+        if (st == RECUR_OK)
+            fprintf(stderr, "padding_idx \"%s\" was read as %d\n", bad[i], padding_idx);
+        CHECK(st != RECUR_OK);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -357,5 +402,6 @@ int main(int argc, char **argv)
     gradcheck_outputs(RECUR_POOL_LAST);
     gradcheck_outputs(RECUR_POOL_MEAN);
     check_file(argv[1]);
+    check_padding_metadata(argv[1]);
     return test_finish("test_seqnet");
 }
