@@ -1268,7 +1268,8 @@ recur_status recur_seqnet_create(const recur_seqnet_config *config, uint64_t see
                                  recur_seqnet **out);
 void recur_seqnet_free(recur_seqnet *net);
 const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net);
-/* Parameters ["embedding.weight"], "rnn.<PyTorch names>", "head.weight", "head.bias". */
+/* Parameters ["embedding.weight"], "rnn.<PyTorch names>", ["pool.<names>" of the
+ * attention pooling], "head.weight", "head.bias". */
 int recur_seqnet_param_count(const recur_seqnet *net);
 recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out);
 void recur_seqnet_zero_grad(recur_seqnet *net);
@@ -1532,9 +1533,10 @@ typedef struct recur_decode_result {
  * beam_width to the finished list, and stops when beam_width are finished or
  * at max_length; it returns the finished hypothesis of best score (an
  * unfinished one only when none finished). The greedy hypothesis is always a
- * candidate too, so beam search never returns a lower score than greedy
- * decoding (plain beam search can prune the greedy path and end lower);
- * width 1 is greedy decoding. */
+ * candidate too, so when greedy decoding finishes, beam search never returns a
+ * lower score than it (plain beam search can prune the greedy path and end
+ * lower); a greedy hypothesis cut by max_length loses to any finished one,
+ * whatever its score. Width 1 is greedy decoding. */
 recur_status recur_seq2seq_decode(recur_seq2seq *model, int source_len, const int64_t *source,
                                   const recur_decode_options *options, int64_t *output,
                                   float *weights, recur_decode_result *result);
