@@ -1260,7 +1260,8 @@ typedef enum recur_pool {
                             bidirectional: forward's at the last valid step, reverse's
                             at step 0) */
     RECUR_POOL_MEAN,     /* mean of the outputs over each sequence's valid steps */
-    RECUR_POOL_MAX,      /* element-wise max over the valid steps */
+    RECUR_POOL_MAX,      /* element-wise max over the valid steps; its gradient goes to
+                            the first step holding the max, as torch.max(dim)'s index */
     RECUR_POOL_ATTENTION /* sum_t w_t h_t, w = softmax_t(v . tanh(W_k h_t + W_q 1 + b)):
                             additive attention with a constant query (a learned context
                             vector, Yang et al. 2016); parameters "pool.*" */
@@ -1286,7 +1287,8 @@ recur_status recur_seqnet_create(const recur_seqnet_config *config, uint64_t see
                                  recur_seqnet **out);
 void recur_seqnet_free(recur_seqnet *net);
 const recur_seqnet_config *recur_seqnet_get_config(const recur_seqnet *net);
-/* Parameters ["embedding.weight"], "rnn.<PyTorch names>", "head.weight", "head.bias". */
+/* Parameters ["embedding.weight"], "rnn.<PyTorch names>", ["pool.<names>" of the
+ * attention pooling], "head.weight", "head.bias". */
 int recur_seqnet_param_count(const recur_seqnet *net);
 recur_status recur_seqnet_param(const recur_seqnet *net, int index, recur_param *out);
 void recur_seqnet_zero_grad(recur_seqnet *net);
@@ -1329,8 +1331,9 @@ const float *recur_seqnet_outputs(const recur_seqnet *net);
 recur_status recur_seqnet_backward_outputs(recur_seqnet *net, const float *grad_result,
                                            const float *grad_outputs, float *grad_input);
 /* Parameters and metadata (recur.model = seqnet, pool, output_size,
- * input_dropout (0 when absent), and the stack's keys) into a writer, and
- * back from a file holding them. */
+ * input_dropout (0 when absent), the stack's keys and, with an embedding,
+ * padding_idx: an integer in -1..vocab_size-1, RECUR_E_FORMAT otherwise)
+ * into a writer, and back from a file holding them. */
 recur_status recur_seqnet_write(const recur_seqnet *net, recur_st_writer *writer);
 recur_status recur_seqnet_read(const recur_st_file *file, recur_seqnet **out);
 
@@ -1549,9 +1552,10 @@ typedef struct recur_decode_result {
  * beam_width to the finished list, and stops when beam_width are finished or
  * at max_length; it returns the finished hypothesis of best score (an
  * unfinished one only when none finished). The greedy hypothesis is always a
- * candidate too, so beam search never returns a lower score than greedy
- * decoding (plain beam search can prune the greedy path and end lower);
- * width 1 is greedy decoding. */
+ * candidate too, so when greedy decoding finishes, beam search never returns a
+ * lower score than it (plain beam search can prune the greedy path and end
+ * lower); a greedy hypothesis cut by max_length loses to any finished one,
+ * whatever its score. Width 1 is greedy decoding. */
 recur_status recur_seq2seq_decode(recur_seq2seq *model, int source_len, const int64_t *source,
                                   const recur_decode_options *options, int64_t *output,
                                   float *weights, recur_decode_result *result);

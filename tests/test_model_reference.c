@@ -1,4 +1,4 @@
-/* recur_seqnet and recur_seq2seq against PyTorch references
+/* recur_seqnet, recur_seqdec and recur_seq2seq against PyTorch references
  * (tests/fixtures/make_model_fixtures.py): every output and every parameter
  * gradient. Error = max |recur - torch| / max |torch| (floor 1e-6): at most
  * 1e-4 for outputs and losses, 1e-3 for gradients (a gradient that is 0 in
@@ -138,8 +138,18 @@ static recur_status seq2seq_param(const void *m, int i, recur_param *p)
 
 static recur_cell cell_of(const recur_st_file *f)
 {
+    static const char *names[] = {"rnn_tanh", "rnn_relu", "lstm", "gru"};
     const char *cell = recur_st_metadata(f, "cell");
-    return cell && !strcmp(cell, "lstm") ? RECUR_LSTM : RECUR_GRU;
+    for (int i = 0; cell && i < 4; i++)
+        if (!strcmp(cell, names[i]))
+            return (recur_cell)i;
+    CHECK(!"a known cell");
+    return RECUR_GRU;
+}
+
+static recur_status seqdec_param(const void *m, int i, recur_param *p)
+{
+    return recur_seqdec_param((const recur_seqdec *)m, i, p);
 }
 
 static void check_seqnet(const char *c, const recur_st_file *f)
@@ -196,6 +206,45 @@ static void check_seqnet(const char *c, const recur_st_file *f)
     check_grads(c, f, recur_seqnet_param_count(net), seqnet_param, net);
     free(lengths), free(ids), free(input), free(grad_input), free(grad_result);
     recur_seqnet_free(net);
+}
+
+/* Free running first, then teacher-forced forward and backward twice. */
+static void check_seqdec(const char *c, const recur_st_file *f)
+{
+    recur_seqdec_config cfg = recur_seqdec_config_default(
+        cell_of(f), meta_int(f, "input_size"), meta_int(f, "hidden_size"), meta_int(f, "targets"),
+        meta_int(f, "horizon"));
+    cfg.rnn.num_layers = meta_int(f, "num_layers");
+    cfg.rnn.proj_size = meta_int(f, "proj_size");
+    recur_seqdec *net = NULL;
+    CHECK_OK(recur_seqdec_create(&cfg, 7, &net));
+    const recur_tensor_view *in = recur_st_find(f, "input");
+    CHECK(in != NULL);
+    if (!net || !in) {
+        recur_seqdec_free(net);
+        return;
+    }
+    load_params(c, f, recur_seqdec_param_count(net), seqdec_param, net);
+    const int W = (int)in->shape[0], B = (int)in->shape[1];
+    const size_t n = (size_t)B * cfg.horizon * cfg.targets;
+    float *input = read_f32(f, "input", NULL), *start = read_f32(f, "start", NULL);
+    float *teacher = read_f32(f, "teacher", NULL), *grad = read_f32(f, "grad_result", NULL);
+    float *grad_input = malloc(in->numel * sizeof(float));
+    const float *result = NULL;
+    CHECK_OK(recur_seqdec_forward(net, W, B, input, start, NULL, &result));
+    if (result)
+        expect_close(c, f, "expected.result_free", result, n, 0);
+    for (int pass = 0; pass < 2; pass++) {
+        CHECK_OK(recur_seqdec_forward(net, W, B, input, start, teacher, &result));
+        recur_seqdec_zero_grad(net);
+        CHECK_OK(recur_seqdec_backward(net, grad, grad_input));
+    }
+    if (result)
+        expect_close(c, f, "expected.result", result, n, 0);
+    expect_close(c, f, "expected.grad_input", grad_input, in->numel, 1);
+    check_grads(c, f, recur_seqdec_param_count(net), seqdec_param, net);
+    free(input), free(start), free(teacher), free(grad), free(grad_input);
+    recur_seqdec_free(net);
 }
 
 static void check_seq2seq(const char *c, const recur_st_file *f)
@@ -264,6 +313,8 @@ int main(int argc, char **argv)
         CHECK(model != NULL);
         if (model && !strcmp(model, "seqnet"))
             check_seqnet(name, f);
+        else if (model && !strcmp(model, "seqdec"))
+            check_seqdec(name, f);
         else if (model)
             check_seq2seq(name, f);
         recur_st_close(f);
@@ -271,7 +322,7 @@ int main(int argc, char **argv)
     }
     if (list)
         fclose(list);
-    CHECK(cases >= 27);
+    CHECK(cases >= 34);
     printf("%d cases; worst output error %.3g (%s), worst gradient error %.3g (%s)\n", cases,
            worst_output, worst_output_at, worst_grad, worst_grad_at);
     return test_finish("test_model_reference");

@@ -338,6 +338,94 @@ static void check_file(const char *dir)
     CHECK_STATUS(recur_seqnet_create(&c, 3, &net), RECUR_E_INVALID);
 }
 
+/* Max pooling over tied steps: an Elman ReLU layer with W_ih = W_hh = 0 and a
+ * positive bias outputs the same value at every step; the gradient goes to the
+ * first step only, as torch.max(dim) (its index is the first maximum), so
+ * dW_ih[f] = sum_b d pooled[b, f] x[0, b] (relu' = 1 there). */
+static void check_max_ties(void)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_RNN_RELU, I, H, O);
+    c.pool = RECUR_POOL_MAX;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 11, &net));
+    if (!net)
+        return;
+    recur_param w_ih, p, head;
+    CHECK_OK(recur_seqnet_param(net, 0, &w_ih));
+    for (int i = 0; i < 4; i++) { /* weight_ih, weight_hh, bias_ih, bias_hh */
+        CHECK_OK(recur_seqnet_param(net, i, &p));
+        for (size_t k = 0; k < p.numel; k++)
+            p.value[k] = i < 2 ? 0.0f : 0.25f;
+    }
+    CHECK_OK(recur_seqnet_param(net, 4, &head));
+    CHECK(!strcmp(w_ih.name, "rnn.weight_ih_l0") && !strcmp(head.name, "head.weight"));
+    const float *result;
+    CHECK_OK(recur_seqnet_forward(net, T, B, input, lengths, &result));
+    recur_seqnet_zero_grad(net);
+    CHECK_OK(recur_seqnet_backward(net, weights_out, NULL));
+    double worst = 0;
+    for (int f = 0; f < H; f++)
+        for (int i = 0; i < I; i++) {
+            double expected = 0;
+            for (int b = 0; b < B; b++) {
+                double pooled_grad = 0; /* d loss / d pooled[b, f] */
+                for (int o = 0; o < O; o++)
+                    pooled_grad += (double)weights_out[b * O + o] * head.value[o * H + f];
+                expected += pooled_grad * input[b * I + i]; /* x at step 0 */
+            }
+            worst = fmax(worst, fabs(w_ih.grad[f * I + i] - expected));
+        }
+    if (worst > 1e-5)
+        fprintf(stderr, "max pooling ties: dW_ih off by %.3g\n", worst);
+    CHECK(worst <= 1e-5);
+    recur_seqnet_free(net);
+}
+
+/* A token model whose file says padding_idx = `pad`: its read status. */
+static recur_status read_with_padding(const char *dir, const char *pad, int *padding_idx)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.vocab_size = 7, c.padding_idx = 0;
+    recur_seqnet *net, *loaded = NULL;
+    CHECK_OK(recur_seqnet_create(&c, 3, &net));
+    recur_st_writer *w;
+    CHECK_OK(recur_st_writer_create(&w));
+    CHECK_OK(recur_seqnet_write(net, w));
+    CHECK_OK(recur_st_writer_set_metadata(w, "padding_idx", pad));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_seqnet_padding.safetensors", dir);
+    CHECK_OK(recur_st_writer_save(w, path));
+    recur_st_writer_free(w);
+    recur_seqnet_free(net);
+    recur_st_file *f = NULL;
+    CHECK_OK(recur_st_open(path, &f));
+    recur_status st = f ? recur_seqnet_read(f, &loaded) : RECUR_E_IO;
+    recur_st_close(f);
+    if (loaded)
+        *padding_idx = recur_seqnet_get_config(loaded)->padding_idx;
+    recur_seqnet_free(loaded);
+    return st;
+}
+
+/* padding_idx in a file: an integer in -1..vocab_size-1, anything else refused
+ * (not read as 0, which would silently make row 0 the padding row). */
+static void check_padding_metadata(const char *dir)
+{
+    int padding_idx = -2;
+    CHECK_OK(read_with_padding(dir, "3", &padding_idx));
+    CHECK(padding_idx == 3);
+    CHECK_OK(read_with_padding(dir, "-1", &padding_idx));
+    CHECK(padding_idx == -1);
+    const char *bad[] = {"none", "", "2x", "7", "-2", " 1", "\t1", "+1", "99999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        padding_idx = -2;
+        recur_status st = read_with_padding(dir, bad[i], &padding_idx);
+        if (st == RECUR_OK)
+            fprintf(stderr, "padding_idx \"%s\" was read as %d\n", bad[i], padding_idx);
+        CHECK(st != RECUR_OK);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -360,5 +448,7 @@ int main(int argc, char **argv)
     gradcheck_outputs(RECUR_POOL_LAST);
     gradcheck_outputs(RECUR_POOL_MEAN);
     check_file(argv[1]);
+    check_padding_metadata(argv[1]);
+    check_max_ties();
     return test_finish("test_seqnet");
 }

@@ -505,6 +505,18 @@ static recur_status read_input_dropout(const recur_st_file *f, float *out)
     return RECUR_OK;
 }
 
+/* The metadata padding_idx: the whole text an integer in -1..vocab_size-1. */
+static int parse_padding_idx(const char *text, int vocab_size, int *padding_idx)
+{
+    char *end = NULL;
+    long value = strtol(text, &end, 10);
+    const int starts_right = *text == '-' || (*text >= '0' && *text <= '9');
+    if (!starts_right || *end || value < -1 || value >= vocab_size)
+        return 0;
+    *padding_idx = (int)value;
+    return 1;
+}
+
 recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
 {
     if (!f || !out)
@@ -541,7 +553,10 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
             return recur_fail(RECUR_E_SHAPE, "%s: embedding.weight does not match input_size",
                               label);
         c.vocab_size = (int)table->shape[0];
-        c.padding_idx = pad ? atoi(pad) : -1;
+        if (pad && !parse_padding_idx(pad, c.vocab_size, &c.padding_idx))
+            return recur_fail(RECUR_E_FORMAT,
+                              "%s: metadata padding_idx \"%.40s\" is not an integer in -1..%d",
+                              label, pad, c.vocab_size - 1);
     }
     recur_seqnet *net;
     RECUR_TRY(seqnet_build(&c, 0, &net));
