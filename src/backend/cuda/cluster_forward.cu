@@ -173,14 +173,16 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
         rows = a.batch_sizes[step_time(0)], row0 = a.offsets[step_time(0)];
     if (T > 1)
         rows_next = a.batch_sizes[step_time(1)], row0_next = a.offsets[step_time(1)];
-    float pre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (row_lane && lane < rows) {
-        const float *gr = a.gates + ((size_t)row0 + lane) * (size_t)G * H + u;
+    /* Lane j's input pre-activations of unit u in the step of (rows, row0). */
+    auto load_pre = [&](float(&pre)[4], int rows, int row0) {
 #pragma unroll
         for (int g = 0; g < 4; g++)
-            if (g < G)
-                pre[g] = gr[(size_t)g * H];
-    }
+            pre[g] = row_lane && lane < rows && g < G
+                         ? a.gates[((size_t)row0 + lane) * (size_t)G * H + (size_t)g * H + u]
+                         : 0.0f;
+    };
+    float pre[4];
+    load_pre(pre, rows, row0);
     cluster.sync(); /* every block's buffers are written before anyone stores into them */
 
     for (int s = 0; s < T; s++) {
@@ -190,14 +192,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
             rows_after = a.batch_sizes[step_time(s + 2)];
             row0_after = a.offsets[step_time(s + 2)];
         }
-        float pre_next[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (row_lane && lane < rows_next) {
-            const float *gr = a.gates + ((size_t)row0_next + lane) * (size_t)G * H + u;
-#pragma unroll
-            for (int g = 0; g < 4; g++)
-                if (g < G)
-                    pre_next[g] = gr[(size_t)g * H];
-        }
+        float pre_next[4];
+        load_pre(pre_next, rows_next, row0_next);
 
         const float4 *h4 = hbuf4 + (size_t)(s & 1) * Bp * HS4;
         float *h_next = hbuf + (size_t)((s + 1) & 1) * Bp * HS;
