@@ -14,10 +14,11 @@
  * One step: each warp forms its unit's G gate products for the active rows,
  * four batch rows at a time, or one when one is left (float4 loads of h that
  * the 8 lanes of a gate spread over 32 consecutive floats, then a butterfly
- * over the 8 lanes); lane j then applies the cell to batch row j, stores what
- * the backward needs, and writes the new h value into the next buffer of
- * every block through distributed shared memory; one cluster barrier ends
- * the step. The input pre-activations of step s + 1 and the row counts of
+ * over the 8 lanes); lane j then applies the cell to batch row j, writes the
+ * new h value into the next buffer of every block through distributed shared
+ * memory, arrives at the cluster barrier, stores what the backward needs and
+ * waits at the barrier (the arrival's release fence, a GPU-wide memory
+ * barrier, so waits for the h stores only). The input pre-activations of step s + 1 and the row counts of
  * step s + 2 are loaded during step s, so no global load waits on the step's
  * critical path. The arithmetic and what is stored are those of
  * persistent_forward. */
