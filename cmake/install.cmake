@@ -59,7 +59,7 @@ set(RECUR_PC_REQUIRES_PRIVATE "${RECUR_BLAS} libcjson libprotobuf-c zlib")
 set(RECUR_PC_LIBS_PRIVATE "-lcsv -lm -pthread")
 if(RECUR_CUDA)
   string(APPEND RECUR_PC_LIBS_PRIVATE
-         " -L${CUDAToolkit_LIBRARY_DIR} -lcublas -lcublasLt -lcudart -lstdc++")
+         " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -ldl -lstdc++") # cuBLAS: dlopen
 endif()
 # From <libdir>/pkgconfig back to the prefix: one ".." per path component.
 string(REGEX REPLACE "[^/]+" ".." RECUR_PC_TO_PREFIX "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

@@ -16,6 +16,9 @@
 
 #include "core/rng.h"
 #include "test_util.h"
+#ifdef RECUR_HAVE_CUDA
+#include "backend/cuda/blas.h"
+#endif
 
 #define STATE_TOLERANCE 1e-4 /* the core's targets against PyTorch */
 #define GRAD_TOLERANCE 1e-3
@@ -287,9 +290,32 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
     unsetenv("RECUR_CUDA_BF16_WEIGHTS");
 }
 
+#ifdef RECUR_HAVE_CUDA
+/* cuBLAS, loaded on first use (backend/cuda/blas.c), loads and every
+ * function recur calls resolves, GPU or not: without one only the handle's
+ * creation may fail. */
+static void check_blas_loads(int have_gpu)
+{
+    cuda_blas blas;
+    recur_status st = cuda_blas_open(&blas, NULL);
+    if (st != RECUR_OK)
+        printf("cuda_blas_open: %s\n", recur_last_error());
+    CHECK(st == RECUR_OK || (!have_gpu && strstr(recur_last_error(), "cuBLAS create failed")));
+    if (st == RECUR_OK) {
+        CHECK(blas.handle && blas.destroy && blas.set_stream && blas.set_math_mode && blas.sgemm &&
+              blas.gemm_ex && blas.sgemv);
+        cuda_blas_close(&blas);
+        CHECK(blas.handle == NULL);
+    }
+}
+#endif
+
 /* What must fail cleanly, with or without a GPU. */
 static void check_errors(int have_gpu)
 {
+#ifdef RECUR_HAVE_CUDA
+    check_blas_loads(have_gpu);
+#endif
     recur_rnn_config c = recur_rnn_config_default(RECUR_GRU, 3, 4);
     recur_rnn *rnn = NULL;
     CHECK_OK(recur_rnn_create(&c, 1, &rnn));

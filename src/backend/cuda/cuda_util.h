@@ -6,6 +6,8 @@
 #include <cublas_v2.h>
 #include <stddef.h>
 
+#include "backend/cuda/blas.h"
+
 #include "recur.h"
 
 /* RECUR_OK for cudaSuccess (0); else RECUR_E_NOMEM (out of memory) or
@@ -28,17 +30,17 @@ recur_status cuda_blas_check(cublasStatus_t status, const char *what);
 /* Row-major C[m, n] = alpha op(A) op(B) + beta C as in backend/cpu/gemm.h;
  * RECUR_MATH_BF16 computes with bfloat16 inputs (TF32 is the handle's math
  * mode, see rnn_cuda_set_math). */
-recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int trans_b, int m,
+recur_status cuda_gemm(const cuda_blas *blas, recur_math math, int trans_a, int trans_b, int m,
                        int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                        float *c, int ldc);
 /* The same product with A and B already in bfloat16 (device arrays of
  * uint16 bit patterns) and C in float32, accumulated in float32. */
-recur_status cuda_gemm_bf16(cublasHandle_t blas, int trans_a, int trans_b, int m, int n, int k,
+recur_status cuda_gemm_bf16(const cuda_blas *blas, int trans_a, int trans_b, int m, int n, int k,
                             float alpha, const void *a, int lda, const void *b, int ldb,
                             float beta, float *c, int ldc);
 /* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
-recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
+recur_status cuda_add_column_sums(const cuda_blas *blas, int m, int n, const float *a,
                                   const float *ones, float *y);
 
 #endif

@@ -155,7 +155,7 @@ recur_status cuda_blas_check(cublasStatus_t status, const char *what)
 
 /* Row-major through the column-major transposition: C = op(A) op(B) is
  * C^T = op(B)^T op(A)^T. */
-recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int trans_b, int m,
+recur_status cuda_gemm(const cuda_blas *blas, recur_math math, int trans_a, int trans_b, int m,
                        int n, int k, float alpha, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc)
 {
@@ -164,16 +164,17 @@ recur_status cuda_gemm(cublasHandle_t blas, recur_math math, int trans_a, int tr
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (math == RECUR_MATH_BF16)
-        return cuda_blas_check(cublasGemmEx(blas, op_b, op_a, n, m, k, &alpha, b, CUDA_R_32F,
-                                            ldb, a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, ldc,
-                                            CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+        return cuda_blas_check(blas->gemm_ex(blas->handle, op_b, op_a, n, m, k, &alpha, b,
+                                             CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &beta, c,
+                                             CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                             CUBLAS_GEMM_DEFAULT),
                                "gemm (bf16)");
-    return cuda_blas_check(cublasSgemm(blas, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda, &beta,
-                                       c, ldc),
+    return cuda_blas_check(blas->sgemm(blas->handle, op_b, op_a, n, m, k, &alpha, b, ldb, a, lda,
+                                       &beta, c, ldc),
                            "sgemm");
 }
 
-recur_status cuda_gemm_bf16(cublasHandle_t blas, int trans_a, int trans_b, int m, int n, int k,
+recur_status cuda_gemm_bf16(const cuda_blas *blas, int trans_a, int trans_b, int m, int n, int k,
                             float alpha, const void *a, int lda, const void *b, int ldb,
                             float beta, float *c, int ldc)
 {
@@ -181,16 +182,17 @@ recur_status cuda_gemm_bf16(cublasHandle_t blas, int trans_a, int trans_b, int m
         return RECUR_OK;
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    return cuda_blas_check(cublasGemmEx(blas, op_b, op_a, n, m, k, &alpha, b, CUDA_R_16BF, ldb, a,
-                                        CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, ldc,
-                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    return cuda_blas_check(blas->gemm_ex(blas->handle, op_b, op_a, n, m, k, &alpha, b,
+                                         CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c,
+                                         CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                                         CUBLAS_GEMM_DEFAULT),
                            "gemm (bf16 inputs)");
 }
 
-recur_status cuda_add_column_sums(cublasHandle_t blas, int m, int n, const float *a,
+recur_status cuda_add_column_sums(const cuda_blas *blas, int m, int n, const float *a,
                                   const float *ones, float *y)
 {
     const float one = 1.0f;
-    return cuda_blas_check(cublasSgemv(blas, CUBLAS_OP_N, n, m, &one, a, n, ones, 1, &one, y, 1),
-                           "sgemv");
+    return cuda_blas_check(
+        blas->sgemv(blas->handle, CUBLAS_OP_N, n, m, &one, a, n, ones, 1, &one, y, 1), "sgemv");
 }

@@ -21,7 +21,7 @@ struct lm_cuda {
     int vocab, embed, hidden;
     size_t numel[LM_CUDA_TENSORS];
     float *values, *grads; /* device: the tensors one after another */
-    cublasHandle_t blas;
+    cuda_blas blas;
     /* the last forward */
     int rows, masked, have_forward;
     size_t state_n, cell_n;
@@ -58,9 +58,7 @@ recur_status lm_cuda_create(int vocab, int embed, int hidden, const float *const
     cu->numel[LM_CUDA_HEAD_WEIGHT] = (size_t)vocab * (size_t)hidden;
     cu->numel[LM_CUDA_HEAD_BIAS] = (size_t)vocab;
     const size_t bytes = sizeof(float) * total_of(cu);
-    recur_status st = cuda_blas_check(cublasCreate(&cu->blas), "create");
-    if (st == RECUR_OK) /* the default stream and FP32 math */
-        st = cuda_blas_check(cublasSetMathMode(cu->blas, CUBLAS_DEFAULT_MATH), "set math mode");
+    recur_status st = cuda_blas_open(&cu->blas, NULL); /* the default stream, FP32 math */
     if (st == RECUR_OK)
         st = cuda_check((int)cudaMalloc((void **)&cu->values, bytes), "cudaMalloc (parameters)");
     if (st == RECUR_OK)
@@ -89,8 +87,7 @@ void lm_cuda_free(lm_cuda *cu)
         cuda_buffer_release(buffers[i]);
     cudaFree(cu->values);
     cudaFree(cu->grads);
-    if (cu->blas)
-        cublasDestroy(cu->blas);
+    cuda_blas_close(&cu->blas);
     free(cu);
 }
 
@@ -163,7 +160,7 @@ recur_status lm_cuda_head(lm_cuda *cu, const float *mask, const float **logits)
     /* logits [rows, V] = bias + rnn_out [rows, H] W^T, as recur_linear_forward */
     TRY_KERNEL(rk_fill_rows(STREAM, rows, V, lm_cuda_value(cu, LM_CUDA_HEAD_BIAS),
                             FLT(cu->logits), V));
-    RECUR_TRY(cuda_gemm(cu->blas, RECUR_MATH_FP32, 0, 1, rows, V, H, 1.0f, FLT(cu->rnn_out),
+    RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 0, 1, rows, V, H, 1.0f, FLT(cu->rnn_out),
                         H, lm_cuda_value(cu, LM_CUDA_HEAD_WEIGHT), H, 1.0f, FLT(cu->logits), V));
     /* the final state (detached) is the next call's initial state */
     TRY_CUDA(cudaMemcpyAsync(cu->h.ptr, cu->h_n.ptr, sizeof(float) * cu->state_n,
@@ -200,11 +197,11 @@ recur_status lm_cuda_head_backward(lm_cuda *cu, const float *grad_logits, float 
                                   sizeof(float) * (size_t)rows * (size_t)cu->embed));
     RECUR_TRY(reserve_ones(cu, rows));
     /* as recur_linear_backward: dW [V, H] += grad^T x, db += column sums, dx = grad W */
-    RECUR_TRY(cuda_gemm(cu->blas, RECUR_MATH_FP32, 1, 0, V, H, rows, 1.0f, grad_logits, V,
+    RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 1, 0, V, H, rows, 1.0f, grad_logits, V,
                         FLT(cu->rnn_out), H, 1.0f, lm_cuda_grad(cu, LM_CUDA_HEAD_WEIGHT), H));
-    RECUR_TRY(cuda_add_column_sums(cu->blas, rows, V, grad_logits, FLT(cu->ones),
+    RECUR_TRY(cuda_add_column_sums(&cu->blas, rows, V, grad_logits, FLT(cu->ones),
                                    lm_cuda_grad(cu, LM_CUDA_HEAD_BIAS)));
-    RECUR_TRY(cuda_gemm(cu->blas, RECUR_MATH_FP32, 0, 0, rows, H, V, 1.0f, grad_logits, V,
+    RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 0, 0, rows, H, V, 1.0f, grad_logits, V,
                         lm_cuda_value(cu, LM_CUDA_HEAD_WEIGHT), H, 0.0f,
                         FLT(cu->grad_rnn_out), H));
     if (cu->masked)

@@ -60,7 +60,7 @@ struct rnn_cuda {
     int layers, groups;
     float *params, *grads; /* device [param_total] */
     cudaStream_t stream;
-    cublasHandle_t blas;
+    cuda_blas blas;
     recur_math math;
 
     /* The packing of the last forward, on the device: */
@@ -114,13 +114,13 @@ static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, i
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc)
 {
-    return cuda_gemm(cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+    return cuda_gemm(&cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
                      c, ldc);
 }
 
 static recur_status add_column_sums(rnn_cuda *cu, int m, int n, const float *a, float *y)
 {
-    return cuda_add_column_sums(cu->blas, m, n, a, (const float *)cu->ones.ptr, y);
+    return cuda_add_column_sums(&cu->blas, m, n, a, (const float *)cu->ones.ptr, y);
 }
 
 static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *src, int ld_src,
@@ -179,9 +179,7 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     const size_t bytes = sizeof(float) * layout->param_total;
     recur_status st = cuda_check((int)cudaStreamCreate(&cu->stream), "cudaStreamCreate");
     if (st == RECUR_OK)
-        st = cuda_blas_check(cublasCreate(&cu->blas), "create");
-    if (st == RECUR_OK)
-        st = cuda_blas_check(cublasSetStream(cu->blas, cu->stream), "set stream");
+        st = cuda_blas_open(&cu->blas, cu->stream);
     if (st == RECUR_OK)
         st = rnn_cuda_set_math(cu, RECUR_MATH_FP32);
     if (st == RECUR_OK)
@@ -238,8 +236,7 @@ void rnn_cuda_free(rnn_cuda *cu)
     free(cu->graphs);
     cudaFree(cu->params);
     cudaFree(cu->grads);
-    if (cu->blas)
-        cublasDestroy(cu->blas);
+    cuda_blas_close(&cu->blas);
     if (cu->stream)
         cudaStreamDestroy(cu->stream);
     recur_pack_plan_free(&cu->plan);
@@ -259,9 +256,10 @@ recur_status rnn_cuda_set_math(rnn_cuda *cu, recur_math math)
     if (math != RECUR_MATH_FP32 && math != RECUR_MATH_TF32 && math != RECUR_MATH_BF16)
         return recur_fail(RECUR_E_INVALID, "unknown math mode %d", (int)math);
     cu->math = math;
-    return cuda_blas_check(cublasSetMathMode(cu->blas, math == RECUR_MATH_TF32
-                                                           ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                           : CUBLAS_DEFAULT_MATH),
+    return cuda_blas_check(cu->blas.set_math_mode(cu->blas.handle,
+                                                  math == RECUR_MATH_TF32
+                                                      ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                      : CUBLAS_DEFAULT_MATH),
                            "set math mode");
 }
 
@@ -411,7 +409,7 @@ static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b
     if (!L->weight_hh_bf16)
         return gemm(cu, 0, trans_b, rows, n, k, 1.0f, a, k, L->w.weight_hh, Hout, beta, c, ldc);
     TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
-    return cuda_gemm_bf16(cu->blas, 0, trans_b, rows, n, k, 1.0f, L->rows_bf16, k,
+    return cuda_gemm_bf16(&cu->blas, 0, trans_b, rows, n, k, 1.0f, L->rows_bf16, k,
                           L->weight_hh_bf16, Hout, beta, c, ldc);
 }
 
