@@ -1,4 +1,4 @@
-/* The one-cluster forward kernel (src/backend/cuda/cluster_forward.cu) run on
+/* The one-cluster forward and backward kernels (src/backend/cuda/cluster_rnn.cu) run on
  * the CPU by tests/emulation/ -- every thread a coroutine, warps, barriers,
  * the cluster's distributed shared memory and the order of threads between
  * barriers drawn at random -- against a plain loop over the steps: the gate
@@ -12,7 +12,7 @@
 #define __CUDA_ARCH__ 900
 #include "cuda_emulation.h"
 
-#include "backend/cuda/cluster_forward.cu"
+#include "backend/cuda/cluster_rnn.cu"
 
 #include <stdio.h>
 
@@ -190,6 +190,143 @@ void check_problem(const problem &p, uint64_t seed)
            WARPS, KW, KS, failures ? "FAILURES so far" : "ok");
 }
 
+/* What the backward must leave (persistent_backward's contract). */
+struct gradients {
+    std::vector<float> grad_gates, grad_gh, dh, dc;
+};
+
+const int kDyPad = 2; /* dy's row stride is H + kDyPad */
+
+gradients reference_backward(const problem &p, const std::vector<int> &batch_sizes,
+                             const std::vector<int> &offsets, const std::vector<float> &weight_hh,
+                             const std::vector<float> &act, const std::vector<float> &cell,
+                             const std::vector<float> &cell_prev, const std::vector<float> &dy,
+                             const std::vector<float> &dh0, const std::vector<float> &dc0)
+{
+    const int H = p.H, G = p.cell == kCellLstm ? 4 : 3, GH = G * H, N = (int)act.size() / GH;
+    gradients o;
+    o.grad_gates.assign((size_t)N * GH, 0.0f);
+    o.grad_gh.assign((size_t)N * GH, 0.0f);
+    o.dh = dh0;
+    o.dc = dc0;
+    for (int s = p.T - 1; s >= 0; s--) {
+        const int t = p.reverse ? p.T - 1 - s : s;
+        for (int j = 0; j < batch_sizes[t]; j++) {
+            const size_t row = (size_t)offsets[t] + j;
+            for (int u = 0; u < H; u++) {
+                const size_t at = (size_t)j * H + u, ru = row * H + u;
+                const float d = o.dh[at] + dy[row * (H + kDyPad) + u];
+                const float *a = &act[row * GH + u];
+                float *dx = &o.grad_gates[row * GH + u], *dg = &o.grad_gh[row * GH + u];
+                if (p.cell == kCellLstm) {
+                    const float i = a[0], f = a[H], g = a[2 * H], og = a[3 * H];
+                    const float tanh_c = tanhf(cell[ru]);
+                    const float dc_total = o.dc[at] + d * og * (1.0f - tanh_c * tanh_c);
+                    dx[3 * H] = d * tanh_c * og * (1.0f - og);
+                    dx[0] = dc_total * g * i * (1.0f - i);
+                    dx[H] = dc_total * cell_prev[ru] * f * (1.0f - f);
+                    dx[2 * H] = dc_total * i * (1.0f - g * g);
+                    for (int k = 0; k < 4; k++)
+                        dg[k * H] = dx[k * H];
+                    o.dc[at] = dc_total * f;
+                } else {
+                    const float r = a[0], z = a[H], n = a[2 * H];
+                    const float dn = d * (1.0f - z) * (1.0f - n * n);
+                    const float dz = d * (cell[ru] - n) * z * (1.0f - z);
+                    const float dr = dn * cell_prev[ru] * r * (1.0f - r);
+                    dx[0] = dr, dx[H] = dz, dx[2 * H] = dn;
+                    dg[0] = dr, dg[H] = dz, dg[2 * H] = dn * r;
+                    o.dh[at] = d * z;
+                }
+            }
+        }
+        for (int j = 0; j < batch_sizes[t]; j++) {
+            const size_t row = (size_t)offsets[t] + j;
+            for (int u = 0; u < H; u++) {
+                double sum = 0.0;
+                for (int r = 0; r < GH; r++)
+                    sum += (double)o.grad_gh[row * GH + r] * weight_hh[(size_t)r * H + u];
+                const size_t at = (size_t)j * H + u;
+                o.dh[at] = (p.cell == kCellGru ? o.dh[at] : 0.0f) + (float)sum;
+            }
+        }
+    }
+    return o;
+}
+
+/* cluster_backward<WARPS, KW, KS> on problem p against reference_backward
+ * (random activations and saved states: the contract is elementwise). */
+template <int WARPS, int KW, int KS>
+void check_backward(const problem &p, uint64_t seed)
+{
+    const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3, GH = G * H;
+    rng_state = seed;
+    std::vector<int> batch_sizes(T), offsets(T);
+    int N = 0;
+    for (int t = 0; t < T; t++) {
+        batch_sizes[t] = (int)std::count_if(p.lengths.begin(), p.lengths.end(),
+                                            [t](int length) { return length > t; });
+        offsets[t] = N;
+        N += batch_sizes[t];
+    }
+    const std::vector<float> weight_hh = random_vector((size_t)GH * H, 0.3f);
+    std::vector<float> act = random_vector((size_t)N * GH, 1.0f);
+    for (float &x : act) /* gate activations: sigmoid-like in (0, 1), tanh-like in (-1, 1) */
+        x = p.cell == kCellLstm || x > 0.0f ? 0.5f + 0.45f * x : x;
+    const std::vector<float> cell = random_vector((size_t)N * H, 1.0f);
+    const std::vector<float> cell_prev = random_vector((size_t)N * H, 1.0f);
+    const std::vector<float> dy = random_vector((size_t)N * (H + kDyPad), 1.0f);
+    const std::vector<float> dh0 = random_vector((size_t)B * H, 1.0f);
+    const std::vector<float> dc0 = random_vector((size_t)B * H, 1.0f);
+    const gradients want = reference_backward(p, batch_sizes, offsets, weight_hh, act, cell,
+                                              cell_prev, dy, dh0, dc0);
+
+    gradients got;
+    got.grad_gates.assign((size_t)N * GH, 0.0f);
+    got.grad_gh.assign((size_t)N * GH, 0.0f);
+    got.dh = dh0;
+    got.dc = dc0;
+    const bool lstm = p.cell == kCellLstm;
+    rk_persistent a;
+    memset(&a, 0, sizeof a);
+    a.cell = p.cell, a.H = H, a.G = G, a.B = B, a.T = T, a.reverse = p.reverse, a.backward = 1;
+    a.batch_sizes = batch_sizes.data(), a.offsets = offsets.data();
+    a.weight_hh = weight_hh.data();
+    a.gates = act.data();
+    a.c_saved = lstm ? (float *)cell.data() : nullptr;
+    a.c_prev = lstm ? cell_prev.data() : nullptr;
+    a.h_prev = lstm ? nullptr : cell.data();
+    a.hidden_n = lstm ? nullptr : (float *)cell_prev.data();
+    a.dy = dy.data(), a.ld_dy = H + kDyPad;
+    a.grad_gates = got.grad_gates.data();
+    a.grad_gh = lstm ? got.grad_gates.data() : got.grad_gh.data();
+    a.dh = got.dh.data();
+    a.dc = lstm ? got.dc.data() : nullptr;
+    const int blocks = (H + WARPS - 1) / WARPS;
+    const size_t smem = sizeof(float) * cluster_backward_smem_floats(WARPS, KS, KW + KS, B);
+    const int ran = emu::run(blocks, 32 * WARPS, smem, seed,
+                             [&a] { cluster_backward<WARPS, KW, KS>(a); });
+    check(ran == 0, "the emulated threads ended (no deadlock)", 0);
+    if (lstm)
+        got.grad_gh = want.grad_gh; /* LSTM's recurrent gradients are grad_gates */
+
+    char what[160];
+    const char *names[4] = {"grad_gates", "grad_gh", "dh0", "dc0"};
+    const std::vector<float> *pairs[4][2] = {{&got.grad_gates, &want.grad_gates},
+                                             {&got.grad_gh, &want.grad_gh},
+                                             {&got.dh, &want.dh},
+                                             {&got.dc, &want.dc}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(what, sizeof what, "backward %s: %s H%d B%d T%d%s, %d warps, %d+%d weights",
+                 names[i], lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", WARPS,
+                 KW, KS);
+        compare(*pairs[i][0], *pairs[i][1], what);
+    }
+    printf("backward %s H%d B%d T%d%s, %d blocks of %d warps, %d+%d weights a lane: %s\n",
+           lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", blocks, WARPS, KW, KS,
+           failures ? "FAILURES so far" : "ok");
+}
+
 } // namespace
 
 int main()
@@ -206,6 +343,13 @@ int main()
     check_problem<32, 4, 8>({kCellGru, 70, 2, 4, 1, {4, 2}}, 7);
     /* Another order of the threads, same problem. */
     check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 8);
+    /* The backward through time, the same layouts. */
+    check_backward<16, 4, 0>({kCellLstm, 20, 3, 5, 0, {5, 3, 2}}, 11);
+    check_backward<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 12);
+    check_backward<16, 8, 0>({kCellLstm, 33, 1, 7, 1, {7}}, 13);
+    check_backward<16, 4, 0>({kCellGru, 16, 32, 3, 0, std::vector<int>(32, 3)}, 14);
+    check_backward<32, 4, 4>({kCellLstm, 50, 6, 5, 1, {5, 5, 4, 3, 3, 1}}, 15);
+    check_backward<32, 4, 8>({kCellGru, 70, 2, 4, 0, {4, 2}}, 16);
     printf("test_cluster_emulated: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -6,7 +6,7 @@
  * error paths run and the test reports itself skipped (exit 77).
  * Every check runs three times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
- * (=1), and with the one-cluster forward wherever it fits
+ * (=1), and with the one-cluster forward and backward wherever they fit
  * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90).
  * usage: test_cuda_rnn [CONFIGS [SEED]] */
 #define _POSIX_C_SOURCE 200809L

@@ -1,7 +1,8 @@
 /* Runs CUDA kernel code on the CPU for tests: every thread of a launch is a
  * coroutine (ucontext) on one OS thread; a scheduler resumes them in a seeded
  * random order, each running until it waits at a barrier (warp or cluster)
- * or ends. What the kernel of src/backend/cuda/cluster_forward.cu uses is
+ * or ends; in half the rounds the blocks run one after another, so that
+ * blocks drift apart between cluster barriers as they do on a GPU. What the kernel of src/backend/cuda/cluster_rnn.cu uses is
  * here: threadIdx, float4, the warp shuffle and __syncwarp, dynamic shared
  * memory per block, and (cooperative_groups.h beside this file) one
  * thread-block cluster with distributed shared memory and its barrier.
@@ -48,6 +49,7 @@ struct thread {
     std::vector<char> stack;
     int block = 0, index = 0; /* block of the cluster, thread of the block */
     bool done = false;
+    bool at_cluster = false;         /* waiting at the cluster barrier */
     unsigned cluster_generation = 0; /* the cluster barrier's generation it arrived at */
 };
 
@@ -90,8 +92,11 @@ inline unsigned arrive(barrier &b)
 
 inline void wait(const barrier &b, unsigned generation)
 {
+    thread &t = *active()->current;
+    t.at_cluster = &b == &active()->cluster;
     while (b.generation == generation)
         yield();
+    t.at_cluster = false;
     yield(); /* let others run first, in any order */
 }
 
@@ -169,16 +174,45 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
             order[i] = order[j];
             order[j] = swap;
         }
+        /* Half the rounds run every thread once, in a random order; the
+         * others run the blocks one after another, each until all its
+         * threads wait at the cluster barrier (or end): the last block to
+         * arrive then runs on into the next phase while the others have not
+         * yet left the barrier, as blocks drift apart on a GPU. */
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const bool serial = (state >> 63) != 0;
         const unsigned before = l.cluster.generation;
         size_t ended = 0, resumed = 0;
-        for (size_t i : order) {
-            thread &t = l.all[i];
-            if (t.done)
-                continue;
+        auto resume = [&](thread &t) {
             l.current = &t;
             swapcontext(&l.scheduler, &t.context);
             resumed++;
             ended += t.done;
+        };
+        if (!serial) {
+            for (size_t i : order)
+                if (!l.all[i].done)
+                    resume(l.all[i]);
+        } else {
+            for (size_t i : order) {
+                if (i % (size_t)threads != 0) /* each block once, in the order's order */
+                    continue;
+                const size_t first = i;
+                for (int guard = 0; guard < 100000; guard++) {
+                    bool runnable = false;
+                    for (size_t k = first; k < first + (size_t)threads; k++) {
+                        thread &t = l.all[k];
+                        const bool blocked =
+                            t.at_cluster && l.cluster.generation == t.cluster_generation;
+                        if (!t.done && !blocked) {
+                            runnable = true;
+                            resume(t);
+                        }
+                    }
+                    if (!runnable)
+                        break;
+                }
+            }
         }
         remaining -= ended;
         /* Deadlock: rounds in which nobody ended and the cluster barrier did

@@ -1,4 +1,4 @@
-/* What the recurrent kernels of kernels.cu and cluster_forward.cu share: the
+/* What the recurrent kernels of kernels.cu and cluster_rnn.cu share: the
  * cell codes of recur_cell and the accurate sigmoid (no fast math).
  * Internal; included by .cu files only. */
 #ifndef RECUR_BACKEND_CUDA_CELL_MATH_CUH

@@ -103,17 +103,19 @@ int rk_persistent_plan(rk_persistent *p);
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p);
 int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
 
-/* The forward of an LSTM or GRU layer with H <= 512 and B <= 32 on one
- * thread-block cluster (sm_90; cluster_forward.cu): a warp per hidden unit,
- * `units` warps a block (16 up to H = 256, else 32), ceil(H / units) <= 16
- * blocks, W_hh in registers (and in shared memory past H = 256), h exchanged
- * through distributed shared memory and one cluster barrier per step. The
- * same inputs and outputs as rk_persistent_forward. rk_cluster_plan fills
- * units, blocks and smem and returns 1 when it fits this GPU (shared memory
- * limits B past H = 256: B <= 4 at H = 512), else 0; the forward only
- * (backward must be 0). */
+/* The forward (backward = 0) or the backward through time (1) of an LSTM or
+ * GRU layer with H <= 512 and B <= 32 on one thread-block cluster (sm_90;
+ * cluster_rnn.cu): a warp per hidden unit, `units` warps a block (16 up to
+ * H = 256, else 32), ceil(H / units) <= 16 blocks, W_hh in registers (and in
+ * shared memory past H = 256), the step's h (forward) or recurrent gate
+ * gradients (backward) exchanged through distributed shared memory, one
+ * cluster barrier per step. The same inputs and outputs as
+ * rk_persistent_forward / rk_persistent_backward. rk_cluster_plan fills
+ * units, blocks and smem for p's cell, H, G, B and backward and returns 1
+ * when it fits this GPU (shared memory limits B past H = 256: B <= 4 at
+ * H = 512), else 0; rk_cluster_launch runs the planned kernel. */
 int rk_cluster_plan(rk_persistent *p);
-int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p);
+int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p);
 
 #ifdef __cplusplus
 }

@@ -93,9 +93,10 @@ struct rnn_cuda {
      * size persist_batch[i] (0: none yet). */
     rk_persistent persist[2];
     int persist_batch[2], persist_ok[2];
-    /* The one-cluster forward's plan (rk_cluster_plan) for cluster_batch. */
-    rk_persistent cluster;
-    int cluster_batch, cluster_ok;
+    /* The one-cluster kernels' plans (rk_cluster_plan; [0] forward, [1]
+     * backward) for the batch size cluster_batch[i]. */
+    rk_persistent cluster[2];
+    int cluster_batch[2], cluster_ok[2];
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
@@ -344,28 +345,30 @@ static int use_persistent(rnn_cuda *cu, int backward)
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
 }
 
-/* Whether this forward runs its steps on one thread-block cluster
- * (rk_cluster_forward: LSTM or GRU, H <= 512, small batches, sm_90): only with
- * RECUR_CUDA_CLUSTER=1 until it has been measured against the persistent
- * kernel (docs/BENCHMARKS.md), never with RECUR_CUDA_PERSISTENT=0. */
-static int use_cluster(rnn_cuda *cu)
+/* Whether this forward (backward 0) or backward (1) runs its steps on one
+ * thread-block cluster (rk_cluster_launch: LSTM or GRU, H <= 512, small
+ * batches, sm_90): only with RECUR_CUDA_CLUSTER=1 until it has been measured
+ * against the persistent kernels (docs/BENCHMARKS.md), never with
+ * RECUR_CUDA_PERSISTENT=0. */
+static int use_cluster(rnn_cuda *cu, int backward)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
     const char *env = getenv("RECUR_CUDA_CLUSTER");
     if (dims->proj || !env || env[0] != '1' || (persistent && persistent[0] == '0'))
         return 0;
-    rk_persistent *p = &cu->cluster;
-    if (cu->cluster_batch != cu->plan.batch) {
+    rk_persistent *p = &cu->cluster[backward];
+    if (cu->cluster_batch[backward] != cu->plan.batch) {
         memset(p, 0, sizeof *p);
         p->cell = (int)dims->cell;
         p->H = dims->hidden;
         p->G = dims->gates;
         p->B = cu->plan.batch;
-        cu->cluster_ok = rk_cluster_plan(p);
-        cu->cluster_batch = cu->plan.batch;
+        p->backward = backward;
+        cu->cluster_ok[backward] = rk_cluster_plan(p);
+        cu->cluster_batch[backward] = cu->plan.batch;
     }
-    return cu->cluster_ok;
+    return cu->cluster_ok[backward];
 }
 
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
@@ -572,7 +575,7 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
     RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
-    rk_persistent p = on_cluster ? cu->cluster : cu->persist[0];
+    rk_persistent p = on_cluster ? cu->cluster[0] : cu->persist[0];
     p.T = plan->seq_len;
     p.reverse = reverse;
     p.batch_sizes = INTS(cu->steps);
@@ -588,7 +591,7 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.y = y;
     p.ld_y = ld_y;
     if (on_cluster)
-        TRY_KERNEL(rk_cluster_forward(cu->stream, &p));
+        TRY_KERNEL(rk_cluster_launch(cu->stream, &p));
     else
         TRY_KERNEL(rk_persistent_forward(cu->stream, &p));
     if (plan->seq_len % 2) /* h_n ended in the second buffer */
@@ -641,7 +644,7 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
                  "cudaMemcpyAsync (c0)");
-    if (use_cluster(cu))
+    if (use_cluster(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
     if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
@@ -693,9 +696,10 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
                                       FLT(saved->c0), FLT(cu->c_prev)));
 
-    const int persistent = use_persistent(cu, 1);
+    const int on_cluster = use_cluster(cu, 1);
+    const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent) {
-        rk_persistent p = cu->persist[1];
+        rk_persistent p = on_cluster ? cu->cluster[1] : cu->persist[1];
         p.T = plan->seq_len;
         p.reverse = reverse;
         p.batch_sizes = INTS(cu->steps);
@@ -714,7 +718,10 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         p.grad_gh = grad_gh;
         p.dh = dh;
         p.dc = dims->cell == RECUR_LSTM ? dc : NULL;
-        TRY_KERNEL(rk_persistent_backward(cu->stream, &p));
+        if (on_cluster)
+            TRY_KERNEL(rk_cluster_launch(cu->stream, &p));
+        else
+            TRY_KERNEL(rk_persistent_backward(cu->stream, &p));
     }
     if (!persistent) {
         step_loop loop;

@@ -1,6 +1,8 @@
-/* The small-batch LSTM/GRU forward on one thread-block cluster (sm_90), with
- * the recurrent weights on chip: in registers, and past KW of them a lane in
- * shared memory (see kernels.h, rk_cluster_plan).
+/* The small-batch LSTM/GRU forward and backward through time on one
+ * thread-block cluster (sm_90), with the recurrent weights on chip: in
+ * registers, and past KW of them a lane in shared memory (see kernels.h,
+ * rk_cluster_plan). The forward is described here; cluster_backward, its
+ * mirror, below.
  *
  * Layout. Block r of the cluster has WARPS warps; warp w owns hidden unit
  * u = r * WARPS + w. Lane l of that warp holds gate g = l / 8's row of W_hh
@@ -271,19 +273,246 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
 #endif
 }
 
-/* One instance of cluster_forward: warps a block, weights a lane in
- * registers (kw) and in shared memory (ks). */
+/* Floats of shared memory of cluster_backward: wsm and the double buffer of
+ * the step's recurrent gate gradients [2][Bp][4][HS] (GRU's fourth gate row
+ * stays zero). */
+size_t cluster_backward_smem_floats(int warps, int ks, int weights, int B)
+{
+    const size_t Bp = (size_t)((B + 3) & ~3);
+    return (size_t)warps * 32 * ks + 2 * Bp * 4 * (size_t)cluster_row_floats(weights);
+}
+
+/* Sums of rows j0 .. j0+JB-1 of the step's recurrent gate gradients (gbuf4:
+ * [Bp][4][HS4]) with this warp's column of W_hh: the lane's partial products
+ * over its gate and columns, four accumulators, then the butterfly over all
+ * 32 lanes; lane j0 + jj keeps row j0 + jj's sum in *mine. */
+template <int JB, int KW, int KS, int HS4>
+__device__ __forceinline__ void column_sums(const float (&w)[KW], const float4 *wsm,
+                                            const float4 *gbuf4, int j0, int gate, int seg,
+                                            int lane, float *mine)
+{
+    constexpr int P = 4 / JB; /* accumulators a row */
+    float part[JB][P];
+#pragma unroll
+    for (int jj = 0; jj < JB; jj++)
+#pragma unroll
+        for (int k = 0; k < P; k++)
+            part[jj][k] = 0.0f;
+#pragma unroll
+    for (int q = 0; q < (KW + KS) / 4; q++) {
+        const float4 wv = q < KW / 4
+                              ? make_float4(w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3])
+                              : wsm[(q - KW / 4) * 32];
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++) {
+            const float4 gv = gbuf4[((j0 + jj) * 4 + gate) * HS4 + kLanesPerGate * q + seg];
+            float v = part[jj][q % P];
+            v = fmaf(wv.x, gv.x, v);
+            v = fmaf(wv.y, gv.y, v);
+            v = fmaf(wv.z, gv.z, v);
+            v = fmaf(wv.w, gv.w, v);
+            part[jj][q % P] = v;
+        }
+    }
+#pragma unroll
+    for (int jj = 0; jj < JB; jj++) {
+        float sum = part[jj][0];
+#pragma unroll
+        for (int k = 1; k < P; k++)
+            sum += part[jj][k];
+#pragma unroll
+        for (int off = 1; off < 32; off <<= 1)
+            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        if (lane == j0 + jj)
+            *mine = sum;
+    }
+}
+
+/* What lane j reads for its cell backward of one step (row of the step). */
+struct backward_inputs {
+    float dy, act[4], cell, cell_prev; /* LSTM: c_t, c_{t-1}; GRU: h_prev, hidden_n */
+};
+
+/* The backward through time of cluster_forward's layout (rk_persistent with
+ * backward = 1, the contract of persistent_backward): warp w of block r owns
+ * unit u = r * WARPS + w and holds column u of W_hh, lane l the rows of gate
+ * l / 8, columns 32 q + 4 (l % 8) + e, as cluster_forward holds rows. One
+ * step, walking back: lane j applies the cell backward of unit u to batch row
+ * j (dh and dc in registers, the step's inputs loaded a step ahead), writes
+ * the recurrent gate gradients of (j, u) into the step's buffer of every
+ * block, arrives at the cluster barrier, stores grad_gates (and GRU's
+ * grad_gh), waits; then every warp forms dh_prev(j, u) = grad_gh(j, :) .
+ * W_hh(:, u) for the active rows (GRU adds its direct z * dh). */
+template <int WARPS, int KW, int KS>
+__global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent a)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    constexpr int HS = cluster_row_floats(KW + KS);
+    constexpr int HS4 = HS / 4;
+    constexpr int threads = 32 * WARPS;
+    float4 *smem4 = dynamic_shared_memory();
+    cg::cluster_group cluster = cg::this_cluster();
+    const int H = a.H, G = a.G, B = a.B, T = a.T, GH = a.G * a.H;
+    const int Bp = (B + 3) & ~3;
+    const int blocks = (int)cluster.num_blocks();
+    float4 *wsm_all = smem4;                         /* [WARPS][KS/4][32] */
+    float4 *gbuf4 = wsm_all + WARPS * (KS / 4) * 32; /* [2][Bp][4][HS4] */
+    float *gbuf = (float *)gbuf4;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
+    const int u = (int)cluster.block_rank() * WARPS + warp;
+    const bool unit_ok = u < H;
+    const float4 *wsm = wsm_all + warp * (KS / 4) * 32 + lane;
+    /* The time step of position s (a reverse direction runs backwards). */
+    auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
+    /* W_hh[gate * H + col][u] for chunk q, element e; zero past H. */
+    auto weight = [&](int q, int e) {
+        const int col = 32 * q + 4 * seg + e;
+        return unit_ok && gate < G && col < H ? a.weight_hh[((size_t)gate * H + col) * H + u]
+                                              : 0.0f;
+    };
+
+    float w[KW];
+#pragma unroll
+    for (int q = 0; q < KW / 4; q++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            w[4 * q + e] = weight(q, e);
+    for (int qs = 0; qs < KS / 4; qs++) {
+        const int q = KW / 4 + qs;
+        wsm_all[(warp * (KS / 4) + qs) * 32 + lane] =
+            make_float4(weight(q, 0), weight(q, 1), weight(q, 2), weight(q, 3));
+    }
+    for (int idx = tid; idx < 2 * Bp * 4 * HS; idx += threads)
+        gbuf[idx] = 0.0f;
+    /* Lane j carries batch row j of unit u: dh, dc and the step's inputs. */
+    const bool row_lane = unit_ok && lane < B;
+    float dh = row_lane ? a.dh[(size_t)lane * H + u] : 0.0f;
+    float dc = row_lane && a.cell == kCellLstm ? a.dc[(size_t)lane * H + u] : 0.0f;
+    auto load_inputs = [&](backward_inputs &in, int rows, int row0) {
+        const bool on = row_lane && lane < rows;
+        const size_t row = (size_t)row0 + lane;
+        in.dy = on ? a.dy[row * a.ld_dy + u] : 0.0f;
+#pragma unroll
+        for (int g = 0; g < 4; g++)
+            in.act[g] = on && g < G ? a.gates[row * GH + (size_t)g * H + u] : 0.0f;
+        const bool lstm = a.cell == kCellLstm;
+        in.cell = on ? (lstm ? a.c_saved : a.h_prev)[row * H + u] : 0.0f;
+        in.cell_prev = on ? (lstm ? a.c_prev : a.hidden_n)[row * H + u] : 0.0f;
+    };
+    /* Positions walk back: position s is step T - 1 - s of the forward's order. */
+    auto position_time = [&](int s) { return step_time(T - 1 - s); };
+    int rows = 0, row0 = 0, rows_next = 0, row0_next = 0;
+    if (T > 0)
+        rows = a.batch_sizes[position_time(0)], row0 = a.offsets[position_time(0)];
+    if (T > 1)
+        rows_next = a.batch_sizes[position_time(1)], row0_next = a.offsets[position_time(1)];
+    backward_inputs in;
+    load_inputs(in, rows, row0);
+    cluster.sync(); /* every block's buffers are zero before anyone stores into them */
+
+    for (int s = 0; s < T; s++) {
+        /* Loads for later steps, consumed one step from now. */
+        int rows_after = 0, row0_after = 0;
+        if (s + 2 < T) {
+            rows_after = a.batch_sizes[position_time(s + 2)];
+            row0_after = a.offsets[position_time(s + 2)];
+        }
+        backward_inputs in_next;
+        load_inputs(in_next, rows_next, row0_next);
+
+        float *g_step = gbuf + (size_t)(s & 1) * Bp * 4 * HS; /* [Bp][4][HS] */
+        const bool active = row_lane && lane < rows;
+        float dx[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dgh[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        float dh_direct = 0.0f; /* GRU's z * dh */
+        if (active) {
+            const float d = dh + in.dy;
+            if (a.cell == kCellLstm) {
+                const float i = in.act[0], f = in.act[1], g = in.act[2], o = in.act[3];
+                const float tanh_c = tanhf(in.cell);
+                const float dc_total = dc + d * o * (1.0f - tanh_c * tanh_c);
+                dx[3] = d * tanh_c * o * (1.0f - o);
+                dx[0] = dc_total * g * i * (1.0f - i);
+                dx[1] = dc_total * in.cell_prev * f * (1.0f - f);
+                dx[2] = dc_total * i * (1.0f - g * g);
+                dc = dc_total * f;
+#pragma unroll
+                for (int g4 = 0; g4 < 4; g4++)
+                    dgh[g4] = dx[g4];
+            } else { /* kCellGru: cell = h_prev, cell_prev = hidden_n */
+                const float r = in.act[0], z = in.act[1], n = in.act[2];
+                const float dn_pre = d * (1.0f - z) * (1.0f - n * n);
+                const float dz_pre = d * (in.cell - n) * z * (1.0f - z);
+                const float dr_pre = dn_pre * in.cell_prev * r * (1.0f - r);
+                dx[0] = dr_pre, dx[1] = dz_pre, dx[2] = dn_pre;
+                dgh[0] = dr_pre, dgh[1] = dz_pre, dgh[2] = dn_pre * r;
+                dh_direct = d * z;
+            }
+            for (int rank = 0; rank < blocks; rank++) {
+                float *theirs = cluster.map_shared_rank(g_step, rank);
+#pragma unroll
+                for (int g = 0; g < 4; g++)
+                    if (g < G)
+                        theirs[((size_t)lane * 4 + g) * HS + u] = dgh[g];
+            }
+        }
+        cluster.barrier_arrive(); /* release: the step's gradient rows */
+        if (active) {
+            const size_t row = (size_t)row0 + lane;
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G) {
+                    a.grad_gates[row * GH + (size_t)g * H + u] = dx[g];
+                    if (a.cell == kCellGru)
+                        a.grad_gh[row * GH + (size_t)g * H + u] = dgh[g];
+                }
+        }
+        cluster.barrier_wait(); /* every row of the step's gradients is in every block */
+
+        /* dh_prev of the active rows (rows is the same in every lane). */
+        float product = 0.0f;
+        for (int j0 = 0; j0 < rows; j0 += 4) {
+            if (rows - j0 == 1)
+                column_sums<1, KW, KS, HS4>(w, wsm, (const float4 *)g_step, j0, gate, seg, lane,
+                                            &product);
+            else
+                column_sums<4, KW, KS, HS4>(w, wsm, (const float4 *)g_step, j0, gate, seg, lane,
+                                            &product);
+        }
+        if (active)
+            dh = dh_direct + product; /* finished rows keep theirs */
+
+        rows = rows_next, row0 = row0_next;
+        rows_next = rows_after, row0_next = row0_after;
+        in = in_next;
+    }
+
+    if (row_lane) { /* the gradients of h0 and c0 */
+        a.dh[(size_t)lane * H + u] = dh;
+        if (a.cell == kCellLstm)
+            a.dc[(size_t)lane * H + u] = dc;
+    }
+#else
+    (void)a;
+#endif
+}
+
 } // namespace
 
 #ifndef RECUR_CLUSTER_EMULATION
 namespace {
 
+/* One instance of the kernels: warps a block, weights a lane in registers
+ * (kw) and in shared memory (ks). */
 typedef struct cluster_variant {
-    void (*kernel)(rk_persistent);
+    void (*forward)(rk_persistent);
+    void (*backward)(rk_persistent);
     int warps, kw, ks;
 } cluster_variant;
 
-#define VARIANT(warps, kw, ks) {cluster_forward<warps, kw, ks>, warps, kw, ks}
+#define VARIANT(warps, kw, ks) \
+    {cluster_forward<warps, kw, ks>, cluster_backward<warps, kw, ks>, warps, kw, ks}
 /* By ceil(H / 32) - 1: up to H = 256, 16 warps with every weight in
  * registers (4 ceil(H / 32) a lane); up to 512, 32 warps (1024 threads, so at
  * most 64 registers a thread) with 24 weights a lane in registers and the
@@ -326,8 +555,7 @@ extern "C" {
 int rk_cluster_plan(rk_persistent *p)
 {
     const cluster_variant *v = cluster_variant_for(p->H);
-    if (p->backward || (p->cell != kCellLstm && p->cell != kCellGru) || !v || p->B < 1 ||
-        p->B > kClusterRows)
+    if ((p->cell != kCellLstm && p->cell != kCellGru) || !v || p->B < 1 || p->B > kClusterRows)
         return 0;
     int dev = 0, major = 0, optin = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
@@ -337,15 +565,18 @@ int rk_cluster_plan(rk_persistent *p)
         cudaGetLastError();
         return 0;
     }
-    const size_t smem = sizeof(float) * cluster_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B);
+    const size_t smem =
+        sizeof(float) * (p->backward
+                             ? cluster_backward_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B)
+                             : cluster_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B));
+    const void *kernel = (const void *)(p->backward ? v->backward : v->forward);
     const int blocks = (p->H + v->warps - 1) / v->warps;
     if (major < 9 || smem > (size_t)optin || blocks > kClusterBlocks)
         return 0;
     /* The attribute is the function's, for every handle: always the device's limit. */
-    if (cudaFuncSetAttribute((const void *)v->kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             optin) != cudaSuccess ||
-        (blocks > 8 && cudaFuncSetAttribute((const void *)v->kernel,
-                                            cudaFuncAttributeNonPortableClusterSizeAllowed,
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) !=
+            cudaSuccess ||
+        (blocks > 8 && cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed,
                                             1) != cudaSuccess)) {
         cudaGetLastError();
         return 0;
@@ -356,8 +587,7 @@ int rk_cluster_plan(rk_persistent *p)
     cudaLaunchAttribute attribute[1];
     const cudaLaunchConfig_t config = cluster_config(0, p, attribute);
     int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, (const void *)v->kernel, &config) !=
-            cudaSuccess ||
+    if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) != cudaSuccess ||
         clusters < 1) {
         cudaGetLastError();
         return 0;
@@ -365,12 +595,14 @@ int rk_cluster_plan(rk_persistent *p)
     return 1;
 }
 
-int rk_cluster_forward(cudaStream_t stream, const rk_persistent *p)
+/* One launch of plan p's kernel (forward or backward). */
+int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p)
 {
     rk_persistent copy = *p;
     cudaLaunchAttribute attribute[1];
     const cudaLaunchConfig_t config = cluster_config(stream, p, attribute);
-    const cudaError_t e = cudaLaunchKernelEx(&config, cluster_variant_for(p->H)->kernel, copy);
+    const cluster_variant *v = cluster_variant_for(p->H);
+    const cudaError_t e = cudaLaunchKernelEx(&config, p->backward ? v->backward : v->forward, copy);
     return e != cudaSuccess ? (int)e : launched();
 }
 
