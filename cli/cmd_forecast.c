@@ -110,6 +110,23 @@ static int write_holdout(const char *dir, const forecast_series *fs, int k, cons
     return 0;
 }
 
+/* The naive forecasts of recur_naive_forecast (period 1: the last value;
+ * P > 1: one season earlier) read again as a forecast at each origin sees
+ * the rows before it (forecast_row_seen): no value filled from the future. */
+static void naive_as_seen(const forecast_series *fs, int channel, const size_t *origins,
+                          int64_t n, int period, float *forecast)
+{
+    const forecast_data *d = &fs->data;
+    const float *x = fs->series->values;
+    const size_t C = (size_t)fs->series->channels, p = period > 1 ? (size_t)period : 1;
+    const int H = d->horizon;
+    for (int64_t i = 0; d->final_from && i < n; i++)
+        for (int h = 0; h < H; h++) {
+            size_t o = origins[i], row = p == 1 ? o - 1 : o - p + (size_t)h % p;
+            forecast[i * H + h] = x[forecast_row_seen(d, o, row, channel) * C + (size_t)channel];
+        }
+}
+
 /* Scores one target; writes its rows of evaluation.csv and predictions. */
 static int score_target(const forecast_series *fs, const cli_options *o, const char *dir, int k,
                         const size_t *origins, int64_t n, const float *model_out, FILE *evaluation,
@@ -147,8 +164,12 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
             }
         }
         st = recur_naive_forecast(x, s->steps, C, origin64, n, H, 1, m[1].forecast);
+        if (st == RECUR_OK)
+            naive_as_seen(fs, channel, origins, n, 1, m[1].forecast);
         if (st == RECUR_OK && methods == 3)
             st = recur_naive_forecast(x, s->steps, C, origin64, n, H, season, m[2].forecast);
+        if (st == RECUR_OK && methods == 3)
+            naive_as_seen(fs, channel, origins, n, season, m[2].forecast);
         if (st == RECUR_OK)
             st = recur_mase_scale(x, fs->train_end, C, season > 1 ? season : 1, &scale);
         for (int i = 0; st == RECUR_OK && i < methods; i++)

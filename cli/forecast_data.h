@@ -32,6 +32,7 @@ typedef struct forecast_series {
     recur_scaler *scaler;
     float *scaled;                 /* [steps, channels] */
     unsigned char *target_observed; /* [steps, targets] */
+    int64_t *final_from, *held_row; /* [steps, channels] or NULL: see forecast_data */
     forecast_data data;            /* views of the above */
     int64_t train_end, val_end;    /* rows [0, train_end) train; [train_end, val_end) validation;
                                       [val_end, steps) holdout */

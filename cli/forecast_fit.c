@@ -15,6 +15,30 @@
 #include "grad_reducer.h"
 #include "forecast_data.h"
 
+size_t forecast_row_seen(const forecast_data *d, size_t origin, size_t row, int channel)
+{
+    size_t at = row * (size_t)d->channels + (size_t)channel;
+    if (!d->final_from || (int64_t)origin >= d->final_from[at])
+        return row;
+    return (size_t)d->held_row[at];
+}
+
+/* Input row `row` of the window of `origin` into dst [channels]. */
+static void copy_row_seen(const forecast_data *d, size_t origin, size_t row, float *dst)
+{
+    const int C = d->channels;
+    memcpy(dst, d->values + row * C, (size_t)C * sizeof(float));
+    for (int c = 0; d->final_from && c < C; c++)
+        dst[c] = d->values[forecast_row_seen(d, origin, row, c) * C + c];
+}
+
+/* The last input value of target k that a forecast at `origin` sees. */
+static float last_seen(const forecast_data *d, size_t origin, int k)
+{
+    const int channel = d->targets[k];
+    return d->values[forecast_row_seen(d, origin, origin - 1, channel) * d->channels + channel];
+}
+
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
                    float *mask)
 {
@@ -22,14 +46,13 @@ void forecast_fill(const forecast_data *d, const size_t *origins, int batch, flo
     for (int b = 0; b < batch; b++) {
         size_t o = origins[b];
         for (int t = 0; t < W; t++)
-            memcpy(x + ((size_t)t * batch + b) * C, d->values + (o - W + (size_t)t) * C,
-                   (size_t)C * sizeof(float));
+            copy_row_seen(d, o, o - W + (size_t)t, x + ((size_t)t * batch + b) * C);
         for (int h = 0; y && h < H; h++)
             for (int k = 0; k < K; k++) {
                 size_t row = o + (size_t)h, at = (size_t)b * H * K + (size_t)h * K + k;
                 y[at] = d->values[row * C + d->targets[k]];
                 if (d->delta)
-                    y[at] -= d->values[(o - 1) * C + d->targets[k]];
+                    y[at] -= last_seen(d, o, k);
                 if (mask)
                     mask[at] = !d->target_observed || d->target_observed[row * K + k] ? 1.0f : 0.0f;
             }
@@ -396,11 +419,10 @@ recur_status forecast_predict(forecaster *net, const forecast_data *d, const siz
         st = forecaster_forward(net, d, b, x, NULL, &result);
         if (st == RECUR_OK)
             memcpy(out + at * width, result, (size_t)b * width * sizeof(float));
-        for (int i = 0; st == RECUR_OK && d->delta && i < b; i++) {
-            const float *last = d->values + (origins[at + i] - 1) * (size_t)d->channels;
+        for (int i = 0; st == RECUR_OK && d->delta && i < b; i++)
             for (size_t j = 0; j < width; j++)
-                out[(at + i) * width + j] += last[d->targets[j % (size_t)d->target_count]];
-        }
+                out[(at + i) * width + j] +=
+                    last_seen(d, origins[at + i], (int)(j % (size_t)d->target_count));
     }
     free(x);
     return st;
