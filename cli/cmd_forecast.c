@@ -244,7 +244,7 @@ static recur_status save_model(const char *path, const forecaster *net,
         length += strlen(fs->series->names[c]) + 1;
     char *names = calloc(length, 1);
     if (!names)
-        st = RECUR_E_NOMEM;
+        st = cli_out_of_memory("forecast: the channel names");
     for (int c = 0; names && c < fs->series->channels; c++)
         strcat(strcat(names, fs->series->names[c]), "\n");
     if (st == RECUR_OK)

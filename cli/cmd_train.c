@@ -113,7 +113,7 @@ static recur_status device_tensors_init(trainer *t)
     t->device_weight_values = calloc(n, sizeof *t->device_weight_values);
     t->device_weight_grads = calloc(n, sizeof *t->device_weight_grads);
     if (!t->device_grads || !t->device_weight_values || !t->device_weight_grads)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the device tensor lists");
     int weights = 0;
     for (int i = 0; i < t->param_count; i++) {
         recur_param p;
@@ -179,7 +179,7 @@ static recur_status trainer_init(trainer *t)
     if (!t->values || !t->grads || !t->sizes || !t->weight_values || !t->weight_grads ||
         !t->weight_sizes || !t->inputs || !t->targets || !t->grad_logits ||
         !t->carried_state)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the training buffers");
     for (int i = 0; i < t->param_count; i++) {
         recur_param p;
         CLI_TRY(recur_lm_param(t->lm, i, &p));
@@ -200,20 +200,20 @@ static recur_status trainer_init(trainer *t)
     if (t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist) && !dist_overlap_off())
         recur_lm_set_grad_ready(t->lm, nccl_grads_ready, t); /* NCCL during the backward */
     if (!(t->best_params = malloc(total * sizeof(float))))
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the best weights");
     if (shard.size > 1) {
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
         /* the gradients are averaged layer by layer during the backward (on
          * the GPU: after it, through the host copies, unless NCCL does it) */
         if (!(t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist)) &&
             !(t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1)))
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("train: the gradient reducer");
         if (!on_gpu)
             recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));
         shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
         if (!shard.local_state || !shard.gathered_state)
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("train: the carried states of the processes");
     }
     t->best_val = INFINITY;
     t->best_step = 0;

@@ -105,7 +105,7 @@ recur_status forecaster_forward(forecaster *f, const forecast_data *d, int batch
     const int K = d->target_count, C = d->channels;
     float *start = malloc((size_t)batch * (size_t)K * sizeof(float));
     if (!start)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the decoder's first inputs");
     const float *last = x + (size_t)(d->lookback - 1) * (size_t)batch * (size_t)C;
     for (int b = 0; b < batch; b++)
         for (int k = 0; k < K; k++)
@@ -245,7 +245,7 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
     s->grads = calloc((size_t)s->count, sizeof *s->grads);
     s->sizes = calloc((size_t)s->count, sizeof *s->sizes);
     if (!s->values || !s->grads || !s->sizes)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the parameter lists");
     for (int i = 0; i < s->count; i++) {
         recur_param p;
         CLI_TRY(forecaster_param(net, i, &p));
@@ -259,7 +259,9 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
         if (s->reducer && net->net) /* the seq2seq decoder reports nothing: all at the end */
             recur_seqnet_set_grad_ready(net->net, grad_reducer_ready, s->reducer);
     }
-    return s->best && (dist_size() == 1 || s->reducer) ? RECUR_OK : RECUR_E_NOMEM;
+    return s->best && (dist_size() == 1 || s->reducer)
+               ? RECUR_OK
+               : cli_out_of_memory("forecast: the best weights or the gradient reducer");
 }
 
 static void copy_params(fit_state *s, int to_best)
@@ -347,7 +349,7 @@ int forecast_fit(forecaster *net, const forecast_data *d, const size_t *train, s
     size_t *order = malloc((n_train ? n_train : 1) * sizeof(size_t));
     recur_status st = fit_state_init(&s, net, fo);
     if (st == RECUR_OK && (!order || !buffers_alloc(&buf, d, fo->batch)))
-        st = RECUR_E_NOMEM;
+        st = cli_out_of_memory("forecast: the batch buffers");
     int rc = st == RECUR_OK ? 0 : cli_status_error(st);
     if (!rc)
         memcpy(order, train, n_train * sizeof(size_t));
@@ -408,7 +410,7 @@ recur_status forecast_predict(forecaster *net, const forecast_data *d, const siz
     enum { BATCH = 256 };
     float *x = malloc((size_t)d->lookback * BATCH * d->channels * sizeof(float));
     if (!x)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the input windows");
     forecaster_set_training(net, 0);
     const size_t width = (size_t)d->horizon * (size_t)d->target_count;
     recur_status st = RECUR_OK;
