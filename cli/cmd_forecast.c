@@ -27,8 +27,10 @@ typedef struct method_scores {
     recur_forecast_metric overall;
 } method_scores;
 
-/* The seasonal period: --season, else detected on the training part. */
-static int find_season(const forecast_series *fs, const cli_options *o, int target_channel)
+/* The seasonal period: --season, else detected on the training part
+ * (train [train_end, channels]: forecast_rows_seen). */
+static int find_season(const forecast_series *fs, const cli_options *o, const float *train,
+                       int target_channel)
 {
     if (o->num[FC_SEASON] > 0)
         return (int)o->num[FC_SEASON];
@@ -36,7 +38,7 @@ static int find_season(const forecast_series *fs, const cli_options *o, int targ
     int candidates[4], count = recur_season_candidates(s->freq, candidates);
     int period = 0;
     if (count > 0 && fs->train_end >= 4)
-        recur_detect_season(s->values + target_channel, fs->train_end, s->channels, candidates,
+        recur_detect_season(train + target_channel, fs->train_end, s->channels, candidates,
                             count, &period, NULL);
     return period;
 }
@@ -136,7 +138,11 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
     const int H = fs->data.horizon, K = s->targets, C = s->channels;
     const int channel = s->target_index[k];
     const float *x = s->values + channel;
-    int season = find_season(fs, o, channel);
+    /* the season and the MASE scale: from the training rows as seen at its end */
+    float *train = forecast_rows_seen(fs, s->values, fs->train_end, fs->train_end);
+    if (!train)
+        return cli_error("out of memory");
+    int season = find_season(fs, o, train, channel);
     size_t cells = (size_t)n * (size_t)H;
     float *actual = malloc(cells * sizeof(float));
     int64_t *origin64 = malloc((size_t)n * sizeof(int64_t));
@@ -171,7 +177,8 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
         if (st == RECUR_OK && methods == 3)
             naive_as_seen(fs, channel, origins, n, season, m[2].forecast);
         if (st == RECUR_OK)
-            st = recur_mase_scale(x, fs->train_end, C, season > 1 ? season : 1, &scale);
+            st = recur_mase_scale(train + channel, fs->train_end, C, season > 1 ? season : 1,
+                                  &scale);
         for (int i = 0; st == RECUR_OK && i < methods; i++)
             st = recur_forecast_metrics(actual, m[i].forecast, n, H, scale, m[i].steps,
                                         &m[i].overall);
@@ -212,7 +219,7 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
     }
     for (int i = 0; i < 3; i++)
         free(m[i].forecast), free(m[i].steps);
-    free(actual), free(origin64);
+    free(actual), free(origin64), free(train);
     return rc;
 }
 

@@ -117,6 +117,48 @@ static int mark_observed(forecast_series *fs)
     return 0;
 }
 
+float *forecast_rows_seen(const forecast_series *fs, const float *values, int64_t rows,
+                          int64_t origin)
+{
+    const int C = fs->series->channels;
+    float *seen = malloc(((size_t)rows * (size_t)C + 1) * sizeof *seen);
+    if (!seen)
+        return NULL;
+    memcpy(seen, values, (size_t)rows * (size_t)C * sizeof *seen);
+    for (int64_t r = 0; fs->final_from && r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            size_t at = (size_t)r * (size_t)C + (size_t)c;
+            if (origin < fs->final_from[at])
+                seen[at] = values[(size_t)fs->held_row[at] * (size_t)C + (size_t)c];
+        }
+    return seen;
+}
+
+/* The scaler of the training rows [0, train_end), as a forecast at
+ * train_end sees them (no gap filled toward a later value). */
+static int fit_scaler(forecast_series *fs, const cli_options *o)
+{
+    const recur_series *s = fs->series;
+    recur_scaler_kind kind;
+    if (recur_scaler_kind_parse(o->str[FC_SCALE], &kind) != RECUR_OK)
+        return cli_error("--scale: %s", recur_last_error());
+    float *seen = forecast_rows_seen(fs, s->values, fs->train_end, fs->train_end);
+    if (!seen)
+        return cli_error("out of memory");
+    /* one-hot and mask channels stay 0/1 */
+    unsigned char *mask = malloc((size_t)s->channels);
+    if (!mask) {
+        free(seen);
+        return cli_error("out of memory");
+    }
+    for (int c = 0; c < s->channels; c++)
+        mask[c] = s->kinds[c] == RECUR_CHANNEL_NUMERIC;
+    recur_status st =
+        recur_scaler_fit(seen, fs->train_end, s->channels, fs->train_end, kind, mask, &fs->scaler);
+    free(mask), free(seen);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
                          int64_t holdout, double val_fraction, recur_scaler *scaler,
                          const double *fill_means, int fill_means_count)
@@ -161,22 +203,9 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
     if (!(fs->scaled = malloc(count * sizeof(float))))
         return cli_error("out of memory");
     memcpy(fs->scaled, s->values, count * sizeof(float));
-    if (!scaler) {
-        recur_scaler_kind kind;
-        if (recur_scaler_kind_parse(o->str[FC_SCALE], &kind) != RECUR_OK)
-            return cli_error("--scale: %s", recur_last_error());
-        /* one-hot and mask channels stay 0/1 */
-        unsigned char *mask = malloc((size_t)s->channels);
-        if (!mask)
-            return cli_error("out of memory");
-        for (int c = 0; c < s->channels; c++)
-            mask[c] = s->kinds[c] == RECUR_CHANNEL_NUMERIC;
-        st = recur_scaler_fit(s->values, s->steps, s->channels, fs->train_end, kind, mask,
-                              &fs->scaler);
-        free(mask);
-        if (st != RECUR_OK)
-            return cli_status_error(st);
-    }
+    int rc = scaler ? 0 : fit_scaler(fs, o);
+    if (rc)
+        return rc;
     if (fs->scaler->channels != s->channels)
         return cli_error("%s: %d channels, but the model's scaler has %d", path, s->channels,
                          fs->scaler->channels);

@@ -50,6 +50,13 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
                          const double *fill_means, int fill_means_count);
 void forecast_series_free(forecast_series *fs);
 
+/* A malloc'd copy of rows [0, rows) of values [steps, channels] (the
+ * series' or the scaled values) as a forecast at `origin` >= rows sees them
+ * (forecast_row_seen): what is fit on the training part reads no value after
+ * it. NULL when out of memory. */
+float *forecast_rows_seen(const forecast_series *fs, const float *values, int64_t rows,
+                          int64_t origin);
+
 /* Origins whose windows lie inside rows [begin, end): inputs need lookback
  * rows before the origin (which may lie before begin: history is allowed)
  * and the targets must end by `end`. *out malloc'd; returns the count or -1

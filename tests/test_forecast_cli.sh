@@ -139,6 +139,30 @@ last=$(awk -F, '$1 == 394 { print $3 }' "$dir/lgaps_seq2seq/holdout.csv")
 [[ -n $naive && $naive == "$last" ]] && ok \
   || bad "linear fill: the naive forecast at origin 398 is $naive, the last value before it $last"
 
+# what is fit on the training part reads nothing after it: with no validation
+# part, a gap at the end of the training part before a spike of 100 at the
+# first holdout row leaves the minmax scaler of y at the training values' range (2)
+awk 'BEGIN { print "t,y,x"; for (i = 0; i < 400; i++) {
+  y = (i >= 356 && i <= 359) ? "NA" : (i == 360 ? "100" : sprintf("%.4f", sin(i / 5.0)))
+  printf "%d,%s,%.4f\n", i, y, cos(i / 9.0) } }' >"$dir/spike.csv"
+"$recur" forecast train "$dir/spike.csv" --target y --scale minmax --val-fraction 0 --holdout 40 \
+  --lookback 8 --horizon 2 --epochs 1 --hidden 4 -o "$dir/spike" >"$dir/spike.log" 2>&1 \
+  || bad "train on the spike: $(tail -1 "$dir/spike.log")"
+if command -v python3 >/dev/null; then
+  python3 - "$dir/spike/model.safetensors" <<'PY' && ok || bad "the scaler read the holdout through the linear fill"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+s, t = h["scaler.scale"]["data_offsets"]
+scale = struct.unpack("<%df" % ((t - s) // 4), b[8 + n + s:8 + n + t])
+assert h["__metadata__"]["recur.forecast.channels"].split("\n")[0] == "y"
+assert abs(scale[0] - 2.0) < 1e-3, scale
+PY
+else
+  echo "SKIP: the scaler's range (no python3 to read the model file)"
+fi
+
 printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"
