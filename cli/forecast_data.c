@@ -191,7 +191,8 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
         if (holdout < H)
             return cli_error("--holdout %lld is shorter than --horizon %d", (long long)holdout, H);
         /* means (fill) come from the training part only: build again */
-        if (!strcmp(o->str[FC_FILL], "mean") && build_series(fs, o, fs->train_end, NULL, 0, 0, &fs->series))
+        if (!strcmp(o->str[FC_FILL], "mean") &&
+            build_series(fs, o, fs->train_end, NULL, 0, 0, &fs->series))
             return CLI_EXIT_BAD_INPUT;
         /* forecasts at origins inside the data read only the rows before them */
         if (mark_rows_seen(fs, o))

@@ -43,8 +43,11 @@ typedef struct forecast_series {
  * needs holdout and val_fraction: two passes). With `scaler` (predict), the
  * saved scaler is used instead of fitting one; fs owns it from then on, even
  * when loading fails; with fill_means (predict, --fill mean: the model's, one
- * per channel) so are the means that fill the gaps. Returns 0 or an exit
- * status after printing the error. */
+ * per channel) so are the means that fill the gaps. In training, with
+ * --fill linear, final_from/held_row say which filled values a forecast at
+ * each origin may read (forecast_data), and the scaler is fit on the training
+ * rows as seen at their end. Returns 0 or an exit status after printing the
+ * error. */
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
                          int64_t holdout, double val_fraction, recur_scaler *scaler,
                          const double *fill_means, int fill_means_count);
