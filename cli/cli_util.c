@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/status.h"
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
@@ -22,6 +24,11 @@ int cli_status_error(recur_status status)
     cli_error("%s", recur_last_error());
     return status == RECUR_E_NOMEM || status == RECUR_E_DEVICE ? CLI_EXIT_FAILURE
                                                               : CLI_EXIT_BAD_INPUT;
+}
+
+recur_status cli_out_of_memory(const char *what)
+{
+    return recur_fail(RECUR_E_NOMEM, "%s: out of memory", what);
 }
 
 void cli_format_shape(const int64_t *shape, int ndim, char *buf, size_t size)

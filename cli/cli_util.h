@@ -29,6 +29,10 @@ int cli_error(const char *fmt, ...)
  * (CLI_EXIT_FAILURE for out-of-memory, CLI_EXIT_BAD_INPUT otherwise). */
 int cli_status_error(recur_status status);
 
+/* RECUR_E_NOMEM with the message "WHAT: out of memory" recorded (as the
+ * library's failing calls record theirs), for cli_status_error to print. */
+recur_status cli_out_of_memory(const char *what);
+
 /* The tool's threads (cli/threads.c): OpenBLAS set to one thread, recur's
  * team (RECUR_NUM_THREADS, set here) to `threads`, or when threads < 1 to
  * what the user set in RECUR_NUM_THREADS, else to OpenBLAS's thread count at

@@ -29,16 +29,16 @@ static recur_status score(recur_lm *lm, const int64_t *ids, size_t n, int B, int
                           double *total, size_t *count)
 {
     size_t stream_len = n / (size_t)B; /* >= 2 */
+    *total = 0, *count = 0;
     int64_t *inputs = malloc((size_t)T * (size_t)B * sizeof(int64_t));
     int64_t *targets = malloc((size_t)T * (size_t)B * sizeof(int64_t));
     if (!inputs || !targets) {
         free(inputs), free(targets);
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("eval: the batch");
     }
     recur_cross_entropy_options ce = recur_cross_entropy_defaults();
     ce.reduction = RECUR_REDUCE_SUM;
     recur_status st = RECUR_OK;
-    *total = 0, *count = 0;
     recur_lm_reset_state(lm);
     for (size_t pos = 0; st == RECUR_OK && pos + 1 < stream_len; pos += (size_t)T) {
         int steps = (int)((stream_len - 1 - pos) < (size_t)T ? stream_len - 1 - pos : (size_t)T);

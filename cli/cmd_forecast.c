@@ -27,8 +27,10 @@ typedef struct method_scores {
     recur_forecast_metric overall;
 } method_scores;
 
-/* The seasonal period: --season, else detected on the training part. */
-static int find_season(const forecast_series *fs, const cli_options *o, int target_channel)
+/* The seasonal period: --season, else detected on the training part
+ * (train [train_end, channels]: forecast_rows_seen). */
+static int find_season(const forecast_series *fs, const cli_options *o, const float *train,
+                       int target_channel)
 {
     if (o->num[FC_SEASON] > 0)
         return (int)o->num[FC_SEASON];
@@ -36,7 +38,7 @@ static int find_season(const forecast_series *fs, const cli_options *o, int targ
     int candidates[4], count = recur_season_candidates(s->freq, candidates);
     int period = 0;
     if (count > 0 && fs->train_end >= 4)
-        recur_detect_season(s->values + target_channel, fs->train_end, s->channels, candidates,
+        recur_detect_season(train + target_channel, fs->train_end, s->channels, candidates,
                             count, &period, NULL);
     return period;
 }
@@ -110,6 +112,23 @@ static int write_holdout(const char *dir, const forecast_series *fs, int k, cons
     return 0;
 }
 
+/* The naive forecasts of recur_naive_forecast (period 1: the last value;
+ * P > 1: one season earlier) read again as a forecast at each origin sees
+ * the rows before it (forecast_row_seen): no value filled from the future. */
+static void naive_as_seen(const forecast_series *fs, int channel, const size_t *origins,
+                          int64_t n, int period, float *forecast)
+{
+    const forecast_data *d = &fs->data;
+    const float *x = fs->series->values;
+    const size_t C = (size_t)fs->series->channels, p = period > 1 ? (size_t)period : 1;
+    const int H = d->horizon;
+    for (int64_t i = 0; d->final_from && i < n; i++)
+        for (int h = 0; h < H; h++) {
+            size_t o = origins[i], row = p == 1 ? o - 1 : o - p + (size_t)h % p;
+            forecast[i * H + h] = x[forecast_row_seen(d, o, row, channel) * C + (size_t)channel];
+        }
+}
+
 /* Scores one target; writes its rows of evaluation.csv and predictions. */
 static int score_target(const forecast_series *fs, const cli_options *o, const char *dir, int k,
                         const size_t *origins, int64_t n, const float *model_out, FILE *evaluation,
@@ -119,7 +138,11 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
     const int H = fs->data.horizon, K = s->targets, C = s->channels;
     const int channel = s->target_index[k];
     const float *x = s->values + channel;
-    int season = find_season(fs, o, channel);
+    /* the season and the MASE scale: from the training rows as seen at its end */
+    float *train = forecast_rows_seen(fs, s->values, fs->train_end, fs->train_end);
+    if (!train)
+        return cli_error("out of memory");
+    int season = find_season(fs, o, train, channel);
     size_t cells = (size_t)n * (size_t)H;
     float *actual = malloc(cells * sizeof(float));
     int64_t *origin64 = malloc((size_t)n * sizeof(int64_t));
@@ -147,10 +170,15 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
             }
         }
         st = recur_naive_forecast(x, s->steps, C, origin64, n, H, 1, m[1].forecast);
+        if (st == RECUR_OK)
+            naive_as_seen(fs, channel, origins, n, 1, m[1].forecast);
         if (st == RECUR_OK && methods == 3)
             st = recur_naive_forecast(x, s->steps, C, origin64, n, H, season, m[2].forecast);
+        if (st == RECUR_OK && methods == 3)
+            naive_as_seen(fs, channel, origins, n, season, m[2].forecast);
         if (st == RECUR_OK)
-            st = recur_mase_scale(x, fs->train_end, C, season > 1 ? season : 1, &scale);
+            st = recur_mase_scale(train + channel, fs->train_end, C, season > 1 ? season : 1,
+                                  &scale);
         for (int i = 0; st == RECUR_OK && i < methods; i++)
             st = recur_forecast_metrics(actual, m[i].forecast, n, H, scale, m[i].steps,
                                         &m[i].overall);
@@ -191,7 +219,7 @@ static int score_target(const forecast_series *fs, const cli_options *o, const c
     }
     for (int i = 0; i < 3; i++)
         free(m[i].forecast), free(m[i].steps);
-    free(actual), free(origin64);
+    free(actual), free(origin64), free(train);
     return rc;
 }
 
@@ -223,7 +251,7 @@ static recur_status save_model(const char *path, const forecaster *net,
         length += strlen(fs->series->names[c]) + 1;
     char *names = calloc(length, 1);
     if (!names)
-        st = RECUR_E_NOMEM;
+        st = cli_out_of_memory("forecast: the channel names");
     for (int c = 0; names && c < fs->series->channels; c++)
         strcat(strcat(names, fs->series->names[c]), "\n");
     if (st == RECUR_OK)

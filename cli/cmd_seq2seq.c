@@ -112,7 +112,7 @@ static recur_status collect_token(const char *token, size_t length, void *contex
         size_t grown = l->capacity ? 2 * l->capacity : 64;
         int64_t *p = realloc(l->ids, grown * sizeof *p);
         if (!p)
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("seq2seq: the token ids");
         l->ids = p, l->capacity = grown;
     }
     l->ids[l->count++] = model_id(recur_vocab_id(l->vocab, token, length));
@@ -128,7 +128,7 @@ static recur_status encode_text(const char *text, const recur_token_options *to,
     if (out->count == out->capacity) {
         int64_t *p = realloc(out->ids, (out->capacity + 64) * sizeof *p);
         if (!p)
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("seq2seq: the token ids");
         out->ids = p, out->capacity += 64;
     }
     out->ids[out->count++] = RECUR_S2S_EOS;
@@ -561,7 +561,8 @@ static int s2s_train(int argc, char **argv)
         sizes = calloc((size_t)count, sizeof *sizes);
         recur_optimizer_config oc = recur_optimizer_config_default(RECUR_ADAM);
         oc.lr = (float)o.num[S2_LR];
-        st = values && grads && sizes ? recur_optimizer_create(&oc, &opt) : RECUR_E_NOMEM;
+        st = values && grads && sizes ? recur_optimizer_create(&oc, &opt)
+                                      : cli_out_of_memory("seq2seq: the parameter lists");
         for (int i = 0; st == RECUR_OK && i < count; i++) {
             recur_param prm;
             if ((st = recur_seq2seq_param(m, i, &prm)) != RECUR_OK)
@@ -570,7 +571,7 @@ static int s2s_train(int argc, char **argv)
             st = recur_optimizer_add(opt, prm.value, prm.grad, prm.numel);
         }
         if (st == RECUR_OK && !(best = malloc(total * sizeof *best)))
-            st = RECUR_E_NOMEM;
+            st = cli_out_of_memory("seq2seq: the best weights");
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
@@ -772,7 +773,7 @@ static int s2s_translate(int argc, char **argv)
         if (st == RECUR_OK && !lines && o.str[S2_ATTENTION_MAP]) {
             weights = calloc((size_t)opt.max_length * src.count, sizeof *weights);
             if (!weights)
-                st = RECUR_E_NOMEM;
+                st = cli_out_of_memory("seq2seq: the attention weights");
         }
         if (sample)
             opt.seed = (uint64_t)o.num[S2_SAMPLE_SEED] + (uint64_t)lines;

@@ -113,7 +113,7 @@ static recur_status device_tensors_init(trainer *t)
     t->device_weight_values = calloc(n, sizeof *t->device_weight_values);
     t->device_weight_grads = calloc(n, sizeof *t->device_weight_grads);
     if (!t->device_grads || !t->device_weight_values || !t->device_weight_grads)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the device tensor lists");
     int weights = 0;
     for (int i = 0; i < t->param_count; i++) {
         recur_param p;
@@ -179,7 +179,7 @@ static recur_status trainer_init(trainer *t)
     if (!t->values || !t->grads || !t->sizes || !t->weight_values || !t->weight_grads ||
         !t->weight_sizes || !t->inputs || !t->targets || !t->grad_logits ||
         !t->carried_state)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the training buffers");
     for (int i = 0; i < t->param_count; i++) {
         recur_param p;
         CLI_TRY(recur_lm_param(t->lm, i, &p));
@@ -200,20 +200,20 @@ static recur_status trainer_init(trainer *t)
     if (t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist) && !dist_overlap_off())
         recur_lm_set_grad_ready(t->lm, nccl_grads_ready, t); /* NCCL during the backward */
     if (!(t->best_params = malloc(total * sizeof(float))))
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("train: the best weights");
     if (shard.size > 1) {
         size_t state_n = recur_lm_state_numel(t->lm, shard.batch);
         /* the gradients are averaged layer by layer during the backward (on
          * the GPU: after it, through the host copies, unless NCCL does it) */
         if (!(t->gpu_dist && dist_gpu_uses_nccl(t->gpu_dist)) &&
             !(t->reducer = grad_reducer_create(t->param_count, t->grads, t->sizes, 1)))
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("train: the gradient reducer");
         if (!on_gpu)
             recur_lm_set_grad_ready(t->lm, grad_reducer_ready, t->reducer);
         shard.local_state = malloc(state_n * sizeof(float));
         shard.gathered_state = malloc(state_n * (size_t)shard.size * sizeof(float));
         if (!shard.local_state || !shard.gathered_state)
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("train: the carried states of the processes");
     }
     t->best_val = INFINITY;
     t->best_step = 0;
@@ -658,6 +658,32 @@ static int stopped_early(const trainer *t)
            e->stopped_epoch == e->epochs - 1;
 }
 
+/* --on-nan skip: the step that diverged counts as done, with the weights
+ * untouched and the carried state (which may hold the NaN) reset. */
+static void skip_step(trainer *t, float loss)
+{
+    fprintf(stderr, "recur: warning: step %ld skipped: the loss or gradient is %s\n",
+            t->step + 1, isnan(loss) ? "NaN" : "infinite");
+    recur_lm_reset_state(t->lm);
+    recur_schedule_step(&t->schedule);
+    t->pos += (size_t)t->options->num[OPT_BPTT];
+    t->step++;
+}
+
+static int report_divergence(const trainer *t, const run_logs *logs, const run_paths *paths,
+                             float loss)
+{
+    char where[4300] = "no checkpoint was written yet";
+    if (logs->saved_step >= 0)
+        snprintf(where, sizeof where, "the last good checkpoint is %s (step %ld)", paths->last,
+                 logs->saved_step);
+    fprintf(stderr,
+            "recur: error: training diverged at step %ld: the loss or gradient is %s "
+            "(try a lower --lr or --clip); %s\n",
+            t->step + 1, isnan(loss) ? "NaN" : "infinite", where);
+    return CLI_EXIT_FAILURE;
+}
+
 static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
 {
     const train_options *o = t->options;
@@ -669,35 +695,20 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
     float loss = NAN;
     int stop = stopped_early(t);
     const int skip_bad_steps = !strcmp(o->str[OPT_ON_NAN], "skip");
-    long skipped_in_a_row = 0;
     while (t->step < steps && !stop) {
         step_result result;
         recur_status st = train_step(t, &loss, &result);
         if (st != RECUR_OK)
             return cli_status_error(st);
-        if (result == STEP_DIVERGED && skip_bad_steps && ++skipped_in_a_row < 100) {
-            fprintf(stderr, "recur: warning: step %ld skipped: the loss or gradient is %s\n",
-                    t->step + 1, isnan(loss) ? "NaN" : "infinite");
-            recur_lm_reset_state(t->lm); /* the carried state may hold the NaN */
-            recur_schedule_step(&t->schedule);
-            t->pos += (size_t)o->num[OPT_BPTT];
-            t->step++;
-            continue;
-        }
-        if (result == STEP_OK)
-            skipped_in_a_row = 0;
-        if (result == STEP_DIVERGED) {
-            char where[4300] = "no checkpoint was written yet";
-            if (logs->saved_step >= 0)
-                snprintf(where, sizeof where, "the last good checkpoint is %s (step %ld)",
-                         paths->last, logs->saved_step);
-            fprintf(stderr,
-                    "recur: error: training diverged at step %ld: the loss or gradient is %s "
-                    "(try a lower --lr or --clip); %s\n",
-                    t->step + 1, isnan(loss) ? "NaN" : "infinite", where);
-            return CLI_EXIT_FAILURE;
-        }
-        t->loss_sum += loss, t->loss_count++;
+        /* a skipped step goes on to the evaluation and stop checks below as
+         * a good one does; only its loss is left out of the train loss */
+        if (result == STEP_OK) {
+            t->skipped_in_a_row = 0;
+            t->loss_sum += loss, t->loss_count++;
+        } else if (skip_bad_steps && ++t->skipped_in_a_row < 100)
+            skip_step(t, loss);
+        else
+            return report_divergence(t, logs, paths, loss);
         /* a time limit ends the run normally: validate and save at that step */
         int out_of_time = time_limit > 0 && seconds_now() - logs->start >= time_limit;
         int interrupted = interrupt_requested;

@@ -15,13 +15,17 @@ void forecast_series_free(forecast_series *fs)
     recur_scaler_free(fs->scaler);
     free(fs->scaled);
     free(fs->target_observed);
+    free(fs->final_from);
+    free(fs->held_row);
     memset(fs, 0, sizeof *fs);
 }
 
-/* fill_means (a model's, or NULL to fit them over [0, fit_steps)): see
- * recur_series_options. */
+/* The series of fs->table into *out (freed first). fill_means (a model's, or
+ * NULL to fit them over [0, fit_steps)): see recur_series_options. With
+ * leave_gaps, missing values stay NaN whatever --fill says. */
 static int build_series(forecast_series *fs, const cli_options *o, int64_t fit_steps,
-                        const double *fill_means, int fill_means_count)
+                        const double *fill_means, int fill_means_count, int leave_gaps,
+                        recur_series **out)
 {
     recur_series_options so = recur_series_options_default();
     so.fill_means = fill_means, so.fill_means_count = fill_means_count;
@@ -37,10 +41,61 @@ static int build_series(forecast_series *fs, const cli_options *o, int64_t fit_s
     if (recur_agg_parse(o->str[FC_AGG], &so.agg) != RECUR_OK ||
         recur_fill_parse(o->str[FC_FILL], &so.fill) != RECUR_OK)
         return cli_error("%s", recur_last_error());
-    recur_series_free(fs->series);
-    fs->series = NULL;
-    recur_status st = recur_series_from_table(fs->table, &so, &fs->series);
+    if (leave_gaps)
+        so.fill = RECUR_FILL_NONE;
+    recur_series_free(*out);
+    *out = NULL;
+    recur_status st = recur_series_from_table(fs->table, &so, out);
     return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
+/* final_from and held_row (forecast_data) of one channel: a missing value
+ * that linear filling took toward the observation at `next` is final from
+ * origin next + 1; before that a forecast holds the last observation. A
+ * leading gap (no observation before it) keeps its back-filled value. */
+static void mark_channel_seen(forecast_series *fs, const recur_series *gaps, int c)
+{
+    const int64_t steps = gaps->steps;
+    const int C = gaps->channels;
+    int64_t next = steps, last = -1;
+    for (int64_t t = steps - 1; t >= 0; t--) { /* next observation at or after t */
+        if (!isnan(gaps->values[t * C + c]))
+            next = t;
+        fs->final_from[t * C + c] = next;
+    }
+    for (int64_t t = 0; t < steps; t++) {
+        size_t at = (size_t)t * (size_t)C + (size_t)c;
+        int observed = !isnan(gaps->values[at]);
+        if (observed)
+            last = t;
+        int from_later = !observed && last >= 0 && fs->final_from[at] < steps;
+        fs->final_from[at] = from_later ? fs->final_from[at] + 1 : t + 1;
+        fs->held_row[at] = from_later ? last : t;
+    }
+}
+
+/* With --fill linear and missing values: which rows a forecast at each
+ * origin may read (forecast_data.final_from), from the series built again
+ * with its gaps left open. */
+static int mark_rows_seen(forecast_series *fs, const cli_options *o)
+{
+    const recur_series_report *r = &fs->series->report;
+    int any_missing = 0;
+    for (int c = 0; c < r->columns; c++)
+        any_missing |= r->column[c].missing > 0;
+    if (strcmp(o->str[FC_FILL], "linear") || !any_missing)
+        return 0;
+    recur_series *gaps = NULL;
+    if (build_series(fs, o, 0, NULL, 0, 1, &gaps))
+        return CLI_EXIT_BAD_INPUT;
+    size_t count = (size_t)gaps->steps * (size_t)gaps->channels;
+    fs->final_from = malloc(count * sizeof *fs->final_from);
+    fs->held_row = malloc(count * sizeof *fs->held_row);
+    int rc = fs->final_from && fs->held_row ? 0 : cli_error("out of memory");
+    for (int c = 0; !rc && c < gaps->channels; c++)
+        mark_channel_seen(fs, gaps, c);
+    recur_series_free(gaps);
+    return rc;
 }
 
 /* target_observed from the mask channels "<target>.missing" (all observed
@@ -62,6 +117,48 @@ static int mark_observed(forecast_series *fs)
     return 0;
 }
 
+float *forecast_rows_seen(const forecast_series *fs, const float *values, int64_t rows,
+                          int64_t origin)
+{
+    const int C = fs->series->channels;
+    float *seen = malloc(((size_t)rows * (size_t)C + 1) * sizeof *seen);
+    if (!seen)
+        return NULL;
+    memcpy(seen, values, (size_t)rows * (size_t)C * sizeof *seen);
+    for (int64_t r = 0; fs->final_from && r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            size_t at = (size_t)r * (size_t)C + (size_t)c;
+            if (origin < fs->final_from[at])
+                seen[at] = values[(size_t)fs->held_row[at] * (size_t)C + (size_t)c];
+        }
+    return seen;
+}
+
+/* The scaler of the training rows [0, train_end), as a forecast at
+ * train_end sees them (no gap filled toward a later value). */
+static int fit_scaler(forecast_series *fs, const cli_options *o)
+{
+    const recur_series *s = fs->series;
+    recur_scaler_kind kind;
+    if (recur_scaler_kind_parse(o->str[FC_SCALE], &kind) != RECUR_OK)
+        return cli_error("--scale: %s", recur_last_error());
+    float *seen = forecast_rows_seen(fs, s->values, fs->train_end, fs->train_end);
+    if (!seen)
+        return cli_error("out of memory");
+    /* one-hot and mask channels stay 0/1 */
+    unsigned char *mask = malloc((size_t)s->channels);
+    if (!mask) {
+        free(seen);
+        return cli_error("out of memory");
+    }
+    for (int c = 0; c < s->channels; c++)
+        mask[c] = s->kinds[c] == RECUR_CHANNEL_NUMERIC;
+    recur_status st =
+        recur_scaler_fit(seen, fs->train_end, s->channels, fs->train_end, kind, mask, &fs->scaler);
+    free(mask), free(seen);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
                          int64_t holdout, double val_fraction, recur_scaler *scaler,
                          const double *fill_means, int fill_means_count)
@@ -75,7 +172,7 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
     recur_status st = recur_table_read(path, delim, 1, &fs->table);
     if (st != RECUR_OK)
         return cli_status_error(st);
-    if (build_series(fs, o, 0, fill_means, fill_means_count))
+    if (build_series(fs, o, 0, fill_means, fill_means_count, 0, &fs->series))
         return CLI_EXIT_BAD_INPUT;
     const int64_t steps = fs->series->steps;
     const int W = (int)o->num[FC_LOOKBACK], H = (int)o->num[FC_HORIZON];
@@ -94,7 +191,11 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
         if (holdout < H)
             return cli_error("--holdout %lld is shorter than --horizon %d", (long long)holdout, H);
         /* means (fill) come from the training part only: build again */
-        if (!strcmp(o->str[FC_FILL], "mean") && build_series(fs, o, fs->train_end, NULL, 0))
+        if (!strcmp(o->str[FC_FILL], "mean") &&
+            build_series(fs, o, fs->train_end, NULL, 0, 0, &fs->series))
+            return CLI_EXIT_BAD_INPUT;
+        /* forecasts at origins inside the data read only the rows before them */
+        if (mark_rows_seen(fs, o))
             return CLI_EXIT_BAD_INPUT;
     } else
         fs->train_end = fs->val_end = steps;
@@ -103,22 +204,9 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
     if (!(fs->scaled = malloc(count * sizeof(float))))
         return cli_error("out of memory");
     memcpy(fs->scaled, s->values, count * sizeof(float));
-    if (!scaler) {
-        recur_scaler_kind kind;
-        if (recur_scaler_kind_parse(o->str[FC_SCALE], &kind) != RECUR_OK)
-            return cli_error("--scale: %s", recur_last_error());
-        /* one-hot and mask channels stay 0/1 */
-        unsigned char *mask = malloc((size_t)s->channels);
-        if (!mask)
-            return cli_error("out of memory");
-        for (int c = 0; c < s->channels; c++)
-            mask[c] = s->kinds[c] == RECUR_CHANNEL_NUMERIC;
-        st = recur_scaler_fit(s->values, s->steps, s->channels, fs->train_end, kind, mask,
-                              &fs->scaler);
-        free(mask);
-        if (st != RECUR_OK)
-            return cli_status_error(st);
-    }
+    int rc = scaler ? 0 : fit_scaler(fs, o);
+    if (rc)
+        return rc;
     if (fs->scaler->channels != s->channels)
         return cli_error("%s: %d channels, but the model's scaler has %d", path, s->channels,
                          fs->scaler->channels);
@@ -131,7 +219,8 @@ int forecast_series_load(forecast_series *fs, const char *path, const cli_option
         return CLI_EXIT_BAD_INPUT;
     fs->data = (forecast_data){fs->scaled, fs->target_observed, (size_t)s->steps, s->channels,
                                s->target_index, s->targets, W, H,
-                               cli_options_choice(o, FC_TARGET_MODE) == 1};
+                               cli_options_choice(o, FC_TARGET_MODE) == 1, fs->final_from,
+                               fs->held_row};
     return 0;
 }
 

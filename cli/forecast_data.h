@@ -32,6 +32,7 @@ typedef struct forecast_series {
     recur_scaler *scaler;
     float *scaled;                 /* [steps, channels] */
     unsigned char *target_observed; /* [steps, targets] */
+    int64_t *final_from, *held_row; /* [steps, channels] or NULL: see forecast_data */
     forecast_data data;            /* views of the above */
     int64_t train_end, val_end;    /* rows [0, train_end) train; [train_end, val_end) validation;
                                       [val_end, steps) holdout */
@@ -42,12 +43,22 @@ typedef struct forecast_series {
  * needs holdout and val_fraction: two passes). With `scaler` (predict), the
  * saved scaler is used instead of fitting one; fs owns it from then on, even
  * when loading fails; with fill_means (predict, --fill mean: the model's, one
- * per channel) so are the means that fill the gaps. Returns 0 or an exit
- * status after printing the error. */
+ * per channel) so are the means that fill the gaps. In training, with
+ * --fill linear, final_from/held_row say which filled values a forecast at
+ * each origin may read (forecast_data), and the scaler is fit on the training
+ * rows as seen at their end. Returns 0 or an exit status after printing the
+ * error. */
 int forecast_series_load(forecast_series *fs, const char *path, const cli_options *o,
                          int64_t holdout, double val_fraction, recur_scaler *scaler,
                          const double *fill_means, int fill_means_count);
 void forecast_series_free(forecast_series *fs);
+
+/* A malloc'd copy of rows [0, rows) of values [steps, channels] (the
+ * series' or the scaled values) as a forecast at `origin` >= rows sees them
+ * (forecast_row_seen): what is fit on the training part reads no value after
+ * it. NULL when out of memory. */
+float *forecast_rows_seen(const forecast_series *fs, const float *values, int64_t rows,
+                          int64_t origin);
 
 /* Origins whose windows lie inside rows [begin, end): inputs need lookback
  * rows before the origin (which may lie before begin: history is allowed)

@@ -15,6 +15,30 @@
 #include "grad_reducer.h"
 #include "forecast_data.h"
 
+size_t forecast_row_seen(const forecast_data *d, size_t origin, size_t row, int channel)
+{
+    size_t at = row * (size_t)d->channels + (size_t)channel;
+    if (!d->final_from || (int64_t)origin >= d->final_from[at])
+        return row;
+    return (size_t)d->held_row[at];
+}
+
+/* Input row `row` of the window of `origin` into dst [channels]. */
+static void copy_row_seen(const forecast_data *d, size_t origin, size_t row, float *dst)
+{
+    const int C = d->channels;
+    memcpy(dst, d->values + row * C, (size_t)C * sizeof(float));
+    for (int c = 0; d->final_from && c < C; c++)
+        dst[c] = d->values[forecast_row_seen(d, origin, row, c) * C + c];
+}
+
+/* The last input value of target k that a forecast at `origin` sees. */
+static float last_seen(const forecast_data *d, size_t origin, int k)
+{
+    const int channel = d->targets[k];
+    return d->values[forecast_row_seen(d, origin, origin - 1, channel) * d->channels + channel];
+}
+
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,
                    float *mask)
 {
@@ -22,14 +46,13 @@ void forecast_fill(const forecast_data *d, const size_t *origins, int batch, flo
     for (int b = 0; b < batch; b++) {
         size_t o = origins[b];
         for (int t = 0; t < W; t++)
-            memcpy(x + ((size_t)t * batch + b) * C, d->values + (o - W + (size_t)t) * C,
-                   (size_t)C * sizeof(float));
+            copy_row_seen(d, o, o - W + (size_t)t, x + ((size_t)t * batch + b) * C);
         for (int h = 0; y && h < H; h++)
             for (int k = 0; k < K; k++) {
                 size_t row = o + (size_t)h, at = (size_t)b * H * K + (size_t)h * K + k;
                 y[at] = d->values[row * C + d->targets[k]];
                 if (d->delta)
-                    y[at] -= d->values[(o - 1) * C + d->targets[k]];
+                    y[at] -= last_seen(d, o, k);
                 if (mask)
                     mask[at] = !d->target_observed || d->target_observed[row * K + k] ? 1.0f : 0.0f;
             }
@@ -82,7 +105,7 @@ recur_status forecaster_forward(forecaster *f, const forecast_data *d, int batch
     const int K = d->target_count, C = d->channels;
     float *start = malloc((size_t)batch * (size_t)K * sizeof(float));
     if (!start)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the decoder's first inputs");
     const float *last = x + (size_t)(d->lookback - 1) * (size_t)batch * (size_t)C;
     for (int b = 0; b < batch; b++)
         for (int k = 0; k < K; k++)
@@ -222,7 +245,7 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
     s->grads = calloc((size_t)s->count, sizeof *s->grads);
     s->sizes = calloc((size_t)s->count, sizeof *s->sizes);
     if (!s->values || !s->grads || !s->sizes)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the parameter lists");
     for (int i = 0; i < s->count; i++) {
         recur_param p;
         CLI_TRY(forecaster_param(net, i, &p));
@@ -236,7 +259,9 @@ static recur_status fit_state_init(fit_state *s, forecaster *net, const forecast
         if (s->reducer && net->net) /* the seq2seq decoder reports nothing: all at the end */
             recur_seqnet_set_grad_ready(net->net, grad_reducer_ready, s->reducer);
     }
-    return s->best && (dist_size() == 1 || s->reducer) ? RECUR_OK : RECUR_E_NOMEM;
+    return s->best && (dist_size() == 1 || s->reducer)
+               ? RECUR_OK
+               : cli_out_of_memory("forecast: the best weights or the gradient reducer");
 }
 
 static void copy_params(fit_state *s, int to_best)
@@ -324,7 +349,7 @@ int forecast_fit(forecaster *net, const forecast_data *d, const size_t *train, s
     size_t *order = malloc((n_train ? n_train : 1) * sizeof(size_t));
     recur_status st = fit_state_init(&s, net, fo);
     if (st == RECUR_OK && (!order || !buffers_alloc(&buf, d, fo->batch)))
-        st = RECUR_E_NOMEM;
+        st = cli_out_of_memory("forecast: the batch buffers");
     int rc = st == RECUR_OK ? 0 : cli_status_error(st);
     if (!rc)
         memcpy(order, train, n_train * sizeof(size_t));
@@ -385,7 +410,7 @@ recur_status forecast_predict(forecaster *net, const forecast_data *d, const siz
     enum { BATCH = 256 };
     float *x = malloc((size_t)d->lookback * BATCH * d->channels * sizeof(float));
     if (!x)
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("forecast: the input windows");
     forecaster_set_training(net, 0);
     const size_t width = (size_t)d->horizon * (size_t)d->target_count;
     recur_status st = RECUR_OK;
@@ -396,11 +421,10 @@ recur_status forecast_predict(forecaster *net, const forecast_data *d, const siz
         st = forecaster_forward(net, d, b, x, NULL, &result);
         if (st == RECUR_OK)
             memcpy(out + at * width, result, (size_t)b * width * sizeof(float));
-        for (int i = 0; st == RECUR_OK && d->delta && i < b; i++) {
-            const float *last = d->values + (origins[at + i] - 1) * (size_t)d->channels;
+        for (int i = 0; st == RECUR_OK && d->delta && i < b; i++)
             for (size_t j = 0; j < width; j++)
-                out[(at + i) * width + j] += last[d->targets[j % (size_t)d->target_count]];
-        }
+                out[(at + i) * width + j] +=
+                    last_seen(d, origins[at + i], (int)(j % (size_t)d->target_count));
     }
     free(x);
     return st;

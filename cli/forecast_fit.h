@@ -22,10 +22,23 @@ typedef struct forecast_data {
     int target_count;
     int lookback, horizon;
     int delta;                   /* targets are changes from the last input row's value */
+    /* The rows as a forecast at origin o sees them (NULL: as they are): the
+     * value of row r < o of channel c is final when o >= final_from[r *
+     * channels + c]; before that it was filled from an observation at or
+     * after o (linear fill toward a later value), and the forecast reads row
+     * held_row[r * channels + c] instead: the last observation before r, as
+     * forecast predict fills a gap at the end of its data. */
+    const int64_t *final_from;
+    const int64_t *held_row;
 } forecast_data;
 
-/* The window of origin o: inputs rows [o - lookback, o), targets rows
- * [o, o + horizon). x [lookback, batch, channels] time-major; y and mask
+/* The row whose value of `channel` a forecast at `origin` reads for row
+ * `row` < origin: `row`, or the row held in its place (see final_from). */
+size_t forecast_row_seen(const forecast_data *d, size_t origin, size_t row, int channel);
+
+/* The window of origin o: inputs rows [o - lookback, o) as seen from o
+ * (forecast_row_seen), targets rows [o, o + horizon) (as changes from the
+ * last input row's value with delta). x [lookback, batch, channels] time-major; y and mask
  * [batch, horizon * target_count] ordered (step, target); y NULL: inputs only
  * (the origin may then be the end of the data); mask may be NULL. */
 void forecast_fill(const forecast_data *d, const size_t *origins, int batch, float *x, float *y,

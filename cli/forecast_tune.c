@@ -48,6 +48,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
     size_t *train = NULL, *val = NULL;
     forecaster net = {0};
     float *out = NULL, *actual = NULL, *forecast = NULL;
+    float *train_rows = NULL; /* the MASE scale's: the training rows as seen at their end */
     const forecast_data *d = &fs.data;
     int64_t n_train = rc ? 0 : forecast_origins(&fs, 0, fs.train_end, (int64_t)o->num[FC_STRIDE], &train);
     int64_t n_val = rc ? 0 : forecast_origins(&fs, fs.train_end, fs.val_end, 1, &val);
@@ -60,7 +61,9 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
     size_t cells = rc ? 0 : (size_t)n_val * (size_t)d->horizon;
     if (!rc && (!(out = malloc((size_t)n_val * width * sizeof(float))) ||
                 !(actual = malloc(cells * sizeof(float))) ||
-                !(forecast = malloc(cells * sizeof(float)))))
+                !(forecast = malloc(cells * sizeof(float))) ||
+                !(train_rows = forecast_rows_seen(&fs, fs.series->values, fs.train_end,
+                                                  fs.train_end))))
         rc = cli_error("out of memory");
     if (!rc) {
         recur_status st = forecast_predict(&net, d, val, (size_t)n_val, out);
@@ -80,7 +83,8 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
                 }
             double scale;
             recur_forecast_metric overall;
-            st = recur_mase_scale(x, fs.train_end, s->channels, 1, &scale);
+            st = recur_mase_scale(train_rows + d->targets[k], fs.train_end, s->channels, 1,
+                                  &scale);
             if (st == RECUR_OK)
                 st = recur_forecast_metrics(actual, forecast, n_val, d->horizon, scale, NULL,
                                             &overall);
@@ -90,7 +94,7 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
             rc = cli_status_error(st);
         *mase = total / d->target_count;
     }
-    free(out), free(actual), free(forecast), free(train), free(val);
+    free(out), free(actual), free(forecast), free(train), free(val), free(train_rows);
     forecaster_free(&net);
     forecast_series_free(&fs);
     return rc;

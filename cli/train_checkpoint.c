@@ -63,6 +63,8 @@ static recur_status write_state(const trainer *t, recur_st_writer *w)
     CLI_TRY(recur_st_writer_add(w, "train.progress", RECUR_F64, 1, &n, progress));
     int64_t identity[2] = {(int64_t)t->text_hash, (int64_t)(t->train_n + t->val_n)}, two = 2;
     CLI_TRY(recur_st_writer_add(w, "train.text", RECUR_I64, 1, &two, identity));
+    int64_t skipped = t->skipped_in_a_row, one = 1;
+    CLI_TRY(recur_st_writer_add(w, "train.skipped_in_a_row", RECUR_I64, 1, &one, &skipped));
     uint64_t rng[8];
     recur_lm_get_rng_state(t->lm, rng);
     int64_t eight = 8;
@@ -141,6 +143,10 @@ int trainer_load_checkpoint(trainer *t, const recur_st_file *f)
     double progress[P_COUNT];
     LOAD_TRY(read_exact(f, "train.progress", RECUR_F64, P_COUNT, progress));
     progress_unpack(t, progress);
+    int64_t skipped = 0; /* absent from checkpoints written before it was saved */
+    if (recur_st_find(f, "train.skipped_in_a_row"))
+        LOAD_TRY(read_exact(f, "train.skipped_in_a_row", RECUR_I64, 1, &skipped));
+    t->skipped_in_a_row = (long)skipped;
     uint64_t rng[8];
     LOAD_TRY(read_exact(f, "train.rng", RECUR_I64, 8, rng));
     LOAD_CALL(recur_lm_set_rng_state(t->lm, rng));

@@ -35,6 +35,7 @@ typedef struct trainer {
     double elapsed;              /* training seconds, all invocations (updated at saves) */
     double loss_sum;             /* train losses since the last report */
     long loss_count;
+    long skipped_in_a_row;       /* --on-nan skip: steps skipped since the last good one */
     double best_val;             /* best validation loss so far (INFINITY if none) */
     long best_step;
     float *best_params;          /* parameters at best_step, in parameter order */

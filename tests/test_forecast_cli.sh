@@ -113,6 +113,56 @@ for decoder in direct seq2seq; do
   [[ -n $want && $got == "$want" ]] && ok || bad "predict ($decoder) gives $got, train forecast $want for the same origin"
 done
 
+# the same with the default --fill linear and a gap just before the origin
+# (rows 395..397 missing, the next value at the origin 398): the holdout
+# forecast must not read the interpolation toward the value at its origin,
+# it holds the last value as predict does at the end of its data
+awk 'BEGIN { print "t,y,x"; for (i = 0; i < 400; i++) {
+  y = (i % 17 == 5 || (i >= 395 && i <= 397)) ? "NA" : sprintf("%.4f", sin(i / 5.0) + 0.01 * i)
+  printf "%d,%s,%.4f\n", i, y, cos(i / 9.0) } }' >"$dir/lgaps.csv"
+head -399 "$dir/lgaps.csv" >"$dir/lgaps_to_398.csv"
+for decoder in direct seq2seq; do
+  "$recur" forecast train "$dir/lgaps.csv" --target y --lookback 8 --horizon 2 --holdout 40 \
+    --epochs 2 --hidden 8 --decoder $decoder -o "$dir/lgaps_$decoder" \
+    --predictions "$dir/lgaps_pred.csv" >"$dir/lgaps.log" 2>&1 \
+    || bad "train on gaps, linear fill ($decoder): $(tail -1 "$dir/lgaps.log")"
+  "$recur" forecast predict "$dir/lgaps_$decoder" "$dir/lgaps_to_398.csv" -o "$dir/lgaps_next.csv" \
+    >/dev/null 2>&1 || bad "predict on gaps, linear fill ($decoder) failed"
+  want=$(awk -F, '$1 ~ /00:06:38$/ && $2 == 1 || $1 ~ /00:06:39$/ && $2 == 2 { print $4 }' "$dir/lgaps_pred.csv" | tr '\n' ' ')
+  got=$(tail -n +2 "$dir/lgaps_next.csv" | cut -d, -f2 | tr '\n' ' ')
+  [[ -n $want && $got == "$want" ]] && ok \
+    || bad "linear fill: predict ($decoder) gives $got, train forecast $want for the same origin"
+done
+# and so does the naive baseline: at origin 398 it is the value of row 394
+naive=$(awk -F, '$1 == 398 { print $5 }' "$dir/lgaps_seq2seq/holdout.csv")
+last=$(awk -F, '$1 == 394 { print $3 }' "$dir/lgaps_seq2seq/holdout.csv")
+[[ -n $naive && $naive == "$last" ]] && ok \
+  || bad "linear fill: the naive forecast at origin 398 is $naive, the last value before it $last"
+
+# what is fit on the training part reads nothing after it: with no validation
+# part, a gap at the end of the training part before a spike of 100 at the
+# first holdout row leaves the minmax scaler of y at the training values' range (2)
+awk 'BEGIN { print "t,y,x"; for (i = 0; i < 400; i++) {
+  y = (i >= 356 && i <= 359) ? "NA" : (i == 360 ? "100" : sprintf("%.4f", sin(i / 5.0)))
+  printf "%d,%s,%.4f\n", i, y, cos(i / 9.0) } }' >"$dir/spike.csv"
+"$recur" forecast train "$dir/spike.csv" --target y --scale minmax --val-fraction 0 --holdout 40 \
+  --lookback 8 --horizon 2 --epochs 1 --hidden 4 -o "$dir/spike" >"$dir/spike.log" 2>&1 \
+  || bad "train on the spike: $(tail -1 "$dir/spike.log")"
+if command -v python3 >/dev/null; then
+  python3 - "$dir/spike/model.safetensors" <<'PY' && ok || bad "the scaler read the holdout through the linear fill"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+s, t = h["scaler.scale"]["data_offsets"]
+scale = struct.unpack("<%df" % ((t - s) // 4), b[8 + n + s:8 + n + t])
+assert h["__metadata__"]["recur.forecast.channels"].split("\n")[0] == "y"
+assert abs(scale[0] - 2.0) < 1e-3, scale
+PY
+else
+  echo "SKIP: the scaler's range (no python3 to read the model file)"
+fi
+
 printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"

@@ -118,6 +118,38 @@ rc=$?
 [[ $rc -eq 1 && $(wc -l <"$dir/nan.err") -eq 1 ]] && grep -q "diverged" "$dir/nan.err" && ok || bad "divergence: exit $rc: $(cat "$dir/nan.err")"
 "$recur" generate "$dir/nan.ckpt/last.safetensors" --length 10 >/dev/null && ok || bad "the last good checkpoint does not load after divergence"
 
+# --on-nan skip: the same learning rate makes every step from the first NaN
+# on a skipped one. A skipped step is evaluated when its turn comes (a
+# metrics row), --stop-at stops at it, and the resumed run ends as the
+# uninterrupted one: the same model and metrics, and the same divergence
+# after 100 skipped steps in a row (the count is in the checkpoint).
+sargs=(--text "$dir/text.txt" --hidden 32 --layers 2 --embed 8 --batch 4 --bptt 16 --steps 40
+       --eval-interval 10 --cell rnn-relu --optimizer sgd --lr 20 --clip 0 --on-nan skip --seed 2)
+"$recur" train "${sargs[@]}" -o "$dir/skip_full.safetensors" >/dev/null 2>"$dir/skip_full.err" \
+  || bad "--on-nan skip run failed: $(tail -1 "$dir/skip_full.err")"
+first_skip=$(sed -n 's/^recur: warning: step \([0-9]*\) skipped.*/\1/p' "$dir/skip_full.err" | head -1)
+if [[ -n $first_skip ]] && grep -q "step 40 skipped" "$dir/skip_full.err"; then
+  [[ $(cut -d, -f1 "$dir/skip_full.ckpt/metrics.csv" | tail -n +2 | tr '\n' ' ') == "10 20 30 40 " ]] && ok \
+    || bad "evaluations at skipped steps missing: $(cut -d, -f1 "$dir/skip_full.ckpt/metrics.csv" | tr '\n' ' ')"
+  "$recur" train "${sargs[@]}" -o "$dir/skip_part.safetensors" --stop-at "$first_skip" >"$dir/skip_part1.log" 2>&1
+  grep -q "^stopped at step $first_skip;" "$dir/skip_part1.log" && [[ ! -e "$dir/skip_part.safetensors" ]] && ok \
+    || bad "--stop-at $first_skip (a skipped step) did not stop there: $(tail -1 "$dir/skip_part1.log")"
+  "$recur" train "${sargs[@]}" -o "$dir/skip_part.safetensors" --resume "$dir/skip_part.ckpt/last.safetensors" \
+    >/dev/null 2>&1 || bad "resume from a skipped step failed"
+  cmp -s "$dir/skip_full.safetensors" "$dir/skip_part.safetensors" && ok || bad "resumed from a skipped step: the model differs"
+  diff <(cut -d, -f1-5 "$dir/skip_full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/skip_part.ckpt/metrics.csv") >/dev/null \
+    && ok || bad "resumed from a skipped step: metrics.csv differs"
+  "$recur" train "${sargs[@]}" --steps 150 -o "$dir/skip_long.safetensors" >/dev/null 2>"$dir/skip_long.err"
+  want=$(grep -o "diverged at step [0-9]*" "$dir/skip_long.err")
+  "$recur" train "${sargs[@]}" --steps 150 -o "$dir/skip_long2.safetensors" --stop-at 60 >/dev/null 2>&1
+  "$recur" train "${sargs[@]}" --steps 150 -o "$dir/skip_long2.safetensors" \
+    --resume "$dir/skip_long2.ckpt/last.safetensors" >/dev/null 2>"$dir/skip_long2.err"
+  got=$(grep -o "diverged at step [0-9]*" "$dir/skip_long2.err")
+  [[ -n $want && $got == "$want" ]] && ok || bad "100 skipped steps in a row: '$want' uninterrupted, '$got' resumed"
+else
+  bad "--on-nan skip: no skipped steps to test with: $(head -2 "$dir/skip_full.err")"
+fi
+
 # SIGINT: the run saves a checkpoint and exits 130; the resumed run matches.
 "$recur" train "${rargs[@]}" --steps 400 -o "$dir/int.safetensors" >"$dir/int1.log" 2>&1 &
 pid=$!
