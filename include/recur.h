@@ -1261,7 +1261,9 @@ typedef enum recur_pool {
                             at step 0) */
     RECUR_POOL_MEAN,     /* mean of the outputs over each sequence's valid steps */
     RECUR_POOL_MAX,      /* element-wise max over the valid steps; its gradient goes to
-                            the first step holding the max, as torch.max(dim)'s index */
+                            the first step holding the max, as torch.max(dim)'s index;
+                            a NaN propagates, as in torch: the first NaN step is the
+                            max and gets the gradient */
     RECUR_POOL_ATTENTION /* sum_t w_t h_t, w = softmax_t(v . tanh(W_k h_t + W_q 1 + b)):
                             additive attention with a constant query (a learned context
                             vector, Yang et al. 2016); parameters "pool.*" */

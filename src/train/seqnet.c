@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "io/param_io.h"
 #include "train/grad_hook.h"
+#include "train/seqnet_pool.h"
 
 #define MAX_SEQNET_PARAMS 512
 
@@ -242,6 +243,17 @@ static int valid_steps(const recur_seqnet *net, int b)
     return net->lengths ? (int)net->lengths[b] : net->seq_len;
 }
 
+int seqnet_max_step(const float *column, size_t stride, int steps)
+{
+    int best = 0;
+    for (int t = 1; t < steps && !isnan(column[(size_t)best * stride]); t++) {
+        float value = column[(size_t)t * stride];
+        if (isnan(value) || value > column[(size_t)best * stride])
+            best = t;
+    }
+    return best;
+}
+
 /* pooled [B, F] from output [T, B, F] (or h_n for LAST). */
 static recur_status pool_forward(recur_seqnet *net)
 {
@@ -287,10 +299,7 @@ static recur_status pool_forward(recur_seqnet *net)
                     sum += out[((size_t)t * B + b) * F + f];
                 p[f] = (float)(sum / steps);
             } else {
-                int best = 0;
-                for (int t = 1; t < steps; t++)
-                    if (out[((size_t)t * B + b) * F + f] > out[((size_t)best * B + b) * F + f])
-                        best = t;
+                int best = seqnet_max_step(out + (size_t)b * F + f, (size_t)B * F, steps);
                 net->argmax[(size_t)b * F + f] = best;
                 p[f] = out[((size_t)best * B + b) * F + f];
             }
