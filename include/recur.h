@@ -1311,7 +1311,9 @@ const float *recur_seqnet_attention_weights(const recur_seqnet *net);
 void recur_seqnet_get_rng_state(const recur_seqnet *net, uint64_t state[8]);
 recur_status recur_seqnet_set_rng_state(recur_seqnet *net, const uint64_t state[8]);
 /* input [T, B, I], lengths [B] in 1..T or NULL. *result points at [B, O]
- * inside the network, valid until the next forward. */
+ * inside the network, valid until the next forward. A forward that fails
+ * (either call) leaves the network without a forward: the backward calls
+ * then return RECUR_E_STATE and recur_seqnet_outputs NULL. */
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result);
 /* Token ids [T, B] through the embedding (vocab_size > 0), then as above. */

@@ -421,6 +421,47 @@ static void check_max_nan(void)
     recur_seqnet_free(net);
 }
 
+/* A forward that fails leaves no forward behind: after a good forward, one
+ * with a token id outside the vocabulary (the embedding fails, after which
+ * the last forward's state no longer matches) or with bad lengths (the stack
+ * fails), the backward refuses with RECUR_E_STATE and adds no gradient. */
+static void check_failed_forward(void)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.vocab_size = 7, c.pool = RECUR_POOL_MEAN;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 13, &net));
+    if (!net)
+        return;
+    static int64_t ids[T * B];
+    for (int k = 0; k < T * B; k++)
+        ids[k] = k % 7;
+    const int64_t bad_lengths[B] = {6, 0, 4, 1};
+    recur_param head;
+    CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 2, &head));
+    for (int failure = 0; failure < 2; failure++) {
+        const float *result;
+        CHECK_OK(recur_seqnet_forward(net, T, B, input, NULL, &result));
+        CHECK(recur_seqnet_outputs(net) != NULL);
+        recur_status st;
+        if (failure == 0) {
+            ids[5] = 7;
+            st = recur_seqnet_forward_ids(net, T, B, ids, NULL, &result);
+            ids[5] = 5;
+        } else
+            st = recur_seqnet_forward(net, T, B, input, bad_lengths, &result);
+        CHECK(st != RECUR_OK);
+        CHECK(recur_seqnet_outputs(net) == NULL);
+        recur_seqnet_zero_grad(net);
+        CHECK(recur_seqnet_backward(net, weights_out, NULL) == RECUR_E_STATE);
+        double touched = 0;
+        for (size_t k = 0; k < head.numel; k++)
+            touched += fabs(head.grad[k]);
+        CHECK(touched == 0);
+    }
+    recur_seqnet_free(net);
+}
+
 /* A token model whose file says padding_idx = `pad`: its read status. */
 static recur_status read_with_padding(const char *dir, const char *pad, int *padding_idx)
 {
@@ -491,5 +532,6 @@ int main(int argc, char **argv)
     check_padding_metadata(argv[1]);
     check_max_ties();
     check_max_nan();
+    check_failed_forward();
     return test_finish("test_seqnet");
 }

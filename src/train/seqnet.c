@@ -313,6 +313,8 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
                                       const int64_t *ids, const int64_t *lengths,
                                       const float **result)
 {
+    if (net)
+        net->seq_len = 0; /* no forward to go back through until this one succeeds */
     if (!net || !ids || !result || seq_len < 1 || batch < 1)
         return recur_fail(RECUR_E_INVALID, "seqnet_forward_ids: bad arguments");
     if (!net->embedding)
@@ -329,6 +331,8 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result)
 {
+    if (net)
+        net->seq_len = 0; /* no forward to go back through until this one succeeds */
     if (!net || !input || !result || seq_len < 1 || batch < 1)
         return recur_fail(RECUR_E_INVALID, "seqnet_forward: bad arguments");
     net->from_ids = 0;
@@ -350,11 +354,15 @@ recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, con
     int is_lstm = net->config.rnn.cell == RECUR_LSTM;
     recur_rnn_forward_args fwd = {seq_len,           batch, input, lengths, NULL, NULL,
                                   net->output.data, net->h_n.data, is_lstm ? net->c_n.data : NULL};
-    net->seq_len = 0;
     RECUR_TRY(recur_rnn_forward(net->rnn, &fwd));
-    net->seq_len = seq_len, net->batch = batch;
-    RECUR_TRY(pool_forward(net));
-    RECUR_TRY(recur_linear_forward(net->head, batch, net->pooled.data, net->result.data));
+    net->seq_len = seq_len, net->batch = batch; /* pool_forward reads them */
+    recur_status st = pool_forward(net);
+    if (st == RECUR_OK)
+        st = recur_linear_forward(net->head, batch, net->pooled.data, net->result.data);
+    if (st != RECUR_OK) {
+        net->seq_len = 0;
+        return st;
+    }
     *result = net->result.data;
     return RECUR_OK;
 }
