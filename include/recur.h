@@ -440,7 +440,10 @@ recur_status recur_cross_entropy(int n, int classes, const float *logits, const 
  *   RECUR_LOSS_BCE_LOGITS  binary_cross_entropy_with_logits: targets in [0, 1]
  *                          (soft labels allowed); pos_weight [P] multiplies the
  *                          positive term, broadcast over the last dimension:
- *                          element i uses pos_weight[i % P] (P must divide n)
+ *                          element i uses pos_weight[i % P] (P must divide n);
+ *                          weight [n] multiplies each element's loss (torch's
+ *                          weight=, of the input's shape); mean still divides by
+ *                          the number of elements, as torch's does
  *   RECUR_LOSS_MSE         mse_loss, (x - y)^2
  *   RECUR_LOSS_L1          l1_loss, |x - y|; gradient sign(x - y), 0 at a tie
  *   RECUR_LOSS_HUBER       huber_loss: 0.5 d^2 if |d| < delta, else
@@ -463,6 +466,7 @@ typedef struct recur_loss_options {
     const float *pos_weight;   /* BCE only: [pos_weight_size] or NULL */
     int pos_weight_size;
     const float *mask;         /* [n] of 0/1, or NULL */
+    const float *weight;       /* BCE only: [n] per-element weights, or NULL */
 } recur_loss_options;
 
 recur_loss_options recur_loss_defaults(void);
@@ -470,7 +474,8 @@ recur_loss_options recur_loss_defaults(void);
 /* Writes the reduced loss to *loss and, unless grad_input is NULL,
  * d loss / d input [n]. options NULL = defaults. RECUR_E_INVALID for NULL
  * input/target/loss, an unknown kind or reduction, a bad delta, pos_weight
- * with another kind or a size that does not divide n, or a bad mask value. */
+ * with another kind or a size that does not divide n, weight with another
+ * kind, or a bad mask value. */
 recur_status recur_elementwise_loss(recur_loss_kind kind, size_t n, const float *input,
                                     const float *target, const recur_loss_options *options,
                                     float *loss, float *grad_input);
