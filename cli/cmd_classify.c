@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "classify_data.h"
+#include "classify_loss.h"
 #include "classify_sources.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -218,30 +219,13 @@ static recur_status net_forward(classifier *c, const cls_batch *b, const float *
     return recur_seqnet_forward(c->net, b->steps, b->batch, b->values, b->lengths, logits);
 }
 
-/* Mean loss of a batch and its gradient (grad may be NULL). */
+/* Mean loss of a batch and its gradient (grad may be NULL); class weights
+ * make it the weighted mean, for two classes (BCE) as for more. */
 static recur_status batch_loss(const classifier *c, const cls_batch *b, const float *logits,
                                float *loss, float *grad)
 {
-    if (!c->bce) {
-        recur_cross_entropy_options ce = recur_cross_entropy_defaults();
-        ce.class_weights = c->class_weights;
-        return recur_cross_entropy(b->batch, c->classes, logits, b->targets, &ce, loss, grad);
-    }
-    float *target = malloc((size_t)b->batch * sizeof(float));
-    if (!target)
-        return RECUR_E_NOMEM;
-    recur_loss_options lo = recur_loss_defaults();
-    for (int k = 0; k < b->batch; k++)
-        target[k] = (float)b->targets[k];
-    float pos_weight; /* balanced classes: the weight of class 1 over class 0 */
-    if (c->class_weights) {
-        pos_weight = c->class_weights[1] / c->class_weights[0];
-        lo.pos_weight = &pos_weight, lo.pos_weight_size = 1;
-    }
-    recur_status st = recur_elementwise_loss(RECUR_LOSS_BCE_LOGITS, (size_t)b->batch, logits,
-                                             target, &lo, loss, grad);
-    free(target);
-    return st;
+    return cls_labels_loss(b->batch, c->classes, c->bce, c->class_weights, logits, b->targets,
+                           loss, grad);
 }
 
 /* The predicted class and its probabilities from one row of logits. */
@@ -299,7 +283,7 @@ static void batch_weights(const classifier *c, const cls_batch *b, double weight
 {
     weights[0] = weights[1] = 0;
     for (int k = 0; k < b->batch; k++) {
-        weights[0] += c->class_weights && !c->bce ? c->class_weights[b->targets[k]] : 1.0;
+        weights[0] += c->class_weights ? c->class_weights[b->targets[k]] : 1.0;
         int64_t len = b->lengths[k] < b->steps ? b->lengths[k] : b->steps;
         weights[1] += len > 1 ? (double)(len - 1) : 0.0;
     }

@@ -172,6 +172,9 @@ PY
 else
   echo "SKIP: a model with class names that do not fit its head (no python3 to write it)"
 fi
+# Two classes with class weights (BCE, the weighted mean) train as usual
+"$recur" "${args[@]}" --epochs 2 --class-weights balanced -o "$dir/weighted.safetensors" \
+  >"$dir/weighted.log" 2>&1 && ok || bad "--class-weights balanced: $(tail -2 "$dir/weighted.log")"
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 
