@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "classify_data.h"
+#include "classify_loss.h"
 #include "classify_sources.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -174,41 +175,28 @@ typedef struct classifier {
     int max_len;
     /* auxiliary task (training only): predict each next token from the
      * stack's outputs, weighted by aux_weight in the loss */
-    recur_linear *aux_head;   /* [D*Hout] -> [vocab] */
+    recur_linear *aux_head;   /* [Hout] (the forward direction's half) -> [vocab] */
     recur_schedule *schedule; /* learning rate per step, or NULL (constant) */
     float aux_weight;
     double aux_loss;          /* mean over the last pass's batches */
 } classifier;
 
-/* The auxiliary next-token loss of a batch: adds aux_weight x scale x its gradient
- * into grad_outputs [T, B, F] (allocated here, freed by the caller). */
+/* The auxiliary next-token loss of a batch (cls_aux_loss: from the forward
+ * direction's half of the outputs): *grad_outputs [T, B, F] (allocated here,
+ * freed by the caller) receives aux_weight x scale x its gradient. */
 static recur_status aux_loss(classifier *c, const cls_batch *b, float scale,
                              float **grad_outputs, float *loss)
 {
     const recur_seqnet_config *sc = recur_seqnet_get_config(c->net);
-    const int F = (sc->rnn.bidirectional ? 2 : 1) * sc->rnn.hidden_size, V = sc->vocab_size;
-    const int rows = b->steps * b->batch;
-    const float *outputs = recur_seqnet_outputs(c->net);
-    float *logits = malloc((size_t)rows * V * sizeof(float));
-    float *grad_logits = malloc((size_t)rows * V * sizeof(float));
-    int64_t *next = malloc((size_t)rows * sizeof(int64_t));
-    *grad_outputs = malloc((size_t)rows * F * sizeof(float));
-    recur_status st = logits && grad_logits && next && *grad_outputs ? RECUR_OK : RECUR_E_NOMEM;
-    for (int t = 0; st == RECUR_OK && t < b->steps; t++)
-        for (int k = 0; k < b->batch; k++) /* the next token, or ignored */
-            next[t * b->batch + k] =
-                t + 1 < b->lengths[k] ? b->ids[(t + 1) * b->batch + k] : -100;
-    if (st == RECUR_OK)
-        st = recur_linear_forward(c->aux_head, rows, outputs, logits);
-    recur_cross_entropy_options ce = recur_cross_entropy_defaults();
-    if (st == RECUR_OK)
-        st = recur_cross_entropy(rows, V, logits, next, &ce, loss, grad_logits);
-    for (size_t k = 0; st == RECUR_OK && k < (size_t)rows * V; k++)
-        grad_logits[k] *= c->aux_weight * scale;
-    if (st == RECUR_OK)
-        st = recur_linear_backward(c->aux_head, grad_logits, *grad_outputs);
-    free(logits), free(grad_logits), free(next);
-    return st;
+    const int directions = sc->rnn.bidirectional ? 2 : 1;
+    const int hidden = sc->rnn.proj_size ? sc->rnn.proj_size : sc->rnn.hidden_size;
+    const size_t count = (size_t)b->steps * (size_t)b->batch * (size_t)(directions * hidden);
+    if (!(*grad_outputs = malloc(count * sizeof(float))))
+        return RECUR_E_NOMEM;
+    cls_aux_batch ab = {b->steps, b->batch, hidden, directions, recur_seqnet_outputs(c->net),
+                        b->ids, b->lengths};
+    return cls_aux_loss(c->aux_head, sc->vocab_size, &ab, c->aux_weight * scale, loss,
+                        *grad_outputs);
 }
 
 static recur_status net_forward(classifier *c, const cls_batch *b, const float **logits)
@@ -218,30 +206,13 @@ static recur_status net_forward(classifier *c, const cls_batch *b, const float *
     return recur_seqnet_forward(c->net, b->steps, b->batch, b->values, b->lengths, logits);
 }
 
-/* Mean loss of a batch and its gradient (grad may be NULL). */
+/* Mean loss of a batch and its gradient (grad may be NULL); class weights
+ * make it the weighted mean, for two classes (BCE) as for more. */
 static recur_status batch_loss(const classifier *c, const cls_batch *b, const float *logits,
                                float *loss, float *grad)
 {
-    if (!c->bce) {
-        recur_cross_entropy_options ce = recur_cross_entropy_defaults();
-        ce.class_weights = c->class_weights;
-        return recur_cross_entropy(b->batch, c->classes, logits, b->targets, &ce, loss, grad);
-    }
-    float *target = malloc((size_t)b->batch * sizeof(float));
-    if (!target)
-        return RECUR_E_NOMEM;
-    recur_loss_options lo = recur_loss_defaults();
-    for (int k = 0; k < b->batch; k++)
-        target[k] = (float)b->targets[k];
-    float pos_weight; /* balanced classes: the weight of class 1 over class 0 */
-    if (c->class_weights) {
-        pos_weight = c->class_weights[1] / c->class_weights[0];
-        lo.pos_weight = &pos_weight, lo.pos_weight_size = 1;
-    }
-    recur_status st = recur_elementwise_loss(RECUR_LOSS_BCE_LOGITS, (size_t)b->batch, logits,
-                                             target, &lo, loss, grad);
-    free(target);
-    return st;
+    return cls_labels_loss(b->batch, c->classes, c->bce, c->class_weights, logits, b->targets,
+                           loss, grad);
 }
 
 /* The predicted class and its probabilities from one row of logits. */
@@ -299,7 +270,7 @@ static void batch_weights(const classifier *c, const cls_batch *b, double weight
 {
     weights[0] = weights[1] = 0;
     for (int k = 0; k < b->batch; k++) {
-        weights[0] += c->class_weights && !c->bce ? c->class_weights[b->targets[k]] : 1.0;
+        weights[0] += c->class_weights ? c->class_weights[b->targets[k]] : 1.0;
         int64_t len = b->lengths[k] < b->steps ? b->lengths[k] : b->steps;
         weights[1] += len > 1 ? (double)(len - 1) : 0.0;
     }
@@ -700,10 +671,16 @@ static int classify_train(int argc, char **argv)
         if (st == RECUR_OK && cli_options_choice(&o, CL_AUX) == 1) {
             if (!is_text)
                 st = RECUR_E_INVALID, rc = cli_error("--aux next-token needs text examples");
-            else
-                st = recur_linear_create((sc.rnn.bidirectional ? 2 : 1) * sc.rnn.hidden_size,
-                                         sc.vocab_size, 1, (uint64_t)o.num[CL_SEED] + 11,
-                                         &c.aux_head);
+            else if (sc.rnn.bidirectional && sc.rnn.num_layers > 1)
+                st = RECUR_E_INVALID,
+                rc = cli_error("--aux next-token with --bidirectional 1 needs --layers 1 (above "
+                               "the first layer the forward direction reads the reverse "
+                               "direction's outputs, which have seen the next token)");
+            else /* the forward direction's half of the outputs (cls_aux_loss) */
+                st = recur_linear_create(sc.rnn.proj_size ? sc.rnn.proj_size
+                                                          : sc.rnn.hidden_size,
+                                         sc.vocab_size, 1,
+                                         (uint64_t)o.num[CL_SEED] + 11, &c.aux_head);
             c.aux_weight = (float)o.num[CL_AUX_WEIGHT];
         }
         if (st != RECUR_OK && !rc)

@@ -440,7 +440,10 @@ recur_status recur_cross_entropy(int n, int classes, const float *logits, const 
  *   RECUR_LOSS_BCE_LOGITS  binary_cross_entropy_with_logits: targets in [0, 1]
  *                          (soft labels allowed); pos_weight [P] multiplies the
  *                          positive term, broadcast over the last dimension:
- *                          element i uses pos_weight[i % P] (P must divide n)
+ *                          element i uses pos_weight[i % P] (P must divide n);
+ *                          weight [n] multiplies each element's loss (torch's
+ *                          weight=, of the input's shape); mean still divides by
+ *                          the number of elements, as torch's does
  *   RECUR_LOSS_MSE         mse_loss, (x - y)^2
  *   RECUR_LOSS_L1          l1_loss, |x - y|; gradient sign(x - y), 0 at a tie
  *   RECUR_LOSS_HUBER       huber_loss: 0.5 d^2 if |d| < delta, else
@@ -463,6 +466,7 @@ typedef struct recur_loss_options {
     const float *pos_weight;   /* BCE only: [pos_weight_size] or NULL */
     int pos_weight_size;
     const float *mask;         /* [n] of 0/1, or NULL */
+    const float *weight;       /* BCE only: [n] per-element weights, or NULL */
 } recur_loss_options;
 
 recur_loss_options recur_loss_defaults(void);
@@ -470,7 +474,8 @@ recur_loss_options recur_loss_defaults(void);
 /* Writes the reduced loss to *loss and, unless grad_input is NULL,
  * d loss / d input [n]. options NULL = defaults. RECUR_E_INVALID for NULL
  * input/target/loss, an unknown kind or reduction, a bad delta, pos_weight
- * with another kind or a size that does not divide n, or a bad mask value. */
+ * with another kind or a size that does not divide n, weight with another
+ * kind, or a bad mask value. */
 recur_status recur_elementwise_loss(recur_loss_kind kind, size_t n, const float *input,
                                     const float *target, const recur_loss_options *options,
                                     float *loss, float *grad_input);
@@ -1261,7 +1266,9 @@ typedef enum recur_pool {
                             at step 0) */
     RECUR_POOL_MEAN,     /* mean of the outputs over each sequence's valid steps */
     RECUR_POOL_MAX,      /* element-wise max over the valid steps; its gradient goes to
-                            the first step holding the max, as torch.max(dim)'s index */
+                            the first step holding the max, as torch.max(dim)'s index;
+                            a NaN propagates, as in torch: the first NaN step is the
+                            max and gets the gradient */
     RECUR_POOL_ATTENTION /* sum_t w_t h_t, w = softmax_t(v . tanh(W_k h_t + W_q 1 + b)):
                             additive attention with a constant query (a learned context
                             vector, Yang et al. 2016); parameters "pool.*" */
@@ -1309,7 +1316,9 @@ const float *recur_seqnet_attention_weights(const recur_seqnet *net);
 void recur_seqnet_get_rng_state(const recur_seqnet *net, uint64_t state[8]);
 recur_status recur_seqnet_set_rng_state(recur_seqnet *net, const uint64_t state[8]);
 /* input [T, B, I], lengths [B] in 1..T or NULL. *result points at [B, O]
- * inside the network, valid until the next forward. */
+ * inside the network, valid until the next forward. A forward that fails
+ * (either call) leaves the network without a forward: the backward calls
+ * then return RECUR_E_STATE and recur_seqnet_outputs NULL. */
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result);
 /* Token ids [T, B] through the embedding (vocab_size > 0), then as above. */

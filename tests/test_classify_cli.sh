@@ -172,6 +172,19 @@ PY
 else
   echo "SKIP: a model with class names that do not fit its head (no python3 to write it)"
 fi
+# The auxiliary next-token head with a bidirectional stack: one layer trains
+# (the head reads the forward direction only); with more layers the forward
+# direction reads the reverse direction's outputs, which have seen the next
+# token, so it is refused.
+"$recur" "${args[@]}" --epochs 1 --bidirectional 1 --aux next-token -o "$dir/aux.safetensors" \
+  >"$dir/aux.log" 2>&1 && grep -q "aux next-token loss" "$dir/aux.log" && ok ||
+  bad "bidirectional --aux next-token: $(tail -2 "$dir/aux.log")"
+expect_error "--aux next-token with a 2-layer bidirectional stack" "${args[@]}" --epochs 1 \
+  --bidirectional 1 --layers 2 --aux next-token -o "$dir/x"
+grep -q "needs --layers 1" "$dir/stderr" && ok || bad "aux refusal: $(cat "$dir/stderr")"
+# Two classes with class weights (BCE, the weighted mean) train as usual
+"$recur" "${args[@]}" --epochs 2 --class-weights balanced -o "$dir/weighted.safetensors" \
+  >"$dir/weighted.log" 2>&1 && ok || bad "--class-weights balanced: $(tail -2 "$dir/weighted.log")"
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 

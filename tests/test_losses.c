@@ -111,6 +111,7 @@ static void check_loss_case(const recur_st_file *f, const char *c)
     size_t n = 0, pw_n = 0;
     float *x = read_case(f, c, "input", &n), *y = read_case(f, c, "target", NULL);
     float *mask = read_case(f, c, "mask", NULL), *pw = read_case(f, c, "pos_weight", &pw_n);
+    float *weight = read_case(f, c, "weight", NULL);
     recur_loss_options o = recur_loss_defaults();
     o.reduction = strcmp(case_meta(f, c, "reduction"), "sum") ? RECUR_REDUCE_MEAN
                                                                : RECUR_REDUCE_SUM;
@@ -118,6 +119,7 @@ static void check_loss_case(const recur_st_file *f, const char *c)
     o.mask = mask;
     o.pos_weight = pw;
     o.pos_weight_size = (int)pw_n;
+    o.weight = weight;
     float loss = NAN, *grad = calloc(n + 1, sizeof(float));
     CHECK(x && y && grad);
     CHECK_OK(recur_elementwise_loss(kind, n, x, y, &o, &loss, grad));
@@ -127,7 +129,7 @@ static void check_loss_case(const recur_st_file *f, const char *c)
     float loss2 = NAN;
     CHECK_OK(recur_elementwise_loss(kind, n, x, y, &o, &loss2, NULL));
     CHECK(loss2 == loss);
-    free(x), free(y), free(mask), free(pw), free(grad);
+    free(x), free(y), free(mask), free(pw), free(weight), free(grad);
 }
 
 static void check_clip_case(const recur_st_file *f, const char *c)
@@ -235,7 +237,8 @@ static void check_edge_cases(void)
     float x[4] = {NAN, 1.0f, INFINITY, -2.0f}, y[4] = {0.0f, 0.5f, 1.0f, 1.0f};
     float mask[4] = {0, 0, 0, 0}, grad[4] = {1, 1, 1, 1}, loss = 1.0f;
     recur_loss_options o = recur_loss_defaults();
-    CHECK(o.reduction == RECUR_REDUCE_MEAN && o.huber_delta == 1.0f && !o.mask && !o.pos_weight);
+    CHECK(o.reduction == RECUR_REDUCE_MEAN && o.huber_delta == 1.0f && !o.mask && !o.pos_weight &&
+          !o.weight);
     o.mask = mask;
     /* all masked: 0, not NaN, for every kind and reduction; garbage is not read */
     for (int kind = RECUR_LOSS_BCE_LOGITS; kind <= RECUR_LOSS_HUBER; kind++)
@@ -295,6 +298,12 @@ static void check_edge_cases(void)
     bad.pos_weight_size = 0;
     CHECK_STATUS(recur_elementwise_loss(RECUR_LOSS_BCE_LOGITS, 4, x, y, &bad, &loss, grad),
                  RECUR_E_INVALID);
+    float weights[4] = {1.0f, 2.0f, 0.5f, 1.0f};
+    bad = recur_loss_defaults();
+    bad.weight = weights;
+    CHECK_STATUS(recur_elementwise_loss(RECUR_LOSS_MSE, 4, x, y, &bad, &loss, grad),
+                 RECUR_E_INVALID); /* weight with MSE */
+    CHECK(strstr(recur_last_error(), "weight") != NULL);
     float half[3] = {1.0f, 0.5f, 1.0f};
     bad = recur_loss_defaults();
     bad.mask = half;
@@ -347,7 +356,7 @@ int main(int argc, char **argv)
         return 2;
     int loss_cases = run_file(argv[1], "train_losses.safetensors", check_loss_case);
     int clip_cases = run_file(argv[1], "train_clip.safetensors", check_clip_case);
-    CHECK(loss_cases == 27);
+    CHECK(loss_cases == 30);
     CHECK(clip_cases == 12);
     gradcheck_losses();
     check_edge_cases();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "train/seqnet_pool.h"
 #include "test_util.h"
 
 enum { T = 6, B = 4, I = 3, H = 5, O = 2 };
@@ -381,6 +382,86 @@ static void check_max_ties(void)
     recur_seqnet_free(net);
 }
 
+/* Max pooling and NaN, as torch.max(dim): a NaN anywhere among the valid steps
+ * is the max and its first step the index (which takes the gradient); without
+ * NaN the first maximum. Then through the network: a NaN input at step 2 of
+ * sequence 0 makes its outputs from step 2 on NaN (tanh), so its pooled
+ * vector and result are NaN, while the other sequences stay finite. */
+static void check_max_nan(void)
+{
+    const float nan = NAN, inf = INFINITY;
+    const float nan_later[] = {1, nan, 5, nan}, nan_first[] = {nan, 2, 3};
+    const float ties[] = {1, 3, 3}, minus_inf[] = {-inf, nan}, one[] = {2};
+    CHECK(seqnet_max_step(nan_later, 1, 4) == 1);
+    CHECK(seqnet_max_step(nan_later, 2, 2) == 1); /* the values 1 and 5 */
+    CHECK(seqnet_max_step(nan_later, 2, 1) == 0);
+    CHECK(seqnet_max_step(nan_first, 1, 3) == 0);
+    CHECK(seqnet_max_step(ties, 1, 3) == 1);
+    CHECK(seqnet_max_step(minus_inf, 1, 2) == 1);
+    CHECK(seqnet_max_step(one, 1, 1) == 0);
+
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_RNN_TANH, I, H, O);
+    c.pool = RECUR_POOL_MAX;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 12, &net));
+    if (!net)
+        return;
+    static float with_nan[T * B * I];
+    memcpy(with_nan, input, sizeof with_nan);
+    with_nan[(2 * B + 0) * I + 1] = NAN; /* step 2, sequence 0 */
+    const float *result;
+    CHECK_OK(recur_seqnet_forward(net, T, B, with_nan, NULL, &result));
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < O; o++) {
+            float r = result[b * O + o];
+            if (b == 0 ? !isnan(r) : !isfinite(r))
+                fprintf(stderr, "max pooling NaN: result[%d, %d] = %g\n", b, o, (double)r);
+            CHECK(b == 0 ? isnan(r) : isfinite(r));
+        }
+    recur_seqnet_free(net);
+}
+
+/* A forward that fails leaves no forward behind: after a good forward, one
+ * with a token id outside the vocabulary (the embedding fails, after which
+ * the last forward's state no longer matches) or with bad lengths (the stack
+ * fails), the backward refuses with RECUR_E_STATE and adds no gradient. */
+static void check_failed_forward(void)
+{
+    recur_seqnet_config c = recur_seqnet_config_default(RECUR_GRU, I, H, O);
+    c.vocab_size = 7, c.pool = RECUR_POOL_MEAN;
+    recur_seqnet *net;
+    CHECK_OK(recur_seqnet_create(&c, 13, &net));
+    if (!net)
+        return;
+    static int64_t ids[T * B];
+    for (int k = 0; k < T * B; k++)
+        ids[k] = k % 7;
+    const int64_t bad_lengths[B] = {6, 0, 4, 1};
+    recur_param head;
+    CHECK_OK(recur_seqnet_param(net, recur_seqnet_param_count(net) - 2, &head));
+    for (int failure = 0; failure < 2; failure++) {
+        const float *result;
+        CHECK_OK(recur_seqnet_forward(net, T, B, input, NULL, &result));
+        CHECK(recur_seqnet_outputs(net) != NULL);
+        recur_status st;
+        if (failure == 0) {
+            ids[5] = 7;
+            st = recur_seqnet_forward_ids(net, T, B, ids, NULL, &result);
+            ids[5] = 5;
+        } else
+            st = recur_seqnet_forward(net, T, B, input, bad_lengths, &result);
+        CHECK(st != RECUR_OK);
+        CHECK(recur_seqnet_outputs(net) == NULL);
+        recur_seqnet_zero_grad(net);
+        CHECK(recur_seqnet_backward(net, weights_out, NULL) == RECUR_E_STATE);
+        double touched = 0;
+        for (size_t k = 0; k < head.numel; k++)
+            touched += fabs(head.grad[k]);
+        CHECK(touched == 0);
+    }
+    recur_seqnet_free(net);
+}
+
 /* A token model whose file says padding_idx = `pad`: its read status. */
 static recur_status read_with_padding(const char *dir, const char *pad, int *padding_idx)
 {
@@ -450,5 +531,7 @@ int main(int argc, char **argv)
     check_file(argv[1]);
     check_padding_metadata(argv[1]);
     check_max_ties();
+    check_max_nan();
+    check_failed_forward();
     return test_finish("test_seqnet");
 }

@@ -1,5 +1,6 @@
 /* Element-wise losses (torch.nn.functional.binary_cross_entropy_with_logits,
- * mse_loss, l1_loss, huber_loss) with an optional 0/1 padding mask; value and
+ * with pos_weight and weight, mse_loss, l1_loss, huber_loss) with an optional
+ * 0/1 padding mask; value and
  * gradient together, each element computed in double from the float inputs. */
 #include <math.h>
 #include <stddef.h>
@@ -8,7 +9,7 @@
 
 recur_loss_options recur_loss_defaults(void)
 {
-    recur_loss_options o = {RECUR_REDUCE_MEAN, 1.0f, NULL, 0, NULL};
+    recur_loss_options o = {RECUR_REDUCE_MEAN, 1.0f, NULL, 0, NULL, NULL};
     return o;
 }
 
@@ -90,6 +91,8 @@ recur_status recur_elementwise_loss(recur_loss_kind kind, size_t n, const float 
                               "bce_logits loss: pos_weight size %d does not divide n = %zu",
                               o.pos_weight_size, n);
     }
+    if (o.weight && kind != RECUR_LOSS_BCE_LOGITS)
+        return recur_fail(RECUR_E_INVALID, "%s loss: weight applies to bce_logits only", name);
     double count = (double)n;
     if (o.mask) {
         count = 0.0;
@@ -110,9 +113,10 @@ recur_status recur_elementwise_loss(recur_loss_kind kind, size_t n, const float 
             continue;
         }
         double pw = o.pos_weight ? o.pos_weight[i % (size_t)o.pos_weight_size] : 1.0, g;
-        total += element_loss(kind, input[i], target[i], pw, delta, &g);
+        double weight = o.weight ? o.weight[i] : 1.0;
+        total += weight * element_loss(kind, input[i], target[i], pw, delta, &g);
         if (grad_input)
-            grad_input[i] = (float)(g * scale);
+            grad_input[i] = (float)(weight * g * scale);
     }
     *loss = (float)(total * scale);
     return RECUR_OK;

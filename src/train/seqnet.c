@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "io/param_io.h"
 #include "train/grad_hook.h"
+#include "train/seqnet_pool.h"
 
 #define MAX_SEQNET_PARAMS 512
 
@@ -242,6 +243,17 @@ static int valid_steps(const recur_seqnet *net, int b)
     return net->lengths ? (int)net->lengths[b] : net->seq_len;
 }
 
+int seqnet_max_step(const float *column, size_t stride, int steps)
+{
+    int best = 0;
+    for (int t = 1; t < steps && !isnan(column[(size_t)best * stride]); t++) {
+        float value = column[(size_t)t * stride];
+        if (isnan(value) || value > column[(size_t)best * stride])
+            best = t;
+    }
+    return best;
+}
+
 /* pooled [B, F] from output [T, B, F] (or h_n for LAST). */
 static recur_status pool_forward(recur_seqnet *net)
 {
@@ -287,10 +299,7 @@ static recur_status pool_forward(recur_seqnet *net)
                     sum += out[((size_t)t * B + b) * F + f];
                 p[f] = (float)(sum / steps);
             } else {
-                int best = 0;
-                for (int t = 1; t < steps; t++)
-                    if (out[((size_t)t * B + b) * F + f] > out[((size_t)best * B + b) * F + f])
-                        best = t;
+                int best = seqnet_max_step(out + (size_t)b * F + f, (size_t)B * F, steps);
                 net->argmax[(size_t)b * F + f] = best;
                 p[f] = out[((size_t)best * B + b) * F + f];
             }
@@ -304,6 +313,8 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
                                       const int64_t *ids, const int64_t *lengths,
                                       const float **result)
 {
+    if (net)
+        net->seq_len = 0; /* no forward to go back through until this one succeeds */
     if (!net || !ids || !result || seq_len < 1 || batch < 1)
         return recur_fail(RECUR_E_INVALID, "seqnet_forward_ids: bad arguments");
     if (!net->embedding)
@@ -320,6 +331,8 @@ recur_status recur_seqnet_forward_ids(recur_seqnet *net, int seq_len, int batch,
 recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, const float *input,
                                   const int64_t *lengths, const float **result)
 {
+    if (net)
+        net->seq_len = 0; /* no forward to go back through until this one succeeds */
     if (!net || !input || !result || seq_len < 1 || batch < 1)
         return recur_fail(RECUR_E_INVALID, "seqnet_forward: bad arguments");
     net->from_ids = 0;
@@ -341,11 +354,15 @@ recur_status recur_seqnet_forward(recur_seqnet *net, int seq_len, int batch, con
     int is_lstm = net->config.rnn.cell == RECUR_LSTM;
     recur_rnn_forward_args fwd = {seq_len,           batch, input, lengths, NULL, NULL,
                                   net->output.data, net->h_n.data, is_lstm ? net->c_n.data : NULL};
-    net->seq_len = 0;
     RECUR_TRY(recur_rnn_forward(net->rnn, &fwd));
-    net->seq_len = seq_len, net->batch = batch;
-    RECUR_TRY(pool_forward(net));
-    RECUR_TRY(recur_linear_forward(net->head, batch, net->pooled.data, net->result.data));
+    net->seq_len = seq_len, net->batch = batch; /* pool_forward reads them */
+    recur_status st = pool_forward(net);
+    if (st == RECUR_OK)
+        st = recur_linear_forward(net->head, batch, net->pooled.data, net->result.data);
+    if (st != RECUR_OK) {
+        net->seq_len = 0;
+        return st;
+    }
     *result = net->result.data;
     return RECUR_OK;
 }
