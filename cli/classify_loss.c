@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/status.h"
+
 /* BCE with logits on one output, each example weighted by its class's weight,
  * divided by the summed weights (0 when they sum to 0, as cross-entropy). */
 static recur_status weighted_bce(int n, const float *class_weights, const float *logits,
@@ -11,7 +13,9 @@ static recur_status weighted_bce(int n, const float *class_weights, const float 
 {
     float *target = malloc((size_t)n * sizeof(float));
     float *weight = malloc((size_t)n * sizeof(float));
-    recur_status st = target && weight ? RECUR_OK : RECUR_E_NOMEM;
+    recur_status st = target && weight
+                          ? RECUR_OK
+                          : recur_fail(RECUR_E_NOMEM, "classify: loss weights: out of memory");
     double total_weight = 0;
     for (int k = 0; st == RECUR_OK && k < n; k++) {
         target[k] = (float)targets[k];
@@ -71,8 +75,9 @@ recur_status cls_aux_loss(recur_linear *head, int vocab_size, const cls_aux_batc
     float *logits = malloc((size_t)rows * V * sizeof(float));
     float *grad_logits = malloc((size_t)rows * V * sizeof(float));
     int64_t *next = malloc((size_t)rows * sizeof(int64_t));
-    recur_status st =
-        half && grad_half && logits && grad_logits && next ? RECUR_OK : RECUR_E_NOMEM;
+    recur_status st = half && grad_half && logits && grad_logits && next
+                          ? RECUR_OK
+                          : recur_fail(RECUR_E_NOMEM, "classify: auxiliary task: out of memory");
     for (int t = 0; st == RECUR_OK && t < b->steps; t++)
         for (int k = 0; k < b->batch; k++) /* the next token, or ignored */
             next[t * b->batch + k] =

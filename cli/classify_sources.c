@@ -154,7 +154,7 @@ static recur_status encode_token(const char *token, size_t length, void *context
         size_t capacity = c->capacity ? 2 * c->capacity : 256;
         int64_t *grown = realloc(c->ids, capacity * sizeof *grown);
         if (!grown)
-            return RECUR_E_NOMEM;
+            return cli_out_of_memory("classify: token ids");
         c->ids = grown, c->capacity = capacity;
     }
     c->ids[c->count++] = recur_vocab_id(c->vocab, token, length);

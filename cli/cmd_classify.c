@@ -192,7 +192,7 @@ static recur_status aux_loss(classifier *c, const cls_batch *b, float scale,
     const int hidden = sc->rnn.proj_size ? sc->rnn.proj_size : sc->rnn.hidden_size;
     const size_t count = (size_t)b->steps * (size_t)b->batch * (size_t)(directions * hidden);
     if (!(*grad_outputs = malloc(count * sizeof(float))))
-        return RECUR_E_NOMEM;
+        return cli_out_of_memory("classify: auxiliary gradients");
     cls_aux_batch ab = {b->steps, b->batch, hidden, directions, recur_seqnet_outputs(c->net),
                         b->ids, b->lengths};
     return cls_aux_loss(c->aux_head, sc->vocab_size, &ab, c->aux_weight * scale, loss,
@@ -493,7 +493,7 @@ static recur_status save_classifier(const char *path, const classifier *c, const
         length += strlen(d->class_names[k]) + 1;
     char *names = calloc(length, 1);
     if (!names && st == RECUR_OK)
-        st = RECUR_E_NOMEM;
+        st = cli_out_of_memory("classify: class names");
     for (int k = 0; names && k < d->classes; k++)
         strcat(strcat(names, d->class_names[k]), "\n");
     if (st == RECUR_OK)
@@ -726,7 +726,7 @@ static int classify_train(int argc, char **argv)
         }
         if (st == RECUR_OK && dist_size() > 1) {
             if (!(pg.reducer = grad_reducer_create(pg.count, grads, sizes, 0)))
-                st = RECUR_E_NOMEM;
+                st = cli_out_of_memory("classify: gradient reducer");
             else
                 recur_seqnet_set_grad_ready(c.net, grad_reducer_ready, pg.reducer);
         }
