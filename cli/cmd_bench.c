@@ -67,7 +67,7 @@ static const char bench_usage[] =
     "  --device cuda     time the CUDA backend with device-resident data (each call\n"
     "                    followed by a synchronization); the suite then also has\n"
     "                    lstm-h2048-b128-t100 and lstm-h512-b4-t256; the peak column\n"
-    "                    is left empty (no sgemm peak is measured on the GPU)\n"
+    "                    shows - (no sgemm peak is measured on the GPU)\n"
     "  --math MODE       with --device cuda: fp32 (default), tf32 or bf16 tensor-core\n"
     "                    matrix products (fp32 storage and accumulation)\n"
     "  --json [FILE]     also write the results as JSON to FILE; without FILE (or\n"

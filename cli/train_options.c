@@ -70,7 +70,7 @@ static const cli_option specs[] = {
      "a step whose loss or gradient is NaN/infinite: stop (exit 1), or skip it (weights "
      "untouched, state reset; 100 in a row stop)"},
     {OPT_DEVICE, "device", OPTION_CHOICE, SCOPE_RUN, "cpu", 0, 0, "cpu|cuda",
-     "where the recurrent stack runs (cuda: a build with CUDA and a GPU)"},
+     "where the training step runs (cuda: all of it on the GPU; a build with CUDA and a GPU)"},
 };
 enum { SPEC_COUNT = sizeof specs / sizeof specs[0] };
 

@@ -1,8 +1,8 @@
 /* A small tour of the library: builds a 2-layer bidirectional LSTM, saves it
  * as a PyTorch-compatible safetensors file, writes a padded batch of
  * sequences with their lengths, runs forward and backward, and reports.
- * usage: lstm_demo OUT_DIR   (writes OUT_DIR/model.safetensors and in.safetensors,
- * the inputs of `recur run` in scripts/demo.sh) */
+ * usage: lstm_demo OUT_DIR   (writes OUT_DIR/model.safetensors and in.safetensors:
+ * recur run OUT_DIR/model.safetensors --input OUT_DIR/in.safetensors --output OUT) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
