@@ -329,10 +329,11 @@ int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
         recur_scaler_apply(*scaler, values, s->steps);
     d->features = K;
     for (int64_t end = window - 1; !rc && end < s->steps; end += stride) {
-        char name[256];
-        series_label(s, end, K, s->channels - K, name, sizeof name);
-        int label_index = cls_dataset_class(d, name, add_classes);
-        if (label_index < 0)
+        char name[256] = "";
+        if (label) /* else unlabelled windows (predict) */
+            series_label(s, end, K, s->channels - K, name, sizeof name);
+        int label_index = label ? cls_dataset_class(d, name, add_classes) : -1;
+        if (label && label_index < 0)
             rc = add_classes ? CLI_EXIT_FAILURE
                              : cli_error("%s: label '%s' at step %lld is not one of the model's "
                                          "classes",

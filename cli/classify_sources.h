@@ -46,7 +46,7 @@ int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
  * (recur_series_from_table: time column, regular grid, forward fill): the
  * numeric `inputs` columns over `window` steps (every `stride`-th end step),
  * labelled by the `label` column at the window's last step (a categorical or
- * numeric column). Inputs are z-scored by *scaler, fit on the first
+ * numeric column; NULL: unlabelled, for predict). Inputs are z-scored by *scaler, fit on the first
  * fit_fraction of the steps when *scaler is NULL (then returned). The grid
  * is *freq ({0, 0}: detected, and returned), so a model's windows span the
  * same time whatever the spacing of the rows it reads. */

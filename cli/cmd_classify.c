@@ -119,10 +119,12 @@ static const char classify_usage[] =
     "       recur classify train --idx-images F --idx-labels F [--test-images F --test-labels F] -o MODEL\n"
     "       recur classify train SERIES.csv --window W --inputs COL,... --label COL [--time COL] -o MODEL\n"
     "       recur classify eval MODEL (DATA.csv --text COL --label COL | --lines ... | --idx-...) [--json F]\n"
-    "       recur classify predict MODEL (DATA.csv --text COL | --lines ... | --idx-images F) -o PRED.csv\n"
+    "       recur classify predict MODEL (DATA.csv --text COL | --lines ... | --idx-images F\n"
+    "                                     | SERIES.csv) -o PRED.csv\n"
     "\n"
     "Sequence classification with an RNN: texts as characters or words (vocabulary\n"
-    "from the training part, <unk> for the rest), or images read row by row.\n";
+    "from the training part, <unk> for the rest), images read row by row, or\n"
+    "windows of a time series.\n";
 
 static const char classify_example[] =
     "  recur classify train --lines rt-polarity.pos=pos,rt-polarity.neg=neg --bidirectional 1 -o mr.safetensors\n";
@@ -871,11 +873,13 @@ static int load_for_use(cli_options *o, int need_labels, recur_st_file **file, c
             st = recur_freq_parse(saved_grid, &grid);
         if (st != RECUR_OK)
             rc = cli_status_error(st);
-        else if (!data || !o->str[CL_LABEL])
-            rc = cli_error("%s: a time-series model; give SERIES.csv and --label COL", path);
+        else if (!data || (need_labels && !o->str[CL_LABEL]))
+            rc = cli_error("%s: a time-series model; give SERIES.csv%s", path,
+                           need_labels ? " and --label COL" : "");
         else
             rc = cls_dataset_from_series(d, data, o->str[CL_TIME], o->str[CL_INPUTS],
-                                         o->str[CL_LABEL], (int)o->num[CL_WINDOW],
+                                         need_labels ? o->str[CL_LABEL] : NULL,
+                                         (int)o->num[CL_WINDOW],
                                          (int)o->num[CL_STRIDE], 0, &scaler, &grid, 0);
         recur_scaler_free(scaler);
     } else {

@@ -116,6 +116,16 @@ grep -q "^1489 examples (1207 train, 134 validation, 148 test), 2 classes" "$dir
 "$recur" classify eval "$dir/series.safetensors" "$dir/series.csv" --label trend >"$dir/series_eval.log" 2>&1
 acc=$(grep -o 'accuracy [0-9.]*' "$dir/series_eval.log" | head -1 | awk '{print $2}')
 awk -v a="$acc" 'BEGIN { exit !(a != "" && a >= 0.85) }' && ok || bad "series accuracy $acc"
+# predict reads no label: a file without the label column gives the same
+# predictions, one row per window
+cut -d, -f1-3 "$dir/series.csv" >"$dir/series_nolabel.csv"
+"$recur" classify predict "$dir/series.safetensors" "$dir/series.csv" -o "$dir/series_pred.csv" \
+  >"$dir/series_pred.log" 2>&1 &&
+  "$recur" classify predict "$dir/series.safetensors" "$dir/series_nolabel.csv" \
+    -o "$dir/series_pred2.csv" >>"$dir/series_pred.log" 2>&1 &&
+  cmp -s "$dir/series_pred.csv" "$dir/series_pred2.csv" &&
+  [[ $(wc -l <"$dir/series_pred.csv") -eq 1490 ]] && ok ||
+  bad "series predict without a label column: $(tail -1 "$dir/series_pred.log")"
 # The windows keep the training grid (1h): a file with every other hour
 # missing from hour 100 to 598 (read alone, a 2h grid) gets its gaps filled as a
 # file holding those hours, forward-filled, does
