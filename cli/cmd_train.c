@@ -838,6 +838,12 @@ int cmd_train(int argc, char **argv)
             recur_st_close(resume_from);
             return rc;
         }
+        trainer_restore_run_paths(&o, resume_from);
+        if (!o.str[OPT_TEXT]) { /* a checkpoint of an older version */
+            recur_st_close(resume_from);
+            return cli_error("train: --text FILE is missing (%s does not name it)",
+                             o.str[OPT_RESUME]);
+        }
     }
     shard.rank = dist_rank(), shard.size = dist_size();
     shard.batch = (int)o.num[OPT_BATCH] / shard.size, shard.first = shard.rank * shard.batch;

@@ -80,6 +80,34 @@ static recur_status write_state(const trainer *t, recur_st_writer *w)
     return recur_optimizer_write(t->opt, w, "optimizer.");
 }
 
+/* What the run reads and where it writes, in a checkpoint's metadata:
+ * --text, --output, and --checkpoint-dir and --metrics when given. */
+static const struct {
+    int id;
+    const char *key;
+} run_paths[] = {{OPT_TEXT, "recur.run.text"},
+                 {OPT_OUTPUT, "recur.run.output"},
+                 {OPT_CHECKPOINT_DIR, "recur.run.checkpoint-dir"},
+                 {OPT_METRICS, "recur.run.metrics"}};
+enum { RUN_PATH_COUNT = sizeof run_paths / sizeof run_paths[0] };
+
+static recur_status write_run_paths(const train_options *o, recur_st_writer *w)
+{
+    for (int i = 0; i < RUN_PATH_COUNT; i++)
+        if (o->str[run_paths[i].id])
+            CLI_TRY(recur_st_writer_set_metadata(w, run_paths[i].key, o->str[run_paths[i].id]));
+    return RECUR_OK;
+}
+
+void trainer_restore_run_paths(train_options *o, const recur_st_file *checkpoint)
+{
+    for (int i = 0; i < RUN_PATH_COUNT; i++) {
+        const char *saved = recur_st_metadata(checkpoint, run_paths[i].key);
+        if (saved && !o->given[run_paths[i].id])
+            o->str[run_paths[i].id] = saved;
+    }
+}
+
 recur_status trainer_save_checkpoint(const trainer *t, const char *path)
 {
     recur_st_writer *w;
@@ -87,6 +115,8 @@ recur_status trainer_save_checkpoint(const trainer *t, const char *path)
     recur_status st = trainer_write_model(t, w);
     if (st == RECUR_OK)
         st = recur_st_writer_set_metadata(w, "recur.checkpoint", "train");
+    if (st == RECUR_OK)
+        st = write_run_paths(t->options, w);
     if (st == RECUR_OK)
         st = write_state(t, w);
     if (st == RECUR_OK)

@@ -82,13 +82,14 @@ static const char usage[] =
 
 static const char example[] =
     "  recur train --text input.txt --hidden 512 --dropout 0.2 --steps 5000 -o shakespeare.safetensors\n"
-    "  recur train --text input.txt --resume shakespeare.ckpt/last.safetensors\n";
+    "  recur train --resume shakespeare.ckpt/last.safetensors\n";
 
 int train_options_parse(int argc, char **argv, train_options *o)
 {
     cli_options_init(o, specs, SPEC_COUNT, "train", usage, example);
     int rc = cli_options_parse(o, argc, argv, 0);
-    if (rc < 0 && !o->str[OPT_TEXT])
+    /* --resume without --text reads the interrupted run's (cmd_train.c) */
+    if (rc < 0 && !o->str[OPT_TEXT] && !o->str[OPT_RESUME])
         return cli_error("train: --text FILE is missing (see recur train --help)");
     return rc;
 }

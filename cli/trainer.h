@@ -63,6 +63,11 @@ typedef struct trainer {
  * progress. Written atomically. On CUDA the host parameters must be fresh
  * (recur_lm_params_to_host). */
 recur_status trainer_save_checkpoint(const trainer *t, const char *path);
+/* --text, --output, --checkpoint-dir and --metrics that --resume does not
+ * give again: the interrupted run's, from the checkpoint (strings that live
+ * as long as the open file), so that the run goes on reading what it read
+ * and writing where it wrote. */
+void trainer_restore_run_paths(train_options *o, const recur_st_file *checkpoint);
 /* Restores what trainer_save_checkpoint wrote into a trainer built from the
  * same options (the caller checked them with cli_options_restore); on CUDA
  * the GPU's copies too. Returns 0, or an exit status after printing the

@@ -53,6 +53,16 @@ cmp -s "$dir/full.safetensors" "$dir/part.safetensors" && ok || bad "resumed mod
 cmp -s "$dir/full.ckpt/last.safetensors" "$dir/part.ckpt/last.safetensors" 2>/dev/null; [[ $? -le 1 ]] && ok || bad "last checkpoints missing"
 diff <(cut -d, -f1-5 "$dir/full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/part.ckpt/metrics.csv") >/dev/null && ok || bad "resumed metrics.csv differs"
 grep -q "continuing from step 33 of 60" "$dir/part2.log" && ok || bad "resume did not start at step 33"
+# --resume without -o or --metrics goes on writing where the interrupted run
+# wrote, whatever the working folder (nothing lands in the default model.*)
+mkdir -p "$dir/elsewhere"
+"$recur" train "${rargs[@]}" -o "$dir/away.safetensors" --metrics "$dir/away.csv" --stop-at 33 \
+  >"$dir/away1.log" 2>&1 &&
+  (cd "$dir/elsewhere" && "$recur" train --resume "$dir/away.ckpt/last.safetensors" >"$dir/away2.log" 2>&1) &&
+  cmp -s "$dir/full.safetensors" "$dir/away.safetensors" &&
+  diff <(cut -d, -f1-5 "$dir/full.ckpt/metrics.csv") <(cut -d, -f1-5 "$dir/away.csv") >/dev/null &&
+  [[ -z $(ls "$dir/elsewhere") ]] && ok ||
+  bad "resume without -o: $(tail -1 "$dir/away2.log"); in the working folder: $(ls "$dir/elsewhere")"
 # Early stopping that fires at the step where the run was interrupted: the
 # resumed run stops there too (it went on training) and saves the same model.
 eargs=(--text "$dir/text.txt" --hidden 16 --layers 1 --embed 8 --batch 4 --bptt 16 --steps 300
