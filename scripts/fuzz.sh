@@ -29,10 +29,10 @@ for t in "${targets[@]}"; do
   [[ -f fuzz/fuzz_$t.c ]] || { echo "scripts/fuzz.sh: no target fuzz/fuzz_$t.c" >&2; exit 2; }
   extra=() quiet=0
   if [[ $t == cli_args || $t == checkpoint ]]; then # CLI code; it prints usage and errors
-    extra=(-Icli cli/options.c cli/train_options.c cli/cli_util.c)
+    extra=(-Icli -Isrc cli/options.c cli/train_options.c cli/cli_util.c)
     quiet=3
   elif [[ $t == idx ]]; then
-    extra=(-Icli cli/idx.c cli/cli_util.c)
+    extra=(-Icli -Isrc cli/idx.c cli/cli_util.c)
     quiet=2
   fi
   # shellcheck disable=SC2086
