@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 #include "cli_util.h"
 
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_error(const char *fmt, ...)
 {
@@ -106,6 +108,17 @@ int cli_parse_float(const char *flag, const char *text, double min, double max, 
         return cli_error("%s: '%s' is not a number in [%g, %g]", flag, text, min, max);
     *out = v;
     return 0;
+}
+
+int cli_check_output_not_input(const char *output, const char *input)
+{
+    struct stat out_stat, in_stat;
+    if (!output || !input || stat(output, &out_stat) != 0 || stat(input, &in_stat) != 0)
+        return 0;
+    if (out_stat.st_dev != in_stat.st_dev || out_stat.st_ino != in_stat.st_ino)
+        return 0;
+    return cli_error("%s: the output is the input %s; choose another output file", output,
+                     input);
 }
 
 int cli_read_file(const char *path, unsigned char **data, size_t *size)

@@ -347,6 +347,8 @@ static int forecast_train(int argc, char **argv)
         return cli_error("forecast train: --target COL is missing");
     if (o.str[FC_TIME] && o.str[FC_TIME_COLS])
         return cli_error("forecast train: give --time or --time-cols, not both");
+    if (cli_check_output_not_input(o.str[FC_PREDICTIONS], o.positional[0]))
+        return CLI_EXIT_BAD_INPUT;
     if (dist_quiet_other_ranks() != 0) /* rank 0 reports and writes the files */
         return cli_error("forecast train: rank %d: cannot silence stdout", dist_rank());
     const char *dir = o.str[FC_OUTPUT];
@@ -410,6 +412,9 @@ static int forecast_predict_cmd(int argc, char **argv)
         return cli_error("forecast predict: -o OUT.csv is missing");
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", p.positional[0]);
+    if (cli_check_output_not_input(p.str[P_OUTPUT], p.positional[1]) ||
+        cli_check_output_not_input(p.str[P_OUTPUT], path))
+        return CLI_EXIT_BAD_INPUT;
     recur_st_file *file = NULL;
     forecaster net = {0};
     recur_scaler *scaler = NULL;

@@ -493,6 +493,8 @@ static int s2s_train(int argc, char **argv)
         return cli_error("seq2seq train: DATA.tsv is missing (see recur seq2seq --help)");
     if (!o.str[S2_OUTPUT])
         return cli_error("seq2seq train: -o MODEL is missing");
+    if (cli_check_output_not_input(o.str[S2_OUTPUT], o.positional[0]))
+        return CLI_EXIT_BAD_INPUT;
     int attention = cli_options_choice(&o, S2_ATTENTION);
     if (attention == 2 && o.num[S2_BIDIRECTIONAL])
         return cli_error("seq2seq train: --attention dot needs --bidirectional 0 (use general)");
@@ -745,6 +747,8 @@ static int s2s_translate(int argc, char **argv)
     rc = 0;
     if (!o.positional_count)
         rc = cli_error("seq2seq translate: MODEL is missing (see recur seq2seq --help)");
+    if (!rc && cli_check_output_not_input(o.str[S2_ATTENTION_MAP], o.positional[0]))
+        rc = CLI_EXIT_BAD_INPUT;
     if (!rc && sample && o.num[S2_BEAM] >= 1)
         rc = cli_error("seq2seq translate: --sample and --beam exclude each other");
     if (!rc && !sample && (o.given[S2_TEMPERATURE] || o.given[S2_TOP_K]))

@@ -82,4 +82,14 @@ expect_error "bad input keeps old output" run "$model" --input "$dir/wrong_i.saf
 [[ "$(cat "$dir/keep.safetensors")" == precious ]] && ok || bad "existing output was overwritten"
 expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
 
+# --- an output that is one of the inputs is refused, the input kept ---
+# (another spelling and a hard link name the same file)
+cp "$input" "$dir/in_copy.safetensors" && ln -f "$model" "$dir/model_link.safetensors"
+expect_error "output = input" run "$model" --input "$dir/in_copy.safetensors" --output "$dir/./in_copy.safetensors"
+expect_error "output = model (hard link)" run "$model" --input "$input" --output "$dir/model_link.safetensors"
+expect_error "export over its model" export "$dir/model_link.safetensors" -o "$model"
+expect_error "import over its weights" import "$dir/in_copy.safetensors" --cell lstm -o "$dir/in_copy.safetensors"
+cmp -s "$input" "$dir/in_copy.safetensors" && cmp -s "$model" "$dir/model_link.safetensors" && ok ||
+  bad "an input was overwritten by the output"
+
 finish test_cli

@@ -102,5 +102,13 @@ expect_error "MODEL is missing" seq2seq translate
 expect_error "N" seq2seq make-dates abc -o "$dir/x.tsv"
 expect_error "-o FILE.tsv is missing" seq2seq make-dates 5
 expect_error "unknown command" seq2seq frobnicate
+cp "$dir/test.tsv" "$dir/same.tsv"
+expect_error "the output is the input" seq2seq train "$dir/same.tsv" --epochs 1 -o "$dir/same.tsv"
+cmp -s "$dir/test.tsv" "$dir/same.tsv" && ok || bad "seq2seq train -o over its data replaced it"
+cp "$dir/dates.safetensors" "$dir/same.safetensors"
+echo "3 March 1998" | "$recur" seq2seq translate "$dir/same.safetensors" --attention-map "$dir/same.safetensors" \
+  >/dev/null 2>"$dir/same.err"
+[[ $? -eq 2 && $(wc -l <"$dir/same.err") -eq 1 ]] && cmp -s "$dir/dates.safetensors" "$dir/same.safetensors" &&
+  ok || bad "translate --attention-map over its model: $(cat "$dir/same.err")"
 
 finish test_seq2seq_cli
