@@ -15,6 +15,7 @@
 #include "dist.h"
 #include "forecast_data.h"
 #include "forecast_fit.h"
+#include "io/atomic_file.h"
 
 /* ---------------------------------------------------------------- */
 /* Holdout evaluation                                                */
@@ -74,17 +75,26 @@ static int write_predictions(FILE *f, const forecast_series *fs, const size_t *o
 /* MODEL_DIR/holdout.csv for recur forecast plot: the history before the
  * holdout (actual only), then each holdout step with the one-step-ahead
  * forecasts of the model and the baselines. */
-static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
-                         int64_t n, const method_scores *m, int methods)
+typedef struct holdout_rows {
+    const forecast_series *fs;
+    int k;
+    const size_t *origins;
+    int64_t n;
+    const method_scores *m;
+    int methods;
+} holdout_rows;
+
+/* holdout.csv's contents (io/atomic_file.h). */
+static int write_holdout_rows(FILE *f, void *context)
 {
+    const holdout_rows *rows = context;
+    const forecast_series *fs = rows->fs;
+    const size_t *origins = rows->origins;
+    const int64_t n = rows->n;
+    const method_scores *m = rows->m;
+    const int methods = rows->methods;
     const recur_series *s = fs->series;
-    const int H = fs->data.horizon, C = s->channels, channel = s->target_index[k];
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/holdout.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
+    const int H = fs->data.horizon, C = s->channels, channel = s->target_index[rows->k];
     fprintf(f, "step,time,actual,model,naive%s\n", methods > 2 ? ",seasonal" : "");
     int64_t history = n < 1000 ? n : 1000;
     int64_t first = n ? (int64_t)origins[0] : 0;
@@ -103,11 +113,17 @@ static int write_holdout(const char *dir, const forecast_series *fs, int k, cons
             fprintf(f, ",%.9g", m[j].forecast[i * H]);
         fputc('\n', f);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    return ferror(f) ? EIO : 0;
+}
+
+static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
+                         int64_t n, const method_scores *m, int methods)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/holdout.csv", dir);
+    holdout_rows rows = {fs, k, origins, n, m, methods};
+    recur_status st = recur_write_file_atomic(path, write_holdout_rows, &rows);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
 /* Scores one target; writes its rows of evaluation.csv and predictions. */
@@ -392,6 +408,35 @@ static int read_fill_means(const recur_st_file *file, double **means, int *count
     return 0;
 }
 
+typedef struct forecast_rows {
+    const forecast_series *fs;
+    const float *values; /* [horizon of the model, targets] */
+    int steps;           /* rows to write */
+} forecast_rows;
+
+/* time,TARGET... rows after the end of the data as file contents
+ * (io/atomic_file.h). */
+static int write_forecast_rows(FILE *f, void *context)
+{
+    const forecast_rows *rows = context;
+    const forecast_data *d = &rows->fs->data;
+    const recur_series *s = rows->fs->series;
+    fputs("time", f);
+    for (int k = 0; k < d->target_count; k++)
+        fprintf(f, ",%s", s->names[d->targets[k]]);
+    fputc('\n', f);
+    int64_t end = s->times[d->steps - 1];
+    for (int h = 0; h < rows->steps; h++) {
+        char when[48];
+        recur_time_format(recur_freq_add(end, s->freq, h + 1), s->freq, when, sizeof when);
+        fputs(when, f);
+        for (int k = 0; k < d->target_count; k++)
+            fprintf(f, ",%.9g", rows->values[h * d->target_count + k]);
+        fputc('\n', f);
+    }
+    return ferror(f) ? EIO : 0;
+}
+
 static int forecast_predict_cmd(int argc, char **argv)
 {
     enum { P_OUTPUT, P_HORIZON };
@@ -469,31 +514,12 @@ static int forecast_predict_cmd(int argc, char **argv)
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
-    FILE *f = NULL;
     if (!rc) {
-        snprintf(path, sizeof path, "%s.tmp", p.str[P_OUTPUT]);
-        if (!(f = fopen(path, "w")))
-            rc = cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
-    if (!rc) {
-        fputs("time", f);
-        for (int k = 0; k < d->target_count; k++)
-            fprintf(f, ",%s", fs.series->names[d->targets[k]]);
-        fputc('\n', f);
-        int64_t end = fs.series->times[d->steps - 1];
-        for (int h = 0; h < H; h++) {
-            char when[48];
-            recur_time_format(recur_freq_add(end, fs.series->freq, h + 1), fs.series->freq, when,
-                              sizeof when);
-            fputs(when, f);
-            for (int k = 0; k < d->target_count; k++)
-                fprintf(f, ",%.9g", out[h * d->target_count + k]);
-            fputc('\n', f);
-        }
-        if (fclose(f) != 0 || rename(path, p.str[P_OUTPUT]) != 0) {
-            remove(path);
-            rc = cli_error("%s: cannot write: %s", p.str[P_OUTPUT], strerror(errno));
-        } else
+        forecast_rows rows = {&fs, out, H};
+        st = recur_write_file_atomic(p.str[P_OUTPUT], write_forecast_rows, &rows);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        else
             printf("wrote %d forecast steps to %s\n", H, p.str[P_OUTPUT]);
     }
     free(out);

@@ -13,6 +13,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "heatmap.h"
+#include "io/atomic_file.h"
 #include "options.h"
 #include "seq2seq_dates.h"
 
@@ -812,6 +813,24 @@ static int s2s_translate(int argc, char **argv)
 /* make-dates                                                        */
 /* ---------------------------------------------------------------- */
 
+typedef struct dates_request {
+    long count;
+    uint64_t seed;
+} dates_request;
+
+/* The TSV lines of make-dates as file contents (io/atomic_file.h). */
+static int write_dates(FILE *f, void *context)
+{
+    const dates_request *request = context;
+    uint64_t rng = request->seed * 0x2545f4914f6cdd1dULL + 17;
+    for (long i = 0; i < request->count; i++) {
+        char source[96], target[16];
+        s2s_make_date(&rng, source, sizeof source, target, sizeof target);
+        fprintf(f, "%s\t%s\n", source, target);
+    }
+    return ferror(f) ? EIO : 0;
+}
+
 static int s2s_make_dates(int argc, char **argv)
 {
     cli_options o;
@@ -826,21 +845,10 @@ static int s2s_make_dates(int argc, char **argv)
         return CLI_EXIT_BAD_INPUT;
     if (!o.str[S2_OUTPUT])
         return cli_error("seq2seq make-dates: -o FILE.tsv is missing");
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", o.str[S2_OUTPUT]);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
-    uint64_t rng = (uint64_t)o.num[S2_SEED] * 0x2545f4914f6cdd1dULL + 17;
-    for (long i = 0; i < n; i++) {
-        char source[96], target[16];
-        s2s_make_date(&rng, source, sizeof source, target, sizeof target);
-        fprintf(f, "%s\t%s\n", source, target);
-    }
-    if (fclose(f) != 0 || rename(tmp, o.str[S2_OUTPUT]) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", o.str[S2_OUTPUT], strerror(errno));
-    }
+    dates_request request = {n, (uint64_t)o.num[S2_SEED]};
+    recur_status st = recur_write_file_atomic(o.str[S2_OUTPUT], write_dates, &request);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
     printf("wrote %ld dates to %s\n", n, o.str[S2_OUTPUT]);
     return 0;
 }

@@ -129,6 +129,10 @@ expect_error "unknown subcommand" forecast fit
 expect_error "plot without a model" forecast plot "$dir/nope" -o "$dir/x.png"
 expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
 expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
+echo mine >"$dir/next.csv.tmp"
+"$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null
+[[ $(cat "$dir/next.csv.tmp") == mine && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok ||
+  bad "predict: an existing OUT.tmp was overwritten, or no forecast"
 cp "$dir/data.csv" "$dir/same.csv"
 expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
 expect_error "train --predictions = DATA" forecast train "$dir/same.csv" --target load --time time --predictions "$dir/same.csv" -o "$dir/m2"

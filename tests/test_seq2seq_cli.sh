@@ -105,6 +105,13 @@ expect_error "unknown command" seq2seq frobnicate
 cp "$dir/test.tsv" "$dir/same.tsv"
 expect_error "the output is the input" seq2seq train "$dir/same.tsv" --epochs 1 -o "$dir/same.tsv"
 cmp -s "$dir/test.tsv" "$dir/same.tsv" && ok || bad "seq2seq train -o over its data replaced it"
+# outputs go through a uniquely named temporary file: a user's OUT.tmp is not
+# overwritten (make-dates, the attention map)
+echo mine >"$dir/kept.tsv.tmp" && echo mine >"$dir/kept.png.tmp"
+"$recur" seq2seq make-dates 5 -o "$dir/kept.tsv" >/dev/null
+echo "3 March 1998" | "$recur" seq2seq translate "$dir/dates.safetensors" --attention-map "$dir/kept.png" >/dev/null
+[[ $(cat "$dir/kept.tsv.tmp") == mine && $(cat "$dir/kept.png.tmp") == mine && -s "$dir/kept.png" &&
+   $(wc -l <"$dir/kept.tsv") -eq 5 ]] && ok || bad "an existing OUT.tmp file was overwritten"
 cp "$dir/dates.safetensors" "$dir/same.safetensors"
 echo "3 March 1998" | "$recur" seq2seq translate "$dir/same.safetensors" --attention-map "$dir/same.safetensors" \
   >/dev/null 2>"$dir/same.err"
