@@ -113,7 +113,7 @@ static int write_holdout_rows(FILE *f, void *context)
             fprintf(f, ",%.9g", m[j].forecast[i * H]);
         fputc('\n', f);
     }
-    return ferror(f) ? EIO : 0;
+    return ferror(f) ? (errno ? errno : EIO) : 0;
 }
 
 static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
@@ -251,15 +251,44 @@ static recur_status save_model(const char *path, const forecaster *net,
     return st;
 }
 
-static FILE *open_csv(const char *path, const char *header)
+/* A CSV file gathered in memory and written atomically once complete, so a
+ * failed run leaves an earlier file whole. */
+typedef struct csv_buffer {
+    FILE *stream; /* open_memstream over data, NULL when not in use */
+    char *data;
+    size_t size;
+} csv_buffer;
+
+static int open_csv(csv_buffer *csv, const char *header)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        return NULL;
+    if (!(csv->stream = open_memstream(&csv->data, &csv->size)))
+        return cli_error("out of memory");
+    fputs(header, csv->stream);
+    return 0;
+}
+
+static int write_csv_data(FILE *f, void *context)
+{
+    const csv_buffer *csv = context;
+    return fwrite(csv->data, 1, csv->size, f) == csv->size ? 0 : EIO;
+}
+
+/* Closes the stream; writes the contents to path when `keep`. */
+static int close_csv(csv_buffer *csv, const char *path, int keep)
+{
+    if (!csv->stream)
+        return 0;
+    int failed = ferror(csv->stream) != 0;
+    failed |= fclose(csv->stream) != 0;
+    csv->stream = NULL;
+    int rc = keep && failed ? cli_error("%s: out of memory", path) : 0;
+    if (keep && !rc) {
+        recur_status st = recur_write_file_atomic(path, write_csv_data, csv);
+        rc = st == RECUR_OK ? 0 : cli_status_error(st);
     }
-    fputs(header, f);
-    return f;
+    free(csv->data);
+    csv->data = NULL;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -284,21 +313,20 @@ static int score_and_save(forecast_series *fs, const cli_options *o, const char 
             rc = cli_status_error(st);
     }
     char path[4200];
-    FILE *evaluation = NULL, *predictions = NULL;
-    snprintf(path, sizeof path, "%s/evaluation.csv", dir);
-    if (!rc && !(evaluation = open_csv(path, "target,method,step,mae,rmse,smape,mase,count\n")))
-        rc = CLI_EXIT_BAD_INPUT;
+    csv_buffer evaluation = {0}, predictions = {0};
+    if (!rc)
+        rc = open_csv(&evaluation, "target,method,step,mae,rmse,smape,mase,count\n");
     const char *pred_path = o->str[FC_PREDICTIONS];
-    if (!rc && pred_path &&
-        !(predictions = open_csv(pred_path, d->target_count > 1 ? "target,time,step,actual,forecast\n"
-                                                                : "time,step,actual,forecast\n")))
-        rc = CLI_EXIT_BAD_INPUT;
+    if (!rc && pred_path)
+        rc = open_csv(&predictions, d->target_count > 1 ? "target,time,step,actual,forecast\n"
+                                                        : "time,step,actual,forecast\n");
     for (int k = 0; !rc && k < d->target_count; k++)
-        rc = score_target(fs, o, dir, k, test, n_test, out, evaluation, predictions);
-    if (evaluation && fclose(evaluation) != 0 && !rc)
-        rc = cli_error("%s/evaluation.csv: cannot write", dir);
-    if (predictions && fclose(predictions) != 0 && !rc)
-        rc = cli_error("%s: cannot write", pred_path);
+        rc = score_target(fs, o, dir, k, test, n_test, out, evaluation.stream, predictions.stream);
+    snprintf(path, sizeof path, "%s/evaluation.csv", dir);
+    int closed = close_csv(&evaluation, path, !rc);
+    rc = rc ? rc : closed;
+    closed = close_csv(&predictions, pred_path, !rc);
+    rc = rc ? rc : closed;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc) {
         recur_status st = save_model(path, net, fs, o);
@@ -434,7 +462,7 @@ static int write_forecast_rows(FILE *f, void *context)
             fprintf(f, ",%.9g", rows->values[h * d->target_count + k]);
         fputc('\n', f);
     }
-    return ferror(f) ? EIO : 0;
+    return ferror(f) ? (errno ? errno : EIO) : 0;
 }
 
 static int forecast_predict_cmd(int argc, char **argv)

@@ -828,7 +828,7 @@ static int write_dates(FILE *f, void *context)
         s2s_make_date(&rng, source, sizeof source, target, sizeof target);
         fprintf(f, "%s\t%s\n", source, target);
     }
-    return ferror(f) ? EIO : 0;
+    return ferror(f) ? (errno ? errno : EIO) : 0;
 }
 
 static int s2s_make_dates(int argc, char **argv)

@@ -58,7 +58,7 @@ static int write_metrics_start(FILE *f, void *context)
     else
         for (int i = 0; i < start->count; i++)
             fprintf(f, "%s%s", start->columns[i], i + 1 < start->count ? "," : "\n");
-    return ferror(f) ? EIO : 0;
+    return ferror(f) ? (errno ? errno : EIO) : 0;
 }
 
 int metrics_csv_open(const char *path, const char *const *columns, int count,

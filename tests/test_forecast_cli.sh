@@ -133,6 +133,13 @@ echo mine >"$dir/next.csv.tmp"
 "$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null
 [[ $(cat "$dir/next.csv.tmp") == mine && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok ||
   bad "predict: an existing OUT.tmp was overwritten, or no forecast"
+# a run that fails on a full disk (a 8 KiB file-size limit) leaves an
+# earlier --predictions file whole
+echo precious >"$dir/keep.csv"
+(trap '' XFSZ; ulimit -f 8; "$recur" forecast train "$dir/data.csv" --target load --time time --holdout 200 \
+   --epochs 1 --hidden 4 --predictions "$dir/keep.csv" -o "$dir/full" >/dev/null 2>"$dir/full.err")
+[[ $? -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.csv") == precious ]] &&
+  grep -q "File too large" "$dir/full.err" && ok || bad "full disk: $(cat "$dir/full.err"), --predictions file: $(head -c 80 "$dir/keep.csv")"
 cp "$dir/data.csv" "$dir/same.csv"
 expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
 expect_error "train --predictions = DATA" forecast train "$dir/same.csv" --target load --time time --predictions "$dir/same.csv" -o "$dir/m2"
