@@ -92,4 +92,13 @@ expect_error "import over its weights" import "$dir/in_copy.safetensors" --cell 
 cmp -s "$input" "$dir/in_copy.safetensors" && cmp -s "$model" "$dir/model_link.safetensors" && ok ||
   bad "an input was overwritten by the output"
 
+# --- what a command prints must arrive: a full device on stdout is an error ---
+if [[ -w /dev/full ]]; then
+  "$recur" run --help >/dev/full 2>"$dir/stderr"
+  [[ $? -eq 2 && $(wc -l <"$dir/stderr") -eq 1 ]] && grep -q "cannot write the output" "$dir/stderr" && ok ||
+    bad "stdout on /dev/full: $(cat "$dir/stderr")"
+  "$recur" export "$model" -o "$dir/m.onnx" >/dev/full 2>"$dir/stderr"
+  [[ $? -eq 2 && $(wc -l <"$dir/stderr") -eq 1 ]] && ok || bad "export's report on /dev/full: $(cat "$dir/stderr")"
+fi
+
 finish test_cli
