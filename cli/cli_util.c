@@ -113,6 +113,8 @@ int cli_parse_float(const char *flag, const char *text, double min, double max, 
 int cli_check_output_not_input(const char *output, const char *input)
 {
     struct stat out_stat, in_stat;
+    if (output && !output[0])
+        return cli_error("the output file name is empty");
     if (!output || !input || stat(output, &out_stat) != 0 || stat(input, &in_stat) != 0)
         return 0;
     if (out_stat.st_dev != in_stat.st_dev || out_stat.st_ino != in_stat.st_ino)

@@ -591,6 +591,8 @@ static int write_json_text(FILE *file, void *text)
  * and that FILE is not a folder, so that a typo does not cost the whole run. */
 static int check_json_path(const char *path)
 {
+    if (!path[0])
+        return cli_error("bench: --json: the file name is empty");
     char *folder = malloc(strlen(path) + 2);
     if (!folder)
         return cli_error("bench: out of memory");

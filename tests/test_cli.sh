@@ -80,6 +80,8 @@ expect_error "grad_output of the wrong shape" run "$model" --input "$input" --ou
 echo precious >"$dir/keep.safetensors"
 expect_error "bad input keeps old output" run "$model" --input "$dir/wrong_i.safetensors" --output "$dir/keep.safetensors"
 [[ "$(cat "$dir/keep.safetensors")" == precious ]] && ok || bad "existing output was overwritten"
+expect_error "empty output name" run "$model" --input "$input" --output ""
+expect_error "empty output name" export "$model" -o ""
 expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
 
 # --- an output that is one of the inputs is refused, the input kept ---

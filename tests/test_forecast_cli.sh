@@ -140,6 +140,8 @@ echo precious >"$dir/keep.csv"
    --epochs 1 --hidden 4 --predictions "$dir/keep.csv" -o "$dir/full" >/dev/null 2>"$dir/full.err")
 [[ $? -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.csv") == precious ]] &&
   grep -q "File too large" "$dir/full.err" && ok || bad "full disk: $(cat "$dir/full.err"), --predictions file: $(head -c 80 "$dir/keep.csv")"
+expect_error "empty --hidden-grid" forecast tune "$dir/data.csv" --target load --time time --hidden-grid ""
+expect_error "empty -o" forecast predict "$dir/model" "$dir/data.csv" -o ""
 cp "$dir/data.csv" "$dir/same.csv"
 expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
 expect_error "train --predictions = DATA" forecast train "$dir/same.csv" --target load --time time --predictions "$dir/same.csv" -o "$dir/m2"
