@@ -72,9 +72,6 @@ static int write_predictions(FILE *f, const forecast_series *fs, const size_t *o
     return ferror(f) ? -1 : 0;
 }
 
-/* MODEL_DIR/holdout.csv for recur forecast plot: the history before the
- * holdout (actual only), then each holdout step with the one-step-ahead
- * forecasts of the model and the baselines. */
 typedef struct holdout_rows {
     const forecast_series *fs;
     int k;
@@ -84,7 +81,9 @@ typedef struct holdout_rows {
     int methods;
 } holdout_rows;
 
-/* holdout.csv's contents (io/atomic_file.h). */
+/* MODEL_DIR/holdout.csv for recur forecast plot: the history before the
+ * holdout (actual only), then each holdout step with the one-step-ahead
+ * forecasts of the model and the baselines (file contents, io/atomic_file.h). */
 static int write_holdout_rows(FILE *f, void *context)
 {
     const holdout_rows *rows = context;
