@@ -21,7 +21,11 @@ int cli_error(const char *fmt, ...)
 
 int cli_status_error(recur_status status)
 {
-    cli_error("%s", recur_last_error());
+    /* CLI code returns RECUR_E_NOMEM from a failed malloc without a message */
+    const char *message = recur_last_error();
+    if (!message[0])
+        message = status == RECUR_E_NOMEM ? "out of memory" : recur_status_name(status);
+    cli_error("%s", message);
     return status == RECUR_E_NOMEM || status == RECUR_E_DEVICE ? CLI_EXIT_FAILURE
                                                               : CLI_EXIT_BAD_INPUT;
 }
