@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 #include "cli_util.h"
 
 #include <errno.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/status.h"
 
@@ -21,7 +23,11 @@ int cli_error(const char *fmt, ...)
 
 int cli_status_error(recur_status status)
 {
-    cli_error("%s", recur_last_error());
+    /* CLI code returns RECUR_E_NOMEM from a failed malloc without a message */
+    const char *message = recur_last_error();
+    if (!message[0])
+        message = status == RECUR_E_NOMEM ? "out of memory" : recur_status_name(status);
+    cli_error("%s", message);
     return status == RECUR_E_NOMEM || status == RECUR_E_DEVICE ? CLI_EXIT_FAILURE
                                                               : CLI_EXIT_BAD_INPUT;
 }
@@ -113,6 +119,19 @@ int cli_parse_float(const char *flag, const char *text, double min, double max, 
         return cli_error("%s: '%s' is not a number in [%g, %g]", flag, text, min, max);
     *out = v;
     return 0;
+}
+
+int cli_check_output_not_input(const char *output, const char *input)
+{
+    struct stat out_stat, in_stat;
+    if (output && !output[0])
+        return cli_error("the output file name is empty");
+    if (!output || !input || stat(output, &out_stat) != 0 || stat(input, &in_stat) != 0)
+        return 0;
+    if (out_stat.st_dev != in_stat.st_dev || out_stat.st_ino != in_stat.st_ino)
+        return 0;
+    return cli_error("%s: the output is the input %s; choose another output file", output,
+                     input);
 }
 
 int cli_read_file(const char *path, unsigned char **data, size_t *size)

@@ -59,6 +59,13 @@ int cli_parse_device(const char *flag, const char *text, recur_device *out);
 int cli_parse_int(const char *flag, const char *text, long min, long max, long *out);
 int cli_parse_float(const char *flag, const char *text, double min, double max, double *out);
 
+/* Refuses (one line, exit status 2) an empty output path, and one that names
+ * the same file as an input (the same device and inode: other spellings and
+ * hard links too), so that writing the output cannot replace what it was
+ * made from. An output that does not exist yet, or an input that cannot be
+ * stat'ed, passes. */
+int cli_check_output_not_input(const char *output, const char *input);
+
 /* Reads a whole file (malloc'd, *size bytes). Prints the error on failure. */
 int cli_read_file(const char *path, unsigned char **data, size_t *size);
 

@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
 
 #include "cli_util.h"
 #include "commands.h"
+#include "io/atomic_file.h"
 
 #if RECUR_BLAS_BLIS
 char *bli_info_get_version_str(void);
@@ -576,12 +579,43 @@ static cJSON *timing_json(const bench_timing *t)
 }
 
 /* Writes the JSON to stdout, or to `file` (opened at the start, closed here). */
-static int write_json(const bench_options *opt, FILE *file, cJSON *root)
+/* The JSON text and a newline as file contents (io/atomic_file.h). */
+static int write_json_text(FILE *file, void *text)
+{
+    int failed = fputs(text, file) < 0 || fputc('\n', file) == EOF;
+    return failed ? (errno ? errno : EIO) : 0;
+}
+
+/* --json FILE is written at the end, atomically (a failed or interrupted run
+ * leaves an earlier file whole); this checks up front that its folder exists
+ * and that FILE is not a folder, so that a typo does not cost the whole run. */
+static int check_json_path(const char *path)
+{
+    if (!path[0])
+        return cli_error("bench: --json: the file name is empty");
+    char *folder = malloc(strlen(path) + 2);
+    if (!folder)
+        return cli_error("bench: out of memory");
+    strcpy(folder, path);
+    char *slash = strrchr(folder, '/');
+    if (!slash)
+        strcpy(folder, ".");
+    else
+        slash[slash == folder] = '\0'; /* "/x.json": the root */
+    struct stat st;
+    int rc = 0;
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = cli_error("bench: %s: cannot write: the folder %s does not exist", path, folder);
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = cli_error("bench: %s: cannot write: it is a folder", path);
+    free(folder);
+    return rc;
+}
+
+static int write_json(const bench_options *opt, cJSON *root)
 {
     char *text = cJSON_Print(root);
     if (!text) {
-        if (file)
-            fclose(file);
         fputs("recur: error: bench: out of memory\n", stderr);
         return CLI_EXIT_FAILURE;
     }
@@ -590,10 +624,9 @@ static int write_json(const bench_options *opt, FILE *file, cJSON *root)
         fputs(text, stdout);
         fputc('\n', stdout);
     } else {
-        int failed = fputs(text, file) < 0 || fputc('\n', file) == EOF;
-        failed |= fclose(file) != 0;
-        if (failed)
-            rc = cli_error("bench: %s: cannot write the JSON file", opt->json_path);
+        recur_status st = recur_write_file_atomic(opt->json_path, write_json_text, text);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
     }
     cJSON_free(text);
     return rc;
@@ -625,10 +658,8 @@ int cmd_bench(int argc, char **argv)
     blas_text = blis_text;
 #endif
     FILE *table = opt.json == 1 ? stderr : stdout;
-    FILE *json_file = NULL;
-    if (opt.json == 2 && !(json_file = fopen(opt.json_path, "w")))
-        return cli_error("bench: %s: cannot open for writing: %s", opt.json_path,
-                         strerror(errno));
+    if (opt.json == 2 && check_json_path(opt.json_path))
+        return CLI_EXIT_BAD_INPUT;
 
     double peak = 0, peak_ms = 0;
     const int gpu = opt.device == RECUR_DEVICE_CUDA;
@@ -638,11 +669,8 @@ int cmd_bench(int argc, char **argv)
     cli_blas_threads(threads); /* the machine's peak: the BLAS on every thread */
     rc = gpu ? 0 : measure_peak(&peak, &peak_ms);
     cli_blas_threads(1);
-    if (rc != 0) {
-        if (json_file)
-            fclose(json_file);
+    if (rc != 0)
         return rc;
-    }
     if (gpu)
         fprintf(table, "device: %s; math %s\n", device_text, math_name(opt.math));
     else
@@ -676,8 +704,6 @@ int cmd_bench(int argc, char **argv)
         jcases = cJSON_AddArrayToObject(root, "cases");
     }
     if (!root || !jcases) {
-        if (json_file)
-            fclose(json_file);
         cJSON_Delete(root);
         fputs("recur: error: bench: out of memory\n", stderr);
         return CLI_EXIT_FAILURE;
@@ -718,9 +744,7 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddItemToObject(jc, "train", timing_json(&train));
     }
     if (rc == 0 && opt.json)
-        rc = write_json(&opt, json_file, root);
-    else if (json_file)
-        fclose(json_file);
+        rc = write_json(&opt, root);
     cJSON_Delete(root);
     return rc;
 }

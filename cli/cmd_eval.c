@@ -24,17 +24,21 @@ static const char eval_usage[] =
     "the perplexity. The text is read as --batch parallel streams, each starting\n"
     "from a zero state; --batch 1 scores the file as one sequence (slower).\n";
 
-/* Summed cross-entropy over B streams of ids (each predicting its next byte). */
-static recur_status score(recur_lm *lm, const int64_t *ids, size_t n, int B, int T, int V,
-                          double *total, size_t *count)
+/* Summed cross-entropy over B streams of ids (each predicting its next byte).
+ * Returns 0, or an exit status after printing the error. */
+static int score(recur_lm *lm, const int64_t *ids, size_t n, int B, int T, int V,
+                 double *total, size_t *count)
 {
     size_t stream_len = n / (size_t)B; /* >= 2 */
     *total = 0, *count = 0;
+    if ((size_t)T > stream_len - 1) /* no call reads more than a stream holds */
+        T = (int)(stream_len - 1);
     int64_t *inputs = malloc((size_t)T * (size_t)B * sizeof(int64_t));
     int64_t *targets = malloc((size_t)T * (size_t)B * sizeof(int64_t));
     if (!inputs || !targets) {
         free(inputs), free(targets);
-        return cli_out_of_memory("eval: the batch");
+        cli_error("out of memory for --batch %d x --bptt %d ids", B, T);
+        return CLI_EXIT_FAILURE;
     }
     recur_cross_entropy_options ce = recur_cross_entropy_defaults();
     ce.reduction = RECUR_REDUCE_SUM;
@@ -53,11 +57,13 @@ static recur_status score(recur_lm *lm, const int64_t *ids, size_t n, int B, int
         st = recur_lm_forward(lm, steps, B, inputs, &logits);
         if (st == RECUR_OK)
             st = recur_cross_entropy(steps * B, V, logits, targets, &ce, &loss, NULL);
-        *total += loss;
-        *count += (size_t)steps * (size_t)B;
+        if (st == RECUR_OK) {
+            *total += loss;
+            *count += (size_t)steps * (size_t)B;
+        }
     }
     free(inputs), free(targets);
-    return st;
+    return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -93,10 +99,8 @@ int cmd_eval(int argc, char **argv)
     else {
         double total;
         size_t count;
-        recur_status st = score(lm, ids, n, batch, bptt, vocab.size, &total, &count);
-        if (st != RECUR_OK)
-            rc = cli_status_error(st);
-        else {
+        rc = score(lm, ids, n, batch, bptt, vocab.size, &total, &count);
+        if (!rc) {
             double nats = total / (double)count;
             printf("%s: %zu predictions, loss %.4f nats/char, %.4f bits/char, perplexity %.3f\n",
                    text_path, count, nats, nats / log(2.0), exp(nats));

@@ -72,6 +72,8 @@ static int parse_export_options(int argc, char **argv, export_options *opt)
         return cli_error("export: MODEL.safetensors is missing (see recur export --help)");
     if (!opt->output)
         return cli_error("export: -o MODEL.onnx is missing");
+    if (cli_check_output_not_input(opt->output, opt->model))
+        return CLI_EXIT_BAD_INPUT;
     return -1;
 }
 

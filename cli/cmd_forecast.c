@@ -15,6 +15,7 @@
 #include "dist.h"
 #include "forecast_data.h"
 #include "forecast_fit.h"
+#include "io/atomic_file.h"
 
 /* ---------------------------------------------------------------- */
 /* Holdout evaluation                                                */
@@ -73,20 +74,28 @@ static int write_predictions(FILE *f, const forecast_series *fs, const size_t *o
     return ferror(f) ? -1 : 0;
 }
 
+typedef struct holdout_rows {
+    const forecast_series *fs;
+    int k;
+    const size_t *origins;
+    int64_t n;
+    const method_scores *m;
+    int methods;
+} holdout_rows;
+
 /* MODEL_DIR/holdout.csv for recur forecast plot: the history before the
  * holdout (actual only), then each holdout step with the one-step-ahead
- * forecasts of the model and the baselines. */
-static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
-                         int64_t n, const method_scores *m, int methods)
+ * forecasts of the model and the baselines (file contents, io/atomic_file.h). */
+static int write_holdout_rows(FILE *f, void *context)
 {
+    const holdout_rows *rows = context;
+    const forecast_series *fs = rows->fs;
+    const size_t *origins = rows->origins;
+    const int64_t n = rows->n;
+    const method_scores *m = rows->m;
+    const int methods = rows->methods;
     const recur_series *s = fs->series;
-    const int H = fs->data.horizon, C = s->channels, channel = s->target_index[k];
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/holdout.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
+    const int H = fs->data.horizon, C = s->channels, channel = s->target_index[rows->k];
     fprintf(f, "step,time,actual,model,naive%s\n", methods > 2 ? ",seasonal" : "");
     int64_t history = n < 1000 ? n : 1000;
     int64_t first = n ? (int64_t)origins[0] : 0;
@@ -105,11 +114,17 @@ static int write_holdout(const char *dir, const forecast_series *fs, int k, cons
             fprintf(f, ",%.9g", m[j].forecast[i * H]);
         fputc('\n', f);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
+static int write_holdout(const char *dir, const forecast_series *fs, int k, const size_t *origins,
+                         int64_t n, const method_scores *m, int methods)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/holdout.csv", dir);
+    holdout_rows rows = {fs, k, origins, n, m, methods};
+    recur_status st = recur_write_file_atomic(path, write_holdout_rows, &rows);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
 }
 
 /* The naive forecasts of recur_naive_forecast (period 1: the last value;
@@ -263,15 +278,44 @@ static recur_status save_model(const char *path, const forecaster *net,
     return st;
 }
 
-static FILE *open_csv(const char *path, const char *header)
+/* A CSV file gathered in memory and written atomically once complete, so a
+ * failed run leaves an earlier file whole. */
+typedef struct csv_buffer {
+    FILE *stream; /* open_memstream over data, NULL when not in use */
+    char *data;
+    size_t size;
+} csv_buffer;
+
+static int open_csv(csv_buffer *csv, const char *header)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        return NULL;
+    if (!(csv->stream = open_memstream(&csv->data, &csv->size)))
+        return cli_error("out of memory");
+    fputs(header, csv->stream);
+    return 0;
+}
+
+static int write_csv_data(FILE *f, void *context)
+{
+    const csv_buffer *csv = context;
+    return fwrite(csv->data, 1, csv->size, f) == csv->size ? 0 : EIO;
+}
+
+/* Closes the stream; writes the contents to path when `keep`. */
+static int close_csv(csv_buffer *csv, const char *path, int keep)
+{
+    if (!csv->stream)
+        return 0;
+    int failed = ferror(csv->stream) != 0;
+    failed |= fclose(csv->stream) != 0;
+    csv->stream = NULL;
+    int rc = keep && failed ? cli_error("%s: out of memory", path) : 0;
+    if (keep && !rc) {
+        recur_status st = recur_write_file_atomic(path, write_csv_data, csv);
+        rc = st == RECUR_OK ? 0 : cli_status_error(st);
     }
-    fputs(header, f);
-    return f;
+    free(csv->data);
+    csv->data = NULL;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -296,21 +340,20 @@ static int score_and_save(forecast_series *fs, const cli_options *o, const char 
             rc = cli_status_error(st);
     }
     char path[4200];
-    FILE *evaluation = NULL, *predictions = NULL;
-    snprintf(path, sizeof path, "%s/evaluation.csv", dir);
-    if (!rc && !(evaluation = open_csv(path, "target,method,step,mae,rmse,smape,mase,count\n")))
-        rc = CLI_EXIT_BAD_INPUT;
+    csv_buffer evaluation = {0}, predictions = {0};
+    if (!rc)
+        rc = open_csv(&evaluation, "target,method,step,mae,rmse,smape,mase,count\n");
     const char *pred_path = o->str[FC_PREDICTIONS];
-    if (!rc && pred_path &&
-        !(predictions = open_csv(pred_path, d->target_count > 1 ? "target,time,step,actual,forecast\n"
-                                                                : "time,step,actual,forecast\n")))
-        rc = CLI_EXIT_BAD_INPUT;
+    if (!rc && pred_path)
+        rc = open_csv(&predictions, d->target_count > 1 ? "target,time,step,actual,forecast\n"
+                                                        : "time,step,actual,forecast\n");
     for (int k = 0; !rc && k < d->target_count; k++)
-        rc = score_target(fs, o, dir, k, test, n_test, out, evaluation, predictions);
-    if (evaluation && fclose(evaluation) != 0 && !rc)
-        rc = cli_error("%s/evaluation.csv: cannot write", dir);
-    if (predictions && fclose(predictions) != 0 && !rc)
-        rc = cli_error("%s: cannot write", pred_path);
+        rc = score_target(fs, o, dir, k, test, n_test, out, evaluation.stream, predictions.stream);
+    snprintf(path, sizeof path, "%s/evaluation.csv", dir);
+    int closed = close_csv(&evaluation, path, !rc);
+    rc = rc ? rc : closed;
+    closed = close_csv(&predictions, pred_path, !rc);
+    rc = rc ? rc : closed;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (!rc) {
         recur_status st = save_model(path, net, fs, o);
@@ -375,6 +418,8 @@ static int forecast_train(int argc, char **argv)
         return cli_error("forecast train: --target COL is missing");
     if (o.str[FC_TIME] && o.str[FC_TIME_COLS])
         return cli_error("forecast train: give --time or --time-cols, not both");
+    if (cli_check_output_not_input(o.str[FC_PREDICTIONS], o.positional[0]))
+        return CLI_EXIT_BAD_INPUT;
     if (dist_quiet_other_ranks() != 0) /* rank 0 reports and writes the files */
         return cli_error("forecast train: rank %d: cannot silence stdout", dist_rank());
     const char *dir = o.str[FC_OUTPUT];
@@ -418,6 +463,35 @@ static int read_fill_means(const recur_st_file *file, double **means, int *count
     return 0;
 }
 
+typedef struct forecast_rows {
+    const forecast_series *fs;
+    const float *values; /* [horizon of the model, targets] */
+    int steps;           /* rows to write */
+} forecast_rows;
+
+/* time,TARGET... rows after the end of the data as file contents
+ * (io/atomic_file.h). */
+static int write_forecast_rows(FILE *f, void *context)
+{
+    const forecast_rows *rows = context;
+    const forecast_data *d = &rows->fs->data;
+    const recur_series *s = rows->fs->series;
+    fputs("time", f);
+    for (int k = 0; k < d->target_count; k++)
+        fprintf(f, ",%s", s->names[d->targets[k]]);
+    fputc('\n', f);
+    int64_t end = s->times[d->steps - 1];
+    for (int h = 0; h < rows->steps; h++) {
+        char when[48];
+        recur_time_format(recur_freq_add(end, s->freq, h + 1), s->freq, when, sizeof when);
+        fputs(when, f);
+        for (int k = 0; k < d->target_count; k++)
+            fprintf(f, ",%.9g", rows->values[h * d->target_count + k]);
+        fputc('\n', f);
+    }
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 static int forecast_predict_cmd(int argc, char **argv)
 {
     enum { P_OUTPUT, P_HORIZON };
@@ -438,6 +512,9 @@ static int forecast_predict_cmd(int argc, char **argv)
         return cli_error("forecast predict: -o OUT.csv is missing");
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", p.positional[0]);
+    if (cli_check_output_not_input(p.str[P_OUTPUT], p.positional[1]) ||
+        cli_check_output_not_input(p.str[P_OUTPUT], path))
+        return CLI_EXIT_BAD_INPUT;
     recur_st_file *file = NULL;
     forecaster net = {0};
     recur_scaler *scaler = NULL;
@@ -492,31 +569,12 @@ static int forecast_predict_cmd(int argc, char **argv)
         if (st != RECUR_OK)
             rc = cli_status_error(st);
     }
-    FILE *f = NULL;
     if (!rc) {
-        snprintf(path, sizeof path, "%s.tmp", p.str[P_OUTPUT]);
-        if (!(f = fopen(path, "w")))
-            rc = cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
-    if (!rc) {
-        fputs("time", f);
-        for (int k = 0; k < d->target_count; k++)
-            fprintf(f, ",%s", fs.series->names[d->targets[k]]);
-        fputc('\n', f);
-        int64_t end = fs.series->times[d->steps - 1];
-        for (int h = 0; h < H; h++) {
-            char when[48];
-            recur_time_format(recur_freq_add(end, fs.series->freq, h + 1), fs.series->freq, when,
-                              sizeof when);
-            fputs(when, f);
-            for (int k = 0; k < d->target_count; k++)
-                fprintf(f, ",%.9g", out[h * d->target_count + k]);
-            fputc('\n', f);
-        }
-        if (fclose(f) != 0 || rename(path, p.str[P_OUTPUT]) != 0) {
-            remove(path);
-            rc = cli_error("%s: cannot write: %s", p.str[P_OUTPUT], strerror(errno));
-        } else
+        forecast_rows rows = {&fs, out, H};
+        st = recur_write_file_atomic(p.str[P_OUTPUT], write_forecast_rows, &rows);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        else
             printf("wrote %d forecast steps to %s\n", H, p.str[P_OUTPUT]);
     }
     free(out);

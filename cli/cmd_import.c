@@ -75,6 +75,8 @@ int cmd_import(int argc, char **argv)
         return cli_error("import: --cell lstm|gru is missing");
     if (!output)
         return cli_error("import: -o OUT.safetensors is missing");
+    if (cli_check_output_not_input(output, input))
+        return CLI_EXIT_BAD_INPUT;
     recur_keras_options options;
     if (!strcmp(cell, "lstm"))
         options = recur_keras_options_default(RECUR_LSTM);

@@ -104,6 +104,8 @@ static int parse_plot_options(int argc, char **argv, plot_options *opt)
         return cli_error("plot: METRICS.csv is missing (see recur plot --help)");
     if (!opt->output)
         return cli_error("plot: -o OUT.png is missing");
+    if (cli_check_output_not_input(opt->output, opt->csv))
+        return CLI_EXIT_BAD_INPUT;
     return -1;
 }
 

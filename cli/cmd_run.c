@@ -75,6 +75,10 @@ static int parse_run_options(int argc, char **argv, run_options *opt)
         return cli_error("run: --input IN.safetensors is missing");
     if (!opt->output)
         return cli_error("run: --output OUT.safetensors is missing");
+    if (cli_check_output_not_input(opt->output, opt->model) ||
+        cli_check_output_not_input(opt->output, opt->input) ||
+        cli_check_output_not_input(opt->output, opt->grad_output))
+        return CLI_EXIT_BAD_INPUT;
     return -1;
 }
 

@@ -13,6 +13,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "heatmap.h"
+#include "io/atomic_file.h"
 #include "options.h"
 #include "seq2seq_dates.h"
 
@@ -493,6 +494,8 @@ static int s2s_train(int argc, char **argv)
         return cli_error("seq2seq train: DATA.tsv is missing (see recur seq2seq --help)");
     if (!o.str[S2_OUTPUT])
         return cli_error("seq2seq train: -o MODEL is missing");
+    if (cli_check_output_not_input(o.str[S2_OUTPUT], o.positional[0]))
+        return CLI_EXIT_BAD_INPUT;
     int attention = cli_options_choice(&o, S2_ATTENTION);
     if (attention == 2 && o.num[S2_BIDIRECTIONAL])
         return cli_error("seq2seq train: --attention dot needs --bidirectional 0 (use general)");
@@ -746,6 +749,8 @@ static int s2s_translate(int argc, char **argv)
     rc = 0;
     if (!o.positional_count)
         rc = cli_error("seq2seq translate: MODEL is missing (see recur seq2seq --help)");
+    if (!rc && cli_check_output_not_input(o.str[S2_ATTENTION_MAP], o.positional[0]))
+        rc = CLI_EXIT_BAD_INPUT;
     if (!rc && sample && o.num[S2_BEAM] >= 1)
         rc = cli_error("seq2seq translate: --sample and --beam exclude each other");
     if (!rc && !sample && (o.given[S2_TEMPERATURE] || o.given[S2_TOP_K]))
@@ -809,6 +814,24 @@ static int s2s_translate(int argc, char **argv)
 /* make-dates                                                        */
 /* ---------------------------------------------------------------- */
 
+typedef struct dates_request {
+    long count;
+    uint64_t seed;
+} dates_request;
+
+/* The TSV lines of make-dates as file contents (io/atomic_file.h). */
+static int write_dates(FILE *f, void *context)
+{
+    const dates_request *request = context;
+    uint64_t rng = request->seed * 0x2545f4914f6cdd1dULL + 17;
+    for (long i = 0; i < request->count; i++) {
+        char source[96], target[16];
+        s2s_make_date(&rng, source, sizeof source, target, sizeof target);
+        fprintf(f, "%s\t%s\n", source, target);
+    }
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 static int s2s_make_dates(int argc, char **argv)
 {
     cli_options o;
@@ -823,21 +846,10 @@ static int s2s_make_dates(int argc, char **argv)
         return CLI_EXIT_BAD_INPUT;
     if (!o.str[S2_OUTPUT])
         return cli_error("seq2seq make-dates: -o FILE.tsv is missing");
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", o.str[S2_OUTPUT]);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
-    uint64_t rng = (uint64_t)o.num[S2_SEED] * 0x2545f4914f6cdd1dULL + 17;
-    for (long i = 0; i < n; i++) {
-        char source[96], target[16];
-        s2s_make_date(&rng, source, sizeof source, target, sizeof target);
-        fprintf(f, "%s\t%s\n", source, target);
-    }
-    if (fclose(f) != 0 || rename(tmp, o.str[S2_OUTPUT]) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", o.str[S2_OUTPUT], strerror(errno));
-    }
+    dates_request request = {n, (uint64_t)o.num[S2_SEED]};
+    recur_status st = recur_write_file_atomic(o.str[S2_OUTPUT], write_dates, &request);
+    if (st != RECUR_OK)
+        return cli_status_error(st);
     printf("wrote %ld dates to %s\n", n, o.str[S2_OUTPUT]);
     return 0;
 }

@@ -13,8 +13,23 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "io/atomic_file.h"
 
 #define PI 3.14159265358979323846
+
+static cairo_status_t write_png_chunk(void *closure, const unsigned char *data,
+                                      unsigned int length)
+{
+    return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS
+                                                      : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* The PNG of a surface as file contents (io/atomic_file.h). */
+static int write_png(FILE *file, void *surface)
+{
+    cairo_status_t st = cairo_surface_write_to_png_stream(surface, write_png_chunk, file);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
+}
 
 static double text_width(cairo_t *cr, const char *text)
 {
@@ -102,17 +117,10 @@ int cli_heatmap(const char *path, const char *title, const char *const *row_labe
         cairo_restore(cr);
     }
     cairo_destroy(cr);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    cairo_status_t st = cairo_surface_write_to_png(surface, tmp);
+    recur_status st = recur_write_file_atomic(path, write_png, surface);
     cairo_surface_destroy(surface);
     /* Releases cairo's and fontconfig's caches, so leak checkers see none. */
     cairo_debug_reset_static_data();
     FcFini();
-    if (st != CAIRO_STATUS_SUCCESS || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write the attention map: %s", path,
-                         st != CAIRO_STATUS_SUCCESS ? cairo_status_to_string(st) : strerror(errno));
-    }
-    return 0;
+    return st == RECUR_OK ? 0 : cli_status_error(st);
 }

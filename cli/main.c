@@ -1,5 +1,6 @@
 /* recur: train and run recurrent neural networks. Dispatches subcommands. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,16 +50,8 @@ static int run_distributed(int (*command)(int, char **), int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    /* Past a file-size limit (ulimit -f) a write then fails with EFBIG and is
-     * reported like a full disk, instead of the signal killing the process. */
-    signal(SIGXFSZ, SIG_IGN);
-    if (argc < 2) {
-        fputs(main_usage, stderr);
-        return CLI_EXIT_BAD_INPUT;
-    }
-    cli_threads_init(0);
     const char *command = argv[1];
     if (!strcmp(command, "-h") || !strcmp(command, "--help") || !strcmp(command, "help")) {
         fputs(main_usage, stdout);
@@ -91,4 +84,31 @@ int main(int argc, char **argv)
     if (!strcmp(command, "import"))
         return cmd_import(argc - 1, argv + 1);
     return cli_error("unknown command '%s' (see recur --help)", command);
+}
+
+/* What a command printed (text, a report, predictions) must reach its
+ * destination: a full disk or a closed pipe reading stdout is an error, not
+ * a silent success. */
+static int check_stdout(void)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    failed |= ferror(stdout) != 0;
+    if (!failed)
+        return CLI_EXIT_OK;
+    return cli_error("cannot write the output: %s", errno ? strerror(errno) : "write error");
+}
+
+int main(int argc, char **argv)
+{
+    /* Past a file-size limit (ulimit -f) a write then fails with EFBIG and is
+     * reported like a full disk, instead of the signal killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    cli_threads_init(0);
+    int rc = dispatch(argc, argv);
+    return rc == CLI_EXIT_OK ? check_stdout() : rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "io/atomic_file.h"
 
 struct metrics_csv {
     FILE *file;
@@ -42,28 +43,34 @@ static char *kept_rows(const char *path, long keep_through_step)
     return kept;
 }
 
+typedef struct metrics_start {
+    const char *kept; /* an earlier run's rows, or NULL */
+    const char *const *columns;
+    int count;
+} metrics_start;
+
+/* The header (or the kept rows) as file contents (io/atomic_file.h). */
+static int write_metrics_start(FILE *f, void *context)
+{
+    const metrics_start *start = context;
+    if (start->kept)
+        fputs(start->kept, f);
+    else
+        for (int i = 0; i < start->count; i++)
+            fprintf(f, "%s%s", start->columns[i], i + 1 < start->count ? "," : "\n");
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 int metrics_csv_open(const char *path, const char *const *columns, int count,
                      long keep_through_step, metrics_csv **out)
 {
     *out = NULL;
     char *kept = keep_through_step >= 0 ? kept_rows(path, keep_through_step) : NULL;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        free(kept);
-        return cli_error("%s: cannot write: %s", tmp, strerror(errno));
-    }
-    if (kept)
-        fputs(kept, f);
-    else
-        for (int i = 0; i < count; i++)
-            fprintf(f, "%s%s", columns[i], i + 1 < count ? "," : "\n");
+    metrics_start start = {kept, columns, count};
+    recur_status st = recur_write_file_atomic(path, write_metrics_start, &start);
     free(kept);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cli_error("%s: cannot write: %s", path, strerror(errno));
-    }
+    if (st != RECUR_OK)
+        return cli_status_error(st);
     metrics_csv *csv = calloc(1, sizeof *csv);
     if (!csv || !(csv->file = fopen(path, "a"))) {
         free(csv);

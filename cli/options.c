@@ -36,6 +36,24 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
+/* Options whose value names a file or folder, or is a list that cannot be
+ * empty: an empty value (`-o "$UNSET"`) is refused at once rather than found
+ * after a whole training run, or (grids) taken for an empty list. Column
+ * names may be empty (pandas' unnamed index column), and so may --features
+ * (no features) and titles. */
+static int must_not_be_empty(const char *flag)
+{
+    static const char *const flags[] = {
+        "output",     "checkpoint-dir", "metrics",     "tensorboard", "resume",
+        "predictions", "json",          "attention-map", "idx-images", "idx-labels",
+        "test-images", "test-labels",   "lines",       "hidden-grid", "lookback-grid",
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (!strcmp(flag, flags[i]))
+            return 1;
+    return 0;
+}
+
 /* Stores text as the option's value; prints an error and returns 2 if bad.
  * `origin` prefixes the flag in messages. */
 static int set_value(cli_options *o, const cli_option *s, const char *text, const char *origin)
@@ -44,6 +62,8 @@ static int set_value(cli_options *o, const cli_option *s, const char *text, cons
     snprintf(flag, sizeof flag, "%s--%s", origin, s->flag);
     switch (s->kind) {
     case OPTION_PATH:
+        if (!text[0] && must_not_be_empty(s->flag))
+            return cli_error("%s: the value is empty", flag);
         o->str[s->id] = text;
         return 0;
     case OPTION_CHOICE:

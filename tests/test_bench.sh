@@ -88,5 +88,13 @@ expect_error "zero threads" --threads 0
 expect_error "missing value" --layers
 expect_error "unwritable JSON file" --cell rnn-tanh --hidden 4 --batch 1 --seq 2 --seconds 0.001 \
   --json "$dir/no/such/dir/out.json"
+expect_error "empty JSON file name" --cell rnn-tanh --hidden 4 --batch 1 --seq 2 --seconds 0.001 --json ""
+expect_error "JSON file that is a folder" --cell rnn-tanh --hidden 4 --batch 1 --seq 2 --seconds 0.001 \
+  --json "$dir"
+# a run that fails (out of memory) leaves an earlier JSON file whole
+echo precious >"$dir/keep.json"
+"$recur" bench --cell lstm --hidden 1 --input 1 --batch 1048576 --seq 1048576 --seconds 0.001 \
+  --json "$dir/keep.json" >/dev/null 2>&1
+[[ $(cat "$dir/keep.json") == precious ]] && ok || bad "a failed bench emptied the earlier --json file"
 
 finish test_bench

@@ -80,6 +80,27 @@ expect_error "grad_output of the wrong shape" run "$model" --input "$input" --ou
 echo precious >"$dir/keep.safetensors"
 expect_error "bad input keeps old output" run "$model" --input "$dir/wrong_i.safetensors" --output "$dir/keep.safetensors"
 [[ "$(cat "$dir/keep.safetensors")" == precious ]] && ok || bad "existing output was overwritten"
+expect_error "empty output name" run "$model" --input "$input" --output ""
+expect_error "empty output name" export "$model" -o ""
 expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
+
+# --- an output that is one of the inputs is refused, the input kept ---
+# (another spelling and a hard link name the same file)
+cp "$input" "$dir/in_copy.safetensors" && ln -f "$model" "$dir/model_link.safetensors"
+expect_error "output = input" run "$model" --input "$dir/in_copy.safetensors" --output "$dir/./in_copy.safetensors"
+expect_error "output = model (hard link)" run "$model" --input "$input" --output "$dir/model_link.safetensors"
+expect_error "export over its model" export "$dir/model_link.safetensors" -o "$model"
+expect_error "import over its weights" import "$dir/in_copy.safetensors" --cell lstm -o "$dir/in_copy.safetensors"
+cmp -s "$input" "$dir/in_copy.safetensors" && cmp -s "$model" "$dir/model_link.safetensors" && ok ||
+  bad "an input was overwritten by the output"
+
+# --- what a command prints must arrive: a full device on stdout is an error ---
+if [[ -w /dev/full ]]; then
+  "$recur" run --help >/dev/full 2>"$dir/stderr"
+  [[ $? -eq 2 && $(wc -l <"$dir/stderr") -eq 1 ]] && grep -q "cannot write the output" "$dir/stderr" && ok ||
+    bad "stdout on /dev/full: $(cat "$dir/stderr")"
+  "$recur" export "$model" -o "$dir/m.onnx" >/dev/full 2>"$dir/stderr"
+  [[ $? -eq 2 && $(wc -l <"$dir/stderr") -eq 1 ]] && ok || bad "export's report on /dev/full: $(cat "$dir/stderr")"
+fi
 
 finish test_cli

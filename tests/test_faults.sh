@@ -24,6 +24,23 @@ cmp -s "$dir/before.safetensors" "$dir/m.ckpt/last.safetensors" && ok ||
 "$recur" generate "$dir/m.ckpt/last.safetensors" --prime " " --length 5 >/dev/null && ok ||
   bad "disk full: the last checkpoint does not load"
 
+# metrics.csv goes through a uniquely named temporary file: a user's
+# METRICS.tmp beside it is left alone.
+echo mine >"$dir/user_metrics.csv.tmp"
+"$recur" train "${args[@]}" --steps 10 -o "$dir/u.safetensors" --metrics "$dir/user_metrics.csv" >/dev/null 2>&1
+[[ $(cat "$dir/user_metrics.csv.tmp") == mine && $(wc -l <"$dir/user_metrics.csv") -eq 2 ]] && ok ||
+  bad "metrics.csv: an existing METRICS.tmp was overwritten, or no rows"
+
+# eval with a --batch x --bptt far beyond the text: its buffers are sized by
+# what a stream holds, not by --bptt (under a 4 GB address-space limit, where
+# the build allows one: ASan's shadow memory does not fit).
+if (ulimit -v 4000000; "$recur" --version) >/dev/null 2>&1; then
+  (ulimit -v 4000000; "$recur" eval "$dir/m.safetensors" --text "$dir/text.txt" --batch 65536 --bptt 65536 \
+     >"$dir/eval.out" 2>"$dir/eval.err")
+  [[ $? -eq 0 ]] && grep -q " 65536 predictions" "$dir/eval.out" && ok ||
+    bad "eval --batch 65536 --bptt 65536: $(cat "$dir/eval.err")"
+fi
+
 # An output folder that cannot be written (read-only for a normal user; as
 # root, whom permissions do not stop, a folder under /proc).
 if [[ $(id -u) -ne 0 ]]; then

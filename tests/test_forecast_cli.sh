@@ -179,5 +179,22 @@ expect_error "unknown subcommand" forecast fit
 expect_error "plot without a model" forecast plot "$dir/nope" -o "$dir/x.png"
 expect_error "predict without a model" forecast predict "$dir/nope" "$dir/data.csv" -o "$dir/x.csv"
 expect_error "predict with other columns" forecast predict "$dir/model" "$dir/badtime.csv" -o "$dir/x.csv"
+echo mine >"$dir/next.csv.tmp"
+"$recur" forecast predict "$dir/model" "$dir/data.csv" -o "$dir/next.csv" >/dev/null
+[[ $(cat "$dir/next.csv.tmp") == mine && $(wc -l <"$dir/next.csv") -eq 4 ]] && ok ||
+  bad "predict: an existing OUT.tmp was overwritten, or no forecast"
+# a run that fails on a full disk (a 8 KiB file-size limit) leaves an
+# earlier --predictions file whole
+echo precious >"$dir/keep.csv"
+(trap '' XFSZ; ulimit -f 8; "$recur" forecast train "$dir/data.csv" --target load --time time --holdout 200 \
+   --epochs 1 --hidden 4 --predictions "$dir/keep.csv" -o "$dir/full" >/dev/null 2>"$dir/full.err")
+[[ $? -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.csv") == precious ]] &&
+  grep -q "File too large" "$dir/full.err" && ok || bad "full disk: $(cat "$dir/full.err"), --predictions file: $(head -c 80 "$dir/keep.csv")"
+expect_error "empty --hidden-grid" forecast tune "$dir/data.csv" --target load --time time --hidden-grid ""
+expect_error "empty -o" forecast predict "$dir/model" "$dir/data.csv" -o ""
+cp "$dir/data.csv" "$dir/same.csv"
+expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
+expect_error "train --predictions = DATA" forecast train "$dir/same.csv" --target load --time time --predictions "$dir/same.csv" -o "$dir/m2"
+cmp -s "$dir/data.csv" "$dir/same.csv" && ok || bad "an output replaced the data file"
 
 finish test_forecast_cli

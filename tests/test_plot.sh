@@ -68,6 +68,9 @@ expect_error "missing csv" plot -o "$dir/x.png"
 expect_error "missing -o" plot "$csv"
 expect_error "unknown flag" plot "$csv" -o "$dir/x.png" --fast
 expect_error "flag without value" plot "$csv" -o
+cp "$csv" "$dir/same.csv"
+expect_error "output = input" plot "$dir/same.csv" -o "$dir/same.csv"
+cmp -s "$csv" "$dir/same.csv" && ok || bad "plot -o over its input replaced the CSV file"
 expect_error "extra argument" plot "$csv" other.csv -o "$dir/x.png"
 expect_error "width not a number" plot "$csv" -o "$dir/x.png" --width wide
 expect_error "width too small" plot "$csv" -o "$dir/x.png" --width 10

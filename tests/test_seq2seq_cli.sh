@@ -102,5 +102,30 @@ expect_error "MODEL is missing" seq2seq translate
 expect_error "N" seq2seq make-dates abc -o "$dir/x.tsv"
 expect_error "-o FILE.tsv is missing" seq2seq make-dates 5
 expect_error "unknown command" seq2seq frobnicate
+cp "$dir/test.tsv" "$dir/same.tsv"
+expect_error "the output is the input" seq2seq train "$dir/same.tsv" --epochs 1 -o "$dir/same.tsv"
+cmp -s "$dir/test.tsv" "$dir/same.tsv" && ok || bad "seq2seq train -o over its data replaced it"
+# outputs go through a uniquely named temporary file: a user's OUT.tmp is not
+# overwritten (make-dates, the attention map)
+echo mine >"$dir/kept.tsv.tmp" && echo mine >"$dir/kept.png.tmp"
+"$recur" seq2seq make-dates 5 -o "$dir/kept.tsv" >/dev/null
+echo "3 March 1998" | "$recur" seq2seq translate "$dir/dates.safetensors" --attention-map "$dir/kept.png" >/dev/null
+[[ $(cat "$dir/kept.tsv.tmp") == mine && $(cat "$dir/kept.png.tmp") == mine && -s "$dir/kept.png" &&
+   $(wc -l <"$dir/kept.tsv") -eq 5 ]] && ok || bad "an existing OUT.tmp file was overwritten"
+# out of memory (a 30 MB source line under a 300 MB address-space limit, where
+# the build allows one: not under ASan): one line that says so, exit 1
+if (ulimit -v 300000; "$recur" --version) >/dev/null 2>&1; then
+  { head -c 30000000 /dev/zero | tr '\0' 1; echo; } >"$dir/huge_line.txt"
+  (ulimit -v 300000; "$recur" seq2seq translate "$dir/dates.safetensors" <"$dir/huge_line.txt" \
+     >/dev/null 2>"$dir/nomem.err")
+  [[ $? -eq 1 && $(wc -l <"$dir/nomem.err") -eq 1 ]] && grep -q "^recur: error: .*out of memory" "$dir/nomem.err" &&
+    ok || bad "out of memory: $(cat "$dir/nomem.err")"
+  rm -f "$dir/huge_line.txt"
+fi
+cp "$dir/dates.safetensors" "$dir/same.safetensors"
+echo "3 March 1998" | "$recur" seq2seq translate "$dir/same.safetensors" --attention-map "$dir/same.safetensors" \
+  >/dev/null 2>"$dir/same.err"
+[[ $? -eq 2 && $(wc -l <"$dir/same.err") -eq 1 ]] && cmp -s "$dir/dates.safetensors" "$dir/same.safetensors" &&
+  ok || bad "translate --attention-map over its model: $(cat "$dir/same.err")"
 
 finish test_seq2seq_cli

@@ -100,6 +100,9 @@ else
 fi
 
 expect_error "missing --text" train --steps 1
+# an empty file name (-o "$UNSET") is refused before training, no .ckpt folder made
+(cd "$dir" && expect_error "empty -o" train --text "$dir/text.txt" --steps 1 -o "")
+[[ ! -e "$dir/.ckpt" ]] && ok || bad "train -o '': a .ckpt folder was made"
 expect_error "missing text file" train --text "$dir/nope.txt"
 expect_error "bad --hidden" train --text "$dir/text.txt" --hidden zero
 expect_error "bad --cell" train --text "$dir/text.txt" --cell transformer
