@@ -266,8 +266,11 @@ static recur_status chunk_loss_cuda(trainer *t, int T, int B, float *loss)
     return recur_cuda_memcpy(loss, t->device_scalars, sizeof *loss, RECUR_DEVICE_TO_HOST);
 }
 
-/* Mean cross-entropy over the validation streams, from a fresh state, in
- * eval mode; the training's carried state is kept aside and restored. */
+/* Mean cross-entropy over every prediction of the validation streams (as
+ * recur eval scores them: --bptt chunks, the last one shorter), from a fresh
+ * state, in eval mode; the training's carried state is kept aside and
+ * restored. Chunk means are weighted by their length in --bptt units, so
+ * full chunks count 1 each (the mean of their means). */
 static recur_status validate(trainer *t, double *mean_loss)
 {
     const int T = (int)t->options->num[OPT_BPTT], B = shard.batch;
@@ -276,18 +279,19 @@ static recur_status validate(trainer *t, double *mean_loss)
     int carried_batch = recur_lm_get_state(t->lm, t->carried_state);
     recur_lm_set_training(t->lm, 0);
     CLI_TRY(recur_lm_set_state(t->lm, 0, NULL));
-    double total = 0;
-    long chunks = 0;
-    for (size_t pos = 0; pos + (size_t)T < stream_len; pos += (size_t)T, chunks++) {
+    double total = 0, weight = 0;
+    for (size_t pos = 0; pos + 1 < stream_len; pos += (size_t)T) {
+        const int steps = stream_len - 1 - pos < (size_t)T ? (int)(stream_len - 1 - pos) : T;
         float loss;
-        fill_chunk(streams, stream_len, T, B, pos, t->inputs, t->targets);
-        CLI_TRY(t->device == RECUR_DEVICE_CUDA ? chunk_loss_cuda(t, T, B, &loss)
-                                               : chunk_loss_cpu(t, T, B, &loss));
-        total += loss;
+        fill_chunk(streams, stream_len, steps, B, pos, t->inputs, t->targets);
+        CLI_TRY(t->device == RECUR_DEVICE_CUDA ? chunk_loss_cuda(t, steps, B, &loss)
+                                               : chunk_loss_cpu(t, steps, B, &loss));
+        const double chunk_weight = steps == T ? 1.0 : (double)steps / (double)T;
+        total += chunk_weight * loss, weight += chunk_weight;
     }
-    dist_allreduce_sum_double(&total, 1); /* every rank: the same number of chunks */
+    dist_allreduce_sum_double(&total, 1); /* every rank: the same chunks */
     dist_broadcast(&total, sizeof total);  /* rank 0's sum: the same decisions everywhere */
-    *mean_loss = chunks ? total / (double)chunks / (double)shard.size : NAN;
+    *mean_loss = weight > 0 ? total / weight / (double)shard.size : NAN;
     return recur_lm_set_state(t->lm, carried_batch, t->carried_state);
 }
 
@@ -690,7 +694,7 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
     const long steps = (long)o->num[OPT_STEPS], interval = (long)o->num[OPT_EVAL_INTERVAL];
     const long stop_at = (long)o->num[OPT_STOP_AT];
     const double time_limit = o->num[OPT_TIME_LIMIT];
-    const int can_validate = t->val_n / (size_t)o->num[OPT_BATCH] > (size_t)o->num[OPT_BPTT];
+    const int can_validate = t->val_n / (size_t)o->num[OPT_BATCH] >= 2; /* one prediction */
     double val_loss = NAN;
     float loss = NAN;
     int stop = stopped_early(t);
@@ -855,6 +859,12 @@ int cmd_train(int argc, char **argv)
     if (dist_quiet_other_ranks() != 0) { /* rank 0 reports */
         recur_st_close(resume_from);
         return cli_error("train: rank %d: cannot silence stdout", shard.rank);
+    }
+    /* nothing the run writes may replace the text it reads */
+    if (cli_check_output_not_input(o.str[OPT_OUTPUT], o.str[OPT_TEXT]) ||
+        (o.str[OPT_METRICS] && cli_check_output_not_input(o.str[OPT_METRICS], o.str[OPT_TEXT]))) {
+        recur_st_close(resume_from);
+        return CLI_EXIT_BAD_INPUT;
     }
     unsigned char *text;
     size_t n;

@@ -104,6 +104,19 @@ expect_error "missing --text" train --steps 1
 (cd "$dir" && expect_error "empty -o" train --text "$dir/text.txt" --steps 1 -o "")
 [[ ! -e "$dir/.ckpt" ]] && ok || bad "train -o '': a .ckpt folder was made"
 expect_error "missing text file" train --text "$dir/nope.txt"
+# nothing the run writes may replace its text
+cp "$dir/text.txt" "$dir/keep.txt"
+expect_error "-o the text" train --text "$dir/keep.txt" --steps 1 -o "$dir/keep.txt"
+expect_error "--metrics the text" train --text "$dir/keep.txt" --steps 1 --metrics "$dir/keep.txt"
+cmp -s "$dir/text.txt" "$dir/keep.txt" && ok || bad "a refused run changed its text"
+# a validation part shorter than --bptt per stream is still scored (the last
+# chunk shorter, as recur eval reads it): val losses, a best checkpoint
+head -c 600 "$dir/text.txt" >"$dir/small.txt"
+"$recur" train --text "$dir/small.txt" --hidden 16 --embed 8 --batch 4 --bptt 32 --steps 20 \
+  --eval-interval 10 -o "$dir/small.safetensors" >"$dir/small.log" 2>&1 &&
+  [[ -s "$dir/small.ckpt/best.safetensors" ]] &&
+  ! grep -qi 'nan' "$dir/small.ckpt/metrics.csv" && ok ||
+  bad "small validation part: $(tail -1 "$dir/small.log"); $(tail -1 "$dir/small.ckpt/metrics.csv" 2>&1)"
 expect_error "bad --hidden" train --text "$dir/text.txt" --hidden zero
 expect_error "bad --cell" train --text "$dir/text.txt" --cell transformer
 expect_error "unknown train flag" train --text "$dir/text.txt" --fast 1
