@@ -191,6 +191,13 @@ echo precious >"$dir/keep.csv"
 [[ $? -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.csv") == precious ]] &&
   grep -q "File too large" "$dir/full.err" && ok || bad "full disk: $(cat "$dir/full.err"), --predictions file: $(head -c 80 "$dir/keep.csv")"
 expect_error "empty --hidden-grid" forecast tune "$dir/data.csv" --target load --time time --hidden-grid ""
+# a grid holds 1 to 16 values: a 17th or a trailing comma is refused (they
+# were dropped: the 17th silently, "4," tuned 4 alone)
+expect_error "17 --hidden-grid values" forecast tune "$dir/data.csv" --target load --time time \
+  --epochs 1 --folds 1 --lookback-grid 12 --hidden-grid "$(seq -s, 1 17)"
+grep -q "more than 16 values" "$dir/stderr" && ok || bad "17 grid values: $(cat "$dir/stderr")"
+expect_error "--lookback-grid with a trailing comma" forecast tune "$dir/data.csv" --target load \
+  --time time --epochs 1 --folds 1 --hidden-grid 4 --lookback-grid "12,"
 expect_error "empty -o" forecast predict "$dir/model" "$dir/data.csv" -o ""
 cp "$dir/data.csv" "$dir/same.csv"
 expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
