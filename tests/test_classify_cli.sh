@@ -67,6 +67,13 @@ cut -d, -f2- "$dir/reviews.csv" | sed 's/,[a-z]*$//' >/dev/null
 awk -F, 'NR > 1 { want = (NR % 2 == 0) ? "negative" : "positive"; if ($1 == want) right++ } END { exit !(right >= 570) }' \
   "$dir/pred.csv" && ok || bad "predictions not in input order or wrong"
 
+# an empty text is an example without tokens (UBSan, under scripts/test.sh
+# --sanitize, reported the memcpy of its NULL token list)
+printf 'id,review\n1,\n2,good film\n' >"$dir/empty_text.csv"
+"$recur" classify predict "$dir/model.safetensors" "$dir/empty_text.csv" --text review \
+  -o "$dir/empty_pred.csv" >"$dir/empty.log" 2>&1 && [[ $(wc -l <"$dir/empty_pred.csv") -eq 3 ]] && ok ||
+  bad "predict with an empty text: $(tail -3 "$dir/empty.log")"
+
 # attention pooling and its map
 "$recur" "${args[@]}" --pool attention -o "$dir/attn.safetensors" >/dev/null 2>&1 || bad "train --pool attention"
 "$recur" classify eval "$dir/attn.safetensors" "$dir/reviews.csv" --text review --label label \
