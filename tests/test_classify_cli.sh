@@ -74,6 +74,43 @@ printf 'id,review\n1,\n2,good film\n' >"$dir/empty_text.csv"
   -o "$dir/empty_pred.csv" >"$dir/empty.log" 2>&1 && [[ $(wc -l <"$dir/empty_pred.csv") -eq 3 ]] && ok ||
   bad "predict with an empty text: $(tail -3 "$dir/empty.log")"
 
+# an output naming an input (the data, the model, a --lines file, another
+# spelling) is refused before any work, and the input kept
+cp "$dir/reviews.csv" "$dir/keep_data.csv"
+cp "$dir/model.safetensors" "$dir/keep_model.safetensors"
+printf 'good film\n' >"$dir/keep_pos.txt"
+expect_error "predict -o DATA" classify predict "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review -o "$dir/keep_data.csv"
+expect_error "predict -o MODEL" classify predict "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review -o "$dir/keep_model.safetensors"
+expect_error "eval --json DATA" classify eval "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review --label label --json "$dir/../$(basename "$dir")/keep_data.csv"
+expect_error "eval --json on a --lines file" classify eval "$dir/keep_model.safetensors" \
+  --lines "$dir/keep_pos.txt=positive" --json "$dir/keep_pos.txt"
+expect_error "train -o on a --lines file" classify train --lines "$dir/keep_pos.txt=a,$dir/pos.txt=b" \
+  -o "$dir/keep_pos.txt"
+expect_error "train -o DATA" classify train "$dir/keep_data.csv" --text review --label label \
+  -o "$dir/keep_data.csv"
+cmp -s "$dir/reviews.csv" "$dir/keep_data.csv" && cmp -s "$dir/model.safetensors" "$dir/keep_model.safetensors" &&
+  [[ $(cat "$dir/keep_pos.txt") == "good film" ]] && ok || bad "an output replaced an input"
+# outputs are written atomically: a user's PRED.csv.tmp is left alone, and a
+# failed write (a full disk) leaves an earlier --json report or PRED.csv whole
+echo precious >"$dir/pred.csv.tmp"
+"$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review -o "$dir/pred.csv" >/dev/null 2>&1 &&
+  [[ $(cat "$dir/pred.csv.tmp") == precious && $(wc -l <"$dir/pred.csv") -eq 601 ]] && ok ||
+  bad "predict: a user's PRED.csv.tmp was overwritten, or no predictions"
+echo precious >"$dir/keep.json"
+echo precious >"$dir/keep_pred.csv"
+# (a 0-byte file-size limit: the error line goes through a pipe)
+(trap '' XFSZ; ulimit -f 0; "$recur" classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review \
+   --label label --json "$dir/keep.json" 2>&1 >/dev/null) | cat >"$dir/full.err"
+[[ ${PIPESTATUS[0]} -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.json") == precious ]] && ok ||
+  bad "eval --json on a full disk: $(cat "$dir/full.err"), the report: $(head -c 80 "$dir/keep.json")"
+(trap '' XFSZ; ulimit -f 0; "$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review \
+   -o "$dir/keep_pred.csv" 2>&1 >/dev/null) | cat >"$dir/full.err"
+[[ ${PIPESTATUS[0]} -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep_pred.csv") == precious ]] && ok ||
+  bad "predict on a full disk: $(cat "$dir/full.err"), the CSV: $(head -c 80 "$dir/keep_pred.csv")"
+
 # attention pooling and its map
 "$recur" "${args[@]}" --pool attention -o "$dir/attn.safetensors" >/dev/null 2>&1 || bad "train --pool attention"
 "$recur" classify eval "$dir/attn.safetensors" "$dir/reviews.csv" --text review --label label \
@@ -82,6 +119,9 @@ printf 'id,review\n1,\n2,good film\n' >"$dir/empty_text.csv"
 expect_error_early() { "$recur" "$@" >/dev/null 2>"$dir/err"; [[ $? -eq 2 && $(wc -l <"$dir/err") -eq 1 ]]; }
 expect_error_early classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review --label label \
   --attention-map "$dir/x.png" && ok || bad "attention map without attention pooling: $(cat "$dir/err")"
+expect_error_early classify eval "$dir/attn.safetensors" "$dir/keep_data.csv" --text review --label label \
+  --attention-map "$dir/keep_data.csv" && cmp -s "$dir/reviews.csv" "$dir/keep_data.csv" && ok ||
+  bad "eval --attention-map DATA: $(cat "$dir/err")"
 
 # line files: an empty line is skipped, odd bytes and a very long line are examples
 { for i in $(seq 1 150); do echo "quite good movie $i"; done; echo; printf 'caf\xe9 good\n'; } >"$dir/pos.txt"
