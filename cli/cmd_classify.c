@@ -207,6 +207,34 @@ static int check_outputs(const cli_options *o)
     return 0;
 }
 
+/* Refuses (one line, exit 2) data flags that would be ignored: more than one
+ * source of examples (data: DATA.csv or NULL), --idx-labels without
+ * --idx-images, and a test set (train only, with --idx-images) given half. */
+static int check_sources(const cli_options *o, const char *data, int train)
+{
+    const int sources = (data != NULL) + (o->str[CL_LINES] != NULL) +
+                        (o->str[CL_IDX_IMAGES] != NULL);
+    if (sources > 1)
+        return cli_error("classify: give one source of examples (DATA.csv, --lines or "
+                         "--idx-images), not %d",
+                         sources);
+    if (o->str[CL_IDX_LABELS] && !o->str[CL_IDX_IMAGES])
+        return cli_error("classify: --idx-labels without --idx-images");
+    const int test_images = o->str[CL_TEST_IMAGES] != NULL;
+    const int test_labels = o->str[CL_TEST_LABELS] != NULL;
+    if (!test_images && !test_labels)
+        return 0;
+    if (!train)
+        return cli_error("classify: --test-images and --test-labels are for classify train");
+    if (!o->str[CL_IDX_IMAGES])
+        return cli_error("classify train: --test-images and --test-labels go with --idx-images");
+    if (!test_images || !test_labels)
+        return cli_error("classify train: --%s without --%s",
+                         test_images ? "test-images" : "test-labels",
+                         test_images ? "test-labels" : "test-images");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* Model, loss and one pass                                          */
 /* ---------------------------------------------------------------- */
@@ -622,7 +650,8 @@ static int classify_train(int argc, char **argv)
         return rc;
     if (!o.str[CL_OUTPUT])
         return cli_error("classify train: -o MODEL is missing");
-    if (check_outputs(&o))
+    if (check_outputs(&o) ||
+        check_sources(&o, o.positional_count ? o.positional[0] : NULL, 1))
         return CLI_EXIT_BAD_INPUT;
     if (dist_quiet_other_ranks() != 0) /* rank 0 reports */
         return cli_error("classify train: rank %d: cannot silence stdout", dist_rank());
@@ -817,9 +846,11 @@ static int classify_train(int argc, char **argv)
         if (c.aux_head)
             printf("epoch %d/%d  aux next-token loss %.4f\n", epoch, (int)o.num[CL_EPOCHS],
                    aux);
-        printf("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs\n", epoch,
-               (int)o.num[CL_EPOCHS], tr.loss, (double)tr.correct / (double)tr.count, va.loss,
-               va.count ? (double)va.correct / (double)va.count : NAN,
+        printf("epoch %d/%d  train loss %.4f acc %.4f", epoch, (int)o.num[CL_EPOCHS], tr.loss,
+               (double)tr.correct / (double)tr.count);
+        if (va.count) /* without a validation set: no validation figures */
+            printf("  val loss %.4f acc %.4f", va.loss, (double)va.correct / (double)va.count);
+        printf("  %.1fs\n",
                (double)(now.tv_sec - start.tv_sec) + 1e-9 * (double)(now.tv_nsec - start.tv_nsec));
         fflush(stdout);
         if (score > best_score) {
@@ -1029,7 +1060,8 @@ static int classify_use(int argc, char **argv, int predict)
         return cli_error("classify: MODEL is missing (see recur classify --help)");
     if (predict && !o.str[CL_OUTPUT])
         return cli_error("classify predict: -o PRED.csv is missing");
-    if (check_outputs(&o))
+    if (check_outputs(&o) ||
+        check_sources(&o, o.positional_count > 1 ? o.positional[1] : NULL, 0))
         return CLI_EXIT_BAD_INPUT;
     recur_st_file *file = NULL;
     classifier c = {0};

@@ -148,6 +148,20 @@ if [[ ! -e "$dir/no-idx" ]]; then
     --test-fraction 0 --val-fraction 0 --early-stop 0 --lr 0.01 -o "$dir/img.safetensors" >"$dir/img.log" 2>&1 || bad "IDX train: $(tail -2 "$dir/img.log")"
   "$recur" classify eval "$dir/img.safetensors" --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" >"$dir/imgeval.log" 2>&1
   grep -q "accuracy 1.0000" "$dir/imgeval.log" && ok || bad "IDX accuracy: $(head -1 "$dir/imgeval.log")"
+  # no validation set (--val-fraction 0): the epochs print no validation figures
+  grep -q "^epoch 60/60  train loss [0-9.]* acc [0-9.]*  [0-9.]*s$" "$dir/img.log" && ! grep -q "nan" "$dir/img.log" &&
+    ok || bad "epoch line without validation: $(grep -m1 '^epoch' "$dir/img.log")"
+  # flags that were ignored: a test set given half (its images were labelled
+  # -1 and left out: "test: 0 examples, accuracy nan"), a CSV beside the images
+  idx=(--idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" --epochs 1 --hidden 4)
+  expect_error "--test-images without --test-labels" classify train "${idx[@]}" --test-images "$dir/img.idx" -o "$dir/x"
+  expect_error "--test-labels without --test-images" classify train "${idx[@]}" --test-labels "$dir/lab.idx" -o "$dir/x"
+  expect_error "DATA.csv with --idx-images" classify train "$dir/reviews.csv" --text review --label label \
+    "${idx[@]}" -o "$dir/x"
+  expect_error "eval: DATA.csv with --idx-images" classify eval "$dir/img.safetensors" "$dir/reviews.csv" \
+    --text review --label label --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx"
+  expect_error "eval --test-images" classify eval "$dir/img.safetensors" --idx-images "$dir/img.idx" \
+    --idx-labels "$dir/lab.idx" --test-images "$dir/img.idx" --test-labels "$dir/lab.idx"
 else
   echo "SKIP: IDX test (no python3 to write the files)"
 fi
@@ -196,6 +210,10 @@ expect_error "missing label column" classify train "$dir/reviews.csv" --text rev
 expect_error "one class" classify train "$dir/one.csv" --text text --label label -o "$dir/x"
 expect_error "broken CSV" classify train "$dir/broken.csv" --text text --label label -o "$dir/x"
 expect_error "no -o" classify train "$dir/reviews.csv" --text review --label label
+expect_error "DATA.csv with --lines" classify train "$dir/reviews.csv" --text review --label label \
+  --lines "$dir/pos.txt=pos,$dir/neg.txt=neg" -o "$dir/x"
+expect_error "--idx-labels without --idx-images" classify train "$dir/reviews.csv" --text review --label label \
+  --idx-labels "$dir/reviews.csv" -o "$dir/x"
 expect_error "bad --lines" classify train --lines "$dir/pos.txt" -o "$dir/x"
 expect_error "missing line file" classify train --lines "$dir/nope.txt=a,$dir/neg.txt=b" -o "$dir/x"
 expect_error "bad IDX" classify train --idx-images "$dir/reviews.csv" --idx-labels "$dir/reviews.csv" -o "$dir/x"
