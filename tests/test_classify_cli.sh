@@ -260,6 +260,16 @@ grep -q "needs --layers 1" "$dir/stderr" && ok || bad "aux refusal: $(cat "$dir/
 # Two classes with class weights (BCE, the weighted mean) train as usual
 "$recur" "${args[@]}" --epochs 2 --class-weights balanced -o "$dir/weighted.safetensors" \
   >"$dir/weighted.log" 2>&1 && ok || bad "--class-weights balanced: $(tail -2 "$dir/weighted.log")"
+# the series loader's errors name classify's flags (--inputs, --label), not
+# recur forecast's roles (target, feature)
+printf 't,x,name,trend\n' >"$dir/named.csv"
+for i in $(seq 0 20); do echo "$i,$i.5,abc,up" >>"$dir/named.csv"; done
+expect_error "a text --inputs column" classify train "$dir/named.csv" --window 3 --inputs name --label trend -o "$dir/x"
+grep -q "'abc' is not a number (--inputs)$" "$dir/stderr" && ok || bad "text --inputs column: $(cat "$dir/stderr")"
+expect_error "a missing --label column" classify train "$dir/named.csv" --window 3 --inputs x --label nope -o "$dir/x"
+grep -q "no column named 'nope' (--label)$" "$dir/stderr" && ok || bad "missing --label column: $(cat "$dir/stderr")"
+expect_error "an empty --inputs" classify train "$dir/named.csv" --window 3 --inputs "" --label trend -o "$dir/x"
+grep -q "no --inputs column given" "$dir/stderr" && ok || bad "empty --inputs: $(cat "$dir/stderr")"
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 

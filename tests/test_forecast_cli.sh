@@ -167,6 +167,7 @@ printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"
 expect_error "missing target column" forecast train "$dir/data.csv" --target nope --time time
+grep -q "no column named 'nope' (target)" "$dir/stderr" && ok || bad "missing target column: $(cat "$dir/stderr")"
 expect_error "unparsable timestamp" forecast train "$dir/badtime.csv" --target x --time time
 expect_error "no numeric rows" forecast train "$dir/nonumbers.csv" --target x --time time
 expect_error "wrong field count" forecast train "$dir/fields.csv" --target x --time time
