@@ -50,7 +50,8 @@ int cls_dataset_add_ids(cls_dataset *d, const int64_t *ids, int64_t length, int 
     size_t used = d->n ? (size_t)d->offsets[d->n] : 0;
     if (!reserve((void **)&d->ids, sizeof *d->ids, used + (size_t)length + 1, &d->ids_capacity))
         return cli_error("out of memory");
-    memcpy(d->ids + used, ids, (size_t)length * sizeof *ids);
+    if (length > 0) /* an empty text has no tokens (ids may be NULL) */
+        memcpy(d->ids + used, ids, (size_t)length * sizeof *ids);
     return add_example(d, length, label);
 }
 
@@ -61,7 +62,8 @@ int cls_dataset_add_values(cls_dataset *d, const float *values, int64_t steps, i
     if (!reserve((void **)&d->values, sizeof *d->values, used + (size_t)steps * F + 1,
                  &d->values_capacity))
         return cli_error("out of memory");
-    memcpy(d->values + used, values, (size_t)steps * F * sizeof *values);
+    if (steps > 0 && F > 0)
+        memcpy(d->values + used, values, (size_t)steps * F * sizeof *values);
     return add_example(d, steps, label);
 }
 

@@ -20,6 +20,7 @@
 #include "dist_gpu.h"
 #include "grad_reducer.h"
 #include "heatmap.h"
+#include "io/atomic_file.h"
 #include "options.h"
 
 enum {
@@ -164,6 +165,74 @@ static int read_texts(const cli_options *o, const char *data, int need_labels, c
         return cli_error("classify: --label COL is missing");
     return cls_texts_from_table(texts, data, delimiter_of(o), !(int)o->num[CL_NO_HEADER],
                                 o->str[CL_TEXT], o->str[CL_LABEL]);
+}
+
+/* Refuses an output naming one of the --lines files (FILE=LABEL,...). */
+static int check_output_not_lines(const char *output, const char *spec)
+{
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+        const char *equals = memchr(p, '=', (size_t)(end - p));
+        char path[4096];
+        if (equals && (size_t)(equals - p) < sizeof path) {
+            snprintf(path, sizeof path, "%.*s", (int)(equals - p), p);
+            if (cli_check_output_not_input(output, path))
+                return CLI_EXIT_BAD_INPUT;
+        }
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* Refuses (one line, exit 2) an output file (-o, --json, --attention-map)
+ * that is empty or names one of the inputs: MODEL, DATA.csv, the --lines
+ * files, the IDX files. */
+static int check_outputs(const cli_options *o)
+{
+    static const int outputs[] = {CL_OUTPUT, CL_JSON, CL_ATTENTION_MAP};
+    static const int inputs[] = {CL_IDX_IMAGES, CL_IDX_LABELS, CL_TEST_IMAGES, CL_TEST_LABELS};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+        const char *output = o->str[outputs[i]];
+        if (!output)
+            continue;
+        for (int k = 0; k < o->positional_count; k++)
+            if (cli_check_output_not_input(output, o->positional[k]))
+                return CLI_EXIT_BAD_INPUT;
+        for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
+            if (cli_check_output_not_input(output, o->str[inputs[k]]))
+                return CLI_EXIT_BAD_INPUT;
+        if (check_output_not_lines(output, o->str[CL_LINES]))
+            return CLI_EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+/* Refuses (one line, exit 2) data flags that would be ignored: more than one
+ * source of examples (data: DATA.csv or NULL), --idx-labels without
+ * --idx-images, and a test set (train only, with --idx-images) given half. */
+static int check_sources(const cli_options *o, const char *data, int train)
+{
+    const int sources = (data != NULL) + (o->str[CL_LINES] != NULL) +
+                        (o->str[CL_IDX_IMAGES] != NULL);
+    if (sources > 1)
+        return cli_error("classify: give one source of examples (DATA.csv, --lines or "
+                         "--idx-images), not %d",
+                         sources);
+    if (o->str[CL_IDX_LABELS] && !o->str[CL_IDX_IMAGES])
+        return cli_error("classify: --idx-labels without --idx-images");
+    const int test_images = o->str[CL_TEST_IMAGES] != NULL;
+    const int test_labels = o->str[CL_TEST_LABELS] != NULL;
+    if (!test_images && !test_labels)
+        return 0;
+    if (!train)
+        return cli_error("classify: --test-images and --test-labels are for classify train");
+    if (!o->str[CL_IDX_IMAGES])
+        return cli_error("classify train: --test-images and --test-labels go with --idx-images");
+    if (!test_images || !test_labels)
+        return cli_error("classify train: --%s without --%s",
+                         test_images ? "test-images" : "test-labels",
+                         test_images ? "test-labels" : "test-images");
+    return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -397,6 +466,40 @@ static int run_pass(classifier *c, const cls_dataset *d, const int64_t *idx, int
 /* Report: accuracy, macro-F1, per class, confusion                  */
 /* ---------------------------------------------------------------- */
 
+/* The report as JSON (file contents, io/atomic_file.h). */
+typedef struct report_json {
+    const cls_dataset *d;
+    const pass_result *r;
+    double macro_f1;
+    const double *precision, *recall;
+    const int64_t *support;
+} report_json;
+
+static int write_report_json(FILE *f, void *context)
+{
+    const report_json *j = context;
+    const int C = j->d->classes;
+    const pass_result *r = j->r;
+    fprintf(f, "{\"examples\": %lld, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"classes\": [",
+            (long long)r->count, r->count ? (double)r->correct / (double)r->count : 0,
+            j->macro_f1);
+    for (int k = 0; k < C; k++) {
+        fputs(k ? ", {\"name\": " : "{\"name\": ", f);
+        cli_json_string(f, j->d->class_names[k]);
+        fprintf(f, ", \"precision\": %.6f, \"recall\": %.6f, \"support\": %lld}",
+                j->precision[k], j->recall[k], (long long)j->support[k]);
+    }
+    fputs("], \"confusion\": [", f);
+    for (int a = 0; a < C; a++) {
+        fputs(a ? ", [" : "[", f);
+        for (int k = 0; k < C; k++)
+            fprintf(f, "%s%lld", k ? ", " : "", (long long)r->confusion[a * C + k]);
+        fputc(']', f);
+    }
+    fputs("]}\n", f);
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 static int print_report(const cls_dataset *d, const pass_result *r, const char *title,
                         const char *json_path)
 {
@@ -438,30 +541,10 @@ static int print_report(const cls_dataset *d, const pass_result *r, const char *
     }
     int rc = 0;
     if (json_path) {
-        FILE *f = fopen(json_path, "w");
-        if (!f)
-            rc = cli_error("%s: cannot write: %s", json_path, strerror(errno));
-        else {
-            fprintf(f, "{\"examples\": %lld, \"accuracy\": %.6f, \"macro_f1\": %.6f, \"classes\": [",
-                    (long long)r->count, r->count ? (double)r->correct / (double)r->count : 0,
-                    macro_f1);
-            for (int k = 0; k < C; k++) {
-                fputs(k ? ", {\"name\": " : "{\"name\": ", f);
-                cli_json_string(f, d->class_names[k]);
-                fprintf(f, ", \"precision\": %.6f, \"recall\": %.6f, \"support\": %lld}",
-                        precision[k], recall[k], (long long)support[k]);
-            }
-            fputs("], \"confusion\": [", f);
-            for (int a = 0; a < C; a++) {
-                fputs(a ? ", [" : "[", f);
-                for (int k = 0; k < C; k++)
-                    fprintf(f, "%s%lld", k ? ", " : "", (long long)r->confusion[a * C + k]);
-                fputc(']', f);
-            }
-            fputs("]}\n", f);
-            if (fclose(f) != 0)
-                rc = cli_error("%s: cannot write", json_path);
-        }
+        report_json report = {d, r, macro_f1, precision, recall, support};
+        recur_status st = recur_write_file_atomic(json_path, write_report_json, &report);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
     }
     free(precision), free(recall), free(support);
     return rc;
@@ -567,6 +650,9 @@ static int classify_train(int argc, char **argv)
         return rc;
     if (!o.str[CL_OUTPUT])
         return cli_error("classify train: -o MODEL is missing");
+    if (check_outputs(&o) ||
+        check_sources(&o, o.positional_count ? o.positional[0] : NULL, 1))
+        return CLI_EXIT_BAD_INPUT;
     if (dist_quiet_other_ranks() != 0) /* rank 0 reports */
         return cli_error("classify train: rank %d: cannot silence stdout", dist_rank());
     cls_texts texts = {0};
@@ -760,9 +846,11 @@ static int classify_train(int argc, char **argv)
         if (c.aux_head)
             printf("epoch %d/%d  aux next-token loss %.4f\n", epoch, (int)o.num[CL_EPOCHS],
                    aux);
-        printf("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs\n", epoch,
-               (int)o.num[CL_EPOCHS], tr.loss, (double)tr.correct / (double)tr.count, va.loss,
-               va.count ? (double)va.correct / (double)va.count : NAN,
+        printf("epoch %d/%d  train loss %.4f acc %.4f", epoch, (int)o.num[CL_EPOCHS], tr.loss,
+               (double)tr.correct / (double)tr.count);
+        if (va.count) /* without a validation set: no validation figures */
+            printf("  val loss %.4f acc %.4f", va.loss, (double)va.correct / (double)va.count);
+        printf("  %.1fs\n",
                (double)(now.tv_sec - start.tv_sec) + 1e-9 * (double)(now.tv_nsec - start.tv_nsec));
         fflush(stdout);
         if (score > best_score) {
@@ -932,6 +1020,33 @@ static int draw_attention(const char *path, classifier *c, const cls_dataset *d,
     return rc;
 }
 
+/* PRED.csv: the predicted label and each class's probability per example
+ * (file contents, io/atomic_file.h). */
+typedef struct predictions_csv {
+    const cls_dataset *d;
+    const int *predictions;
+    const double *probabilities;
+} predictions_csv;
+
+static int write_predictions(FILE *f, void *context)
+{
+    const predictions_csv *p = context;
+    const cls_dataset *d = p->d;
+    fputs("label", f);
+    for (int k = 0; k < d->classes; k++) {
+        fputs(",p_", f);
+        cli_csv_field(f, d->class_names[k]);
+    }
+    fputc('\n', f);
+    for (int64_t i = 0; i < d->n; i++) {
+        cli_csv_field(f, d->class_names[p->predictions[i]]);
+        for (int k = 0; k < d->classes; k++)
+            fprintf(f, ",%.6f", p->probabilities[(size_t)i * d->classes + k]);
+        fputc('\n', f);
+    }
+    return ferror(f) ? (errno ? errno : EIO) : 0;
+}
+
 static int classify_use(int argc, char **argv, int predict)
 {
     cli_options o;
@@ -945,6 +1060,9 @@ static int classify_use(int argc, char **argv, int predict)
         return cli_error("classify: MODEL is missing (see recur classify --help)");
     if (predict && !o.str[CL_OUTPUT])
         return cli_error("classify predict: -o PRED.csv is missing");
+    if (check_outputs(&o) ||
+        check_sources(&o, o.positional_count > 1 ? o.positional[1] : NULL, 0))
+        return CLI_EXIT_BAD_INPUT;
     recur_st_file *file = NULL;
     classifier c = {0};
     cls_dataset d = {0};
@@ -968,30 +1086,12 @@ static int classify_use(int argc, char **argv, int predict)
     if (!rc && !predict)
         rc = print_report(&d, &r, "eval", o.str[CL_JSON]);
     if (!rc && predict) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", o.str[CL_OUTPUT]);
-        FILE *f = fopen(tmp, "w");
-        if (!f)
-            rc = cli_error("%s: cannot write: %s", tmp, strerror(errno));
-        else {
-            fputs("label", f);
-            for (int k = 0; k < d.classes; k++) {
-                fputs(",p_", f);
-                cli_csv_field(f, d.class_names[k]);
-            }
-            fputc('\n', f);
-            for (int64_t i = 0; i < d.n; i++) {
-                cli_csv_field(f, d.class_names[predictions[i]]);
-                for (int k = 0; k < d.classes; k++)
-                    fprintf(f, ",%.6f", probabilities[(size_t)i * d.classes + k]);
-                fputc('\n', f);
-            }
-            if (fclose(f) != 0 || rename(tmp, o.str[CL_OUTPUT]) != 0) {
-                remove(tmp);
-                rc = cli_error("%s: cannot write: %s", o.str[CL_OUTPUT], strerror(errno));
-            } else
-                printf("wrote %lld predictions to %s\n", (long long)d.n, o.str[CL_OUTPUT]);
-        }
+        predictions_csv csv = {&d, predictions, probabilities};
+        recur_status st = recur_write_file_atomic(o.str[CL_OUTPUT], write_predictions, &csv);
+        if (st != RECUR_OK)
+            rc = cli_status_error(st);
+        else
+            printf("wrote %lld predictions to %s\n", (long long)d.n, o.str[CL_OUTPUT]);
     }
     free(idx), free(predictions), free(probabilities), free(r.confusion);
     recur_vocab_free(vocab);

@@ -20,19 +20,24 @@ static const char tune_usage[] =
     "Cross-validates each hidden size x lookback by rolling origin on the data\n"
     "before the holdout, prints the table of scores and the best pair.\n";
 
-/* Parses "a,b,c" into at most max positive integers; returns the count or -1. */
+/* Parses "a,b,c" into at most max positive integers; returns the count, or
+ * -1 after the error (not a number, an empty item such as a trailing comma,
+ * or more than max values). */
 static int parse_grid(const char *flag, const char *text, long *values, int max)
 {
     int count = 0;
-    for (const char *p = text; *p && count < max;) {
+    for (const char *p = text;; p++) {
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 100000 || (*end && *end != ','))
             return cli_error("%s: '%s' is not a list of positive integers", flag, text), -1;
+        if (count == max)
+            return cli_error("%s: more than %d values", flag, max), -1;
         values[count++] = v;
-        p = *end ? end + 1 : end;
+        if (!*end)
+            return count;
+        p = end;
     }
-    return count;
 }
 
 /* The MASE of one fold: train on [0, end), score the origins of [end, end + block). */

@@ -67,6 +67,50 @@ cut -d, -f2- "$dir/reviews.csv" | sed 's/,[a-z]*$//' >/dev/null
 awk -F, 'NR > 1 { want = (NR % 2 == 0) ? "negative" : "positive"; if ($1 == want) right++ } END { exit !(right >= 570) }' \
   "$dir/pred.csv" && ok || bad "predictions not in input order or wrong"
 
+# an empty text is an example without tokens (UBSan, under scripts/test.sh
+# --sanitize, reported the memcpy of its NULL token list)
+printf 'id,review\n1,\n2,good film\n' >"$dir/empty_text.csv"
+"$recur" classify predict "$dir/model.safetensors" "$dir/empty_text.csv" --text review \
+  -o "$dir/empty_pred.csv" >"$dir/empty.log" 2>&1 && [[ $(wc -l <"$dir/empty_pred.csv") -eq 3 ]] && ok ||
+  bad "predict with an empty text: $(tail -3 "$dir/empty.log")"
+
+# an output naming an input (the data, the model, a --lines file, another
+# spelling) is refused before any work, and the input kept
+cp "$dir/reviews.csv" "$dir/keep_data.csv"
+cp "$dir/model.safetensors" "$dir/keep_model.safetensors"
+printf 'good film\n' >"$dir/keep_pos.txt"
+expect_error "predict -o DATA" classify predict "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review -o "$dir/keep_data.csv"
+expect_error "predict -o MODEL" classify predict "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review -o "$dir/keep_model.safetensors"
+expect_error "eval --json DATA" classify eval "$dir/keep_model.safetensors" "$dir/keep_data.csv" \
+  --text review --label label --json "$dir/../$(basename "$dir")/keep_data.csv"
+expect_error "eval --json on a --lines file" classify eval "$dir/keep_model.safetensors" \
+  --lines "$dir/keep_pos.txt=positive" --json "$dir/keep_pos.txt"
+expect_error "train -o on a --lines file" classify train --lines "$dir/keep_pos.txt=a,$dir/pos.txt=b" \
+  -o "$dir/keep_pos.txt"
+expect_error "train -o DATA" classify train "$dir/keep_data.csv" --text review --label label \
+  -o "$dir/keep_data.csv"
+cmp -s "$dir/reviews.csv" "$dir/keep_data.csv" && cmp -s "$dir/model.safetensors" "$dir/keep_model.safetensors" &&
+  [[ $(cat "$dir/keep_pos.txt") == "good film" ]] && ok || bad "an output replaced an input"
+# outputs are written atomically: a user's PRED.csv.tmp is left alone, and a
+# failed write (a full disk) leaves an earlier --json report or PRED.csv whole
+echo precious >"$dir/pred.csv.tmp"
+"$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review -o "$dir/pred.csv" >/dev/null 2>&1 &&
+  [[ $(cat "$dir/pred.csv.tmp") == precious && $(wc -l <"$dir/pred.csv") -eq 601 ]] && ok ||
+  bad "predict: a user's PRED.csv.tmp was overwritten, or no predictions"
+echo precious >"$dir/keep.json"
+echo precious >"$dir/keep_pred.csv"
+# (a 0-byte file-size limit: the error line goes through a pipe)
+(trap '' XFSZ; ulimit -f 0; "$recur" classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review \
+   --label label --json "$dir/keep.json" 2>&1 >/dev/null) | cat >"$dir/full.err"
+[[ ${PIPESTATUS[0]} -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.json") == precious ]] && ok ||
+  bad "eval --json on a full disk: $(cat "$dir/full.err"), the report: $(head -c 80 "$dir/keep.json")"
+(trap '' XFSZ; ulimit -f 0; "$recur" classify predict "$dir/model.safetensors" "$dir/reviews.csv" --text review \
+   -o "$dir/keep_pred.csv" 2>&1 >/dev/null) | cat >"$dir/full.err"
+[[ ${PIPESTATUS[0]} -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep_pred.csv") == precious ]] && ok ||
+  bad "predict on a full disk: $(cat "$dir/full.err"), the CSV: $(head -c 80 "$dir/keep_pred.csv")"
+
 # attention pooling and its map
 "$recur" "${args[@]}" --pool attention -o "$dir/attn.safetensors" >/dev/null 2>&1 || bad "train --pool attention"
 "$recur" classify eval "$dir/attn.safetensors" "$dir/reviews.csv" --text review --label label \
@@ -75,6 +119,9 @@ awk -F, 'NR > 1 { want = (NR % 2 == 0) ? "negative" : "positive"; if ($1 == want
 expect_error_early() { "$recur" "$@" >/dev/null 2>"$dir/err"; [[ $? -eq 2 && $(wc -l <"$dir/err") -eq 1 ]]; }
 expect_error_early classify eval "$dir/model.safetensors" "$dir/reviews.csv" --text review --label label \
   --attention-map "$dir/x.png" && ok || bad "attention map without attention pooling: $(cat "$dir/err")"
+expect_error_early classify eval "$dir/attn.safetensors" "$dir/keep_data.csv" --text review --label label \
+  --attention-map "$dir/keep_data.csv" && cmp -s "$dir/reviews.csv" "$dir/keep_data.csv" && ok ||
+  bad "eval --attention-map DATA: $(cat "$dir/err")"
 
 # line files: an empty line is skipped, odd bytes and a very long line are examples
 { for i in $(seq 1 150); do echo "quite good movie $i"; done; echo; printf 'caf\xe9 good\n'; } >"$dir/pos.txt"
@@ -101,6 +148,20 @@ if [[ ! -e "$dir/no-idx" ]]; then
     --test-fraction 0 --val-fraction 0 --early-stop 0 --lr 0.01 -o "$dir/img.safetensors" >"$dir/img.log" 2>&1 || bad "IDX train: $(tail -2 "$dir/img.log")"
   "$recur" classify eval "$dir/img.safetensors" --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" >"$dir/imgeval.log" 2>&1
   grep -q "accuracy 1.0000" "$dir/imgeval.log" && ok || bad "IDX accuracy: $(head -1 "$dir/imgeval.log")"
+  # no validation set (--val-fraction 0): the epochs print no validation figures
+  grep -q "^epoch 60/60  train loss [0-9.]* acc [0-9.]*  [0-9.]*s$" "$dir/img.log" && ! grep -q "nan" "$dir/img.log" &&
+    ok || bad "epoch line without validation: $(grep -m1 '^epoch' "$dir/img.log")"
+  # flags that were ignored: a test set given half (its images were labelled
+  # -1 and left out: "test: 0 examples, accuracy nan"), a CSV beside the images
+  idx=(--idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx" --epochs 1 --hidden 4)
+  expect_error "--test-images without --test-labels" classify train "${idx[@]}" --test-images "$dir/img.idx" -o "$dir/x"
+  expect_error "--test-labels without --test-images" classify train "${idx[@]}" --test-labels "$dir/lab.idx" -o "$dir/x"
+  expect_error "DATA.csv with --idx-images" classify train "$dir/reviews.csv" --text review --label label \
+    "${idx[@]}" -o "$dir/x"
+  expect_error "eval: DATA.csv with --idx-images" classify eval "$dir/img.safetensors" "$dir/reviews.csv" \
+    --text review --label label --idx-images "$dir/img.idx" --idx-labels "$dir/lab.idx"
+  expect_error "eval --test-images" classify eval "$dir/img.safetensors" --idx-images "$dir/img.idx" \
+    --idx-labels "$dir/lab.idx" --test-images "$dir/img.idx" --test-labels "$dir/lab.idx"
 else
   echo "SKIP: IDX test (no python3 to write the files)"
 fi
@@ -149,6 +210,10 @@ expect_error "missing label column" classify train "$dir/reviews.csv" --text rev
 expect_error "one class" classify train "$dir/one.csv" --text text --label label -o "$dir/x"
 expect_error "broken CSV" classify train "$dir/broken.csv" --text text --label label -o "$dir/x"
 expect_error "no -o" classify train "$dir/reviews.csv" --text review --label label
+expect_error "DATA.csv with --lines" classify train "$dir/reviews.csv" --text review --label label \
+  --lines "$dir/pos.txt=pos,$dir/neg.txt=neg" -o "$dir/x"
+expect_error "--idx-labels without --idx-images" classify train "$dir/reviews.csv" --text review --label label \
+  --idx-labels "$dir/reviews.csv" -o "$dir/x"
 expect_error "bad --lines" classify train --lines "$dir/pos.txt" -o "$dir/x"
 expect_error "missing line file" classify train --lines "$dir/nope.txt=a,$dir/neg.txt=b" -o "$dir/x"
 expect_error "bad IDX" classify train --idx-images "$dir/reviews.csv" --idx-labels "$dir/reviews.csv" -o "$dir/x"
@@ -195,6 +260,16 @@ grep -q "needs --layers 1" "$dir/stderr" && ok || bad "aux refusal: $(cat "$dir/
 # Two classes with class weights (BCE, the weighted mean) train as usual
 "$recur" "${args[@]}" --epochs 2 --class-weights balanced -o "$dir/weighted.safetensors" \
   >"$dir/weighted.log" 2>&1 && ok || bad "--class-weights balanced: $(tail -2 "$dir/weighted.log")"
+# the series loader's errors name classify's flags (--inputs, --label), not
+# recur forecast's roles (target, feature)
+printf 't,x,name,trend\n' >"$dir/named.csv"
+for i in $(seq 0 20); do echo "$i,$i.5,abc,up" >>"$dir/named.csv"; done
+expect_error "a text --inputs column" classify train "$dir/named.csv" --window 3 --inputs name --label trend -o "$dir/x"
+grep -q "'abc' is not a number (--inputs)$" "$dir/stderr" && ok || bad "text --inputs column: $(cat "$dir/stderr")"
+expect_error "a missing --label column" classify train "$dir/named.csv" --window 3 --inputs x --label nope -o "$dir/x"
+grep -q "no column named 'nope' (--label)$" "$dir/stderr" && ok || bad "missing --label column: $(cat "$dir/stderr")"
+expect_error "an empty --inputs" classify train "$dir/named.csv" --window 3 --inputs "" --label trend -o "$dir/x"
+grep -q "no --inputs column given" "$dir/stderr" && ok || bad "empty --inputs: $(cat "$dir/stderr")"
 expect_error "series without --inputs" classify train "$dir/series.csv" --window 5 --label trend -o "$dir/x"
 expect_error "series shorter than the window" classify train "$dir/series.csv" --window 5000 --inputs x --label trend -o "$dir/x"
 

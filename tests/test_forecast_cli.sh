@@ -167,6 +167,7 @@ printf 'time,x\n2024-01-01,1\n2024-13-02,2\n2024-01-03,3\n' >"$dir/badtime.csv"
 printf 'time,x\n2024-01-01,NA\n2024-01-02,NA\n' >"$dir/nonumbers.csv"
 printf 'time,x\n2024-01-01,1\n2024-01-02,2,3\n' >"$dir/fields.csv"
 expect_error "missing target column" forecast train "$dir/data.csv" --target nope --time time
+grep -q "no column named 'nope' (target)" "$dir/stderr" && ok || bad "missing target column: $(cat "$dir/stderr")"
 expect_error "unparsable timestamp" forecast train "$dir/badtime.csv" --target x --time time
 expect_error "no numeric rows" forecast train "$dir/nonumbers.csv" --target x --time time
 expect_error "wrong field count" forecast train "$dir/fields.csv" --target x --time time
@@ -191,6 +192,13 @@ echo precious >"$dir/keep.csv"
 [[ $? -eq 2 && $(wc -l <"$dir/full.err") -eq 1 && $(cat "$dir/keep.csv") == precious ]] &&
   grep -q "File too large" "$dir/full.err" && ok || bad "full disk: $(cat "$dir/full.err"), --predictions file: $(head -c 80 "$dir/keep.csv")"
 expect_error "empty --hidden-grid" forecast tune "$dir/data.csv" --target load --time time --hidden-grid ""
+# a grid holds 1 to 16 values: a 17th or a trailing comma is refused (they
+# were dropped: the 17th silently, "4," tuned 4 alone)
+expect_error "17 --hidden-grid values" forecast tune "$dir/data.csv" --target load --time time \
+  --epochs 1 --folds 1 --lookback-grid 12 --hidden-grid "$(seq -s, 1 17)"
+grep -q "more than 16 values" "$dir/stderr" && ok || bad "17 grid values: $(cat "$dir/stderr")"
+expect_error "--lookback-grid with a trailing comma" forecast tune "$dir/data.csv" --target load \
+  --time time --epochs 1 --folds 1 --hidden-grid 4 --lookback-grid "12,"
 expect_error "empty -o" forecast predict "$dir/model" "$dir/data.csv" -o ""
 cp "$dir/data.csv" "$dir/same.csv"
 expect_error "predict -o = DATA" forecast predict "$dir/model" "$dir/same.csv" -o "$dir/same.csv"
