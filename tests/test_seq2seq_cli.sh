@@ -113,10 +113,13 @@ echo "3 March 1998" | "$recur" seq2seq translate "$dir/dates.safetensors" --atte
 [[ $(cat "$dir/kept.tsv.tmp") == mine && $(cat "$dir/kept.png.tmp") == mine && -s "$dir/kept.png" &&
    $(wc -l <"$dir/kept.tsv") -eq 5 ]] && ok || bad "an existing OUT.tmp file was overwritten"
 # out of memory (a 30 MB source line under a 300 MB address-space limit, where
-# the build allows one: not under ASan): one line that says so, exit 1
-if (ulimit -v 300000; "$recur" --version) >/dev/null 2>&1; then
+# the build allows one: not under ASan): one line that says so, exit 1.
+# OpenBLAS on one thread (its workers, short of address space, spin at exit)
+# and a timeout.
+if (export OPENBLAS_NUM_THREADS=1; ulimit -v 300000; timeout 60 "$recur" --version) >/dev/null 2>&1; then
   { head -c 30000000 /dev/zero | tr '\0' 1; echo; } >"$dir/huge_line.txt"
-  (ulimit -v 300000; "$recur" seq2seq translate "$dir/dates.safetensors" <"$dir/huge_line.txt" \
+  (export OPENBLAS_NUM_THREADS=1; ulimit -v 300000
+   timeout 120 "$recur" seq2seq translate "$dir/dates.safetensors" <"$dir/huge_line.txt" \
      >/dev/null 2>"$dir/nomem.err")
   [[ $? -eq 1 && $(wc -l <"$dir/nomem.err") -eq 1 ]] && grep -q "^recur: error: .*out of memory" "$dir/nomem.err" &&
     ok || bad "out of memory: $(cat "$dir/nomem.err")"
