@@ -18,6 +18,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "heatmap.h"
 
 #define PLOT_PI 3.14159265358979323846
 
@@ -632,28 +633,6 @@ static void compute_frame(frame *f, const csv_reader *r, const plot_options *opt
     f->bottom = h - (22 + font * 2.8);
 }
 
-/* Writes the PNG through a stdio stream. */
-static cairo_status_t write_png_chunk(void *closure, const unsigned char *data,
-                                      unsigned int length)
-{
-    return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS
-                                                      : CAIRO_STATUS_WRITE_ERROR;
-}
-
-/* The PNG of a surface as file contents (io/atomic_file.h). */
-static int write_png(FILE *file, void *surface)
-{
-    cairo_status_t st = cairo_surface_write_to_png_stream(surface, write_png_chunk, file);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
-}
-
-/* Writes OUT.tmp.XXXXXX beside OUT, syncs it and renames it over OUT. */
-static int save_png(cairo_surface_t *surface, const char *path)
-{
-    recur_status st = recur_write_file_atomic(path, write_png, surface);
-    return st == RECUR_OK ? 0 : cli_status_error(st);
-}
-
 static int draw_plot(const csv_reader *r, const plot_options *opt)
 {
     const char *title = opt->title;
@@ -690,7 +669,7 @@ static int draw_plot(const csv_reader *r, const plot_options *opt)
     if (st != CAIRO_STATUS_SUCCESS)
         rc = cli_error("plot: drawing failed: %s", cairo_status_to_string(st));
     else
-        rc = save_png(surface, opt->output);
+        rc = cli_save_png(surface, opt->output);
     cairo_surface_destroy(surface);
     return rc;
 }

@@ -31,6 +31,12 @@ static int write_png(FILE *file, void *surface)
     return st == CAIRO_STATUS_SUCCESS ? 0 : st == CAIRO_STATUS_NO_MEMORY ? ENOMEM : EIO;
 }
 
+int cli_save_png(void *surface, const char *path)
+{
+    recur_status st = recur_write_file_atomic(path, write_png, surface);
+    return st == RECUR_OK ? 0 : cli_status_error(st);
+}
+
 static double text_width(cairo_t *cr, const char *text)
 {
     cairo_text_extents_t e;
@@ -117,10 +123,10 @@ int cli_heatmap(const char *path, const char *title, const char *const *row_labe
         cairo_restore(cr);
     }
     cairo_destroy(cr);
-    recur_status st = recur_write_file_atomic(path, write_png, surface);
+    int rc = cli_save_png(surface, path);
     cairo_surface_destroy(surface);
     /* Releases cairo's and fontconfig's caches, so leak checkers see none. */
     cairo_debug_reset_static_data();
     FcFini();
-    return st == RECUR_OK ? 0 : cli_status_error(st);
+    return rc;
 }

@@ -63,6 +63,22 @@ struct problem {
     std::vector<int> lengths; /* sorted longest first */
 };
 
+/* The packed layout of p's lengths: rows active at each step and the first
+ * packed row of each step; returns the number of rows. */
+int pack(const problem &p, std::vector<int> &batch_sizes, std::vector<int> &offsets)
+{
+    batch_sizes.assign((size_t)p.T, 0);
+    offsets.assign((size_t)p.T, 0);
+    int rows = 0;
+    for (int t = 0; t < p.T; t++) {
+        batch_sizes[t] = (int)std::count_if(p.lengths.begin(), p.lengths.end(),
+                                            [t](int length) { return length > t; });
+        offsets[t] = rows;
+        rows += batch_sizes[t];
+    }
+    return rows;
+}
+
 /* What the kernel must leave: the persistent forward's outputs. */
 struct outputs {
     std::vector<float> gates, c_saved, hidden_n, y, h_n, c_n;
@@ -134,14 +150,8 @@ void check_problem(const problem &p, uint64_t seed)
     static_assert(KW % 4 == 0 && KS % 4 == 0, "weights come in float4 chunks");
     const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3;
     rng_state = seed;
-    std::vector<int> batch_sizes(T), offsets(T);
-    int N = 0;
-    for (int t = 0; t < T; t++) {
-        batch_sizes[t] = (int)std::count_if(p.lengths.begin(), p.lengths.end(),
-                                            [t](int length) { return length > t; });
-        offsets[t] = N;
-        N += batch_sizes[t];
-    }
+    std::vector<int> batch_sizes, offsets;
+    const int N = pack(p, batch_sizes, offsets);
     const std::vector<float> weight_hh = random_vector((size_t)G * H * H, 0.3f);
     const std::vector<float> bias_hh = random_vector((size_t)G * H, 0.5f);
     const std::vector<float> pre = random_vector((size_t)N * G * H, 1.5f);
@@ -261,14 +271,8 @@ void check_backward(const problem &p, uint64_t seed)
 {
     const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3, GH = G * H;
     rng_state = seed;
-    std::vector<int> batch_sizes(T), offsets(T);
-    int N = 0;
-    for (int t = 0; t < T; t++) {
-        batch_sizes[t] = (int)std::count_if(p.lengths.begin(), p.lengths.end(),
-                                            [t](int length) { return length > t; });
-        offsets[t] = N;
-        N += batch_sizes[t];
-    }
+    std::vector<int> batch_sizes, offsets;
+    const int N = pack(p, batch_sizes, offsets);
     const std::vector<float> weight_hh = random_vector((size_t)GH * H, 0.3f);
     std::vector<float> act = random_vector((size_t)N * GH, 1.0f);
     for (float &x : act) /* gate activations: sigmoid-like in (0, 1), tanh-like in (-1, 1) */

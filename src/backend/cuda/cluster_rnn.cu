@@ -68,13 +68,33 @@ size_t cluster_smem_floats(int warps, int ks, int weights, int B)
            (size_t)warps * 4 * kClusterRows;
 }
 
-/* acc[gate][j0 + jj] (jj < JB) = this warp's gate row . h row j0 + jj: the
- * lane's partial products over its columns, four accumulators, then the
- * butterfly over the gate's 8 lanes. w: KW register weights; wsm: the lane's
- * first shared chunk (stride 32 float4). */
-template <int JB, int KW, int KS, int HS4>
-__device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *wsm,
-                                          const float4 *h4, int j0, int gate, int seg, float *acc)
+/* This lane's weights from weight(q, e) (element e of column chunk q): the
+ * first KW in the registers w, the next KS in shared memory (wsm_all
+ * [WARPS][KS/4][32] float4, this warp's lane `lane`). */
+template <int KW, int KS, typename Weight>
+__device__ __forceinline__ void load_weights(float (&w)[KW], float4 *wsm_all, int warp, int lane,
+                                             Weight weight)
+{
+#pragma unroll
+    for (int q = 0; q < KW / 4; q++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            w[4 * q + e] = weight(q, e);
+    for (int qs = 0; qs < KS / 4; qs++) {
+        const int q = KW / 4 + qs;
+        wsm_all[(warp * (KS / 4) + qs) * 32 + lane] =
+            make_float4(weight(q, 0), weight(q, 1), weight(q, 2), weight(q, 3));
+    }
+}
+
+/* sum[jj] (jj < JB) = this lane's products of its weights (w: KW registers;
+ * wsm: its first shared chunk, stride 32 float4) with row j0 + jj of rows4
+ * (row r's chunk q of this lane at rows4[r * row_stride4 + 8 q + seg]): four
+ * accumulators, then added. */
+template <int JB, int KW, int KS>
+__device__ __forceinline__ void lane_products(const float (&w)[KW], const float4 *wsm,
+                                              const float4 *rows4, int row_stride4, int j0,
+                                              int seg, float (&sum)[JB])
 {
     constexpr int P = 4 / JB; /* accumulators a row */
     float part[JB][P];
@@ -90,16 +110,15 @@ __device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *ws
                               : wsm[(q - KW / 4) * 32];
 #pragma unroll
         for (int jj = 0; jj < JB; jj++) {
-            const float4 hv = h4[(j0 + jj) * HS4 + kLanesPerGate * q + seg];
+            const float4 xv = rows4[(j0 + jj) * row_stride4 + kLanesPerGate * q + seg];
             float v = part[jj][q % P];
-            v = fmaf(wv.x, hv.x, v);
-            v = fmaf(wv.y, hv.y, v);
-            v = fmaf(wv.z, hv.z, v);
-            v = fmaf(wv.w, hv.w, v);
+            v = fmaf(wv.x, xv.x, v);
+            v = fmaf(wv.y, xv.y, v);
+            v = fmaf(wv.z, xv.z, v);
+            v = fmaf(wv.w, xv.w, v);
             part[jj][q % P] = v;
         }
     }
-    float sum[JB];
 #pragma unroll
     for (int jj = 0; jj < JB; jj++) {
         sum[jj] = part[jj][0];
@@ -107,6 +126,17 @@ __device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *ws
         for (int k = 1; k < P; k++)
             sum[jj] += part[jj][k];
     }
+}
+
+/* acc[gate][j0 + jj] (jj < JB) = this warp's gate row . h row j0 + jj (h4:
+ * [Bp][HS4]): the lanes' products, then the butterfly over the gate's 8
+ * lanes. */
+template <int JB, int KW, int KS, int HS4>
+__device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *wsm,
+                                          const float4 *h4, int j0, int gate, int seg, float *acc)
+{
+    float sum[JB];
+    lane_products<JB, KW, KS>(w, wsm, h4, HS4, j0, seg, sum);
 #pragma unroll
     for (int off = 1; off < kLanesPerGate; off <<= 1)
 #pragma unroll
@@ -151,16 +181,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     };
 
     float w[KW];
-#pragma unroll
-    for (int q = 0; q < KW / 4; q++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-            w[4 * q + e] = weight(q, e);
-    for (int qs = 0; qs < KS / 4; qs++) {
-        const int q = KW / 4 + qs;
-        wsm_all[(warp * (KS / 4) + qs) * 32 + lane] =
-            make_float4(weight(q, 0), weight(q, 1), weight(q, 2), weight(q, 3));
-    }
+    load_weights<KW, KS>(w, wsm_all, warp, lane, weight);
     float *hbuf = (float *)hbuf4;
     for (int idx = tid; idx < 2 * Bp * HS; idx += threads) {
         const int j = (idx / HS) % Bp, col = idx % HS;
@@ -283,48 +304,23 @@ size_t cluster_backward_smem_floats(int warps, int ks, int weights, int B)
 }
 
 /* Sums of rows j0 .. j0+JB-1 of the step's recurrent gate gradients (gbuf4:
- * [Bp][4][HS4]) with this warp's column of W_hh: the lane's partial products
- * over its gate and columns, four accumulators, then the butterfly over all
- * 32 lanes; lane j0 + jj keeps row j0 + jj's sum in *mine. */
+ * [Bp][4][HS4]) with this warp's column of W_hh: the lanes' products over
+ * their gate and columns, then the butterfly over all 32 lanes; lane
+ * j0 + jj keeps row j0 + jj's sum in *mine. */
 template <int JB, int KW, int KS, int HS4>
 __device__ __forceinline__ void column_sums(const float (&w)[KW], const float4 *wsm,
                                             const float4 *gbuf4, int j0, int gate, int seg,
                                             int lane, float *mine)
 {
-    constexpr int P = 4 / JB; /* accumulators a row */
-    float part[JB][P];
-#pragma unroll
-    for (int jj = 0; jj < JB; jj++)
-#pragma unroll
-        for (int k = 0; k < P; k++)
-            part[jj][k] = 0.0f;
-#pragma unroll
-    for (int q = 0; q < (KW + KS) / 4; q++) {
-        const float4 wv = q < KW / 4
-                              ? make_float4(w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3])
-                              : wsm[(q - KW / 4) * 32];
-#pragma unroll
-        for (int jj = 0; jj < JB; jj++) {
-            const float4 gv = gbuf4[((j0 + jj) * 4 + gate) * HS4 + kLanesPerGate * q + seg];
-            float v = part[jj][q % P];
-            v = fmaf(wv.x, gv.x, v);
-            v = fmaf(wv.y, gv.y, v);
-            v = fmaf(wv.z, gv.z, v);
-            v = fmaf(wv.w, gv.w, v);
-            part[jj][q % P] = v;
-        }
-    }
+    float sum[JB];
+    lane_products<JB, KW, KS>(w, wsm, gbuf4 + gate * HS4, 4 * HS4, j0, seg, sum);
 #pragma unroll
     for (int jj = 0; jj < JB; jj++) {
-        float sum = part[jj][0];
-#pragma unroll
-        for (int k = 1; k < P; k++)
-            sum += part[jj][k];
 #pragma unroll
         for (int off = 1; off < 32; off <<= 1)
-            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+            sum[jj] += __shfl_xor_sync(0xffffffffu, sum[jj], off);
         if (lane == j0 + jj)
-            *mine = sum;
+            *mine = sum[jj];
     }
 }
 
@@ -374,16 +370,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     };
 
     float w[KW];
-#pragma unroll
-    for (int q = 0; q < KW / 4; q++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-            w[4 * q + e] = weight(q, e);
-    for (int qs = 0; qs < KS / 4; qs++) {
-        const int q = KW / 4 + qs;
-        wsm_all[(warp * (KS / 4) + qs) * 32 + lane] =
-            make_float4(weight(q, 0), weight(q, 1), weight(q, 2), weight(q, 3));
-    }
+    load_weights<KW, KS>(w, wsm_all, warp, lane, weight);
     for (int idx = tid; idx < 2 * Bp * 4 * HS; idx += threads)
         gbuf[idx] = 0.0f;
     /* Lane j carries batch row j of unit u: dh, dc and the step's inputs. */

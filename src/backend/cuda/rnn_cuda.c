@@ -48,6 +48,14 @@ typedef struct step_loop {
     float *dh, *dc, *grad_gates, *grad_gh, *h_prev, *c_prev, *grad_h;
 } step_loop;
 
+/* A persistent or one-cluster kernel's plan (rk_persistent_plan,
+ * rk_cluster_plan) for the batch size `batch` (0: none yet), and whether it
+ * fits the GPU. */
+typedef struct kernel_plan {
+    rk_persistent p;
+    int batch, fits;
+} kernel_plan;
+
 typedef struct step_graph {
     cudaGraphExec_t exec;
     step_loop key;
@@ -89,14 +97,9 @@ struct rnn_cuda {
     cuda_buffer input_packed;  /* [N, I] */
     cuda_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] */
 
-    /* The persistent kernels' plans ([0] forward, [1] backward) for the batch
-     * size persist_batch[i] (0: none yet). */
-    rk_persistent persist[2];
-    int persist_batch[2], persist_ok[2];
-    /* The one-cluster kernels' plans (rk_cluster_plan; [0] forward, [1]
-     * backward) for the batch size cluster_batch[i]. */
-    rk_persistent cluster[2];
-    int cluster_batch[2], cluster_ok[2];
+    /* The plans ([0] forward, [1] backward) of the persistent kernels and of
+     * the one-cluster kernels (kernel_plan). */
+    kernel_plan persist[2], cluster[2];
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
@@ -314,6 +317,26 @@ static int forward_step(const recur_pack_plan *plan, int reverse, int s)
     return reverse ? plan->seq_len - 1 - s : s;
 }
 
+/* Whether plan (made again by make when the batch size changed) fits the
+ * GPU for this direction of the pass (backward 0 or 1). */
+static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
+                     int (*make)(rk_persistent *))
+{
+    if (plan->batch != cu->plan.batch) {
+        const rnn_dims *dims = &cu->layout.dims;
+        rk_persistent *p = &plan->p;
+        memset(p, 0, sizeof *p);
+        p->cell = (int)dims->cell;
+        p->H = dims->hidden;
+        p->G = dims->gates;
+        p->B = cu->plan.batch;
+        p->backward = backward;
+        plan->fits = make(p);
+        plan->batch = cu->plan.batch;
+    }
+    return plan->fits;
+}
+
 /* Whether this forward (backward 0) or backward (1) runs its steps in the
  * persistent kernel: no projection, and the plan fits the GPU;
  * RECUR_CUDA_PERSISTENT=0 never, =1 whenever it fits, unset when the per-step
@@ -325,19 +348,9 @@ static int use_persistent(rnn_cuda *cu, int backward)
     const char *env = getenv("RECUR_CUDA_PERSISTENT");
     if (dims->proj || (env && env[0] == '0'))
         return 0;
-    rk_persistent *p = &cu->persist[backward];
-    if (cu->persist_batch[backward] != cu->plan.batch) {
-        memset(p, 0, sizeof *p);
-        p->cell = (int)dims->cell;
-        p->H = dims->hidden;
-        p->G = dims->gates;
-        p->B = cu->plan.batch;
-        p->backward = backward;
-        cu->persist_ok[backward] = rk_persistent_plan(p);
-        cu->persist_batch[backward] = cu->plan.batch;
-    }
-    if (!cu->persist_ok[backward])
+    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan))
         return 0;
+    const rk_persistent *p = &cu->persist[backward].p;
     if (env && env[0] == '1')
         return 1;
     /* Measured on an H100: 32768 multiply-adds per block and step (lstm
@@ -357,18 +370,7 @@ static int use_cluster(rnn_cuda *cu, int backward)
     const char *env = getenv("RECUR_CUDA_CLUSTER");
     if (dims->proj || !env || env[0] != '1' || (persistent && persistent[0] == '0'))
         return 0;
-    rk_persistent *p = &cu->cluster[backward];
-    if (cu->cluster_batch[backward] != cu->plan.batch) {
-        memset(p, 0, sizeof *p);
-        p->cell = (int)dims->cell;
-        p->H = dims->hidden;
-        p->G = dims->gates;
-        p->B = cu->plan.batch;
-        p->backward = backward;
-        cu->cluster_ok[backward] = rk_cluster_plan(p);
-        cu->cluster_batch[backward] = cu->plan.batch;
-    }
-    return cu->cluster_ok[backward];
+    return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan);
 }
 
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
@@ -575,7 +577,7 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
     RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
-    rk_persistent p = on_cluster ? cu->cluster[0] : cu->persist[0];
+    rk_persistent p = on_cluster ? cu->cluster[0].p : cu->persist[0].p;
     p.T = plan->seq_len;
     p.reverse = reverse;
     p.batch_sizes = INTS(cu->steps);
@@ -699,7 +701,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent) {
-        rk_persistent p = on_cluster ? cu->cluster[1] : cu->persist[1];
+        rk_persistent p = on_cluster ? cu->cluster[1].p : cu->persist[1].p;
         p.T = plan->seq_len;
         p.reverse = reverse;
         p.batch_sizes = INTS(cu->steps);
