@@ -149,6 +149,38 @@ __device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *ws
     }
 }
 
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+/* The active rows and first packed row of the step a kernel runs, of the
+ * next step and (fetched during a step) of the one after: each read two
+ * steps ahead of its use, so that no load waits on a step's critical path.
+ * time_of(s) is the time step at position s of the walk. */
+struct step_rows {
+    int rows = 0, row0 = 0, rows_next = 0, row0_next = 0, rows_after = 0, row0_after = 0;
+
+    template <typename TimeOf>
+    __device__ __forceinline__ void start(const rk_persistent &a, TimeOf time_of)
+    {
+        if (a.T > 0)
+            rows = a.batch_sizes[time_of(0)], row0 = a.offsets[time_of(0)];
+        if (a.T > 1)
+            rows_next = a.batch_sizes[time_of(1)], row0_next = a.offsets[time_of(1)];
+    }
+    /* During position s: the step at s + 2. */
+    template <typename TimeOf>
+    __device__ __forceinline__ void fetch_after(const rk_persistent &a, int s, TimeOf time_of)
+    {
+        rows_after = row0_after = 0;
+        if (s + 2 < a.T)
+            rows_after = a.batch_sizes[time_of(s + 2)], row0_after = a.offsets[time_of(s + 2)];
+    }
+    __device__ __forceinline__ void advance()
+    {
+        rows = rows_next, row0 = row0_next;
+        rows_next = rows_after, row0_next = row0_after;
+    }
+};
+#endif
+
 template <int WARPS, int KW, int KS>
 __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a)
 {
@@ -192,11 +224,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     float c_reg = 0.0f;
     if (row_lane && a.cell == kCellLstm)
         c_reg = a.c_state[(size_t)lane * H + u];
-    int rows = 0, row0 = 0, rows_next = 0, row0_next = 0;
-    if (T > 0)
-        rows = a.batch_sizes[step_time(0)], row0 = a.offsets[step_time(0)];
-    if (T > 1)
-        rows_next = a.batch_sizes[step_time(1)], row0_next = a.offsets[step_time(1)];
+    step_rows steps;
+    steps.start(a, step_time);
     /* Lane j's input pre-activations of unit u in the step of (rows, row0). */
     auto load_pre = [&](float(&pre)[4], int rows, int row0) {
 #pragma unroll
@@ -206,18 +235,15 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
                          : 0.0f;
     };
     float pre[4];
-    load_pre(pre, rows, row0);
+    load_pre(pre, steps.rows, steps.row0);
     cluster.sync(); /* every block's buffers are written before anyone stores into them */
 
     for (int s = 0; s < T; s++) {
         /* Loads for later steps, consumed one step from now. */
-        int rows_after = 0, row0_after = 0;
-        if (s + 2 < T) {
-            rows_after = a.batch_sizes[step_time(s + 2)];
-            row0_after = a.offsets[step_time(s + 2)];
-        }
+        steps.fetch_after(a, s, step_time);
         float pre_next[4];
-        load_pre(pre_next, rows_next, row0_next);
+        load_pre(pre_next, steps.rows_next, steps.row0_next);
+        const int rows = steps.rows, row0 = steps.row0;
 
         const float4 *h4 = hbuf4 + (size_t)(s & 1) * Bp * HS4;
         float *h_next = hbuf + (size_t)((s + 1) & 1) * Bp * HS;
@@ -274,8 +300,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
         }
         cluster.barrier_wait(); /* h_next complete in every block; h and acc free again */
 
-        rows = rows_next, row0 = row0_next;
-        rows_next = rows_after, row0_next = row0_after;
+        steps.advance();
 #pragma unroll
         for (int g = 0; g < 4; g++)
             pre[g] = pre_next[g];
@@ -360,8 +385,6 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     const int u = (int)cluster.block_rank() * WARPS + warp;
     const bool unit_ok = u < H;
     const float4 *wsm = wsm_all + warp * (KS / 4) * 32 + lane;
-    /* The time step of position s (a reverse direction runs backwards). */
-    auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
     /* W_hh[gate * H + col][u] for chunk q, element e; zero past H. */
     auto weight = [&](int q, int e) {
         const int col = 32 * q + 4 * seg + e;
@@ -388,26 +411,21 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
         in.cell = on ? (lstm ? a.c_saved : a.h_prev)[row * H + u] : 0.0f;
         in.cell_prev = on ? (lstm ? a.c_prev : a.hidden_n)[row * H + u] : 0.0f;
     };
-    /* Positions walk back: position s is step T - 1 - s of the forward's order. */
-    auto position_time = [&](int s) { return step_time(T - 1 - s); };
-    int rows = 0, row0 = 0, rows_next = 0, row0_next = 0;
-    if (T > 0)
-        rows = a.batch_sizes[position_time(0)], row0 = a.offsets[position_time(0)];
-    if (T > 1)
-        rows_next = a.batch_sizes[position_time(1)], row0_next = a.offsets[position_time(1)];
+    /* The time step of position s: the walk runs back over the forward's
+     * order (a reverse direction's forward ran from T - 1 down). */
+    auto position_time = [&](int s) { return a.reverse ? s : T - 1 - s; };
+    step_rows steps;
+    steps.start(a, position_time);
     backward_inputs in;
-    load_inputs(in, rows, row0);
+    load_inputs(in, steps.rows, steps.row0);
     cluster.sync(); /* every block's buffers are zero before anyone stores into them */
 
     for (int s = 0; s < T; s++) {
         /* Loads for later steps, consumed one step from now. */
-        int rows_after = 0, row0_after = 0;
-        if (s + 2 < T) {
-            rows_after = a.batch_sizes[position_time(s + 2)];
-            row0_after = a.offsets[position_time(s + 2)];
-        }
+        steps.fetch_after(a, s, position_time);
         backward_inputs in_next;
-        load_inputs(in_next, rows_next, row0_next);
+        load_inputs(in_next, steps.rows_next, steps.row0_next);
+        const int rows = steps.rows, row0 = steps.row0;
 
         float *g_step = gbuf + (size_t)(s & 1) * Bp * 4 * HS; /* [Bp][4][HS] */
         const bool active = row_lane && lane < rows;
@@ -470,8 +488,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
         if (active)
             dh = dh_direct + product; /* finished rows keep theirs */
 
-        rows = rows_next, row0 = row0_next;
-        rows_next = rows_after, row0_next = row0_after;
+        steps.advance();
         in = in_next;
     }
 
