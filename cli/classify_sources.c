@@ -288,42 +288,6 @@ static void series_label(const recur_series *s, int64_t t, int first, int count,
     snprintf(name, size, "%s", equals ? equals + 1 : s->names[best]);
 }
 
-/* Replaces the first `from` in text (size bytes) with `to`. */
-static void replace_once(char *text, size_t size, const char *from, const char *to)
-{
-    char *hit = strstr(text, from);
-    if (!hit)
-        return;
-    char rest[1024];
-    snprintf(rest, sizeof rest, "%s", hit + strlen(from));
-    snprintf(hit, size - (size_t)(hit - text), "%s%s", to, rest);
-}
-
-/* Prints the series loader's error in classify's terms: the loader names
- * recur forecast's roles (targets, features), which are classify's --inputs
- * and --label. Returns the exit status, as cli_status_error. */
-static int series_error(recur_status st)
-{
-    static const char *const words[][2] = {
-        {"(target)", "(--inputs)"},
-        {"(feature)", "(--label)"},
-        {"(time)", "(--time)"},
-        {"time column and a target", "time column and an --inputs column"},
-        {"time column and a feature", "time column and the --label column"},
-        {"target column '", "--inputs column '"},
-        {"feature column '", "--label column '"},
-        {"no target column given", "no --inputs column given"},
-    };
-    const char *message = recur_last_error();
-    if (st == RECUR_E_NOMEM || !message[0])
-        return cli_status_error(st);
-    char text[1024];
-    snprintf(text, sizeof text, "%s", message);
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        replace_once(text, sizeof text, words[i][0], words[i][1]);
-    return cli_error("%s", text);
-}
-
 int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
                             const char *inputs, const char *label, int window, int stride,
                             double fit_fraction, recur_scaler **scaler, recur_freq *freq,
@@ -336,9 +300,11 @@ int cls_dataset_from_series(cls_dataset *d, const char *path, const char *time,
     recur_series_options so = recur_series_options_default();
     so.time = time, so.targets = inputs, so.features = label, so.missing_mask = 0;
     so.freq = *freq;
+    /* the loader's errors name classify's flags, not forecast's roles */
+    so.role_names[0] = "--time", so.role_names[1] = "--inputs", so.role_names[2] = "--label";
+    if (st == RECUR_OK)
+        st = recur_series_from_table(table, &so, &s);
     int rc = st == RECUR_OK ? 0 : cli_status_error(st);
-    if (!rc && (st = recur_series_from_table(table, &so, &s)) != RECUR_OK)
-        rc = series_error(st);
     if (!rc)
         *freq = s->freq;
     const int K = rc ? 0 : s->targets; /* the input channels come first */

@@ -865,6 +865,11 @@ typedef struct recur_series_options {
      * count other than this series' channels is RECUR_E_SHAPE. */
     const double *fill_means;
     int fill_means_count;
+    /* What errors call the time, target and feature columns (a NULL entry:
+     * "time", "target", "feature"): a caller that exposes them under other
+     * names passes those, as recur classify's "--time", "--inputs" and
+     * "--label". */
+    const char *role_names[3];
 } recur_series_options;
 
 /* agg mean, fill forward, fit_steps 0, max_gap 24, max_categories 64,

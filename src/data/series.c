@@ -452,7 +452,14 @@ static recur_status for_each_name(builder *b, const char *list, int role, name_f
     return RECUR_OK;
 }
 
-static const char *const role_names[] = {"time", "target", "feature"};
+/* What errors call role r (0 time, 1 target, 2 feature): the caller's
+ * recur_series_options.role_names, else these. */
+static const char *role_name(const builder *b, int role)
+{
+    static const char *const defaults[] = {"time", "target", "feature"};
+    const char *name = b->opt->role_names[role];
+    return name ? name : defaults[role];
+}
 
 static int find_selected(const builder *b, int index)
 {
@@ -491,7 +498,7 @@ static recur_status add_named(builder *b, const char *name, int role)
     int j = recur_table_find_column(b->table, name);
     if (j < 0)
         return recur_fail(RECUR_E_INVALID, "%s: no column named '%s' (%s)", b->label, name,
-                          role_names[role]);
+                          role_name(b, role));
     char buf[32];
     if (role == 0) {
         if (g_time->n == 6)
@@ -504,7 +511,8 @@ static recur_status add_named(builder *b, const char *name, int role)
     for (int i = 0; i < g_time->n; i++)
         if (g_time->idx[i] == j)
             return recur_fail(RECUR_E_INVALID, "%s: column '%s' is a time column and a %s",
-                              b->label, col_name(b->table, j, buf, sizeof buf), role_names[role]);
+                              b->label, col_name(b->table, j, buf, sizeof buf),
+                              role_name(b, role));
     if (find_selected(b, j) >= 0)
         return recur_fail(RECUR_E_INVALID, "%s: column '%s' is named twice", b->label,
                           col_name(b->table, j, buf, sizeof buf));
@@ -542,11 +550,11 @@ static recur_status analyse_column(builder *b, column *c, int auto_feature, int 
     if (c->target) {
         if (texts)
             return recur_fail(RECUR_E_FORMAT, "%s: line %lld, column '%s': '%s' is not a number "
-                              "(target)", b->label, (long long)recur_table_row_line(t, first_text),
-                              name, recur_table_cell(t, first_text, c->index));
+                              "(%s)", b->label, (long long)recur_table_row_line(t, first_text),
+                              name, recur_table_cell(t, first_text, c->index), role_name(b, 1));
         if (!numbers)
-            return recur_fail(RECUR_E_FORMAT, "%s: target column '%s' has no numeric value",
-                              b->label, name);
+            return recur_fail(RECUR_E_FORMAT, "%s: %s column '%s' has no numeric value",
+                              b->label, role_name(b, 1), name);
         c->width = 1;
         return RECUR_OK;
     }
@@ -555,7 +563,8 @@ static recur_status analyse_column(builder *b, column *c, int auto_feature, int 
             *skip = 1;
             return RECUR_OK;
         }
-        return recur_fail(RECUR_E_FORMAT, "%s: feature column '%s' has no value", b->label, name);
+        return recur_fail(RECUR_E_FORMAT, "%s: %s column '%s' has no value", b->label,
+                          role_name(b, 2), name);
     }
     if (!texts) {
         c->width = 1;
@@ -746,7 +755,7 @@ recur_status recur_series_from_table(const recur_table *table,
         (opt.freq.seconds > 0 && opt.freq.months > 0))
         return recur_fail(RECUR_E_INVALID, "%s: bad freq (seconds or months, not both)", b.label);
     if (!opt.targets || !*opt.targets)
-        return recur_fail(RECUR_E_INVALID, "%s: no target column given", b.label);
+        return recur_fail(RECUR_E_INVALID, "%s: no %s column given", b.label, role_name(&b, 1));
     if (rows == 0)
         return recur_fail(RECUR_E_FORMAT, "%s: the table has no data rows", b.label);
 
