@@ -286,7 +286,7 @@ static recur_status validate(trainer *t, double *mean_loss)
         fill_chunk(streams, stream_len, steps, B, pos, t->inputs, t->targets);
         CLI_TRY(t->device == RECUR_DEVICE_CUDA ? chunk_loss_cuda(t, steps, B, &loss)
                                                : chunk_loss_cpu(t, steps, B, &loss));
-        const double chunk_weight = steps == T ? 1.0 : (double)steps / (double)T;
+        const double chunk_weight = (double)steps / (double)T; /* exactly 1 for full chunks */
         total += chunk_weight * loss, weight += chunk_weight;
     }
     dist_allreduce_sum_double(&total, 1); /* every rank: the same chunks */
