@@ -183,7 +183,8 @@ static int run_file(const char *dir, const char *name,
 }
 
 /* Central differences of every loss, mean and sum, with a mask and (BCE)
- * pos_weight; inputs kept away from the kinks of L1 and Huber. */
+ * pos_weight and per-element weights; inputs kept away from the kinks of L1
+ * and Huber. */
 static void gradcheck_losses(void)
 {
     enum { N = 18 };
@@ -191,14 +192,15 @@ static void gradcheck_losses(void)
     recur_rng_seed(&rng, 11);
     for (int kind = RECUR_LOSS_BCE_LOGITS; kind <= RECUR_LOSS_HUBER; kind++)
         for (int reduction = 0; reduction < 2; reduction++) {
-            float x[N], y[N], mask[N], grad[N], pw[3] = {0.5f, 1.0f, 2.5f};
+            float x[N], y[N], mask[N], weight[N], grad[N], pw[3] = {0.5f, 1.0f, 2.5f};
             recur_loss_options o = recur_loss_defaults();
             o.reduction = (recur_reduction)reduction;
             o.huber_delta = 0.7f;
             o.mask = mask;
             if (kind == RECUR_LOSS_BCE_LOGITS)
-                o.pos_weight = pw, o.pos_weight_size = 3;
+                o.pos_weight = pw, o.pos_weight_size = 3, o.weight = weight;
             for (int i = 0; i < N; i++) {
+                weight[i] = recur_rng_uniform(&rng, 0.5f, 2.0f);
                 x[i] = recur_rng_uniform(&rng, -3, 3);
                 if (kind == RECUR_LOSS_BCE_LOGITS) {
                     y[i] = recur_rng_uniform(&rng, 0, 1);
