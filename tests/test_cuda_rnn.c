@@ -184,7 +184,15 @@ static void check_config(int index, const recur_rnn_config *c, recur_rng *rng, i
     io_gpu = io_cpu; /* same inputs; results allocated separately */
     run_host(cpu, &io_cpu);
     run_host(gpu, &io_gpu);
+    const int failures_before = test_failures;
     compare_runs(index, &io_gpu, &io_cpu, STATE_TOLERANCE, GRAD_TOLERANCE);
+    if (test_failures > failures_before)
+        fprintf(stderr,
+                "config %d: cell %d input %d hidden %d layers %d bidirectional %d proj %d "
+                "bias %d layer_norm %d T %d B %d lengths %d h0 %d c0 %d training %d\n",
+                index, (int)c->cell, c->input_size, c->hidden_size, c->num_layers,
+                c->bidirectional, c->proj_size, c->bias, c->layer_norm, T, B, lengths, h0, c0,
+                training);
     io_free_results(&io_gpu);
     io_free(&io_cpu);
 done:
@@ -357,6 +365,13 @@ int main(int argc, char **argv)
 {
     const int configs = argc > 1 ? atoi(argv[1]) : 200;
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+    /* which of the three kernel choices below run, in this order: "2" the
+     * one-cluster kernels alone, default "012" */
+    const char *mode_list = argc > 3 ? argv[3] : "012";
+    if (strspn(mode_list, "012") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 012]]]\n");
+        return 2;
+    }
     char device[256];
     recur_cuda_describe(device, sizeof device);
     const int have_gpu = recur_cuda_device_count() > 0;
@@ -370,7 +385,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *persistent, *cluster;
     } modes[3] = {{"0", "0"}, {"1", "0"}, {"", "1"}};
-    for (int m = 0; m < 3; m++) {
+    for (const char *mode = mode_list; *mode; mode++) {
+        const int m = *mode - '0';
         setenv("RECUR_CUDA_PERSISTENT", modes[m].persistent, 1);
         setenv("RECUR_CUDA_CLUSTER", modes[m].cluster, 1);
         worst_state = worst_grad = 0.0;
