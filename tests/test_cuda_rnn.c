@@ -4,11 +4,13 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 and BF16 within their error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
- * Every check runs three times: with the per-step kernels
+ * Every check runs four times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
- * (=1), and with the one-cluster forward and backward wherever they fit
- * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90).
- * usage: test_cuda_rnn [CONFIGS [SEED]] */
+ * (=1), with the one-cluster forward and backward wherever they fit
+ * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90), and
+ * with the default choice (both unset), which mixes them: a one-cluster
+ * forward before a persistent or per-step backward.
+ * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -361,15 +363,23 @@ static void check_errors(int have_gpu)
     recur_rnn_free(rnn);
 }
 
+static void set_or_unset(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
 int main(int argc, char **argv)
 {
     const int configs = argc > 1 ? atoi(argv[1]) : 200;
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
-    /* which of the three kernel choices below run, in this order: "2" the
-     * one-cluster kernels alone, default "012" */
-    const char *mode_list = argc > 3 ? argv[3] : "012";
-    if (strspn(mode_list, "012") != strlen(mode_list)) {
-        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 012]]]\n");
+    /* which of the kernel choices below run, in this order: "2" the
+     * one-cluster kernels alone, default "0123" */
+    const char *mode_list = argc > 3 ? argv[3] : "0123";
+    if (strspn(mode_list, "0123") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123]]]\n");
         return 2;
     }
     char device[256];
@@ -384,11 +394,11 @@ int main(int argc, char **argv)
     printf("device: %s\n", device);
     static const struct {
         const char *persistent, *cluster;
-    } modes[3] = {{"0", "0"}, {"1", "0"}, {"", "1"}};
+    } modes[4] = {{"0", "0"}, {"1", "0"}, {"", "1"}, {NULL, NULL}}; /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
         const int m = *mode - '0';
-        setenv("RECUR_CUDA_PERSISTENT", modes[m].persistent, 1);
-        setenv("RECUR_CUDA_CLUSTER", modes[m].cluster, 1);
+        set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
+        set_or_unset("RECUR_CUDA_CLUSTER", modes[m].cluster);
         worst_state = worst_grad = 0.0;
         recur_rng rng;
         recur_rng_seed(&rng, seed);
@@ -405,16 +415,18 @@ int main(int argc, char **argv)
             check_config(configs + i, &c, &rng, pick(&rng, 1, 12), pick(&rng, 1, 7), 1, 1, 1, 1);
         }
         /* Larger layers, where the persistent kernels spread over many
-         * blocks; the one-cluster forward takes the first and the last four:
+         * blocks; the one-cluster forward takes the first and the last five:
          * 16 blocks of 32 warps with weights in shared memory too (H512), 10
-         * such blocks (H300), 16, 9 and 13 blocks of 16 warps, up to 32 rows. */
+         * such blocks (H300), then blocks of 16 warps, up to 32 rows;
+         * by default, the last's forward alone. */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
         } large[] = {{RECUR_LSTM, 512, 4, 20, 0, 0},   {RECUR_GRU, 1024, 2, 9, 0, 1},
                      {RECUR_RNN_TANH, 700, 3, 11, 1, 1}, {RECUR_LSTM, 1024, 16, 6, 1, 0},
                      {RECUR_GRU, 300, 3, 8, 0, 1},      {RECUR_LSTM, 256, 16, 13, 0, 1},
-                     {RECUR_GRU, 130, 32, 9, 1, 1},     {RECUR_LSTM, 200, 32, 7, 0, 0}};
+                     {RECUR_GRU, 130, 32, 9, 1, 1},     {RECUR_LSTM, 200, 32, 7, 0, 0},
+                     {RECUR_LSTM, 192, 8, 10, 1, 1}};
         const int n_large = (int)(sizeof large / sizeof large[0]);
         for (int i = 0; i < n_large; i++) {
             recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);
@@ -428,7 +440,8 @@ int main(int argc, char **argv)
         check_reduced_math(&rng, RECUR_MATH_BF16, "1");
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s: %d configurations: worst state "
                "error %.3g, worst gradient error %.3g\n",
-               modes[m].persistent, modes[m].cluster, configs, worst_state, worst_grad);
+               modes[m].persistent ? modes[m].persistent : "(unset)",
+               modes[m].cluster ? modes[m].cluster : "(unset)", configs, worst_state, worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

@@ -897,7 +897,10 @@ static void check_seqnet_pool(recur_rng *rng, recur_pool pool, worst *out_w, wor
                 break;
             snprintf(label, sizeof label, "seqnet pool %d step %d: grad %s", (int)pool, step,
                      a.name);
-            compare(grad_w, label, b.grad, a.grad, a.numel, 1e-3, 1e-5);
+            /* relative to the tensor's largest: the GPU's sums over the
+             * batch round differently (1.7e-8 on an element of 5.7e-4) */
+            compare(grad_w, label, b.grad, a.grad, a.numel,
+                    fmax(max_magnitude(a.grad, a.numel), 1e-6), 1e-5);
             for (size_t k = 0; k < a.numel; k++) { /* SGD on both, from the CPU's gradient */
                 a.value[k] -= 0.1f * a.grad[k];
                 b.value[k] = a.value[k];

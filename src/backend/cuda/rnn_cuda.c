@@ -360,16 +360,26 @@ static int use_persistent(rnn_cuda *cu, int backward)
 
 /* Whether this forward (backward 0) or backward (1) runs its steps on one
  * thread-block cluster (rk_cluster_launch: LSTM or GRU, H <= 512, small
- * batches, sm_90): only with RECUR_CUDA_CLUSTER=1 until it has been measured
- * against the persistent kernels (docs/BENCHMARKS.md), never with
- * RECUR_CUDA_PERSISTENT=0. */
+ * batches, sm_90): RECUR_CUDA_CLUSTER=0 never, =1 whenever it fits; unset,
+ * where it was faster than the persistent and per-step kernels on an H100
+ * (run 9 in docs/BENCHMARKS.md, T = 100): the forward up to H = 256 and
+ * H * B = 2048 (lstm H128 B1 0.35 -> 0.25 ms, H64 B32 2.6 -> 1.0 ms; H384
+ * B1 0.39 -> 0.52 ms lost), the backward up to H = 128 and H * B = 512. Never
+ * with RECUR_CUDA_PERSISTENT=0, nor when it is set and this is unset. */
 static int use_cluster(rnn_cuda *cu, int backward)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
     const char *env = getenv("RECUR_CUDA_CLUSTER");
-    if (dims->proj || !env || env[0] != '1' || (persistent && persistent[0] == '0'))
+    if (dims->proj || (env && env[0] == '0') || (persistent && persistent[0] == '0'))
         return 0;
+    if (!(env && env[0] == '1')) {
+        const double units = (double)dims->hidden * cu->plan.batch;
+        const int fast = backward ? dims->hidden <= 128 && units <= 512
+                                  : dims->hidden <= 256 && units <= 2048;
+        if ((persistent && persistent[0]) || !fast)
+            return 0;
+    }
     return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan);
 }
 
@@ -378,12 +388,14 @@ static int use_cluster(rnn_cuda *cu, int backward)
  * float32 W_hh every step: twice the bytes, and from memory rather than L2
  * once W_hh passes about half of an H100's L2 (lstm-h2048-b128-t100 runs at
  * 0.56x cuDNN in bf16, docs/BENCHMARKS.md). The products are the same
- * (inputs rounded to bfloat16, float32 sums). Only with
- * RECUR_CUDA_BF16_WEIGHTS=1 until it has been measured on a GPU. */
+ * (inputs rounded to bfloat16, float32 sums). On unless
+ * RECUR_CUDA_BF16_WEIGHTS=0: on an H100 (run 9) lstm-h2048-b128-t100 went
+ * from 5.82 to 4.31 ms forward and 16.2 to 13.0 ms training, lstm-h1024-b64
+ * from 1.38 to 1.21 and 3.68 to 3.42 ms. */
 static int use_bf16_weights(const rnn_cuda *cu)
 {
     const char *env = getenv("RECUR_CUDA_BF16_WEIGHTS");
-    return cu->math == RECUR_MATH_BF16 && env && env[0] == '1';
+    return cu->math == RECUR_MATH_BF16 && !(env && env[0] == '0');
 }
 
 /* Fills L's bfloat16 copies when use_bf16_weights: W_hh converted now, on the
