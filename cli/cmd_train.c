@@ -566,8 +566,10 @@ static recur_status save_last_checkpoint(trainer *t, run_logs *logs, const char 
     return RECUR_OK;
 }
 
-static void print_progress(const trainer *t, const run_logs *logs, float loss, double val_loss,
-                           int final_line)
+/* val_loss: NULL before the first evaluation and without a validation
+ * part, printed as "-" (a NaN printed is a validation loss that diverged) */
+static void print_progress(const trainer *t, const run_logs *logs, float loss,
+                           const double *val_loss, int final_line)
 {
     const train_options *o = t->options;
     double T = o->num[OPT_BPTT], B = o->num[OPT_BATCH], steps = o->num[OPT_STEPS];
@@ -577,10 +579,13 @@ static void print_progress(const trainer *t, const run_logs *logs, float loss, d
     double eta = done > 0 ? now / done * (steps - (double)t->step) : 0;
     if (o->num[OPT_TIME_LIMIT] > 0)
         eta = fmin(eta, fmax(0.0, o->num[OPT_TIME_LIMIT] - now));
-    printf("%sstep %ld/%.0f  epoch %.2f  train loss %.4f  val loss %.4f  lr %.3g  %.0f tok/s  "
+    char val[32] = "-";
+    if (val_loss)
+        snprintf(val, sizeof val, "%.4f", *val_loss);
+    printf("%sstep %ld/%.0f  epoch %.2f  train loss %.4f  val loss %s  lr %.3g  %.0f tok/s  "
            "ETA %.0fs%s",
            logs->tty ? "\r\033[K" : "", t->step, steps,
-           (double)t->step * T * B / (double)t->train_n, (double)loss, val_loss,
+           (double)t->step * T * B / (double)t->train_n, (double)loss, val,
            recur_schedule_lr(&t->schedule), tokens_per_s, eta,
            logs->tty && !final_line ? "" : "\n");
     fflush(stdout);
@@ -696,6 +701,7 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
     const double time_limit = o->num[OPT_TIME_LIMIT];
     const int can_validate = t->val_n / (size_t)o->num[OPT_BATCH] >= 2; /* one prediction */
     double val_loss = NAN;
+    int validated = 0;
     float loss = NAN;
     int stop = stopped_early(t);
     const int skip_bad_steps = !strcmp(o->str[OPT_ON_NAN], "skip");
@@ -725,12 +731,13 @@ static int train_loop(trainer *t, run_logs *logs, const run_paths *paths)
         if (report) {
             if (can_validate && (st = validate(t, &val_loss)) != RECUR_OK)
                 return cli_status_error(st);
+            validated |= can_validate;
             int rc = after_validation(t, logs, paths, val_loss, &stop);
             if (rc)
                 return rc;
         }
         if (report || logs->tty)
-            print_progress(t, logs, loss, val_loss, report);
+            print_progress(t, logs, loss, validated ? &val_loss : NULL, report);
         if ((stop_at && t->step >= stop_at) || interrupted || out_of_time) {
             if (!report) {
                 recur_status st2 = save_last_checkpoint(t, logs, paths->last);

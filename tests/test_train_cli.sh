@@ -34,6 +34,12 @@ awk -v n="$nats" -v b="$bits" -v p="$ppl" 'BEGIN { exit !(n < 0.5 && (b - n / lo
 "$recur" generate "$dir/a.safetensors" --prime "the " --length 80 --top-k 1 --seed 1 >"$dir/greedy1.txt" &&
   "$recur" generate "$dir/a.safetensors" --prime "the " --length 80 --top-k 1 --seed 2 | cmp -s - "$dir/greedy1.txt" && ok || bad "top-k 1 depends on the seed"
 
+# without a validation part the progress line says so ("val loss -"), not nan
+"$recur" train --text "$dir/text.txt" --hidden 8 --batch 4 --bptt 8 --steps 2 --eval-interval 1 \
+  --val-fraction 0 -o "$dir/noval.safetensors" >"$dir/noval.log" 2>&1 || bad "train --val-fraction 0 failed"
+grep -q 'step 2/2 .* val loss -  lr' "$dir/noval.log" && ! grep -q nan "$dir/noval.log" && ok ||
+  bad "progress without validation: $(grep 'step 2/2' "$dir/noval.log")"
+
 # metrics.csv: a header and one row per evaluation; checkpoints last and best
 [[ $(head -1 "$dir/a.ckpt/metrics.csv") == "step,epoch,train_loss,val_loss,lr,tokens_per_s,elapsed_s" ]] && ok || bad "metrics.csv header"
 [[ $(cut -d, -f1 "$dir/a.ckpt/metrics.csv" | tail -n +2 | tr '\n' ' ') == "50 100 150 " ]] && ok || bad "metrics.csv steps: $(cut -d, -f1 "$dir/a.ckpt/metrics.csv" | tr '\n' ' ')"
