@@ -112,8 +112,8 @@ if part bench; then
     --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 >"$out/bench_steps.log" 2>&1
   status "bench, per-step kernels" "exit $?"
   cat "$out/bench_steps.log"
-  # The one-cluster kernels (RECUR_CUDA_CLUSTER=1, opt-in until measured)
-  # against the default choice, back to back: three suite cases and a GRU.
+  # The one-cluster kernels forced off and on (the default takes them where
+  # run 9 measured them faster), back to back: three suite cases and a GRU.
   for cluster in 0 1; do
     log=$out/bench_cluster$cluster.log
     { RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
@@ -122,8 +122,8 @@ if part bench; then
         --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
     status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
-  # bf16 with W_hh in bfloat16 (RECUR_CUDA_BF16_WEIGHTS=1, opt-in until
-  # measured) against cuBLAS converting the float32 W_hh, back to back.
+  # bf16 with W_hh in bfloat16 (the default) against cuBLAS converting the
+  # float32 W_hh (RECUR_CUDA_BF16_WEIGHTS=0), back to back.
   for weights in 0 1; do
     log=$out/bench_bf16_weights$weights.log
     RECUR_CUDA_BF16_WEIGHTS=$weights "$bin/recur" bench --device cuda --math bf16 --seconds "$seconds" \
