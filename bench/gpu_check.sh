@@ -8,8 +8,9 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all: tests sanitizer train cli
-# lm bench compare), CONFIGS (random configurations of test_cuda_rnn, default 300),
+# Environment: PARTS (which parts run, default all but sweep: tests sanitizer
+# train cli lm bench compare; sweep takes SWEEP_CELLS, SWEEP_HIDDEN and
+# SWEEP_BATCH), CONFIGS (random configurations of test_cuda_rnn, default 300),
 # CASES (bench cases for the comparison, default the whole suite), MATH
 # (its precision modes, default fp32,tf32,bf16), LM_CONFIGS (configurations
 # of bench/lm_train_cuda.py, default its own).
@@ -130,6 +131,28 @@ if part bench; then
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
     status "bench bf16, RECUR_CUDA_BF16_WEIGHTS=$weights" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
+fi
+if part sweep; then
+  # Which kernels win where (the thresholds of use_persistent and use_cluster
+  # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
+  # per-step kernels, persistent forced, cluster forced and the default
+  # choice, back to back. About 4 minutes for three cells.
+  for cell in ${SWEEP_CELLS:-lstm gru rnn_tanh}; do
+    for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
+      for b in ${SWEEP_BATCH:-1 2 4 8 16 32}; do
+        for mode in "per-step 0 0" "persistent 1 0" "cluster x 1" "default x x"; do
+          read -r name persistent cluster <<<"$mode"
+          env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
+              $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
+            timeout 30 "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
+              --batch "$b" --seq 100 2>&1 |
+            awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
+                              END { printf "%s %s %s %s\n", n, m, f, t }'
+        done
+      done
+    done
+  done >"$out/sweep.txt"
+  status "sweep" "$(wc -l <"$out/sweep.txt") lines in sweep.txt (case, kernels, forward ms, train ms)"
 fi
 if part compare; then
   RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \
