@@ -135,15 +135,18 @@ fi
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
-  # per-step kernels, persistent forced, cluster forced and the default
-  # choice, back to back. About 4 minutes for three cells.
-  for cell in ${SWEEP_CELLS:-lstm gru rnn_tanh}; do
+  # per-step kernels, persistent forced, cluster forced (the batch in one
+  # cluster, or split over clusters of 4 or 8 rows: RECUR_CUDA_CLUSTER_ROWS)
+  # and the default choice, back to back. About 5 minutes for two cells.
+  for cell in ${SWEEP_CELLS:-lstm gru}; do
     for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
-      for b in ${SWEEP_BATCH:-1 2 4 8 16 32}; do
-        for mode in "per-step 0 0" "persistent 1 0" "cluster x 1" "default x x"; do
-          read -r name persistent cluster <<<"$mode"
+      for b in ${SWEEP_BATCH:-1 2 4 8 16 32 64}; do
+        for mode in "per-step 0 0 x" "persistent 1 0 x" "cluster x 1 x" "cluster-rows4 x 1 4" \
+                    "cluster-rows8 x 1 8" "default x x x"; do
+          read -r name persistent cluster rows <<<"$mode"
           env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
               $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
+              $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
             timeout 30 "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
               --batch "$b" --seq 100 2>&1 |
             awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }

@@ -5,7 +5,8 @@
  * activations, c or GRU's hidden_n, y (with a row stride), h_n (in the buffer
  * the kernel's contract names) and c_n, for LSTM and GRU, forward and
  * reverse, variable lengths, one row and up to 32 rows, every weight in
- * registers and some in shared memory, one block and several.
+ * registers and some in shared memory, one block and several, the batch in
+ * one cluster and split over several.
  * This checks the kernel's indexing and synchronization where no GPU is;
  * test_cuda_rnn checks it on a GPU (RECUR_CUDA_CLUSTER=1). */
 #define RECUR_CLUSTER_EMULATION 1
@@ -61,7 +62,23 @@ std::vector<float> random_vector(size_t n, float scale)
 struct problem {
     int cell, H, B, T, reverse;
     std::vector<int> lengths; /* sorted longest first */
+    int cluster_rows = 0;     /* rows a cluster runs (0: all B in one) */
 };
+
+/* The rows a cluster of p runs and the clusters of the grid. */
+int rows_of(const problem &p) { return p.cluster_rows > 0 ? p.cluster_rows : p.B; }
+int clusters_of(const problem &p) { return (p.B + rows_of(p) - 1) / rows_of(p); }
+
+/* body as every cluster of p's grid, one after another (they share
+ * nothing); 0, or -1 when one deadlocked. */
+int run_clusters(const problem &p, int blocks, int threads, size_t smem, uint64_t seed,
+                 const std::function<void()> &body)
+{
+    int result = 0;
+    for (int k = 0; k < clusters_of(p); k++)
+        result |= emu::run(blocks, threads, smem, seed + 1000 * (uint64_t)k, body, k * blocks);
+    return result;
+}
 
 /* The packed layout of p's lengths: rows active at each step and the first
  * packed row of each step; returns the number of rows. */
@@ -176,10 +193,11 @@ void check_problem(const problem &p, uint64_t seed)
     a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
     a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
     a.y = got.y.data(), a.ld_y = H + kYPad;
+    a.cluster_rows = p.cluster_rows;
     const int blocks = (H + WARPS - 1) / WARPS;
-    const size_t smem = sizeof(float) * cluster_smem_floats(WARPS, KS, KW + KS, B);
-    const int ran = emu::run(blocks, 32 * WARPS, smem, seed,
-                             [&a] { cluster_forward<WARPS, KW, KS>(a); });
+    const size_t smem = sizeof(float) * cluster_smem_floats(WARPS, KS, KW + KS, rows_of(p));
+    const int ran = run_clusters(p, blocks, 32 * WARPS, smem, seed,
+                                 [&a] { cluster_forward<WARPS, KW, KS>(a); });
     check(ran == 0, "the emulated threads ended (no deadlock)", 0);
     got.h_n = T % 2 ? h_b : h_a;
     got.c_n = c_state;
@@ -195,9 +213,10 @@ void check_problem(const problem &p, uint64_t seed)
                  p.reverse ? " reverse" : "", WARPS, KW, KS, (unsigned long long)seed);
         compare(*pairs[i][0], *pairs[i][1], what);
     }
-    printf("%s H%d B%d T%d%s, %d blocks of %d warps, %d+%d weights a lane: %s\n",
-           p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", blocks,
-           WARPS, KW, KS, failures ? "FAILURES so far" : "ok");
+    printf("%s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights a lane: "
+           "%s\n",
+           p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "",
+           clusters_of(p), blocks, WARPS, KW, KS, failures ? "FAILURES so far" : "ok");
 }
 
 /* What the backward must leave (persistent_backward's contract). */
@@ -306,10 +325,12 @@ void check_backward(const problem &p, uint64_t seed)
     a.grad_gh = lstm ? got.grad_gates.data() : got.grad_gh.data();
     a.dh = got.dh.data();
     a.dc = lstm ? got.dc.data() : nullptr;
+    a.cluster_rows = p.cluster_rows;
     const int blocks = (H + WARPS - 1) / WARPS;
-    const size_t smem = sizeof(float) * cluster_backward_smem_floats(WARPS, KS, KW + KS, B);
-    const int ran = emu::run(blocks, 32 * WARPS, smem, seed,
-                             [&a] { cluster_backward<WARPS, KW, KS>(a); });
+    const size_t smem =
+        sizeof(float) * cluster_backward_smem_floats(WARPS, KS, KW + KS, rows_of(p));
+    const int ran = run_clusters(p, blocks, 32 * WARPS, smem, seed,
+                                 [&a] { cluster_backward<WARPS, KW, KS>(a); });
     check(ran == 0, "the emulated threads ended (no deadlock)", 0);
     if (lstm)
         got.grad_gh = want.grad_gh; /* LSTM's recurrent gradients are grad_gates */
@@ -326,9 +347,10 @@ void check_backward(const problem &p, uint64_t seed)
                  KW, KS);
         compare(*pairs[i][0], *pairs[i][1], what);
     }
-    printf("backward %s H%d B%d T%d%s, %d blocks of %d warps, %d+%d weights a lane: %s\n",
-           lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", blocks, WARPS, KW, KS,
-           failures ? "FAILURES so far" : "ok");
+    printf("backward %s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights "
+           "a lane: %s\n",
+           lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", clusters_of(p), blocks,
+           WARPS, KW, KS, failures ? "FAILURES so far" : "ok");
 }
 
 } // namespace
@@ -347,6 +369,12 @@ int main()
     check_problem<32, 4, 8>({kCellGru, 70, 2, 4, 1, {4, 2}}, 7);
     /* Another order of the threads, same problem. */
     check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 8);
+    /* The batch split over clusters: 3 of 2 rows, the last cluster's rows
+     * ending first; 4 of 3 rows, the last with one; 40 rows (past one
+     * cluster's 32) in 5 of 8. */
+    check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}, 2}, 9);
+    check_problem<16, 4, 0>({kCellLstm, 20, 10, 5, 0, {5, 5, 5, 4, 4, 3, 3, 2, 2, 1}, 3}, 10);
+    check_problem<32, 4, 4>({kCellLstm, 50, 40, 3, 1, std::vector<int>(40, 3), 8}, 17);
     /* The backward through time, the same layouts. */
     check_backward<16, 4, 0>({kCellLstm, 20, 3, 5, 0, {5, 3, 2}}, 11);
     check_backward<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 12);
@@ -354,6 +382,8 @@ int main()
     check_backward<16, 4, 0>({kCellGru, 16, 32, 3, 0, std::vector<int>(32, 3)}, 14);
     check_backward<32, 4, 4>({kCellLstm, 50, 6, 5, 1, {5, 5, 4, 3, 3, 1}}, 15);
     check_backward<32, 4, 8>({kCellGru, 70, 2, 4, 0, {4, 2}}, 16);
+    check_backward<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}, 2}, 18);
+    check_backward<16, 4, 0>({kCellLstm, 20, 10, 5, 0, {5, 5, 5, 4, 4, 3, 3, 2, 2, 1}, 3}, 19);
     printf("test_cluster_emulated: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -4,12 +4,14 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 and BF16 within their error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
- * Every check runs four times: with the per-step kernels
+ * Every check runs five times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
  * (=1), with the one-cluster forward and backward wherever they fit
  * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90), and
  * with the default choice (both unset), which mixes them: a one-cluster
- * forward before a persistent or per-step backward.
+ * forward before a persistent or per-step backward, and with the cluster
+ * kernels forced and the batch split over clusters of 3 rows
+ * (RECUR_CUDA_CLUSTER_ROWS=3).
  * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -376,10 +378,10 @@ int main(int argc, char **argv)
     const int configs = argc > 1 ? atoi(argv[1]) : 200;
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     /* which of the kernel choices below run, in this order: "2" the
-     * one-cluster kernels alone, default "0123" */
-    const char *mode_list = argc > 3 ? argv[3] : "0123";
-    if (strspn(mode_list, "0123") != strlen(mode_list)) {
-        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123]]]\n");
+     * one-cluster kernels alone, default "01234" */
+    const char *mode_list = argc > 3 ? argv[3] : "01234";
+    if (strspn(mode_list, "01234") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 01234]]]\n");
         return 2;
     }
     char device[256];
@@ -393,12 +395,14 @@ int main(int argc, char **argv)
     }
     printf("device: %s\n", device);
     static const struct {
-        const char *persistent, *cluster;
-    } modes[4] = {{"0", "0"}, {"1", "0"}, {"", "1"}, {NULL, NULL}}; /* NULL: unset */
+        const char *persistent, *cluster, *cluster_rows;
+    } modes[5] = {{"0", "0", NULL}, {"1", "0", NULL}, {"", "1", NULL}, {NULL, NULL, NULL},
+                  {"", "1", "3"}}; /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
         const int m = *mode - '0';
         set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
         set_or_unset("RECUR_CUDA_CLUSTER", modes[m].cluster);
+        set_or_unset("RECUR_CUDA_CLUSTER_ROWS", modes[m].cluster_rows);
         worst_state = worst_grad = 0.0;
         recur_rng rng;
         recur_rng_seed(&rng, seed);
@@ -417,8 +421,9 @@ int main(int argc, char **argv)
         /* Larger layers, where the persistent kernels spread over many
          * blocks; the one-cluster forward takes the first and the last five:
          * 16 blocks of 32 warps with weights in shared memory too (H512), 10
-         * such blocks (H300), then blocks of 16 warps, up to 32 rows;
-         * by default, the last's forward alone. */
+         * such blocks (H300), then blocks of 16 warps, up to 32 rows
+         * (by default the forward of the H192 one alone); 40 rows only
+         * split over clusters. */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
@@ -426,7 +431,7 @@ int main(int argc, char **argv)
                      {RECUR_RNN_TANH, 700, 3, 11, 1, 1}, {RECUR_LSTM, 1024, 16, 6, 1, 0},
                      {RECUR_GRU, 300, 3, 8, 0, 1},      {RECUR_LSTM, 256, 16, 13, 0, 1},
                      {RECUR_GRU, 130, 32, 9, 1, 1},     {RECUR_LSTM, 200, 32, 7, 0, 0},
-                     {RECUR_LSTM, 192, 8, 10, 1, 1}};
+                     {RECUR_LSTM, 192, 8, 10, 1, 1},    {RECUR_LSTM, 128, 40, 6, 0, 1}};
         const int n_large = (int)(sizeof large / sizeof large[0]);
         for (int i = 0; i < n_large; i++) {
             recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);
@@ -438,10 +443,11 @@ int main(int argc, char **argv)
         check_reduced_math(&rng, RECUR_MATH_TF32, "0");
         check_reduced_math(&rng, RECUR_MATH_BF16, "0");
         check_reduced_math(&rng, RECUR_MATH_BF16, "1");
-        printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s: %d configurations: worst state "
-               "error %.3g, worst gradient error %.3g\n",
+        printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s: %d "
+               "configurations: worst state error %.3g, worst gradient error %.3g\n",
                modes[m].persistent ? modes[m].persistent : "(unset)",
-               modes[m].cluster ? modes[m].cluster : "(unset)", configs, worst_state, worst_grad);
+               modes[m].cluster ? modes[m].cluster : "(unset)",
+               modes[m].cluster_rows ? modes[m].cluster_rows : "(unset)", configs, worst_state, worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

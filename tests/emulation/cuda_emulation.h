@@ -55,6 +55,7 @@ struct thread {
 
 struct launch {
     int blocks = 0, threads = 0;
+    int first_block = 0; /* blockIdx.x of the cluster's first block in the grid */
     std::vector<thread> all;
     std::vector<barrier> warps; /* [blocks * threads / 32] */
     barrier cluster;
@@ -134,12 +135,14 @@ inline void entry()
 
 /* Runs body as `threads` threads in each of `blocks` blocks of one cluster,
  * with shared_bytes of dynamic shared memory each, in an order drawn from
- * seed. Returns 0, or -1 when the threads deadlock. */
+ * seed; the cluster is the one at first_block of a grid of several (blockIdx.x
+ * from first_block). Returns 0, or -1 when the threads deadlock. */
 inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
-               std::function<void()> body)
+               std::function<void()> body, int first_block = 0)
 {
     launch l;
     l.blocks = blocks;
+    l.first_block = first_block;
     l.threads = threads;
     l.body = std::move(body);
     l.all.resize((size_t)blocks * threads);
@@ -231,7 +234,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
 
 /* What the kernels read and call. */
 #define threadIdx (emu_dim3{(unsigned)emu::self().index, 0u, 0u})
-#define blockIdx (emu_dim3{(unsigned)emu::self().block, 0u, 0u})
+#define blockIdx (emu_dim3{(unsigned)(emu::active()->first_block + emu::self().block), 0u, 0u})
 #define blockDim (emu_dim3{(unsigned)emu::active()->threads, 1u, 1u})
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }

@@ -13,6 +13,12 @@
  * HS = 8 (KW + KS) + 4 floats a row, zero past H; the 4 extra floats put the
  * lanes' single-float stores of a column into different banks).
  *
+ * Batch. A cluster runs rows first .. first + count - 1 of the batch
+ * (cluster_slice): all B <= 32 of them, or a.cluster_rows when the grid holds
+ * several clusters, which never exchange anything (rows are independent
+ * through time), so that B rows take the time of cluster_rows on more SMs.
+ * Below, "row j" is the cluster's j-th.
+ *
  * One step: each warp forms its unit's G gate products for the active rows,
  * four batch rows at a time, or one when one is left (float4 loads of h that
  * the 8 lanes of a gate spread over 32 consecutive floats, then a butterfly
@@ -156,14 +162,22 @@ __device__ __forceinline__ void gate_sums(const float (&w)[KW], const float4 *ws
  * time_of(s) is the time step at position s of the walk. */
 struct step_rows {
     int rows = 0, row0 = 0, rows_next = 0, row0_next = 0, rows_after = 0, row0_after = 0;
+    int first = 0, count = 0; /* the cluster's batch rows: first .. first + count - 1 */
 
+    /* The cluster's active rows of time step t and the packed row of its first. */
+    __device__ __forceinline__ void of_step(const rk_persistent &a, int t, int &r, int &r0) const
+    {
+        const int left = a.batch_sizes[t] - first; /* of the rows active at t */
+        r = left < 0 ? 0 : left < count ? left : count;
+        r0 = a.offsets[t] + first;
+    }
     template <typename TimeOf>
     __device__ __forceinline__ void start(const rk_persistent &a, TimeOf time_of)
     {
         if (a.T > 0)
-            rows = a.batch_sizes[time_of(0)], row0 = a.offsets[time_of(0)];
+            of_step(a, time_of(0), rows, row0);
         if (a.T > 1)
-            rows_next = a.batch_sizes[time_of(1)], row0_next = a.offsets[time_of(1)];
+            of_step(a, time_of(1), rows_next, row0_next);
     }
     /* During position s: the step at s + 2. */
     template <typename TimeOf>
@@ -171,7 +185,7 @@ struct step_rows {
     {
         rows_after = row0_after = 0;
         if (s + 2 < a.T)
-            rows_after = a.batch_sizes[time_of(s + 2)], row0_after = a.offsets[time_of(s + 2)];
+            of_step(a, time_of(s + 2), rows_after, row0_after);
     }
     __device__ __forceinline__ void advance()
     {
@@ -179,6 +193,17 @@ struct step_rows {
         rows_next = rows_after, row0_next = row0_after;
     }
 };
+
+/* The batch rows of this block's cluster: the grid's clusters take
+ * a.cluster_rows rows each (the last the rest), in the order of blockIdx. */
+__device__ __forceinline__ step_rows cluster_slice(const rk_persistent &a, int blocks)
+{
+    step_rows steps;
+    const int per = a.cluster_rows > 0 ? a.cluster_rows : a.B;
+    steps.first = (int)(blockIdx.x / (unsigned)blocks) * per;
+    steps.count = a.B - steps.first < per ? a.B - steps.first : per;
+    return steps;
+}
 #endif
 
 template <int WARPS, int KW, int KS>
@@ -190,9 +215,11 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     constexpr int threads = 32 * WARPS;
     float4 *smem4 = dynamic_shared_memory();
     cg::cluster_group cluster = cg::this_cluster();
-    const int H = a.H, G = a.G, B = a.B, T = a.T;
-    const int Bp = (B + 3) & ~3;
+    const int H = a.H, G = a.G, T = a.T;
     const int blocks = (int)cluster.num_blocks();
+    step_rows steps = cluster_slice(a, blocks);
+    const int B = steps.count, b0 = steps.first; /* this cluster's rows of the batch */
+    const int Bp = (B + 3) & ~3;
     float4 *wsm_all = smem4;                                  /* [WARPS][KS/4][32] */
     float4 *hbuf4 = wsm_all + WARPS * (KS / 4) * 32;          /* [2][Bp][HS4] */
     float *acc_all = (float *)(hbuf4 + 2 * (size_t)Bp * HS4); /* [WARPS][4][32] */
@@ -217,14 +244,15 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     float *hbuf = (float *)hbuf4;
     for (int idx = tid; idx < 2 * Bp * HS; idx += threads) {
         const int j = (idx / HS) % Bp, col = idx % HS;
-        hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h_a[(size_t)j * H + col] : 0.0f;
+        hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h_a[(size_t)(b0 + j) * H + col] : 0.0f;
     }
-    /* Lane j carries batch row j of unit u: its c, and its input pre-activations. */
+    /* Lane j carries the cluster's batch row j of unit u: its c, and its
+     * input pre-activations. */
     const bool row_lane = unit_ok && lane < B;
+    const size_t state_at = (size_t)(b0 + lane) * H + u; /* in [B, H] states */
     float c_reg = 0.0f;
     if (row_lane && a.cell == kCellLstm)
-        c_reg = a.c_state[(size_t)lane * H + u];
-    step_rows steps;
+        c_reg = a.c_state[state_at];
     steps.start(a, step_time);
     /* Lane j's input pre-activations of unit u in the step of (rows, row0). */
     auto load_pre = [&](float(&pre)[4], int rows, int row0) {
@@ -310,9 +338,9 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     if (row_lane) {
         const float *h_last = hbuf + (size_t)(T & 1) * Bp * HS;
         float *h_out = T % 2 ? a.h_b : a.h_a;
-        h_out[(size_t)lane * H + u] = h_last[(size_t)lane * HS + u];
+        h_out[state_at] = h_last[(size_t)lane * HS + u];
         if (a.cell == kCellLstm)
-            a.c_state[(size_t)lane * H + u] = c_reg;
+            a.c_state[state_at] = c_reg;
     }
 #else
     (void)a;
@@ -373,9 +401,11 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     constexpr int threads = 32 * WARPS;
     float4 *smem4 = dynamic_shared_memory();
     cg::cluster_group cluster = cg::this_cluster();
-    const int H = a.H, G = a.G, B = a.B, T = a.T, GH = a.G * a.H;
-    const int Bp = (B + 3) & ~3;
+    const int H = a.H, G = a.G, T = a.T, GH = a.G * a.H;
     const int blocks = (int)cluster.num_blocks();
+    step_rows steps = cluster_slice(a, blocks);
+    const int B = steps.count, b0 = steps.first; /* this cluster's rows of the batch */
+    const int Bp = (B + 3) & ~3;
     float4 *wsm_all = smem4;                         /* [WARPS][KS/4][32] */
     float4 *gbuf4 = wsm_all + WARPS * (KS / 4) * 32; /* [2][Bp][4][HS4] */
     float *gbuf = (float *)gbuf4;
@@ -396,10 +426,12 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     load_weights<KW, KS>(w, wsm_all, warp, lane, weight);
     for (int idx = tid; idx < 2 * Bp * 4 * HS; idx += threads)
         gbuf[idx] = 0.0f;
-    /* Lane j carries batch row j of unit u: dh, dc and the step's inputs. */
+    /* Lane j carries the cluster's batch row j of unit u: dh, dc and the
+     * step's inputs. */
     const bool row_lane = unit_ok && lane < B;
-    float dh = row_lane ? a.dh[(size_t)lane * H + u] : 0.0f;
-    float dc = row_lane && a.cell == kCellLstm ? a.dc[(size_t)lane * H + u] : 0.0f;
+    const size_t state_at = (size_t)(b0 + lane) * H + u; /* in [B, H] states */
+    float dh = row_lane ? a.dh[state_at] : 0.0f;
+    float dc = row_lane && a.cell == kCellLstm ? a.dc[state_at] : 0.0f;
     auto load_inputs = [&](backward_inputs &in, int rows, int row0) {
         const bool on = row_lane && lane < rows;
         const size_t row = (size_t)row0 + lane;
@@ -414,7 +446,6 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     /* The time step of position s: the walk runs back over the forward's
      * order (a reverse direction's forward ran from T - 1 down). */
     auto position_time = [&](int s) { return a.reverse ? s : T - 1 - s; };
-    step_rows steps;
     steps.start(a, position_time);
     backward_inputs in;
     load_inputs(in, steps.rows, steps.row0);
@@ -493,9 +524,9 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     }
 
     if (row_lane) { /* the gradients of h0 and c0 */
-        a.dh[(size_t)lane * H + u] = dh;
+        a.dh[state_at] = dh;
         if (a.cell == kCellLstm)
-            a.dc[(size_t)lane * H + u] = dc;
+            a.dc[state_at] = dc;
     }
 #else
     (void)a;
@@ -534,12 +565,14 @@ const cluster_variant *cluster_variant_for(int H)
     return index >= 0 && index < 16 ? &kVariants[index] : NULL;
 }
 
-/* The launch of plan p: one cluster of p->blocks blocks of p->units warps. */
+/* The launch of plan p: ceil(B / cluster_rows) clusters of p->blocks blocks
+ * of p->units warps. */
 cudaLaunchConfig_t cluster_config(cudaStream_t stream, const rk_persistent *p,
                                   cudaLaunchAttribute *attribute)
 {
     cudaLaunchConfig_t config = {};
-    config.gridDim = dim3((unsigned)p->blocks);
+    const int clusters = (p->B + p->cluster_rows - 1) / p->cluster_rows;
+    config.gridDim = dim3((unsigned)(p->blocks * clusters));
     config.blockDim = dim3(32 * (unsigned)p->units);
     config.dynamicSmemBytes = p->smem;
     config.stream = stream;
@@ -559,7 +592,8 @@ extern "C" {
 int rk_cluster_plan(rk_persistent *p)
 {
     const cluster_variant *v = cluster_variant_for(p->H);
-    if ((p->cell != kCellLstm && p->cell != kCellGru) || !v || p->B < 1 || p->B > kClusterRows)
+    const int rows = p->cluster_rows > 0 && p->cluster_rows < p->B ? p->cluster_rows : p->B;
+    if ((p->cell != kCellLstm && p->cell != kCellGru) || !v || rows < 1 || rows > kClusterRows)
         return 0;
     int dev = 0, major = 0, optin = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
@@ -571,8 +605,8 @@ int rk_cluster_plan(rk_persistent *p)
     }
     const size_t smem =
         sizeof(float) * (p->backward
-                             ? cluster_backward_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B)
-                             : cluster_smem_floats(v->warps, v->ks, v->kw + v->ks, p->B));
+                             ? cluster_backward_smem_floats(v->warps, v->ks, v->kw + v->ks, rows)
+                             : cluster_smem_floats(v->warps, v->ks, v->kw + v->ks, rows));
     const void *kernel = (const void *)(p->backward ? v->backward : v->forward);
     const int blocks = (p->H + v->warps - 1) / v->warps;
     if (major < 9 || smem > (size_t)optin || blocks > kClusterBlocks)
@@ -587,6 +621,7 @@ int rk_cluster_plan(rk_persistent *p)
     }
     p->units = v->warps;
     p->blocks = blocks;
+    p->cluster_rows = rows;
     p->smem = smem;
     cudaLaunchAttribute attribute[1];
     const cudaLaunchConfig_t config = cluster_config(0, p, attribute);

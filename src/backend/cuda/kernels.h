@@ -70,6 +70,8 @@ typedef struct rk_persistent {
     int cell;  /* recur_cell */
     int H, G, B, T, reverse;
     int units, blocks;
+    int cluster_rows; /* cluster kernels: batch rows a cluster runs (0: all B);
+                         the grid is ceil(B / cluster_rows) clusters */
     size_t smem;
     const int *batch_sizes, *offsets; /* device [T]: active rows and first packed row */
     const float *weight_hh;           /* [G*H, H] */
@@ -110,10 +112,13 @@ int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
  * shared memory past H = 256), the step's h (forward) or recurrent gate
  * gradients (backward) exchanged through distributed shared memory, one
  * cluster barrier per step. The same inputs and outputs as
- * rk_persistent_forward / rk_persistent_backward. rk_cluster_plan fills
- * units, blocks and smem for p's cell, H, G, B and backward and returns 1
- * when it fits this GPU (shared memory limits B past H = 256: B <= 4 at
- * H = 512), else 0; rk_cluster_launch runs the planned kernel. */
+ * rk_persistent_forward / rk_persistent_backward. The batch may be split
+ * over several independent clusters of cluster_rows rows each (<= 32; 0: one
+ * cluster, B <= 32). rk_cluster_plan fills units, blocks and smem (and
+ * cluster_rows, at most B) for p's cell, H, G, B, cluster_rows and backward
+ * and returns 1 when it fits this GPU (shared memory limits the rows a
+ * cluster past H = 256: 4 at H = 512), else 0; rk_cluster_launch runs the
+ * planned kernel. */
 int rk_cluster_plan(rk_persistent *p);
 int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p);
 

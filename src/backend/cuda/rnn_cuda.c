@@ -318,9 +318,10 @@ static int forward_step(const recur_pack_plan *plan, int reverse, int s)
 }
 
 /* Whether plan (made again by make when the batch size changed) fits the
- * GPU for this direction of the pass (backward 0 or 1). */
+ * GPU for this direction of the pass (backward 0 or 1); cluster_rows: the
+ * batch rows a cluster runs, for rk_cluster_plan (0: all). */
 static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
-                     int (*make)(rk_persistent *))
+                     int (*make)(rk_persistent *), int cluster_rows)
 {
     if (plan->batch != cu->plan.batch) {
         const rnn_dims *dims = &cu->layout.dims;
@@ -331,6 +332,7 @@ static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
         p->G = dims->gates;
         p->B = cu->plan.batch;
         p->backward = backward;
+        p->cluster_rows = cluster_rows;
         plan->fits = make(p);
         plan->batch = cu->plan.batch;
     }
@@ -348,7 +350,7 @@ static int use_persistent(rnn_cuda *cu, int backward)
     const char *env = getenv("RECUR_CUDA_PERSISTENT");
     if (dims->proj || (env && env[0] == '0'))
         return 0;
-    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan))
+    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan, 0))
         return 0;
     const rk_persistent *p = &cu->persist[backward].p;
     if (env && env[0] == '1')
@@ -380,7 +382,12 @@ static int use_cluster(rnn_cuda *cu, int backward)
         if ((persistent && persistent[0]) || !fast)
             return 0;
     }
-    return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan);
+    /* RECUR_CUDA_CLUSTER_ROWS=n (1 to 32): the batch split over clusters of n
+     * rows (not yet measured; unset: one cluster, B <= 32) */
+    const char *rows_env = getenv("RECUR_CUDA_CLUSTER_ROWS");
+    const int rows = rows_env ? atoi(rows_env) : 0;
+    return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan,
+                     rows >= 1 && rows <= 32 ? rows : 0);
 }
 
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
