@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend/cpu/activations.h"
+#include "backend/cpu/cells.h"
 #include "backend/cpu/simd.h"
 #include "test_util.h"
 
@@ -292,6 +293,41 @@ static void check_kernels(const kernel_set *ref, const kernel_set *k, int H)
 }
 #endif
 
+/* ReLU as torch 2 computes it on the CPU (relu, threshold_backward): NaN
+ * and -0 stay (torch.relu(tensor([nan, -0.])) is [nan, -0.]), NaN passes its
+ * gradient on, and the gradient is cut where the output is <= 0. Every
+ * element of a row of 19 (full and masked SIMD blocks). */
+static void check_relu_specials(const char *name,
+                                void (*forward)(int, int, int, const float *, float *, float *,
+                                                int),
+                                void (*backward)(int, int, int, const float *, int,
+                                                 const float *, float *))
+{
+    enum { H = 19 };
+    const float inf = INFINITY;
+    const float pre[H] = {NAN, -0.0f, -1.0f, 2.0f, inf, -inf, 0.0f, 0.5f, -3.0f, NAN,
+                          1e-30f, -1e-30f, 7.0f, NAN, -0.0f, 1.0f, -2.0f, 3.0f, NAN};
+    float h[H], out[H], dh[H], grad[H];
+    forward(1, H, 1, pre, h, out, H);
+    int ok = 1;
+    for (int k = 0; k < H; k++) {
+        const float p = pre[k];
+        if (isnan(p))
+            ok &= isnan(out[k]) && isnan(h[k]);
+        else {
+            const float want = p < 0.0f ? 0.0f : p;
+            ok &= out[k] == want && signbit(out[k]) == signbit(want) && h[k] == out[k];
+        }
+        dh[k] = 3.0f + (float)k;
+    }
+    backward(1, H, 1, out, H, dh, grad);
+    for (int k = 0; k < H; k++)
+        ok &= grad[k] == (out[k] <= 0.0f ? 0.0f : dh[k]);
+    CHECK(ok);
+    if (!ok)
+        fprintf(stderr, "%s: ReLU on NaN, -0, infinities differs from torch's\n", name);
+}
+
 int main(void)
 {
     size_t cap = SWEEP_POINTS + 20000;
@@ -300,12 +336,15 @@ int main(void)
     printf("sweep of %zu points; level chosen by the dispatcher: %d (0 scalar, 1 avx2, 2 avx512)\n",
            n, recur_simd_level());
     sweep("libm", scalar_exp, scalar_sigmoid, scalar_tanh, x, n, y, 0);
+    check_relu_specials("dispatched", recur_elman_forward, recur_elman_backward);
 #if RECUR_SIMD_X86
+    check_relu_specials("scalar", recur_elman_forward_scalar, recur_elman_backward_scalar);
     const kernel_set scalar = KERNEL_SET(scalar);
     const int widths[] = {1, 5, 8, 13, 16, 19, 37, 64, 100};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         sweep("avx2", recur_vexp_avx2, recur_vsigmoid_avx2, recur_vtanh_avx2, x, n, y, 1);
         const kernel_set avx2 = KERNEL_SET(avx2);
+        check_relu_specials("avx2", avx2.elman_forward, avx2.elman_backward);
         for (size_t i = 0; i < sizeof widths / sizeof *widths; i++)
             check_kernels(&scalar, &avx2, widths[i]);
     } else {
@@ -315,6 +354,7 @@ int main(void)
         __builtin_cpu_supports("fma")) {
         sweep("avx512", recur_vexp_avx512, recur_vsigmoid_avx512, recur_vtanh_avx512, x, n, y, 1);
         const kernel_set avx512 = KERNEL_SET(avx512);
+        check_relu_specials("avx512", avx512.elman_forward, avx512.elman_backward);
         for (size_t i = 0; i < sizeof widths / sizeof *widths; i++)
             check_kernels(&scalar, &avx512, widths[i]);
     } else {

@@ -12,7 +12,8 @@ void recur_elman_forward_scalar(int rows, int H, int relu, const float *pre, flo
         float *h_row = h_state + (long)j * H;
         float *out_row = out + (long)j * ld_out;
         for (int k = 0; k < H; k++) {
-            float h = relu ? (pre_row[k] > 0.0f ? pre_row[k] : 0.0f) : tanhf(pre_row[k]);
+            /* torch's ReLU: NaN and -0 stay */
+            float h = relu ? (pre_row[k] < 0.0f ? 0.0f : pre_row[k]) : tanhf(pre_row[k]);
             h_row[k] = h;
             out_row[k] = h;
         }
@@ -28,7 +29,8 @@ void recur_elman_backward_scalar(int rows, int H, int relu, const float *h, int 
         float *g_row = grad_pre + (long)j * H;
         for (int k = 0; k < H; k++) {
             float y = h_row[k];
-            g_row[k] = relu ? (y > 0.0f ? dh_row[k] : 0.0f) : dh_row[k] * (1.0f - y * y);
+            /* torch's threshold_backward: cut where the output is <= 0 */
+            g_row[k] = relu ? (y <= 0.0f ? 0.0f : dh_row[k]) : dh_row[k] * (1.0f - y * y);
         }
     }
 }

@@ -88,7 +88,7 @@ __global__ void elman_forward(size_t total, int H, int relu, const float *pre, f
     GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
         float p = pre[i];
-        float h = relu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
+        float h = relu ? (p < 0.0f ? 0.0f : p) : tanhf(p); /* NaN and -0 stay, as torch's */
         h_state[i] = h;
         out[j * ld_out + k] = h;
     }
@@ -100,7 +100,7 @@ __global__ void elman_backward(size_t total, int H, int relu, const float *h, in
     GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
         float y = h[j * ld_h + k];
-        grad_pre[i] = relu ? (y > 0.0f ? dh[i] : 0.0f) : dh[i] * (1.0f - y * y);
+        grad_pre[i] = relu ? (y <= 0.0f ? 0.0f : dh[i]) : dh[i] * (1.0f - y * y);
     }
 }
 
@@ -326,7 +326,7 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
             } else {
                 float p = pre[0] + rec[0];
                 gr[u] = p;
-                hv = a.cell == kCellRelu ? (p > 0.0f ? p : 0.0f) : tanhf(p);
+                hv = a.cell == kCellRelu ? (p < 0.0f ? 0.0f : p) : tanhf(p);
             }
             h_next[(size_t)j * H + u] = hv;
             a.y[row * a.ld_y + u] = hv;
@@ -392,7 +392,7 @@ __global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
                 a.dh[at] = d * z; /* the direct part; the products are added below */
             } else {
                 float y = a.y[row * a.ld_y + u];
-                dx[u] = a.cell == kCellRelu ? (y > 0.0f ? d : 0.0f) : d * (1.0f - y * y);
+                dx[u] = a.cell == kCellRelu ? (y <= 0.0f ? 0.0f : d) : d * (1.0f - y * y);
             }
         }
         grid.sync(); /* every unit's gradients of this step are in grad_gh */
