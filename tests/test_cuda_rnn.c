@@ -396,8 +396,8 @@ int main(int argc, char **argv)
     printf("device: %s\n", device);
     static const struct {
         const char *persistent, *cluster, *cluster_rows;
-    } modes[5] = {{"0", "0", NULL}, {"1", "0", NULL}, {"", "1", NULL}, {NULL, NULL, NULL},
-                  {"", "1", "3"}}; /* NULL: unset */
+    } modes[5] = {{"0", "0", NULL}, {"1", "0", NULL}, {NULL, "1", NULL}, {NULL, NULL, NULL},
+                  {NULL, "1", "3"}}; /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
         const int m = *mode - '0';
         set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
@@ -447,7 +447,8 @@ int main(int argc, char **argv)
                "configurations: worst state error %.3g, worst gradient error %.3g\n",
                modes[m].persistent ? modes[m].persistent : "(unset)",
                modes[m].cluster ? modes[m].cluster : "(unset)",
-               modes[m].cluster_rows ? modes[m].cluster_rows : "(unset)", configs, worst_state, worst_grad);
+               modes[m].cluster_rows ? modes[m].cluster_rows : "(unset)", configs, worst_state,
+               worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

@@ -26,10 +26,10 @@
  * new h value into the next buffer of every block through distributed shared
  * memory, arrives at the cluster barrier, stores what the backward needs and
  * waits at the barrier (the arrival's release fence, a GPU-wide memory
- * barrier, so waits for the h stores only). The input pre-activations of step s + 1 and the row counts of
- * step s + 2 are loaded during step s, so no global load waits on the step's
- * critical path. The arithmetic and what is stored are those of
- * persistent_forward. */
+ * barrier, so waits for the h stores only). The input pre-activations of
+ * step s + 1 and the row counts of step s + 2 are loaded during step s, so
+ * that their latency overlaps a step's work. The arithmetic and what is
+ * stored are those of persistent_forward. */
 /* tests/test_cluster_emulated.cpp compiles the kernel (not the launch code)
  * as C++ with RECUR_CLUSTER_EMULATION defined, over the emulated threads,
  * warps and cluster of tests/emulation/. */

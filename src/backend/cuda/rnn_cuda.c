@@ -376,9 +376,9 @@ static int use_cluster(rnn_cuda *cu, int backward)
     if (dims->proj || (env && env[0] == '0') || (persistent && persistent[0] == '0'))
         return 0;
     if (!(env && env[0] == '1')) {
-        const double units = (double)dims->hidden * cu->plan.batch;
-        const int fast = backward ? dims->hidden <= 128 && units <= 512
-                                  : dims->hidden <= 256 && units <= 2048;
+        const double hidden_x_batch = (double)dims->hidden * cu->plan.batch;
+        const int fast = backward ? dims->hidden <= 128 && hidden_x_batch <= 512
+                                  : dims->hidden <= 256 && hidden_x_batch <= 2048;
         if ((persistent && persistent[0]) || !fast)
             return 0;
     }
