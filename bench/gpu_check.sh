@@ -8,12 +8,13 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but sweep: tests sanitizer
-# train cli lm bench compare; sweep takes SWEEP_CELLS, SWEEP_HIDDEN and
-# SWEEP_BATCH), CONFIGS (random configurations of test_cuda_rnn, default 300),
-# CASES (bench cases for the comparison, default the whole suite), MATH
-# (its precision modes, default fp32,tf32,bf16), LM_CONFIGS (configurations
-# of bench/lm_train_cuda.py, default its own).
+# Environment: PARTS (which parts run, default all but sweep and profile:
+# tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
+# SWEEP_HIDDEN, SWEEP_BATCH and SWEEP_MODES; profile needs ncu), CONFIGS
+# (random configurations of test_cuda_rnn, default 300), CASES (bench cases
+# for the comparison, default the whole suite), MATH (its precision modes,
+# default fp32,tf32,bf16), LM_CONFIGS (configurations of
+# bench/lm_train_cuda.py, default its own).
 set -u
 bin=$(cd "${1:?BIN_DIR}" && pwd)
 out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
@@ -136,17 +137,22 @@ if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
   # per-step kernels, persistent forced, cluster forced (the batch in one
-  # cluster, or split over clusters of 4 or 8 rows: RECUR_CUDA_CLUSTER_ROWS)
-  # and the default choice, back to back. About 5 minutes for two cells.
+  # cluster, or split over clusters of 4 or 8 rows: RECUR_CUDA_CLUSTER_ROWS;
+  # -vector: the exchange in 16-byte slices, RECUR_CUDA_CLUSTER_VECTOR=1) and
+  # the default choice, back to back. SWEEP_MODES picks modes by name. About
+  # 6 minutes for two cells.
   for cell in ${SWEEP_CELLS:-lstm gru}; do
     for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
       for b in ${SWEEP_BATCH:-1 2 4 8 16 32 64}; do
-        for mode in "per-step 0 0 x" "persistent 1 0 x" "cluster x 1 x" "cluster-rows4 x 1 4" \
-                    "cluster-rows8 x 1 8" "default x x x"; do
-          read -r name persistent cluster rows <<<"$mode"
+        for mode in "per-step 0 0 x x" "persistent 1 0 x x" "cluster x 1 x x" \
+                    "cluster-vector x 1 x 1" "cluster-rows4 x 1 4 x" \
+                    "cluster-rows4-vector x 1 4 1" "cluster-rows8 x 1 8 x" "default x x x x"; do
+          read -r name persistent cluster rows vector <<<"$mode"
+          [[ -z ${SWEEP_MODES:-} || " $SWEEP_MODES " == *" $name "* ]] || continue
           env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
               $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
               $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
+              $([[ $vector == x ]] || echo RECUR_CUDA_CLUSTER_VECTOR=$vector) \
             timeout 30 "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
               --batch "$b" --seq 100 2>&1 |
             awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
@@ -156,6 +162,38 @@ if part sweep; then
     done
   done >"$out/sweep.txt"
   status "sweep" "$(wc -l <"$out/sweep.txt") lines in sweep.txt (case, kernels, forward ms, train ms)"
+fi
+if part profile; then
+  # Where the time goes, by Nsight Compute: every kernel of a few calls of the
+  # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
+  # the cluster forward's warp stalls and the lines they stall on (the 2x
+  # targets at H128 B1 and H256 B16), with and without the vector exchange.
+  # Writes ncu_summary_*.txt and ncu_cluster_*.txt.
+  if command -v ncu >/dev/null; then
+    reports=$(mktemp -d)
+    for spec in "gru 192 16" "lstm 192 16" "lstm 128 1"; do
+      read -r cell h b <<<"$spec"
+      timeout 120 ncu --print-summary per-kernel --launch-count 60 \
+        "$bin/recur" bench --device cuda --seconds 0.02 --cell "$cell" --hidden "$h" --batch "$b" \
+        --seq 100 >"$out/ncu_summary_$cell-h$h-b$b.txt" 2>&1
+      status "ncu summary $cell H$h B$b" "exit $?"
+    done
+    for spec in "lstm 128 1 0" "lstm 256 16 0" "lstm 256 16 1" "lstm 64 32 1"; do
+      read -r cell h b vector <<<"$spec"
+      name=$cell-h$h-b$b-vector$vector
+      RECUR_CUDA_CLUSTER=1 RECUR_CUDA_CLUSTER_VECTOR=$vector timeout 150 ncu \
+        --kernel-name regex:cluster_forward --launch-count 1 --set full --import-source yes \
+        --export "$reports/$name" --force-overwrite "$bin/recur" bench --device cuda \
+        --seconds 0.02 --cell "$cell" --hidden "$h" --batch "$b" --seq 100 >/dev/null 2>&1
+      status "ncu cluster $name" "exit $?"
+      { ncu --import "$reports/$name.ncu-rep" --page details
+        ncu --import "$reports/$name.ncu-rep" --page source --csv --print-source sass; } \
+        >"$out/ncu_cluster_$name.txt" 2>&1
+    done
+    rm -rf "$reports"
+  else
+    status "ncu" "not found"
+  fi
 fi
 if part compare; then
   RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" ${CASES:+--cases "$CASES"} \

@@ -120,7 +120,7 @@ static void check_decoding(recur_cell cell, int bidirectional, int attention)
         int len = 1 + (int)(recur_rng_next(&rng) % 6);
         out_b.value[RECUR_S2S_EOS] = eos_bias + 0.4f * (float)(trial % 5) - 0.8f;
         int64_t src[6], greedy[MAXLEN], beam[MAXLEN], again[MAXLEN];
-        float w[MAXLEN * 6];
+        float w[MAXLEN * 6], w1[MAXLEN * 6];
         for (int t = 0; t < len; t++)
             src[t] = 3 + (int64_t)(recur_rng_next(&rng) % (VS - 3));
         recur_decode_options o = recur_decode_options_default();
@@ -146,14 +146,21 @@ static void check_decoding(recur_cell cell, int bidirectional, int attention)
             CHECK(fabs(lp - g.log_prob) < 1e-4);
         /* beam width 1 is greedy decoding */
         o.method = RECUR_DECODE_BEAM, o.beam_width = 1;
-        CHECK_OK(recur_seq2seq_decode(m, len, src, &o, beam, NULL, &b1));
+        CHECK_OK(recur_seq2seq_decode(m, len, src, &o, beam, w1, &b1));
         CHECK(b1.length == g.length && b1.finished == g.finished);
         CHECK(!memcmp(beam, greedy, (size_t)g.length * sizeof(int64_t)));
+        CHECK(!memcmp(w1, w, (size_t)MAXLEN * len * sizeof(float)));
         CHECK(fabs(b1.log_prob - g.log_prob) < 1e-9);
         /* a wider beam never scores below greedy */
         o.beam_width = 4;
         CHECK_OK(recur_seq2seq_decode(m, len, src, &o, beam, w, &bk));
         CHECK(bk.finished >= g.finished);
+        for (int r = 0; r < MAXLEN; r++) { /* as greedy's: rows of its steps only */
+            double sum = 0;
+            for (int t = 0; t < len; t++)
+                sum += w[r * len + t];
+            CHECK(fabs(sum - (r < bk.length + bk.finished && attention ? 1.0 : 0.0)) < 1e-5);
+        }
         if (bk.finished == g.finished)
             CHECK(bk.score >= g.score - 1e-9);
         improved += bk.score > g.score + 1e-9;

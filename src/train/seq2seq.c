@@ -648,11 +648,13 @@ static recur_status decode_single(recur_seq2seq *m, int S, const int64_t *source
     return RECUR_OK;
 }
 
+/* A hypothesis of the beam: its path ends at slot `slot` of trellis row
+ * length - 1 (tokens and attention rows 0 .. length - 1); a finished one
+ * also has the row of its <eos> prediction. */
 typedef struct hypothesis {
     double log_prob;
-    int length, finished;
-    int64_t *tokens;  /* [max_length] */
-    float *weights;   /* [max_length, S] */
+    int length, finished, slot;
+    const float *eos_weights; /* [S], finished ones */
 } hypothesis;
 
 /* a better than b: finished first, then the higher score */
@@ -678,40 +680,45 @@ static int candidate_cmp(const void *pa, const void *pb)
     return a->token - b->token;
 }
 
+/* Beam search. The live hypotheses of step t are a trellis row of k slots
+ * (token, parent slot in row t - 1, attention row), so that a step costs no
+ * copy of the histories; the best path is walked back at the end. */
 static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
                                 const recur_decode_options *o, int64_t *output, float *weights,
                                 recur_decode_result *r)
 {
     const int k = o->beam_width, V = m->config.target_vocab, N = o->max_length;
-    /* live[0..k), next[0..k), finished[0..k], greedy: 3k + 2 hypotheses */
-    const int total = 3 * k + 2;
-    hypothesis *h = calloc((size_t)total, sizeof *h);
+    const size_t cells = (size_t)N * (size_t)k; /* trellis [N][k] */
+    hypothesis *live = malloc(2 * (size_t)k * sizeof *live), *fin = calloc((size_t)k, sizeof *fin);
     candidate *cand = malloc((size_t)k * (size_t)V * sizeof *cand);
-    int *from = malloc((size_t)k * sizeof *from);
+    int *from = malloc((size_t)k * sizeof *from), *parent = malloc(cells * sizeof *parent);
     int64_t *tokens = malloc((size_t)k * sizeof *tokens);
+    int64_t *token_at = malloc(cells * sizeof *token_at);
     float *step_w = malloc((size_t)k * (size_t)S * sizeof *step_w);
-    int64_t *storage = calloc((size_t)total * (size_t)N, sizeof *storage);
-    float *wstorage = calloc((size_t)total * (size_t)N * (size_t)S, sizeof *wstorage);
+    float *weight_at = malloc(cells * (size_t)S * sizeof *weight_at);   /* [N][k][S] */
+    float *fin_w = malloc((size_t)k * (size_t)S * sizeof *fin_w);       /* [k][S] */
+    int64_t *greedy_tokens = malloc((size_t)N * sizeof *greedy_tokens); /* [N] */
+    float *greedy_w = calloc((size_t)N * (size_t)S, sizeof *greedy_w);  /* [N][S] */
     recur_status st = RECUR_OK;
-    if (!h || !cand || !from || !tokens || !step_w || !storage || !wstorage)
+    if (!live || !fin || !cand || !from || !parent || !tokens || !token_at || !step_w ||
+        !weight_at || !fin_w || !greedy_tokens || !greedy_w)
         st = recur_fail(RECUR_E_NOMEM, "seq2seq: out of memory");
-    for (int i = 0; st == RECUR_OK && i < total; i++)
-        h[i].tokens = storage + (size_t)i * N, h[i].weights = wstorage + (size_t)i * N * S;
-    hypothesis *live = h, *next = h + k, *fin = h + 2 * k, *greedy = h + 3 * k + 1;
+    hypothesis *next = live + k, greedy = {0};
     int n_live = 1, n_fin = 0;
     if (st == RECUR_OK) {
         /* the greedy hypothesis first (it also checks the source) */
         recur_decode_result gr;
         recur_decode_options go = *o;
         go.method = RECUR_DECODE_GREEDY;
-        st = decode_single(m, S, source, &go, 0, greedy->tokens, greedy->weights, &gr);
-        greedy->log_prob = gr.log_prob, greedy->length = gr.length, greedy->finished = gr.finished;
+        st = decode_single(m, S, source, &go, 0, greedy_tokens, greedy_w, &gr);
+        greedy.log_prob = gr.log_prob, greedy.length = gr.length, greedy.finished = gr.finished;
+        live[0] = (hypothesis){0};
     }
     if (st == RECUR_OK)
         st = decode_begin(m, S, source, k);
     for (int step = 0; st == RECUR_OK && step < N && n_live > 0 && n_fin < k; step++) {
         for (int i = 0; i < n_live; i++)
-            tokens[i] = step ? live[i].tokens[step - 1] : RECUR_S2S_BOS;
+            tokens[i] = step ? token_at[(size_t)(step - 1) * k + live[i].slot] : RECUR_S2S_BOS;
         if ((st = decode_step(m, S, n_live, k, tokens, step_w)) != RECUR_OK)
             break;
         int n_cand = 0;
@@ -724,54 +731,60 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
         int n_next = 0;
         for (int j = 0; j < n_cand && n_next < k; j++) {
             const candidate *cd = &cand[j];
-            const hypothesis *src = &live[cd->from];
-            hypothesis *dst;
+            const float *row_w = step_w + (size_t)cd->from * S;
             if (cd->token == RECUR_S2S_EOS) {
                 if (j >= k || n_fin >= k)
                     continue;
-                dst = &fin[n_fin++];
+                float *eos_w = fin_w + (size_t)n_fin * S;
+                memcpy(eos_w, row_w, (size_t)S * sizeof(float));
+                fin[n_fin++] = (hypothesis){cd->log_prob, step, 1, live[cd->from].slot, eos_w};
             } else {
-                dst = &next[n_next];
+                const size_t cell = (size_t)step * k + n_next;
+                token_at[cell] = cd->token;
+                parent[cell] = live[cd->from].slot;
+                memcpy(weight_at + cell * S, row_w, (size_t)S * sizeof(float));
+                next[n_next] = (hypothesis){cd->log_prob, step + 1, 0, n_next, NULL};
                 from[n_next++] = cd->from;
             }
-            memcpy(dst->tokens, src->tokens, (size_t)step * sizeof(int64_t));
-            memcpy(dst->weights, src->weights, (size_t)step * S * sizeof(float));
-            memcpy(dst->weights + (size_t)step * S, step_w + (size_t)cd->from * S,
-                   (size_t)S * sizeof(float));
-            dst->log_prob = cd->log_prob;
-            dst->finished = cd->token == RECUR_S2S_EOS;
-            dst->length = step + !dst->finished;
-            if (!dst->finished)
-                dst->tokens[step] = cd->token;
         }
         reorder_states(m, n_next, k, from);
-        for (int i = 0; i < n_next; i++) { /* swap live and next */
-            hypothesis t = live[i];
-            live[i] = next[i], next[i] = t;
-        }
+        memcpy(live, next, (size_t)n_next * sizeof *live);
         n_live = n_next;
     }
     if (st == RECUR_OK) {
         /* best of: finished, live ones cut by max_length, the greedy one */
-        const hypothesis *best = greedy;
+        const hypothesis *best = &greedy;
         double best_score =
-            length_score(greedy->log_prob, greedy->length + greedy->finished, o->length_alpha);
+            length_score(greedy.log_prob, greedy.length + greedy.finished, o->length_alpha);
         for (int i = 0; i < n_fin + n_live; i++) {
             const hypothesis *c = i < n_fin ? &fin[i] : &live[i - n_fin];
             double s = length_score(c->log_prob, c->length + c->finished, o->length_alpha);
             if (better(c, s, best, best_score))
                 best = c, best_score = s;
         }
-        memcpy(output, best->tokens, (size_t)best->length * sizeof(int64_t));
-        int rows = best->length + best->finished;
-        if (weights) {
-            memset(weights, 0, (size_t)N * S * sizeof(float));
-            memcpy(weights, best->weights, (size_t)rows * S * sizeof(float));
+        const int rows = best->length + best->finished;
+        if (best == &greedy) {
+            memcpy(output, greedy_tokens, (size_t)best->length * sizeof(int64_t));
+            if (weights)
+                memcpy(weights, greedy_w, (size_t)rows * S * sizeof(float));
+        } else {
+            for (int t = best->length - 1, slot = best->slot; t >= 0; t--) {
+                const size_t cell = (size_t)t * k + slot;
+                output[t] = token_at[cell];
+                if (weights)
+                    memcpy(weights + (size_t)t * S, weight_at + cell * S,
+                           (size_t)S * sizeof(float));
+                slot = parent[cell];
+            }
+            if (weights && best->finished)
+                memcpy(weights + (size_t)best->length * S, best->eos_weights,
+                       (size_t)S * sizeof(float));
         }
         r->length = best->length, r->finished = best->finished;
         r->log_prob = best->log_prob, r->score = best_score;
     }
-    free(h), free(cand), free(from), free(tokens), free(step_w), free(storage), free(wstorage);
+    free(live), free(fin), free(cand), free(from), free(parent), free(tokens), free(token_at);
+    free(step_w), free(weight_at), free(fin_w), free(greedy_tokens), free(greedy_w);
     return st;
 }
 

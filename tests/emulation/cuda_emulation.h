@@ -38,7 +38,8 @@ struct emu_dim3 {
 
 namespace emu {
 
-/* A group of threads that wait for each other: a warp or the cluster. */
+/* A group of threads that wait for each other: a warp, a block or the
+ * cluster. */
 struct barrier {
     int size = 0, arrived = 0;
     unsigned generation = 0;
@@ -57,7 +58,8 @@ struct launch {
     int blocks = 0, threads = 0;
     int first_block = 0; /* blockIdx.x of the cluster's first block in the grid */
     std::vector<thread> all;
-    std::vector<barrier> warps; /* [blocks * threads / 32] */
+    std::vector<barrier> warps;        /* [blocks * threads / 32] */
+    std::vector<barrier> block_groups; /* [blocks] */
     barrier cluster;
     std::vector<std::vector<float4>> shared; /* per block */
     std::vector<float> exchange;             /* the shuffles' values, [blocks * threads] */
@@ -114,6 +116,12 @@ inline void syncwarp()
     wait(w, arrive(w));
 }
 
+inline void syncthreads()
+{
+    barrier &b = active()->block_groups[(size_t)self().block];
+    wait(b, arrive(b));
+}
+
 inline float shfl_xor(float value, int mask)
 {
     launch *l = active();
@@ -149,6 +157,9 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
     l.warps.resize((size_t)blocks * threads / 32);
     for (barrier &w : l.warps)
         w.size = 32;
+    l.block_groups.resize((size_t)blocks);
+    for (barrier &b : l.block_groups)
+        b.size = threads;
     l.cluster.size = blocks * threads;
     l.shared.assign((size_t)blocks, std::vector<float4>((shared_bytes + 15) / 16));
     l.exchange.assign((size_t)blocks * threads, 0.0f);
@@ -239,6 +250,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
+inline void __syncthreads() { emu::syncthreads(); }
 
 namespace {
 inline float4 *dynamic_shared_memory() { return emu::active()->shared[emu::self().block].data(); }

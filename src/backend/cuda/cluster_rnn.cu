@@ -24,7 +24,10 @@
  * the 8 lanes of a gate spread over 32 consecutive floats, then a butterfly
  * over the 8 lanes); lane j then applies the cell to batch row j, writes the
  * new h value into the next buffer of every block through distributed shared
- * memory, arrives at the cluster barrier, stores what the backward needs and
+ * memory (a.cluster_vector: into its own block's, and after a block barrier
+ * the block's threads copy its slice of the rows, WARPS consecutive floats a
+ * row, to every other block in 16-byte stores, a quarter of the remote
+ * stores), arrives at the cluster barrier, stores what the backward needs and
  * waits at the barrier (the arrival's release fence, a GPU-wide memory
  * barrier, so waits for the h stores only). The input pre-activations of
  * step s + 1 and the row counts of step s + 2 are loaded during step s, so
@@ -134,6 +137,29 @@ __device__ __forceinline__ void lane_products(const float (&w)[KW], const float4
     }
 }
 
+/* Copies this block's slice (columns rank * WARPS .. + WARPS - 1) of rows
+ * 0 .. rows - 1 of buf (row_floats a row, a multiple of 4) into the same
+ * place in every other block of the cluster, in 16-byte stores spread over
+ * the block's threads; after a block barrier that follows the slice's
+ * writes, before the arrival at the cluster barrier that releases them. */
+template <int WARPS, typename Cluster>
+__device__ __forceinline__ void copy_slice_to_cluster(const Cluster &cluster, float *buf,
+                                                      int rows, int row_floats, int rank,
+                                                      int blocks, int tid)
+{
+    static_assert(WARPS % 4 == 0, "a slice row is whole float4s");
+    constexpr int row4 = WARPS / 4; /* float4s of a slice row */
+    const int slice4 = rows * row4, total4 = slice4 * (blocks - 1);
+    for (int i = tid; i < total4; i += 32 * WARPS) {
+        const int other = i / slice4, r = i - other * slice4;
+        const int dest = other + (other >= rank); /* every block but this one */
+        const size_t at =
+            (size_t)(r / row4) * row_floats + (size_t)rank * WARPS + 4 * (size_t)(r % row4);
+        *(float4 *)cluster.map_shared_rank(buf + at, (unsigned)dest) =
+            *(const float4 *)(buf + at);
+    }
+}
+
 /* acc[gate][j0 + jj] (jj < JB) = this warp's gate row . h row j0 + jj (h4:
  * [Bp][HS4]): the lanes' products, then the butterfly over the gate's 8
  * lanes. */
@@ -226,7 +252,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
-    const int u = (int)cluster.block_rank() * WARPS + warp;
+    const int rank = (int)cluster.block_rank();
+    const int u = rank * WARPS + warp;
     const bool unit_ok = u < H;
     const float4 *wsm = wsm_all + warp * (KS / 4) * 32 + lane;
     float *acc = acc_all + warp * 4 * kClusterRows; /* [gate][row] of this warp's unit */
@@ -312,8 +339,15 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
                     hv = (1.0f - act[1]) * act[2] + act[1] * hp;
                 }
             }
-            for (int rank = 0; rank < blocks; rank++)
-                cluster.map_shared_rank(h_next, rank)[(size_t)lane * HS + u] = hv;
+            if (a.cluster_vector)
+                h_next[(size_t)lane * HS + u] = hv;
+            else
+                for (int target = 0; target < blocks; target++)
+                    cluster.map_shared_rank(h_next, target)[(size_t)lane * HS + u] = hv;
+        }
+        if (a.cluster_vector) { /* every row: finished ones carry their h */
+            __syncthreads();
+            copy_slice_to_cluster<WARPS>(cluster, h_next, B, HS, rank, blocks, tid);
         }
         cluster.barrier_arrive(); /* release: h_next's stores */
         if (active) {
@@ -412,7 +446,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
-    const int u = (int)cluster.block_rank() * WARPS + warp;
+    const int rank = (int)cluster.block_rank();
+    const int u = rank * WARPS + warp;
     const bool unit_ok = u < H;
     const float4 *wsm = wsm_all + warp * (KS / 4) * 32 + lane;
     /* W_hh[gate * H + col][u] for chunk q, element e; zero past H. */
@@ -485,13 +520,19 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
                 dgh[0] = dr_pre, dgh[1] = dz_pre, dgh[2] = dn_pre * r;
                 dh_direct = d * z;
             }
-            for (int rank = 0; rank < blocks; rank++) {
-                float *theirs = cluster.map_shared_rank(g_step, rank);
+            const int targets = a.cluster_vector ? 1 : blocks; /* 1: this block's own */
+            for (int target = 0; target < targets; target++) {
+                float *theirs =
+                    a.cluster_vector ? g_step : cluster.map_shared_rank(g_step, target);
 #pragma unroll
                 for (int g = 0; g < 4; g++)
                     if (g < G)
                         theirs[((size_t)lane * 4 + g) * HS + u] = dgh[g];
             }
+        }
+        if (a.cluster_vector) { /* the active rows' 4 gate rows each */
+            __syncthreads();
+            copy_slice_to_cluster<WARPS>(cluster, g_step, 4 * rows, HS, rank, blocks, tid);
         }
         cluster.barrier_arrive(); /* release: the step's gradient rows */
         if (active) {

@@ -72,6 +72,8 @@ typedef struct rk_persistent {
     int units, blocks;
     int cluster_rows; /* cluster kernels: batch rows a cluster runs (0: all B);
                          the grid is ceil(B / cluster_rows) clusters */
+    int cluster_vector; /* cluster kernels: a step's exchange as 16-byte copies
+                           of each block's slice (1) or single floats (0) */
     size_t smem;
     const int *batch_sizes, *offsets; /* device [T]: active rows and first packed row */
     const float *weight_hh;           /* [G*H, H] */
@@ -110,8 +112,9 @@ int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
  * cluster_rnn.cu): a warp per hidden unit, `units` warps a block (16 up to
  * H = 256, else 32), ceil(H / units) <= 16 blocks, W_hh in registers (and in
  * shared memory past H = 256), the step's h (forward) or recurrent gate
- * gradients (backward) exchanged through distributed shared memory, one
- * cluster barrier per step. The same inputs and outputs as
+ * gradients (backward) exchanged through distributed shared memory (by
+ * each thread's floats, or cluster_vector: by 16-byte copies of each block's
+ * slice after a block barrier), one cluster barrier per step. The same inputs and outputs as
  * rk_persistent_forward / rk_persistent_backward. The batch may be split
  * over several independent clusters of cluster_rows rows each (<= 32; 0: one
  * cluster, B <= 32). rk_cluster_plan fills units, blocks and smem (and

@@ -54,6 +54,7 @@ typedef struct step_loop {
 typedef struct kernel_plan {
     rk_persistent p;
     int batch, fits;
+    int rows_asked, vector; /* the cluster_rows and cluster_vector it was made for */
 } kernel_plan;
 
 typedef struct step_graph {
@@ -317,13 +318,15 @@ static int forward_step(const recur_pack_plan *plan, int reverse, int s)
     return reverse ? plan->seq_len - 1 - s : s;
 }
 
-/* Whether plan (made again by make when the batch size changed) fits the
- * GPU for this direction of the pass (backward 0 or 1); cluster_rows: the
- * batch rows a cluster runs, for rk_cluster_plan (0: all). */
+/* Whether plan (made again by make when the batch size or what is asked
+ * changed) fits the GPU for this direction of the pass (backward 0 or 1);
+ * cluster_rows: the batch rows a cluster runs, for rk_cluster_plan (0: all);
+ * vector: its exchange (rk_persistent.cluster_vector). */
 static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
-                     int (*make)(rk_persistent *), int cluster_rows)
+                     int (*make)(rk_persistent *), int cluster_rows, int vector)
 {
-    if (plan->batch != cu->plan.batch) {
+    if (plan->batch != cu->plan.batch || plan->rows_asked != cluster_rows ||
+        plan->vector != vector) {
         const rnn_dims *dims = &cu->layout.dims;
         rk_persistent *p = &plan->p;
         memset(p, 0, sizeof *p);
@@ -333,8 +336,10 @@ static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
         p->B = cu->plan.batch;
         p->backward = backward;
         p->cluster_rows = cluster_rows;
+        p->cluster_vector = vector;
         plan->fits = make(p);
         plan->batch = cu->plan.batch;
+        plan->rows_asked = cluster_rows, plan->vector = vector;
     }
     return plan->fits;
 }
@@ -350,7 +355,7 @@ static int use_persistent(rnn_cuda *cu, int backward)
     const char *env = getenv("RECUR_CUDA_PERSISTENT");
     if (dims->proj || (env && env[0] == '0'))
         return 0;
-    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan, 0))
+    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan, 0, 0))
         return 0;
     const rk_persistent *p = &cu->persist[backward].p;
     if (env && env[0] == '1')
@@ -383,11 +388,14 @@ static int use_cluster(rnn_cuda *cu, int backward)
             return 0;
     }
     /* RECUR_CUDA_CLUSTER_ROWS=n (1 to 32): the batch split over clusters of n
-     * rows (not yet measured; unset: one cluster, B <= 32) */
+     * rows (not yet measured; unset: one cluster, B <= 32).
+     * RECUR_CUDA_CLUSTER_VECTOR=1: a step's exchange in 16-byte copies of
+     * each block's slice (not yet measured; unset: single floats). */
     const char *rows_env = getenv("RECUR_CUDA_CLUSTER_ROWS");
+    const char *vector_env = getenv("RECUR_CUDA_CLUSTER_VECTOR");
     const int rows = rows_env ? atoi(rows_env) : 0;
     return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan,
-                     rows >= 1 && rows <= 32 ? rows : 0);
+                     rows >= 1 && rows <= 32 ? rows : 0, vector_env && vector_env[0] == '1');
 }
 
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
