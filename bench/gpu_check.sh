@@ -11,7 +11,8 @@
 # Environment: PARTS (which parts run, default all but sweep and profile:
 # tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH and SWEEP_MODES; profile needs ncu), CONFIGS
-# (random configurations of test_cuda_rnn, default 300), CASES (bench cases
+# (random configurations of test_cuda_rnn, default 300), MODES (its kernel
+# choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
 # for the comparison, default the whole suite), MATH (its precision modes,
 # default fp32,tf32,bf16), LM_CONFIGS (configurations of
 # bench/lm_train_cuda.py, default its own).
@@ -28,7 +29,8 @@ ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
 lm=$(mktemp -d)
 
 if part tests; then
-  "$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 >"$out/test_cuda_rnn.log" 2>&1
+  timeout "${TEST_SECONDS:-300}" "$bin/test_cuda_rnn" "${CONFIGS:-300}" 1 ${MODES:-} \
+    >"$out/test_cuda_rnn.log" 2>&1
   status "test_cuda_rnn" "exit $? | $(grep -E 'worst|passed' "$out/test_cuda_rnn.log" | tr '\n' ' ')"
   "$bin/test_cuda_train" >"$out/test_cuda_train.log" 2>&1
   status "test_cuda_train" "exit $? | $(tail -1 "$out/test_cuda_train.log")"
@@ -138,21 +140,25 @@ if part sweep; then
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
   # per-step kernels, persistent forced, cluster forced (the batch in one
   # cluster, or split over clusters of 4 or 8 rows: RECUR_CUDA_CLUSTER_ROWS;
-  # -vector: the exchange in 16-byte slices, RECUR_CUDA_CLUSTER_VECTOR=1) and
-  # the default choice, back to back. SWEEP_MODES picks modes by name. About
-  # 6 minutes for two cells.
+  # -vector: the exchange in 16-byte slices, RECUR_CUDA_CLUSTER_VECTOR=1;
+  # -async: through st.async and mbarriers, RECUR_CUDA_CLUSTER_ASYNC=1) and
+  # the default choice, back to back. SWEEP_MODES picks modes by name (all 11
+  # over the default grid: about 8 minutes).
   for cell in ${SWEEP_CELLS:-lstm gru}; do
     for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
       for b in ${SWEEP_BATCH:-1 2 4 8 16 32 64}; do
-        for mode in "per-step 0 0 x x" "persistent 1 0 x x" "cluster x 1 x x" \
-                    "cluster-vector x 1 x 1" "cluster-rows4 x 1 4 x" \
-                    "cluster-rows4-vector x 1 4 1" "cluster-rows8 x 1 8 x" "default x x x x"; do
-          read -r name persistent cluster rows vector <<<"$mode"
+        for mode in "per-step 0 0 x x x" "persistent 1 0 x x x" "cluster x 1 x x x" \
+                    "cluster-vector x 1 x 1 x" "cluster-async x 1 x x 1" \
+                    "cluster-async-vector x 1 x 1 1" "cluster-rows4 x 1 4 x x" \
+                    "cluster-rows4-vector x 1 4 1 x" "cluster-rows4-async-vector x 1 4 1 1" \
+                    "cluster-rows8 x 1 8 x x" "default x x x x x"; do
+          read -r name persistent cluster rows vector async <<<"$mode"
           [[ -z ${SWEEP_MODES:-} || " $SWEEP_MODES " == *" $name "* ]] || continue
           env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
               $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
               $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
               $([[ $vector == x ]] || echo RECUR_CUDA_CLUSTER_VECTOR=$vector) \
+              $([[ $async == x ]] || echo RECUR_CUDA_CLUSTER_ASYNC=$async) \
             timeout 30 "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
               --batch "$b" --seq 100 2>&1 |
             awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
@@ -167,7 +173,7 @@ if part profile; then
   # Where the time goes, by Nsight Compute: every kernel of a few calls of the
   # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
   # the cluster forward's warp stalls and the lines they stall on (the 2x
-  # targets at H128 B1 and H256 B16), with and without the vector exchange.
+  # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
   # Writes ncu_summary_*.txt and ncu_cluster_*.txt.
   if command -v ncu >/dev/null; then
     reports=$(mktemp -d)
@@ -178,10 +184,11 @@ if part profile; then
         --seq 100 >"$out/ncu_summary_$cell-h$h-b$b.txt" 2>&1
       status "ncu summary $cell H$h B$b" "exit $?"
     done
-    for spec in "lstm 128 1 0" "lstm 256 16 0" "lstm 256 16 1" "lstm 64 32 1"; do
-      read -r cell h b vector <<<"$spec"
-      name=$cell-h$h-b$b-vector$vector
-      RECUR_CUDA_CLUSTER=1 RECUR_CUDA_CLUSTER_VECTOR=$vector timeout 150 ncu \
+    for spec in "lstm 128 1 0 0" "lstm 128 1 0 1" "lstm 256 16 0 0" "lstm 256 16 1 1"; do
+      read -r cell h b vector async <<<"$spec"
+      name=$cell-h$h-b$b-vector$vector-async$async
+      RECUR_CUDA_CLUSTER=1 RECUR_CUDA_CLUSTER_VECTOR=$vector RECUR_CUDA_CLUSTER_ASYNC=$async \
+        timeout 150 ncu \
         --kernel-name regex:cluster_forward --launch-count 1 --set full --import-source yes \
         --export "$reports/$name" --force-overwrite "$bin/recur" bench --device cuda \
         --seconds 0.02 --cell "$cell" --hidden "$h" --batch "$b" --seq 100 >/dev/null 2>&1

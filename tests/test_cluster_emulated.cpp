@@ -6,8 +6,9 @@
  * the kernel's contract names) and c_n, for LSTM and GRU, forward and
  * reverse, variable lengths, one row and up to 32 rows, every weight in
  * registers and some in shared memory, one block and several, the batch in
- * one cluster and split over several, each with both exchanges between the
- * blocks (single floats, and 16-byte copies of each block's slice).
+ * one cluster and split over several, each with the four exchanges between
+ * the blocks (single floats or 16-byte copies of each block's slice, through
+ * the cluster barrier or asynchronous stores completing on mbarriers).
  * This checks the kernel's indexing and synchronization where no GPU is;
  * test_cuda_rnn checks it on a GPU (RECUR_CUDA_CLUSTER=1). */
 #define RECUR_CLUSTER_EMULATION 1
@@ -65,6 +66,14 @@ struct problem {
     std::vector<int> lengths; /* sorted longest first */
     int cluster_rows = 0;     /* rows a cluster runs (0: all B in one) */
 };
+
+/* The exchange between the blocks (rk_persistent's cluster_vector and
+ * cluster_async). */
+const char *exchange_name(int vector, int async)
+{
+    static const char *names[4] = {"scalar", "vector", "async scalar", "async vector"};
+    return names[(vector ? 1 : 0) + (async ? 2 : 0)];
+}
 
 /* The rows a cluster of p runs and the clusters of the grid. */
 int rows_of(const problem &p) { return p.cluster_rows > 0 ? p.cluster_rows : p.B; }
@@ -163,7 +172,7 @@ outputs reference(const problem &p, const std::vector<int> &batch_sizes,
 /* cluster_forward<WARPS, KW, KS> on problem p (H <= 8 (KW + KS) columns),
  * the threads' order drawn from seed, against reference. */
 template <int WARPS, int KW, int KS>
-void check_forward_exchange(const problem &p, uint64_t seed, int vector)
+void check_forward_exchange(const problem &p, uint64_t seed, int vector, int async)
 {
     static_assert(KW % 4 == 0 && KS % 4 == 0, "weights come in float4 chunks");
     const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3;
@@ -194,7 +203,7 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector)
     a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
     a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
     a.y = got.y.data(), a.ld_y = H + kYPad;
-    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector;
+    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector, a.cluster_async = async;
     const int blocks = (H + WARPS - 1) / WARPS;
     const size_t smem = sizeof(float) * cluster_smem_floats(WARPS, KS, KW + KS, rows_of(p));
     const int ran = run_clusters(p, blocks, 32 * WARPS, smem, seed,
@@ -212,23 +221,23 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector)
         snprintf(what, sizeof what,
                  "%s: %s H%d B%d T%d%s, %d warps, %d+%d weights, %s exchange, seed %llu",
                  names[i], p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T,
-                 p.reverse ? " reverse" : "", WARPS, KW, KS, vector ? "vector" : "scalar",
+                 p.reverse ? " reverse" : "", WARPS, KW, KS, exchange_name(vector, async),
                  (unsigned long long)seed);
         compare(*pairs[i][0], *pairs[i][1], what);
     }
     printf("%s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights a lane, "
            "%s exchange: %s\n",
            p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "",
-           clusters_of(p), blocks, WARPS, KW, KS, vector ? "vector" : "scalar",
+           clusters_of(p), blocks, WARPS, KW, KS, exchange_name(vector, async),
            failures ? "FAILURES so far" : "ok");
 }
 
-/* check_forward_exchange with both exchanges of h between the blocks. */
+/* check_forward_exchange with the four exchanges of h between the blocks. */
 template <int WARPS, int KW, int KS>
 void check_problem(const problem &p, uint64_t seed)
 {
-    for (int vector = 0; vector < 2; vector++)
-        check_forward_exchange<WARPS, KW, KS>(p, seed + (uint64_t)vector * 7919, vector);
+    for (int way = 0; way < 4; way++)
+        check_forward_exchange<WARPS, KW, KS>(p, seed + (uint64_t)way * 7919, way & 1, way >> 1);
 }
 
 /* What the backward must leave (persistent_backward's contract). */
@@ -298,7 +307,7 @@ gradients reference_backward(const problem &p, const std::vector<int> &batch_siz
 /* cluster_backward<WARPS, KW, KS> on problem p against reference_backward
  * (random activations and saved states: the contract is elementwise). */
 template <int WARPS, int KW, int KS>
-void check_backward_exchange(const problem &p, uint64_t seed, int vector)
+void check_backward_exchange(const problem &p, uint64_t seed, int vector, int async)
 {
     const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3, GH = G * H;
     rng_state = seed;
@@ -337,7 +346,7 @@ void check_backward_exchange(const problem &p, uint64_t seed, int vector)
     a.grad_gh = lstm ? got.grad_gates.data() : got.grad_gh.data();
     a.dh = got.dh.data();
     a.dc = lstm ? got.dc.data() : nullptr;
-    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector;
+    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector, a.cluster_async = async;
     const int blocks = (H + WARPS - 1) / WARPS;
     const size_t smem =
         sizeof(float) * cluster_backward_smem_floats(WARPS, KS, KW + KS, rows_of(p));
@@ -357,21 +366,21 @@ void check_backward_exchange(const problem &p, uint64_t seed, int vector)
         snprintf(what, sizeof what,
                  "backward %s: %s H%d B%d T%d%s, %d warps, %d+%d weights, %s exchange",
                  names[i], lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", WARPS,
-                 KW, KS, vector ? "vector" : "scalar");
+                 KW, KS, exchange_name(vector, async));
         compare(*pairs[i][0], *pairs[i][1], what);
     }
     printf("backward %s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights "
            "a lane, %s exchange: %s\n",
            lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", clusters_of(p), blocks,
-           WARPS, KW, KS, vector ? "vector" : "scalar", failures ? "FAILURES so far" : "ok");
+           WARPS, KW, KS, exchange_name(vector, async), failures ? "FAILURES so far" : "ok");
 }
 
-/* check_backward_exchange with both exchanges of the gradient rows. */
+/* check_backward_exchange with the four exchanges of the gradient rows. */
 template <int WARPS, int KW, int KS>
 void check_backward(const problem &p, uint64_t seed)
 {
-    for (int vector = 0; vector < 2; vector++)
-        check_backward_exchange<WARPS, KW, KS>(p, seed + (uint64_t)vector * 7919, vector);
+    for (int way = 0; way < 4; way++)
+        check_backward_exchange<WARPS, KW, KS>(p, seed + (uint64_t)way * 7919, way & 1, way >> 1);
 }
 
 } // namespace

@@ -4,7 +4,7 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 and BF16 within their error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
- * Every check runs seven times: with the per-step kernels
+ * Every check runs nine times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
  * (=1), with the one-cluster forward and backward wherever they fit
  * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, small batches, sm_90), and
@@ -12,7 +12,9 @@
  * forward before a persistent or per-step backward, and with the cluster
  * kernels forced and the batch split over clusters of 3 rows
  * (RECUR_CUDA_CLUSTER_ROWS=3); modes 5 and 6 are 2 and 4 with the exchange
- * between a cluster's blocks in 16-byte slices (RECUR_CUDA_CLUSTER_VECTOR=1).
+ * between a cluster's blocks in 16-byte slices (RECUR_CUDA_CLUSTER_VECTOR=1),
+ * 7 and 8 with the exchange through st.async and mbarriers
+ * (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too.
  * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -374,15 +376,18 @@ static void set_or_unset(const char *name, const char *value)
         unsetenv(name);
 }
 
+/* An environment value as the report shows it. */
+static const char *or_unset(const char *value) { return value ? value : "(unset)"; }
+
 int main(int argc, char **argv)
 {
     const int configs = argc > 1 ? atoi(argv[1]) : 200;
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     /* which of the kernel choices below run, in this order: "2" the
-     * one-cluster kernels alone, default "0123456" */
-    const char *mode_list = argc > 3 ? argv[3] : "0123456";
-    if (strspn(mode_list, "0123456") != strlen(mode_list)) {
-        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123456]]]\n");
+     * one-cluster kernels alone, default "012345678" */
+    const char *mode_list = argc > 3 ? argv[3] : "012345678";
+    if (strspn(mode_list, "012345678") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 012345678]]]\n");
         return 2;
     }
     char device[256];
@@ -396,16 +401,19 @@ int main(int argc, char **argv)
     }
     printf("device: %s\n", device);
     static const struct {
-        const char *persistent, *cluster, *cluster_rows, *vector;
-    } modes[7] = {{"0", "0", NULL, NULL}, {"1", "0", NULL, NULL},  {NULL, "1", NULL, NULL},
-                  {NULL, NULL, NULL, NULL}, {NULL, "1", "3", NULL}, {NULL, "1", NULL, "1"},
-                  {NULL, "1", "3", "1"}}; /* NULL: unset */
+        const char *persistent, *cluster, *cluster_rows, *vector, *async;
+    } modes[9] = {{"0", "0", NULL, NULL, NULL},   {"1", "0", NULL, NULL, NULL},
+                  {NULL, "1", NULL, NULL, NULL},  {NULL, NULL, NULL, NULL, NULL},
+                  {NULL, "1", "3", NULL, NULL},   {NULL, "1", NULL, "1", NULL},
+                  {NULL, "1", "3", "1", NULL},    {NULL, "1", NULL, NULL, "1"},
+                  {NULL, "1", "3", "1", "1"}}; /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
         const int m = *mode - '0';
         set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
         set_or_unset("RECUR_CUDA_CLUSTER", modes[m].cluster);
         set_or_unset("RECUR_CUDA_CLUSTER_ROWS", modes[m].cluster_rows);
         set_or_unset("RECUR_CUDA_CLUSTER_VECTOR", modes[m].vector);
+        set_or_unset("RECUR_CUDA_CLUSTER_ASYNC", modes[m].async);
         worst_state = worst_grad = 0.0;
         recur_rng rng;
         recur_rng_seed(&rng, seed);
@@ -447,12 +455,11 @@ int main(int argc, char **argv)
         check_reduced_math(&rng, RECUR_MATH_BF16, "0");
         check_reduced_math(&rng, RECUR_MATH_BF16, "1");
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
-               "RECUR_CUDA_CLUSTER_VECTOR=%s: %d configurations: worst state error %.3g, worst "
-               "gradient error %.3g\n",
-               modes[m].persistent ? modes[m].persistent : "(unset)",
-               modes[m].cluster ? modes[m].cluster : "(unset)",
-               modes[m].cluster_rows ? modes[m].cluster_rows : "(unset)",
-               modes[m].vector ? modes[m].vector : "(unset)", configs, worst_state, worst_grad);
+               "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s: %d configurations: "
+               "worst state error %.3g, worst gradient error %.3g\n",
+               or_unset(modes[m].persistent), or_unset(modes[m].cluster),
+               or_unset(modes[m].cluster_rows), or_unset(modes[m].vector),
+               or_unset(modes[m].async), configs, worst_state, worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

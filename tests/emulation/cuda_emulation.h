@@ -1,11 +1,15 @@
 /* Runs CUDA kernel code on the CPU for tests: every thread of a launch is a
  * coroutine (ucontext) on one OS thread; a scheduler resumes them in a seeded
- * random order, each running until it waits at a barrier (warp or cluster)
- * or ends; in half the rounds the blocks run one after another, so that
- * blocks drift apart between cluster barriers as they do on a GPU. What the kernel of src/backend/cuda/cluster_rnn.cu uses is
- * here: threadIdx, float4, the warp shuffle and __syncwarp, dynamic shared
- * memory per block, and (cooperative_groups.h beside this file) one
- * thread-block cluster with distributed shared memory and its barrier.
+ * random order, each running until it waits at a barrier (warp, block,
+ * cluster or mbarrier) or ends; in half the rounds the blocks run one after
+ * another, so that blocks drift apart between cluster barriers as they do on
+ * a GPU, and now and then a thread that begins to wait on an mbarrier sleeps
+ * for some rounds, as a warp can be held back. What the kernel of src/backend/cuda/cluster_rnn.cu uses is here:
+ * threadIdx, float4, the warp shuffle, __syncwarp and __syncthreads, dynamic
+ * shared memory per block, mbarriers with asynchronous stores that land in a
+ * random order and at random moments (within the scheduler's round), and
+ * (cooperative_groups.h beside this file) one thread-block cluster with
+ * distributed shared memory and its barrier.
  * Warps run their lanes one after another, so code that is only correct in
  * warp lockstep without __syncwarp is not caught; barriers and the order of
  * blocks are. Header-only: included once, by the test. */
@@ -19,6 +23,7 @@
 #include <ucontext.h>
 
 #include <functional>
+#include <map>
 #include <vector>
 
 #define __global__
@@ -45,13 +50,37 @@ struct barrier {
     unsigned generation = 0;
 };
 
+/* An mbarrier (PTX): `count` arrivals and the bytes of asynchronous stores
+ * announced (expect_tx) are awaited each phase; the phase completes when
+ * both are in (pending == 0 and tx == 0; tx may run below zero while stores
+ * land before their announcement). */
+struct mbarrier {
+    int count = 0, pending = 0;
+    long tx = 0;
+    unsigned phase = 0;
+};
+
+/* An asynchronous store (st.async) in flight: its floats land at dst, then
+ * complete their bytes on bar, at a moment the scheduler draws. */
+struct async_store {
+    float *dst;
+    float values[4];
+    int n;
+    uint64_t *bar;
+};
+
 struct thread {
     ucontext_t context;
     std::vector<char> stack;
     int block = 0, index = 0; /* block of the cluster, thread of the block */
     bool done = false;
-    bool at_cluster = false;         /* waiting at the cluster barrier */
+    const barrier *at_barrier = nullptr; /* waiting at a barrier ... */
+    unsigned barrier_generation = 0;     /* ... for the end of this generation */
     unsigned cluster_generation = 0; /* the cluster barrier's generation it arrived at */
+    const uint64_t *at_mbarrier = nullptr; /* waiting for the phase of parity */
+    unsigned mbarrier_parity = 0;          /* at_mbarrier's phase waited for */
+    unsigned long asleep_until = 0;        /* not resumed before this round */
+    bool begins_mbarrier_wait = false;     /* yielded on entering mbarrier_wait */
 };
 
 struct launch {
@@ -63,6 +92,9 @@ struct launch {
     barrier cluster;
     std::vector<std::vector<float4>> shared; /* per block */
     std::vector<float> exchange;             /* the shuffles' values, [blocks * threads] */
+    std::map<const uint64_t *, mbarrier> mbarriers; /* by their place in shared memory */
+    std::vector<async_store> in_flight;
+    unsigned long progress = 0; /* barriers passed, phases completed and stores landed */
     ucontext_t scheduler;
     thread *current = nullptr;
     std::function<void()> body;
@@ -89,6 +121,7 @@ inline unsigned arrive(barrier &b)
     if (++b.arrived == b.size) {
         b.arrived = 0;
         b.generation++;
+        active()->progress++;
     }
     return generation;
 }
@@ -96,10 +129,11 @@ inline unsigned arrive(barrier &b)
 inline void wait(const barrier &b, unsigned generation)
 {
     thread &t = *active()->current;
-    t.at_cluster = &b == &active()->cluster;
+    t.at_barrier = &b;
+    t.barrier_generation = generation;
     while (b.generation == generation)
         yield();
-    t.at_cluster = false;
+    t.at_barrier = nullptr;
     yield(); /* let others run first, in any order */
 }
 
@@ -120,6 +154,85 @@ inline void syncthreads()
 {
     barrier &b = active()->block_groups[(size_t)self().block];
     wait(b, arrive(b));
+}
+
+inline void mbarrier_init(uint64_t *bar, int count)
+{
+    mbarrier &m = active()->mbarriers[bar];
+    m = mbarrier();
+    m.count = m.pending = count;
+}
+
+/* Completes m's phase when its arrivals and bytes are in. */
+inline void mbarrier_check(mbarrier &m)
+{
+    if (m.pending == 0 && m.tx == 0) {
+        m.phase++;
+        m.pending = m.count;
+        active()->progress++;
+    }
+}
+
+inline mbarrier &mbarrier_at(const uint64_t *bar)
+{
+    auto found = active()->mbarriers.find(bar);
+    if (found == active()->mbarriers.end())
+        abort(); /* not initialized: a kernel bug */
+    return found->second;
+}
+
+inline void mbarrier_arrive_expect_tx(uint64_t *bar, unsigned bytes)
+{
+    mbarrier &m = mbarrier_at(bar);
+    m.tx += bytes;
+    m.pending--;
+    mbarrier_check(m);
+}
+
+/* Until the phase of parity `parity` of bar has completed. */
+inline void mbarrier_wait(const uint64_t *bar, unsigned parity)
+{
+    thread &t = self();
+    t.begins_mbarrier_wait = true;
+    yield(); /* where the scheduler may hold this thread back */
+    t.at_mbarrier = bar;
+    t.mbarrier_parity = parity;
+    while ((mbarrier_at(bar).phase & 1u) == parity)
+        yield();
+    t.at_mbarrier = nullptr;
+    yield(); /* let others run first, in any order */
+}
+
+/* n floats to dst (another block's shared memory, or this one's), their
+ * bytes completed on bar (in dst's block) when they land. */
+inline void store_async(float *dst, const float *values, int n, uint64_t *bar)
+{
+    async_store a{dst, {0, 0, 0, 0}, n, bar};
+    for (int i = 0; i < n; i++)
+        a.values[i] = values[i];
+    active()->in_flight.push_back(a);
+}
+
+/* Lands in-flight store i (in any order: stores may overtake each other). */
+inline void land(size_t i)
+{
+    launch *l = active();
+    const async_store a = l->in_flight[i];
+    l->in_flight[i] = l->in_flight.back();
+    l->in_flight.pop_back();
+    for (int k = 0; k < a.n; k++)
+        a.dst[k] = a.values[k];
+    mbarrier &m = mbarrier_at(a.bar);
+    m.tx -= 4 * a.n;
+    l->progress++;
+    mbarrier_check(m);
+}
+
+/* Whether t waits for something that has not happened yet. */
+inline bool blocked(const thread &t)
+{
+    return (t.at_barrier && t.at_barrier->generation == t.barrier_generation) ||
+           (t.at_mbarrier && (mbarrier_at(t.at_mbarrier).phase & 1u) == t.mbarrier_parity);
 }
 
 inline float shfl_xor(float value, int mask)
@@ -180,7 +293,8 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         order[i] = i;
     uint64_t state = seed * 2862933555777941757ull + 3037000493ull;
     int result = 0, idle_rounds = 0;
-    for (size_t remaining = l.all.size(); remaining > 0;) {
+    unsigned long round = 0;
+    for (size_t remaining = l.all.size(); remaining > 0; round++) {
         for (size_t i = order.size() - 1; i > 0; i--) { /* a new order every round */
             state = state * 6364136223846793005ull + 1442695040888963407ull;
             const size_t j = (size_t)(state >> 33) % (i + 1);
@@ -190,18 +304,34 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         }
         /* Half the rounds run every thread once, in a random order; the
          * others run the blocks one after another, each until all its
-         * threads wait at the cluster barrier (or end): the last block to
-         * arrive then runs on into the next phase while the others have not
-         * yet left the barrier, as blocks drift apart on a GPU. */
+         * threads wait (at the cluster barrier, or for a sleeping thread or
+         * another block) or end: the last block to arrive then runs on into
+         * the next phase while the others have not yet left the barrier, as
+         * blocks drift apart on a GPU. */
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         const bool serial = (state >> 63) != 0;
         const unsigned before = l.cluster.generation;
+        const unsigned long progress_before = l.progress;
         size_t ended = 0, resumed = 0;
         auto resume = [&](thread &t) {
+            if (t.asleep_until > round)
+                return;
+            /* half the time, one store in flight lands first */
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            if (!l.in_flight.empty() && (state >> 63))
+                land((size_t)((state >> 20) % l.in_flight.size()));
             l.current = &t;
             swapcontext(&l.scheduler, &t.context);
             resumed++;
             ended += t.done;
+            /* 1 in 256 threads that begin waiting on an mbarrier sleeps for
+             * 40 rounds, as a warp can be held back on a GPU while others run
+             * on (several steps of theirs, when nothing they wait for comes
+             * from it) */
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            if (t.begins_mbarrier_wait && (state >> 56) == 0)
+                t.asleep_until = round + 40;
+            t.begins_mbarrier_wait = false;
         };
         if (!serial) {
             for (size_t i : order)
@@ -216,9 +346,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
                     bool runnable = false;
                     for (size_t k = first; k < first + (size_t)threads; k++) {
                         thread &t = l.all[k];
-                        const bool blocked =
-                            t.at_cluster && l.cluster.generation == t.cluster_generation;
-                        if (!t.done && !blocked) {
+                        if (!t.done && !blocked(t) && t.asleep_until <= round) {
                             runnable = true;
                             resume(t);
                         }
@@ -228,10 +356,14 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
                 }
             }
         }
+        while (!l.in_flight.empty()) /* the rest of the stores land by the round's end */
+            land(0);
         remaining -= ended;
-        /* Deadlock: rounds in which nobody ended and the cluster barrier did
-         * not move, far more of them than a step's warp barriers take. */
-        idle_rounds = (ended || l.cluster.generation != before) ? 0 : idle_rounds + 1;
+        /* Deadlock: rounds in which nobody ended, no barrier moved and no
+         * mbarrier phase or store completed, far more of them than a
+         * sleeping thread holds the others back. */
+        const bool moved = ended || l.cluster.generation != before || l.progress != progress_before;
+        idle_rounds = moved ? 0 : idle_rounds + 1;
         if (resumed && idle_rounds > 10000) {
             result = -1;
             break;

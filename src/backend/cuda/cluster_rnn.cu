@@ -29,7 +29,9 @@
  * row, to every other block in 16-byte stores, a quarter of the remote
  * stores), arrives at the cluster barrier, stores what the backward needs and
  * waits at the barrier (the arrival's release fence, a GPU-wide memory
- * barrier, so waits for the h stores only). The input pre-activations of
+ * barrier, so waits for the h stores only); or (a.cluster_async) stores
+ * through st.async and waits on its block's mbarrier for the buffer instead
+ * of the barrier (step_exchange). The input pre-activations of
  * step s + 1 and the row counts of step s + 2 are loaded during step s, so
  * that their latency overlaps a step's work. The arithmetic and what is
  * stored are those of persistent_forward. */
@@ -48,12 +50,107 @@ namespace cg = cooperative_groups;
 
 namespace {
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && !defined(RECUR_CLUSTER_EMULATION)
+/* The asynchronous exchange (a.cluster_async): an mbarrier a buffer in every
+ * block, armed each step with the bytes the step will bring (arrive with
+ * expect_tx, by thread 0), the stores into other blocks as st.async, each
+ * completing its bytes on the target's mbarrier, and a wait for the phase
+ * in place of the cluster barrier. The emulation's versions are in
+ * tests/emulation/cuda_emulation.h. */
+#if defined(RECUR_CLUSTER_EMULATION)
+__device__ __forceinline__ void mbarrier_init(uint64_t *bar) { emu::mbarrier_init(bar, 1); }
+__device__ __forceinline__ void mbarrier_init_fence() {}
+__device__ __forceinline__ void mbarrier_expect(uint64_t *bar, unsigned bytes)
+{
+    emu::mbarrier_arrive_expect_tx(bar, bytes);
+}
+__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, unsigned parity)
+{
+    emu::mbarrier_wait(bar, parity);
+}
+template <typename Cluster>
+__device__ __forceinline__ void store_async(const Cluster &cluster, float *dst, float value,
+                                            uint64_t *bar, unsigned rank)
+{
+    emu::store_async(cluster.map_shared_rank(dst, rank), &value, 1,
+                     cluster.map_shared_rank(bar, rank));
+}
+template <typename Cluster>
+__device__ __forceinline__ void store_async(const Cluster &cluster, float4 *dst, float4 value,
+                                            uint64_t *bar, unsigned rank)
+{
+    const float values[4] = {value.x, value.y, value.z, value.w};
+    emu::store_async((float *)cluster.map_shared_rank(dst, rank), values, 4,
+                     cluster.map_shared_rank(bar, rank));
+}
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 /* The block's dynamic shared memory. */
 __device__ __forceinline__ float4 *dynamic_shared_memory()
 {
     extern __shared__ float4 smem4[];
     return smem4;
+}
+
+__device__ __forceinline__ unsigned shared_address(const void *p)
+{
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+/* p's place in block rank's shared memory, as a shared::cluster address. */
+__device__ __forceinline__ unsigned cluster_address(const void *p, unsigned rank)
+{
+    unsigned address;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;"
+                 : "=r"(address)
+                 : "r"(shared_address(p)), "r"(rank));
+    return address;
+}
+__device__ __forceinline__ void mbarrier_init(uint64_t *bar)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(bar)) : "memory");
+}
+/* Makes the initializations visible to the cluster (before its barrier). */
+__device__ __forceinline__ void mbarrier_init_fence()
+{
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+__device__ __forceinline__ void mbarrier_expect(uint64_t *bar, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(
+                     shared_address(bar)),
+                 "r"(bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, unsigned parity)
+{
+    unsigned done = 0;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\t"
+                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n\t"
+                     "selp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(done)
+                     : "r"(shared_address(bar)), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+template <typename Cluster>
+__device__ __forceinline__ void store_async(const Cluster &, float *dst, float value,
+                                            uint64_t *bar, unsigned rank)
+{
+    asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];" ::"r"(
+                     cluster_address(dst, rank)),
+                 "r"(__float_as_uint(value)), "r"(cluster_address(bar, rank))
+                 : "memory");
+}
+template <typename Cluster>
+__device__ __forceinline__ void store_async(const Cluster &, float4 *dst, float4 value,
+                                            uint64_t *bar, unsigned rank)
+{
+    asm volatile(
+        "st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.b32 [%0], {%1, %2, %3, %4}, "
+        "[%5];" ::"r"(cluster_address(dst, rank)),
+        "r"(__float_as_uint(value.x)), "r"(__float_as_uint(value.y)),
+        "r"(__float_as_uint(value.z)), "r"(__float_as_uint(value.w)),
+        "r"(cluster_address(bar, rank))
+        : "memory");
 }
 #endif
 
@@ -67,14 +164,18 @@ __host__ __device__ constexpr int cluster_row_floats(int weights)
     return kLanesPerGate * weights + 4;
 }
 
+/* The two mbarriers of the asynchronous exchange (one a buffer), in floats
+ * of shared memory, at its end. */
+const int kBarrierFloats = 4;
+
 /* Floats of shared memory for WARPS warps, KS shared weights a lane, KW + KS
  * weights a lane in all and batch B: wsm, the h double buffer [2][Bp][HS]
- * (Bp: B rounded up to 4) and the gate sums [WARPS][4][32]. */
+ * (Bp: B rounded up to 4), the gate sums [WARPS][4][32] and the mbarriers. */
 size_t cluster_smem_floats(int warps, int ks, int weights, int B)
 {
     const size_t Bp = (size_t)((B + 3) & ~3);
     return (size_t)warps * 32 * ks + 2 * Bp * (size_t)cluster_row_floats(weights) +
-           (size_t)warps * 4 * kClusterRows;
+           (size_t)warps * 4 * kClusterRows + kBarrierFloats;
 }
 
 /* This lane's weights from weight(q, e) (element e of column chunk q): the
@@ -137,28 +238,107 @@ __device__ __forceinline__ void lane_products(const float (&w)[KW], const float4
     }
 }
 
-/* Copies this block's slice (columns rank * WARPS .. + WARPS - 1) of rows
- * 0 .. rows - 1 of buf (row_floats a row, a multiple of 4) into the same
- * place in every other block of the cluster, in 16-byte stores spread over
- * the block's threads; after a block barrier that follows the slice's
- * writes, before the arrival at the cluster barrier that releases them. */
-template <int WARPS, typename Cluster>
-__device__ __forceinline__ void copy_slice_to_cluster(const Cluster &cluster, float *buf,
-                                                      int rows, int row_floats, int rank,
-                                                      int blocks, int tid)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+/* How a step's values reach every block of the cluster: single floats
+ * stored into every block, or (vector) into this block alone, after which
+ * send_slice copies the block's slice; through plain stores and the cluster
+ * barrier, or (bar: this step's buffer's mbarrier, a.cluster_async) through
+ * st.async stores that complete on the target's mbarrier, armed with
+ * expect(). */
+template <int WARPS, typename Cluster> struct step_exchange {
+    const Cluster &cluster;
+    int rank, blocks, tid;
+    bool vector;
+    uint64_t *bar; /* NULL: the cluster barrier */
+
+    /* Arms bar with the bytes that reach this block in the step: `values`
+     * floats (every block's sends), or with vector the other blocks' slices
+     * of `slice_rows` rows. By one thread, before the step's sends (bar's
+     * previous phase has completed: it was waited for two steps ago). */
+    __device__ __forceinline__ void expect(int values, int slice_rows) const
+    {
+        if (bar && tid == 0)
+            mbarrier_expect(bar, (unsigned)(sizeof(float) *
+                                            (vector ? slice_rows * (blocks - 1) * WARPS : values)));
+    }
+    /* This thread's value at *at, in buf's layout, to every block (vector:
+     * to this one). */
+    __device__ __forceinline__ void send(float *at, float value) const
+    {
+        if (vector)
+            *at = value;
+        else if (bar)
+            for (int target = 0; target < blocks; target++)
+                store_async(cluster, at, value, bar, (unsigned)target);
+        else
+            for (int target = 0; target < blocks; target++)
+                *cluster.map_shared_rank(at, (unsigned)target) = value;
+    }
+    /* vector: after every thread's send, this block's slice (columns rank *
+     * WARPS .. + WARPS - 1) of rows 0 .. rows - 1 of buf (row_floats a row, a
+     * multiple of 4) to the same place in every other block, in 16-byte
+     * stores spread over the block's threads. */
+    __device__ __forceinline__ void send_slice(float *buf, int rows, int row_floats) const
+    {
+        static_assert(WARPS % 4 == 0, "a slice row is whole float4s");
+        if (!vector)
+            return;
+        __syncthreads();
+        constexpr int row4 = WARPS / 4; /* float4s of a slice row */
+        const int slice4 = rows * row4, total4 = slice4 * (blocks - 1);
+        for (int i = tid; i < total4; i += 32 * WARPS) {
+            const int other = i / slice4, r = i - other * slice4;
+            const unsigned dest = (unsigned)(other + (other >= rank)); /* all but this one */
+            float4 *at = (float4 *)(buf + (size_t)(r / row4) * row_floats +
+                                    (size_t)rank * WARPS + 4 * (size_t)(r % row4));
+            if (bar)
+                store_async(cluster, at, *at, bar, dest);
+            else
+                *cluster.map_shared_rank(at, dest) = *at;
+        }
+    }
+    /* After the sends: the cluster barrier's arrival (its release covers
+     * them); the asynchronous stores need none. */
+    __device__ __forceinline__ void arrive() const
+    {
+        if (!bar)
+            cluster.barrier_arrive();
+    }
+    /* Until every block's values of the step are in this block: the cluster
+     * barrier, or the phase of parity `parity` of bar (and the warp's lanes
+     * in step, as the barrier leaves them). */
+    __device__ __forceinline__ void wait(unsigned parity) const
+    {
+        if (bar) {
+            mbarrier_wait(bar, parity);
+            __syncwarp();
+        } else {
+            cluster.barrier_wait();
+        }
+    }
+};
+
+/* Whether this warp sits out the steps: a warp past H (the last block's)
+ * sends nothing in the asynchronous exchange of single floats, so no block
+ * waits for it, and it could fall two phases behind an mbarrier and miss
+ * one; it has nothing else to do. (With the vector exchange its threads
+ * copy slices, and the block barrier keeps them in step.) */
+__device__ __forceinline__ bool idle_warp(const rk_persistent &a, bool unit_ok)
 {
-    static_assert(WARPS % 4 == 0, "a slice row is whole float4s");
-    constexpr int row4 = WARPS / 4; /* float4s of a slice row */
-    const int slice4 = rows * row4, total4 = slice4 * (blocks - 1);
-    for (int i = tid; i < total4; i += 32 * WARPS) {
-        const int other = i / slice4, r = i - other * slice4;
-        const int dest = other + (other >= rank); /* every block but this one */
-        const size_t at =
-            (size_t)(r / row4) * row_floats + (size_t)rank * WARPS + 4 * (size_t)(r % row4);
-        *(float4 *)cluster.map_shared_rank(buf + at, (unsigned)dest) =
-            *(const float4 *)(buf + at);
+    return !unit_ok && a.cluster_async && !a.cluster_vector;
+}
+
+/* The mbarriers of bars [2] (this block's; a.cluster_async) initialized
+ * before the cluster barrier that follows, which publishes them. */
+__device__ __forceinline__ void init_step_barriers(const rk_persistent &a, uint64_t *bars, int tid)
+{
+    if (a.cluster_async && tid == 0) {
+        mbarrier_init(&bars[0]);
+        mbarrier_init(&bars[1]);
+        mbarrier_init_fence();
     }
 }
+#endif
 
 /* acc[gate][j0 + jj] (jj < JB) = this warp's gate row . h row j0 + jj (h4:
  * [Bp][HS4]): the lanes' products, then the butterfly over the gate's 8
@@ -249,6 +429,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     float4 *wsm_all = smem4;                                  /* [WARPS][KS/4][32] */
     float4 *hbuf4 = wsm_all + WARPS * (KS / 4) * 32;          /* [2][Bp][HS4] */
     float *acc_all = (float *)(hbuf4 + 2 * (size_t)Bp * HS4); /* [WARPS][4][32] */
+    uint64_t *bars = (uint64_t *)(acc_all + WARPS * 4 * kClusterRows); /* [2], async */
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
@@ -291,9 +472,10 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     };
     float pre[4];
     load_pre(pre, steps.rows, steps.row0);
+    init_step_barriers(a, bars, tid);
     cluster.sync(); /* every block's buffers are written before anyone stores into them */
 
-    for (int s = 0; s < T; s++) {
+    for (int s = 0; s < (idle_warp(a, unit_ok) ? 0 : T); s++) {
         /* Loads for later steps, consumed one step from now. */
         steps.fetch_after(a, s, step_time);
         float pre_next[4];
@@ -302,6 +484,10 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
 
         const float4 *h4 = hbuf4 + (size_t)(s & 1) * Bp * HS4;
         float *h_next = hbuf + (size_t)((s + 1) & 1) * Bp * HS;
+        const step_exchange<WARPS, cg::cluster_group> exchange = {
+            cluster, rank, blocks, tid, a.cluster_vector != 0,
+            a.cluster_async ? &bars[(s + 1) & 1] : nullptr};
+        exchange.expect(B * H, B); /* every row: finished ones carry their h */
         /* The gate products of the active rows (rows is the same in every lane). */
         for (int j0 = 0; j0 < rows; j0 += 4) {
             if (rows - j0 == 1)
@@ -339,17 +525,10 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
                     hv = (1.0f - act[1]) * act[2] + act[1] * hp;
                 }
             }
-            if (a.cluster_vector)
-                h_next[(size_t)lane * HS + u] = hv;
-            else
-                for (int target = 0; target < blocks; target++)
-                    cluster.map_shared_rank(h_next, target)[(size_t)lane * HS + u] = hv;
+            exchange.send(&h_next[(size_t)lane * HS + u], hv);
         }
-        if (a.cluster_vector) { /* every row: finished ones carry their h */
-            __syncthreads();
-            copy_slice_to_cluster<WARPS>(cluster, h_next, B, HS, rank, blocks, tid);
-        }
-        cluster.barrier_arrive(); /* release: h_next's stores */
+        exchange.send_slice(h_next, B, HS);
+        exchange.arrive(); /* the barrier's release: h_next's stores */
         if (active) {
             const size_t row = (size_t)row0 + lane;
             float *gr = a.gates + row * (size_t)G * H + u;
@@ -360,7 +539,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
             (a.cell == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
             a.y[row * a.ld_y + u] = hv;
         }
-        cluster.barrier_wait(); /* h_next complete in every block; h and acc free again */
+        exchange.wait((unsigned)(s >> 1) & 1u); /* h_next complete here; h, acc free again */
 
         steps.advance();
 #pragma unroll
@@ -376,18 +555,21 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
         if (a.cell == kCellLstm)
             a.c_state[state_at] = c_reg;
     }
+    if (a.cluster_async)
+        cluster.sync(); /* no block leaves while a store of its own may be in flight */
 #else
     (void)a;
 #endif
 }
 
-/* Floats of shared memory of cluster_backward: wsm and the double buffer of
+/* Floats of shared memory of cluster_backward: wsm, the double buffer of
  * the step's recurrent gate gradients [2][Bp][4][HS] (GRU's fourth gate row
- * stays zero). */
+ * stays zero) and the mbarriers. */
 size_t cluster_backward_smem_floats(int warps, int ks, int weights, int B)
 {
     const size_t Bp = (size_t)((B + 3) & ~3);
-    return (size_t)warps * 32 * ks + 2 * Bp * 4 * (size_t)cluster_row_floats(weights);
+    return (size_t)warps * 32 * ks + 2 * Bp * 4 * (size_t)cluster_row_floats(weights) +
+           kBarrierFloats;
 }
 
 /* Sums of rows j0 .. j0+JB-1 of the step's recurrent gate gradients (gbuf4:
@@ -443,6 +625,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     float4 *wsm_all = smem4;                         /* [WARPS][KS/4][32] */
     float4 *gbuf4 = wsm_all + WARPS * (KS / 4) * 32; /* [2][Bp][4][HS4] */
     float *gbuf = (float *)gbuf4;
+    uint64_t *bars = (uint64_t *)(gbuf + 2 * (size_t)Bp * 4 * HS); /* [2], async */
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gate = lane / kLanesPerGate, seg = lane % kLanesPerGate;
@@ -484,16 +667,32 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
     steps.start(a, position_time);
     backward_inputs in;
     load_inputs(in, steps.rows, steps.row0);
+    init_step_barriers(a, bars, tid);
     cluster.sync(); /* every block's buffers are zero before anyone stores into them */
 
-    for (int s = 0; s < T; s++) {
+    /* Steps with active rows so far: their buffers and mbarrier phases
+     * alternate. A step without (a cluster's rows all finished or not yet
+     * begun) has nothing to compute or exchange, and is skipped: the
+     * asynchronous exchange keeps the blocks in step only through the
+     * values they exchange. */
+    int exchanges = 0;
+    for (int s = 0; s < (idle_warp(a, unit_ok) ? 0 : T); s++) {
         /* Loads for later steps, consumed one step from now. */
         steps.fetch_after(a, s, position_time);
         backward_inputs in_next;
         load_inputs(in_next, steps.rows_next, steps.row0_next);
         const int rows = steps.rows, row0 = steps.row0;
+        if (rows == 0) {
+            steps.advance();
+            in = in_next;
+            continue;
+        }
 
-        float *g_step = gbuf + (size_t)(s & 1) * Bp * 4 * HS; /* [Bp][4][HS] */
+        float *g_step = gbuf + (size_t)(exchanges & 1) * Bp * 4 * HS; /* [Bp][4][HS] */
+        const step_exchange<WARPS, cg::cluster_group> exchange = {
+            cluster, rank, blocks, tid, a.cluster_vector != 0,
+            a.cluster_async ? &bars[exchanges & 1] : nullptr};
+        exchange.expect(rows * G * H, 4 * rows); /* the active rows' gate rows */
         const bool active = row_lane && lane < rows;
         float dx[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dgh[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         float dh_direct = 0.0f; /* GRU's z * dh */
@@ -520,21 +719,13 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
                 dgh[0] = dr_pre, dgh[1] = dz_pre, dgh[2] = dn_pre * r;
                 dh_direct = d * z;
             }
-            const int targets = a.cluster_vector ? 1 : blocks; /* 1: this block's own */
-            for (int target = 0; target < targets; target++) {
-                float *theirs =
-                    a.cluster_vector ? g_step : cluster.map_shared_rank(g_step, target);
 #pragma unroll
-                for (int g = 0; g < 4; g++)
-                    if (g < G)
-                        theirs[((size_t)lane * 4 + g) * HS + u] = dgh[g];
-            }
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    exchange.send(&g_step[((size_t)lane * 4 + g) * HS + u], dgh[g]);
         }
-        if (a.cluster_vector) { /* the active rows' 4 gate rows each */
-            __syncthreads();
-            copy_slice_to_cluster<WARPS>(cluster, g_step, 4 * rows, HS, rank, blocks, tid);
-        }
-        cluster.barrier_arrive(); /* release: the step's gradient rows */
+        exchange.send_slice(g_step, 4 * rows, HS);
+        exchange.arrive(); /* the barrier's release: the step's gradient rows */
         if (active) {
             const size_t row = (size_t)row0 + lane;
 #pragma unroll
@@ -545,7 +736,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
                         a.grad_gh[row * GH + (size_t)g * H + u] = dgh[g];
                 }
         }
-        cluster.barrier_wait(); /* every row of the step's gradients is in every block */
+        exchange.wait((unsigned)(exchanges >> 1) & 1u); /* every row of the step's gradients */
+        exchanges++;
 
         /* dh_prev of the active rows (rows is the same in every lane). */
         float product = 0.0f;
@@ -569,6 +761,8 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
         if (a.cell == kCellLstm)
             a.dc[state_at] = dc;
     }
+    if (a.cluster_async)
+        cluster.sync(); /* no block leaves while a store of its own may be in flight */
 #else
     (void)a;
 #endif

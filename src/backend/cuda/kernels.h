@@ -74,6 +74,9 @@ typedef struct rk_persistent {
                          the grid is ceil(B / cluster_rows) clusters */
     int cluster_vector; /* cluster kernels: a step's exchange as 16-byte copies
                            of each block's slice (1) or single floats (0) */
+    int cluster_async;  /* cluster kernels: the exchange as st.async stores
+                           completing on mbarriers (1) or plain stores and the
+                           cluster barrier (0) */
     size_t smem;
     const int *batch_sizes, *offsets; /* device [T]: active rows and first packed row */
     const float *weight_hh;           /* [G*H, H] */
@@ -114,7 +117,8 @@ int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);
  * shared memory past H = 256), the step's h (forward) or recurrent gate
  * gradients (backward) exchanged through distributed shared memory (by
  * each thread's floats, or cluster_vector: by 16-byte copies of each block's
- * slice after a block barrier), one cluster barrier per step. The same inputs and outputs as
+ * slice after a block barrier), one cluster barrier per step (cluster_async:
+ * none, st.async stores and a wait on an mbarrier instead). The same inputs and outputs as
  * rk_persistent_forward / rk_persistent_backward. The batch may be split
  * over several independent clusters of cluster_rows rows each (<= 32; 0: one
  * cluster, B <= 32). rk_cluster_plan fills units, blocks and smem (and

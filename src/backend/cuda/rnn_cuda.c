@@ -54,7 +54,7 @@ typedef struct step_loop {
 typedef struct kernel_plan {
     rk_persistent p;
     int batch, fits;
-    int rows_asked, vector; /* the cluster_rows and cluster_vector it was made for */
+    int rows_asked, exchange; /* the cluster_rows and cluster_exchange it was made for */
 } kernel_plan;
 
 typedef struct step_graph {
@@ -321,12 +321,12 @@ static int forward_step(const recur_pack_plan *plan, int reverse, int s)
 /* Whether plan (made again by make when the batch size or what is asked
  * changed) fits the GPU for this direction of the pass (backward 0 or 1);
  * cluster_rows: the batch rows a cluster runs, for rk_cluster_plan (0: all);
- * vector: its exchange (rk_persistent.cluster_vector). */
+ * exchange: its exchange between blocks, cluster_exchange's bits. */
 static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
-                     int (*make)(rk_persistent *), int cluster_rows, int vector)
+                     int (*make)(rk_persistent *), int cluster_rows, int exchange)
 {
     if (plan->batch != cu->plan.batch || plan->rows_asked != cluster_rows ||
-        plan->vector != vector) {
+        plan->exchange != exchange) {
         const rnn_dims *dims = &cu->layout.dims;
         rk_persistent *p = &plan->p;
         memset(p, 0, sizeof *p);
@@ -336,10 +336,11 @@ static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
         p->B = cu->plan.batch;
         p->backward = backward;
         p->cluster_rows = cluster_rows;
-        p->cluster_vector = vector;
+        p->cluster_vector = exchange & 1;
+        p->cluster_async = exchange >> 1 & 1;
         plan->fits = make(p);
         plan->batch = cu->plan.batch;
-        plan->rows_asked = cluster_rows, plan->vector = vector;
+        plan->rows_asked = cluster_rows, plan->exchange = exchange;
     }
     return plan->fits;
 }
@@ -365,6 +366,18 @@ static int use_persistent(rnn_cuda *cu, int backward)
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
 }
 
+/* The cluster kernels' exchange between blocks (not yet measured; both off
+ * unless asked): bit 0 RECUR_CUDA_CLUSTER_VECTOR=1, a step's values in
+ * 16-byte copies of each block's slice (rk_persistent.cluster_vector); bit 1
+ * RECUR_CUDA_CLUSTER_ASYNC=1, st.async stores completing on mbarriers in
+ * place of the cluster barrier (cluster_async). */
+static int cluster_exchange(void)
+{
+    const char *vector = getenv("RECUR_CUDA_CLUSTER_VECTOR");
+    const char *async = getenv("RECUR_CUDA_CLUSTER_ASYNC");
+    return (vector && vector[0] == '1') | (async && async[0] == '1') << 1;
+}
+
 /* Whether this forward (backward 0) or backward (1) runs its steps on one
  * thread-block cluster (rk_cluster_launch: LSTM or GRU, H <= 512, small
  * batches, sm_90): RECUR_CUDA_CLUSTER=0 never, =1 whenever it fits; unset,
@@ -388,14 +401,11 @@ static int use_cluster(rnn_cuda *cu, int backward)
             return 0;
     }
     /* RECUR_CUDA_CLUSTER_ROWS=n (1 to 32): the batch split over clusters of n
-     * rows (not yet measured; unset: one cluster, B <= 32).
-     * RECUR_CUDA_CLUSTER_VECTOR=1: a step's exchange in 16-byte copies of
-     * each block's slice (not yet measured; unset: single floats). */
+     * rows (not yet measured; unset: one cluster, B <= 32). */
     const char *rows_env = getenv("RECUR_CUDA_CLUSTER_ROWS");
-    const char *vector_env = getenv("RECUR_CUDA_CLUSTER_VECTOR");
     const int rows = rows_env ? atoi(rows_env) : 0;
     return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan,
-                     rows >= 1 && rows <= 32 ? rows : 0, vector_env && vector_env[0] == '1');
+                     rows >= 1 && rows <= 32 ? rows : 0, cluster_exchange());
 }
 
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
