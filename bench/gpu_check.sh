@@ -127,12 +127,15 @@ if part bench; then
     status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
   # bf16 with W_hh in bfloat16 (the default) against cuBLAS converting the
-  # float32 W_hh (RECUR_CUDA_BF16_WEIGHTS=0), back to back.
-  for weights in 0 1; do
-    log=$out/bench_bf16_weights$weights.log
-    RECUR_CUDA_BF16_WEIGHTS=$weights "$bin/recur" bench --device cuda --math bf16 --seconds "$seconds" \
+  # float32 W_hh (RECUR_CUDA_BF16_WEIGHTS=0), and the large products' operands
+  # converted to bfloat16 first (RECUR_CUDA_BF16_OPERANDS=1), back to back.
+  for spec in "0 0" "1 0" "1 1"; do
+    read -r weights operands <<<"$spec"
+    log=$out/bench_bf16_weights$weights-operands$operands.log
+    RECUR_CUDA_BF16_WEIGHTS=$weights RECUR_CUDA_BF16_OPERANDS=$operands "$bin/recur" bench \
+      --device cuda --math bf16 --seconds "$seconds" \
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-    status "bench bf16, RECUR_CUDA_BF16_WEIGHTS=$weights" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+    status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
 fi
 if part sweep; then

@@ -273,13 +273,23 @@ static void check_device_calls(recur_rng *rng)
     recur_rnn_free(rnn);
 }
 
-/* TF32 products: within TF32's error of the CPU, reported. */
+static void set_or_unset(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
 /* A reduced-precision mode (TF32, or BF16 with W_hh and the rows it
  * multiplies converted to bfloat16 when bf16_weights is "1", by cuBLAS when
- * "0") against the CPU in float32, within REDUCED_TOLERANCE. */
-static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16_weights)
+ * "0"; bf16_operands: RECUR_CUDA_BF16_OPERANDS, NULL unset) against the CPU
+ * in float32, within REDUCED_TOLERANCE. */
+static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16_weights,
+                               const char *bf16_operands)
 {
     setenv("RECUR_CUDA_BF16_WEIGHTS", bf16_weights, 1);
+    set_or_unset("RECUR_CUDA_BF16_OPERANDS", bf16_operands);
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 256, 256);
     recur_rnn *cpu = NULL, *gpu = NULL;
     CHECK_OK(recur_rnn_create(&c, 5, &cpu));
@@ -293,16 +303,17 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
     run_host(gpu, &b);
     double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
     double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
-    printf("%s%s: output relative error %.3g, parameter gradients %.3g\n",
+    printf("%s%s%s: output relative error %.3g, parameter gradients %.3g\n",
            math == RECUR_MATH_TF32 ? "TF32" : "BF16",
-           math == RECUR_MATH_TF32 ? "" : bf16_weights[0] == '1' ? " (bf16 W_hh)" : " (cuBLAS)", e,
-           g);
+           math == RECUR_MATH_TF32 ? "" : bf16_weights[0] == '1' ? " (bf16 W_hh)" : " (cuBLAS)",
+           bf16_operands ? " (bf16 operands)" : "", e, g);
     compare_runs(-2, &b, &a, REDUCED_TOLERANCE, REDUCED_TOLERANCE);
     io_free_results(&b);
     io_free(&a);
     recur_rnn_free(cpu);
     recur_rnn_free(gpu);
     unsetenv("RECUR_CUDA_BF16_WEIGHTS");
+    unsetenv("RECUR_CUDA_BF16_OPERANDS");
 }
 
 #ifdef RECUR_HAVE_CUDA
@@ -366,14 +377,6 @@ static void check_errors(int have_gpu)
     CHECK_OK(recur_rnn_create(&z, 1, &rnn));
     CHECK_STATUS(recur_rnn_set_device(rnn, RECUR_DEVICE_CUDA), RECUR_E_INVALID);
     recur_rnn_free(rnn);
-}
-
-static void set_or_unset(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
 }
 
 /* An environment value as the report shows it. */
@@ -451,9 +454,10 @@ int main(int argc, char **argv)
                          large[i].lengths, 1, 1, 0);
         }
         check_device_calls(&rng);
-        check_reduced_math(&rng, RECUR_MATH_TF32, "0");
-        check_reduced_math(&rng, RECUR_MATH_BF16, "0");
-        check_reduced_math(&rng, RECUR_MATH_BF16, "1");
+        check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all");
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
                "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s: %d configurations: "
                "worst state error %.3g, worst gradient error %.3g\n",

@@ -106,6 +106,7 @@ struct rnn_cuda {
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
     cuda_buffer h_state, c_state, bias, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
     cuda_buffer weight_bf16, rows_bf16; /* step_loop's bfloat16 copies */
+    cuda_buffer operand_bf16[2];        /* gemm's bfloat16 copies of a and b */
 
     /* The host-pointer calls' device copies of their arguments. */
     cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
@@ -115,10 +116,50 @@ struct rnn_cuda {
 #define TRY_CUDA(expr, what) RECUR_TRY(cuda_check((int)(expr), what))
 #define TRY_KERNEL(expr) RECUR_TRY(cuda_check((expr), #expr))
 
+/* Whether gemm converts its operands to bfloat16 first and multiplies them
+ * as such (RECUR_MATH_BF16 and RECUR_CUDA_BF16_OPERANDS=1, not yet measured):
+ * for products of at least 2^33 multiply-adds (input projections and weight
+ * gradients of large layers, where the conversion's pass over the operands
+ * is small beside the product; =all: every product, for the tests), outside
+ * stream capture (the copies may need memory). cuBLAS's bf16 mode otherwise
+ * reads float32 operands and rounds them as it loads them; the products are
+ * the same (inputs rounded to bfloat16, float32 sums). */
+static int use_bf16_operands(const rnn_cuda *cu, int m, int n, int k)
+{
+    const char *env = getenv("RECUR_CUDA_BF16_OPERANDS");
+    const int all = env && !strcmp(env, "all");
+    if (cu->math != RECUR_MATH_BF16 || !(all || (env && !strcmp(env, "1"))) ||
+        (!all && (double)m * n * k < 8589934592.0))
+        return 0;
+    enum cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    return cudaStreamIsCapturing(cu->stream, &capturing) == cudaSuccess &&
+           capturing == cudaStreamCaptureStatusNone;
+}
+
+/* x's bfloat16 copy in *copy: rows of ld floats, the last with cols. */
+static recur_status bf16_copy(rnn_cuda *cu, cuda_buffer *copy, const float *x, int rows, int cols,
+                              int ld, void **out)
+{
+    const size_t count = (size_t)(rows - 1) * (size_t)ld + (size_t)cols, bf16 = 2; /* bytes */
+    RECUR_TRY(cuda_buffer_reserve(copy, bf16 * count));
+    TRY_KERNEL(rk_to_bf16(cu->stream, count, x, copy->ptr));
+    *out = copy->ptr;
+    return RECUR_OK;
+}
+
 static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc)
 {
+    if (m > 0 && n > 0 && k > 0 && use_bf16_operands(cu, m, n, k)) {
+        void *a16, *b16;
+        RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[0], a, trans_a ? k : m, trans_a ? m : k, lda,
+                            &a16));
+        RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[1], b, trans_b ? n : k, trans_b ? k : n, ldb,
+                            &b16));
+        return cuda_gemm_bf16(&cu->blas, trans_a, trans_b, m, n, k, alpha, a16, lda, b16, ldb,
+                              beta, c, ldc);
+    }
     return cuda_gemm(&cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
                      c, ldc);
 }
@@ -232,7 +273,7 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
                            &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
                            &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
-                           &cu->rows_bf16};
+                           &cu->rows_bf16,  &cu->operand_bf16[0], &cu->operand_bf16[1]};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
