@@ -699,21 +699,22 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
     float *fin_w = malloc((size_t)k * (size_t)S * sizeof *fin_w);       /* [k][S] */
     int64_t *greedy_tokens = malloc((size_t)N * sizeof *greedy_tokens); /* [N] */
     float *greedy_w = calloc((size_t)N * (size_t)S, sizeof *greedy_w);  /* [N][S] */
-    recur_status st = RECUR_OK;
     if (!live || !fin || !cand || !from || !parent || !tokens || !token_at || !step_w ||
-        !weight_at || !fin_w || !greedy_tokens || !greedy_w)
-        st = recur_fail(RECUR_E_NOMEM, "seq2seq: out of memory");
+        !weight_at || !fin_w || !greedy_tokens || !greedy_w) {
+        free(live), free(fin), free(cand), free(from), free(parent), free(tokens);
+        free(token_at), free(step_w), free(weight_at), free(fin_w), free(greedy_tokens);
+        free(greedy_w);
+        return recur_fail(RECUR_E_NOMEM, "seq2seq: out of memory");
+    }
     hypothesis *next = live + k, greedy = {0};
     int n_live = 1, n_fin = 0;
-    if (st == RECUR_OK) {
-        /* the greedy hypothesis first (it also checks the source) */
-        recur_decode_result gr;
-        recur_decode_options go = *o;
-        go.method = RECUR_DECODE_GREEDY;
-        st = decode_single(m, S, source, &go, 0, greedy_tokens, greedy_w, &gr);
-        greedy.log_prob = gr.log_prob, greedy.length = gr.length, greedy.finished = gr.finished;
-        live[0] = (hypothesis){0};
-    }
+    /* the greedy hypothesis first (it also checks the source) */
+    recur_decode_result gr = {0};
+    recur_decode_options go = *o;
+    go.method = RECUR_DECODE_GREEDY;
+    recur_status st = decode_single(m, S, source, &go, 0, greedy_tokens, greedy_w, &gr);
+    greedy.log_prob = gr.log_prob, greedy.length = gr.length, greedy.finished = gr.finished;
+    live[0] = (hypothesis){0};
     if (st == RECUR_OK)
         st = decode_begin(m, S, source, k);
     for (int step = 0; st == RECUR_OK && step < N && n_live > 0 && n_fin < k; step++) {
@@ -783,8 +784,9 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
         r->length = best->length, r->finished = best->finished;
         r->log_prob = best->log_prob, r->score = best_score;
     }
-    free(live), free(fin), free(cand), free(from), free(parent), free(tokens), free(token_at);
-    free(step_w), free(weight_at), free(fin_w), free(greedy_tokens), free(greedy_w);
+    free(live), free(fin), free(cand), free(from), free(parent), free(tokens);
+    free(token_at), free(step_w), free(weight_at), free(fin_w), free(greedy_tokens);
+    free(greedy_w);
     return st;
 }
 
