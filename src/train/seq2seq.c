@@ -699,12 +699,11 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
     float *fin_w = malloc((size_t)k * (size_t)S * sizeof *fin_w);       /* [k][S] */
     int64_t *greedy_tokens = malloc((size_t)N * sizeof *greedy_tokens); /* [N] */
     float *greedy_w = calloc((size_t)N * (size_t)S, sizeof *greedy_w);  /* [N][S] */
+    recur_status st = RECUR_OK;
     if (!live || !fin || !cand || !from || !parent || !tokens || !token_at || !step_w ||
         !weight_at || !fin_w || !greedy_tokens || !greedy_w) {
-        free(live), free(fin), free(cand), free(from), free(parent), free(tokens);
-        free(token_at), free(step_w), free(weight_at), free(fin_w), free(greedy_tokens);
-        free(greedy_w);
-        return recur_fail(RECUR_E_NOMEM, "seq2seq: out of memory");
+        st = recur_fail(RECUR_E_NOMEM, "seq2seq: out of memory");
+        goto done;
     }
     hypothesis *next = live + k, greedy = {0};
     int n_live = 1, n_fin = 0;
@@ -712,7 +711,7 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
     recur_decode_result gr = {0};
     recur_decode_options go = *o;
     go.method = RECUR_DECODE_GREEDY;
-    recur_status st = decode_single(m, S, source, &go, 0, greedy_tokens, greedy_w, &gr);
+    st = decode_single(m, S, source, &go, 0, greedy_tokens, greedy_w, &gr);
     greedy.log_prob = gr.log_prob, greedy.length = gr.length, greedy.finished = gr.finished;
     live[0] = (hypothesis){0};
     if (st == RECUR_OK)
@@ -784,6 +783,7 @@ static recur_status decode_beam(recur_seq2seq *m, int S, const int64_t *source,
         r->length = best->length, r->finished = best->finished;
         r->log_prob = best->log_prob, r->score = best_score;
     }
+done:
     free(live), free(fin), free(cand), free(from), free(parent), free(tokens);
     free(token_at), free(step_w), free(weight_at), free(fin_w), free(greedy_tokens);
     free(greedy_w);

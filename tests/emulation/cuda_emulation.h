@@ -310,7 +310,6 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
          * blocks drift apart on a GPU. */
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         const bool serial = (state >> 63) != 0;
-        const unsigned before = l.cluster.generation;
         const unsigned long progress_before = l.progress;
         size_t ended = 0, resumed = 0;
         auto resume = [&](thread &t) {
@@ -360,10 +359,9 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
             land(0);
         remaining -= ended;
         /* Deadlock: rounds in which nobody ended, no barrier moved and no
-         * mbarrier phase or store completed, far more of them than a
-         * sleeping thread holds the others back. */
-        const bool moved = ended || l.cluster.generation != before || l.progress != progress_before;
-        idle_rounds = moved ? 0 : idle_rounds + 1;
+         * mbarrier phase or store completed (l.progress counts all three),
+         * far more of them than a sleeping thread holds the others back. */
+        idle_rounds = ended || l.progress != progress_before ? 0 : idle_rounds + 1;
         if (resumed && idle_rounds > 10000) {
             result = -1;
             break;
