@@ -3,8 +3,8 @@
 # what comes back kept to a few files: OUT_DIR/summary.txt (both scripts'
 # summaries) and OUT_DIR/logs.tar.gz (every log). Not part of CI.
 # usage (on the lent machine, from the repository root, after
-#        `bash bench/gpu_bundle.sh build .gpu/bin` here and carry [".gpu"]):
-#   bash bench/gpu_all.sh .gpu/bin "$OUT" [SECONDS]
+#        `PACK=1 bash bench/gpu_bundle.sh build .gpu/bin` here and carry [".gpu"]):
+#   tar -C .gpu -xJf .gpu/bin.tar.xz && bash bench/gpu_all.sh .gpu/bin "$OUT" [SECONDS]
 # Environment: SKIP_MPI=1, SKIP_CHECK=1, and gpu_check.sh's PARTS, CONFIGS, CASES,
 # MATH, LM_CONFIGS.
 set -u

@@ -10,7 +10,7 @@
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: PARTS (which parts run, default all but sweep and profile:
 # tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
-# SWEEP_HIDDEN, SWEEP_BATCH and SWEEP_MODES; profile needs ncu), CONFIGS
+# SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT; profile needs ncu), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
 # choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
 # for the comparison, default the whole suite), MATH (its precision modes,
@@ -150,11 +150,11 @@ if part sweep; then
   for cell in ${SWEEP_CELLS:-lstm gru}; do
     for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
       for b in ${SWEEP_BATCH:-1 2 4 8 16 32 64}; do
-        for mode in "per-step 0 0 x x x" "persistent 1 0 x x x" "cluster x 1 x x x" \
-                    "cluster-vector x 1 x 1 x" "cluster-async x 1 x x 1" \
-                    "cluster-async-vector x 1 x 1 1" "cluster-rows4 x 1 4 x x" \
-                    "cluster-rows4-vector x 1 4 1 x" "cluster-rows4-async-vector x 1 4 1 1" \
-                    "cluster-rows8 x 1 8 x x" "default x x x x x"; do
+        for mode in "per-step 0 0 x x x" "persistent 1 0 x x x" "cluster x 1 0 0 0" \
+                    "cluster-vector x 1 0 1 0" "cluster-async x 1 0 0 1" \
+                    "cluster-async-vector x 1 0 1 1" "cluster-rows4 x 1 4 0 0" \
+                    "cluster-rows4-vector x 1 4 1 0" "cluster-rows4-async-vector x 1 4 1 1" \
+                    "cluster-rows8 x 1 8 0 0" "default x x x x x"; do
           read -r name persistent cluster rows vector async <<<"$mode"
           [[ -z ${SWEEP_MODES:-} || " $SWEEP_MODES " == *" $name "* ]] || continue
           env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
@@ -162,7 +162,7 @@ if part sweep; then
               $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
               $([[ $vector == x ]] || echo RECUR_CUDA_CLUSTER_VECTOR=$vector) \
               $([[ $async == x ]] || echo RECUR_CUDA_CLUSTER_ASYNC=$async) \
-            timeout 30 "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
+            timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
               --batch "$b" --seq 100 2>&1 |
             awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
                               END { printf "%s %s %s %s\n", n, m, f, t }'

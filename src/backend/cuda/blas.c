@@ -42,6 +42,7 @@ recur_status cuda_blas_open(cuda_blas *blas, cudaStream_t stream)
     const int resolved = resolve(library, "cublasCreate_v2", &create, sizeof create) &&
                          RESOLVE(destroy, cublasDestroy_v2) &&
                          RESOLVE(set_stream, cublasSetStream_v2) &&
+                         RESOLVE(set_workspace, cublasSetWorkspace_v2) &&
                          RESOLVE(set_math_mode, cublasSetMathMode) &&
                          RESOLVE(sgemm, cublasSgemm_v2) && RESOLVE(gemm_ex, cublasGemmEx) &&
                          RESOLVE(sgemv, cublasSgemv_v2);

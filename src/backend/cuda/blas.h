@@ -15,7 +15,8 @@ typedef struct cuda_blas {
     void *library; /* the dlopen handle (never unloaded: RTLD_NODELETE) */
     cublasHandle_t handle;
     __typeof__(&cublasDestroy_v2) destroy;
-    __typeof__(&cublasSetStream_v2) set_stream;
+    __typeof__(&cublasSetStream_v2) set_stream; /* also resets the workspace to cuBLAS's */
+    __typeof__(&cublasSetWorkspace_v2) set_workspace;
     __typeof__(&cublasSetMathMode) set_math_mode;
     __typeof__(&cublasSgemm_v2) sgemm;
     __typeof__(&cublasGemmEx) gemm_ex;

@@ -116,19 +116,28 @@ struct rnn_cuda {
 #define TRY_CUDA(expr, what) RECUR_TRY(cuda_check((int)(expr), what))
 #define TRY_KERNEL(expr) RECUR_TRY(cuda_check((expr), #expr))
 
+/* Whether environment variable name turns a default-on choice off ("0"). */
+static int env_on(const char *name)
+{
+    const char *value = getenv(name);
+    return !(value && value[0] == '0');
+}
+
 /* Whether gemm converts its operands to bfloat16 first and multiplies them
- * as such (RECUR_MATH_BF16 and RECUR_CUDA_BF16_OPERANDS=1, not yet measured):
- * for products of at least 2^33 multiply-adds (input projections and weight
+ * as such (RECUR_MATH_BF16; on unless RECUR_CUDA_BF16_OPERANDS=0): for
+ * products of at least 2^33 multiply-adds (input projections and weight
  * gradients of large layers, where the conversion's pass over the operands
  * is small beside the product; =all: every product, for the tests), outside
  * stream capture (the copies may need memory). cuBLAS's bf16 mode otherwise
  * reads float32 operands and rounds them as it loads them; the products are
- * the same (inputs rounded to bfloat16, float32 sums). */
+ * the same (inputs rounded to bfloat16, float32 sums). Measured on an H100
+ * (run 12 in docs/BENCHMARKS.md): lstm-h2048-b128-t100 4.30 -> 3.63 ms
+ * forward, 12.93 -> 10.60 ms training. */
 static int use_bf16_operands(const rnn_cuda *cu, int m, int n, int k)
 {
     const char *env = getenv("RECUR_CUDA_BF16_OPERANDS");
     const int all = env && !strcmp(env, "all");
-    if (cu->math != RECUR_MATH_BF16 || !(all || (env && !strcmp(env, "1"))) ||
+    if (cu->math != RECUR_MATH_BF16 || !env_on("RECUR_CUDA_BF16_OPERANDS") ||
         (!all && (double)m * n * k < 8589934592.0))
         return 0;
     enum cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
@@ -407,44 +416,45 @@ static int use_persistent(rnn_cuda *cu, int backward)
     return (double)p->B * p->G * p->units * p->H <= 32768.0;
 }
 
-/* The cluster kernels' exchange between blocks (not yet measured; both off
- * unless asked): bit 0 RECUR_CUDA_CLUSTER_VECTOR=1, a step's values in
- * 16-byte copies of each block's slice (rk_persistent.cluster_vector); bit 1
- * RECUR_CUDA_CLUSTER_ASYNC=1, st.async stores completing on mbarriers in
- * place of the cluster barrier (cluster_async). */
+/* The cluster kernels' exchange between blocks, both on unless set to 0:
+ * bit 0 RECUR_CUDA_CLUSTER_VECTOR, a step's values in 16-byte copies of each
+ * block's slice (rk_persistent.cluster_vector); bit 1 RECUR_CUDA_CLUSTER_ASYNC,
+ * st.async stores completing on mbarriers in place of the cluster barrier
+ * (cluster_async). Measured on an H100 (run 12 in docs/BENCHMARKS.md, T = 100,
+ * clusters of 4 rows): lstm H256 B16 0.49 -> 0.39 ms forward, 1.43 -> 0.95 ms
+ * training; lstm H128 B1 0.25 -> 0.22 and 0.57 -> 0.45 ms. */
 static int cluster_exchange(void)
 {
-    const char *vector = getenv("RECUR_CUDA_CLUSTER_VECTOR");
-    const char *async = getenv("RECUR_CUDA_CLUSTER_ASYNC");
-    return (vector && vector[0] == '1') | (async && async[0] == '1') << 1;
+    return env_on("RECUR_CUDA_CLUSTER_VECTOR") | env_on("RECUR_CUDA_CLUSTER_ASYNC") << 1;
 }
 
-/* Whether this forward (backward 0) or backward (1) runs its steps on one
- * thread-block cluster (rk_cluster_launch: LSTM or GRU, H <= 512, small
- * batches, sm_90): RECUR_CUDA_CLUSTER=0 never, =1 whenever it fits; unset,
- * where it was faster than the persistent and per-step kernels on an H100
- * (run 9 in docs/BENCHMARKS.md, T = 100): the forward up to H = 256 and
- * H * B = 2048 (lstm H128 B1 0.35 -> 0.25 ms, H64 B32 2.6 -> 1.0 ms; H384
- * B1 0.39 -> 0.52 ms lost), the backward up to H = 128 and H * B = 512. Never
- * with RECUR_CUDA_PERSISTENT=0, nor when it is set and this is unset. */
+/* Whether this forward (backward 0) or backward (1) runs its steps on
+ * thread-block clusters (rk_cluster_launch: LSTM or GRU, H <= 512, sm_90):
+ * RECUR_CUDA_CLUSTER=0 never, =1 whenever it fits; unset, where it was faster
+ * than the persistent and per-step kernels on an H100 (run 12 in
+ * docs/BENCHMARKS.md, T = 100, both passes): H <= 256, B <= 64 and H * B <=
+ * 8192 (lstm H256 B32 1.04 -> 0.72 ms forward, 2.24 -> 1.73 ms training; H64
+ * B32 1.01 -> 0.28 and 2.00 -> 0.57 ms; H128 B64 0.78 -> 0.53 and 1.96 ->
+ * 1.29 ms; H256 B64 even, H384 and H512 lost to the persistent kernel at
+ * B = 1 and to the per-step kernels from B = 32). Never with
+ * RECUR_CUDA_PERSISTENT=0, nor when it is set and this is unset. */
 static int use_cluster(rnn_cuda *cu, int backward)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
     const char *env = getenv("RECUR_CUDA_CLUSTER");
+    const double hidden_x_batch = (double)dims->hidden * cu->plan.batch;
     if (dims->proj || (env && env[0] == '0') || (persistent && persistent[0] == '0'))
         return 0;
-    if (!(env && env[0] == '1')) {
-        const double hidden_x_batch = (double)dims->hidden * cu->plan.batch;
-        const int fast = backward ? dims->hidden <= 128 && hidden_x_batch <= 512
-                                  : dims->hidden <= 256 && hidden_x_batch <= 2048;
-        if ((persistent && persistent[0]) || !fast)
-            return 0;
-    }
+    if (!(env && env[0] == '1') && ((persistent && persistent[0]) || dims->hidden > 256 ||
+                                    cu->plan.batch > 64 || hidden_x_batch > 8192))
+        return 0;
     /* RECUR_CUDA_CLUSTER_ROWS=n (1 to 32): the batch split over clusters of n
-     * rows (not yet measured; unset: one cluster, B <= 32). */
+     * rows; =0: one cluster (B <= 32); unset: 4 rows, the fastest on an H100
+     * from B = 4 up (run 12: lstm H128 B32 1.20 -> 0.28 ms forward with the
+     * exchange above, against one cluster). */
     const char *rows_env = getenv("RECUR_CUDA_CLUSTER_ROWS");
-    const int rows = rows_env ? atoi(rows_env) : 0;
+    const int rows = rows_env ? atoi(rows_env) : 4;
     return plan_fits(cu, &cu->cluster[backward], backward, rk_cluster_plan,
                      rows >= 1 && rows <= 32 ? rows : 0, cluster_exchange());
 }
@@ -624,13 +634,25 @@ static recur_status capture_step_loop(rnn_cuda *cu, const step_loop *L, step_gra
     return RECUR_OK;
 }
 
-/* Runs the loop: its graph, captured the first time and whenever anything in
- * step_loop changed; launched directly when graphs are off or capturing
- * fails on this GPU (then off for this object). */
-static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
+/* Whether the per-step products of this pass (backward 0 or 1) may use
+ * cuBLAS's workspace: RECUR_CUDA_STEP_WORKSPACE=1 both passes, =0 neither;
+ * unset, all but a forward of at most 16 rows. With it, cuBLAS picks split-K
+ * kernels for some of these thin products that take ten times as long: on
+ * an H100 (run 12 in docs/BENCHMARKS.md) gru H192 B16's 16 x 576 x 192
+ * product ran as a (1, 9, 66) grid, 30 us a step, and without any workspace
+ * the per-step forward went from 2.80 to 0.51 ms (lstm H128 B8), 3.03 to
+ * 0.69 (gru H192 B16), 3.07 to 0.68 (gru H256 B8), 1.30 to 1.06 (lstm H512
+ * B16). Training gained at lstm H128 B8 (8.46 to 1.41 ms) but lost at lstm
+ * H512 B16 (2.75 to 3.74), and larger batches were not measured without
+ * it, so those keep it until measured apart. */
+static int step_workspace(const rnn_cuda *cu, int backward)
 {
-    L->math = cu->math;
-    L->plan_generation = cu->plan_generation;
+    const char *env = getenv("RECUR_CUDA_STEP_WORKSPACE");
+    return env && env[0] ? env[0] == '1' : backward || cu->plan.batch > 16;
+}
+
+static recur_status run_steps(rnn_cuda *cu, step_loop *L)
+{
     if (cu->graphs_enabled) {
         step_graph *g = &cu->graphs[L->group * 2 + L->backward];
         if (!g->exec || memcmp(&g->key, L, sizeof *L) != 0) {
@@ -643,6 +665,29 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
         }
     }
     return L->backward ? backward_steps(cu, L) : forward_steps(cu, L);
+}
+
+/* Runs the loop: its graph, captured the first time and whenever anything in
+ * step_loop changed; launched directly when graphs are off or capturing
+ * fails on this GPU (then off for this object). Without cuBLAS's workspace
+ * where step_workspace says so (the graph keeps the kernels chosen when it
+ * was captured). */
+static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
+{
+    L->math = cu->math;
+    L->plan_generation = cu->plan_generation;
+    const int workspace = step_workspace(cu, L->backward);
+    if (!workspace)
+        RECUR_TRY(cuda_blas_check(cu->blas.set_workspace(cu->blas.handle, NULL, 0),
+                                  "cublasSetWorkspace"));
+    recur_status st = run_steps(cu, L);
+    if (!workspace) {
+        recur_status restored = cuda_blas_check(cu->blas.set_stream(cu->blas.handle, cu->stream),
+                                                "cublasSetStream");
+        if (st == RECUR_OK)
+            st = restored;
+    }
+    return st;
 }
 
 /* The forward's steps in one launch: the grid-wide persistent kernel, or
