@@ -8,9 +8,10 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but sweep and profile:
-# tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
-# SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT; profile needs ncu), CONFIGS
+# Environment: PARTS (which parts run, default all but sweep, workspace and
+# profile: tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
+# SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
+# WORKSPACE_HIDDEN and WORKSPACE_BATCH; profile needs ncu), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
 # choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
 # for the comparison, default the whole suite), MATH (its precision modes,
@@ -138,6 +139,16 @@ if part bench; then
     status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
 fi
+# One line of the sweeps: CASE NAME FORWARD_MS TRAIN_MS of recur bench at
+# T = 100 for NAME CELL H B, with the environment settings that follow.
+bench_line() {
+  local name=$1 cell=$2 h=$3 b=$4
+  shift 4
+  env "$@" timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 \
+      --cell "$cell" --hidden "$h" --batch "$b" --seq 100 2>&1 |
+    awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
+                      END { printf "%s %s %s %s\n", n, m, f, t }'
+}
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
@@ -157,20 +168,35 @@ if part sweep; then
                     "cluster-rows8 x 1 8 0 0" "default x x x x x"; do
           read -r name persistent cluster rows vector async <<<"$mode"
           [[ -z ${SWEEP_MODES:-} || " $SWEEP_MODES " == *" $name "* ]] || continue
-          env $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
-              $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
-              $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
-              $([[ $vector == x ]] || echo RECUR_CUDA_CLUSTER_VECTOR=$vector) \
-              $([[ $async == x ]] || echo RECUR_CUDA_CLUSTER_ASYNC=$async) \
-            timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 --cell "$cell" --hidden "$h" \
-              --batch "$b" --seq 100 2>&1 |
-            awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
-                              END { printf "%s %s %s %s\n", n, m, f, t }'
+          bench_line "$name" "$cell" "$h" "$b" \
+            $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
+            $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
+            $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
+            $([[ $vector == x ]] || echo RECUR_CUDA_CLUSTER_VECTOR=$vector) \
+            $([[ $async == x ]] || echo RECUR_CUDA_CLUSTER_ASYNC=$async)
         done
       done
     done
   done >"$out/sweep.txt"
   status "sweep" "$(wc -l <"$out/sweep.txt") lines in sweep.txt (case, kernels, forward ms, train ms)"
+fi
+if part workspace; then
+  # The per-step kernels (RECUR_CUDA_PERSISTENT=0) with cuBLAS's workspace in
+  # both passes (RECUR_CUDA_STEP_WORKSPACE=1), the default (none in a forward
+  # of <= 16 rows) and in neither (=0), back to back over WORKSPACE_HIDDEN and
+  # WORKSPACE_BATCH at T = 100: where cuBLAS's split-K picks for the thin
+  # per-step products lose (run 12), for step_workspace in rnn_cuda.c.
+  for cell in lstm gru; do
+    for h in ${WORKSPACE_HIDDEN:-128 256 512 1024}; do
+      for b in ${WORKSPACE_BATCH:-1 8 16 32 64 128}; do
+        for ws in 1 default 0; do
+          bench_line "workspace-$ws" "$cell" "$h" "$b" RECUR_CUDA_PERSISTENT=0 \
+            $([[ $ws == default ]] || echo RECUR_CUDA_STEP_WORKSPACE=$ws)
+        done
+      done
+    done
+  done >"$out/workspace.txt"
+  status "workspace" "$(wc -l <"$out/workspace.txt") lines in workspace.txt (case, setting, forward ms, train ms)"
 fi
 if part profile; then
   # Where the time goes, by Nsight Compute: every kernel of a few calls of the
