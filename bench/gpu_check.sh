@@ -203,7 +203,19 @@ if part profile; then
   # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
   # the cluster forward's warp stalls and the lines they stall on (the 2x
   # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
-  # Writes ncu_summary_*.txt and ncu_cluster_*.txt.
+  # Writes ncu_summary_*.txt and ncu_cluster_*.txt. And the time of every
+  # kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in run 12), by Nsight
+  # Systems where the machine has it: nsys_h2048_bf16.txt.
+  if command -v nsys >/dev/null; then
+    trace=$(mktemp -d)
+    timeout 240 nsys profile --output "$trace/h2048" --force-overwrite true "$bin/recur" bench \
+      --device cuda --math bf16 --seconds 0.05 --cases lstm-h2048-b128-t100 >/dev/null 2>&1
+    nsys stats --report cuda_gpu_kern_sum "$trace/h2048.nsys-rep" >"$out/nsys_h2048_bf16.txt" 2>&1
+    status "nsys bf16 h2048" "exit $? | $(wc -l <"$out/nsys_h2048_bf16.txt") lines"
+    rm -rf "$trace"
+  else
+    status "nsys" "not found"
+  fi
   if command -v ncu >/dev/null; then
     reports=$(mktemp -d)
     for spec in "gru 192 16" "lstm 192 16" "lstm 128 1"; do

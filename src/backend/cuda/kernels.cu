@@ -105,7 +105,7 @@ __global__ void elman_backward(size_t total, int H, int relu, const float *h, in
 }
 
 __global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, float *c_saved,
-                             float *m, int ld_m, float *h_state)
+                             float *m, int ld_m, float *h_state, __nv_bfloat16 *h_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
@@ -125,24 +125,31 @@ __global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, 
         m[j * ld_m + k] = out;
         if (h_state)
             h_state[idx] = out;
+        if (h_bf16)
+            h_bf16[idx] = __float2bfloat16_rn(out);
     }
 }
 
 __global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
-                              const float *c_prev, const float *dm, float *dc, float *grad_gates)
+                              const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                              __nv_bfloat16 *grad_gates_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *g = gates + j * 4 * H + k;
-        float *dg = grad_gates + j * 4 * H + k;
         float i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
         float tanh_c = tanhf(c[idx]);
         float d = dm[idx];
         float dc_total = dc[idx] + d * o * (1.0f - tanh_c * tanh_c);
-        dg[3 * H] = d * tanh_c * o * (1.0f - o);
-        dg[0] = dc_total * gg * i * (1.0f - i);
-        dg[H] = dc_total * c_prev[idx] * f * (1.0f - f);
-        dg[2 * H] = dc_total * i * (1.0f - gg * gg);
+        const float dg[4] = {dc_total * gg * i * (1.0f - i),
+                             dc_total * c_prev[idx] * f * (1.0f - f),
+                             dc_total * i * (1.0f - gg * gg), d * tanh_c * o * (1.0f - o)};
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            grad_gates[j * 4 * H + q * H + k] = dg[q];
+            if (grad_gates_bf16)
+                grad_gates_bf16[j * 4 * H + q * H + k] = __float2bfloat16_rn(dg[q]);
+        }
         dc[idx] = dc_total * f;
     }
 }
@@ -490,15 +497,18 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
 }
 
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, float *c_state,
-                    float *c_saved, float *m, int ld_m, float *h_state)
+                    float *c_saved, float *m, int ld_m, float *h_state, void *h_bf16)
 {
-    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, c_state, c_saved, m, ld_m, h_state);
+    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, c_state, c_saved, m, ld_m, h_state,
+              (__nv_bfloat16 *)h_bf16);
 }
 
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, float *dc, float *grad_gates)
+                     const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                     void *grad_gates_bf16)
 {
-    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dc, grad_gates);
+    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dc, grad_gates,
+              (__nv_bfloat16 *)grad_gates_bf16);
 }
 
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,

@@ -48,11 +48,15 @@ int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float
                      float *h_state, float *out, int ld_out);
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
                       const float *dh, float *grad_pre);
-/* As recur_lstm_forward; also copies m into h_state [rows, H] when not NULL. */
+/* As recur_lstm_forward; also copies m into h_state [rows, H] when not NULL,
+ * and rounded to bfloat16 into h_bf16 [rows, H] when not NULL. */
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, float *c_state,
-                    float *c_saved, float *m, int ld_m, float *h_state);
+                    float *c_saved, float *m, int ld_m, float *h_state, void *h_bf16);
+/* As recur_lstm_backward; also grad_gates [rows, 4H] rounded to bfloat16
+ * into grad_gates_bf16 when not NULL. */
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, float *dc, float *grad_gates);
+                     const float *c_prev, const float *dm, float *dc, float *grad_gates,
+                     void *grad_gates_bf16);
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
                    float *h_state, float *hn_saved, float *out, int ld_out);
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,

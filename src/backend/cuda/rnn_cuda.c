@@ -106,7 +106,7 @@ struct rnn_cuda {
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
     cuda_buffer h_state, c_state, bias, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
     cuda_buffer weight_bf16, rows_bf16; /* step_loop's bfloat16 copies */
-    cuda_buffer operand_bf16[2];        /* gemm's bfloat16 copies of a and b */
+    cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
 
     /* The host-pointer calls' device copies of their arguments. */
     cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
@@ -156,14 +156,26 @@ static recur_status bf16_copy(rnn_cuda *cu, cuda_buffer *copy, const float *x, i
     return RECUR_OK;
 }
 
-static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                         int ldc)
+/* An operand a that several products in a row read unchanged (the
+ * backward's grad_gates): its bfloat16 copy, made by the first of them that
+ * converts its operands and read by the others. Starts zeroed. */
+typedef struct shared_operand {
+    void *copy; /* in operand_bf16[2], or NULL until made */
+} shared_operand;
+
+/* c = alpha op(a) op(b) + beta c, in cuBLAS's column-major terms; shared_a
+ * (or NULL) keeps a's bfloat16 copy for the next products with that a. */
+static recur_status gemm_shared_a(rnn_cuda *cu, shared_operand *shared_a, int trans_a,
+                                  int trans_b, int m, int n, int k, float alpha, const float *a,
+                                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (m > 0 && n > 0 && k > 0 && use_bf16_operands(cu, m, n, k)) {
-        void *a16, *b16;
-        RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[0], a, trans_a ? k : m, trans_a ? m : k, lda,
-                            &a16));
+        void *a16 = shared_a ? shared_a->copy : NULL, *b16;
+        if (!a16)
+            RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[shared_a ? 2 : 0], a, trans_a ? k : m,
+                                trans_a ? m : k, lda, &a16));
+        if (shared_a)
+            shared_a->copy = a16;
         RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[1], b, trans_b ? n : k, trans_b ? k : n, ldb,
                             &b16));
         return cuda_gemm_bf16(&cu->blas, trans_a, trans_b, m, n, k, alpha, a16, lda, b16, ldb,
@@ -171,6 +183,14 @@ static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, i
     }
     return cuda_gemm(&cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
                      c, ldc);
+}
+
+static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc)
+{
+    return gemm_shared_a(cu, NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                         ldc);
 }
 
 static recur_status add_column_sums(rnn_cuda *cu, int m, int n, const float *a, float *y)
@@ -282,7 +302,8 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
                            &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
                            &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
-                           &cu->rows_bf16,  &cu->operand_bf16[0], &cu->operand_bf16[1]};
+                           &cu->rows_bf16,  &cu->operand_bf16[0], &cu->operand_bf16[1],
+                           &cu->operand_bf16[2]};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
@@ -494,14 +515,17 @@ static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
 
 /* c[rows, n] = a[rows, k] W_hh^T (forward: trans_b 1, k = Hout, n = G*H) or
  * a W_hh (backward: trans_b 0, k = G*H, n = Hout), plus beta c: one step's
- * recurrent product, from L's bfloat16 copies when it has them. */
+ * recurrent product, from L's bfloat16 copies when it has them (a's already
+ * in L->rows_bf16 when a_converted: the LSTM cell kernels write it). */
 static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b, int rows, int n,
-                                   int k, const float *a, float beta, float *c, int ldc)
+                                   int k, const float *a, int a_converted, float beta, float *c,
+                                   int ldc)
 {
     const int Hout = cu->layout.dims.out;
     if (!L->weight_hh_bf16)
         return gemm(cu, 0, trans_b, rows, n, k, 1.0f, a, k, L->w.weight_hh, Hout, beta, c, ldc);
-    TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
+    if (!a_converted)
+        TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
     return cuda_gemm_bf16(&cu->blas, 0, trans_b, rows, n, k, 1.0f, L->rows_bf16, k,
                           L->weight_hh_bf16, Hout, beta, c, ldc);
 }
@@ -515,6 +539,12 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
     const int relu = dims->cell == RECUR_RNN_RELU, ld_y = L->ld_y;
     const cuda_weights w = L->w;
     float *gates = L->gates, *h_state = L->h_state, *c_state = L->c_state;
+    /* bf16 W_hh, LSTM without projection: the cell kernel also writes the
+     * bfloat16 h that the next step's product reads (every row from the
+     * start, so that rows joining a reverse walk have theirs). */
+    void *h_bf16 = dims->cell == RECUR_LSTM && !dims->proj ? L->rows_bf16 : NULL;
+    if (h_bf16)
+        TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)plan->batch * Hout, h_state, h_bf16));
 
     for (int s = 0; s < plan->seq_len; s++) {
         const int t = forward_step(plan, L->reverse, s);
@@ -525,29 +555,30 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gates_t, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 0, 1.0f, gates_t, GH));
             TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
             break;
         case RECUR_LSTM: {
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gates_t, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16 != NULL, 1.0f,
+                                     gates_t, GH));
             float *c_t = L->cell + row0 * (size_t)H;
             if (dims->proj) {
                 float *m_t = L->proj_in + row0 * (size_t)H;
                 TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, m_t, H,
-                                           NULL));
+                                           NULL, NULL));
                 RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
                                h_state, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
             } else {
                 TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, y_t, ld_y,
-                                           h_state));
+                                           h_state, h_bf16));
             }
             break;
         }
         case RECUR_GRU: {
             float *gh = L->step;
             TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 1.0f, gh, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 0, 1.0f, gh, GH));
             TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
                                       L->hidden_n + row0 * (size_t)H, y_t, ld_y));
             break;
@@ -567,6 +598,9 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
     const cuda_weights w = L->w;
     const float *y = L->y, *dy = L->dy;
     float *dh = L->dh, *dc = L->dc, *grad_gates = L->grad_gates, *grad_gh = L->grad_gh;
+    /* bf16 W_hh, LSTM: the cell kernel also writes the step's bfloat16
+     * grad_gates (= grad_gh) that the product reads. */
+    void *grad_bf16 = dims->cell == RECUR_LSTM ? L->rows_bf16 : NULL;
     for (int s = plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, L->reverse, s);
         const int rows = plan->batch_sizes[t];
@@ -590,7 +624,8 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             }
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H,
-                                        L->c_prev + row0 * (size_t)H, dm, dc, grad_gates_t));
+                                        L->c_prev + row0 * (size_t)H, dm, dc, grad_gates_t,
+                                        grad_bf16));
             break;
         }
         case RECUR_GRU:
@@ -602,8 +637,8 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
         }
         /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
         const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
-        RECUR_TRY(recurrent_gemm(cu, L, 0, rows, Hout, GH, grad_gh + row0 * (size_t)GH, beta, dh,
-                                 Hout));
+        RECUR_TRY(recurrent_gemm(cu, L, 0, rows, Hout, GH, grad_gh + row0 * (size_t)GH,
+                                 grad_bf16 != NULL, beta, dh, Hout));
     }
 
     return RECUR_OK;
@@ -861,11 +896,13 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         RECUR_TRY(run_step_loop(cu, &loop));
     }
 
-    /* Parameter gradients and the input gradient: large GEMMs over all rows. */
-    RECUR_TRY(gemm(cu, 1, 0, GH, in, (int)N, 1.0f, grad_gates, GH, x, in, 1.0f,
-                   (float *)g.weight_ih, in));
-    RECUR_TRY(gemm(cu, 1, 0, GH, Hout, (int)N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f,
-                   (float *)g.weight_hh, Hout));
+    /* Parameter gradients and the input gradient: large GEMMs over all rows,
+     * three of them reading grad_gates [N, GH] (two unless LSTM or Elman). */
+    shared_operand gates16 = {NULL};
+    RECUR_TRY(gemm_shared_a(cu, &gates16, 1, 0, GH, in, (int)N, 1.0f, grad_gates, GH, x, in, 1.0f,
+                            (float *)g.weight_ih, in));
+    RECUR_TRY(gemm_shared_a(cu, grad_gh == grad_gates ? &gates16 : NULL, 1, 0, GH, Hout, (int)N,
+                            1.0f, grad_gh, GH, h_prev, Hout, 1.0f, (float *)g.weight_hh, Hout));
     if (g.bias_ih) {
         RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gates, (float *)g.bias_ih));
         RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gh, (float *)g.bias_hh));
@@ -874,8 +911,8 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(cu->grad_h), Hout, FLT(saved->proj_in), H,
                        1.0f, (float *)g.weight_hr, H));
     if (dx)
-        RECUR_TRY(gemm(cu, 0, 0, (int)N, in, GH, 1.0f, grad_gates, GH, w.weight_ih, in, dx_beta,
-                       dx, in));
+        RECUR_TRY(gemm_shared_a(cu, &gates16, 0, 0, (int)N, in, GH, 1.0f, grad_gates, GH,
+                                w.weight_ih, in, dx_beta, dx, in));
     return RECUR_OK;
 }
 
