@@ -53,11 +53,22 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--git", default="unknown")
     ap.add_argument("--command", default="bench/compare --device cuda")
+    ap.add_argument("--torch-only", action="store_true",
+                    help="time PyTorch alone on --cases in the first --math (for profilers); "
+                         "recur bench --json still names the cases")
     args = ap.parse_args()
     import torch
 
     if not torch.cuda.is_available():
         sys.exit("bench/compare --device cuda: PyTorch sees no CUDA GPU")
+    if args.torch_only:
+        math = args.math.split(",")[0]
+        torch.backends.cudnn.allow_tf32 = math == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = math == "tf32"
+        for case in run_recur(args.recur, math, 0.01, args.cases)["cases"]:
+            fwd, train = run_torch(torch, case, args.seconds, math)
+            print(f"{math} {case['name']}: cuDNN forward {fmt_ms(fwd)} ms, train {fmt_ms(train)} ms")
+        return
     lines = [f"date: {datetime.date.today().isoformat()}; git {args.git}",
              f"GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}, "
              f"cuDNN {torch.backends.cudnn.version()}",

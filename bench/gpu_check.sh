@@ -205,13 +205,21 @@ if part profile; then
   # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
   # Writes ncu_summary_*.txt and ncu_cluster_*.txt. And the time of every
   # kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in run 12), by Nsight
-  # Systems where the machine has it: nsys_h2048_bf16.txt.
+  # Systems where the machine has it, recur's (nsys_h2048_bf16.txt) and
+  # cuDNN's through PyTorch (nsys_h2048_bf16_cudnn.txt).
   if command -v nsys >/dev/null; then
     trace=$(mktemp -d)
     timeout 240 nsys profile --output "$trace/h2048" --force-overwrite true "$bin/recur" bench \
       --device cuda --math bf16 --seconds 0.05 --cases lstm-h2048-b128-t100 >/dev/null 2>&1
     nsys stats --report cuda_gpu_kern_sum "$trace/h2048.nsys-rep" >"$out/nsys_h2048_bf16.txt" 2>&1
     status "nsys bf16 h2048" "exit $? | $(wc -l <"$out/nsys_h2048_bf16.txt") lines"
+    timeout 240 nsys profile --output "$trace/cudnn" --force-overwrite true \
+      "${RECUR_BENCH_PYTHON:-python3}" bench/compare_cuda.py --recur "$bin/recur" --torch-only \
+      --math bf16 --seconds 0.05 --cases lstm-h2048-b128-t100 \
+      >"$out/nsys_h2048_bf16_cudnn.txt" 2>&1
+    nsys stats --report cuda_gpu_kern_sum "$trace/cudnn.nsys-rep" \
+      >>"$out/nsys_h2048_bf16_cudnn.txt" 2>&1
+    status "nsys bf16 h2048 cuDNN" "exit $? | $(wc -l <"$out/nsys_h2048_bf16_cudnn.txt") lines"
     rm -rf "$trace"
   else
     status "nsys" "not found"

@@ -39,8 +39,9 @@ recur_status cuda_gemm(const cuda_blas *blas, recur_math math, int trans_a, int 
 recur_status cuda_gemm_bf16(const cuda_blas *blas, int trans_a, int trans_b, int m, int n, int k,
                             float alpha, const void *a, int lda, const void *b, int ldb,
                             float beta, float *c, int ldc);
-/* y[n] += column sums of A[m, n] (dense), through a GEMV with ones [m]. */
-recur_status cuda_add_column_sums(const cuda_blas *blas, int m, int n, const float *a,
-                                  const float *ones, float *y);
+/* y[n] = column sums of A[m, n] (dense) + beta y, through a GEMV with
+ * ones [m]. */
+recur_status cuda_column_sums(const cuda_blas *blas, int m, int n, const float *a,
+                              const float *ones, float beta, float *y);
 
 #endif

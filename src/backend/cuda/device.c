@@ -189,10 +189,10 @@ recur_status cuda_gemm_bf16(const cuda_blas *blas, int trans_a, int trans_b, int
                            "gemm (bf16 inputs)");
 }
 
-recur_status cuda_add_column_sums(const cuda_blas *blas, int m, int n, const float *a,
-                                  const float *ones, float *y)
+recur_status cuda_column_sums(const cuda_blas *blas, int m, int n, const float *a,
+                              const float *ones, float beta, float *y)
 {
     const float one = 1.0f;
     return cuda_blas_check(
-        blas->sgemv(blas->handle, CUBLAS_OP_N, n, m, &one, a, n, ones, 1, &one, y, 1), "sgemv");
+        blas->sgemv(blas->handle, CUBLAS_OP_N, n, m, &one, a, n, ones, 1, &beta, y, 1), "sgemv");
 }

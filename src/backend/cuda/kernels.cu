@@ -31,11 +31,13 @@ __global__ void scatter_rows(size_t total, int n, const int *map, const float *s
     }
 }
 
-__global__ void fill_rows(size_t total, int n, const float *vec, float *dst, int ld_dst)
+__global__ void fill_rows(size_t total, int n, const float *a, const float *b, float *dst,
+                          int ld_dst)
 {
     GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
-        dst[r * ld_dst + k] = vec ? vec[k] : 0.0f;
+        const float v = a ? a[k] : 0.0f;
+        dst[r * ld_dst + k] = b ? v + b[k] : v;
     }
 }
 
@@ -57,19 +59,18 @@ __global__ void gather_previous(size_t total, int n, const int *prev, const floa
     }
 }
 
-__global__ void add_vectors(size_t n, const float *a, const float *b, float *out)
-{
-    GRID_FOR(i, n) out[i] = a[i] + b[i];
-}
-
 __global__ void fill(size_t n, float value, float *dst)
 {
     GRID_FOR(i, n) dst[i] = value;
 }
 
-__global__ void accumulate(size_t n, const float *src, float *dst)
+__global__ void accumulate(size_t n, const float *src, float *dst, float *dst2)
 {
-    GRID_FOR(i, n) dst[i] += src[i];
+    GRID_FOR(i, n) {
+        dst[i] += src[i];
+        if (dst2)
+            dst2[i] += src[i];
+    }
 }
 
 __global__ void multiply(size_t n, const float *src, float *dst)
@@ -82,12 +83,22 @@ __global__ void to_bf16(size_t n, const float *src, __nv_bfloat16 *dst)
     GRID_FOR(i, n) dst[i] = __float2bfloat16_rn(src[i]);
 }
 
-__global__ void elman_forward(size_t total, int H, int relu, const float *pre, float *h_state,
+/* The step kernels' pre-activations: pre plus b_ih[at] + b_hh[at] when
+ * the biases are not NULL (the per-step loop: its products leave them
+ * out), as the one-launch kernels get them from the input projection. */
+__device__ __forceinline__ float biased(float pre, const float *b_ih, const float *b_hh,
+                                        size_t at)
+{
+    return b_ih ? pre + (b_ih[at] + b_hh[at]) : pre;
+}
+
+__global__ void elman_forward(size_t total, int H, int relu, const float *pre,
+                              const float *bias_ih, const float *bias_hh, float *h_state,
                               float *out, int ld_out)
 {
     GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
-        float p = pre[i];
+        float p = biased(pre[i], bias_ih, bias_hh, k);
         float h = relu ? (p < 0.0f ? 0.0f : p) : tanhf(p); /* NaN and -0 stay, as torch's */
         h_state[i] = h;
         out[j * ld_out + k] = h;
@@ -104,16 +115,17 @@ __global__ void elman_backward(size_t total, int H, int relu, const float *h, in
     }
 }
 
-__global__ void lstm_forward(size_t total, int H, float *gates, float *c_state, float *c_saved,
-                             float *m, int ld_m, float *h_state, __nv_bfloat16 *h_bf16)
+__global__ void lstm_forward(size_t total, int H, float *gates, const float *bias_ih,
+                             const float *bias_hh, float *c_state, float *c_saved, float *m,
+                             int ld_m, float *h_state, __nv_bfloat16 *h_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         float *g = gates + j * 4 * H + k;
-        float i = sigmoid(g[0]);
-        float f = sigmoid(g[H]);
-        float gg = tanhf(g[2 * H]);
-        float o = sigmoid(g[3 * H]);
+        float i = sigmoid(biased(g[0], bias_ih, bias_hh, k));
+        float f = sigmoid(biased(g[H], bias_ih, bias_hh, H + k));
+        float gg = tanhf(biased(g[2 * H], bias_ih, bias_hh, 2 * H + k));
+        float o = sigmoid(biased(g[3 * H], bias_ih, bias_hh, 3 * H + k));
         float c = f * c_state[idx] + i * gg;
         g[0] = i;
         g[H] = f;
@@ -154,17 +166,27 @@ __global__ void lstm_backward(size_t total, int H, const float *gates, const flo
     }
 }
 
-__global__ void gru_forward(size_t total, int H, float *gx, const float *gh, float *h_state,
+/* GRU's step kernel: gx [rows, 3H] the input projection, gh [rows, 3H] the
+ * recurrent product; each plus its own bias when not NULL (b_hn stays
+ * inside r * (...)). */
+__global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
+                            const float *bias_ih, const float *bias_hh, float *h_state,
                             float *hn_saved, float *out, int ld_out)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         float *x = gx + j * 3 * H + k;
         const float *h = gh + j * 3 * H + k;
-        float r = sigmoid(x[0] + h[0]);
-        float z = sigmoid(x[H] + h[H]);
-        float hn = h[2 * H];
-        float n = tanhf(x[2 * H] + r * hn);
+        float xb[3], hb[3];
+#pragma unroll
+        for (int q = 0; q < 3; q++) {
+            xb[q] = bias_ih ? x[q * H] + bias_ih[q * H + k] : x[q * H];
+            hb[q] = bias_hh ? h[q * H] + bias_hh[q * H + k] : h[q * H];
+        }
+        float r = sigmoid(xb[0] + hb[0]);
+        float z = sigmoid(xb[1] + hb[1]);
+        float hn = hb[2];
+        float n = tanhf(xb[2] + r * hn);
         float hv = (1.0f - z) * n + z * h_state[idx];
         x[0] = r;
         x[H] = z;
@@ -442,9 +464,10 @@ int rk_scatter_rows(cudaStream_t stream, int rows, int n, const int *map, const 
     RK_LAUNCH(scatter_rows, (size_t)rows * n, n, map, src, ld_src, dst, ld_dst);
 }
 
-int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *vec, float *dst, int ld_dst)
+int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *a, const float *b,
+                 float *dst, int ld_dst)
 {
-    RK_LAUNCH(fill_rows, (size_t)rows * n, n, vec, dst, ld_dst);
+    RK_LAUNCH(fill_rows, (size_t)rows * n, n, a, b, dst, ld_dst);
 }
 
 int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,
@@ -459,19 +482,14 @@ int rk_gather_previous(cudaStream_t stream, int rows, int n, const int *prev, co
     RK_LAUNCH(gather_previous, (size_t)rows * n, n, prev, states, ld_states, init, dst);
 }
 
-int rk_add_vectors(cudaStream_t stream, int n, const float *a, const float *b, float *out)
-{
-    RK_LAUNCH(add_vectors, (size_t)n, a, b, out);
-}
-
 int rk_fill(cudaStream_t stream, size_t n, float value, float *dst)
 {
     RK_LAUNCH(fill, n, value, dst);
 }
 
-int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst)
+int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst, float *dst2)
 {
-    RK_LAUNCH(accumulate, n, src, dst);
+    RK_LAUNCH(accumulate, n, src, dst, dst2);
 }
 
 int rk_multiply(cudaStream_t stream, size_t n, const float *src, float *dst)
@@ -485,9 +503,11 @@ int rk_to_bf16(cudaStream_t stream, size_t n, const float *src, void *dst)
 }
 
 int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float *pre,
-                     float *h_state, float *out, int ld_out)
+                     const float *bias_ih, const float *bias_hh, float *h_state, float *out,
+                     int ld_out)
 {
-    RK_LAUNCH(elman_forward, (size_t)rows * H, H, relu, pre, h_state, out, ld_out);
+    RK_LAUNCH(elman_forward, (size_t)rows * H, H, relu, pre, bias_ih, bias_hh, h_state, out,
+              ld_out);
 }
 
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
@@ -496,11 +516,12 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
     RK_LAUNCH(elman_backward, (size_t)rows * H, H, relu, h, ld_h, dh, grad_pre);
 }
 
-int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, float *c_state,
-                    float *c_saved, float *m, int ld_m, float *h_state, void *h_bf16)
+int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
+                    const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
+                    float *h_state, void *h_bf16)
 {
-    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, c_state, c_saved, m, ld_m, h_state,
-              (__nv_bfloat16 *)h_bf16);
+    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, bias_ih, bias_hh, c_state, c_saved, m,
+              ld_m, h_state, (__nv_bfloat16 *)h_bf16);
 }
 
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
@@ -512,9 +533,11 @@ int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, c
 }
 
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
-                   float *h_state, float *hn_saved, float *out, int ld_out)
+                   const float *bias_ih, const float *bias_hh, float *h_state, float *hn_saved,
+                   float *out, int ld_out)
 {
-    RK_LAUNCH(gru_forward, (size_t)rows * H, H, gx, gh, h_state, hn_saved, out, ld_out);
+    RK_LAUNCH(gru_forward, (size_t)rows * H, H, gx, gh, bias_ih, bias_hh, h_state, hn_saved, out,
+              ld_out);
 }
 
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,

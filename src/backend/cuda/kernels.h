@@ -20,8 +20,9 @@ int rk_gather_rows(cudaStream_t stream, int rows, int n, const int *map, const f
 /* dst[map[r], :n] = src[r, :n] for r < rows. */
 int rk_scatter_rows(cudaStream_t stream, int rows, int n, const int *map, const float *src,
                     int ld_src, float *dst, int ld_dst);
-/* dst[r, :n] = vec (zeros when vec is NULL) for r < rows. */
-int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *vec, float *dst, int ld_dst);
+/* dst[r, :n] = a + b (either NULL: zeros) for r < rows. */
+int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *a, const float *b,
+                 float *dst, int ld_dst);
 /* dst[r, :n] += src[r, :n]. */
 int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,
                 int ld_dst);
@@ -29,36 +30,43 @@ int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_s
  *                           : init[-prev[r] - 1, :n] (dense). */
 int rk_gather_previous(cudaStream_t stream, int rows, int n, const int *prev, const float *states,
                        int ld_states, const float *init, float *dst);
-/* out[i] = a[i] + b[i], i < n. */
-int rk_add_vectors(cudaStream_t stream, int n, const float *a, const float *b, float *out);
 /* dst[i] = value, i < n. */
 int rk_fill(cudaStream_t stream, size_t n, float value, float *dst);
-/* dst[i] += src[i], i < n. */
-int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst);
+/* dst[i] += src[i], and dst2[i] += src[i] when dst2 is not NULL, i < n. */
+int rk_accumulate(cudaStream_t stream, size_t n, const float *src, float *dst, float *dst2);
 /* dst[i] *= src[i], i < n. */
 int rk_multiply(cudaStream_t stream, size_t n, const float *src, float *dst);
 /* dst[i] = src[i] rounded to bfloat16 (to nearest even), i < n; dst holds
  * the 16-bit patterns. */
 int rk_to_bf16(cudaStream_t stream, size_t n, const float *src, void *dst);
 
-/* ---- cells: one time step of `rows` rows (see src/backend/cpu/cells.h) ---- */
+/* ---- cells: one time step of `rows` rows (see src/backend/cpu/cells.h) ----
+ *
+ * The forward kernels add the biases to their pre-activations when
+ * bias_ih is not NULL (b_ih + b_hh, each [G*H]; GRU: b_ih to the input
+ * projection gx, b_hh to the recurrent product gh): the per-step loop's
+ * products leave them out. */
 
-/* h = act(pre) into h_state [rows, H] and out [rows, ld_out]. */
+/* h = act(pre + biases) into h_state [rows, H] and out [rows, ld_out]. */
 int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float *pre,
-                     float *h_state, float *out, int ld_out);
+                     const float *bias_ih, const float *bias_hh, float *h_state, float *out,
+                     int ld_out);
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
                       const float *dh, float *grad_pre);
 /* As recur_lstm_forward; also copies m into h_state [rows, H] when not NULL,
  * and rounded to bfloat16 into h_bf16 [rows, H] when not NULL. */
-int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, float *c_state,
-                    float *c_saved, float *m, int ld_m, float *h_state, void *h_bf16);
+int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
+                    const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
+                    float *h_state, void *h_bf16);
 /* As recur_lstm_backward; also grad_gates [rows, 4H] rounded to bfloat16
  * into grad_gates_bf16 when not NULL. */
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
                      const float *c_prev, const float *dm, float *dc, float *grad_gates,
                      void *grad_gates_bf16);
+/* hn_saved gets gh's n part with b_hn. */
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
-                   float *h_state, float *hn_saved, float *out, int ld_out);
+                   const float *bias_ih, const float *bias_hh, float *h_state, float *hn_saved,
+                   float *out, int ld_out);
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,
                     const float *h_prev, float *dh, float *grad_gx, float *grad_gh);
 

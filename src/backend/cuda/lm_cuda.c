@@ -158,7 +158,7 @@ recur_status lm_cuda_head(lm_cuda *cu, const float *mask, const float **logits)
         TRY_KERNEL(rk_multiply(STREAM, n, FLT(cu->mask), FLT(cu->rnn_out)));
     }
     /* logits [rows, V] = bias + rnn_out [rows, H] W^T, as recur_linear_forward */
-    TRY_KERNEL(rk_fill_rows(STREAM, rows, V, lm_cuda_value(cu, LM_CUDA_HEAD_BIAS),
+    TRY_KERNEL(rk_fill_rows(STREAM, rows, V, lm_cuda_value(cu, LM_CUDA_HEAD_BIAS), NULL,
                             FLT(cu->logits), V));
     RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 0, 1, rows, V, H, 1.0f, FLT(cu->rnn_out),
                         H, lm_cuda_value(cu, LM_CUDA_HEAD_WEIGHT), H, 1.0f, FLT(cu->logits), V));
@@ -199,8 +199,8 @@ recur_status lm_cuda_head_backward(lm_cuda *cu, const float *grad_logits, float 
     /* as recur_linear_backward: dW [V, H] += grad^T x, db += column sums, dx = grad W */
     RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 1, 0, V, H, rows, 1.0f, grad_logits, V,
                         FLT(cu->rnn_out), H, 1.0f, lm_cuda_grad(cu, LM_CUDA_HEAD_WEIGHT), H));
-    RECUR_TRY(cuda_add_column_sums(&cu->blas, rows, V, grad_logits, FLT(cu->ones),
-                                   lm_cuda_grad(cu, LM_CUDA_HEAD_BIAS)));
+    RECUR_TRY(cuda_column_sums(&cu->blas, rows, V, grad_logits, FLT(cu->ones), 1.0f,
+                               lm_cuda_grad(cu, LM_CUDA_HEAD_BIAS)));
     RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 0, 0, rows, H, V, 1.0f, grad_logits, V,
                         lm_cuda_value(cu, LM_CUDA_HEAD_WEIGHT), H, 0.0f,
                         FLT(cu->grad_rnn_out), H));

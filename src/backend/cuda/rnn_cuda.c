@@ -8,6 +8,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,12 @@ typedef struct step_loop {
      * [G*H, Hout], and scratch for the rows each step multiplies by it; NULL
      * when the products read the float32 arrays. */
     void *weight_hh_bf16, *rows_bf16;
+    /* The backward of an LSTM whose weight gradients take bfloat16 operands:
+     * all of grad_gates [N, G*H] in bfloat16, written by the cell kernels,
+     * read by each step's product and then by the weight gradients' (instead
+     * of the step's rows in rows_bf16 and a conversion of grad_gates after
+     * the loop); else NULL. */
+    void *grad_gates_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
     /* backward (also gates, cell, hidden_n, step and y, read) */
@@ -104,8 +111,9 @@ struct rnn_cuda {
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
-    cuda_buffer h_state, c_state, bias, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
-    cuda_buffer weight_bf16, rows_bf16; /* step_loop's bfloat16 copies */
+    cuda_buffer h_state, c_state, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+    cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
+    cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
     cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
 
     /* The host-pointer calls' device copies of their arguments. */
@@ -194,9 +202,10 @@ static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, i
                          ldc);
 }
 
-static recur_status add_column_sums(rnn_cuda *cu, int m, int n, const float *a, float *y)
+/* y[n] = column sums of a[m, n] + beta y. */
+static recur_status column_sums(rnn_cuda *cu, int m, int n, const float *a, float beta, float *y)
 {
-    return cuda_add_column_sums(&cu->blas, m, n, a, (const float *)cu->ones.ptr, y);
+    return cuda_column_sums(&cu->blas, m, n, a, (const float *)cu->ones.ptr, beta, y);
 }
 
 static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *src, int ld_src,
@@ -298,12 +307,12 @@ void rnn_cuda_free(rnn_cuda *cu)
     cuda_buffer *bufs[] = {&cu->steps,      &cu->h_alt,
                            &cu->map,        &cu->order,      &cu->prev[0],   &cu->prev[1],
                            &cu->input_packed, &cu->grad_a,   &cu->grad_b,    &cu->h_state,
-                           &cu->c_state,    &cu->bias,       &cu->step,      &cu->ones,
+                           &cu->c_state,    &cu->bias_sums,  &cu->step,      &cu->ones,
                            &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
                            &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
                            &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
                            &cu->rows_bf16,  &cu->operand_bf16[0], &cu->operand_bf16[1],
-                           &cu->operand_bf16[2]};
+                           &cu->operand_bf16[2], &cu->grad_gates_bf16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
@@ -514,19 +523,22 @@ static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
 
 /* c[rows, n] = a[rows, k] W_hh^T (forward: trans_b 1, k = Hout, n = G*H) or
  * a W_hh (backward: trans_b 0, k = G*H, n = Hout), plus beta c: one step's
- * recurrent product, from L's bfloat16 copies when it has them (a's already
- * in L->rows_bf16 when a_converted: the LSTM cell kernels write it). */
+ * recurrent product, from L's bfloat16 copies when it has them (a16: a's
+ * rows already in bfloat16, written by the LSTM cell kernels; NULL: a is
+ * converted into L->rows_bf16 first). */
 static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b, int rows, int n,
-                                   int k, const float *a, int a_converted, float beta, float *c,
+                                   int k, const float *a, const void *a16, float beta, float *c,
                                    int ldc)
 {
     const int Hout = cu->layout.dims.out;
     if (!L->weight_hh_bf16)
         return gemm(cu, 0, trans_b, rows, n, k, 1.0f, a, k, L->w.weight_hh, Hout, beta, c, ldc);
-    if (!a_converted)
+    if (!a16) {
         TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
-    return cuda_gemm_bf16(&cu->blas, 0, trans_b, rows, n, k, 1.0f, L->rows_bf16, k,
-                          L->weight_hh_bf16, Hout, beta, c, ldc);
+        a16 = L->rows_bf16;
+    }
+    return cuda_gemm_bf16(&cu->blas, 0, trans_b, rows, n, k, 1.0f, a16, k, L->weight_hh_bf16,
+                          Hout, beta, c, ldc);
 }
 
 /* The forward's steps, one GEMM and one gate kernel each (see step_loop). */
@@ -554,32 +566,33 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 0, 1.0f, gates_t, GH));
-            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, h_state, y_t, ld_y));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, NULL, 1.0f, gates_t,
+                                     GH));
+            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, w.bias_ih, w.bias_hh,
+                                        h_state, y_t, ld_y));
             break;
         case RECUR_LSTM: {
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16 != NULL, 1.0f,
-                                     gates_t, GH));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16, 1.0f, gates_t,
+                                     GH));
             float *c_t = L->cell + row0 * (size_t)H;
             if (dims->proj) {
                 float *m_t = L->proj_in + row0 * (size_t)H;
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, m_t, H,
-                                           NULL, NULL));
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, w.bias_ih, w.bias_hh,
+                                           c_state, c_t, m_t, H, NULL, NULL));
                 RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
                                h_state, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
             } else {
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, c_state, c_t, y_t, ld_y,
-                                           h_state, h_bf16));
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, w.bias_ih, w.bias_hh,
+                                           c_state, c_t, y_t, ld_y, h_state, h_bf16));
             }
             break;
         }
         case RECUR_GRU: {
             float *gh = L->step;
-            TRY_KERNEL(rk_fill_rows(cu->stream, rows, GH, w.bias_hh, gh, GH));
-            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, 0, 1.0f, gh, GH));
-            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, h_state,
-                                      L->hidden_n + row0 * (size_t)H, y_t, ld_y));
+            RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, NULL, 0.0f, gh, GH));
+            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, w.bias_ih, w.bias_hh,
+                                      h_state, L->hidden_n + row0 * (size_t)H, y_t, ld_y));
             break;
         }
         }
@@ -598,13 +611,18 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
     const float *y = L->y, *dy = L->dy;
     float *dh = L->dh, *dc = L->dc, *grad_gates = L->grad_gates, *grad_gh = L->grad_gh;
     /* bf16 W_hh, LSTM: the cell kernel also writes the step's bfloat16
-     * grad_gates (= grad_gh) that the product reads. */
-    void *grad_bf16 = dims->cell == RECUR_LSTM ? L->rows_bf16 : NULL;
+     * grad_gates (= grad_gh) that the product reads, into its rows of
+     * L->grad_gates_bf16 or else into L->rows_bf16. */
+    const int lstm_bf16 = dims->cell == RECUR_LSTM && L->rows_bf16;
+    uint16_t *all_bf16 = L->grad_gates_bf16; /* bfloat16 bit patterns */
     for (int s = plan->seq_len - 1; s >= 0; s--) {
         const int t = forward_step(plan, L->reverse, s);
         const int rows = plan->batch_sizes[t];
         const size_t row0 = plan->offsets[t];
         float *grad_gates_t = grad_gates + row0 * (size_t)GH;
+        void *grad_bf16 = NULL;
+        if (lstm_bf16)
+            grad_bf16 = all_bf16 ? (void *)(all_bf16 + row0 * (size_t)GH) : L->rows_bf16;
         TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout));
         switch (dims->cell) {
         case RECUR_RNN_TANH:
@@ -637,7 +655,7 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
         /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
         const float beta = dims->cell == RECUR_GRU ? 1.0f : 0.0f;
         RECUR_TRY(recurrent_gemm(cu, L, 0, rows, Hout, GH, grad_gh + row0 * (size_t)GH,
-                                 grad_bf16 != NULL, beta, dh, Hout));
+                                 grad_bf16, beta, dh, Hout));
     }
 
     return RECUR_OK;
@@ -781,20 +799,22 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         RECUR_TRY(cuda_buffer_reserve(&saved->hidden_n, sizeof(float) * N * (size_t)H));
         RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)GH));
     }
-    RECUR_TRY(cuda_buffer_reserve(&cu->bias, sizeof(float) * (size_t)GH));
     float *gates = FLT(saved->gates), *h_state = FLT(cu->h_state), *c_state = FLT(cu->c_state);
 
-    /* Input projection of every step: gates = bias + x W_ih^T (bias: b_ih + b_hh,
-     * GRU b_ih alone since its b_hn sits inside r * (...)). */
-    const float *bias = NULL;
-    if (w.bias_ih && dims->cell == RECUR_GRU) {
-        bias = w.bias_ih;
-    } else if (w.bias_ih) {
-        TRY_KERNEL(rk_add_vectors(cu->stream, GH, w.bias_ih, w.bias_hh, FLT(cu->bias)));
-        bias = FLT(cu->bias);
-    }
-    TRY_KERNEL(rk_fill_rows(cu->stream, (int)N, GH, bias, gates, GH));
-    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 1.0f, gates, GH));
+    /* Input projection of every step: gates = x W_ih^T, plus the biases for
+     * the one-launch kernels (b_ih + b_hh; GRU b_ih alone, since its b_hn
+     * sits inside r * (...)) by filling gates with them first. The per-step
+     * loop's cell kernels add them instead, sparing a write and a read of
+     * [N, G*H] (two passes over 420 MB at lstm H2048 B128 T100) and, for a
+     * GRU, a fill of b_hh a step. */
+    const int on_cluster = use_cluster(cu, 0);
+    const int one_launch = on_cluster || use_persistent(cu, 0);
+    const int fill = one_launch && w.bias_ih;
+    if (fill)
+        TRY_KERNEL(rk_fill_rows(cu->stream, (int)N, GH, w.bias_ih,
+                                dims->cell == RECUR_GRU ? NULL : w.bias_hh, gates, GH));
+    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, fill ? 1.0f : 0.0f,
+                   gates, GH));
 
     TRY_CUDA(cudaMemcpyAsync(h_state, saved->h0.ptr, sizeof(float) * B * (size_t)Hout,
                              cudaMemcpyDeviceToDevice, cu->stream),
@@ -803,10 +823,8 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
                  "cudaMemcpyAsync (c0)");
-    if (use_cluster(cu, 0))
-        return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
-    if (use_persistent(cu, 0))
-        return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
+    if (one_launch)
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, on_cluster);
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
@@ -857,6 +875,9 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
 
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
+    /* grad_gates in bfloat16 for the weight gradients' products (see
+     * gemm_shared_a): made by the first of them, or by the step loop. */
+    shared_operand gates16 = {NULL};
     if (persistent) {
         rk_persistent p = on_cluster ? cu->cluster[1].p : cu->persist[1].p;
         p.T = plan->seq_len;
@@ -892,19 +913,29 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
         loop.h_prev = h_prev, loop.c_prev = FLT(cu->c_prev), loop.grad_h = FLT(cu->grad_h);
         RECUR_TRY(prepare_bf16_weights(cu, &loop));
+        if (loop.rows_bf16 && dims->cell == RECUR_LSTM &&
+            use_bf16_operands(cu, GH, Hout, (int)N)) {
+            RECUR_TRY(cuda_buffer_reserve(&cu->grad_gates_bf16, 2 * N * (size_t)GH));
+            loop.grad_gates_bf16 = cu->grad_gates_bf16.ptr;
+        }
         RECUR_TRY(run_step_loop(cu, &loop));
+        gates16.copy = loop.grad_gates_bf16;
     }
 
     /* Parameter gradients and the input gradient: large GEMMs over all rows,
      * three of them reading grad_gates [N, GH] (two unless LSTM or Elman). */
-    shared_operand gates16 = {NULL};
     RECUR_TRY(gemm_shared_a(cu, &gates16, 1, 0, GH, in, (int)N, 1.0f, grad_gates, GH, x, in, 1.0f,
                             (float *)g.weight_ih, in));
     RECUR_TRY(gemm_shared_a(cu, grad_gh == grad_gates ? &gates16 : NULL, 1, 0, GH, Hout, (int)N,
                             1.0f, grad_gh, GH, h_prev, Hout, 1.0f, (float *)g.weight_hh, Hout));
-    if (g.bias_ih) {
-        RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gates, (float *)g.bias_ih));
-        RECUR_TRY(add_column_sums(cu, (int)N, GH, grad_gh, (float *)g.bias_hh));
+    if (g.bias_ih && grad_gh == grad_gates) { /* the same sums for both: one pass */
+        RECUR_TRY(cuda_buffer_reserve(&cu->bias_sums, sizeof(float) * (size_t)GH));
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, 0.0f, FLT(cu->bias_sums)));
+        TRY_KERNEL(rk_accumulate(cu->stream, (size_t)GH, FLT(cu->bias_sums), (float *)g.bias_ih,
+                                 (float *)g.bias_hh));
+    } else if (g.bias_ih) {
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, 1.0f, (float *)g.bias_ih));
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gh, 1.0f, (float *)g.bias_hh));
     }
     if (dims->proj)
         RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(cu->grad_h), Hout, FLT(saved->proj_in), H,
