@@ -105,13 +105,23 @@ __global__ void elman_forward(size_t total, int H, int relu, const float *pre,
     }
 }
 
+/* The backward kernels' gradient of the step's output: dh plus the output's
+ * own gradient dy (row stride ld_dy) when not NULL (the per-step loop adds
+ * it here rather than in a kernel of its own). */
+__device__ __forceinline__ float with_dy(float dh, const float *dy, int ld_dy, size_t j,
+                                         size_t k)
+{
+    return dy ? dh + dy[j * ld_dy + k] : dh;
+}
+
 __global__ void elman_backward(size_t total, int H, int relu, const float *h, int ld_h,
-                               const float *dh, float *grad_pre)
+                               const float *dh, const float *dy, int ld_dy, float *grad_pre)
 {
     GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
         float y = h[j * ld_h + k];
-        grad_pre[i] = relu ? (y <= 0.0f ? 0.0f : dh[i]) : dh[i] * (1.0f - y * y);
+        float d = with_dy(dh[i], dy, ld_dy, j, k);
+        grad_pre[i] = relu ? (y <= 0.0f ? 0.0f : d) : d * (1.0f - y * y);
     }
 }
 
@@ -143,15 +153,15 @@ __global__ void lstm_forward(size_t total, int H, float *gates, const float *bia
 }
 
 __global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
-                              const float *c_prev, const float *dm, float *dc, float *grad_gates,
-                              __nv_bfloat16 *grad_gates_bf16)
+                              const float *c_prev, const float *dm, const float *dy, int ld_dy,
+                              float *dc, float *grad_gates, __nv_bfloat16 *grad_gates_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *g = gates + j * 4 * H + k;
         float i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
         float tanh_c = tanhf(c[idx]);
-        float d = dm[idx];
+        float d = with_dy(dm[idx], dy, ld_dy, j, k);
         float dc_total = dc[idx] + d * o * (1.0f - tanh_c * tanh_c);
         const float dg[4] = {dc_total * gg * i * (1.0f - i),
                              dc_total * c_prev[idx] * f * (1.0f - f),
@@ -198,14 +208,15 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
 }
 
 __global__ void gru_backward(size_t total, int H, const float *act, const float *hn,
-                             const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
+                             const float *h_prev, float *dh, const float *dy, int ld_dy,
+                             float *grad_gx, float *grad_gh)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *a = act + j * 3 * H + k;
         float *dx = grad_gx + j * 3 * H + k;
         float *dhh = grad_gh + j * 3 * H + k;
-        float r = a[0], z = a[H], n = a[2 * H], d = dh[idx];
+        float r = a[0], z = a[H], n = a[2 * H], d = with_dy(dh[idx], dy, ld_dy, j, k);
         float dn_pre = d * (1.0f - z) * (1.0f - n * n);
         float dz_pre = d * (h_prev[idx] - n) * z * (1.0f - z);
         float dr_pre = dn_pre * hn[idx] * r * (1.0f - r);
@@ -511,9 +522,9 @@ int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float
 }
 
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
-                      const float *dh, float *grad_pre)
+                      const float *dh, const float *dy, int ld_dy, float *grad_pre)
 {
-    RK_LAUNCH(elman_backward, (size_t)rows * H, H, relu, h, ld_h, dh, grad_pre);
+    RK_LAUNCH(elman_backward, (size_t)rows * H, H, relu, h, ld_h, dh, dy, ld_dy, grad_pre);
 }
 
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
@@ -525,10 +536,10 @@ int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const fl
 }
 
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, float *dc, float *grad_gates,
-                     void *grad_gates_bf16)
+                     const float *c_prev, const float *dm, const float *dy, int ld_dy, float *dc,
+                     float *grad_gates, void *grad_gates_bf16)
 {
-    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dc, grad_gates,
+    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dy, ld_dy, dc, grad_gates,
               (__nv_bfloat16 *)grad_gates_bf16);
 }
 
@@ -541,9 +552,11 @@ int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float 
 }
 
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,
-                    const float *h_prev, float *dh, float *grad_gx, float *grad_gh)
+                    const float *h_prev, float *dh, const float *dy, int ld_dy, float *grad_gx,
+                    float *grad_gh)
 {
-    RK_LAUNCH(gru_backward, (size_t)rows * H, H, act, hn, h_prev, dh, grad_gx, grad_gh);
+    RK_LAUNCH(gru_backward, (size_t)rows * H, H, act, hn, h_prev, dh, dy, ld_dy, grad_gx,
+              grad_gh);
 }
 
 int rk_persistent_plan(rk_persistent *p)

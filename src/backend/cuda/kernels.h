@@ -51,8 +51,10 @@ int rk_to_bf16(cudaStream_t stream, size_t n, const float *src, void *dst);
 int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float *pre,
                      const float *bias_ih, const float *bias_hh, float *h_state, float *out,
                      int ld_out);
+/* The backward kernels take the gradient of h as dh [rows, H] (LSTM: dm)
+ * plus, when dy is not NULL, the step's output gradient dy [rows, ld_dy]. */
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
-                      const float *dh, float *grad_pre);
+                      const float *dh, const float *dy, int ld_dy, float *grad_pre);
 /* As recur_lstm_forward; also copies m into h_state [rows, H] when not NULL,
  * and rounded to bfloat16 into h_bf16 [rows, H] when not NULL. */
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
@@ -61,14 +63,16 @@ int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const fl
 /* As recur_lstm_backward; also grad_gates [rows, 4H] rounded to bfloat16
  * into grad_gates_bf16 when not NULL. */
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, float *dc, float *grad_gates,
-                     void *grad_gates_bf16);
+                     const float *c_prev, const float *dm, const float *dy, int ld_dy, float *dc,
+                     float *grad_gates, void *grad_gates_bf16);
 /* hn_saved gets gh's n part with b_hn. */
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
                    const float *bias_ih, const float *bias_hh, float *h_state, float *hn_saved,
                    float *out, int ld_out);
+/* dh [rows, H] gets the direct part z * (dh + dy) of h_prev's gradient. */
 int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, const float *hn,
-                    const float *h_prev, float *dh, float *grad_gx, float *grad_gh);
+                    const float *h_prev, float *dh, const float *dy, int ld_dy, float *grad_gx,
+                    float *grad_gh);
 
 /* ---- the persistent forward: all steps of one direction in one kernel ----
  *

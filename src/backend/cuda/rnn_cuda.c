@@ -623,33 +623,36 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
         void *grad_bf16 = NULL;
         if (lstm_bf16)
             grad_bf16 = all_bf16 ? (void *)(all_bf16 + row0 * (size_t)GH) : L->rows_bf16;
-        TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy + row0 * (size_t)ld_dy, ld_dy, dh, Hout));
+        /* The step's output gradient: added to dh by the cell kernel, or
+         * first, where the projection reads dh + dy. */
+        const float *dy_t = dy + row0 * (size_t)ld_dy;
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
             TRY_KERNEL(rk_elman_backward(cu->stream, rows, H, relu, y + row0 * (size_t)ld_y, ld_y,
-                                         dh, grad_gates_t));
+                                         dh, dy_t, ld_dy, grad_gates_t));
             break;
         case RECUR_LSTM: {
-            const float *dm = dh;
+            const float *dm = dh, *dm_dy = dy_t;
             if (dims->proj) {
+                TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy_t, ld_dy, dh, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, dh, Hout,
                                           L->grad_h + row0 * (size_t)Hout, Hout));
                 RECUR_TRY(gemm(cu, 0, 0, rows, H, Hout, 1.0f, dh, Hout, w.weight_hr, H, 0.0f,
                                L->step, H));
-                dm = L->step;
+                dm = L->step, dm_dy = NULL;
             }
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H,
-                                        L->c_prev + row0 * (size_t)H, dm, dc, grad_gates_t,
-                                        grad_bf16));
+                                        L->c_prev + row0 * (size_t)H, dm, dm_dy, ld_dy, dc,
+                                        grad_gates_t, grad_bf16));
             break;
         }
         case RECUR_GRU:
             TRY_KERNEL(rk_gru_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                        L->hidden_n + row0 * (size_t)H,
-                                       L->h_prev + row0 * (size_t)Hout, dh, grad_gates_t,
-                                       grad_gh + row0 * (size_t)GH));
+                                       L->h_prev + row0 * (size_t)Hout, dh, dy_t, ld_dy,
+                                       grad_gates_t, grad_gh + row0 * (size_t)GH));
             break;
         }
         /* Gradient of h_prev through W_hh (GRU adds it to the direct z * dh). */
