@@ -86,6 +86,7 @@ struct thread {
 struct launch {
     int blocks = 0, threads = 0;
     int first_block = 0; /* blockIdx.x of the cluster's first block in the grid */
+    bool flat = false;   /* run_flat: threads one after another, no waiting */
     std::vector<thread> all;
     std::vector<barrier> warps;        /* [blocks * threads / 32] */
     std::vector<barrier> block_groups; /* [blocks] */
@@ -111,6 +112,8 @@ inline thread &self() { return *active()->current; }
 inline void yield()
 {
     launch *l = active();
+    if (l->flat)
+        abort(); /* a kernel run by run_flat waits: it needs run() */
     swapcontext(&l->current->context, &l->scheduler);
 }
 
@@ -371,12 +374,36 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
     return result;
 }
 
+/* Runs body as `threads` threads in each of `blocks` blocks (a grid), one
+ * thread after another, each to its end: for kernels that never wait for
+ * each other (no barriers, shuffles or shared memory; the element-wise
+ * kernels of src/backend/cuda/kernels.cu). */
+inline void run_flat(int blocks, int threads, const std::function<void()> &body)
+{
+    launch l;
+    l.blocks = blocks;
+    l.threads = threads;
+    l.flat = true;
+    l.all.resize(1);
+    l.current = &l.all[0];
+    active() = &l;
+    for (int b = 0; b < blocks; b++)
+        for (int t = 0; t < threads; t++) {
+            l.all[0].block = b;
+            l.all[0].index = t;
+            body();
+        }
+    active() = nullptr;
+}
+
 } // namespace emu
 
 /* What the kernels read and call. */
 #define threadIdx (emu_dim3{(unsigned)emu::self().index, 0u, 0u})
 #define blockIdx (emu_dim3{(unsigned)(emu::active()->first_block + emu::self().block), 0u, 0u})
 #define blockDim (emu_dim3{(unsigned)emu::active()->threads, 1u, 1u})
+/* The launch's blocks (run: the cluster's, the whole grid in the tests). */
+#define gridDim (emu_dim3{(unsigned)emu::active()->blocks, 1u, 1u})
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }

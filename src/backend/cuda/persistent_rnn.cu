@@ -1,0 +1,305 @@
+/* The persistent kernels (see kernels.h): all steps of one direction's
+ * forward or backward in one cooperative launch, each block keeping its
+ * units' part of W_hh in shared memory and the grid meeting once a step;
+ * the cell math of kernels.cu's step kernels. */
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/cell_math.cuh"
+#include "backend/cuda/launch.cuh"
+
+#include <cooperative_groups.h>
+#include <stdint.h>
+
+namespace cg = cooperative_groups;
+
+namespace {
+
+/* dst[0..n) (shared memory) = src[0..n) read through L2 (other blocks wrote
+ * it), each thread issuing four loads before it waits for them (float4 when
+ * both sides are 16-byte aligned): a step's h or gradient rows arrive in
+ * about one L2 latency instead of one per element a thread copies. */
+template <typename T>
+__device__ __forceinline__ void copy_rows_l2(T *dst, const T *src, int n)
+{
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    int idx = tid;
+    for (; idx + 3 * nthreads < n; idx += 4 * nthreads) {
+        const T a = __ldcg(src + idx), b = __ldcg(src + idx + nthreads);
+        const T c = __ldcg(src + idx + 2 * nthreads), d = __ldcg(src + idx + 3 * nthreads);
+        dst[idx] = a, dst[idx + nthreads] = b, dst[idx + 2 * nthreads] = c;
+        dst[idx + 3 * nthreads] = d;
+    }
+    for (; idx < n; idx += nthreads)
+        dst[idx] = __ldcg(src + idx);
+}
+
+__device__ __forceinline__ void load_l2(float *dst, const float *src, int n)
+{
+    if (((uintptr_t)dst | (uintptr_t)src) % 16 == 0 && n % 4 == 0)
+        copy_rows_l2((float4 *)dst, (const float4 *)src, n / 4);
+    else
+        copy_rows_l2(dst, src, n);
+}
+
+/* a . b over n floats (shared memory) by one warp; lane 0 gets the sum.
+ * float4 loads when n is a multiple of 128 and both are 16-byte aligned. */
+__device__ __forceinline__ float warp_dot(const float *a, const float *b, int n, int lane)
+{
+    float sum = 0.0f;
+    if (n % 128 == 0 && ((uintptr_t)a | (uintptr_t)b) % 16 == 0) {
+        const float4 *a4 = (const float4 *)a, *b4 = (const float4 *)b;
+        for (int k = lane; k < n / 4; k += 32) {
+            const float4 x = a4[k], y = b4[k];
+            sum += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+        }
+    } else {
+        for (int k = lane; k < n; k += 32)
+            sum += a[k] * b[k];
+    }
+    for (int off = 16; off > 0; off >>= 1)
+        sum += __shfl_down_sync(0xffffffffu, sum, off);
+    return sum;
+}
+
+/* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
+ * (h_prev), acc [B][G][units] (the recurrent products of this step). */
+__global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
+{
+    extern __shared__ float smem[];
+    const int U = a.units, G = a.G, H = a.H;
+    const int u0 = blockIdx.x * U;
+    const int nu = min(U, H - u0);
+    float *w = smem, *h = w + (size_t)G * U * H, *acc = h + (size_t)a.B * H;
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
+
+    for (int idx = tid; idx < G * nu * H; idx += nthreads) {
+        int g = idx / (nu * H), rem = idx % (nu * H), uu = rem / H, k = rem % H;
+        w[((size_t)g * U + uu) * H + k] = a.weight_hh[((size_t)g * H + u0 + uu) * H + k];
+    }
+    cg::grid_group grid = cg::this_grid();
+    float *h_prev = a.h_a, *h_next = a.h_b;
+    /* When every (row, unit) pair of the block has a thread of its own, that
+     * thread keeps its c in a register and loads its input pre-activations
+     * before the step's dot products, hiding their latency. */
+    const int own = a.B * nu <= nthreads;
+    const int own_j = tid / nu, own_u = u0 + tid % nu;
+    float c_reg = 0.0f;
+    if (own && own_j < a.B && a.cell == kCellLstm)
+        c_reg = a.c_state[(size_t)own_j * H + own_u];
+    for (int s = 0; s < a.T; s++) {
+        const int t = a.reverse ? a.T - 1 - s : s;
+        const int rows = a.batch_sizes[t];
+        const size_t row0 = (size_t)a.offsets[t];
+        float pre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (own && own_j < rows) {
+            const float *gr = a.gates + (row0 + (size_t)own_j) * (size_t)G * H + own_u;
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    pre[g] = gr[(size_t)g * H];
+        }
+        __syncthreads(); /* the previous step's readers of h and acc are done */
+        load_l2(h, h_prev, rows * H);
+        __syncthreads();
+        const int dots = rows * G * nu;
+        for (int d = warp; d < dots; d += nwarps) {
+            int j = d / (G * nu), r = d % (G * nu), g = r / nu, uu = r % nu;
+            const float sum = warp_dot(w + ((size_t)g * U + uu) * H, h + (size_t)j * H, H, lane);
+            if (lane == 0)
+                acc[((size_t)j * G + g) * U + uu] = sum;
+        }
+        __syncthreads();
+        for (int idx = tid; idx < rows * nu; idx += nthreads) {
+            const int j = idx / nu, uu = idx % nu, u = u0 + uu;
+            const size_t row = row0 + (size_t)j;
+            const float *rec = acc + (size_t)j * G * U + uu; /* rec[g * U] */
+            float *gr = a.gates + row * (size_t)G * H;
+            if (!own) {
+#pragma unroll
+                for (int g = 0; g < 4; g++)
+                    if (g < G)
+                        pre[g] = gr[(size_t)g * H + u];
+            }
+            const float hp = h[(size_t)j * H + u];
+            float hv;
+            if (a.cell == kCellLstm) {
+                float i = sigmoid(pre[0] + rec[0]);
+                float f = sigmoid(pre[1] + rec[U]);
+                float gg = tanhf(pre[2] + rec[2 * U]);
+                float o = sigmoid(pre[3] + rec[3 * U]);
+                float c_prev = own ? c_reg : a.c_state[(size_t)j * H + u];
+                float c = f * c_prev + i * gg;
+                c_reg = c;
+                gr[u] = i, gr[H + u] = f, gr[2 * H + u] = gg, gr[3 * H + u] = o;
+                a.c_state[(size_t)j * H + u] = c;
+                a.c_saved[row * H + u] = c;
+                hv = o * tanhf(c);
+            } else if (a.cell == kCellGru) {
+                const float *b = a.bias_hh;
+                float hr_ = rec[0] + (b ? b[u] : 0.0f);
+                float hz = rec[U] + (b ? b[H + u] : 0.0f);
+                float hn = rec[2 * U] + (b ? b[2 * H + u] : 0.0f);
+                float r = sigmoid(pre[0] + hr_);
+                float z = sigmoid(pre[1] + hz);
+                float n = tanhf(pre[2] + r * hn);
+                hv = (1.0f - z) * n + z * hp;
+                gr[u] = r, gr[H + u] = z, gr[2 * H + u] = n;
+                a.hidden_n[row * H + u] = hn;
+            } else {
+                float p = pre[0] + rec[0];
+                gr[u] = p;
+                hv = a.cell == kCellRelu ? (p < 0.0f ? 0.0f : p) : tanhf(p);
+            }
+            h_next[(size_t)j * H + u] = hv;
+            a.y[row * a.ld_y + u] = hv;
+        }
+        /* Finished sequences keep their state in the other buffer too. */
+        for (int idx = tid; idx < (a.B - rows) * nu; idx += nthreads) {
+            const size_t at = (size_t)(rows + idx / nu) * H + u0 + idx % nu;
+            h_next[at] = __ldcg(h_prev + at);
+        }
+        grid.sync();
+        float *swap = h_prev;
+        h_prev = h_next;
+        h_next = swap;
+    }
+}
+
+/* Shared memory: w [units][G*H] (the columns of W_hh for the block's units),
+ * grad [B][G*H] (this step's rows of grad_gh). dh and dc entries of a unit
+ * are read and written by its block only. */
+__global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
+{
+    extern __shared__ float smem[];
+    const int U = a.units, H = a.H, GH = a.G * a.H;
+    const int u0 = blockIdx.x * U;
+    const int nu = min(U, H - u0);
+    float *w = smem, *grad = w + (size_t)U * GH;
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
+
+    for (int idx = tid; idx < nu * GH; idx += nthreads) {
+        int uu = idx / GH, r = idx % GH;
+        w[(size_t)uu * GH + r] = a.weight_hh[(size_t)r * H + u0 + uu];
+    }
+    cg::grid_group grid = cg::this_grid();
+    for (int s = a.T - 1; s >= 0; s--) {
+        const int t = a.reverse ? a.T - 1 - s : s;
+        const int rows = a.batch_sizes[t];
+        const size_t row0 = (size_t)a.offsets[t];
+        __syncthreads(); /* the previous step's dh writes (other threads) are done */
+        for (int idx = tid; idx < rows * nu; idx += nthreads) {
+            const int j = idx / nu, u = u0 + idx % nu;
+            const size_t row = row0 + (size_t)j, at = (size_t)j * H + u;
+            const float d = a.dh[at] + a.dy[row * a.ld_dy + u];
+            const float *act = a.gates + row * (size_t)GH;
+            float *dx = a.grad_gates + row * (size_t)GH;
+            if (a.cell == kCellLstm) {
+                float i = act[u], f = act[H + u], g = act[2 * H + u], o = act[3 * H + u];
+                float tanh_c = tanhf(a.c_saved[row * H + u]);
+                float dc_total = a.dc[at] + d * o * (1.0f - tanh_c * tanh_c);
+                dx[3 * H + u] = d * tanh_c * o * (1.0f - o);
+                dx[u] = dc_total * g * i * (1.0f - i);
+                dx[H + u] = dc_total * a.c_prev[row * H + u] * f * (1.0f - f);
+                dx[2 * H + u] = dc_total * i * (1.0f - g * g);
+                a.dc[at] = dc_total * f;
+            } else if (a.cell == kCellGru) {
+                float r = act[u], z = act[H + u], n = act[2 * H + u];
+                float dn_pre = d * (1.0f - z) * (1.0f - n * n);
+                float dz_pre = d * (a.h_prev[row * H + u] - n) * z * (1.0f - z);
+                float dr_pre = dn_pre * a.hidden_n[row * H + u] * r * (1.0f - r);
+                float *dg = a.grad_gh + row * (size_t)GH;
+                dx[u] = dr_pre, dx[H + u] = dz_pre, dx[2 * H + u] = dn_pre;
+                dg[u] = dr_pre, dg[H + u] = dz_pre, dg[2 * H + u] = dn_pre * r;
+                a.dh[at] = d * z; /* the direct part; the products are added below */
+            } else {
+                float y = a.y[row * a.ld_y + u];
+                dx[u] = a.cell == kCellRelu ? (y <= 0.0f ? 0.0f : d) : d * (1.0f - y * y);
+            }
+        }
+        grid.sync(); /* every unit's gradients of this step are in grad_gh */
+        const float *gh = a.grad_gh + row0 * (size_t)GH;
+        load_l2(grad, gh, rows * GH);
+        __syncthreads();
+        const int dots = rows * nu;
+        for (int dd = warp; dd < dots; dd += nwarps) {
+            const int j = dd / nu, uu = dd % nu;
+            const float sum = warp_dot(w + (size_t)uu * GH, grad + (size_t)j * GH, GH, lane);
+            if (lane == 0) {
+                const size_t at = (size_t)j * H + u0 + uu;
+                a.dh[at] = (a.cell == kCellGru ? a.dh[at] : 0.0f) + sum;
+            }
+        }
+    }
+}
+} // namespace
+
+extern "C" {
+
+int rk_persistent_plan(rk_persistent *p)
+{
+    int dev = 0, sms = 0, optin = 0, coop = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
+            cudaSuccess ||
+        cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    if (!coop || sms < 1)
+        return 0;
+    int units = (p->H + sms - 1) / sms;
+    if (units < 4)
+        units = 4;
+    if (units > p->H)
+        units = p->H;
+    const size_t G = (size_t)p->G, H = (size_t)p->H, B = (size_t)p->B;
+    const size_t smem = sizeof(float) * (p->backward ? G * units * H + B * G * H
+                                                     : G * units * H + B * H + B * G * units);
+    if (smem > (size_t)optin)
+        return 0;
+    const void *kernel = p->backward ? (const void *)persistent_backward
+                                     : (const void *)persistent_forward;
+    /* The attribute is the function's, for every handle: always the device's limit. */
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) !=
+        cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    int per_sm = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 256, smem) !=
+        cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    const int blocks = (p->H + units - 1) / units;
+    if (blocks > per_sm * sms)
+        return 0;
+    p->units = units;
+    p->blocks = blocks;
+    p->smem = smem;
+    return 1;
+}
+
+/* One cooperative launch of a persistent kernel with its argument block. */
+static int launch_persistent(const void *kernel, cudaStream_t stream, const rk_persistent *p)
+{
+    rk_persistent copy = *p;
+    void *args[] = {&copy};
+    cudaError_t e = cudaLaunchCooperativeKernel(kernel, dim3((unsigned)p->blocks), dim3(256),
+                                                args, p->smem, stream);
+    return e != cudaSuccess ? (int)e : launched();
+}
+
+int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
+{
+    return launch_persistent((const void *)persistent_backward, stream, p);
+}
+
+int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
+{
+    return launch_persistent((const void *)persistent_forward, stream, p);
+}
+
+} // extern "C"
