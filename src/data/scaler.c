@@ -213,7 +213,7 @@ recur_status recur_scaler_read(const recur_st_file *file, const char *prefix, re
     if (!key(k, sizeof k, prefix, "kind"))
         return recur_fail(RECUR_E_INVALID, "scaler: prefix too long");
     const char *kind_text = recur_st_metadata(file, k);
-    recur_scaler_kind kind;
+    recur_scaler_kind kind = RECUR_SCALER_ZSCORE; /* set by the parse below */
     if (!kind_text)
         return recur_fail(RECUR_E_FORMAT, "%s: no metadata %s", recur_st_label(file), k);
     RECUR_TRY(recur_scaler_kind_parse(kind_text, &kind));

@@ -1,0 +1,99 @@
+/* The CUDA backend's kernels for the recur_emulated library: the
+ * element-wise kernels of src/backend/cuda/kernels.cu run on the CPU
+ * (emu::run_flat, as test_kernels_emulated checks them). The persistent and
+ * cluster kernels never fit this "GPU" (their plans say so; their logic is
+ * test_cluster_emulated's), and the training step's kernels
+ * (train_kernels.cu) are not emulated yet: their calls fail with
+ * cudaErrorNotSupported, so what runs here is the recurrent stack of
+ * rnn_cuda.c on its per-step path. */
+#define RECUR_CUDA_EMULATION 1
+#include "cuda_emulation.h"
+
+#include "backend/cuda/kernels.cu"
+#include "backend/cuda/train_kernels.h"
+
+extern "C" {
+
+int rk_persistent_plan(rk_persistent *p)
+{
+    (void)p;
+    return 0;
+}
+
+int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
+{
+    (void)stream, (void)p;
+    return cudaErrorNotSupported;
+}
+
+int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
+{
+    (void)stream, (void)p;
+    return cudaErrorNotSupported;
+}
+
+int rk_cluster_plan(rk_persistent *p)
+{
+    (void)p;
+    return 0;
+}
+
+int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p)
+{
+    (void)stream, (void)p;
+    return cudaErrorNotSupported;
+}
+
+/* ---- train_kernels.h: not emulated ---- */
+
+int tk_embedding_forward(cudaStream_t, int, int, int, const int64_t *, const float *, float *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_embedding_backward(cudaStream_t, int, int, int, int, const int64_t *, const float *,
+                          float *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_cross_entropy(cudaStream_t, int, int, const float *, const int64_t *, double *, float *,
+                     float *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_sum_squares(cudaStream_t, const tk_list *, double *) { return cudaErrorNotSupported; }
+int tk_penalty(cudaStream_t, const tk_list *, float, float, double *, double *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_finish_penalty(cudaStream_t, int, const double *, float, float, float *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_finish_norm(cudaStream_t, int, const double *, float *) { return cudaErrorNotSupported; }
+int tk_scale_by_norm(cudaStream_t, const tk_list *, float, const float *)
+{
+    return cudaErrorNotSupported;
+}
+int tk_clip_value(cudaStream_t, const tk_list *, float) { return cudaErrorNotSupported; }
+int tk_sgd(cudaStream_t, size_t, float *, const float *, float *, int, float, float, float, int,
+           float, tk_check)
+{
+    return cudaErrorNotSupported;
+}
+int tk_adam(cudaStream_t, size_t, float *, const float *, float *, float *, float *,
+            tk_adam_coefficients, tk_check)
+{
+    return cudaErrorNotSupported;
+}
+int tk_rmsprop(cudaStream_t, size_t, float *, const float *, float *, float *, float *, float,
+               float, float, float, float, float, tk_check)
+{
+    return cudaErrorNotSupported;
+}
+int tk_adagrad(cudaStream_t, size_t, float *, const float *, float *, float, float, float,
+               tk_check)
+{
+    return cudaErrorNotSupported;
+}
+
+} // extern "C"
