@@ -1,5 +1,5 @@
-/* The thread-block cluster of cooperative_groups, for kernels run by
- * cuda_emulation.h (one cluster a launch). */
+/* The thread-block cluster and the grid of cooperative_groups, for kernels
+ * run by cuda_emulation.h (one cluster a launch). */
 #ifndef RECUR_TESTS_EMULATION_COOPERATIVE_GROUPS_H
 #define RECUR_TESTS_EMULATION_COOPERATIVE_GROUPS_H
 
@@ -34,6 +34,14 @@ struct cluster_group {
 };
 
 inline cluster_group this_cluster() { return cluster_group(); }
+
+/* The grid of a cooperative launch, emulated as one cluster of all its
+ * blocks (emu::run): its sync is the cluster barrier. */
+struct grid_group {
+    void sync() const { cluster_group().sync(); }
+};
+
+inline grid_group this_grid() { return grid_group(); }
 
 } // namespace cooperative_groups
 

@@ -1,18 +1,24 @@
 /* Runs CUDA kernel code on the CPU for tests: every thread of a launch is a
- * coroutine (ucontext) on one OS thread; a scheduler resumes them in a seeded
- * random order, each running until it waits at a barrier (warp, block,
- * cluster or mbarrier) or ends; in half the rounds the blocks run one after
- * another, so that blocks drift apart between cluster barriers as they do on
- * a GPU, and now and then a thread that begins to wait on an mbarrier sleeps
- * for some rounds, as a warp can be held back. What the kernel of src/backend/cuda/cluster_rnn.cu uses is here:
- * threadIdx, float4, the warp shuffle, __syncwarp and __syncthreads, dynamic
- * shared memory per block, mbarriers with asynchronous stores that land in a
- * random order and at random moments (within the scheduler's round), and
- * (cooperative_groups.h beside this file) one thread-block cluster with
- * distributed shared memory and its barrier.
+ * coroutine (its own stack) on one OS thread; a scheduler resumes them in a
+ * seeded random order, each running until it waits at a barrier (warp,
+ * block, cluster or mbarrier) or ends; in half the rounds the blocks run one
+ * after another, so that blocks drift apart between cluster barriers as they
+ * do on a GPU, and now and then a thread that begins to wait on an mbarrier
+ * sleeps for some rounds, as a warp can be held back. What the kernels of
+ * src/backend/cuda/cluster_rnn.cu and persistent_rnn.cu use is here:
+ * threadIdx, float4, the warp shuffles, __syncwarp and __syncthreads,
+ * dynamic shared memory per block, loads through L2, mbarriers with
+ * asynchronous stores that land in a random order and at random moments
+ * (within the scheduler's round), and (cooperative_groups.h beside this
+ * file) one thread-block cluster with distributed shared memory and its
+ * barrier, or a cooperative grid as one cluster. run_flat runs kernels that
+ * never wait (the element-wise ones) a thread after another, without
+ * coroutines.
  * Warps run their lanes one after another, so code that is only correct in
  * warp lockstep without __syncwarp is not caught; barriers and the order of
- * blocks are. Header-only: included once, by the test. */
+ * blocks are. Header-only: included once in a program (by
+ * test_cluster_emulated.cpp, test_kernels_emulated.cpp, or the
+ * recur_emulated library's kernels_emulated.cpp). */
 #ifndef RECUR_TESTS_EMULATION_CUDA_EMULATION_H
 #define RECUR_TESTS_EMULATION_CUDA_EMULATION_H
 
@@ -24,6 +30,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 
 #define __global__
@@ -69,9 +76,72 @@ struct async_store {
     uint64_t *bar;
 };
 
+/* A coroutine's machine state. On x86-64 a stack pointer, switched by
+ * emu_switch (the callee-saved registers pushed on the old stack, popped
+ * from the new one: no system call, where swapcontext saves and restores
+ * the signal mask with two); elsewhere a ucontext. */
+#if defined(__x86_64__)
+extern "C" void emu_switch(void **from, void *to);
+asm(R"(
+    .pushsection .text
+    .weak emu_switch
+    .type emu_switch, @function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch, .-emu_switch
+    .popsection
+)");
+
+struct context {
+    void *sp = nullptr;
+};
+
+/* c starts fn (which never returns) on stack [stack, stack + size). */
+inline void context_start(context &c, char *stack, size_t size, void (*fn)())
+{
+    void **sp = (void **)(((uintptr_t)(stack + size)) & ~(uintptr_t)15);
+    *--sp = nullptr;       /* fn's return address: fn never returns */
+    *--sp = (void *)fn;    /* where emu_switch returns to, the stack as after a call */
+    for (int i = 0; i < 6; i++)
+        *--sp = nullptr;   /* the six registers emu_switch pops */
+    c.sp = sp;
+}
+
+inline void context_switch(context &from, context &to) { emu_switch(&from.sp, to.sp); }
+#else
+struct context {
+    ucontext_t uc;
+};
+
+inline void context_start(context &c, char *stack, size_t size, void (*fn)())
+{
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, fn, 0);
+}
+
+inline void context_switch(context &from, context &to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
 struct thread {
-    ucontext_t context;
-    std::vector<char> stack;
+    context machine;
+    std::unique_ptr<char[]> stack; /* kStackBytes, uninitialized */
     int block = 0, index = 0; /* block of the cluster, thread of the block */
     bool done = false;
     const barrier *at_barrier = nullptr; /* waiting at a barrier ... */
@@ -96,7 +166,7 @@ struct launch {
     std::map<const uint64_t *, mbarrier> mbarriers; /* by their place in shared memory */
     std::vector<async_store> in_flight;
     unsigned long progress = 0; /* barriers passed, phases completed and stores landed */
-    ucontext_t scheduler;
+    context scheduler;
     thread *current = nullptr;
     std::function<void()> body;
 };
@@ -114,7 +184,7 @@ inline void yield()
     launch *l = active();
     if (l->flat)
         abort(); /* a kernel run by run_flat waits: it needs run() */
-    swapcontext(&l->current->context, &l->scheduler);
+    context_switch(l->current->machine, l->scheduler);
 }
 
 /* Arrives at b; returns the generation to wait for the end of. */
@@ -238,16 +308,24 @@ inline bool blocked(const thread &t)
            (t.at_mbarrier && (mbarrier_at(t.at_mbarrier).phase & 1u) == t.mbarrier_parity);
 }
 
-inline float shfl_xor(float value, int mask)
+/* The value of lane source(lane) of this thread's warp (its own past the
+ * warp's end), as the warp shuffles read it. */
+template <typename Source> inline float shuffle(float value, Source source)
 {
     launch *l = active();
     thread &t = self();
     const size_t at = (size_t)t.block * l->threads + t.index;
     l->exchange[at] = value;
     syncwarp();
-    const float other = l->exchange[(at & ~(size_t)31) | ((t.index & 31) ^ mask)];
+    const int lane = source(t.index & 31);
+    const float other = lane < 32 ? l->exchange[(at & ~(size_t)31) | (size_t)lane] : value;
     syncwarp();
     return other;
+}
+
+inline float shfl_xor(float value, int mask)
+{
+    return shuffle(value, [mask](int lane) { return lane ^ mask; });
 }
 
 inline void entry()
@@ -255,6 +333,13 @@ inline void entry()
     active()->body();
     self().done = true;
     yield();
+}
+
+/* Seeds for launches that draw no seed of their own (1, 2, ...). */
+inline uint64_t next_seed()
+{
+    static uint64_t seed = 0;
+    return ++seed;
 }
 
 /* Runs body as `threads` threads in each of `blocks` blocks of one cluster,
@@ -284,12 +369,9 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         thread &t = l.all[i];
         t.block = (int)(i / threads);
         t.index = (int)(i % threads);
-        t.stack.resize(64 * 1024);
-        getcontext(&t.context);
-        t.context.uc_stack.ss_sp = t.stack.data();
-        t.context.uc_stack.ss_size = t.stack.size();
-        t.context.uc_link = nullptr;
-        makecontext(&t.context, entry, 0);
+        const size_t kStackBytes = 64 * 1024;
+        t.stack.reset(new char[kStackBytes]);
+        context_start(t.machine, t.stack.get(), kStackBytes, entry);
     }
     std::vector<size_t> order(l.all.size());
     for (size_t i = 0; i < order.size(); i++)
@@ -323,7 +405,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
             if (!l.in_flight.empty() && (state >> 63))
                 land((size_t)((state >> 20) % l.in_flight.size()));
             l.current = &t;
-            swapcontext(&l.scheduler, &t.context);
+            context_switch(l.scheduler, t.machine);
             resumed++;
             ended += t.done;
             /* 1 in 256 threads that begin waiting on an mbarrier sleeps for
@@ -406,6 +488,13 @@ inline void run_flat(int blocks, int threads, const std::function<void()> &body)
 #define gridDim (emu_dim3{(unsigned)emu::active()->blocks, 1u, 1u})
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }
+inline float __shfl_down_sync(unsigned, float value, unsigned delta)
+{
+    return emu::shuffle(value, [delta](int lane) { return lane + (int)delta; });
+}
+/* A load through L2 (the persistent kernels read what other blocks wrote). */
+template <typename T> inline T __ldcg(const T *p) { return *p; }
+inline int min(int a, int b) { return a < b ? a : b; }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
 inline void __syncthreads() { emu::syncthreads(); }
 

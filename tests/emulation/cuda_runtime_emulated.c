@@ -2,10 +2,12 @@
  * the recur_emulated library: one "GPU" whose memory is the host's, every
  * call done when it returns (streams and events order nothing), kernels run
  * by the caller on the CPU (tests/emulation/kernels_emulated.cpp). The GPU
- * reports compute capability 8.0 without cooperative launch, so the
- * backend's plans pick neither the persistent nor the cluster kernels, and
- * stream capture is refused, so it runs its step loops directly: what runs
- * is the per-step path of src/backend/cuda/rnn_cuda.c, its products through
+ * reports compute capability 8.0, so the backend never plans the cluster
+ * kernels (sm_90), and 4 SMs of one block each with cooperative launch, so
+ * it runs the persistent kernels where they fit (their threads coroutines:
+ * not in sanitizer builds, which cannot follow the stack switches, where
+ * the GPU has no cooperative launch). Stream capture is refused, so the
+ * backend runs its step loops directly, their products through
  * cublas_emulated.c. */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,17 @@
 #include "cuda_runtime_api.h"
 
 static const char *const kName = "recur CPU emulation of a CUDA GPU";
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COOPERATIVE_LAUNCH 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define COOPERATIVE_LAUNCH 0
+#endif
+#endif
+#ifndef COOPERATIVE_LAUNCH
+#define COOPERATIVE_LAUNCH 1
+#endif
 
 const char *cudaGetErrorString(cudaError_t error)
 {
@@ -74,7 +87,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int dev
         *value = 8;
         break;
     case cudaDevAttrCooperativeLaunch:
-        *value = 0;
+        *value = COOPERATIVE_LAUNCH;
         break;
     case cudaDevAttrMaxSharedMemoryPerBlock:
         *value = 48 * 1024;
@@ -95,6 +108,20 @@ cudaError_t cudaRuntimeGetVersion(int *version)
 }
 
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+
+cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value)
+{
+    (void)func, (void)attr, (void)value;
+    return cudaSuccess;
+}
+
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, const void *func,
+                                                          int block_size, size_t shared_bytes)
+{
+    (void)func, (void)block_size, (void)shared_bytes;
+    *blocks = 1;
+    return cudaSuccess;
+}
 
 /* ---- memory: the host's ---- */
 

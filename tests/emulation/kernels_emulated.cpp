@@ -1,36 +1,20 @@
-/* The CUDA backend's kernels for the recur_emulated library: the
- * element-wise kernels of src/backend/cuda/kernels.cu run on the CPU
- * (emu::run_flat, as test_kernels_emulated checks them). The persistent and
- * cluster kernels never fit this "GPU" (their plans say so; their logic is
+/* The CUDA backend's kernels for the recur_emulated library, on the CPU:
+ * the element-wise kernels of src/backend/cuda/kernels.cu (emu::run_flat, as
+ * test_kernels_emulated checks them) and the persistent kernels of
+ * persistent_rnn.cu (emu::run: the threads as coroutines, the grid one
+ * cluster), where cuda_runtime_emulated.c's GPU offers cooperative launch.
+ * The cluster kernels never fit this GPU (sm_80; their logic is
  * test_cluster_emulated's), and the training step's kernels
  * (train_kernels.cu) are not emulated yet: their calls fail with
- * cudaErrorNotSupported, so what runs here is the recurrent stack of
- * rnn_cuda.c on its per-step path. */
+ * cudaErrorNotSupported. */
 #define RECUR_CUDA_EMULATION 1
 #include "cuda_emulation.h"
 
 #include "backend/cuda/kernels.cu"
+#include "backend/cuda/persistent_rnn.cu"
 #include "backend/cuda/train_kernels.h"
 
 extern "C" {
-
-int rk_persistent_plan(rk_persistent *p)
-{
-    (void)p;
-    return 0;
-}
-
-int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
-{
-    (void)stream, (void)p;
-    return cudaErrorNotSupported;
-}
-
-int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
-{
-    (void)stream, (void)p;
-    return cudaErrorNotSupported;
-}
 
 int rk_cluster_plan(rk_persistent *p)
 {

@@ -83,13 +83,6 @@ __device__ __forceinline__ void store_async(const Cluster &cluster, float4 *dst,
                      cluster.map_shared_rank(bar, rank));
 }
 #elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-/* The block's dynamic shared memory. */
-__device__ __forceinline__ float4 *dynamic_shared_memory()
-{
-    extern __shared__ float4 smem4[];
-    return smem4;
-}
-
 __device__ __forceinline__ unsigned shared_address(const void *p)
 {
     return (unsigned)__cvta_generic_to_shared(p);

@@ -1,6 +1,6 @@
-/* What the element-wise kernels of kernels.cu and train_kernels.cu share:
- * the block size, the grid for n elements and the grid-stride loop.
- * Internal; included by .cu files only. */
+/* What the kernels of the .cu files share: the block size, the grid for n
+ * elements, the grid-stride loop and the dynamic shared memory. Internal;
+ * included by .cu files only. */
 #ifndef RECUR_BACKEND_CUDA_LAUNCH_CUH
 #define RECUR_BACKEND_CUDA_LAUNCH_CUH
 
@@ -22,6 +22,15 @@ inline unsigned blocks_for(size_t n)
 
 /* The launch's error (0 = cudaSuccess). */
 inline int launched() { return (int)cudaGetLastError(); }
+
+#ifndef RECUR_CUDA_EMULATION /* tests/emulation/cuda_emulation.h has its own */
+/* The block's dynamic shared memory. */
+__device__ __forceinline__ float4 *dynamic_shared_memory()
+{
+    extern __shared__ float4 dynamic_shared4[];
+    return dynamic_shared4;
+}
+#endif
 
 } // namespace
 

@@ -64,7 +64,7 @@ __device__ __forceinline__ float warp_dot(const float *a, const float *b, int n,
  * (h_prev), acc [B][G][units] (the recurrent products of this step). */
 __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
 {
-    extern __shared__ float smem[];
+    float *smem = (float *)dynamic_shared_memory();
     const int U = a.units, G = a.G, H = a.H;
     const int u0 = blockIdx.x * U;
     const int nu = min(U, H - u0);
@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
  * are read and written by its block only. */
 __global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
 {
-    extern __shared__ float smem[];
+    float *smem = (float *)dynamic_shared_memory();
     const int U = a.units, H = a.H, GH = a.G * a.H;
     const int u0 = blockIdx.x * U;
     const int nu = min(U, H - u0);
@@ -282,24 +282,34 @@ int rk_persistent_plan(rk_persistent *p)
     return 1;
 }
 
-/* One cooperative launch of a persistent kernel with its argument block. */
-static int launch_persistent(const void *kernel, cudaStream_t stream, const rk_persistent *p)
+/* One cooperative launch of a persistent kernel with its argument block
+ * (tests/emulation/kernels_emulated.cpp: its threads as coroutines on the
+ * CPU, the grid one emulated cluster). */
+static int launch_persistent(void (*kernel)(rk_persistent), cudaStream_t stream,
+                             const rk_persistent *p)
 {
     rk_persistent copy = *p;
+#ifdef RECUR_CUDA_EMULATION
+    (void)stream;
+    return emu::run(p->blocks, 256, p->smem, emu::next_seed(), [&copy, kernel] { kernel(copy); })
+               ? (int)cudaErrorLaunchFailure
+               : 0;
+#else
     void *args[] = {&copy};
-    cudaError_t e = cudaLaunchCooperativeKernel(kernel, dim3((unsigned)p->blocks), dim3(256),
-                                                args, p->smem, stream);
+    cudaError_t e = cudaLaunchCooperativeKernel((const void *)kernel, dim3((unsigned)p->blocks),
+                                                dim3(256), args, p->smem, stream);
     return e != cudaSuccess ? (int)e : launched();
+#endif
 }
 
 int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
 {
-    return launch_persistent((const void *)persistent_backward, stream, p);
+    return launch_persistent(persistent_backward, stream, p);
 }
 
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
 {
-    return launch_persistent((const void *)persistent_forward, stream, p);
+    return launch_persistent(persistent_forward, stream, p);
 }
 
 } // extern "C"
