@@ -28,6 +28,8 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "cuda_runtime_api.h"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,9 +46,6 @@ struct float4 {
 };
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
-struct emu_dim3 {
-    unsigned x, y, z;
-};
 
 namespace emu {
 
@@ -396,7 +395,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         const bool serial = (state >> 63) != 0;
         const unsigned long progress_before = l.progress;
-        size_t ended = 0, resumed = 0;
+        size_t ended = 0;
         auto resume = [&](thread &t) {
             if (t.asleep_until > round)
                 return;
@@ -406,7 +405,6 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
                 land((size_t)((state >> 20) % l.in_flight.size()));
             l.current = &t;
             context_switch(l.scheduler, t.machine);
-            resumed++;
             ended += t.done;
             /* 1 in 256 threads that begin waiting on an mbarrier sleeps for
              * 40 rounds, as a warp can be held back on a GPU while others run
@@ -417,9 +415,9 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
                 t.asleep_until = round + 40;
             t.begins_mbarrier_wait = false;
         };
-        if (!serial) {
+        if (!serial) { /* a thread still waiting would only yield again */
             for (size_t i : order)
-                if (!l.all[i].done)
+                if (!l.all[i].done && !blocked(l.all[i]))
                     resume(l.all[i]);
         } else {
             for (size_t i : order) {
@@ -447,7 +445,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
          * mbarrier phase or store completed (l.progress counts all three),
          * far more of them than a sleeping thread holds the others back. */
         idle_rounds = ended || l.progress != progress_before ? 0 : idle_rounds + 1;
-        if (resumed && idle_rounds > 10000) {
+        if (idle_rounds > 10000) {
             result = -1;
             break;
         }
@@ -480,12 +478,49 @@ inline void run_flat(int blocks, int threads, const std::function<void()> &body)
 
 } // namespace emu
 
+/* A launch with clusters (cudaLaunchConfig_t of cuda_runtime_api.h): each
+ * cluster of the grid run by emu::run in turn (clusters share nothing). */
+template <typename... Args>
+cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t *config, void (*kernel)(Args...),
+                               Args... args)
+{
+    unsigned cluster = 1;
+    for (unsigned i = 0; i < config->numAttrs; i++)
+        if (config->attrs[i].id == cudaLaunchAttributeClusterDimension)
+            cluster = config->attrs[i].val.clusterDim.x;
+    for (unsigned first = 0; first < config->gridDim.x; first += cluster)
+        if (emu::run((int)cluster, (int)config->blockDim.x, config->dynamicSmemBytes,
+                     emu::next_seed(), [&] { kernel(args...); }, (int)first))
+            return cudaErrorLaunchFailure;
+    return cudaSuccess;
+}
+
 /* What the kernels read and call. */
-#define threadIdx (emu_dim3{(unsigned)emu::self().index, 0u, 0u})
-#define blockIdx (emu_dim3{(unsigned)(emu::active()->first_block + emu::self().block), 0u, 0u})
-#define blockDim (emu_dim3{(unsigned)emu::active()->threads, 1u, 1u})
+/* threadIdx, blockIdx, blockDim and gridDim: objects whose x, y and z
+ * read the running thread's values when used as numbers (variables, not
+ * macros, so that host code may name a field gridDim). y and z are 0 (an
+ * index) or 1 (a size): the kernels use x alone. */
+struct emu_component {
+    unsigned (*read)();
+    operator unsigned() const { return read(); }
+};
+struct emu_builtin {
+    emu_component x, y, z;
+};
+inline unsigned emu_zero() { return 0; }
+inline unsigned emu_one() { return 1; }
+inline unsigned emu_thread_index() { return (unsigned)emu::self().index; }
+inline unsigned emu_block_index()
+{
+    return (unsigned)(emu::active()->first_block + emu::self().block);
+}
+inline unsigned emu_block_size() { return (unsigned)emu::active()->threads; }
 /* The launch's blocks (run: the cluster's, the whole grid in the tests). */
-#define gridDim (emu_dim3{(unsigned)emu::active()->blocks, 1u, 1u})
+inline unsigned emu_grid_size() { return (unsigned)emu::active()->blocks; }
+static const emu_builtin threadIdx = {{emu_thread_index}, {emu_zero}, {emu_zero}};
+static const emu_builtin blockIdx = {{emu_block_index}, {emu_zero}, {emu_zero}};
+static const emu_builtin blockDim = {{emu_block_size}, {emu_one}, {emu_one}};
+static const emu_builtin gridDim = {{emu_grid_size}, {emu_one}, {emu_one}};
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }
 inline float __shfl_down_sync(unsigned, float value, unsigned delta)

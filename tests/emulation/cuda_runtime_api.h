@@ -60,6 +60,34 @@ enum cudaFuncAttribute {
     cudaFuncAttributeNonPortableClusterSizeAllowed = 11
 };
 
+/* A launch's shape and its cluster (cudaLaunchKernelEx: the template is
+ * cuda_emulation.h's). */
+typedef struct dim3 {
+    unsigned x, y, z;
+#ifdef __cplusplus
+    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+#endif
+} dim3;
+
+enum cudaLaunchAttributeID { cudaLaunchAttributeClusterDimension = 4 };
+
+typedef struct cudaLaunchAttribute {
+    enum cudaLaunchAttributeID id;
+    union {
+        struct {
+            unsigned x, y, z;
+        } clusterDim;
+    } val;
+} cudaLaunchAttribute;
+
+typedef struct cudaLaunchConfig_t {
+    dim3 gridDim, blockDim;
+    size_t dynamicSmemBytes;
+    cudaStream_t stream;
+    cudaLaunchAttribute *attrs;
+    unsigned numAttrs;
+} cudaLaunchConfig_t;
+
 #define cudaStreamNonBlocking 0x01
 #define cudaEventDisableTiming 0x02
 
@@ -82,6 +110,8 @@ cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, const void *func,
                                                           int block_size, size_t shared_bytes);
+cudaError_t cudaOccupancyMaxActiveClusters(int *clusters, const void *func,
+                                           const cudaLaunchConfig_t *config);
 
 cudaError_t cudaMalloc(void **ptr, size_t bytes);
 cudaError_t cudaFree(void *ptr);

@@ -2,13 +2,12 @@
  * the recur_emulated library: one "GPU" whose memory is the host's, every
  * call done when it returns (streams and events order nothing), kernels run
  * by the caller on the CPU (tests/emulation/kernels_emulated.cpp). The GPU
- * reports compute capability 8.0, so the backend never plans the cluster
- * kernels (sm_90), and 4 SMs of one block each with cooperative launch, so
- * it runs the persistent kernels where they fit (their threads coroutines:
- * not in sanitizer builds, which cannot follow the stack switches, where
- * the GPU has no cooperative launch). Stream capture is refused, so the
- * backend runs its step loops directly, their products through
- * cublas_emulated.c. */
+ * is an sm_90 of 4 SMs, one block each, with cooperative launch and
+ * clusters, so the backend runs its persistent and cluster kernels where
+ * they fit, their threads as coroutines; in sanitizer builds, which cannot
+ * follow the coroutines' stack switches, it is an sm_80 without cooperative
+ * launch, which runs neither. Stream capture is refused, so the backend
+ * runs its step loops directly, their products through cublas_emulated.c. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +17,18 @@
 
 static const char *const kName = "recur CPU emulation of a CUDA GPU";
 
+/* Whether kernels with barriers may run (their threads are coroutines). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define COOPERATIVE_LAUNCH 0
+#define COROUTINES 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define COOPERATIVE_LAUNCH 0
+#define COROUTINES 0
 #endif
 #endif
-#ifndef COOPERATIVE_LAUNCH
-#define COOPERATIVE_LAUNCH 1
+#ifndef COROUTINES
+#define COROUTINES 1
 #endif
+#define MAJOR (COROUTINES ? 9 : 8)
 
 const char *cudaGetErrorString(cudaError_t error)
 {
@@ -69,7 +70,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "%s", kName);
     prop->totalGlobalMem = (size_t)1 << 34;
-    prop->major = 8;
+    prop->major = MAJOR;
     prop->minor = 0;
     prop->multiProcessorCount = 4;
     return cudaSuccess;
@@ -84,16 +85,16 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int dev
         *value = 4;
         break;
     case cudaDevAttrComputeCapabilityMajor:
-        *value = 8;
+        *value = MAJOR;
         break;
     case cudaDevAttrCooperativeLaunch:
-        *value = COOPERATIVE_LAUNCH;
+        *value = COROUTINES;
         break;
     case cudaDevAttrMaxSharedMemoryPerBlock:
         *value = 48 * 1024;
         break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
-        *value = 163 * 1024;
+        *value = 227 * 1024;
         break;
     default:
         return cudaErrorInvalidValue;
@@ -120,6 +121,14 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, const voi
 {
     (void)func, (void)block_size, (void)shared_bytes;
     *blocks = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaOccupancyMaxActiveClusters(int *clusters, const void *func,
+                                           const cudaLaunchConfig_t *config)
+{
+    (void)func, (void)config;
+    *clusters = 1;
     return cudaSuccess;
 }
 

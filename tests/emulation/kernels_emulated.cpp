@@ -1,32 +1,23 @@
 /* The CUDA backend's kernels for the recur_emulated library, on the CPU:
  * the element-wise kernels of src/backend/cuda/kernels.cu (emu::run_flat, as
- * test_kernels_emulated checks them) and the persistent kernels of
+ * test_kernels_emulated checks them), the persistent kernels of
  * persistent_rnn.cu (emu::run: the threads as coroutines, the grid one
- * cluster), where cuda_runtime_emulated.c's GPU offers cooperative launch.
- * The cluster kernels never fit this GPU (sm_80; their logic is
- * test_cluster_emulated's), and the training step's kernels
- * (train_kernels.cu) are not emulated yet: their calls fail with
- * cudaErrorNotSupported. */
+ * cluster) and the cluster kernels of cluster_rnn.cu (each cluster by
+ * emu::run, through the emulation's cudaLaunchKernelEx), where
+ * cuda_runtime_emulated.c's GPU offers cooperative launch and clusters.
+ * The training step's kernels (train_kernels.cu) are not emulated yet:
+ * their calls fail with cudaErrorNotSupported. */
 #define RECUR_CUDA_EMULATION 1
+#define RECUR_CLUSTER_EMULATION 1
+#define __CUDA_ARCH__ 900 /* the cluster kernels' code */
 #include "cuda_emulation.h"
 
 #include "backend/cuda/kernels.cu"
 #include "backend/cuda/persistent_rnn.cu"
+#include "backend/cuda/cluster_rnn.cu"
 #include "backend/cuda/train_kernels.h"
 
 extern "C" {
-
-int rk_cluster_plan(rk_persistent *p)
-{
-    (void)p;
-    return 0;
-}
-
-int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p)
-{
-    (void)stream, (void)p;
-    return cudaErrorNotSupported;
-}
 
 /* ---- train_kernels.h: not emulated ---- */
 

@@ -37,11 +37,13 @@
  * stored are those of persistent_forward. */
 /* tests/test_cluster_emulated.cpp compiles the kernel (not the launch code)
  * as C++ with RECUR_CLUSTER_EMULATION defined, over the emulated threads,
- * warps and cluster of tests/emulation/. */
+ * warps and cluster of tests/emulation/; the recur_emulated library's
+ * kernels_emulated.cpp the launch code too (RECUR_CUDA_EMULATION). */
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
-#ifndef RECUR_CLUSTER_EMULATION
+#if !defined(RECUR_CLUSTER_EMULATION) || defined(RECUR_CUDA_EMULATION)
 #include "backend/cuda/launch.cuh"
+#define RECUR_CLUSTER_LAUNCH 1 /* the launch code below */
 #endif
 
 #include <cooperative_groups.h>
@@ -763,7 +765,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_backward(rk_persistent 
 
 } // namespace
 
-#ifndef RECUR_CLUSTER_EMULATION
+#ifdef RECUR_CLUSTER_LAUNCH
 namespace {
 
 /* One instance of the kernels: warps a block, weights a lane in registers
@@ -874,4 +876,4 @@ int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p)
 }
 
 } // extern "C"
-#endif /* RECUR_CLUSTER_EMULATION */
+#endif /* RECUR_CLUSTER_LAUNCH */
