@@ -115,12 +115,17 @@ const int kYPad = 3; /* y's row stride is H + kYPad */
 
 outputs reference(const problem &p, const std::vector<int> &batch_sizes,
                   const std::vector<int> &offsets, const std::vector<float> &weight_hh,
-                  const std::vector<float> &bias_hh, const std::vector<float> &pre,
-                  const std::vector<float> &h0, const std::vector<float> &c0)
+                  const std::vector<float> &bias_ih, const std::vector<float> &bias_hh,
+                  const std::vector<float> &pre, const std::vector<float> &h0,
+                  const std::vector<float> &c0)
 {
     const int H = p.H, G = p.cell == kCellLstm ? 4 : 3, N = (int)pre.size() / (G * H);
     outputs o;
-    o.gates = pre;
+    o.gates = pre; /* plus the input biases: b_ih + b_hh, a GRU's b_ih */
+    for (size_t i = 0; i < o.gates.size(); i++) {
+        const size_t at = i % ((size_t)G * H);
+        o.gates[i] += p.cell == kCellLstm ? bias_ih[at] + bias_hh[at] : bias_ih[at];
+    }
     o.c_saved.assign((size_t)N * H, 0.0f);
     o.hidden_n.assign((size_t)N * H, 0.0f);
     o.y.assign((size_t)N * (H + kYPad), 0.0f);
@@ -180,25 +185,29 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
     std::vector<int> batch_sizes, offsets;
     const int N = pack(p, batch_sizes, offsets);
     const std::vector<float> weight_hh = random_vector((size_t)G * H * H, 0.3f);
+    const std::vector<float> bias_ih = random_vector((size_t)G * H, 0.5f);
     const std::vector<float> bias_hh = random_vector((size_t)G * H, 0.5f);
     const std::vector<float> pre = random_vector((size_t)N * G * H, 1.5f);
     const std::vector<float> h0 = random_vector((size_t)B * H, 0.8f);
     const std::vector<float> c0 = random_vector((size_t)B * H, 0.8f);
-    const outputs want = reference(p, batch_sizes, offsets, weight_hh, bias_hh, pre, h0, c0);
+    const outputs want =
+        reference(p, batch_sizes, offsets, weight_hh, bias_ih, bias_hh, pre, h0, c0);
 
     outputs got;
     got.gates = pre;
     got.c_saved.assign((size_t)N * H, 0.0f);
     got.hidden_n.assign((size_t)N * H, 0.0f);
     got.y.assign((size_t)N * (H + kYPad), 0.0f);
-    std::vector<float> h_a = h0, h_b((size_t)B * H, -7.0f), c_state = c0;
+    std::vector<float> h_a((size_t)B * H, -7.0f), h_b((size_t)B * H, -7.0f);
+    std::vector<float> c_state((size_t)B * H, -7.0f);
     rk_persistent a;
     memset(&a, 0, sizeof a);
     a.cell = p.cell, a.H = H, a.G = G, a.B = B, a.T = T, a.reverse = p.reverse;
     a.batch_sizes = batch_sizes.data(), a.offsets = offsets.data();
     a.weight_hh = weight_hh.data();
-    a.bias_hh = p.cell == kCellGru ? bias_hh.data() : nullptr;
+    a.bias_ih = bias_ih.data(), a.bias_hh = bias_hh.data();
     a.gates = got.gates.data(), a.h_a = h_a.data(), a.h_b = h_b.data();
+    a.h0 = h0.data(), a.c0 = p.cell == kCellLstm ? c0.data() : nullptr;
     a.c_state = p.cell == kCellLstm ? c_state.data() : nullptr;
     a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
     a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
@@ -210,7 +219,7 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
                                  [&a] { cluster_forward<WARPS, KW, KS>(a); });
     check(ran == 0, "the emulated threads ended (no deadlock)", 0);
     got.h_n = T % 2 ? h_b : h_a;
-    got.c_n = c_state;
+    got.c_n = p.cell == kCellLstm ? c_state : c0; /* a GRU has none */
 
     char what[160];
     const char *names[6] = {"gates", "c_saved", "hidden_n", "y", "h_n", "c_n"};

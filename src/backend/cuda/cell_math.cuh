@@ -1,5 +1,6 @@
-/* What the recurrent kernels of kernels.cu and cluster_rnn.cu share: the
- * cell codes of recur_cell and the accurate sigmoid (no fast math).
+/* What the recurrent kernels of kernels.cu, persistent_rnn.cu and
+ * cluster_rnn.cu share: the cell codes of recur_cell, the accurate sigmoid
+ * (no fast math) and the input biases of the one-launch kernels.
  * Internal; included by .cu files only. */
 #ifndef RECUR_BACKEND_CUDA_CELL_MATH_CUH
 #define RECUR_BACKEND_CUDA_CELL_MATH_CUH
@@ -9,6 +10,18 @@ namespace {
 enum { kCellTanh = 0, kCellRelu = 1, kCellLstm = 2, kCellGru = 3 }; /* recur_cell */
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Unit u's input pre-activation x of gate g (H units a gate) plus its bias:
+ * b_ih + b_hh (a GRU's b_ih alone: its b_hh goes with the recurrent part),
+ * x itself without biases (b_ih NULL). */
+__device__ __forceinline__ float plus_input_bias(float x, const float *b_ih, const float *b_hh,
+                                                 int cell, int g, int H, int u)
+{
+    if (!b_ih)
+        return x;
+    const int at = g * H + u;
+    return x + (cell == kCellGru ? b_ih[at] : b_ih[at] + b_hh[at]);
+}
 
 } // namespace
 

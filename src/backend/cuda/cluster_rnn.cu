@@ -447,7 +447,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     float *hbuf = (float *)hbuf4;
     for (int idx = tid; idx < 2 * Bp * HS; idx += threads) {
         const int j = (idx / HS) % Bp, col = idx % HS;
-        hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h_a[(size_t)(b0 + j) * H + col] : 0.0f;
+        hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h0[(size_t)(b0 + j) * H + col] : 0.0f;
     }
     /* Lane j carries the cluster's batch row j of unit u: its c, and its
      * input pre-activations. */
@@ -455,14 +455,17 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     const size_t state_at = (size_t)(b0 + lane) * H + u; /* in [B, H] states */
     float c_reg = 0.0f;
     if (row_lane && a.cell == kCellLstm)
-        c_reg = a.c_state[state_at];
+        c_reg = a.c0[state_at];
     steps.start(a, step_time);
-    /* Lane j's input pre-activations of unit u in the step of (rows, row0). */
+    /* Lane j's input pre-activations of unit u in the step of (rows, row0),
+     * with their biases. */
     auto load_pre = [&](float(&pre)[4], int rows, int row0) {
 #pragma unroll
         for (int g = 0; g < 4; g++)
             pre[g] = row_lane && lane < rows && g < G
-                         ? a.gates[((size_t)row0 + lane) * (size_t)G * H + (size_t)g * H + u]
+                         ? plus_input_bias(a.gates[((size_t)row0 + lane) * (size_t)G * H +
+                                                   (size_t)g * H + u],
+                                           a.bias_ih, a.bias_hh, a.cell, g, H, u)
                          : 0.0f;
     };
     float pre[4];

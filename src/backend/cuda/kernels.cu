@@ -79,22 +79,13 @@ __global__ void to_bf16(size_t n, const float *src, __nv_bfloat16 *dst)
     GRID_FOR(i, n) dst[i] = __float2bfloat16_rn(src[i]);
 }
 
-/* The step kernels' pre-activations: pre plus b_ih[at] + b_hh[at] when
- * the biases are not NULL (the per-step loop: its products leave them
- * out), as the one-launch kernels get them from the input projection. */
-__device__ __forceinline__ float biased(float pre, const float *b_ih, const float *b_hh,
-                                        size_t at)
-{
-    return b_ih ? pre + (b_ih[at] + b_hh[at]) : pre;
-}
-
 __global__ void elman_forward(size_t total, int H, int relu, const float *pre,
                               const float *bias_ih, const float *bias_hh, float *h_state,
                               float *out, int ld_out)
 {
     GRID_FOR(i, total) {
         size_t j = i / H, k = i % H;
-        float p = biased(pre[i], bias_ih, bias_hh, k);
+        float p = plus_input_bias(pre[i], bias_ih, bias_hh, kCellTanh, 0, H, (int)k);
         float h = relu ? (p < 0.0f ? 0.0f : p) : tanhf(p); /* NaN and -0 stay, as torch's */
         h_state[i] = h;
         out[j * ld_out + k] = h;
@@ -128,10 +119,11 @@ __global__ void lstm_forward(size_t total, int H, float *gates, const float *bia
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         float *g = gates + j * 4 * H + k;
-        float i = sigmoid(biased(g[0], bias_ih, bias_hh, k));
-        float f = sigmoid(biased(g[H], bias_ih, bias_hh, H + k));
-        float gg = tanhf(biased(g[2 * H], bias_ih, bias_hh, 2 * H + k));
-        float o = sigmoid(biased(g[3 * H], bias_ih, bias_hh, 3 * H + k));
+        const int u = (int)k;
+        float i = sigmoid(plus_input_bias(g[0], bias_ih, bias_hh, kCellLstm, 0, H, u));
+        float f = sigmoid(plus_input_bias(g[H], bias_ih, bias_hh, kCellLstm, 1, H, u));
+        float gg = tanhf(plus_input_bias(g[2 * H], bias_ih, bias_hh, kCellLstm, 2, H, u));
+        float o = sigmoid(plus_input_bias(g[3 * H], bias_ih, bias_hh, kCellLstm, 3, H, u));
         float c = f * c_state[idx] + i * gg;
         g[0] = i;
         g[H] = f;
@@ -186,7 +178,7 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
         float xb[3], hb[3];
 #pragma unroll
         for (int q = 0; q < 3; q++) {
-            xb[q] = bias_ih ? x[q * H] + bias_ih[q * H + k] : x[q * H];
+            xb[q] = plus_input_bias(x[q * H], bias_ih, bias_hh, kCellGru, q, H, (int)k);
             hb[q] = bias_hh ? h[q * H] + bias_hh[q * H + k] : h[q * H];
         }
         float r = sigmoid(xb[0] + hb[0]);

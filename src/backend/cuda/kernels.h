@@ -96,10 +96,13 @@ typedef struct rk_persistent {
     size_t smem;
     const int *batch_sizes, *offsets; /* device [T]: active rows and first packed row */
     const float *weight_hh;           /* [G*H, H] */
-    const float *bias_hh;             /* GRU: [3H] or NULL */
-    float *gates;    /* [N, G*H]: input projection + bias in, as the step kernels out */
-    float *h_a, *h_b; /* [B, H] double buffer: h0 in h_a; h_n ends in h_a if T is even */
-    float *c_state;  /* LSTM [B, H]: c0 in, c_n out */
+    /* [G*H] each, or both NULL: the forward adds b_ih + b_hh (GRU: b_ih) to
+     * the input projection it reads, and a GRU's b_hh to its recurrent part. */
+    const float *bias_ih, *bias_hh;
+    float *gates;    /* [N, G*H]: input projection in, as the step kernels out */
+    const float *h0, *c0; /* the forward's initial h [B, H] and (LSTM) c [B, H] */
+    float *h_a, *h_b; /* [B, H] double buffer: h_n ends in h_a if T is even, else h_b */
+    float *c_state;  /* LSTM [B, H]: c_n out */
     float *c_saved;  /* LSTM [N, H] c_t */
     float *hidden_n; /* GRU [N, H] */
     float *y;        /* [N, ld_y] (backward: the forward's output, read) */

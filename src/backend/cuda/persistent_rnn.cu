@@ -77,7 +77,10 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         w[((size_t)g * U + uu) * H + k] = a.weight_hh[((size_t)g * H + u0 + uu) * H + k];
     }
     cg::grid_group grid = cg::this_grid();
-    float *h_prev = a.h_a, *h_next = a.h_b;
+    /* h_prev: the step's h (h0 at the first); h_next: where the step
+     * writes, h_b and h_a in turn. */
+    const float *h_prev = a.h0;
+    float *h_next = a.h_b, *h_other = a.h_a;
     /* When every (row, unit) pair of the block has a thread of its own, that
      * thread keeps its c in a register and loads its input pre-activations
      * before the step's dot products, hiding their latency. */
@@ -85,7 +88,13 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
     const int own_j = tid / nu, own_u = u0 + tid % nu;
     float c_reg = 0.0f;
     if (own && own_j < a.B && a.cell == kCellLstm)
-        c_reg = a.c_state[(size_t)own_j * H + own_u];
+        c_reg = a.c0[(size_t)own_j * H + own_u];
+    /* c0 into c_state, where the step reads c_prev without a thread of its
+     * own (the loop's first barrier orders it): this block's units alone. */
+    for (int idx = tid; a.cell == kCellLstm && idx < a.B * nu; idx += nthreads) {
+        const size_t at = (size_t)(idx / nu) * H + u0 + idx % nu;
+        a.c_state[at] = a.c0[at];
+    }
     for (int s = 0; s < a.T; s++) {
         const int t = a.reverse ? a.T - 1 - s : s;
         const int rows = a.batch_sizes[t];
@@ -96,7 +105,8 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
 #pragma unroll
             for (int g = 0; g < 4; g++)
                 if (g < G)
-                    pre[g] = gr[(size_t)g * H];
+                    pre[g] = plus_input_bias(gr[(size_t)g * H], a.bias_ih, a.bias_hh, a.cell, g,
+                                             H, own_u);
         }
         __syncthreads(); /* the previous step's readers of h and acc are done */
         load_l2(h, h_prev, rows * H);
@@ -118,7 +128,8 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
 #pragma unroll
                 for (int g = 0; g < 4; g++)
                     if (g < G)
-                        pre[g] = gr[(size_t)g * H + u];
+                        pre[g] = plus_input_bias(gr[(size_t)g * H + u], a.bias_ih, a.bias_hh,
+                                                 a.cell, g, H, u);
             }
             const float hp = h[(size_t)j * H + u];
             float hv;
@@ -159,9 +170,10 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
             h_next[at] = __ldcg(h_prev + at);
         }
         grid.sync();
-        float *swap = h_prev;
         h_prev = h_next;
-        h_next = swap;
+        float *swap = h_next;
+        h_next = h_other;
+        h_other = swap;
     }
 }
 

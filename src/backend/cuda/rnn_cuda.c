@@ -761,11 +761,14 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.batch_sizes = INTS(cu->steps);
     p.offsets = INTS(cu->steps) + plan->seq_len;
     p.weight_hh = w->weight_hh;
-    p.bias_hh = dims->cell == RECUR_GRU ? w->bias_hh : NULL;
+    p.bias_ih = w->bias_ih;
+    p.bias_hh = w->bias_hh;
     p.gates = FLT(saved->gates);
     p.h_a = FLT(cu->h_state);
     p.h_b = FLT(cu->h_alt);
     p.c_state = dims->cell == RECUR_LSTM ? FLT(cu->c_state) : NULL;
+    p.h0 = FLT(saved->h0); /* read in place, not copied into h_state first */
+    p.c0 = dims->cell == RECUR_LSTM ? FLT(saved->c0) : NULL;
     p.c_saved = dims->cell == RECUR_LSTM ? FLT(saved->cell) : NULL;
     p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
     p.y = y;
@@ -804,21 +807,18 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
     }
     float *gates = FLT(saved->gates), *h_state = FLT(cu->h_state), *c_state = FLT(cu->c_state);
 
-    /* Input projection of every step: gates = x W_ih^T, plus the biases for
-     * the one-launch kernels (b_ih + b_hh; GRU b_ih alone, since its b_hn
-     * sits inside r * (...)) by filling gates with them first. The per-step
-     * loop's cell kernels add them instead, sparing a write and a read of
-     * [N, G*H] (two passes over 420 MB at lstm H2048 B128 T100) and, for a
-     * GRU, a fill of b_hh a step. */
-    const int on_cluster = use_cluster(cu, 0);
-    const int one_launch = on_cluster || use_persistent(cu, 0);
-    const int fill = one_launch && w.bias_ih;
-    if (fill)
-        TRY_KERNEL(rk_fill_rows(cu->stream, (int)N, GH, w.bias_ih,
-                                dims->cell == RECUR_GRU ? NULL : w.bias_hh, gates, GH));
-    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, fill ? 1.0f : 0.0f,
-                   gates, GH));
+    /* Input projection of every step: gates = x W_ih^T. The kernels that
+     * read it add the biases (b_ih + b_hh; GRU b_ih, and b_hh to the
+     * recurrent part, since its b_hn sits inside r * (...)), which spares a
+     * fill of [N, G*H] with them and its read by the product (two passes
+     * over 420 MB at lstm H2048 B128 T100) and, in a GRU's step loop, a fill
+     * of b_hh a step. */
+    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 0.0f, gates, GH));
 
+    if (use_cluster(cu, 0))
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
+    if (use_persistent(cu, 0))
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
     TRY_CUDA(cudaMemcpyAsync(h_state, saved->h0.ptr, sizeof(float) * B * (size_t)Hout,
                              cudaMemcpyDeviceToDevice, cu->stream),
              "cudaMemcpyAsync (h0)");
@@ -826,8 +826,6 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
                                  cudaMemcpyDeviceToDevice, cu->stream),
                  "cudaMemcpyAsync (c0)");
-    if (one_launch)
-        return persistent_forward(cu, group, reverse, &w, y, ld_y, on_cluster);
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
