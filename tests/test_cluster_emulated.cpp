@@ -175,9 +175,11 @@ outputs reference(const problem &p, const std::vector<int> &batch_sizes,
 }
 
 /* cluster_forward<WARPS, KW, KS> on problem p (H <= 8 (KW + KS) columns),
- * the threads' order drawn from seed, against reference. */
+ * the threads' order drawn from seed, against reference; zero_state: no h0
+ * and c0 (NULL, zeros). */
 template <int WARPS, int KW, int KS>
-void check_forward_exchange(const problem &p, uint64_t seed, int vector, int async)
+void check_forward_exchange(const problem &p, uint64_t seed, int vector, int async,
+                            bool zero_state = false)
 {
     static_assert(KW % 4 == 0 && KS % 4 == 0, "weights come in float4 chunks");
     const int H = p.H, B = p.B, T = p.T, G = p.cell == kCellLstm ? 4 : 3;
@@ -188,8 +190,10 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
     const std::vector<float> bias_ih = random_vector((size_t)G * H, 0.5f);
     const std::vector<float> bias_hh = random_vector((size_t)G * H, 0.5f);
     const std::vector<float> pre = random_vector((size_t)N * G * H, 1.5f);
-    const std::vector<float> h0 = random_vector((size_t)B * H, 0.8f);
-    const std::vector<float> c0 = random_vector((size_t)B * H, 0.8f);
+    const std::vector<float> h0 =
+        zero_state ? std::vector<float>((size_t)B * H, 0.0f) : random_vector((size_t)B * H, 0.8f);
+    const std::vector<float> c0 =
+        zero_state ? std::vector<float>((size_t)B * H, 0.0f) : random_vector((size_t)B * H, 0.8f);
     const outputs want =
         reference(p, batch_sizes, offsets, weight_hh, bias_ih, bias_hh, pre, h0, c0);
 
@@ -207,7 +211,8 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
     a.weight_hh = weight_hh.data();
     a.bias_ih = bias_ih.data(), a.bias_hh = bias_hh.data();
     a.gates = got.gates.data(), a.h_a = h_a.data(), a.h_b = h_b.data();
-    a.h0 = h0.data(), a.c0 = p.cell == kCellLstm ? c0.data() : nullptr;
+    a.h0 = zero_state ? nullptr : h0.data();
+    a.c0 = p.cell == kCellLstm && !zero_state ? c0.data() : nullptr;
     a.c_state = p.cell == kCellLstm ? c_state.data() : nullptr;
     a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
     a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
@@ -241,12 +246,14 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
            failures ? "FAILURES so far" : "ok");
 }
 
-/* check_forward_exchange with the four exchanges of h between the blocks. */
+/* check_forward_exchange with the four exchanges of h between the blocks,
+ * and once more without h0 and c0. */
 template <int WARPS, int KW, int KS>
 void check_problem(const problem &p, uint64_t seed)
 {
     for (int way = 0; way < 4; way++)
         check_forward_exchange<WARPS, KW, KS>(p, seed + (uint64_t)way * 7919, way & 1, way >> 1);
+    check_forward_exchange<WARPS, KW, KS>(p, seed + 4 * 7919, 1, 1, true);
 }
 
 /* What the backward must leave (persistent_backward's contract). */

@@ -201,6 +201,12 @@ void check_rows(int rows, int n, const char *detail)
             want[(size_t)r * n + k] = prev[r] >= 0 ? src[(size_t)prev[r] * ld_src + k]
                                                    : init[(size_t)(-prev[r] - 1) * n + k];
     compare(got, want, "rk_gather_previous", detail);
+    got = sentinel((size_t)rows * n); /* no initial rows: zeros */
+    rk_gather_previous(nullptr, rows, n, prev.data(), src.data(), ld_src, nullptr, got.data());
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < n && prev[r] < 0; k++)
+            want[(size_t)r * n + k] = 0.0f;
+    compare(got, want, "rk_gather_previous (zero initial rows)", detail);
 
     const size_t count = (size_t)rows * n;
     const std::vector<float> x = random_vector(count);

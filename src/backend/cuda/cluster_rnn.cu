@@ -447,7 +447,9 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     float *hbuf = (float *)hbuf4;
     for (int idx = tid; idx < 2 * Bp * HS; idx += threads) {
         const int j = (idx / HS) % Bp, col = idx % HS;
-        hbuf[idx] = idx < Bp * HS && j < B && col < H ? a.h0[(size_t)(b0 + j) * H + col] : 0.0f;
+        hbuf[idx] = idx < Bp * HS && j < B && col < H && a.h0
+                        ? a.h0[(size_t)(b0 + j) * H + col]
+                        : 0.0f;
     }
     /* Lane j carries the cluster's batch row j of unit u: its c, and its
      * input pre-activations. */
@@ -455,7 +457,7 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
     const size_t state_at = (size_t)(b0 + lane) * H + u; /* in [B, H] states */
     float c_reg = 0.0f;
     if (row_lane && a.cell == kCellLstm)
-        c_reg = a.c0[state_at];
+        c_reg = a.c0 ? a.c0[state_at] : 0.0f;
     steps.start(a, step_time);
     /* Lane j's input pre-activations of unit u in the step of (rows, row0),
      * with their biases. */

@@ -51,7 +51,9 @@ __global__ void gather_previous(size_t total, int n, const int *prev, const floa
     GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
         int p = prev[r];
-        dst[i] = p >= 0 ? states[(size_t)p * ld_states + k] : init[(size_t)(-p - 1) * n + k];
+        dst[i] = p >= 0  ? states[(size_t)p * ld_states + k]
+                 : init ? init[(size_t)(-p - 1) * n + k]
+                        : 0.0f;
     }
 }
 

@@ -27,7 +27,7 @@ int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *a, const flo
 int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,
                 int ld_dst);
 /* dst[r, :n] = prev[r] >= 0 ? states[prev[r], :n] (row stride ld_states)
- *                           : init[-prev[r] - 1, :n] (dense). */
+ *                           : init[-prev[r] - 1, :n] (dense; NULL: zeros). */
 int rk_gather_previous(cudaStream_t stream, int rows, int n, const int *prev, const float *states,
                        int ld_states, const float *init, float *dst);
 /* dst[i] = value, i < n. */
@@ -100,7 +100,7 @@ typedef struct rk_persistent {
      * the input projection it reads, and a GRU's b_hh to its recurrent part. */
     const float *bias_ih, *bias_hh;
     float *gates;    /* [N, G*H]: input projection in, as the step kernels out */
-    const float *h0, *c0; /* the forward's initial h [B, H] and (LSTM) c [B, H] */
+    const float *h0, *c0; /* the forward's initial h [B, H] and (LSTM) c [B, H]; NULL: zeros */
     float *h_a, *h_b; /* [B, H] double buffer: h_n ends in h_a if T is even, else h_b */
     float *c_state;  /* LSTM [B, H]: c_n out */
     float *c_saved;  /* LSTM [N, H] c_t */

@@ -77,8 +77,8 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         w[((size_t)g * U + uu) * H + k] = a.weight_hh[((size_t)g * H + u0 + uu) * H + k];
     }
     cg::grid_group grid = cg::this_grid();
-    /* h_prev: the step's h (h0 at the first); h_next: where the step
-     * writes, h_b and h_a in turn. */
+    /* h_prev: the step's h (h0 at the first; NULL: zeros); h_next: where
+     * the step writes, h_b and h_a in turn. */
     const float *h_prev = a.h0;
     float *h_next = a.h_b, *h_other = a.h_a;
     /* When every (row, unit) pair of the block has a thread of its own, that
@@ -88,12 +88,12 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
     const int own_j = tid / nu, own_u = u0 + tid % nu;
     float c_reg = 0.0f;
     if (own && own_j < a.B && a.cell == kCellLstm)
-        c_reg = a.c0[(size_t)own_j * H + own_u];
+        c_reg = a.c0 ? a.c0[(size_t)own_j * H + own_u] : 0.0f;
     /* c0 into c_state, where the step reads c_prev without a thread of its
      * own (the loop's first barrier orders it): this block's units alone. */
     for (int idx = tid; a.cell == kCellLstm && idx < a.B * nu; idx += nthreads) {
         const size_t at = (size_t)(idx / nu) * H + u0 + idx % nu;
-        a.c_state[at] = a.c0[at];
+        a.c_state[at] = a.c0 ? a.c0[at] : 0.0f;
     }
     for (int s = 0; s < a.T; s++) {
         const int t = a.reverse ? a.T - 1 - s : s;
@@ -109,7 +109,11 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
                                              H, own_u);
         }
         __syncthreads(); /* the previous step's readers of h and acc are done */
-        load_l2(h, h_prev, rows * H);
+        if (h_prev)
+            load_l2(h, h_prev, rows * H);
+        else
+            for (int idx = tid; idx < rows * H; idx += nthreads)
+                h[idx] = 0.0f;
         __syncthreads();
         const int dots = rows * G * nu;
         for (int d = warp; d < dots; d += nwarps) {
@@ -167,7 +171,7 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         /* Finished sequences keep their state in the other buffer too. */
         for (int idx = tid; idx < (a.B - rows) * nu; idx += nthreads) {
             const size_t at = (size_t)(rows + idx / nu) * H + u0 + idx % nu;
-            h_next[at] = __ldcg(h_prev + at);
+            h_next[at] = h_prev ? __ldcg(h_prev + at) : 0.0f;
         }
         grid.sync();
         h_prev = h_next;

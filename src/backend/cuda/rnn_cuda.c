@@ -22,7 +22,8 @@ typedef struct cuda_saved {
     cuda_buffer cell;     /* LSTM: c_t [N, H] */
     cuda_buffer proj_in;  /* LSTM with projection: m = o * tanh(c) [N, H] */
     cuda_buffer hidden_n; /* GRU: W_hn h_prev + b_hn [N, H] */
-    cuda_buffer h0, c0;   /* [B, Hout], [B, H] sorted */
+    cuda_buffer h0, c0;   /* [B, Hout], [B, H] sorted, when the forward was given them */
+    const float *initial_h, *initial_c; /* h0.ptr, c0.ptr, or NULL: zeros (none given) */
 } cuda_saved;
 
 /* One direction's weights (or their gradients) in a flat buffer. */
@@ -223,6 +224,17 @@ static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *
 static recur_status zero_async(rnn_cuda *cu, void *dst, size_t bytes)
 {
     TRY_CUDA(cudaMemsetAsync(dst, 0, bytes, cu->stream), "cudaMemsetAsync");
+    return RECUR_OK;
+}
+
+/* dst[count] = src[count], or zeros when src is NULL. */
+static recur_status copy_or_zero(rnn_cuda *cu, float *dst, const float *src, size_t count)
+{
+    if (!src)
+        return zero_async(cu, dst, sizeof(float) * count);
+    TRY_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToDevice,
+                             cu->stream),
+             "cudaMemcpyAsync");
     return RECUR_OK;
 }
 
@@ -767,8 +779,8 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.h_a = FLT(cu->h_state);
     p.h_b = FLT(cu->h_alt);
     p.c_state = dims->cell == RECUR_LSTM ? FLT(cu->c_state) : NULL;
-    p.h0 = FLT(saved->h0); /* read in place, not copied into h_state first */
-    p.c0 = dims->cell == RECUR_LSTM ? FLT(saved->c0) : NULL;
+    p.h0 = saved->initial_h; /* read in place, not copied into h_state first */
+    p.c0 = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     p.c_saved = dims->cell == RECUR_LSTM ? FLT(saved->cell) : NULL;
     p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
     p.y = y;
@@ -819,13 +831,9 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
     if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
-    TRY_CUDA(cudaMemcpyAsync(h_state, saved->h0.ptr, sizeof(float) * B * (size_t)Hout,
-                             cudaMemcpyDeviceToDevice, cu->stream),
-             "cudaMemcpyAsync (h0)");
+    RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));
     if (dims->cell == RECUR_LSTM)
-        TRY_CUDA(cudaMemcpyAsync(c_state, saved->c0.ptr, sizeof(float) * B * (size_t)H,
-                                 cudaMemcpyDeviceToDevice, cu->stream),
-                 "cudaMemcpyAsync (c0)");
+        RECUR_TRY(copy_or_zero(cu, c_state, saved->initial_c, B * (size_t)H));
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
@@ -869,10 +877,11 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     float *h_prev = FLT(cu->h_prev);
     const int *prev = INTS(cu->prev[reverse]);
 
-    TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, FLT(saved->h0), h_prev));
+    TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
+                                  h_prev));
     if (dims->cell == RECUR_LSTM)
         TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
-                                      FLT(saved->c0), FLT(cu->c_prev)));
+                                      saved->initial_c, FLT(cu->c_prev)));
 
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
@@ -1037,6 +1046,21 @@ static recur_status gather_state(rnn_cuda *cu, const float *src, int group, int 
     return RECUR_OK;
 }
 
+/* The forward's initial state of group from src (as gather_state) into
+ * *buf, *at = its data; or, without src, *at = NULL: zeros, neither stored
+ * nor copied (the kernels and gathers that read it take NULL as zeros). */
+static recur_status save_state(rnn_cuda *cu, const float *src, int group, int n,
+                               cuda_buffer *buf, const float **at)
+{
+    *at = NULL;
+    if (!src)
+        return RECUR_OK;
+    RECUR_TRY(cuda_buffer_reserve(buf, sizeof(float) * (size_t)cu->plan.batch * (size_t)n));
+    RECUR_TRY(gather_state(cu, src, group, n, FLT(*buf)));
+    *at = FLT(*buf);
+    return RECUR_OK;
+}
+
 static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int n, float *dst)
 {
     if (!dst)
@@ -1084,12 +1108,9 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
         for (int d = 0; d < D; d++) {
             const int group = layer * D + d;
             cuda_saved *saved = &cu->saved[group];
-            RECUR_TRY(cuda_buffer_reserve(&saved->h0, sizeof(float) * B * (size_t)Hout));
-            RECUR_TRY(gather_state(cu, args->h0, group, Hout, FLT(saved->h0)));
-            if (c->cell == RECUR_LSTM) {
-                RECUR_TRY(cuda_buffer_reserve(&saved->c0, sizeof(float) * B * (size_t)H));
-                RECUR_TRY(gather_state(cu, args->c0, group, H, FLT(saved->c0)));
-            }
+            RECUR_TRY(save_state(cu, args->h0, group, Hout, &saved->h0, &saved->initial_h));
+            if (c->cell == RECUR_LSTM)
+                RECUR_TRY(save_state(cu, args->c0, group, H, &saved->c0, &saved->initial_c));
             RECUR_TRY(direction_forward(cu, group, d, x, FLT(*y) + (size_t)d * Hout, (int)width));
             RECUR_TRY(scatter_state(cu, FLT(cu->h_state), group, Hout, args->h_n));
             if (c->cell == RECUR_LSTM)
