@@ -1,6 +1,8 @@
 /* The cuBLAS calls of cublas_v2.h (this folder) over host memory and the
  * CBLAS, for the recur_emulated library: a shared library that
- * src/backend/cuda/blas.c loads with dlopen as it loads cuBLAS. The
+ * src/backend/cuda/blas.c loads with dlopen as it loads cuBLAS. Each call
+ * runs on the handle's stream: at once, or recorded while the stream is
+ * captured (emulated_stream.h). The
  * precision modes round the operands first as the tensor cores read them:
  * TF32 math keeps 10 bits of mantissa, the bf16 compute type and bfloat16
  * arrays 7 (to nearest even); sums are float32 either way. */
@@ -10,9 +12,11 @@
 #include <string.h>
 
 #include "cublas_v2.h"
+#include "emulated_stream.h"
 
 struct cublasContext {
     cublasMath_t math;
+    cudaStream_t stream; /* the calls run on it: at once, or recorded in its capture */
 };
 
 cublasStatus_t cublasCreate_v2(cublasHandle_t *handle)
@@ -29,8 +33,10 @@ cublasStatus_t cublasDestroy_v2(cublasHandle_t handle)
 
 cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream)
 {
-    (void)stream;
-    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!handle)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->stream = stream;
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, size_t bytes)
@@ -92,34 +98,54 @@ static enum CBLAS_TRANSPOSE op(cublasOperation_t t)
     return t == CUBLAS_OP_T ? CblasTrans : CblasNoTrans;
 }
 
-/* C[m, n] = alpha op(A) op(B) + beta C, column-major, the operands rounded
- * to `bits` bits of mantissa. */
-static cublasStatus_t gemm(cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                           int k, float alpha, const void *a, cudaDataType a_type, int lda,
-                           const void *b, cudaDataType b_type, int ldb, float beta, float *c,
-                           int ldc, int bits)
+/* One product C[m, n] = alpha op(A) op(B) + beta C, column-major, the
+ * operands rounded to `bits` bits of mantissa. */
+typedef struct gemm_op {
+    cublasOperation_t transa, transb;
+    int m, n, k, lda, ldb, ldc, bits;
+    float alpha, beta;
+    const void *a, *b;
+    cudaDataType a_type, b_type;
+    float *c;
+} gemm_op;
+
+static void run_gemm(void *context)
 {
-    if (m < 0 || n < 0 || k < 0)
-        return CUBLAS_STATUS_INVALID_VALUE;
-    if (m == 0 || n == 0)
-        return CUBLAS_STATUS_SUCCESS;
-    const int a_rows = transa == CUBLAS_OP_N ? m : k, a_cols = transa == CUBLAS_OP_N ? k : m;
-    const int b_rows = transb == CUBLAS_OP_N ? k : n, b_cols = transb == CUBLAS_OP_N ? n : k;
-    if (lda < (a_rows > 1 ? a_rows : 1) || ldb < (b_rows > 1 ? b_rows : 1) || ldc < m)
-        return CUBLAS_STATUS_INVALID_VALUE;
-    float *a32 = operand(a, a_type, a_rows, a_cols, lda, bits);
-    float *b32 = operand(b, b_type, b_rows, b_cols, ldb, bits);
-    if (!a32 || !b32) {
-        free(a32), free(b32);
-        return CUBLAS_STATUS_ALLOC_FAILED;
-    }
-    if (beta == 0.0f) /* C is not read (cuBLAS's contract): garbage stays out */
-        for (int col = 0; col < n; col++)
-            memset(c + (size_t)col * ldc, 0, sizeof(float) * (size_t)m);
-    cblas_sgemm(CblasColMajor, op(transa), op(transb), m, n, k, alpha, a32,
-                a_rows > 1 ? a_rows : 1, b32, b_rows > 1 ? b_rows : 1, beta, c, ldc);
+    const gemm_op *g = context;
+    const int a_rows = g->transa == CUBLAS_OP_N ? g->m : g->k;
+    const int a_cols = g->transa == CUBLAS_OP_N ? g->k : g->m;
+    const int b_rows = g->transb == CUBLAS_OP_N ? g->k : g->n;
+    const int b_cols = g->transb == CUBLAS_OP_N ? g->n : g->k;
+    float *a32 = operand(g->a, g->a_type, a_rows, a_cols, g->lda, g->bits);
+    float *b32 = operand(g->b, g->b_type, b_rows, b_cols, g->ldb, g->bits);
+    if (!a32 || !b32)
+        abort(); /* a test harness out of memory */
+    if (g->beta == 0.0f) /* C is not read (cuBLAS's contract): garbage stays out */
+        for (int col = 0; col < g->n; col++)
+            memset(g->c + (size_t)col * g->ldc, 0, sizeof(float) * (size_t)g->m);
+    cblas_sgemm(CblasColMajor, op(g->transa), op(g->transb), g->m, g->n, g->k, g->alpha, a32,
+                a_rows > 1 ? a_rows : 1, b32, b_rows > 1 ? b_rows : 1, g->beta, g->c, g->ldc);
     free(a32), free(b32);
-    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* Checks the product's shape, then runs it on handle's stream. */
+static cublasStatus_t gemm(cublasHandle_t handle, gemm_op g)
+{
+    if (g.m < 0 || g.n < 0 || g.k < 0)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (g.m == 0 || g.n == 0)
+        return CUBLAS_STATUS_SUCCESS;
+    const int a_rows = g.transa == CUBLAS_OP_N ? g.m : g.k;
+    const int b_rows = g.transb == CUBLAS_OP_N ? g.k : g.n;
+    if (g.lda < (a_rows > 1 ? a_rows : 1) || g.ldb < (b_rows > 1 ? b_rows : 1) || g.ldc < g.m)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    gemm_op *copy = malloc(sizeof *copy);
+    if (!copy)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    *copy = g;
+    return emu_submit(handle->stream, run_gemm, free, copy) == cudaSuccess
+               ? CUBLAS_STATUS_SUCCESS
+               : CUBLAS_STATUS_ALLOC_FAILED;
 }
 
 cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
@@ -129,9 +155,10 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
 {
     if (!handle)
         return CUBLAS_STATUS_NOT_INITIALIZED;
-    const int bits = handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 10 : 23;
-    return gemm(transa, transb, m, n, k, *alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, *beta,
-                c, ldc, bits);
+    const gemm_op g = {transa, transb, m, n, k, lda, ldb, ldc,
+                       handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 10 : 23,
+                       *alpha, *beta, a, b, CUDA_R_32F, CUDA_R_32F, c};
+    return gemm(handle, g);
 }
 
 cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
@@ -153,8 +180,30 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
              (compute == CUBLAS_COMPUTE_32F && a_type == CUDA_R_32F &&
               handle->math == CUBLAS_TF32_TENSOR_OP_MATH))
         bits = 10;
-    return gemm(transa, transb, m, n, k, *(const float *)alpha, a, a_type, lda, b, b_type, ldb,
-                *(const float *)beta, c, ldc, bits);
+    const gemm_op g = {transa, transb, m, n, k, lda, ldb, ldc, bits, *(const float *)alpha,
+                       *(const float *)beta, a, b, a_type, b_type, (float *)c};
+    return gemm(handle, g);
+}
+
+/* y = alpha op(A) x + beta y, column-major. */
+typedef struct gemv_op {
+    cublasOperation_t trans;
+    int m, n, lda, incx, incy;
+    float alpha, beta;
+    const float *a, *x;
+    float *y;
+} gemv_op;
+
+static void run_gemv(void *context)
+{
+    const gemv_op *g = context;
+    if (g->beta == 0.0f) { /* y is not read */
+        const int len = g->trans == CUBLAS_OP_N ? g->m : g->n;
+        for (int i = 0; i < len; i++)
+            g->y[(size_t)i * (size_t)(g->incy > 0 ? g->incy : -g->incy)] = 0.0f;
+    }
+    cblas_sgemv(CblasColMajor, op(g->trans), g->m, g->n, g->alpha, g->a, g->lda, g->x, g->incx,
+                g->beta, g->y, g->incy);
 }
 
 cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n,
@@ -167,11 +216,12 @@ cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, in
         return CUBLAS_STATUS_INVALID_VALUE;
     if (m == 0 || n == 0)
         return CUBLAS_STATUS_SUCCESS;
-    if (*beta == 0.0f) { /* y is not read */
-        const int len = trans == CUBLAS_OP_N ? m : n;
-        for (int i = 0; i < len; i++)
-            y[(size_t)i * (size_t)(incy > 0 ? incy : -incy)] = 0.0f;
-    }
-    cblas_sgemv(CblasColMajor, op(trans), m, n, *alpha, a, lda, x, incx, *beta, y, incy);
-    return CUBLAS_STATUS_SUCCESS;
+    gemv_op *g = malloc(sizeof *g);
+    if (!g)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    const gemv_op values = {trans, m, n, lda, incx, incy, *alpha, *beta, a, x, y};
+    *g = values;
+    return emu_submit(handle->stream, run_gemv, free, g) == cudaSuccess
+               ? CUBLAS_STATUS_SUCCESS
+               : CUBLAS_STATUS_ALLOC_FAILED;
 }

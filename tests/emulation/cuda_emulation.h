@@ -29,6 +29,7 @@
 #include <ucontext.h>
 
 #include "cuda_runtime_api.h"
+#include "emulated_stream.h"
 
 #include <functional>
 #include <map>
@@ -474,6 +475,16 @@ inline void run_flat(int blocks, int threads, const std::function<void()> &body)
             body();
         }
     active() = nullptr;
+}
+
+/* run_flat(blocks, threads, f) on stream: now, or in the graph the stream
+ * is capturing (emulated_stream.h). */
+template <typename F> cudaError_t submit_flat(cudaStream_t stream, int blocks, int threads, F f)
+{
+    auto *launch = new std::function<void()>([blocks, threads, f] { run_flat(blocks, threads, f); });
+    return emu_submit(
+        stream, [](void *context) { (*(std::function<void()> *)context)(); },
+        [](void *context) { delete (std::function<void()> *)context; }, launch);
 }
 
 } // namespace emu

@@ -6,14 +6,16 @@
  * clusters, so the backend runs its persistent and cluster kernels where
  * they fit, their threads as coroutines; in sanitizer builds, which cannot
  * follow the coroutines' stack switches, it is an sm_80 without cooperative
- * launch, which runs neither. Stream capture is refused, so the backend
- * runs its step loops directly, their products through cublas_emulated.c. */
+ * launch, which runs neither. Streams run their operations at once, or
+ * record them while captured (emulated_stream.h), so the backend captures
+ * its step loops into graphs and replays them as on a GPU; the products go
+ * through cublas_emulated.c. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_runtime_api.h"
+#include "emulated_stream.h"
 
 static const char *const kName = "recur CPU emulation of a CUDA GPU";
 
@@ -177,23 +179,53 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpy
     return cudaSuccess;
 }
 
+/* A copy of height rows of width bytes (pitches apart), or a fill of
+ * width bytes with value (copy_src NULL). */
+typedef struct memory_op {
+    void *dst;
+    const void *src;
+    size_t dpitch, spitch, width, height;
+    int value;
+} memory_op;
+
+static void run_memory_op(void *context)
+{
+    const memory_op *m = context;
+    for (size_t r = 0; r < m->height && m->width; r++) {
+        char *dst = (char *)m->dst + r * m->dpitch;
+        if (m->src)
+            memmove(dst, (const char *)m->src + r * m->spitch, m->width);
+        else
+            memset(dst, m->value, m->width);
+    }
+}
+
+static cudaError_t submit_memory_op(memory_op m, cudaStream_t stream)
+{
+    memory_op *copy = malloc(sizeof *copy);
+    if (!copy)
+        return cudaErrorMemoryAllocation;
+    *copy = m;
+    return emu_submit(stream, run_memory_op, free, copy);
+}
+
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
                             cudaStream_t stream)
 {
-    (void)stream;
-    return cudaMemcpy(dst, src, bytes, kind);
+    (void)kind;
+    const memory_op m = {dst, src, bytes, bytes, bytes, 1, 0};
+    return submit_memory_op(m, stream);
 }
 
 cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
                               size_t width, size_t height, enum cudaMemcpyKind kind,
                               cudaStream_t stream)
 {
-    (void)kind, (void)stream;
+    (void)kind;
     if (width > dpitch || width > spitch)
         return cudaErrorInvalidValue;
-    for (size_t r = 0; r < height; r++)
-        memmove((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
-    return cudaSuccess;
+    const memory_op m = {dst, src, dpitch, spitch, width, height, 0};
+    return submit_memory_op(m, stream);
 }
 
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes)
@@ -205,28 +237,30 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes)
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t stream)
 {
-    (void)stream;
-    return cudaMemset(ptr, value, bytes);
+    const memory_op m = {ptr, NULL, bytes, 0, bytes, 1, value};
+    return submit_memory_op(m, stream);
 }
 
-/* ---- streams and events: handles that order nothing ---- */
+/* ---- streams (emulated_stream.h) and events, which order nothing ---- */
 
-static cudaError_t new_handle(void **handle)
+cudaError_t cudaStreamCreate(cudaStream_t *stream)
 {
-    *handle = malloc(1);
-    return *handle ? cudaSuccess : cudaErrorMemoryAllocation;
+    *stream = calloc(1, sizeof **stream);
+    return *stream ? cudaSuccess : cudaErrorMemoryAllocation;
 }
-
-cudaError_t cudaStreamCreate(cudaStream_t *stream) { return new_handle((void **)stream); }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags)
 {
     (void)flags;
-    return new_handle((void **)stream);
+    return cudaStreamCreate(stream);
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
+    if (stream && stream->capture) {
+        emu_ops_clear(stream->capture);
+        free(stream->capture);
+    }
     free(stream);
     return cudaSuccess;
 }
@@ -246,7 +280,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags)
 {
     (void)flags;
-    return new_handle((void **)event);
+    *event = malloc(1);
+    return *event ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
@@ -261,50 +296,83 @@ cudaError_t cudaEventDestroy(cudaEvent_t event)
     return cudaSuccess;
 }
 
-/* ---- graphs: not emulated ---- */
+/* ---- stream capture and graphs (emulated_stream.h) ---- */
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
 {
-    (void)stream, (void)mode;
-    return cudaErrorStreamCaptureUnsupported;
+    (void)mode;
+    if (!stream || stream->capture) /* not the legacy stream, not twice */
+        return cudaErrorStreamCaptureUnsupported;
+    stream->capture = calloc(1, sizeof *stream->capture);
+    return stream->capture ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
 {
-    (void)stream;
     *graph = NULL;
-    return cudaErrorStreamCaptureUnsupported;
+    if (!stream || !stream->capture)
+        return cudaErrorStreamCaptureUnsupported;
+    cudaGraph_t g = malloc(sizeof *g);
+    if (!g) {
+        emu_ops_clear(stream->capture);
+        free(stream->capture);
+        stream->capture = NULL;
+        return cudaErrorMemoryAllocation;
+    }
+    g->ops = *stream->capture;
+    free(stream->capture);
+    stream->capture = NULL;
+    *graph = g;
+    return cudaSuccess;
 }
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *status)
 {
-    (void)stream;
-    *status = cudaStreamCaptureStatusNone;
+    *status = stream && stream->capture ? cudaStreamCaptureStatusActive
+                                        : cudaStreamCaptureStatusNone;
     return cudaSuccess;
 }
 
+/* The executable graph takes the graph's operations over. */
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
                                  unsigned long long flags)
 {
-    (void)graph, (void)flags;
+    (void)flags;
     *exec = NULL;
-    return cudaErrorNotSupported;
+    if (!graph)
+        return cudaErrorInvalidValue;
+    cudaGraphExec_t e = malloc(sizeof *e);
+    if (!e)
+        return cudaErrorMemoryAllocation;
+    e->ops = graph->ops;
+    memset(&graph->ops, 0, sizeof graph->ops);
+    *exec = e;
+    return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
 {
-    (void)exec, (void)stream;
-    return cudaErrorNotSupported;
+    if (!exec || (stream && stream->capture))
+        return cudaErrorInvalidValue;
+    for (size_t i = 0; i < exec->ops.count; i++)
+        exec->ops.ops[i].run(exec->ops.ops[i].context);
+    return cudaSuccess;
 }
 
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
 {
-    (void)exec;
+    if (exec) {
+        emu_ops_clear(&exec->ops);
+        free(exec);
+    }
     return cudaSuccess;
 }
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 {
-    (void)graph;
+    if (graph) {
+        emu_ops_clear(&graph->ops);
+        free(graph);
+    }
     return cudaSuccess;
 }

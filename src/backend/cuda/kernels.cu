@@ -222,11 +222,11 @@ __global__ void gru_backward(size_t total, int H, const float *act, const float 
 } // namespace
 
 /* kernel<<<...>>>(total, ...) over blocks_for(total) blocks on `stream`
- * (tests/test_kernels_emulated.cpp: the threads one after another on the
- * CPU, RECUR_CUDA_EMULATION). */
+ * (RECUR_CUDA_EMULATION, tests/emulation/: the threads one after another on
+ * the CPU, now or when the graph that captured the launch runs). */
 #ifdef RECUR_CUDA_EMULATION
 #define RK_GRID(kernel, blocks, ...) \
-    ((void)stream, emu::run_flat((int)(blocks), kThreads, [&] { kernel(__VA_ARGS__); }))
+    emu::submit_flat(stream, (int)(blocks), kThreads, [=] { kernel(__VA_ARGS__); })
 #else
 #define RK_GRID(kernel, blocks, ...) kernel<<<blocks, kThreads, 0, stream>>>(__VA_ARGS__)
 #endif
