@@ -156,6 +156,7 @@ struct thread {
 struct launch {
     int blocks = 0, threads = 0;
     int first_block = 0; /* blockIdx.x of the cluster's first block in the grid */
+    int grid_x = 0, grid_y = 1, block_y = 0; /* gridDim.x (0: blocks), gridDim.y, blockIdx.y */
     bool flat = false;   /* run_flat: threads one after another, no waiting */
     std::vector<thread> all;
     std::vector<barrier> warps;        /* [blocks * threads / 32] */
@@ -323,6 +324,21 @@ template <typename Source> inline float shuffle(float value, Source source)
     return other;
 }
 
+/* The warp's predicates, lane i's in bit i. */
+inline unsigned ballot(int predicate)
+{
+    launch *l = active();
+    thread &t = self();
+    const size_t at = (size_t)t.block * l->threads + t.index, first = at & ~(size_t)31;
+    l->exchange[at] = predicate ? 1.0f : 0.0f;
+    syncwarp();
+    unsigned bits = 0;
+    for (size_t lane = 0; lane < 32; lane++)
+        bits |= l->exchange[first + lane] != 0.0f ? 1u << lane : 0u;
+    syncwarp();
+    return bits;
+}
+
 inline float shfl_xor(float value, int mask)
 {
     return shuffle(value, [mask](int lane) { return lane ^ mask; });
@@ -347,11 +363,13 @@ inline uint64_t next_seed()
  * seed; the cluster is the one at first_block of a grid of several (blockIdx.x
  * from first_block). Returns 0, or -1 when the threads deadlock. */
 inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
-               std::function<void()> body, int first_block = 0)
+               std::function<void()> body, int first_block = 0, int grid_x = 0, int grid_y = 1,
+               int block_y = 0)
 {
     launch l;
     l.blocks = blocks;
     l.first_block = first_block;
+    l.grid_x = grid_x, l.grid_y = grid_y, l.block_y = block_y;
     l.threads = threads;
     l.body = std::move(body);
     l.all.resize((size_t)blocks * threads);
@@ -477,6 +495,30 @@ inline void run_flat(int blocks, int threads, const std::function<void()> &body)
     active() = nullptr;
 }
 
+/* Runs body over a grid of grid_x by grid_y blocks of `threads` threads,
+ * one block after another (each block's threads as coroutines: barriers
+ * and warp votes work; a kernel's static shared arrays serve each block in
+ * turn). 0, or -1 when a block deadlocked. */
+inline int run_grid(int grid_x, int grid_y, int threads, const std::function<void()> &body)
+{
+    int result = 0;
+    for (int y = 0; y < grid_y; y++)
+        for (int x = 0; x < grid_x; x++)
+            result |= run(1, threads, 0, next_seed(), body, x, grid_x, grid_y, y);
+    return result;
+}
+
+/* run_grid on stream: now, or in the graph the stream is capturing. */
+template <typename F>
+cudaError_t submit_grid(cudaStream_t stream, int grid_x, int grid_y, int threads, F f)
+{
+    auto *launch =
+        new std::function<void()>([grid_x, grid_y, threads, f] { run_grid(grid_x, grid_y, threads, f); });
+    return emu_submit(
+        stream, [](void *context) { (*(std::function<void()> *)context)(); },
+        [](void *context) { delete (std::function<void()> *)context; }, launch);
+}
+
 /* run_flat(blocks, threads, f) on stream: now, or in the graph the stream
  * is capturing (emulated_stream.h). */
 template <typename F> cudaError_t submit_flat(cudaStream_t stream, int blocks, int threads, F f)
@@ -509,8 +551,8 @@ cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t *config, void (*kernel)(
 /* What the kernels read and call. */
 /* threadIdx, blockIdx, blockDim and gridDim: objects whose x, y and z
  * read the running thread's values when used as numbers (variables, not
- * macros, so that host code may name a field gridDim). y and z are 0 (an
- * index) or 1 (a size): the kernels use x alone. */
+ * macros, so that host code may name a field gridDim); grids and blocks are
+ * one-dimensional but for a grid's y (run_grid). */
 struct emu_component {
     unsigned (*read)();
     operator unsigned() const { return read(); }
@@ -519,6 +561,8 @@ struct emu_builtin {
     emu_component x, y, z;
 };
 inline unsigned emu_zero() { return 0; }
+inline unsigned emu_block_y() { return (unsigned)emu::active()->block_y; }
+inline unsigned emu_grid_y() { return (unsigned)emu::active()->grid_y; }
 inline unsigned emu_one() { return 1; }
 inline unsigned emu_thread_index() { return (unsigned)emu::self().index; }
 inline unsigned emu_block_index()
@@ -526,18 +570,27 @@ inline unsigned emu_block_index()
     return (unsigned)(emu::active()->first_block + emu::self().block);
 }
 inline unsigned emu_block_size() { return (unsigned)emu::active()->threads; }
-/* The launch's blocks (run: the cluster's, the whole grid in the tests). */
-inline unsigned emu_grid_size() { return (unsigned)emu::active()->blocks; }
+/* The launch's blocks (run: the cluster's unless the launch names its grid). */
+inline unsigned emu_grid_size()
+{
+    const emu::launch *l = emu::active();
+    return (unsigned)(l->grid_x ? l->grid_x : l->blocks);
+}
 static const emu_builtin threadIdx = {{emu_thread_index}, {emu_zero}, {emu_zero}};
-static const emu_builtin blockIdx = {{emu_block_index}, {emu_zero}, {emu_zero}};
+static const emu_builtin blockIdx = {{emu_block_index}, {emu_block_y}, {emu_zero}};
 static const emu_builtin blockDim = {{emu_block_size}, {emu_one}, {emu_one}};
-static const emu_builtin gridDim = {{emu_grid_size}, {emu_one}, {emu_one}};
+static const emu_builtin gridDim = {{emu_grid_size}, {emu_grid_y}, {emu_one}};
 
 inline float __shfl_xor_sync(unsigned, float value, int mask) { return emu::shfl_xor(value, mask); }
 inline float __shfl_down_sync(unsigned, float value, unsigned delta)
 {
     return emu::shuffle(value, [delta](int lane) { return lane + (int)delta; });
 }
+inline unsigned __ballot_sync(unsigned, int predicate) { return emu::ballot(predicate); }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+/* A kernel's static shared arrays: one for all blocks, which run_grid runs
+ * one after another. */
+#define __shared__ static
 /* A load through L2 (the persistent kernels read what other blocks wrote). */
 template <typename T> inline T __ldcg(const T *p) { return *p; }
 inline int min(int a, int b) { return a < b ? a : b; }

@@ -2,11 +2,13 @@
  * the element-wise kernels of src/backend/cuda/kernels.cu (emu::run_flat, as
  * test_kernels_emulated checks them), the persistent kernels of
  * persistent_rnn.cu (emu::run: the threads as coroutines, the grid one
- * cluster) and the cluster kernels of cluster_rnn.cu (each cluster by
- * emu::run, through the emulation's cudaLaunchKernelEx), where
- * cuda_runtime_emulated.c's GPU offers cooperative launch and clusters.
- * The training step's kernels (train_kernels.cu) are not emulated yet:
- * their calls fail with cudaErrorNotSupported. */
+ * cluster), the cluster kernels of cluster_rnn.cu (each cluster by emu::run,
+ * through the emulation's cudaLaunchKernelEx), where cuda_runtime_emulated.c's
+ * GPU offers cooperative launch and clusters, and the training step's
+ * kernels of train_kernels.cu (emu::run_grid: a block at a time). A
+ * sanitizer build (RECUR_EMULATION_NO_COROUTINES), whose runtime cannot
+ * follow the coroutines, has the first alone: there the training step's
+ * calls fail with cudaErrorNotSupported. */
 #define RECUR_CUDA_EMULATION 1
 #define RECUR_CLUSTER_EMULATION 1
 #define __CUDA_ARCH__ 900 /* the cluster kernels' code */
@@ -15,11 +17,12 @@
 #include "backend/cuda/kernels.cu"
 #include "backend/cuda/persistent_rnn.cu"
 #include "backend/cuda/cluster_rnn.cu"
+#ifndef RECUR_EMULATION_NO_COROUTINES
+#include "backend/cuda/train_kernels.cu"
+#else
 #include "backend/cuda/train_kernels.h"
 
 extern "C" {
-
-/* ---- train_kernels.h: not emulated ---- */
 
 int tk_embedding_forward(cudaStream_t, int, int, int, const int64_t *, const float *, float *)
 {
@@ -72,3 +75,4 @@ int tk_adagrad(cudaStream_t, size_t, float *, const float *, float *, float, flo
 }
 
 } // extern "C"
+#endif
