@@ -67,7 +67,8 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = math == "tf32"
         for case in run_recur(args.recur, math, 0.01, args.cases)["cases"]:
             fwd, train = run_torch(torch, case, args.seconds, math)
-            print(f"{math} {case['name']}: cuDNN forward {fmt_ms(fwd)} ms, train {fmt_ms(train)} ms")
+            print(f"{math} {case['name']}: cuDNN forward {fmt_ms(fwd)} ms, "
+                  f"train {fmt_ms(train)} ms")
         return
     lines = [f"date: {datetime.date.today().isoformat()}; git {args.git}",
              f"GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}, "

@@ -508,25 +508,25 @@ inline int run_grid(int grid_x, int grid_y, int threads, const std::function<voi
     return result;
 }
 
-/* run_grid on stream: now, or in the graph the stream is capturing. */
+/* launch() on stream: now, or in the graph the stream is capturing
+ * (emulated_stream.h). */
+inline cudaError_t submit(cudaStream_t stream, std::function<void()> launch)
+{
+    typedef std::function<void()> call;
+    return emu_submit(
+        stream, [](void *context) { (*(call *)context)(); },
+        [](void *context) { delete (call *)context; }, new call(std::move(launch)));
+}
+
+/* run_grid and run_flat of kernel body f on stream. */
 template <typename F>
 cudaError_t submit_grid(cudaStream_t stream, int grid_x, int grid_y, int threads, F f)
 {
-    auto *launch =
-        new std::function<void()>([grid_x, grid_y, threads, f] { run_grid(grid_x, grid_y, threads, f); });
-    return emu_submit(
-        stream, [](void *context) { (*(std::function<void()> *)context)(); },
-        [](void *context) { delete (std::function<void()> *)context; }, launch);
+    return submit(stream, [=] { run_grid(grid_x, grid_y, threads, f); });
 }
-
-/* run_flat(blocks, threads, f) on stream: now, or in the graph the stream
- * is capturing (emulated_stream.h). */
 template <typename F> cudaError_t submit_flat(cudaStream_t stream, int blocks, int threads, F f)
 {
-    auto *launch = new std::function<void()>([blocks, threads, f] { run_flat(blocks, threads, f); });
-    return emu_submit(
-        stream, [](void *context) { (*(std::function<void()> *)context)(); },
-        [](void *context) { delete (std::function<void()> *)context; }, launch);
+    return submit(stream, [=] { run_flat(blocks, threads, f); });
 }
 
 } // namespace emu
