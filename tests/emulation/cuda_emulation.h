@@ -34,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #define __global__
@@ -309,34 +310,39 @@ inline bool blocked(const thread &t)
            (t.at_mbarrier && (mbarrier_at(t.at_mbarrier).phase & 1u) == t.mbarrier_parity);
 }
 
-/* The value of lane source(lane) of this thread's warp (its own past the
- * warp's end), as the warp shuffles read it. */
-template <typename Source> inline float shuffle(float value, Source source)
+/* What read(warp, lane) makes of the values the warp's 32 lanes give
+ * (warp[i]: lane i's), as the warp-wide intrinsics exchange them. */
+template <typename Read> inline auto warp_exchange(float value, Read read)
 {
     launch *l = active();
     thread &t = self();
     const size_t at = (size_t)t.block * l->threads + t.index;
     l->exchange[at] = value;
     syncwarp();
-    const int lane = source(t.index & 31);
-    const float other = lane < 32 ? l->exchange[(at & ~(size_t)31) | (size_t)lane] : value;
+    const auto result = read(&l->exchange[at & ~(size_t)31], t.index & 31);
     syncwarp();
-    return other;
+    return result;
+}
+
+/* The value of lane source(lane) of this thread's warp (its own past the
+ * warp's end), as the warp shuffles read it. */
+template <typename Source> inline float shuffle(float value, Source source)
+{
+    return warp_exchange(value, [value, source](const float *warp, int lane) {
+        const int from = source(lane);
+        return from < 32 ? warp[from] : value;
+    });
 }
 
 /* The warp's predicates, lane i's in bit i. */
 inline unsigned ballot(int predicate)
 {
-    launch *l = active();
-    thread &t = self();
-    const size_t at = (size_t)t.block * l->threads + t.index, first = at & ~(size_t)31;
-    l->exchange[at] = predicate ? 1.0f : 0.0f;
-    syncwarp();
-    unsigned bits = 0;
-    for (size_t lane = 0; lane < 32; lane++)
-        bits |= l->exchange[first + lane] != 0.0f ? 1u << lane : 0u;
-    syncwarp();
-    return bits;
+    return warp_exchange(predicate ? 1.0f : 0.0f, [](const float *warp, int) {
+        unsigned bits = 0;
+        for (int lane = 0; lane < 32; lane++)
+            bits |= warp[lane] != 0.0f ? 1u << lane : 0u;
+        return bits;
+    });
 }
 
 inline float shfl_xor(float value, int mask)

@@ -27,13 +27,11 @@ __global__ void scatter_rows(size_t total, int n, const int *map, const float *s
     }
 }
 
-__global__ void fill_rows(size_t total, int n, const float *a, const float *b, float *dst,
-                          int ld_dst)
+__global__ void fill_rows(size_t total, int n, const float *vec, float *dst, int ld_dst)
 {
     GRID_FOR(i, total) {
         size_t r = i / n, k = i % n;
-        const float v = a ? a[k] : 0.0f;
-        dst[r * ld_dst + k] = b ? v + b[k] : v;
+        dst[r * ld_dst + k] = vec ? vec[k] : 0.0f;
     }
 }
 
@@ -221,22 +219,14 @@ __global__ void gru_backward(size_t total, int H, const float *act, const float 
 }
 } // namespace
 
-/* kernel<<<...>>>(total, ...) over blocks_for(total) blocks on `stream`
- * (RECUR_CUDA_EMULATION, tests/emulation/: the threads one after another on
- * the CPU, now or when the graph that captured the launch runs). */
-#ifdef RECUR_CUDA_EMULATION
-#define RK_GRID(kernel, blocks, ...) \
-    emu::submit_flat(stream, (int)(blocks), kThreads, [=] { kernel(__VA_ARGS__); })
-#else
-#define RK_GRID(kernel, blocks, ...) kernel<<<blocks, kThreads, 0, stream>>>(__VA_ARGS__)
-#endif
-
+/* kernel(total, ...) over blocks_for(total) blocks on `stream`; the
+ * launch's error. */
 #define RK_LAUNCH(kernel, total, ...)                                      \
     do {                                                                   \
         size_t rk_total_ = (total);                                        \
         if (rk_total_ == 0)                                                \
             return 0;                                                      \
-        RK_GRID(kernel, blocks_for(rk_total_), rk_total_, __VA_ARGS__);    \
+        FLAT_LAUNCH(kernel, blocks_for(rk_total_), rk_total_, __VA_ARGS__); \
         return launched();                                                 \
     } while (0)
 
@@ -254,10 +244,9 @@ int rk_scatter_rows(cudaStream_t stream, int rows, int n, const int *map, const 
     RK_LAUNCH(scatter_rows, (size_t)rows * n, n, map, src, ld_src, dst, ld_dst);
 }
 
-int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *a, const float *b,
-                 float *dst, int ld_dst)
+int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *vec, float *dst, int ld_dst)
 {
-    RK_LAUNCH(fill_rows, (size_t)rows * n, n, a, b, dst, ld_dst);
+    RK_LAUNCH(fill_rows, (size_t)rows * n, n, vec, dst, ld_dst);
 }
 
 int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,

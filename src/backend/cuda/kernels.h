@@ -20,9 +20,8 @@ int rk_gather_rows(cudaStream_t stream, int rows, int n, const int *map, const f
 /* dst[map[r], :n] = src[r, :n] for r < rows. */
 int rk_scatter_rows(cudaStream_t stream, int rows, int n, const int *map, const float *src,
                     int ld_src, float *dst, int ld_dst);
-/* dst[r, :n] = a + b (either NULL: zeros) for r < rows. */
-int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *a, const float *b,
-                 float *dst, int ld_dst);
+/* dst[r, :n] = vec (zeros when vec is NULL) for r < rows. */
+int rk_fill_rows(cudaStream_t stream, int rows, int n, const float *vec, float *dst, int ld_dst);
 /* dst[r, :n] += src[r, :n]. */
 int rk_add_rows(cudaStream_t stream, int rows, int n, const float *src, int ld_src, float *dst,
                 int ld_dst);

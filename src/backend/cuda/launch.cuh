@@ -34,6 +34,27 @@ __device__ __forceinline__ float4 *dynamic_shared_memory()
 
 } // namespace
 
+/* kernel<<<dim3(grid_x, grid_y), kThreads, 0, stream>>>(...), on `stream`
+ * of the caller. GRID_LAUNCH is for any kernel, FLAT_LAUNCH (a 1-D grid)
+ * for kernels whose threads never wait for each other. Under
+ * RECUR_CUDA_EMULATION (tests/emulation/) the grid runs on the CPU, block
+ * after block (threads as coroutines, or one after another for the flat
+ * kind), now or when the graph that captured the launch runs; the
+ * arguments are evaluated at the launch, as CUDA copies them. */
+#ifdef RECUR_CUDA_EMULATION
+#define RECUR_EMULATED_CALL(kernel, ...) \
+    [rk_args_ = std::make_tuple(__VA_ARGS__)] { std::apply(kernel, rk_args_); }
+#define GRID_LAUNCH(kernel, grid_x, grid_y, ...)                     \
+    emu::submit_grid(stream, (int)(grid_x), (int)(grid_y), kThreads, \
+                     RECUR_EMULATED_CALL(kernel, __VA_ARGS__))
+#define FLAT_LAUNCH(kernel, blocks, ...) \
+    emu::submit_flat(stream, (int)(blocks), kThreads, RECUR_EMULATED_CALL(kernel, __VA_ARGS__))
+#else
+#define GRID_LAUNCH(kernel, grid_x, grid_y, ...) \
+    kernel<<<dim3((unsigned)(grid_x), (unsigned)(grid_y)), kThreads, 0, stream>>>(__VA_ARGS__)
+#define FLAT_LAUNCH(kernel, blocks, ...) GRID_LAUNCH(kernel, blocks, 1, __VA_ARGS__)
+#endif
+
 /* for i in [0, total): this thread's elements. */
 #define GRID_FOR(i, total) \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (total); \

@@ -158,7 +158,7 @@ recur_status lm_cuda_head(lm_cuda *cu, const float *mask, const float **logits)
         TRY_KERNEL(rk_multiply(STREAM, n, FLT(cu->mask), FLT(cu->rnn_out)));
     }
     /* logits [rows, V] = bias + rnn_out [rows, H] W^T, as recur_linear_forward */
-    TRY_KERNEL(rk_fill_rows(STREAM, rows, V, lm_cuda_value(cu, LM_CUDA_HEAD_BIAS), NULL,
+    TRY_KERNEL(rk_fill_rows(STREAM, rows, V, lm_cuda_value(cu, LM_CUDA_HEAD_BIAS),
                             FLT(cu->logits), V));
     RECUR_TRY(cuda_gemm(&cu->blas, RECUR_MATH_FP32, 0, 1, rows, V, H, 1.0f, FLT(cu->rnn_out),
                         H, lm_cuda_value(cu, LM_CUDA_HEAD_WEIGHT), H, 1.0f, FLT(cu->logits), V));

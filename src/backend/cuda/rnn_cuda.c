@@ -144,10 +144,11 @@ static int env_on(const char *name)
  * forward, 12.93 -> 10.60 ms training. */
 static int use_bf16_operands(const rnn_cuda *cu, int m, int n, int k)
 {
-    if (cu->math != RECUR_MATH_BF16 || !env_on("RECUR_CUDA_BF16_OPERANDS"))
+    if (cu->math != RECUR_MATH_BF16)
         return 0; /* float32 and tf32 products: no lookup on their way */
     const char *env = getenv("RECUR_CUDA_BF16_OPERANDS");
-    if (!(env && !strcmp(env, "all")) && (double)m * n * k < 8589934592.0)
+    if ((env && env[0] == '0') ||
+        (!(env && !strcmp(env, "all")) && (double)m * n * k < 8589934592.0))
         return 0;
     enum cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     return cudaStreamIsCapturing(cu->stream, &capturing) == cudaSuccess &&

@@ -337,20 +337,9 @@ __global__ void adagrad(size_t n, float *value, const float *grad, float *state_
 
 } // namespace
 
-/* kernel<<<grid, kThreads, 0, stream>>>(...) for a grid of grid_x by
- * grid_y blocks (RECUR_CUDA_EMULATION, tests/emulation/: the blocks one
- * after another on the CPU, now or when the graph that captured it runs). */
-#ifdef RECUR_CUDA_EMULATION
-#define TK_GRID(kernel, grid_x, grid_y, ...) \
-    emu::submit_grid(stream, (int)(grid_x), (int)(grid_y), kThreads, [=] { kernel(__VA_ARGS__); })
-#else
-#define TK_GRID(kernel, grid_x, grid_y, ...) \
-    kernel<<<dim3((unsigned)(grid_x), (unsigned)(grid_y)), kThreads, 0, stream>>>(__VA_ARGS__)
-#endif
-
 #define TK_LAUNCH(kernel, n, ...)                                \
     do {                                                         \
-        TK_GRID(kernel, blocks_for(n), 1, (n), __VA_ARGS__);     \
+        GRID_LAUNCH(kernel, blocks_for(n), 1, (n), __VA_ARGS__); \
         return launched();                                       \
     } while (0)
 
@@ -367,8 +356,8 @@ int tk_embedding_backward(cudaStream_t stream, int rows, int dim, int count, int
 {
     if (rows < 1 || dim < 1 || count < 1)
         return 0;
-    TK_GRID(embedding_backward, count, (dim + kThreads - 1) / kThreads, rows, dim, padding_idx,
-            ids, grad_out, grad_weight);
+    GRID_LAUNCH(embedding_backward, count, (dim + kThreads - 1) / kThreads, rows, dim,
+                padding_idx, ids, grad_out, grad_weight);
     return launched();
 }
 
@@ -376,38 +365,37 @@ int tk_cross_entropy(cudaStream_t stream, int n, int classes, const float *logit
                      const int64_t *targets, double *scratch, float *loss, float *grad_logits)
 {
     double *count = scratch + n;
-    TK_GRID(count_targets, 1, 1, n, classes, targets, count);
+    GRID_LAUNCH(count_targets, 1, 1, n, classes, targets, count);
     if (n > 0)
-        TK_GRID(cross_entropy_rows, n, 1, classes, logits, targets, count, scratch, grad_logits);
-    TK_GRID(cross_entropy_total, 1, 1, n, scratch, count, loss);
+        GRID_LAUNCH(cross_entropy_rows, n, 1, classes, logits, targets, count, scratch,
+                    grad_logits);
+    GRID_LAUNCH(cross_entropy_total, 1, 1, n, scratch, count, loss);
     return launched();
 }
 
 int tk_sum_squares(cudaStream_t stream, const tk_list *list, double *partials)
 {
-    const tk_list tensors = *list;
-    TK_GRID(sum_squares, TK_PARTIALS, 1, tensors, partials);
+    GRID_LAUNCH(sum_squares, TK_PARTIALS, 1, *list, partials);
     return launched();
 }
 
 int tk_penalty(cudaStream_t stream, const tk_list *list, float l1, float l2,
                double *abs_partials, double *sq_partials)
 {
-    const tk_list tensors = *list;
-    TK_GRID(penalty, TK_PARTIALS, 1, tensors, l1, l2, abs_partials, sq_partials);
+    GRID_LAUNCH(penalty, TK_PARTIALS, 1, *list, l1, l2, abs_partials, sq_partials);
     return launched();
 }
 
 int tk_finish_penalty(cudaStream_t stream, int n, const double *partials, float l1, float l2,
                       float *loss)
 {
-    TK_GRID(finish_penalty, 1, 1, n, partials, l1, l2, loss);
+    GRID_LAUNCH(finish_penalty, 1, 1, n, partials, l1, l2, loss);
     return launched();
 }
 
 int tk_finish_norm(cudaStream_t stream, int n, const double *partials, float *norm)
 {
-    TK_GRID(finish_norm, 1, 1, n, partials, norm);
+    GRID_LAUNCH(finish_norm, 1, 1, n, partials, norm);
     return launched();
 }
 
@@ -416,8 +404,7 @@ int tk_scale_by_norm(cudaStream_t stream, const tk_list *list, float max_norm, c
     size_t largest = 1;
     for (int i = 0; i < list->count; i++)
         largest = list->size[i] > largest ? list->size[i] : largest;
-    const tk_list tensors = *list;
-    TK_GRID(scale_by_norm, blocks_for(largest), 1, tensors, max_norm, norm);
+    GRID_LAUNCH(scale_by_norm, blocks_for(largest), 1, *list, max_norm, norm);
     return launched();
 }
 
@@ -426,8 +413,7 @@ int tk_clip_value(cudaStream_t stream, const tk_list *list, float clip_value)
     size_t largest = 1;
     for (int i = 0; i < list->count; i++)
         largest = list->size[i] > largest ? list->size[i] : largest;
-    const tk_list tensors = *list;
-    TK_GRID(clamp_grads, blocks_for(largest), 1, tensors, clip_value);
+    GRID_LAUNCH(clamp_grads, blocks_for(largest), 1, *list, clip_value);
     return launched();
 }
 
