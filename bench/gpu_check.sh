@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # GPU checks in one go (not part of CI): the CUDA tests, compute-sanitizer
-# (memcheck with leak check, racecheck), recur train on both devices, classify
-# and forecast with the stack on the GPU, LM training against PyTorch and the
-# comparison with cuDNN.
+# (memcheck with leak check, racecheck), the train, classify and forecast CLI
+# tests with their GPU parts, LM training against PyTorch and the comparison
+# with cuDNN.
 # usage: bench/gpu_check.sh BIN_DIR OUT_DIR [SECONDS]
 #   BIN_DIR  holds recur, test_cuda_rnn, test_cuda_train and test_rnn_reference
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: PARTS (which parts run, default all but sweep, workspace and
-# profile: tests sanitizer train cli lm bench compare; sweep takes SWEEP_CELLS,
+# profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
 # WORKSPACE_HIDDEN and WORKSPACE_BATCH; profile needs ncu), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
@@ -23,7 +23,7 @@ out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
 seconds=${3:-0.3}
 source "$(dirname "$0")/gpu_env.sh"
 status() { printf '%-28s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
-parts=" ${PARTS:-tests sanitizer train cli lm bench compare} "
+parts=" ${PARTS:-tests sanitizer cli lm bench compare} "
 part() { [[ $parts == *" $1 "* ]]; }
 nvidia-smi -L | tee "$out/summary.txt"
 ldd "$bin/recur" | grep -E "not found" && status "libraries" "MISSING"
@@ -57,39 +57,10 @@ if part sanitizer; then
     status "compute-sanitizer" "not found"
   fi
 fi
-if part train; then
-  # recur train / generate on both devices: the same losses to rounding.
-  train_case() { # name, then recur train options
-    local name=$1; shift
-    for dev in cpu cuda; do
-      "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 \
-        --eval-interval 30 "$@" --output "$lm/$name-$dev.safetensors" \
-        --metrics "$lm/$name-$dev.csv" --device "$dev" >"$out/train_$name-$dev.log" 2>&1
-      status "train $name --device $dev" "exit $? | $(tail -1 "$lm/$name-$dev.csv")"
-    done
-  }
-  train_case lstm2 --hidden 64 --layers 2
-  train_case gru-dropout --cell gru --hidden 96 --layers 2 --dropout 0.2 --optimizer adamw
-  train_case lstm-l1l2-clip --hidden 48 --l1 1e-5 --l2 1e-4 --clip 0.1 --clip-value 0.01 \
-    --optimizer sgd --momentum 0.9 --lr 0.05
-  train_case rnn-rmsprop --cell rnn --hidden 64 --optimizer rmsprop --lr 1e-3
-  # resume on the GPU: 30 steps, stop, resume to 60 = one run of 60
-  "$bin/recur" train --text README.md --embed 16 --batch 8 --bptt 32 --steps 60 --eval-interval 30 \
-    --hidden 64 --layers 2 --stop-at 30 --output "$lm/resume.safetensors" \
-    --metrics "$lm/resume.csv" --device cuda >"$out/train_resume.log" 2>&1 &&
-  "$bin/recur" train --resume "$lm/resume.ckpt/last.safetensors" --device cuda \
-    >>"$out/train_resume.log" 2>&1
-  status "train resume --device cuda" "exit $? | $(tail -1 "$lm/resume.csv") vs $(tail -1 "$lm/lstm2-cuda.csv")"
-  for dev in cpu cuda; do
-    "$bin/recur" generate "$lm/lstm2-$dev.safetensors" --prime recur --length 60 --device "$dev" \
-      >"$out/generate_$dev.txt" 2>&1
-    status "generate --device $dev" "exit $? | $(tr '\n' ' ' <"$out/generate_$dev.txt" | head -c 70)"
-  done
-fi
 if part cli; then
-  # classify and forecast with the stack on the GPU against the CPU (the CLI
-  # tests' --device cuda parts run when a GPU is present)
-  for t in classify forecast; do
+  # train, generate, classify and forecast on the GPU against the CPU (the
+  # CLI tests' --device cuda parts run when a GPU is present)
+  for t in train classify forecast; do
     bash "tests/test_${t}_cli.sh" "$bin/recur" "$lm/$t" >"$out/test_${t}_cli.log" 2>&1
     status "test_${t}_cli.sh" "exit $? | $(tail -1 "$out/test_${t}_cli.log") | $(grep -E 'FAIL|CPU vs GPU' "$out/test_${t}_cli.log" | tr '\n' ' ')"
   done

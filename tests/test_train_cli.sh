@@ -194,4 +194,49 @@ else
   [[ $rc -eq 0 ]] && ok || bad "SIGINT: exit $rc" # finished before the signal
 fi
 
+# --device cuda: the whole training step on the GPU (lm_cuda.c). Without a
+# GPU: one line and exit 2, for train and generate. With one (a lent machine:
+# bench/gpu_check.sh; in CI the emulated GPU of tests/emulation/) four models
+# that between them take the three cells, two layers, dropout, the L1 and L2
+# penalties, both clippings and four optimizers write the CPU's losses to
+# metrics.csv (within 1e-4 relative); a run stopped at step 20 and resumed on
+# the GPU ends with the uninterrupted run's model; generating on the GPU from
+# the CPU's model prints the CPU's text.
+gargs=(--text "$dir/text.txt" --embed 16 --batch 8 --bptt 32 --steps 40 --eval-interval 20 --seed 6)
+"$recur" train "${gargs[@]}" --hidden 8 --steps 1 --device cuda -o "$dir/probe.safetensors" \
+  >"$dir/probe.log" 2>"$dir/probe.err"
+rc=$?
+if grep -q "no CUDA GPU\|built without CUDA" "$dir/probe.err"; then
+  echo "no GPU: $(cat "$dir/probe.err")"
+  [[ $rc -eq 2 && $(wc -l <"$dir/probe.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/probe.err")"
+  expect_error "generate --device cuda without a GPU" generate "$dir/a.safetensors" --length 5 --device cuda
+else
+  [[ $rc -eq 0 ]] && ok || bad "train --device cuda failed: $(tail -2 "$dir/probe.err")"
+  gpu_case() { # name, then recur train options
+    local name=$1 dev; shift
+    for dev in cpu cuda; do
+      "$recur" train "${gargs[@]}" "$@" --device $dev -o "$dir/$name-$dev.safetensors" \
+        >"$dir/$name-$dev.log" 2>&1 || bad "train $name --device $dev failed: $(tail -1 "$dir/$name-$dev.log")"
+    done
+    same_losses "train $name, CPU vs GPU" "$dir/$name-cpu.ckpt/metrics.csv" \
+      "$dir/$name-cuda.ckpt/metrics.csv" 2 3 4
+  }
+  gpu_case lstm2 --hidden 48 --layers 2
+  gpu_case gru-dropout --cell gru --hidden 32 --layers 2 --dropout 0.2 --optimizer adamw
+  gpu_case lstm-l1l2-clip --hidden 24 --l1 1e-3 --l2 1e-3 --clip 0.1 --clip-value 0.01 \
+    --optimizer sgd --momentum 0.9 --lr 0.05
+  gpu_case rnn-rmsprop --cell rnn --hidden 32 --optimizer rmsprop --lr 1e-3
+  "$recur" train "${gargs[@]}" --hidden 48 --layers 2 --device cuda --stop-at 20 \
+    -o "$dir/gpu_part.safetensors" >/dev/null 2>&1 &&
+    "$recur" train --resume "$dir/gpu_part.ckpt/last.safetensors" --device cuda >"$dir/gpu_part.log" 2>&1 &&
+    cmp -s "$dir/lstm2-cuda.safetensors" "$dir/gpu_part.safetensors" && ok ||
+    bad "stopped at step 20 and resumed on the GPU: not the uninterrupted run's model ($(tail -1 "$dir/gpu_part.log"))"
+  for dev in cpu cuda; do
+    "$recur" generate "$dir/lstm2-cpu.safetensors" --prime "the " --length 80 --seed 5 --device $dev \
+      >"$dir/gen_$dev.txt" 2>&1 || bad "generate --device $dev failed: $(tail -1 "$dir/gen_$dev.txt")"
+  done
+  cmp -s "$dir/gen_cpu.txt" "$dir/gen_cuda.txt" && ok ||
+    bad "generate: the GPU printed '$(head -c 60 "$dir/gen_cuda.txt")', the CPU '$(head -c 60 "$dir/gen_cpu.txt")'"
+fi
+
 finish test_train_cli

@@ -142,7 +142,7 @@ inline void context_switch(context &from, context &to) { swapcontext(&from.uc, &
 
 struct thread {
     context machine;
-    std::unique_ptr<char[]> stack; /* kStackBytes, uninitialized */
+    char *stack = nullptr; /* kStackBytes from pooled_stack(), uninitialized */
     int block = 0, index = 0; /* block of the cluster, thread of the block */
     bool done = false;
     const barrier *at_barrier = nullptr; /* waiting at a barrier ... */
@@ -180,6 +180,20 @@ inline launch *&active()
 }
 
 inline thread &self() { return *active()->current; }
+
+/* Each coroutine's stack. */
+const size_t kStackBytes = 64 * 1024;
+
+/* Stacks kept from launch to launch (a launch runs at a time): a training
+ * step launches blocks of 256 threads by the thousand, and fresh stacks for
+ * each cost more than the kernels (allocation and page faults). */
+inline char *pooled_stack(size_t i)
+{
+    static std::vector<std::unique_ptr<char[]>> pool;
+    while (pool.size() <= i)
+        pool.emplace_back(new char[kStackBytes]);
+    return pool[i].get();
+}
 
 inline void yield()
 {
@@ -393,9 +407,8 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         thread &t = l.all[i];
         t.block = (int)(i / threads);
         t.index = (int)(i % threads);
-        const size_t kStackBytes = 64 * 1024;
-        t.stack.reset(new char[kStackBytes]);
-        context_start(t.machine, t.stack.get(), kStackBytes, entry);
+        t.stack = pooled_stack(i);
+        context_start(t.machine, t.stack, kStackBytes, entry);
     }
     std::vector<size_t> order(l.all.size());
     for (size_t i = 0; i < order.size(); i++)
