@@ -93,7 +93,8 @@ static int score_fold(const char *path, cli_options *o, int64_t steps, int64_t e
             if (st == RECUR_OK)
                 st = recur_forecast_metrics(actual, forecast, n_val, d->horizon, scale, NULL,
                                             &overall);
-            total += overall.mase;
+            if (st == RECUR_OK)
+                total += overall.mase;
         }
         if (st != RECUR_OK)
             rc = cli_status_error(st);

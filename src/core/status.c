@@ -26,13 +26,12 @@ const char *recur_status_name(recur_status status)
 
 const char *recur_last_error(void) { return last_error_message; }
 
-recur_status recur_fail(recur_status status, const char *fmt, ...)
+void recur_set_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error_message, sizeof last_error_message, fmt, ap);
     va_end(ap);
-    return status;
 }
 
 recur_status recur_fail_prefixed(recur_status status, const char *prefix)

@@ -10,8 +10,13 @@
 #define RECUR_PRINTF(a, b)
 #endif
 
-/* Records a one-line message for this thread and returns `status`. */
-recur_status recur_fail(recur_status status, const char *fmt, ...) RECUR_PRINTF(2, 3);
+/* Records a one-line message for this thread (printf-style). */
+void recur_set_error(const char *fmt, ...) RECUR_PRINTF(1, 2);
+
+/* Records a one-line message for this thread and evaluates to `status`:
+ * recur_fail(status, fmt, ...). A macro so that the caller, and static
+ * analysis, see the status each failing path returns. */
+#define recur_fail(status, ...) (recur_set_error(__VA_ARGS__), (recur_status)(status))
 
 /* Prepends "prefix: " to this thread's message and returns `status`. */
 recur_status recur_fail_prefixed(recur_status status, const char *prefix);

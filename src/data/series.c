@@ -186,7 +186,7 @@ recur_status recur_freq_parse(const char *text, recur_freq *out)
                  {"y", 0, 12},        {"yr", 0, 12},      {"year", 0, 12},
                  {"years", 0, 12}};
     for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
-        if (strcmp(unit, units[i].name))
+        if (strcmp(unit, units[i].name) != 0)
             continue;
         if (units[i].seconds) {
             if (n > INT64_MAX / units[i].seconds)
@@ -375,13 +375,10 @@ int recur_series_find_channel(const recur_series *s, const char *name)
 
 static char *dup_printf2(const char *a, const char *sep, const char *b)
 {
-    size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
-    char *d = malloc(na + ns + nb + 1);
-    if (d) {
-        memcpy(d, a, na);
-        memcpy(d + na, sep, ns);
-        memcpy(d + na + ns, b, nb + 1);
-    }
+    size_t size = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *d = malloc(size);
+    if (d)
+        snprintf(d, size, "%s%s%s", a, sep, b);
     return d;
 }
 
@@ -583,7 +580,7 @@ static recur_status analyse_column(builder *b, column *c, int auto_feature, int 
     qsort(all, (size_t)n, sizeof *all, cmp_str);
     int64_t distinct = 0;
     for (int64_t i = 0; i < n; i++)
-        if (i == 0 || strcmp(all[i], all[i - 1]))
+        if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
             all[distinct++] = all[i];
     if (distinct > b->opt->max_categories) {
         free(all);
@@ -756,7 +753,7 @@ recur_status recur_series_from_table(const recur_table *table,
         return recur_fail(RECUR_E_INVALID, "%s: bad freq (seconds or months, not both)", b.label);
     if (!opt.targets || !*opt.targets)
         return recur_fail(RECUR_E_INVALID, "%s: no %s column given", b.label, role_name(&b, 1));
-    if (rows == 0)
+    if (rows < 1)
         return recur_fail(RECUR_E_FORMAT, "%s: the table has no data rows", b.label);
 
     int count;
@@ -870,6 +867,10 @@ recur_status recur_series_from_table(const recur_table *table,
         b.cols[i].first_channel = vchan;
         vchan += b.cols[i].width;
     }
+    if (ntargets < 1 || vchan < ntargets) { /* impossible: >= 1 target, each 1 numeric channel */
+        st = recur_fail(RECUR_E_INVALID, "%s: no %s channel", b.label, role_name(&b, 1));
+        goto done;
+    }
     if (steps > ((int64_t)1 << 31) || (double)steps * (vchan + b.ncols) > 1e9) {
         st = recur_fail(RECUR_E_INVALID, "%s: the grid would have %lld steps: is the frequency "
                         "too small?", b.label, (long long)steps);
@@ -973,8 +974,8 @@ recur_status recur_series_from_table(const recur_table *table,
         const char *name = c->rep.name;
         for (int64_t k = 0; k < steps; k++)
             colmiss[k] = cnt[(size_t)k * vchan + c->first_channel] == 0;
-        gap_runs(colmiss, steps, opt.max_gap, &(int64_t){0}, &c->rep.long_gaps,
-                 &c->rep.longest_gap);
+        int64_t gaps; /* the column report counts only the long ones */
+        gap_runs(colmiss, steps, opt.max_gap, &gaps, &c->rep.long_gaps, &c->rep.longest_gap);
         int64_t fit = opt.fit_steps > 0 && opt.fit_steps < steps ? opt.fit_steps : steps;
         for (int w = 0; w < c->width && st == RECUR_OK; w++) {
             int ch = c->first_channel + w;

@@ -261,7 +261,7 @@ recur_status recur_table_parse(const char *bytes, size_t size, const char *label
         st = recur_fail(RECUR_E_FORMAT, "%s: line %lld: %zu field%s, expected %zu", label,
                         (long long)r.bad_line, r.bad_fields, r.bad_fields == 1 ? "" : "s",
                         r.expected);
-    else if (r.nlines == 0)
+    else if (r.nlines == 0 || r.expected == 0) /* every row has >= 1 field: both or neither */
         st = recur_fail(RECUR_E_FORMAT, "%s: empty file, no rows", label);
     csv_free(&parser);
     if (st != RECUR_OK) {

@@ -178,7 +178,7 @@ static recur_status add_entry(recur_vocab *v, const char *token, size_t n, int64
         return recur_fail(RECUR_E_NOMEM, "vocabulary: out of memory");
     memcpy(copy, token, n);
     copy[n] = '\0';
-    v->entries[v->count] = (vocab_entry){copy, n, count, -1};
+    v->entries[v->count] = (vocab_entry){.token = copy, .length = n, .count = count, .id = -1};
     v->slots[slot] = (int64_t)v->count;
     *index = (int64_t)v->count++;
     return RECUR_OK;

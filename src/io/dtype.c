@@ -165,11 +165,8 @@ static void read_i16(const unsigned char *src, int64_t *dst, size_t n)
 
 static void read_i8(const unsigned char *src, int64_t *dst, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        int8_t value;
-        memcpy(&value, src + i, 1);
-        dst[i] = value;
-    }
+    for (size_t i = 0; i < n; i++) /* two's complement: 0x80..0xff are -128..-1 */
+        dst[i] = (int64_t)src[i] - (src[i] >= 0x80 ? 256 : 0);
 }
 
 static void read_u8(const unsigned char *src, int64_t *dst, size_t n)

@@ -295,12 +295,12 @@ static int compare_entry_keys(const void *a, const void *b)
 static recur_status number_layers(const char *label, keras_entry *entries, size_t count,
                                   int *layers)
 {
-    keras_entry **order = malloc((count ? count : 1) * sizeof *order);
+    keras_entry **order = malloc((count ? count : 1) * sizeof(keras_entry *));
     if (!order)
         return recur_fail(RECUR_E_NOMEM, "keras import: out of memory");
     for (size_t i = 0; i < count; i++)
         order[i] = &entries[i];
-    qsort(order, count, sizeof *order, compare_entry_keys);
+    qsort(order, count, sizeof(keras_entry *), compare_entry_keys);
     int n = 0;
     for (size_t i = 0; i < count; i++) {
         if (i == 0 || strcmp(order[i]->key, order[i - 1]->key) != 0)
@@ -420,7 +420,7 @@ static recur_status import_npz(const recur_npz *z, const char *label,
                                const recur_keras_options *o, recur_rnn **out)
 {
     size_t n = recur_npz_count(z);
-    const recur_tensor_view **views = malloc((n ? n : 1) * sizeof *views);
+    const recur_tensor_view **views = malloc((n ? n : 1) * sizeof(recur_tensor_view *));
     if (!views)
         return recur_fail(RECUR_E_NOMEM, "keras import: out of memory");
     for (size_t i = 0; i < n; i++)
@@ -434,7 +434,7 @@ static recur_status import_st(const recur_st_file *f, const recur_keras_options 
                               recur_rnn **out)
 {
     size_t n = recur_st_count(f);
-    const recur_tensor_view **views = malloc((n ? n : 1) * sizeof *views);
+    const recur_tensor_view **views = malloc((n ? n : 1) * sizeof(recur_tensor_view *));
     if (!views)
         return recur_fail(RECUR_E_NOMEM, "keras import: out of memory");
     for (size_t i = 0; i < n; i++)

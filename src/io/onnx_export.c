@@ -52,7 +52,7 @@ static const float *find_param(onnx_graph *g, const param_source *src, const cha
             onnx_graph_fail(g, status);
             return NULL;
         }
-        if (strcmp(p.name, full))
+        if (strcmp(p.name, full) != 0)
             continue;
         if (p.numel != numel) {
             onnx_graph_fail(g, recur_fail(RECUR_E_SHAPE,
@@ -172,22 +172,30 @@ typedef struct stack_values {
     const char *c_n;      /* out: [L*D, B, H], LSTM only */
 } stack_values;
 
-/* ONNX gate block k is PyTorch's block order[k]. */
-static const int lstm_order[4] = {0, 3, 1, 2}; /* i, o, f, c <- i, f, g, o */
-static const int gru_order[3] = {1, 0, 2};     /* z, r, h <- r, z, n */
-static const int rnn_order[1] = {0};
+/* A cell's gate blocks: ONNX's block k is PyTorch's block order[k], k < count. */
+typedef struct gate_order {
+    int count;
+    int order[4];
+} gate_order;
 
-static int gate_count(recur_cell cell)
+static const gate_order lstm_gates = {4, {0, 3, 1, 2}}; /* i, o, f, c <- i, f, g, o */
+static const gate_order gru_gates = {3, {1, 0, 2}};     /* z, r, h <- r, z, n */
+static const gate_order rnn_gates = {1, {0}};
+
+static const gate_order *gates_of(recur_cell cell)
 {
-    return cell == RECUR_LSTM ? 4 : cell == RECUR_GRU ? 3 : 1;
+    return cell == RECUR_LSTM ? &lstm_gates : cell == RECUR_GRU ? &gru_gates : &rnn_gates;
 }
 
-/* dst = the `gates` blocks of `block` floats of src in ONNX's order. */
+static int gate_count(recur_cell cell) { return gates_of(cell)->count; }
+
+/* dst = the gate blocks of `block` floats of src in ONNX's order. */
 static void reorder_gates(float *dst, const float *src, recur_cell cell, size_t block)
 {
-    const int *order = cell == RECUR_LSTM ? lstm_order : cell == RECUR_GRU ? gru_order : rnn_order;
-    for (int k = 0; k < gate_count(cell); k++)
-        memcpy(dst + (size_t)k * block, src + (size_t)order[k] * block, block * sizeof *dst);
+    const gate_order *gates = gates_of(cell);
+    for (int k = 0; k < gates->count; k++)
+        memcpy(dst + (size_t)k * block, src + (size_t)gates->order[k] * block,
+               block * sizeof *dst);
 }
 
 /* W [D, G*H, in], R [D, G*H, H] and B [D, 2*G*H] (NULL without bias) of one

@@ -148,7 +148,8 @@ static Onnx__ValueInfoProto *value_info(onnx_graph *g, const char *name, int ele
     size_t ndim = 1;
     for (const char *p = dims; *p; p++)
         ndim += *p == ',';
-    Onnx__TensorShapeProto__Dimension **dim = arena_array(g, ndim, sizeof *dim);
+    Onnx__TensorShapeProto__Dimension **dim =
+        arena_array(g, ndim, sizeof(Onnx__TensorShapeProto__Dimension *));
     if (!v || !type || !tensor || !shape || !dim)
         return NULL;
     onnx__value_info_proto__init(v);
@@ -270,7 +271,7 @@ onnx_node *onnx_node_add(onnx_graph *g, const char *op, int n_in, const char *co
 {
     onnx_node *node = arena_alloc(g, sizeof *node);
     char **inputs = string_array(g, n_in, in), **outputs = string_array(g, n_out, out);
-    Onnx__AttributeProto **attrs = arena_array(g, MAX_NODE_ATTRS, sizeof *attrs);
+    Onnx__AttributeProto **attrs = arena_array(g, MAX_NODE_ATTRS, sizeof(Onnx__AttributeProto *));
     char *op_copy = arena_strdup(g, op);
     if (!node || !inputs || !outputs || !attrs || !op_copy)
         return NULL;
@@ -396,7 +397,7 @@ recur_status onnx_graph_save(onnx_graph *g, const char *graph_name, const char *
     Onnx__ModelProto *model = arena_alloc(g, sizeof *model);
     Onnx__OperatorSetIdProto *opset = arena_alloc(g, sizeof *opset);
     Onnx__StringStringEntryProto **meta =
-        arena_array(g, meta_count ? (size_t)meta_count : 1, sizeof *meta);
+        arena_array(g, meta_count ? (size_t)meta_count : 1, sizeof(Onnx__StringStringEntryProto *));
     if (!graph || !model || !opset || !meta)
         return g->status;
     onnx__graph_proto__init(graph);

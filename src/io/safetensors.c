@@ -675,7 +675,7 @@ struct recur_st_writer {
 static void *grow_array(void *array, size_t *capacity, size_t element_size)
 {
     size_t grown = *capacity ? 2 * *capacity : 8, bytes;
-    if (!recur_mul_size(grown, element_size, &bytes))
+    if (grown <= *capacity || !recur_mul_size(grown, element_size, &bytes)) /* overflow */
         return NULL;
     void *larger = realloc(array, bytes);
     if (larger)

@@ -446,8 +446,8 @@ static recur_status check_batch_size(const recur_rnn *rnn, int seq_len, int batc
     size_t rows, widest = (size_t)rnn->dims.gates * (size_t)rnn->dims.hidden, total;
     if ((size_t)rnn->config.input_size > widest)
         widest = (size_t)rnn->config.input_size;
-    if ((size_t)(2 * rnn->dims.out) > widest)
-        widest = (size_t)(2 * rnn->dims.out);
+    if (2 * (size_t)rnn->dims.out > widest)
+        widest = 2 * (size_t)rnn->dims.out;
     if (!recur_mul_size((size_t)seq_len, (size_t)batch, &rows) ||
         !recur_mul_size(rows, widest, &total) || total > (SIZE_MAX / 64) || rows > INT32_MAX)
         return recur_fail(RECUR_E_NOMEM, "batch of %d x %d steps is too large", seq_len, batch);

@@ -476,7 +476,7 @@ recur_status recur_lm_load(const recur_st_file *f, recur_lm **out)
 {
     *out = NULL;
     const char *model = recur_st_metadata(f, "recur.model");
-    if (!model || strcmp(model, "lm"))
+    if (!model || strcmp(model, "lm") != 0)
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur language model (recur.model = lm)",
                           recur_st_label(f));
     recur_rnn_config rc; /* the cell and the regularization (zoneout changes inference) */

@@ -8,10 +8,11 @@
 
 static inline double recur_log_sum_exp(int n, const float *x)
 {
-    double max = x[0], sum = 0.0;
+    double max = x[0];
     for (int i = 1; i < n; i++)
         max = x[i] > max ? x[i] : max;
-    for (int i = 0; i < n; i++)
+    double sum = exp((double)x[0] - max); /* n >= 1 terms, the largest exp(0) = 1 */
+    for (int i = 1; i < n; i++)
         sum += exp((double)x[i] - max);
     return max + log(sum);
 }

@@ -83,8 +83,10 @@ static recur_status check_config(const recur_schedule_config *c)
 static double closed_form_lr(const recur_schedule_config *c, double base, int64_t t)
 {
     switch (c->kind) {
-    case RECUR_SCHEDULE_STEP:
-        return base * pow(c->gamma, (double)(t / c->step_size));
+    case RECUR_SCHEDULE_STEP: {
+        const int64_t periods_done = t / c->step_size; /* StepLR: whole periods only */
+        return base * pow(c->gamma, (double)periods_done);
+    }
     case RECUR_SCHEDULE_EXPONENTIAL:
         return base * pow(c->gamma, (double)t);
     case RECUR_SCHEDULE_WARMUP_COSINE: {

@@ -587,6 +587,8 @@ static recur_status decode_single(recur_seq2seq *m, int S, const int64_t *source
                                   float *weights, recur_decode_result *r)
 {
     const int V = m->config.target_vocab;
+    if (V <= RECUR_S2S_EOS) /* impossible: the config has target_vocab >= 3 (pad, bos, eos) */
+        return recur_fail(RECUR_E_STATE, "seq2seq: target vocabulary %d has no eos", V);
     RECUR_TRY(decode_begin(m, S, source, 1));
     recur_rng rng;
     recur_rng_seed(&rng, o->seed);
@@ -896,7 +898,7 @@ recur_status recur_seq2seq_read(const recur_st_file *f, recur_seq2seq **out)
     *out = NULL;
     const char *label = recur_st_label(f);
     const char *model = recur_st_metadata(f, "recur.model");
-    if (!model || strcmp(model, "seq2seq"))
+    if (!model || strcmp(model, "seq2seq") != 0)
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur seq2seq model (recur.model = seq2seq)",
                           label);
     recur_seq2seq_config c = {0};

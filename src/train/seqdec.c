@@ -297,7 +297,7 @@ recur_status recur_seqdec_read(const recur_st_file *f, recur_seqdec **out)
     *out = NULL;
     const char *label = recur_st_label(f);
     const char *model = recur_st_metadata(f, "recur.model");
-    if (!model || strcmp(model, "seqdec"))
+    if (!model || strcmp(model, "seqdec") != 0)
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur sequence-to-sequence forecaster "
                                           "(recur.model = seqdec)",
                           label);

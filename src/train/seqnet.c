@@ -541,7 +541,7 @@ recur_status recur_seqnet_read(const recur_st_file *f, recur_seqnet **out)
     *out = NULL;
     const char *label = recur_st_label(f);
     const char *model = recur_st_metadata(f, "recur.model");
-    if (!model || strcmp(model, "seqnet"))
+    if (!model || strcmp(model, "seqnet") != 0)
         return recur_fail(RECUR_E_FORMAT, "%s: not a recur sequence model (recur.model = seqnet)",
                           label);
     recur_rnn *rnn;
