@@ -31,6 +31,21 @@
 #include "cuda_runtime_api.h"
 #include "emulated_stream.h"
 
+/* Under AddressSanitizer the coroutines tell it of each stack switch
+ * (its fiber interface), so that the kernels' loads and stores are checked
+ * on the coroutines' stacks as elsewhere. */
+#if defined(__SANITIZE_ADDRESS__)
+#define EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMU_ASAN 1
+#endif
+#endif
+#ifdef EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -109,11 +124,18 @@ emu_switch:
 
 struct context {
     void *sp = nullptr;
+    const void *stack = nullptr; /* its stack (under ASan; learned for the scheduler's) */
+    size_t stack_size = 0;
+    void *fake_stack = nullptr; /* ASan's, while switched away */
 };
 
 /* c starts fn (which never returns) on stack [stack, stack + size). */
 inline void context_start(context &c, char *stack, size_t size, void (*fn)())
 {
+    c.stack = stack, c.stack_size = size;
+#ifdef EMU_ASAN
+    __asan_unpoison_memory_region(stack, size); /* a pooled stack: the last one's frames */
+#endif
     void **sp = (void **)(((uintptr_t)(stack + size)) & ~(uintptr_t)15);
     *--sp = nullptr;       /* fn's return address: fn never returns */
     *--sp = (void *)fn;    /* where emu_switch returns to, the stack as after a call */
@@ -122,14 +144,21 @@ inline void context_start(context &c, char *stack, size_t size, void (*fn)())
     c.sp = sp;
 }
 
-inline void context_switch(context &from, context &to) { emu_switch(&from.sp, to.sp); }
+inline void context_jump(context &from, context &to) { emu_switch(&from.sp, to.sp); }
 #else
 struct context {
     ucontext_t uc;
+    const void *stack = nullptr;
+    size_t stack_size = 0;
+    void *fake_stack = nullptr;
 };
 
 inline void context_start(context &c, char *stack, size_t size, void (*fn)())
 {
+    c.stack = stack, c.stack_size = size;
+#ifdef EMU_ASAN
+    __asan_unpoison_memory_region(stack, size);
+#endif
     getcontext(&c.uc);
     c.uc.uc_stack.ss_sp = stack;
     c.uc.uc_stack.ss_size = size;
@@ -137,8 +166,22 @@ inline void context_start(context &c, char *stack, size_t size, void (*fn)())
     makecontext(&c.uc, fn, 0);
 }
 
-inline void context_switch(context &from, context &to) { swapcontext(&from.uc, &to.uc); }
+inline void context_jump(context &from, context &to) { swapcontext(&from.uc, &to.uc); }
 #endif
+
+/* Switches from `from` to `to`; returns when something switches back, which
+ * is `to` again: a coroutine switches only to the scheduler, which switches
+ * only to the coroutine that has just come back. */
+inline void context_switch(context &from, context &to)
+{
+#ifdef EMU_ASAN
+    __sanitizer_start_switch_fiber(&from.fake_stack, to.stack, to.stack_size);
+#endif
+    context_jump(from, to);
+#ifdef EMU_ASAN
+    __sanitizer_finish_switch_fiber(from.fake_stack, &to.stack, &to.stack_size);
+#endif
+}
 
 struct thread {
     context machine;
@@ -366,6 +409,10 @@ inline float shfl_xor(float value, int mask)
 
 inline void entry()
 {
+#ifdef EMU_ASAN /* the first switch to this coroutine ends here: the scheduler's stack */
+    __sanitizer_finish_switch_fiber(nullptr, &active()->scheduler.stack,
+                                    &active()->scheduler.stack_size);
+#endif
     active()->body();
     self().done = true;
     yield();

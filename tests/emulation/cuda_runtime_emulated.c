@@ -4,9 +4,7 @@
  * by the caller on the CPU (tests/emulation/kernels_emulated.cpp). The GPU
  * is an sm_90 of 4 SMs, one block each, with cooperative launch and
  * clusters, so the backend runs its persistent and cluster kernels where
- * they fit, their threads as coroutines; in sanitizer builds, which cannot
- * follow the coroutines' stack switches, it is an sm_80 without cooperative
- * launch, which runs neither. Streams run their operations at once, or
+ * they fit, their threads as coroutines. Streams run their operations at once, or
  * record them while captured (emulated_stream.h), so the backend captures
  * its step loops into graphs and replays them as on a GPU; the products go
  * through cublas_emulated.c. */
@@ -19,18 +17,6 @@
 
 static const char *const kName = "recur CPU emulation of a CUDA GPU";
 
-/* Whether kernels with barriers may run (their threads are coroutines). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define COROUTINES 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define COROUTINES 0
-#endif
-#endif
-#ifndef COROUTINES
-#define COROUTINES 1
-#endif
-#define MAJOR (COROUTINES ? 9 : 8)
 
 const char *cudaGetErrorString(cudaError_t error)
 {
@@ -72,7 +58,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "%s", kName);
     prop->totalGlobalMem = (size_t)1 << 34;
-    prop->major = MAJOR;
+    prop->major = 9;
     prop->minor = 0;
     prop->multiProcessorCount = 4;
     return cudaSuccess;
@@ -87,10 +73,10 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int dev
         *value = 4;
         break;
     case cudaDevAttrComputeCapabilityMajor:
-        *value = MAJOR;
+        *value = 9;
         break;
     case cudaDevAttrCooperativeLaunch:
-        *value = COROUTINES;
+        *value = 1;
         break;
     case cudaDevAttrMaxSharedMemoryPerBlock:
         *value = 48 * 1024;
