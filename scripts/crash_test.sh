@@ -4,18 +4,20 @@
 # end with a model bit-identical to an uninterrupted run's and the same
 # metrics.csv (step, epoch, losses, lr; not the timings), and every checkpoint
 # and model file present after any kill must load.
-# usage: scripts/crash_test.sh [RECUR_BINARY] [KILLS] [SEED]
-#   defaults: build/recur, 20 kills, seed 1 (the kill times are drawn from it)
+# usage: scripts/crash_test.sh [RECUR_BINARY] [KILLS] [SEED] [STEPS]
+#   defaults: build/recur, 20 kills, seed 1 (the kill times are drawn from
+#   it), a run of 600 steps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 recur=${1:-build/recur}
 kills=${2:-20}
 RANDOM=${3:-1}
+steps=${4:-600}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cat README.md docs/*.md >"$dir/text.txt"
 args=(--text "$dir/text.txt" --hidden 48 --layers 2 --embed 16 --batch 8 --bptt 24
-      --steps 600 --eval-interval 5 --seed 3)
+      --steps "$steps" --eval-interval 5 --seed 3)
 
 start=$(date +%s%N)
 "$recur" train "${args[@]}" -o "$dir/full.safetensors" >"$dir/full.log" 2>&1
