@@ -92,6 +92,16 @@ struct async_store {
     uint64_t *bar;
 };
 
+/* c's stack, where a pooled one may hold the frames (and ASan's poisoned
+ * redzones) of the coroutine that ended on it. */
+template <typename Context> inline void take_stack(Context &c, char *stack, size_t size)
+{
+    c.stack = stack, c.stack_size = size;
+#ifdef EMU_ASAN
+    __asan_unpoison_memory_region(stack, size);
+#endif
+}
+
 /* A coroutine's machine state. On x86-64 a stack pointer, switched by
  * emu_switch (the callee-saved registers pushed on the old stack, popped
  * from the new one: no system call, where swapcontext saves and restores
@@ -124,7 +134,7 @@ emu_switch:
 
 struct context {
     void *sp = nullptr;
-    const void *stack = nullptr; /* its stack (under ASan; learned for the scheduler's) */
+    const void *stack = nullptr; /* its stack (for ASan; learned for the scheduler's) */
     size_t stack_size = 0;
     void *fake_stack = nullptr; /* ASan's, while switched away */
 };
@@ -132,10 +142,7 @@ struct context {
 /* c starts fn (which never returns) on stack [stack, stack + size). */
 inline void context_start(context &c, char *stack, size_t size, void (*fn)())
 {
-    c.stack = stack, c.stack_size = size;
-#ifdef EMU_ASAN
-    __asan_unpoison_memory_region(stack, size); /* a pooled stack: the last one's frames */
-#endif
+    take_stack(c, stack, size);
     void **sp = (void **)(((uintptr_t)(stack + size)) & ~(uintptr_t)15);
     *--sp = nullptr;       /* fn's return address: fn never returns */
     *--sp = (void *)fn;    /* where emu_switch returns to, the stack as after a call */
@@ -155,10 +162,7 @@ struct context {
 
 inline void context_start(context &c, char *stack, size_t size, void (*fn)())
 {
-    c.stack = stack, c.stack_size = size;
-#ifdef EMU_ASAN
-    __asan_unpoison_memory_region(stack, size);
-#endif
+    take_stack(c, stack, size);
     getcontext(&c.uc);
     c.uc.uc_stack.ss_sp = stack;
     c.uc.uc_stack.ss_size = size;
@@ -185,7 +189,6 @@ inline void context_switch(context &from, context &to)
 
 struct thread {
     context machine;
-    char *stack = nullptr; /* kStackBytes from pooled_stack(), uninitialized */
     int block = 0, index = 0; /* block of the cluster, thread of the block */
     bool done = false;
     const barrier *at_barrier = nullptr; /* waiting at a barrier ... */
@@ -454,8 +457,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         thread &t = l.all[i];
         t.block = (int)(i / threads);
         t.index = (int)(i % threads);
-        t.stack = pooled_stack(i);
-        context_start(t.machine, t.stack, kStackBytes, entry);
+        context_start(t.machine, pooled_stack(i), kStackBytes, entry);
     }
     std::vector<size_t> order(l.all.size());
     for (size_t i = 0; i < order.size(); i++)
