@@ -16,6 +16,9 @@ expect_error() {
   else bad "$name: exit $rc, $lines stderr lines: $(head -c 300 "$dir/stderr")"; fi
 }
 
+# no_gpu FILE: FILE (a --device cuda run's errors) says there is no GPU to run on.
+no_gpu() { grep -q "no CUDA GPU\|built without CUDA" "$1"; }
+
 # same_losses NAME A.csv B.csv ROWS FIRST LAST: columns FIRST..LAST (the
 # losses) of the ROWS rows of two metrics files with the same columns agree.
 same_losses() {

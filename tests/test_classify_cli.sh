@@ -46,7 +46,7 @@ fi
 # the GPU matches its eval on the CPU.
 "$recur" "${args[@]}" --device cuda -o "$dir/gpu.safetensors" >"$dir/gpu.log" 2>"$dir/gpu.err"
 rc=$?
-if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu.err"; then
+if no_gpu "$dir/gpu.err"; then
   [[ $rc -eq 2 && $(wc -l <"$dir/gpu.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/gpu.err")"
   expect_error "eval --device cuda without a GPU" classify eval "$dir/model.safetensors" \
     "$dir/reviews.csv" --text review --label label --device cuda

@@ -59,7 +59,7 @@ awk -F, 'NR > 1 && $3 == "" { blank++ } END { exit !(blank > 0) }' "$dir/pred.cs
 # a relative 1e-4 of the CPU run.
 "$recur" "${args[@]}" --device cuda -o "$dir/gpu" >"$dir/gpu.log" 2>"$dir/gpu.err"
 rc=$?
-if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu.err"; then
+if no_gpu "$dir/gpu.err"; then
   [[ $rc -eq 2 && $(wc -l <"$dir/gpu.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/gpu.err")"
 else
   [[ $rc -eq 0 ]] && ok || bad "train --device cuda: exit $rc, $(tail -2 "$dir/gpu.err")"

@@ -75,7 +75,7 @@ gargs=(--text "$dir/gpu_text.txt" --batch 8 --bptt 32 --hidden 32 --layers 1 --e
        --eval-interval 3 --seed 3)
 timeout 120 "${mpi[@]}" "$recur" train "${gargs[@]}" --device cuda -o "$dir/gpu2.safetensors" >"$dir/gpu2.log" 2>&1
 rc=$?
-if grep -q "no CUDA GPU\|built without CUDA" "$dir/gpu2.log"; then
+if no_gpu "$dir/gpu2.log"; then
   echo "no GPU: $(grep -m1 "recur: error" "$dir/gpu2.log")"
   [[ $rc -eq 2 && $(grep -c "recur: error" "$dir/gpu2.log") -ge 1 ]] && ok || bad "--device cuda without a GPU: exit $rc, $(head -c 300 "$dir/gpu2.log")"
 else

@@ -206,7 +206,7 @@ gargs=(--text "$dir/text.txt" --embed 16 --batch 8 --bptt 32 --steps 40 --eval-i
 "$recur" train "${gargs[@]}" --hidden 8 --steps 1 --device cuda -o "$dir/probe.safetensors" \
   >"$dir/probe.log" 2>"$dir/probe.err"
 rc=$?
-if grep -q "no CUDA GPU\|built without CUDA" "$dir/probe.err"; then
+if no_gpu "$dir/probe.err"; then
   echo "no GPU: $(cat "$dir/probe.err")"
   [[ $rc -eq 2 && $(wc -l <"$dir/probe.err") -eq 1 ]] && ok || bad "train --device cuda without a GPU: exit $rc, $(cat "$dir/probe.err")"
   expect_error "generate --device cuda without a GPU" generate "$dir/a.safetensors" --length 5 --device cuda
