@@ -9,9 +9,11 @@
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: PARTS (which parts run, default all but sweep, workspace and
-# profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
+# nsys and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
-# WORKSPACE_HIDDEN and WORKSPACE_BATCH; profile needs ncu), CONFIGS
+# WORKSPACE_HIDDEN and WORKSPACE_BATCH; nsys needs Nsight Systems, profile
+# Nsight Compute), SANITIZER_MODES (test_cuda_rnn's modes under
+# compute-sanitizer, default all), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
 # choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
 # for the comparison, default the whole suite), MATH (its precision modes,
@@ -42,7 +44,7 @@ fi
 if part sanitizer; then
   if command -v compute-sanitizer >/dev/null; then
     timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-      "$bin/test_cuda_rnn" 12 2 >"$out/memcheck.log" 2>&1
+      "$bin/test_cuda_rnn" 12 2 ${SANITIZER_MODES:-} >"$out/memcheck.log" 2>&1
     status "memcheck" "exit $? | $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
     timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
       "$bin/test_cuda_train" >"$out/memcheck_train.log" 2>&1
@@ -51,7 +53,7 @@ if part sanitizer; then
       "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
     status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
     timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
-      "$bin/test_cuda_rnn" 6 3 >"$out/racecheck.log" 2>&1
+      "$bin/test_cuda_rnn" 6 3 ${SANITIZER_MODES:-} >"$out/racecheck.log" 2>&1
     status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
   else
     status "compute-sanitizer" "not found"
@@ -169,15 +171,10 @@ if part workspace; then
   done >"$out/workspace.txt"
   status "workspace" "$(wc -l <"$out/workspace.txt") lines in workspace.txt (case, setting, forward ms, train ms)"
 fi
-if part profile; then
-  # Where the time goes, by Nsight Compute: every kernel of a few calls of the
-  # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
-  # the cluster forward's warp stalls and the lines they stall on (the 2x
-  # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
-  # Writes ncu_summary_*.txt and ncu_cluster_*.txt. And the time of every
-  # kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in run 12), by Nsight
-  # Systems where the machine has it, recur's (nsys_h2048_bf16.txt) and
-  # cuDNN's through PyTorch (nsys_h2048_bf16_cudnn.txt).
+if part nsys; then
+  # The time of every kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in run
+  # 12), by Nsight Systems, recur's (nsys_h2048_bf16.txt) and cuDNN's through
+  # PyTorch (nsys_h2048_bf16_cudnn.txt).
   if command -v nsys >/dev/null; then
     trace=$(mktemp -d)
     timeout 240 nsys profile --output "$trace/h2048" --force-overwrite true "$bin/recur" bench \
@@ -195,6 +192,13 @@ if part profile; then
   else
     status "nsys" "not found"
   fi
+fi
+if part profile; then
+  # Where the time goes, by Nsight Compute: every kernel of a few calls of the
+  # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
+  # the cluster forward's warp stalls and the lines they stall on (the 2x
+  # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
+  # Writes ncu_summary_*.txt and ncu_cluster_*.txt.
   if command -v ncu >/dev/null; then
     reports=$(mktemp -d)
     for spec in "gru 192 16" "lstm 192 16" "lstm 128 1"; do

@@ -856,6 +856,10 @@ int rk_cluster_plan(rk_persistent *p)
     }
     p->units = v->warps;
     p->blocks = blocks;
+    /* st.async needs a cluster of two blocks or more; one block's exchange is
+     * its own barrier. */
+    if (blocks == 1)
+        p->cluster_async = 0;
     p->cluster_rows = rows;
     p->smem = smem;
     cudaLaunchAttribute attribute[1];
