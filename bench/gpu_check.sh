@@ -8,11 +8,11 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but sweep, workspace and
-# nsys and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
+# Environment: PARTS (which parts run, default all but sweep, workspace,
+# kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
-# WORKSPACE_HIDDEN and WORKSPACE_BATCH; nsys needs Nsight Systems, profile
-# Nsight Compute), SANITIZER_MODES (test_cuda_rnn's modes under
+# WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need Nsight
+# Compute), SANITIZER_MODES (test_cuda_rnn's modes under
 # compute-sanitizer, default all), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
 # choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
@@ -52,9 +52,19 @@ if part sanitizer; then
     timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
       "$bin/test_cuda_train" >"$out/racecheck_train.log" 2>&1
     status "racecheck test_cuda_train" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck_train.log" | tail -1)"
-    timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool racecheck --error-exitcode 9 \
-      "$bin/test_cuda_rnn" 6 3 ${SANITIZER_MODES:-} >"$out/racecheck.log" 2>&1
-    status "racecheck" "exit $? | $(grep -E 'SUMMARY' "$out/racecheck.log" | tail -1)"
+    # racecheck on the whole of test_cuda_rnn outlasts any limit (a cluster
+    # kernel's step takes seconds under it): short bench runs of the cluster
+    # kernels instead, forward and backward, on one cluster of 4 blocks and
+    # on clusters of 3 rows, with each exchange
+    for spec in "0 0 0 4" "0 1 0 4" "0 0 1 4" "0 1 1 4" "3 1 1 6" "0 0 1 1"; do
+      read -r rows vector async batch <<<"$spec"
+      name=racecheck_rows$rows-vector$vector-async$async-b$batch
+      RECUR_CUDA_CLUSTER=1 RECUR_CUDA_CLUSTER_ROWS=$rows RECUR_CUDA_CLUSTER_VECTOR=$vector \
+        RECUR_CUDA_CLUSTER_ASYNC=$async timeout "${SANITIZER_SECONDS:-120}" \
+        compute-sanitizer --tool racecheck --error-exitcode 9 "$bin/recur" bench --device cuda \
+        --seconds 0.001 --cell lstm --hidden 64 --batch "$batch" --seq 2 >"$out/$name.log" 2>&1
+      status "$name" "exit $? | $(grep -E 'SUMMARY' "$out/$name.log" | tail -1)"
+    done
   else
     status "compute-sanitizer" "not found"
   fi
@@ -171,26 +181,33 @@ if part workspace; then
   done >"$out/workspace.txt"
   status "workspace" "$(wc -l <"$out/workspace.txt") lines in workspace.txt (case, setting, forward ms, train ms)"
 fi
-if part nsys; then
-  # The time of every kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in run
-  # 12), by Nsight Systems, recur's (nsys_h2048_bf16.txt) and cuDNN's through
-  # PyTorch (nsys_h2048_bf16_cudnn.txt).
-  if command -v nsys >/dev/null; then
-    trace=$(mktemp -d)
-    timeout 240 nsys profile --output "$trace/h2048" --force-overwrite true "$bin/recur" bench \
-      --device cuda --math bf16 --seconds 0.05 --cases lstm-h2048-b128-t100 >/dev/null 2>&1
-    nsys stats --report cuda_gpu_kern_sum "$trace/h2048.nsys-rep" >"$out/nsys_h2048_bf16.txt" 2>&1
-    status "nsys bf16 h2048" "exit $? | $(wc -l <"$out/nsys_h2048_bf16.txt") lines"
-    timeout 240 nsys profile --output "$trace/cudnn" --force-overwrite true \
-      "${RECUR_BENCH_PYTHON:-python3}" bench/compare_cuda.py --recur "$bin/recur" --torch-only \
-      --math bf16 --seconds 0.05 --cases lstm-h2048-b128-t100 \
-      >"$out/nsys_h2048_bf16_cudnn.txt" 2>&1
-    nsys stats --report cuda_gpu_kern_sum "$trace/cudnn.nsys-rep" \
-      >>"$out/nsys_h2048_bf16_cudnn.txt" 2>&1
-    status "nsys bf16 h2048 cuDNN" "exit $? | $(wc -l <"$out/nsys_h2048_bf16_cudnn.txt") lines"
-    rm -rf "$trace"
+if part kernels; then
+  # The GPU time of every kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in
+  # run 12), by Nsight Compute (one metric, gpu__time_duration; the lent
+  # machines have no Nsight Systems), summed by kernel: recur's warm forwards
+  # (launches 300-699 of `recur bench --seconds 0.001`: 3 + 5 forwards of
+  # about 207 launches, then the training steps), a training step (from
+  # launch 1700) and cuDNN's through PyTorch (the python process alone, not
+  # the recur bench --json that compare_cuda.py runs to name the cases).
+  # Writes kernels_h2048_bf16_{forward,train,cudnn}.txt.
+  if command -v ncu >/dev/null; then
+    ncu_sum() {
+      local name=$1 skip=$2 count=$3
+      shift 3
+      timeout 200 ncu --metrics gpu__time_duration.sum --print-summary per-kernel \
+        --target-processes application-only --launch-skip "$skip" --launch-count "$count" "$@" \
+        >"$out/kernels_h2048_bf16_$name.txt" 2>&1
+      status "kernels bf16 h2048 $name" "exit $?"
+    }
+    ncu_sum forward 300 400 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
+      --cases lstm-h2048-b128-t100
+    ncu_sum train 1700 700 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
+      --cases lstm-h2048-b128-t100
+    ncu_sum cudnn 20 600 "${RECUR_BENCH_PYTHON:-python3}" bench/compare_cuda.py \
+      --recur "$bin/recur" --torch-only --math bf16 --seconds 0.001 \
+      --cases lstm-h2048-b128-t100
   else
-    status "nsys" "not found"
+    status "ncu" "not found"
   fi
 fi
 if part profile; then

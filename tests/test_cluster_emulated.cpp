@@ -217,8 +217,10 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
     a.c_saved = p.cell == kCellLstm ? got.c_saved.data() : nullptr;
     a.hidden_n = p.cell == kCellGru ? got.hidden_n.data() : nullptr;
     a.y = got.y.data(), a.ld_y = H + kYPad;
-    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector, a.cluster_async = async;
     const int blocks = (H + WARPS - 1) / WARPS;
+    /* no st.async in a cluster of one block (rk_cluster_plan) */
+    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector;
+    a.cluster_async = async && blocks > 1;
     const size_t smem = sizeof(float) * cluster_smem_floats(WARPS, KS, KW + KS, rows_of(p));
     const int ran = run_clusters(p, blocks, 32 * WARPS, smem, seed,
                                  [&a] { cluster_forward<WARPS, KW, KS>(a); });
@@ -235,14 +237,14 @@ void check_forward_exchange(const problem &p, uint64_t seed, int vector, int asy
         snprintf(what, sizeof what,
                  "%s: %s H%d B%d T%d%s, %d warps, %d+%d weights, %s exchange, seed %llu",
                  names[i], p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T,
-                 p.reverse ? " reverse" : "", WARPS, KW, KS, exchange_name(vector, async),
+                 p.reverse ? " reverse" : "", WARPS, KW, KS, exchange_name(vector, a.cluster_async),
                  (unsigned long long)seed);
         compare(*pairs[i][0], *pairs[i][1], what);
     }
     printf("%s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights a lane, "
            "%s exchange: %s\n",
            p.cell == kCellLstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "",
-           clusters_of(p), blocks, WARPS, KW, KS, exchange_name(vector, async),
+           clusters_of(p), blocks, WARPS, KW, KS, exchange_name(vector, a.cluster_async),
            failures ? "FAILURES so far" : "ok");
 }
 
@@ -362,8 +364,10 @@ void check_backward_exchange(const problem &p, uint64_t seed, int vector, int as
     a.grad_gh = lstm ? got.grad_gates.data() : got.grad_gh.data();
     a.dh = got.dh.data();
     a.dc = lstm ? got.dc.data() : nullptr;
-    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector, a.cluster_async = async;
     const int blocks = (H + WARPS - 1) / WARPS;
+    /* no st.async in a cluster of one block (rk_cluster_plan) */
+    a.cluster_rows = p.cluster_rows, a.cluster_vector = vector;
+    a.cluster_async = async && blocks > 1;
     const size_t smem =
         sizeof(float) * cluster_backward_smem_floats(WARPS, KS, KW + KS, rows_of(p));
     const int ran = run_clusters(p, blocks, 32 * WARPS, smem, seed,
@@ -382,13 +386,14 @@ void check_backward_exchange(const problem &p, uint64_t seed, int vector, int as
         snprintf(what, sizeof what,
                  "backward %s: %s H%d B%d T%d%s, %d warps, %d+%d weights, %s exchange",
                  names[i], lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", WARPS,
-                 KW, KS, exchange_name(vector, async));
+                 KW, KS, exchange_name(vector, a.cluster_async));
         compare(*pairs[i][0], *pairs[i][1], what);
     }
     printf("backward %s H%d B%d T%d%s, %d cluster(s) of %d blocks of %d warps, %d+%d weights "
            "a lane, %s exchange: %s\n",
            lstm ? "LSTM" : "GRU", H, B, T, p.reverse ? " reverse" : "", clusters_of(p), blocks,
-           WARPS, KW, KS, exchange_name(vector, async), failures ? "FAILURES so far" : "ok");
+           WARPS, KW, KS, exchange_name(vector, a.cluster_async),
+           failures ? "FAILURES so far" : "ok");
 }
 
 /* check_backward_exchange with the four exchanges of the gradient rows. */

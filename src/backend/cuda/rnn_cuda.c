@@ -82,6 +82,7 @@ struct rnn_cuda {
 
     /* The packing of the last forward, on the device: */
     cuda_buffer map;     /* int [N]: packed row -> row of the [T*B] (or [B*T]) layout */
+    int map_identity;    /* map[r] == r for every row of [T*B]: copies instead of gathers */
     cuda_buffer order;   /* int [B]: sorted position -> caller's batch index */
     cuda_buffer prev[2]; /* int [N] per direction: packed row of the previous step, or -(j+1) */
     cuda_buffer steps;   /* int [2T]: batch_sizes, then offsets (the persistent kernel) */
@@ -993,6 +994,9 @@ static recur_status upload_plan(rnn_cuda *cu, const recur_pack_plan *plan, int b
                            : -(j + 1);
         }
     }
+    cu->map_identity = N == T * B;
+    for (size_t r = 0; r < N && cu->map_identity; r++)
+        cu->map_identity = map[r] == (int)r;
     cuda_buffer *dst[5] = {&cu->map, &cu->prev[0], &cu->prev[1], &cu->order, &cu->steps};
     const int *src[5] = {map, prev0, prev1, order, steps};
     const size_t counts[5] = {N, N, N, B, 2 * T};
@@ -1072,6 +1076,30 @@ static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int
     return RECUR_OK;
 }
 
+/* Rows [N, n] of the caller's layout -> packed order: the plan's map, or
+ * with no reordering (equal lengths, time-major) one copy. */
+static recur_status gather_packed(rnn_cuda *cu, int n, const float *src, float *dst)
+{
+    const size_t N = cu->plan.rows;
+    if (cu->map_identity)
+        return copy_or_zero(cu, dst, src, N * (size_t)n);
+    TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
+    return RECUR_OK;
+}
+
+/* The reverse of gather_packed; the caller's rows past each length are
+ * zeroed. */
+static recur_status scatter_packed(rnn_cuda *cu, int n, const float *src, float *dst)
+{
+    const size_t N = cu->plan.rows, all = (size_t)cu->plan.seq_len * (size_t)cu->plan.batch;
+    if (cu->map_identity)
+        return copy_or_zero(cu, dst, src, N * (size_t)n);
+    if (N != all)
+        RECUR_TRY(zero_async(cu, dst, sizeof(float) * all * (size_t)n));
+    TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
+    return RECUR_OK;
+}
+
 static const float *layer_input(const rnn_cuda *cu, int layer)
 {
     if (layer == 0)
@@ -1098,8 +1126,7 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     cu->dropout = drop_masks != NULL && c->num_layers > 1;
 
     RECUR_TRY(cuda_buffer_reserve(&cu->input_packed, sizeof(float) * N * (size_t)I));
-    TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, I, INTS(cu->map), args->input, I,
-                              FLT(cu->input_packed), I));
+    RECUR_TRY(gather_packed(cu, I, args->input, FLT(cu->input_packed)));
     RECUR_TRY(cuda_buffer_reserve(&cu->h_state, sizeof(float) * B * (size_t)Hout));
     RECUR_TRY(cuda_buffer_reserve(&cu->c_state, sizeof(float) * B * (size_t)H));
     for (int layer = 0; layer < c->num_layers; layer++) {
@@ -1131,11 +1158,8 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
                                    FLT(cu->drop_output[layer])));
         }
     }
-    if (N != (size_t)plan->seq_len * B)
-        RECUR_TRY(zero_async(cu, args->output, sizeof(float) * (size_t)plan->seq_len * B * width));
-    TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, (int)width, INTS(cu->map),
-                               FLT(cu->layer_output[c->num_layers - 1]), (int)width, args->output,
-                               (int)width));
+    RECUR_TRY(scatter_packed(cu, (int)width, FLT(cu->layer_output[c->num_layers - 1]),
+                             args->output));
     cu->have_forward = 1;
     return RECUR_OK;
 }
@@ -1150,15 +1174,14 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
     const recur_pack_plan *plan = &cu->plan;
     const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
     const int L = c->num_layers, I = c->input_size;
-    const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
+    const size_t N = plan->rows, width = (size_t)D * (size_t)Hout;
     const size_t widest = (size_t)I > width ? (size_t)I : width;
     RECUR_TRY(cuda_buffer_reserve(&cu->grad_a, sizeof(float) * N * widest));
     RECUR_TRY(cuda_buffer_reserve(&cu->grad_b, sizeof(float) * N * widest));
 
     float *grad_y = FLT(cu->grad_a), *grad_x = FLT(cu->grad_b);
     if (args->grad_output)
-        TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, (int)width, INTS(cu->map), args->grad_output,
-                                  (int)width, grad_y, (int)width));
+        RECUR_TRY(gather_packed(cu, (int)width, args->grad_output, grad_y));
     else
         RECUR_TRY(zero_async(cu, grad_y, sizeof(float) * N * width));
 
@@ -1186,13 +1209,8 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
         grad_y = grad_x;
         grad_x = swap;
     }
-    if (args->grad_input) {
-        if (N != (size_t)plan->seq_len * B)
-            RECUR_TRY(zero_async(cu, args->grad_input,
-                                 sizeof(float) * (size_t)plan->seq_len * B * (size_t)I));
-        TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, I, INTS(cu->map), grad_y, I, args->grad_input,
-                                   I));
-    }
+    if (args->grad_input)
+        RECUR_TRY(scatter_packed(cu, I, grad_y, args->grad_input));
     return RECUR_OK;
 }
 
