@@ -338,7 +338,10 @@ recur_status recur_rnn_set_math(recur_rnn *rnn, recur_math math);
  * recur_rnn_device_params (param_total floats, state_dict order, as
  * recur_rnn_param_data), and add to recur_rnn_device_grads; they are
  * asynchronous (recur_cuda_synchronize waits). recur_rnn_zero_grad zeroes
- * both gradient buffers. */
+ * both gradient buffers. Change the parameters between a backward and the
+ * next forward, not between a forward and its backward (as in PyTorch's
+ * autograd): in RECUR_MATH_BF16 the backward reads the bfloat16 copies of
+ * the weights that its forward made. */
 recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_args *args);
 recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_args *args);
 float *recur_rnn_device_params(recur_rnn *rnn); /* NULL on the CPU */

@@ -65,6 +65,15 @@ typedef struct kernel_plan {
     int rows_asked, exchange; /* the cluster_rows and cluster_exchange it was made for */
 } kernel_plan;
 
+/* A bfloat16 copy of an operand that lasts from a forward to the end of its
+ * backward (see bf16_operand), made in pass `pass`. */
+typedef struct bf16_kept {
+    const float *src;
+    size_t count; /* floats */
+    uint64_t pass;
+    cuda_buffer copy;
+} bf16_kept;
+
 typedef struct step_graph {
     cudaGraphExec_t exec;
     step_loop key;
@@ -117,6 +126,9 @@ struct rnn_cuda {
     cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
     cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
     cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
+    bf16_kept *kept;  /* [kept_count] = 2 per group (W_ih, W_hh) + 1 per layer (its input) */
+    int kept_count;
+    uint64_t pass;    /* counts the forwards and parameter uploads (bf16_kept.pass) */
 
     /* The host-pointer calls' device copies of their arguments. */
     cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
@@ -167,6 +179,54 @@ static recur_status bf16_copy(rnn_cuda *cu, cuda_buffer *copy, const float *x, i
     return RECUR_OK;
 }
 
+static const float *layer_input(const rnn_cuda *cu, int layer);
+
+/* Whether x stays unchanged from a forward to the end of its backward: a
+ * parameter (the caller updates them between passes, not within one) or a
+ * layer's input (saved for the backward). */
+static int lasts_the_pass(const rnn_cuda *cu, const float *x)
+{
+    const uintptr_t at = (uintptr_t)x, params = (uintptr_t)cu->params;
+    if (at >= params && at < params + sizeof(float) * cu->layout.param_total)
+        return 1;
+    for (int l = 0; l < cu->layers; l++)
+        if (x == layer_input(cu, l))
+            return 1;
+    return 0;
+}
+
+/* x's bfloat16 copy (as bf16_copy): when x lasts the pass, the copy this
+ * forward or its backward made already, or a new one kept for the rest of
+ * the pass (a bf16 backward reads W_ih, W_hh and each layer's input again,
+ * 0.19 ms of conversions at lstm-h2048-b128-t100); else a fresh one in
+ * *scratch. */
+static recur_status bf16_operand(rnn_cuda *cu, cuda_buffer *scratch, const float *x, int rows,
+                                 int cols, int ld, void **out)
+{
+    if (!lasts_the_pass(cu, x))
+        return bf16_copy(cu, scratch, x, rows, cols, ld, out);
+    const size_t count = (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+    bf16_kept *slot = NULL; /* x's of an earlier pass, else a free one */
+    for (int i = 0; i < cu->kept_count; i++) {
+        bf16_kept *k = &cu->kept[i];
+        if (k->src == x && k->count == count) {
+            slot = k;
+            break;
+        }
+        if (!slot && k->pass != cu->pass)
+            slot = k;
+    }
+    if (!slot) /* not reached: every lasting operand of a pass has a slot */
+        return bf16_copy(cu, scratch, x, rows, cols, ld, out);
+    if (slot->src == x && slot->count == count && slot->pass == cu->pass) {
+        *out = slot->copy.ptr;
+        return RECUR_OK;
+    }
+    RECUR_TRY(bf16_copy(cu, &slot->copy, x, rows, cols, ld, out));
+    slot->src = x, slot->count = count, slot->pass = cu->pass;
+    return RECUR_OK;
+}
+
 /* An operand a that several products in a row read unchanged (the
  * backward's grad_gates): its bfloat16 copy, made by the first of them that
  * converts its operands and read by the others. Starts zeroed. */
@@ -183,13 +243,13 @@ static recur_status gemm_shared_a(rnn_cuda *cu, shared_operand *shared_a, int tr
     if (m > 0 && n > 0 && k > 0 && use_bf16_operands(cu, m, n, k)) {
         void *a16 = shared_a ? shared_a->copy : NULL, *b16;
         if (!a16) {
-            RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[shared_a ? 2 : 0], a, trans_a ? k : m,
-                                trans_a ? m : k, lda, &a16));
+            RECUR_TRY(bf16_operand(cu, &cu->operand_bf16[shared_a ? 2 : 0], a,
+                                   trans_a ? k : m, trans_a ? m : k, lda, &a16));
             if (shared_a)
                 shared_a->copy = a16;
         }
-        RECUR_TRY(bf16_copy(cu, &cu->operand_bf16[1], b, trans_b ? n : k, trans_b ? k : n, ldb,
-                            &b16));
+        RECUR_TRY(bf16_operand(cu, &cu->operand_bf16[1], b, trans_b ? n : k, trans_b ? k : n,
+                               ldb, &b16));
         return cuda_gemm_bf16(&cu->blas, trans_a, trans_b, m, n, k, alpha, a16, lda, b16, ldb,
                               beta, c, ldc);
     }
@@ -262,10 +322,12 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     cu->drop_mask = calloc((size_t)cu->layers, sizeof *cu->drop_mask);
     cu->drop_output = calloc((size_t)cu->layers, sizeof *cu->drop_output);
     cu->graphs = calloc((size_t)cu->groups * 2, sizeof *cu->graphs);
+    cu->kept_count = 2 * cu->groups + cu->layers;
+    cu->kept = calloc((size_t)cu->kept_count, sizeof *cu->kept);
     cu->graphs_enabled = env_on("RECUR_CUDA_GRAPHS");
     cu->host_grads = malloc(sizeof(float) * (layout->param_total ? layout->param_total : 1));
     if (!cu->offsets || !cu->input_sizes || !cu->saved || !cu->layer_output || !cu->drop_mask ||
-        !cu->drop_output || !cu->graphs || !cu->host_grads) {
+        !cu->drop_output || !cu->graphs || !cu->kept || !cu->host_grads) {
         rnn_cuda_free(cu);
         return recur_fail(RECUR_E_NOMEM, "out of memory creating the CUDA stack");
     }
@@ -329,6 +391,9 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->operand_bf16[2], &cu->grad_gates_bf16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
+    for (int i = 0; cu->kept && i < cu->kept_count; i++)
+        cuda_buffer_release(&cu->kept[i].copy);
+    free(cu->kept);
     for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
         if (cu->graphs[i].exec)
             cudaGraphExecDestroy(cu->graphs[i].exec);
@@ -367,6 +432,7 @@ float *rnn_cuda_grads(rnn_cuda *cu) { return cu->grads; }
 
 recur_status rnn_cuda_upload_params(rnn_cuda *cu, const float *values)
 {
+    cu->pass++; /* the kept bfloat16 copies of the weights are stale */
     TRY_CUDA(cudaMemcpyAsync(cu->params, values, sizeof(float) * cu->layout.param_total,
                              cudaMemcpyHostToDevice, cu->stream),
              "cudaMemcpyAsync (parameters)");
@@ -518,8 +584,9 @@ static int use_bf16_weights(const rnn_cuda *cu)
 }
 
 /* Fills L's bfloat16 copies when use_bf16_weights: W_hh converted now, on the
- * stream, and scratch for rows of up to max(G*H, Hout) columns. Before the
- * step loop runs or is captured. */
+ * stream (in the forward; its backward reads the same copy, bf16_operand),
+ * and scratch for rows of up to max(G*H, Hout) columns. Before the step loop
+ * runs or is captured. */
 static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
 {
     if (!use_bf16_weights(cu))
@@ -527,10 +594,9 @@ static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
     const rnn_dims *dims = &cu->layout.dims;
     const size_t GH = (size_t)dims->gates * dims->hidden, Hout = (size_t)dims->out;
     const size_t B = (size_t)cu->plan.batch, bf16 = 2; /* bytes */
-    RECUR_TRY(cuda_buffer_reserve(&cu->weight_bf16, bf16 * GH * Hout));
     RECUR_TRY(cuda_buffer_reserve(&cu->rows_bf16, bf16 * B * (GH > Hout ? GH : Hout)));
-    TRY_KERNEL(rk_to_bf16(cu->stream, GH * Hout, L->w.weight_hh, cu->weight_bf16.ptr));
-    L->weight_hh_bf16 = cu->weight_bf16.ptr;
+    RECUR_TRY(bf16_operand(cu, &cu->weight_bf16, L->w.weight_hh, (int)GH, (int)Hout, (int)Hout,
+                           &L->weight_hh_bf16));
     L->rows_bf16 = cu->rows_bf16.ptr;
     return RECUR_OK;
 }
@@ -1113,6 +1179,7 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     cu->have_forward = 0;
+    cu->pass++;
     if (!cu->plan_on_device || !same_plan(&cu->plan, plan)) {
         cu->plan_on_device = 0;
         RECUR_TRY(copy_plan(&cu->plan, plan));
