@@ -330,8 +330,16 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
                         dm_want.data(), dc_want.data(), grad_want.data());
     compare(dc, dc_want, "rk_lstm_backward dc", detail);
     compare(grad, grad_want, "rk_lstm_backward grad_gates", detail);
-    if (bf16)
+    if (bf16) {
         compare_bf16(grad_bf16, grad, "rk_lstm_backward grad_gates_bf16", detail);
+        /* the bfloat16 grad_gates alone (the float32 ones not written) */
+        std::vector<__nv_bfloat16> only_bf16((size_t)rows * G, __nv_bfloat16{0x1234});
+        std::vector<float> dc_only = dc0;
+        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), dm.data(),
+                         or_null(dy), ld_dy, dc_only.data(), nullptr, only_bf16.data());
+        compare(dc_only, dc_want, "rk_lstm_backward dc (bfloat16 grad_gates alone)", detail);
+        compare_bf16(only_bf16, grad, "rk_lstm_backward grad_gates_bf16 alone", detail);
+    }
 }
 
 void check_gru(int rows, int H, bool biases, bool with_dy, const char *detail)

@@ -156,7 +156,8 @@ __global__ void lstm_backward(size_t total, int H, const float *gates, const flo
                              dc_total * i * (1.0f - gg * gg), d * tanh_c * o * (1.0f - o)};
 #pragma unroll
         for (int q = 0; q < 4; q++) {
-            grad_gates[j * 4 * H + q * H + k] = dg[q];
+            if (grad_gates)
+                grad_gates[j * 4 * H + q * H + k] = dg[q];
             if (grad_gates_bf16)
                 grad_gates_bf16[j * 4 * H + q * H + k] = __float2bfloat16_rn(dg[q]);
         }

@@ -60,7 +60,8 @@ int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const fl
                     const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
                     float *h_state, void *h_bf16);
 /* As recur_lstm_backward; also grad_gates [rows, 4H] rounded to bfloat16
- * into grad_gates_bf16 when not NULL. */
+ * into grad_gates_bf16 when not NULL, and only there when grad_gates is
+ * NULL. */
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
                      const float *c_prev, const float *dm, const float *dy, int ld_dy, float *dc,
                      float *grad_gates, void *grad_gates_bf16);

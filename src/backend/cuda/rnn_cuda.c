@@ -45,9 +45,10 @@ typedef struct step_loop {
     void *weight_hh_bf16, *rows_bf16;
     /* The backward of an LSTM whose weight gradients take bfloat16 operands:
      * all of grad_gates [N, G*H] in bfloat16, written by the cell kernels,
-     * read by each step's product and then by the weight gradients' (instead
-     * of the step's rows in rows_bf16 and a conversion of grad_gates after
-     * the loop); else NULL. */
+     * read by each step's product and then by the weight and bias gradients'
+     * (instead of the step's rows in rows_bf16 and a conversion of
+     * grad_gates after the loop; the float32 grad_gates is then not
+     * written); else NULL. */
     void *grad_gates_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
@@ -123,6 +124,7 @@ struct rnn_cuda {
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
     cuda_buffer h_state, c_state, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+    cuda_buffer ones_bf16; /* [N] ones in bfloat16, for column sums of bfloat16 arrays */
     cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
     cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
     cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
@@ -235,12 +237,15 @@ typedef struct shared_operand {
 } shared_operand;
 
 /* c = alpha op(a) op(b) + beta c, in cuBLAS's column-major terms; shared_a
- * (or NULL) keeps a's bfloat16 copy for the next products with that a. */
+ * (or NULL) keeps a's bfloat16 copy for the next products with that a. A
+ * copy made before (shared_a->copy) is read whatever the product's size:
+ * its float32 a may not exist (see backward_steps). */
 static recur_status gemm_shared_a(rnn_cuda *cu, shared_operand *shared_a, int trans_a,
                                   int trans_b, int m, int n, int k, float alpha, const float *a,
                                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    if (m > 0 && n > 0 && k > 0 && use_bf16_operands(cu, m, n, k)) {
+    if (m > 0 && n > 0 && k > 0 &&
+        ((shared_a && shared_a->copy) || use_bf16_operands(cu, m, n, k))) {
         void *a16 = shared_a ? shared_a->copy : NULL, *b16;
         if (!a16) {
             RECUR_TRY(bf16_operand(cu, &cu->operand_bf16[shared_a ? 2 : 0], a,
@@ -265,9 +270,14 @@ static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, i
                          ldc);
 }
 
-/* y[n] = column sums of a[m, n] + beta y. */
-static recur_status column_sums(rnn_cuda *cu, int m, int n, const float *a, float beta, float *y)
+/* y[n] = column sums of a[m, n] + beta y: a in float32, or (a16 not NULL)
+ * its bfloat16 copy, summed in float32. */
+static recur_status column_sums(rnn_cuda *cu, int m, int n, const float *a, const void *a16,
+                                float beta, float *y)
 {
+    if (a16)
+        return cuda_gemm_bf16(&cu->blas, 0, 0, 1, n, m, 1.0f, cu->ones_bf16.ptr, m, a16, n, beta,
+                              y, n);
     return cuda_column_sums(&cu->blas, m, n, a, (const float *)cu->ones.ptr, beta, y);
 }
 
@@ -384,6 +394,7 @@ void rnn_cuda_free(rnn_cuda *cu)
                            &cu->map,        &cu->order,      &cu->prev[0],   &cu->prev[1],
                            &cu->input_packed, &cu->grad_a,   &cu->grad_b,    &cu->h_state,
                            &cu->c_state,    &cu->bias_sums,  &cu->step,      &cu->ones,
+                           &cu->ones_bf16,
                            &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
                            &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
                            &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
@@ -692,7 +703,8 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
     float *dh = L->dh, *dc = L->dc, *grad_gates = L->grad_gates, *grad_gh = L->grad_gh;
     /* bf16 W_hh, LSTM: the cell kernel also writes the step's bfloat16
      * grad_gates (= grad_gh) that the product reads, into its rows of
-     * L->grad_gates_bf16 or else into L->rows_bf16. */
+     * L->grad_gates_bf16 (and then no float32 grad_gates: what follows the
+     * loop reads the bfloat16 ones) or else into L->rows_bf16. */
     const int lstm_bf16 = dims->cell == RECUR_LSTM && L->rows_bf16;
     uint16_t *all_bf16 = L->grad_gates_bf16; /* bfloat16 bit patterns */
     for (int s = plan->seq_len - 1; s >= 0; s--) {
@@ -725,7 +737,7 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H,
                                         L->c_prev + row0 * (size_t)H, dm, dm_dy, ld_dy, dc,
-                                        grad_gates_t, grad_bf16));
+                                        all_bf16 ? NULL : grad_gates_t, grad_bf16));
             break;
         }
         case RECUR_GRU:
@@ -929,7 +941,9 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     RECUR_TRY(cuda_buffer_reserve(&cu->h_prev, sizeof(float) * N * (size_t)Hout));
     if (cu->ones.size < sizeof(float) * N) {
         RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
+        RECUR_TRY(cuda_buffer_reserve(&cu->ones_bf16, 2 * N));
         TRY_KERNEL(rk_fill(cu->stream, N, 1.0f, FLT(cu->ones)));
+        TRY_KERNEL(rk_to_bf16(cu->stream, N, FLT(cu->ones), cu->ones_bf16.ptr));
     }
     if (dims->cell == RECUR_GRU)
         RECUR_TRY(cuda_buffer_reserve(&cu->grad_gh, sizeof(float) * N * (size_t)GH));
@@ -1008,12 +1022,13 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
                             1.0f, grad_gh, GH, h_prev, Hout, 1.0f, (float *)g.weight_hh, Hout));
     if (g.bias_ih && grad_gh == grad_gates) { /* the same sums for both: one pass */
         RECUR_TRY(cuda_buffer_reserve(&cu->bias_sums, sizeof(float) * (size_t)GH));
-        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, 0.0f, FLT(cu->bias_sums)));
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, gates16.copy, 0.0f,
+                              FLT(cu->bias_sums)));
         TRY_KERNEL(rk_accumulate(cu->stream, (size_t)GH, FLT(cu->bias_sums), (float *)g.bias_ih,
                                  (float *)g.bias_hh));
     } else if (g.bias_ih) {
-        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, 1.0f, (float *)g.bias_ih));
-        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gh, 1.0f, (float *)g.bias_hh));
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, NULL, 1.0f, (float *)g.bias_ih));
+        RECUR_TRY(column_sums(cu, (int)N, GH, grad_gh, NULL, 1.0f, (float *)g.bias_hh));
     }
     if (dims->proj)
         RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(cu->grad_h), Hout, FLT(saved->proj_in), H,
