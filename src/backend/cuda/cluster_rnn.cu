@@ -460,15 +460,18 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
         c_reg = a.c0 ? a.c0[state_at] : 0.0f;
     steps.start(a, step_time);
     /* Lane j's input pre-activations of unit u in the step of (rows, row0),
-     * with their biases. */
+     * without their biases: loaded a step ahead, they are first used a step
+     * later (an addition here would wait for the load at once, inside the
+     * step; in_pre adds the biases where the cell reads them). */
     auto load_pre = [&](float(&pre)[4], int rows, int row0) {
 #pragma unroll
         for (int g = 0; g < 4; g++)
             pre[g] = row_lane && lane < rows && g < G
-                         ? plus_input_bias(a.gates[((size_t)row0 + lane) * (size_t)G * H +
-                                                   (size_t)g * H + u],
-                                           a.bias_ih, a.bias_hh, a.cell, g, H, u)
+                         ? a.gates[((size_t)row0 + lane) * (size_t)G * H + (size_t)g * H + u]
                          : 0.0f;
+    };
+    auto in_pre = [&](const float(&pre)[4], int g) {
+        return plus_input_bias(pre[g], a.bias_ih, a.bias_hh, a.cell, g, H, u);
     };
     float pre[4];
     load_pre(pre, steps.rows, steps.row0);
@@ -508,10 +511,10 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
             if (active) {
                 const float *rec = acc + lane; /* rec[g * kClusterRows] */
                 if (a.cell == kCellLstm) {
-                    act[0] = sigmoid(pre[0] + rec[0]);
-                    act[1] = sigmoid(pre[1] + rec[kClusterRows]);
-                    act[2] = tanhf(pre[2] + rec[2 * kClusterRows]);
-                    act[3] = sigmoid(pre[3] + rec[3 * kClusterRows]);
+                    act[0] = sigmoid(in_pre(pre, 0) + rec[0]);
+                    act[1] = sigmoid(in_pre(pre, 1) + rec[kClusterRows]);
+                    act[2] = tanhf(in_pre(pre, 2) + rec[2 * kClusterRows]);
+                    act[3] = sigmoid(in_pre(pre, 3) + rec[3 * kClusterRows]);
                     saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
                     hv = act[3] * tanhf(c_reg);
                 } else { /* kCellGru */
@@ -519,9 +522,9 @@ __global__ void __launch_bounds__(32 * WARPS, 1) cluster_forward(rk_persistent a
                     const float hr = rec[0] + (b ? b[u] : 0.0f);
                     const float hz = rec[kClusterRows] + (b ? b[H + u] : 0.0f);
                     saved = rec[2 * kClusterRows] + (b ? b[2 * H + u] : 0.0f); /* hn */
-                    act[0] = sigmoid(pre[0] + hr);
-                    act[1] = sigmoid(pre[1] + hz);
-                    act[2] = tanhf(pre[2] + act[0] * saved);
+                    act[0] = sigmoid(in_pre(pre, 0) + hr);
+                    act[1] = sigmoid(in_pre(pre, 1) + hz);
+                    act[2] = tanhf(in_pre(pre, 2) + act[0] * saved);
                     hv = (1.0f - act[1]) * act[2] + act[1] * hp;
                 }
             }

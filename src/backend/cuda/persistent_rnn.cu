@@ -99,14 +99,17 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
         const int t = a.reverse ? a.T - 1 - s : s;
         const int rows = a.batch_sizes[t];
         const size_t row0 = (size_t)a.offsets[t];
+        /* The input pre-activations, loaded before the step's barriers and
+         * products so that their latency overlaps them; their biases are
+         * added where the cell reads them (an addition here would wait for
+         * the loads before the first barrier). */
         float pre[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (own && own_j < rows) {
             const float *gr = a.gates + (row0 + (size_t)own_j) * (size_t)G * H + own_u;
 #pragma unroll
             for (int g = 0; g < 4; g++)
                 if (g < G)
-                    pre[g] = plus_input_bias(gr[(size_t)g * H], a.bias_ih, a.bias_hh, a.cell, g,
-                                             H, own_u);
+                    pre[g] = gr[(size_t)g * H];
         }
         __syncthreads(); /* the previous step's readers of h and acc are done */
         if (h_prev)
@@ -132,9 +135,12 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
 #pragma unroll
                 for (int g = 0; g < 4; g++)
                     if (g < G)
-                        pre[g] = plus_input_bias(gr[(size_t)g * H + u], a.bias_ih, a.bias_hh,
-                                                 a.cell, g, H, u);
+                        pre[g] = gr[(size_t)g * H + u];
             }
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    pre[g] = plus_input_bias(pre[g], a.bias_ih, a.bias_hh, a.cell, g, H, u);
             const float hp = h[(size_t)j * H + u];
             float hv;
             if (a.cell == kCellLstm) {
