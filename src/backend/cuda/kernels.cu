@@ -120,11 +120,12 @@ __global__ void lstm_forward(size_t total, int H, float *gates, const float *bia
         size_t j = idx / H, k = idx % H;
         float *g = gates + j * 4 * H + k;
         const int u = (int)k;
+        const float c_prev = c_state[idx]; /* read first: loaded with the gates */
         float i = sigmoid(plus_input_bias(g[0], bias_ih, bias_hh, kCellLstm, 0, H, u));
         float f = sigmoid(plus_input_bias(g[H], bias_ih, bias_hh, kCellLstm, 1, H, u));
         float gg = tanhf(plus_input_bias(g[2 * H], bias_ih, bias_hh, kCellLstm, 2, H, u));
         float o = sigmoid(plus_input_bias(g[3 * H], bias_ih, bias_hh, kCellLstm, 3, H, u));
-        float c = f * c_state[idx] + i * gg;
+        float c = f * c_prev + i * gg;
         g[0] = i;
         g[H] = f;
         g[2 * H] = gg;
@@ -176,6 +177,7 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
         size_t j = idx / H, k = idx % H;
         float *x = gx + j * 3 * H + k;
         const float *h = gh + j * 3 * H + k;
+        const float h_prev = h_state[idx]; /* read first: loaded with the gates */
         float xb[3], hb[3];
 #pragma unroll
         for (int q = 0; q < 3; q++) {
@@ -186,7 +188,7 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
         float z = sigmoid(xb[1] + hb[1]);
         float hn = hb[2];
         float n = tanhf(xb[2] + r * hn);
-        float hv = (1.0f - z) * n + z * h_state[idx];
+        float hv = (1.0f - z) * n + z * h_prev;
         x[0] = r;
         x[H] = z;
         x[2 * H] = n;
