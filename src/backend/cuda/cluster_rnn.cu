@@ -33,7 +33,8 @@
  * through st.async and waits on its block's mbarrier for the buffer instead
  * of the barrier (step_exchange). The input pre-activations of
  * step s + 1 and the row counts of step s + 2 are loaded during step s, so
- * that their latency overlaps a step's work. The arithmetic and what is
+ * that their latency overlaps a step's work (nothing reads them before:
+ * the input biases are added where the cell reads them). The arithmetic and what is
  * stored are those of persistent_forward. */
 /* tests/test_cluster_emulated.cpp compiles the kernel (not the launch code)
  * as C++ with RECUR_CLUSTER_EMULATION defined, over the emulated threads,
