@@ -322,8 +322,8 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     const std::vector<float> dc0 = random_vector((size_t)rows * H);
     std::vector<float> dc = dc0, grad = sentinel((size_t)rows * G), grad_want = grad;
     std::vector<__nv_bfloat16> grad_bf16((size_t)rows * G, __nv_bfloat16{0x1234});
-    rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), dm.data(), or_null(dy),
-                     ld_dy, dc.data(), grad.data(), bf16 ? grad_bf16.data() : nullptr);
+    rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), rows, nullptr, dm.data(),
+                     or_null(dy), ld_dy, dc.data(), grad.data(), bf16 ? grad_bf16.data() : nullptr);
     std::vector<float> dc_want = dc0;
     const std::vector<float> dm_want = plus_dy(dm, rows, H, dy, ld_dy);
     recur_lstm_backward(rows, H, 0, H, gates_want.data(), c_want.data(), c0.data(),
@@ -335,10 +335,36 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         /* the bfloat16 grad_gates alone (the float32 ones not written) */
         std::vector<__nv_bfloat16> only_bf16((size_t)rows * G, __nv_bfloat16{0x1234});
         std::vector<float> dc_only = dc0;
-        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), dm.data(),
-                         or_null(dy), ld_dy, dc_only.data(), nullptr, only_bf16.data());
+        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), rows, nullptr,
+                         dm.data(), or_null(dy), ld_dy, dc_only.data(), nullptr, only_bf16.data());
         compare(dc_only, dc_want, "rk_lstm_backward dc (bfloat16 grad_gates alone)", detail);
         compare_bf16(only_bf16, grad, "rk_lstm_backward grad_gates_bf16 alone", detail);
+    }
+    /* The previous cells split: the first rows from c_prev, the others from
+     * c_init (each with the other's rows spoiled), or zeros without c_init. */
+    const int split = rows / 2;
+    std::vector<float> c_prev = c0, c_init = c0;
+    for (size_t at = 0; at < c0.size(); at++)
+        ((int)(at / H) < split ? c_init : c_prev)[at] = 1e30f;
+    for (int zeros = 0; zeros < 2; zeros++) {
+        std::vector<float> cell_prev = c0;
+        if (zeros)
+            std::fill(cell_prev.begin() + (size_t)split * H, cell_prev.end(), 0.0f);
+        std::vector<float> dc_split = dc0, grad_split = sentinel((size_t)rows * G);
+        std::vector<float> dc_ref = dc0, grad_ref = grad_split;
+        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c_prev.data(), split,
+                         zeros ? nullptr : c_init.data(), dm.data(), or_null(dy), ld_dy,
+                         dc_split.data(), grad_split.data(), nullptr);
+        recur_lstm_backward(rows, H, 0, H, gates_want.data(), c_want.data(), cell_prev.data(),
+                            dm_want.data(), dc_ref.data(), grad_ref.data());
+        compare(dc_split, dc_ref,
+                zeros ? "rk_lstm_backward dc, zeros past prev_rows"
+                      : "rk_lstm_backward dc, c_init past prev_rows",
+                detail);
+        compare(grad_split, grad_ref,
+                zeros ? "rk_lstm_backward grad_gates, zeros past prev_rows"
+                      : "rk_lstm_backward grad_gates, c_init past prev_rows",
+                detail);
     }
 }
 

@@ -142,18 +142,20 @@ __global__ void lstm_forward(size_t total, int H, float *gates, const float *bia
 }
 
 __global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
-                              const float *c_prev, const float *dm, const float *dy, int ld_dy,
-                              float *dc, float *grad_gates, __nv_bfloat16 *grad_gates_bf16)
+                              const float *c_prev, int prev_rows, const float *c_init,
+                              const float *dm, const float *dy, int ld_dy, float *dc,
+                              float *grad_gates, __nv_bfloat16 *grad_gates_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
         const float *g = gates + j * 4 * H + k;
         float i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
+        const float cp = (int)j < prev_rows ? c_prev[idx] : c_init ? c_init[idx] : 0.0f;
         float tanh_c = tanhf(c[idx]);
         float d = with_dy(dm[idx], dy, ld_dy, j, k);
         float dc_total = dc[idx] + d * o * (1.0f - tanh_c * tanh_c);
         const float dg[4] = {dc_total * gg * i * (1.0f - i),
-                             dc_total * c_prev[idx] * f * (1.0f - f),
+                             dc_total * cp * f * (1.0f - f),
                              dc_total * i * (1.0f - gg * gg), d * tanh_c * o * (1.0f - o)};
 #pragma unroll
         for (int q = 0; q < 4; q++) {
@@ -307,11 +309,12 @@ int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const fl
 }
 
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, const float *dy, int ld_dy, float *dc,
-                     float *grad_gates, void *grad_gates_bf16)
+                     const float *c_prev, int prev_rows, const float *c_init, const float *dm,
+                     const float *dy, int ld_dy, float *dc, float *grad_gates,
+                     void *grad_gates_bf16)
 {
-    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, dm, dy, ld_dy, dc, grad_gates,
-              (__nv_bfloat16 *)grad_gates_bf16);
+    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, prev_rows, c_init, dm, dy,
+              ld_dy, dc, grad_gates, (__nv_bfloat16 *)grad_gates_bf16);
 }
 
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,

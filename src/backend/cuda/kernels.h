@@ -59,12 +59,14 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
                     const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
                     float *h_state, void *h_bf16);
-/* As recur_lstm_backward; also grad_gates [rows, 4H] rounded to bfloat16
- * into grad_gates_bf16 when not NULL, and only there when grad_gates is
- * NULL. */
+/* As recur_lstm_backward, with row j's previous cell c_prev[j] for j <
+ * prev_rows and c_init[j] (zeros when NULL) for the others; also grad_gates
+ * [rows, 4H] rounded to bfloat16 into grad_gates_bf16 when not NULL, and
+ * only there when grad_gates is NULL. */
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
-                     const float *c_prev, const float *dm, const float *dy, int ld_dy, float *dc,
-                     float *grad_gates, void *grad_gates_bf16);
+                     const float *c_prev, int prev_rows, const float *c_init, const float *dm,
+                     const float *dy, int ld_dy, float *dc, float *grad_gates,
+                     void *grad_gates_bf16);
 /* hn_saved gets gh's n part with b_hn. */
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
                    const float *bias_ih, const float *bias_hh, float *h_state, float *hn_saved,

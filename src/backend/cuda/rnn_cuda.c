@@ -52,9 +52,11 @@ typedef struct step_loop {
     void *grad_gates_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
-    /* backward (also gates, cell, hidden_n, step and y, read) */
-    const float *dy;
-    float *dh, *dc, *grad_gates, *grad_gh, *h_prev, *c_prev, *grad_h;
+    /* backward (also gates, cell, hidden_n, step and y, read; an LSTM's
+     * previous cells from cell, or c_init [B, H], sorted, for rows with no
+     * previous step: NULL for zeros) */
+    const float *dy, *c_init;
+    float *dh, *dc, *grad_gates, *grad_gh, *h_prev, *grad_h;
 } step_loop;
 
 /* A persistent or one-cluster kernel's plan (rk_persistent_plan,
@@ -734,10 +736,18 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
                                L->step, H));
                 dm = L->step, dm_dy = NULL;
             }
+            /* The previous cells in place: the adjacent step's first rows
+             * (the packing sorts by length), the initial ones past them. */
+            const int adjacent = L->reverse ? t + 1 : t - 1;
+            const int has_prev = adjacent >= 0 && adjacent < plan->seq_len;
+            const int prev_rows = !has_prev                          ? 0
+                                  : plan->batch_sizes[adjacent] < rows ? plan->batch_sizes[adjacent]
+                                                                       : rows;
+            const float *c_prev = has_prev ? L->cell + plan->offsets[adjacent] * (size_t)H : NULL;
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
-                                        L->cell + row0 * (size_t)H,
-                                        L->c_prev + row0 * (size_t)H, dm, dm_dy, ld_dy, dc,
-                                        all_bf16 ? NULL : grad_gates_t, grad_bf16));
+                                        L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
+                                        dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
+                                        grad_bf16));
             break;
         }
         case RECUR_GRU:
@@ -948,7 +958,6 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     if (dims->cell == RECUR_GRU)
         RECUR_TRY(cuda_buffer_reserve(&cu->grad_gh, sizeof(float) * N * (size_t)GH));
     if (dims->cell == RECUR_LSTM) {
-        RECUR_TRY(cuda_buffer_reserve(&cu->c_prev, sizeof(float) * N * (size_t)H));
         RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)H));
         if (dims->proj)
             RECUR_TRY(cuda_buffer_reserve(&cu->grad_h, sizeof(float) * N * (size_t)Hout));
@@ -961,12 +970,13 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
 
     TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
                                   h_prev));
-    if (dims->cell == RECUR_LSTM)
-        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
-                                      saved->initial_c, FLT(cu->c_prev)));
-
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
+    if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
+        RECUR_TRY(cuda_buffer_reserve(&cu->c_prev, sizeof(float) * N * (size_t)H));
+        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
+                                      saved->initial_c, FLT(cu->c_prev)));
+    }
     /* grad_gates in bfloat16 for the weight gradients' products (see
      * gemm_shared_a): made by the first of them, or by the step loop. */
     shared_operand gates16 = {NULL};
@@ -1003,7 +1013,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.gates = FLT(saved->gates), loop.cell = FLT(saved->cell);
         loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
-        loop.h_prev = h_prev, loop.c_prev = FLT(cu->c_prev), loop.grad_h = FLT(cu->grad_h);
+        loop.h_prev = h_prev, loop.c_init = saved->initial_c, loop.grad_h = FLT(cu->grad_h);
         RECUR_TRY(prepare_bf16_weights(cu, &loop));
         if (loop.rows_bf16 && dims->cell == RECUR_LSTM &&
             use_bf16_operands(cu, GH, Hout, (int)N)) {
