@@ -188,7 +188,8 @@ if part kernels; then
   # (launches 300-699 of `recur bench --seconds 0.001`: 3 + 5 forwards of
   # about 207 launches, then the training steps), a training step (from
   # launch 1700) and cuDNN's through PyTorch (the python process alone, not
-  # the recur bench --json that compare_cuda.py runs to name the cases).
+  # the recur bench --json that compare_cuda.py runs to name the cases:
+  # 1500 launches, forwards and training steps, told apart by name).
   # Writes kernels_h2048_bf16_{forward,train,cudnn}.txt.
   if command -v ncu >/dev/null; then
     ncu_sum() {
@@ -203,7 +204,7 @@ if part kernels; then
       --cases lstm-h2048-b128-t100
     ncu_sum train 1700 700 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
       --cases lstm-h2048-b128-t100
-    ncu_sum cudnn 20 600 "${RECUR_BENCH_PYTHON:-python3}" bench/compare_cuda.py \
+    ncu_sum cudnn 20 1500 "${RECUR_BENCH_PYTHON:-python3}" bench/compare_cuda.py \
       --recur "$bin/recur" --torch-only --math bf16 --seconds 0.001 \
       --cases lstm-h2048-b128-t100
   else
