@@ -130,7 +130,7 @@ struct rnn_cuda {
     cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
     cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
     cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
-    bf16_kept *kept;  /* [kept_count] = 2 per group (W_ih, W_hh) + 1 per layer (its input) */
+    bf16_kept *kept;  /* [kept_count]: per group W_ih, W_hh (and W_hr); per layer its input */
     int kept_count;
     uint64_t pass;    /* counts the forwards and parameter uploads (bf16_kept.pass) */
 
@@ -172,11 +172,17 @@ static int use_bf16_operands(const rnn_cuda *cu, int m, int n, int k)
            capturing == cudaStreamCaptureStatusNone;
 }
 
+/* The floats of rows rows of ld floats, the last with cols. */
+static size_t strided_count(int rows, int cols, int ld)
+{
+    return (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+}
+
 /* x's bfloat16 copy in *copy: rows of ld floats, the last with cols. */
 static recur_status bf16_copy(rnn_cuda *cu, cuda_buffer *copy, const float *x, int rows, int cols,
                               int ld, void **out)
 {
-    const size_t count = (size_t)(rows - 1) * (size_t)ld + (size_t)cols, bf16 = 2; /* bytes */
+    const size_t count = strided_count(rows, cols, ld), bf16 = 2; /* bytes */
     RECUR_TRY(cuda_buffer_reserve(copy, bf16 * count));
     TRY_KERNEL(rk_to_bf16(cu->stream, count, x, copy->ptr));
     *out = copy->ptr;
@@ -209,11 +215,15 @@ static recur_status bf16_operand(rnn_cuda *cu, cuda_buffer *scratch, const float
 {
     if (!lasts_the_pass(cu, x))
         return bf16_copy(cu, scratch, x, rows, cols, ld, out);
-    const size_t count = (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+    const size_t count = strided_count(rows, cols, ld);
     bf16_kept *slot = NULL; /* x's of an earlier pass, else a free one */
     for (int i = 0; i < cu->kept_count; i++) {
         bf16_kept *k = &cu->kept[i];
         if (k->src == x && k->count == count) {
+            if (k->pass == cu->pass) { /* made in this pass already */
+                *out = k->copy.ptr;
+                return RECUR_OK;
+            }
             slot = k;
             break;
         }
@@ -222,10 +232,6 @@ static recur_status bf16_operand(rnn_cuda *cu, cuda_buffer *scratch, const float
     }
     if (!slot) /* not reached: every lasting operand of a pass has a slot */
         return bf16_copy(cu, scratch, x, rows, cols, ld, out);
-    if (slot->src == x && slot->count == count && slot->pass == cu->pass) {
-        *out = slot->copy.ptr;
-        return RECUR_OK;
-    }
     RECUR_TRY(bf16_copy(cu, &slot->copy, x, rows, cols, ld, out));
     slot->src = x, slot->count = count, slot->pass = cu->pass;
     return RECUR_OK;
@@ -334,7 +340,7 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     cu->drop_mask = calloc((size_t)cu->layers, sizeof *cu->drop_mask);
     cu->drop_output = calloc((size_t)cu->layers, sizeof *cu->drop_output);
     cu->graphs = calloc((size_t)cu->groups * 2, sizeof *cu->graphs);
-    cu->kept_count = 2 * cu->groups + cu->layers;
+    cu->kept_count = (layout->dims.proj ? 3 : 2) * cu->groups + cu->layers;
     cu->kept = calloc((size_t)cu->kept_count, sizeof *cu->kept);
     cu->graphs_enabled = env_on("RECUR_CUDA_GRAPHS");
     cu->host_grads = malloc(sizeof(float) * (layout->param_total ? layout->param_total : 1));
@@ -739,11 +745,12 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             /* The previous cells in place: the adjacent step's first rows
              * (the packing sorts by length), the initial ones past them. */
             const int adjacent = L->reverse ? t + 1 : t - 1;
-            const int has_prev = adjacent >= 0 && adjacent < plan->seq_len;
-            const int prev_rows = !has_prev                          ? 0
-                                  : plan->batch_sizes[adjacent] < rows ? plan->batch_sizes[adjacent]
-                                                                       : rows;
-            const float *c_prev = has_prev ? L->cell + plan->offsets[adjacent] * (size_t)H : NULL;
+            const float *c_prev = NULL;
+            int prev_rows = 0;
+            if (adjacent >= 0 && adjacent < plan->seq_len) {
+                c_prev = L->cell + plan->offsets[adjacent] * (size_t)H;
+                prev_rows = plan->batch_sizes[adjacent] < rows ? plan->batch_sizes[adjacent] : rows;
+            }
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
                                         dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
