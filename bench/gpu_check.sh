@@ -8,8 +8,8 @@
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
 #   OUT_DIR  receives the logs and compare.md
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but sweep, workspace,
-# kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
+# Environment: PARTS (which parts run, default all but variants, sweep,
+# workspace, kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
 # WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need Nsight
 # Compute), SANITIZER_MODES (test_cuda_rnn's modes under
@@ -122,6 +122,21 @@ if part bench; then
     status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
 fi
+if part variants; then
+  # Settings written without a GPU, against the default, back to back: the
+  # step loops' L2 window on W_hh (RECUR_CUDA_L2_WINDOW=1; with the graphs,
+  # which should carry it, and without them, RECUR_CUDA_GRAPHS=0).
+  for spec in "bf16 x x" "bf16 1 x" "bf16 1 0" "bf16 x 0" "tf32 x x" "tf32 1 x" \
+              "fp32 x x" "fp32 1 x"; do
+    read -r math window graphs <<<"$spec"
+    log=$out/variant_$math-window$window-graphs$graphs.log
+    env $([[ $window == x ]] || echo RECUR_CUDA_L2_WINDOW=$window) \
+      $([[ $graphs == x ]] || echo RECUR_CUDA_GRAPHS=$graphs) "$bin/recur" bench \
+      --device cuda --math "$math" --seconds "$seconds" \
+      --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
+    status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+  done
+fi
 # One line of the sweeps: CASE NAME FORWARD_MS TRAIN_MS of recur bench at
 # T = 100 for NAME CELL H B, with the environment settings that follow.
 bench_line() {
@@ -183,8 +198,9 @@ if part workspace; then
 fi
 if part kernels; then
   # The GPU time of every kernel of bf16 lstm-h2048-b128-t100 (below cuDNN in
-  # run 12), by Nsight Compute (one metric, gpu__time_duration; the lent
-  # machines have no Nsight Systems), summed by kernel: recur's warm forwards
+  # run 12), by Nsight Compute (gpu__time_duration, and for the forward the
+  # bytes read from DRAM and moved through L2; the lent machines have no
+  # Nsight Systems), summed by kernel: recur's warm forwards
   # (launches 300-699 of `recur bench --seconds 0.001`: 3 + 5 forwards of
   # about 207 launches, then the training steps), a training step (from
   # launch 1700) and cuDNN's through PyTorch (the python process alone, not
@@ -195,12 +211,13 @@ if part kernels; then
     ncu_sum() {
       local name=$1 skip=$2 count=$3
       shift 3
-      timeout 200 ncu --metrics gpu__time_duration.sum --print-summary per-kernel \
+      timeout 200 ncu --metrics "${metrics:-gpu__time_duration.sum}" --print-summary per-kernel \
         --target-processes application-only --launch-skip "$skip" --launch-count "$count" "$@" \
         >"$out/kernels_h2048_bf16_$name.txt" 2>&1
       status "kernels bf16 h2048 $name" "exit $?"
     }
-    ncu_sum forward 300 400 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
+    metrics=gpu__time_duration.sum,dram__bytes_read.sum,lts__t_bytes.sum \
+      ncu_sum forward 300 400 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
       --cases lstm-h2048-b128-t100
     ncu_sum train 1700 700 "$bin/recur" bench --device cuda --math bf16 --seconds 0.001 \
       --cases lstm-h2048-b128-t100

@@ -502,10 +502,16 @@ int main(int argc, char **argv)
         }
         check_device_calls(&rng);
         check_reuse(&rng);
+        /* TF32 and the last BF16 with the step loops' L2 window on W_hh
+         * (float32, and its bfloat16 copy): the same results */
+        setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
         check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL);
+        unsetenv("RECUR_CUDA_L2_WINDOW");
         check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL);
         check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL);
+        setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
         check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all");
+        unsetenv("RECUR_CUDA_L2_WINDOW");
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
                "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s: %d configurations: "
                "worst state error %.3g, worst gradient error %.3g\n",

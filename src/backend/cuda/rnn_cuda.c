@@ -14,6 +14,7 @@
 
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/l2_window.h"
 #include "core/status.h"
 
 /* What one direction's forward saves for its backward (device). */
@@ -36,6 +37,7 @@ typedef struct cuda_weights {
  * filled, it is also the key of the loop's CUDA graph. */
 typedef struct step_loop {
     int backward, group, reverse, ld_y, ld_dy;
+    int l2_window; /* the products read W_hh through an L2 window (use_l2_window) */
     recur_math math;
     uint64_t plan_generation;
     cuda_weights w;
@@ -91,6 +93,7 @@ struct rnn_cuda {
     cudaStream_t stream;
     cuda_blas blas;
     recur_math math;
+    cuda_l2_window l2; /* the step loops' window on W_hh (use_l2_window) */
 
     /* The packing of the last forward, on the device: */
     cuda_buffer map;     /* int [N]: packed row -> row of the [T*B] (or [B*T]) layout */
@@ -815,6 +818,20 @@ static int step_workspace(const rnn_cuda *cu, int backward)
     return env && env[0] ? env[0] == '1' : backward || cu->plan.batch > 16;
 }
 
+/* Whether the step loops' recurrent products read W_hh (its bfloat16 copy
+ * in bf16 mode) through an L2 access-policy window that keeps it in the
+ * cache from one step to the next (RECUR_CUDA_L2_WINDOW=1; off by default
+ * until measured). At lstm-h2048-b128-t100 in bf16 each step's product
+ * reads the 32 MB copy of W_hh, which the other traffic of a step (about
+ * 25 MB) evicts from the H100's 50 MB L2; the product took 17.5 us a step
+ * (run 13), where 32 MB from HBM alone take 10 us. Graphs captured with
+ * the window carry it (l2_window is part of their key). */
+static int use_l2_window(void)
+{
+    const char *env = getenv("RECUR_CUDA_L2_WINDOW");
+    return env && env[0] == '1';
+}
+
 static recur_status run_steps(rnn_cuda *cu, step_loop *L)
 {
     if (cu->graphs_enabled) {
@@ -840,16 +857,31 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
 {
     L->math = cu->math;
     L->plan_generation = cu->plan_generation;
+    L->l2_window = use_l2_window();
+    if (L->l2_window) {
+        const rnn_dims *dims = &cu->layout.dims;
+        const size_t count = (size_t)dims->gates * dims->hidden * dims->out; /* W_hh's */
+        const void *weight = L->weight_hh_bf16 ? L->weight_hh_bf16 : (const void *)L->w.weight_hh;
+        const size_t bytes = count * (L->weight_hh_bf16 ? 2 : sizeof(float));
+        RECUR_TRY(cuda_l2_window_set(&cu->l2, cu->stream, weight, bytes));
+    }
     const int workspace = step_workspace(cu, L->backward);
+    recur_status st = RECUR_OK;
     if (!workspace)
-        RECUR_TRY(cuda_blas_check(cu->blas.set_workspace(cu->blas.handle, NULL, 0),
-                                  "cublasSetWorkspace"));
-    recur_status st = run_steps(cu, L);
+        st = cuda_blas_check(cu->blas.set_workspace(cu->blas.handle, NULL, 0),
+                             "cublasSetWorkspace");
+    if (st == RECUR_OK)
+        st = run_steps(cu, L);
     if (!workspace) {
         recur_status restored = cuda_blas_check(cu->blas.set_stream(cu->blas.handle, cu->stream),
                                                 "cublasSetStream");
         if (st == RECUR_OK)
             st = restored;
+    }
+    if (L->l2_window) {
+        recur_status cleared = cuda_l2_window_clear(&cu->l2, cu->stream);
+        if (st == RECUR_OK)
+            st = cleared;
     }
     return st;
 }
