@@ -294,11 +294,13 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     const std::vector<float> bias_hh = biases ? random_vector((size_t)G) : std::vector<float>();
     const std::vector<float> c0 = random_vector((size_t)rows * H);
 
-    std::vector<float> gates = pre, c = c0, c_saved = sentinel((size_t)rows * H);
+    std::vector<float> gates = pre, c = sentinel((size_t)rows * H), c_saved = c;
     std::vector<float> m = sentinel((size_t)rows * ld_m), h = sentinel((size_t)rows * H);
     std::vector<__nv_bfloat16> h_bf16((size_t)rows * H, __nv_bfloat16{0x1234});
-    rk_lstm_forward(nullptr, rows, H, gates.data(), or_null(bias_ih), or_null(bias_hh), c.data(),
-                    c_saved.data(), m.data(), ld_m, h.data(), bf16 ? h_bf16.data() : nullptr);
+    rk_lstm_step step = {gates.data(), or_null(bias_ih), or_null(bias_hh), c0.data(), nullptr,
+                         rows, c_saved.data(), c.data(), 0, m.data(), ld_m, h.data(), 0,
+                         bf16 ? h_bf16.data() : nullptr};
+    rk_lstm_forward(nullptr, rows, H, &step);
     std::vector<float> gates_want = plus_biases(pre, rows, G, bias_ih, bias_hh), c_want = c0;
     std::vector<float> c_saved_want = c_saved, m_want = m;
     recur_lstm_forward(rows, H, 0, H, gates_want.data(), c_want.data(), c_saved_want.data(),
@@ -314,6 +316,48 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     compare(h, h_want, "rk_lstm_forward h_state", detail);
     if (bf16)
         compare_bf16(h_bf16, h, "rk_lstm_forward h_bf16", detail);
+
+    /* The previous cells split as a step loop reads them (the first rows
+     * from c_prev, the others from c_init, each with the other's rows
+     * spoiled; zeros without c_init) and the states of the rows from
+     * state_from (c) and h_from (h) alone. */
+    const int split = rows / 2, from = (rows + 1) / 3;
+    std::vector<float> c_prev = c0, c_init = c0;
+    for (size_t at = 0; at < c0.size(); at++)
+        ((int)(at / H) < split ? c_init : c_prev)[at] = 1e30f;
+    for (int zeros = 0; zeros < 2; zeros++) {
+        std::vector<float> cell_prev = c0;
+        if (zeros)
+            std::fill(cell_prev.begin() + (size_t)split * H, cell_prev.end(), 0.0f);
+        std::vector<float> g_split = pre, c_split = sentinel((size_t)rows * H);
+        std::vector<float> saved_split = c_split, m_split = sentinel((size_t)rows * ld_m);
+        std::vector<float> h_split = c_split, c_ref = cell_prev, saved_ref = c_split;
+        std::vector<float> m_ref = m_split, g_ref = plus_biases(pre, rows, G, bias_ih, bias_hh);
+        rk_lstm_step split_step = {g_split.data(), or_null(bias_ih), or_null(bias_hh),
+                                   c_prev.data(), zeros ? nullptr : c_init.data(), split,
+                                   saved_split.data(), c_split.data(), from, m_split.data(),
+                                   ld_m, h_split.data(), rows - 1, nullptr};
+        rk_lstm_forward(nullptr, rows, H, &split_step);
+        recur_lstm_forward(rows, H, 0, H, g_ref.data(), c_ref.data(), saved_ref.data(),
+                           m_ref.data(), ld_m);
+        std::vector<float> c_part = sentinel((size_t)rows * H), h_part = c_part;
+        for (size_t at = (size_t)from * H; at < c_part.size(); at++)
+            c_part[at] = c_ref[at];
+        for (size_t at = (size_t)(rows - 1) * H; at < h_part.size(); at++)
+            h_part[at] = m_ref[(at / H) * ld_m + at % H];
+        const char *what[2][4] = {{"rk_lstm_forward c_saved, c_init past prev_rows",
+                                   "rk_lstm_forward m, c_init past prev_rows",
+                                   "rk_lstm_forward c_state from state_from",
+                                   "rk_lstm_forward h_state from h_from"},
+                                  {"rk_lstm_forward c_saved, zeros past prev_rows",
+                                   "rk_lstm_forward m, zeros past prev_rows",
+                                   "rk_lstm_forward c_state from state_from (zeros)",
+                                   "rk_lstm_forward h_state from h_from (zeros)"}};
+        compare(saved_split, saved_ref, what[zeros][0], detail);
+        compare(m_split, m_ref, what[zeros][1], detail);
+        compare(c_split, c_part, what[zeros][2], detail);
+        compare(h_split, h_part, what[zeros][3], detail);
+    }
 
     /* backward from those activations */
     const std::vector<float> dm = random_vector((size_t)rows * H);
@@ -340,12 +384,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         compare(dc_only, dc_want, "rk_lstm_backward dc (bfloat16 grad_gates alone)", detail);
         compare_bf16(only_bf16, grad, "rk_lstm_backward grad_gates_bf16 alone", detail);
     }
-    /* The previous cells split: the first rows from c_prev, the others from
-     * c_init (each with the other's rows spoiled), or zeros without c_init. */
-    const int split = rows / 2;
-    std::vector<float> c_prev = c0, c_init = c0;
-    for (size_t at = 0; at < c0.size(); at++)
-        ((int)(at / H) < split ? c_init : c_prev)[at] = 1e30f;
+    /* The previous cells split as in the forward above. */
     for (int zeros = 0; zeros < 2; zeros++) {
         std::vector<float> cell_prev = c0;
         if (zeros)

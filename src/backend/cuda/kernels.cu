@@ -112,32 +112,32 @@ __global__ void elman_backward(size_t total, int H, int relu, const float *h, in
     }
 }
 
-__global__ void lstm_forward(size_t total, int H, float *gates, const float *bias_ih,
-                             const float *bias_hh, float *c_state, float *c_saved, float *m,
-                             int ld_m, float *h_state, __nv_bfloat16 *h_bf16)
+__global__ void lstm_forward(size_t total, int H, rk_lstm_step p)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
-        float *g = gates + j * 4 * H + k;
-        const int u = (int)k;
-        const float c_prev = c_state[idx]; /* read first: loaded with the gates */
-        float i = sigmoid(plus_input_bias(g[0], bias_ih, bias_hh, kCellLstm, 0, H, u));
-        float f = sigmoid(plus_input_bias(g[H], bias_ih, bias_hh, kCellLstm, 1, H, u));
-        float gg = tanhf(plus_input_bias(g[2 * H], bias_ih, bias_hh, kCellLstm, 2, H, u));
-        float o = sigmoid(plus_input_bias(g[3 * H], bias_ih, bias_hh, kCellLstm, 3, H, u));
+        float *g = p.gates + j * 4 * H + k;
+        const int u = (int)k, row = (int)j;
+        /* read first: loaded with the gates */
+        const float c_prev = row < p.prev_rows ? p.c_prev[idx] : p.c_init ? p.c_init[idx] : 0.0f;
+        float i = sigmoid(plus_input_bias(g[0], p.bias_ih, p.bias_hh, kCellLstm, 0, H, u));
+        float f = sigmoid(plus_input_bias(g[H], p.bias_ih, p.bias_hh, kCellLstm, 1, H, u));
+        float gg = tanhf(plus_input_bias(g[2 * H], p.bias_ih, p.bias_hh, kCellLstm, 2, H, u));
+        float o = sigmoid(plus_input_bias(g[3 * H], p.bias_ih, p.bias_hh, kCellLstm, 3, H, u));
         float c = f * c_prev + i * gg;
         g[0] = i;
         g[H] = f;
         g[2 * H] = gg;
         g[3 * H] = o;
-        c_state[idx] = c;
-        c_saved[idx] = c;
+        p.c_saved[idx] = c;
+        if (row >= p.state_from)
+            p.c_state[idx] = c;
         float out = o * tanhf(c);
-        m[j * ld_m + k] = out;
-        if (h_state)
-            h_state[idx] = out;
-        if (h_bf16)
-            h_bf16[idx] = __float2bfloat16_rn(out);
+        p.m[j * p.ld_m + k] = out;
+        if (p.h_state && row >= p.h_from)
+            p.h_state[idx] = out;
+        if (p.h_bf16)
+            ((__nv_bfloat16 *)p.h_bf16)[idx] = __float2bfloat16_rn(out);
     }
 }
 
@@ -300,12 +300,9 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
     RK_LAUNCH(elman_backward, (size_t)rows * H, H, relu, h, ld_h, dh, dy, ld_dy, grad_pre);
 }
 
-int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
-                    const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
-                    float *h_state, void *h_bf16)
+int rk_lstm_forward(cudaStream_t stream, int rows, int H, const rk_lstm_step *step)
 {
-    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, gates, bias_ih, bias_hh, c_state, c_saved, m,
-              ld_m, h_state, (__nv_bfloat16 *)h_bf16);
+    RK_LAUNCH(lstm_forward, (size_t)rows * H, H, *step);
 }
 
 int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,

@@ -54,11 +54,28 @@ int rk_elman_forward(cudaStream_t stream, int rows, int H, int relu, const float
  * plus, when dy is not NULL, the step's output gradient dy [rows, ld_dy]. */
 int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const float *h, int ld_h,
                       const float *dh, const float *dy, int ld_dy, float *grad_pre);
-/* As recur_lstm_forward; also copies m into h_state [rows, H] when not NULL,
- * and rounded to bfloat16 into h_bf16 [rows, H] when not NULL. */
-int rk_lstm_forward(cudaStream_t stream, int rows, int H, float *gates, const float *bias_ih,
-                    const float *bias_hh, float *c_state, float *c_saved, float *m, int ld_m,
-                    float *h_state, void *h_bf16);
+/* One step of an LSTM forward's cells, rows [0, rows) of [rows, H] (gates
+ * [rows, 4H]): as recur_lstm_forward, with row j's previous cell from
+ * c_prev[j] for j < prev_rows and c_init[j] (zeros when NULL) for the
+ * others, so that a step loop reads the cells its previous step saved in
+ * place. The new cells go to c_saved, and to c_state for the rows from
+ * state_from on (those that end here keep their c_n there); m also to
+ * h_state (when not NULL) for the rows from h_from on, and rounded to
+ * bfloat16 into h_bf16 (when not NULL) for every row. */
+typedef struct rk_lstm_step {
+    float *gates; /* pre-activations in, activations out */
+    const float *bias_ih, *bias_hh;
+    const float *c_prev, *c_init;
+    int prev_rows;
+    float *c_saved, *c_state;
+    int state_from;
+    float *m;
+    int ld_m;
+    float *h_state;
+    int h_from;
+    void *h_bf16;
+} rk_lstm_step;
+int rk_lstm_forward(cudaStream_t stream, int rows, int H, const rk_lstm_step *step);
 /* As recur_lstm_backward, with row j's previous cell c_prev[j] for j <
  * prev_rows and c_init[j] (zeros when NULL) for the others; also grad_gates
  * [rows, 4H] rounded to bfloat16 into grad_gates_bf16 when not NULL, and

@@ -54,10 +54,11 @@ typedef struct step_loop {
     void *grad_gates_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
-    /* backward (also gates, cell, hidden_n, step and y, read; an LSTM's
-     * previous cells from cell, or c_init [B, H], sorted, for rows with no
-     * previous step: NULL for zeros) */
-    const float *dy, *c_init;
+    /* An LSTM's initial cells [B, H], sorted, for rows with no previous
+     * step (the others' are in cell): NULL for zeros. */
+    const float *c_init;
+    /* backward (also gates, cell, hidden_n, step and y, read) */
+    const float *dy;
     float *dh, *dc, *grad_gates, *grad_gh, *h_prev, *grad_h;
 } step_loop;
 
@@ -676,17 +677,33 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         case RECUR_LSTM: {
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16, 1.0f, gates_t,
                                      GH));
-            float *c_t = L->cell + row0 * (size_t)H;
+            /* The previous cells in place: the first rows of the previous
+             * step's (it has at least as many rows walking forward, the
+             * rows it has walking back), L->c_init past them; c_state
+             * holds only the rows that end here (the next step lacks
+             * them), so does h_state where the products read h_bf16. */
+            rk_lstm_step step = {gates_t, w.bias_ih, w.bias_hh, NULL, L->c_init, 0,
+                                 L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
+                                 h_state, 0, h_bf16};
+            if (s > 0) {
+                const int t_prev = forward_step(plan, L->reverse, s - 1);
+                step.c_prev = L->cell + plan->offsets[t_prev] * (size_t)H;
+                step.prev_rows = plan->batch_sizes[t_prev];
+            }
+            step.state_from = s + 1 < plan->seq_len
+                                  ? plan->batch_sizes[forward_step(plan, L->reverse, s + 1)]
+                                  : 0;
+            if (h_bf16)
+                step.h_from = step.state_from;
             if (dims->proj) {
-                float *m_t = L->proj_in + row0 * (size_t)H;
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, w.bias_ih, w.bias_hh,
-                                           c_state, c_t, m_t, H, NULL, NULL));
-                RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, m_t, H, w.weight_hr, H, 0.0f,
+                step.m = L->proj_in + row0 * (size_t)H, step.ld_m = H;
+                step.h_state = NULL, step.h_bf16 = NULL;
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, &step));
+                RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, step.m, H, w.weight_hr, H, 0.0f,
                                h_state, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
             } else {
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, gates_t, w.bias_ih, w.bias_hh,
-                                           c_state, c_t, y_t, ld_y, h_state, h_bf16));
+                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, &step));
             }
             break;
         }
@@ -960,13 +977,13 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
     if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
+    /* (the LSTM step loop reads c0 in place and writes every row's c_n) */
     RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));
-    if (dims->cell == RECUR_LSTM)
-        RECUR_TRY(copy_or_zero(cu, c_state, saved->initial_c, B * (size_t)H));
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
     loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
+    loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
     loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
     RECUR_TRY(prepare_bf16_weights(cu, &loop));
