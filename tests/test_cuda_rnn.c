@@ -315,10 +315,10 @@ static void set_or_unset(const char *name, const char *value)
 /* A reduced-precision mode (TF32, or BF16 with W_hh and the rows it
  * multiplies converted to bfloat16 when bf16_weights is "1", by cuBLAS when
  * "0"; bf16_operands: RECUR_CUDA_BF16_OPERANDS, NULL unset) against the CPU
- * in float32, within REDUCED_TOLERANCE: a bidirectional LSTM with lengths,
- * h0 and c0. */
+ * in float32, within REDUCED_TOLERANCE: a bidirectional LSTM with h0, c0 and
+ * lengths (or without: equal lengths, where dW_hh reads y in place). */
 static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16_weights,
-                               const char *bf16_operands)
+                               const char *bf16_operands, int lengths)
 {
     setenv("RECUR_CUDA_BF16_WEIGHTS", bf16_weights, 1);
     set_or_unset("RECUR_CUDA_BF16_OPERANDS", bf16_operands);
@@ -331,7 +331,7 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
     CHECK_OK(recur_rnn_set_device(gpu, RECUR_DEVICE_CUDA));
     CHECK_OK(recur_rnn_set_math(gpu, math));
     run_io a, b;
-    io_init(&a, cpu, rng, 12, 12, 1, 1, 1);
+    io_init(&a, cpu, rng, 12, 12, lengths, 1, 1);
     b = a;
     /* Twice, the weights changed in between: the second backward must not
      * read the bfloat16 copies the first pass made. */
@@ -347,12 +347,13 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
         run_host(gpu, &b);
         double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
         double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
-        printf("%s%s%s, pass %d: output relative error %.3g, parameter gradients %.3g\n",
+        printf("%s%s%s%s, pass %d: output relative error %.3g, parameter gradients %.3g\n",
                math == RECUR_MATH_TF32 ? "TF32" : "BF16",
                math == RECUR_MATH_TF32 ? ""
                : bf16_weights[0] == '1' ? " (bf16 W_hh)"
                                         : " (cuBLAS)",
-               bf16_operands ? " (bf16 operands)" : "", pass + 1, e, g);
+               bf16_operands ? " (bf16 operands)" : "", lengths ? "" : " (equal lengths)",
+               pass + 1, e, g);
         compare_runs(-2, &b, &a, REDUCED_TOLERANCE, REDUCED_TOLERANCE);
     }
     io_free_results(&b);
@@ -505,13 +506,14 @@ int main(int argc, char **argv)
         /* TF32 and the last BF16 with the step loops' L2 window on W_hh
          * (float32, and its bfloat16 copy): the same results */
         setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
-        check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL);
+        check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL, 1);
         unsetenv("RECUR_CUDA_L2_WINDOW");
-        check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL);
-        check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL, 1);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1);
         setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
-        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all");
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 1);
         unsetenv("RECUR_CUDA_L2_WINDOW");
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 0);
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
                "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s: %d configurations: "
                "worst state error %.3g, worst gradient error %.3g\n",

@@ -990,6 +990,46 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
     return run_step_loop(cu, &loop);
 }
 
+/* shared's rows from `row` on, of ld elements each, as an operand of its
+ * own (no copy when shared has none). */
+static shared_operand shared_rows(const shared_operand *shared, size_t row, int ld)
+{
+    shared_operand rows = {NULL};
+    if (shared->copy)
+        rows.copy = (uint16_t *)shared->copy + row * (size_t)ld;
+    return rows;
+}
+
+/* dW_hh [G*H, Hout] += grad_gates^T h_prev when every step has all B rows
+ * (equal lengths): the previous h of a step's rows is the adjacent step's
+ * rows of y [N, ld_y] (the step before walking forward, after walking back),
+ * h0 [B, Hout] (sorted; NULL: zeros) at the walk's first step. Two products
+ * that read y in place, instead of one over a gathered copy of it (a pass of
+ * 105 MB read and written at lstm-h2048-b128-t100). gates16: grad_gates'
+ * bfloat16 copy when there is one (then the float32 one may not exist). */
+static recur_status weight_hh_gradient_shifted(rnn_cuda *cu, const shared_operand *gates16,
+                                               const float *grad_gates, const float *y, int ld_y,
+                                               const float *h0, int reverse, float *grad_weight_hh)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const int GH = dims->gates * dims->hidden, Hout = dims->out;
+    const size_t B = (size_t)cu->plan.batch, N = cu->plan.rows;
+    /* rows [first, first + N - B) of grad_gates meet y's rows [y_first, ...) */
+    const size_t first = reverse ? 0 : B, y_first = reverse ? B : 0;
+    const size_t start = reverse ? N - B : 0; /* the walk's first step's rows */
+    if (N > B) {
+        shared_operand rows = shared_rows(gates16, first, GH);
+        RECUR_TRY(gemm_shared_a(cu, &rows, 1, 0, GH, Hout, (int)(N - B), 1.0f,
+                                grad_gates + first * GH, GH, y + y_first * ld_y, ld_y, 1.0f,
+                                grad_weight_hh, Hout));
+    }
+    if (!h0)
+        return RECUR_OK;
+    shared_operand rows = shared_rows(gates16, start, GH);
+    return gemm_shared_a(cu, &rows, 1, 0, GH, Hout, (int)B, 1.0f, grad_gates + start * GH, GH, h0,
+                         Hout, 1.0f, grad_weight_hh, Hout);
+}
+
 static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, const float *x,
                                        const float *y, int ld_y, const float *dy, int ld_dy,
                                        float *dx, float dx_beta)
@@ -1023,9 +1063,12 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     float *grad_gh = dims->cell == RECUR_GRU ? FLT(cu->grad_gh) : grad_gates;
     float *h_prev = FLT(cu->h_prev);
     const int *prev = INTS(cu->prev[reverse]);
-
-    TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
-                                  h_prev));
+    /* Each row's previous h gathered [N, Hout], for a GRU's cells and for
+     * dW_hh, which reads y in place instead where every step has B rows. */
+    const int shifted_y = dims->cell != RECUR_GRU && N == B * (size_t)plan->seq_len;
+    if (!shifted_y)
+        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
+                                      h_prev));
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
@@ -1084,8 +1127,13 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
      * three of them reading grad_gates [N, GH] (two unless LSTM or Elman). */
     RECUR_TRY(gemm_shared_a(cu, &gates16, 1, 0, GH, in, (int)N, 1.0f, grad_gates, GH, x, in, 1.0f,
                             (float *)g.weight_ih, in));
-    RECUR_TRY(gemm_shared_a(cu, grad_gh == grad_gates ? &gates16 : NULL, 1, 0, GH, Hout, (int)N,
-                            1.0f, grad_gh, GH, h_prev, Hout, 1.0f, (float *)g.weight_hh, Hout));
+    if (shifted_y)
+        RECUR_TRY(weight_hh_gradient_shifted(cu, &gates16, grad_gates, y, ld_y,
+                                             saved->initial_h, reverse, (float *)g.weight_hh));
+    else
+        RECUR_TRY(gemm_shared_a(cu, grad_gh == grad_gates ? &gates16 : NULL, 1, 0, GH, Hout,
+                                (int)N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f,
+                                (float *)g.weight_hh, Hout));
     if (g.bias_ih && grad_gh == grad_gates) { /* the same sums for both: one pass */
         RECUR_TRY(cuda_buffer_reserve(&cu->bias_sums, sizeof(float) * (size_t)GH));
         RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, gates16.copy, 0.0f,
