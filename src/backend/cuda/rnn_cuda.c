@@ -1044,7 +1044,6 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     const cuda_weights g = weights_of(cu, group, cu->grads);
 
     RECUR_TRY(cuda_buffer_reserve(&cu->grad_gates, sizeof(float) * N * (size_t)GH));
-    RECUR_TRY(cuda_buffer_reserve(&cu->h_prev, sizeof(float) * N * (size_t)Hout));
     if (cu->ones.size < sizeof(float) * N) {
         RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
         RECUR_TRY(cuda_buffer_reserve(&cu->ones_bf16, 2 * N));
@@ -1061,14 +1060,17 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     float *dh = FLT(cu->h_state), *dc = FLT(cu->c_state), *grad_gates = FLT(cu->grad_gates);
     /* The recurrent pre-activation gradients equal grad_gates except for GRU. */
     float *grad_gh = dims->cell == RECUR_GRU ? FLT(cu->grad_gh) : grad_gates;
-    float *h_prev = FLT(cu->h_prev);
     const int *prev = INTS(cu->prev[reverse]);
     /* Each row's previous h gathered [N, Hout], for a GRU's cells and for
-     * dW_hh, which reads y in place instead where every step has B rows. */
+     * dW_hh, which reads y in place instead where every step has B rows
+     * (then h_prev is not read). */
     const int shifted_y = dims->cell != RECUR_GRU && N == B * (size_t)plan->seq_len;
-    if (!shifted_y)
+    if (!shifted_y) {
+        RECUR_TRY(cuda_buffer_reserve(&cu->h_prev, sizeof(float) * N * (size_t)Hout));
         TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
-                                      h_prev));
+                                      FLT(cu->h_prev)));
+    }
+    float *h_prev = FLT(cu->h_prev);
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
