@@ -44,10 +44,11 @@ static const char bench_usage[] =
     "       recur bench --cell lstm|gru|rnn-tanh|rnn-relu [--hidden N] [--input N]\n"
     "                   [--batch N] [--seq N] [--layers N] [options]\n"
     "\n"
-    "Times the forward and the training step (zero_grad, forward, backward of the\n"
-    "sum of the output, i.e. grad_output all ones, with input and parameter\n"
-    "gradients) of float32 time-major stacks on random data, and the sgemm peak\n"
-    "of this machine (M=N=K=2048, best of 5) in the same run.\n"
+    "Times the forward for inference (gradients off, as torch.no_grad) and the\n"
+    "training step (zero_grad, forward, backward of the sum of the output, i.e.\n"
+    "grad_output all ones, with input and parameter gradients) of float32\n"
+    "time-major stacks on random data, and the sgemm peak of this machine\n"
+    "(M=N=K=2048, best of 5) in the same run.\n"
     "\n"
     "The suite (input size = hidden size):\n"
     "  lstm-h128-b1-t100 lstm-h256-b16-t50 lstm-h512-b64-t50 lstm-h512-b32-t64-l2\n"
@@ -343,8 +344,11 @@ typedef struct bench_run {
     int cuda;
 } bench_run;
 
+/* A forward for inference: gradients off, as PyTorch's is timed (under
+ * torch.no_grad; on the GPU nothing is stored for a backward). */
 static recur_status run_forward(bench_run *r)
 {
+    recur_rnn_set_grad_enabled(r->rnn, 0);
     recur_rnn_forward_args f = {.seq_len = r->seq,
                                 .batch = r->batch,
                                 .input = r->input,
@@ -358,6 +362,7 @@ static recur_status run_forward(bench_run *r)
 
 static recur_status run_train_step(bench_run *r)
 {
+    recur_rnn_set_grad_enabled(r->rnn, 1);
     recur_rnn_zero_grad(r->rnn);
     recur_rnn_forward_args f = {.seq_len = r->seq,
                                 .batch = r->batch,

@@ -251,6 +251,7 @@ static int run(run_state *s, const run_options *opt)
         return cli_error("out of memory");
     recur_rnn_forward_args fwd = {sh.seq_len, sh.batch, s->input, s->lengths, s->h0, s->c0,
                                   s->output, s->h_n, cell_n ? s->c_n : NULL};
+    recur_rnn_set_grad_enabled(s->rnn, opt->grad_output != NULL); /* a backward follows */
     if ((st = recur_rnn_forward(s->rnn, &fwd)) != RECUR_OK)
         return cli_status_error(st);
     if (opt->grad_output) {

@@ -184,6 +184,13 @@ const recur_rnn_config *recur_rnn_get_config(const recur_rnn *rnn);
  * dropout and recurrent dropout the identity and zoneout its expectation. */
 void recur_rnn_set_training(recur_rnn *rnn, int training);
 int recur_rnn_is_training(const recur_rnn *rnn);
+/* Gradients on (1, the default) or off (0), as torch.set_grad_enabled: a
+ * forward with them off is for inference and keeps nothing for a backward
+ * (on the GPU it skips the stores of what one would read); the backward
+ * that follows it fails with RECUR_E_STATE. Independent of the training
+ * mode. */
+void recur_rnn_set_grad_enabled(recur_rnn *rnn, int enabled);
+int recur_rnn_is_grad_enabled(const recur_rnn *rnn);
 /* State of the mask generator (xoshiro256**), for bit-exact resumption.
  * set: RECUR_E_INVALID for the all-zero state. */
 void recur_rnn_get_rng_state(const recur_rnn *rnn, uint64_t state[4]);

@@ -174,6 +174,32 @@ static recur_rnn_config random_config(recur_rng *rng)
     return c;
 }
 
+/* A forward with gradients off (eval mode: the same masks) after run_host:
+ * the same output, h_n and c_n to the bit, and a backward refused; then
+ * gradients on again. */
+static void check_no_grad(int index, recur_rnn *rnn, const run_io *io)
+{
+    run_io again = *io;
+    io_alloc_results(&again);
+    recur_rnn_set_grad_enabled(rnn, 0);
+    CHECK(!recur_rnn_is_grad_enabled(rnn));
+    recur_rnn_forward_args fwd = {io->T,  io->B,      io->input,   io->lengths,
+                                  io->h0, io->c0,     again.output, again.h_n,
+                                  io->cell_n ? again.c_n : NULL};
+    CHECK_OK(recur_rnn_forward(rnn, &fwd));
+    const int same = !memcmp(again.output, io->output, sizeof(float) * io->out_n) &&
+                     !memcmp(again.h_n, io->h_n, sizeof(float) * io->state_n) &&
+                     !memcmp(again.c_n, io->c_n, sizeof(float) * io->cell_n);
+    CHECK(same);
+    if (!same)
+        fprintf(stderr, "config %d: the forward without gradients differs\n", index);
+    recur_rnn_backward_args bwd = {io->grad_output, NULL, NULL, NULL, NULL, NULL};
+    CHECK_STATUS(recur_rnn_backward(rnn, &bwd), RECUR_E_STATE);
+    recur_rnn_set_grad_enabled(rnn, 1);
+    CHECK(recur_rnn_is_grad_enabled(rnn));
+    io_free_results(&again);
+}
+
 /* The same configuration and seed on the CPU and the GPU. */
 static void check_config(int index, const recur_rnn_config *c, recur_rng *rng, int T, int B,
                          int lengths, int h0, int c0, int training)
@@ -194,6 +220,10 @@ static void check_config(int index, const recur_rnn_config *c, recur_rng *rng, i
     run_host(gpu, &io_gpu);
     const int failures_before = test_failures;
     compare_runs(index, &io_gpu, &io_cpu, STATE_TOLERANCE, GRAD_TOLERANCE);
+    if (!training) {
+        check_no_grad(index, cpu, &io_cpu);
+        check_no_grad(index, gpu, &io_gpu);
+    }
     if (test_failures > failures_before)
         fprintf(stderr,
                 "config %d: cell %d input %d hidden %d layers %d bidirectional %d proj %d "
@@ -345,6 +375,7 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
         }
         run_host(cpu, &a);
         run_host(gpu, &b);
+        check_no_grad(-2, gpu, &b);
         double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
         double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
         printf("%s%s%s%s, pass %d: output relative error %.3g, parameter gradients %.3g\n",

@@ -298,7 +298,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     std::vector<float> m = sentinel((size_t)rows * ld_m), h = sentinel((size_t)rows * H);
     std::vector<__nv_bfloat16> h_bf16((size_t)rows * H, __nv_bfloat16{0x1234});
     rk_lstm_step step = {gates.data(), or_null(bias_ih), or_null(bias_hh), c0.data(), nullptr,
-                         rows, c_saved.data(), c.data(), 0, m.data(), ld_m, h.data(), 0,
+                         rows, 1, c_saved.data(), c.data(), 0, m.data(), ld_m, h.data(), 0,
                          bf16 ? h_bf16.data() : nullptr};
     rk_lstm_forward(nullptr, rows, H, &step);
     std::vector<float> gates_want = plus_biases(pre, rows, G, bias_ih, bias_hh), c_want = c0;
@@ -317,6 +317,23 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     if (bf16)
         compare_bf16(h_bf16, h, "rk_lstm_forward h_bf16", detail);
 
+    /* Without gradients (keep 0): the pre-activations and c_saved untouched,
+     * the states and m as before; c_state read and written in place. */
+    {
+        std::vector<float> g_only = pre, c_only = c0, saved_only = sentinel((size_t)rows * H);
+        std::vector<float> m_only = sentinel((size_t)rows * ld_m), h_only = saved_only;
+        rk_lstm_step only = {g_only.data(), or_null(bias_ih), or_null(bias_hh), c_only.data(),
+                             nullptr, rows, 0, saved_only.data(), c_only.data(), 0,
+                             m_only.data(), ld_m, h_only.data(), 0, nullptr};
+        rk_lstm_forward(nullptr, rows, H, &only);
+        compare(g_only, pre, "rk_lstm_forward without gradients: gates unchanged", detail);
+        compare(saved_only, sentinel((size_t)rows * H),
+                "rk_lstm_forward without gradients: no c_saved", detail);
+        compare(c_only, c_want, "rk_lstm_forward without gradients: c_state", detail);
+        compare(m_only, m_want, "rk_lstm_forward without gradients: m", detail);
+        compare(h_only, h_want, "rk_lstm_forward without gradients: h_state", detail);
+    }
+
     /* The previous cells split as a step loop reads them (the first rows
      * from c_prev, the others from c_init, each with the other's rows
      * spoiled; zeros without c_init) and the states of the rows from
@@ -334,7 +351,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         std::vector<float> h_split = c_split, c_ref = cell_prev, saved_ref = c_split;
         std::vector<float> m_ref = m_split, g_ref = plus_biases(pre, rows, G, bias_ih, bias_hh);
         rk_lstm_step split_step = {g_split.data(), or_null(bias_ih), or_null(bias_hh),
-                                   c_prev.data(), zeros ? nullptr : c_init.data(), split,
+                                   c_prev.data(), zeros ? nullptr : c_init.data(), split, 1,
                                    saved_split.data(), c_split.data(), from, m_split.data(),
                                    ld_m, h_split.data(), rows - 1, nullptr};
         rk_lstm_forward(nullptr, rows, H, &split_step);
@@ -430,6 +447,13 @@ void check_gru(int rows, int H, bool biases, bool with_dy, const char *detail)
     compare(h, h_want, "rk_gru_forward h_state", detail);
     compare(hn, hn_want, "rk_gru_forward hidden_n", detail);
     compare(out, out_want, "rk_gru_forward out", detail);
+    /* without gradients (hn_saved NULL): gx and no hidden_n written */
+    std::vector<float> gx_kept = gx0, h_only = h0, out_only = sentinel((size_t)rows * ld_out);
+    rk_gru_forward(nullptr, rows, H, gx_kept.data(), gh.data(), or_null(bias_ih),
+                   or_null(bias_hh), h_only.data(), nullptr, out_only.data(), ld_out);
+    compare(gx_kept, gx0, "rk_gru_forward without gradients: gx unchanged", detail);
+    compare(h_only, h_want, "rk_gru_forward without gradients: h_state", detail);
+    compare(out_only, out_want, "rk_gru_forward without gradients: out", detail);
 
     const std::vector<float> dh0 = random_vector((size_t)rows * H);
     const std::vector<float> dy = with_dy ? random_vector((size_t)rows * ld_dy)

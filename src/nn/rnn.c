@@ -50,8 +50,9 @@ struct recur_rnn {
     float *values; /* all parameters, state_dict order */
     float *grads;
 
-    /* Saved by forward. */
+    /* Saved by forward (unless no_grad: then nothing for a backward). */
     int have_forward;
+    int no_grad, forward_no_grad; /* gradients off now, and in the last forward */
     recur_pack_plan plan;
     recur_buffer input_packed;  /* [N, I] */
     recur_buffer *layer_output; /* [L] each [N, D*Hout] */
@@ -323,6 +324,8 @@ const recur_rnn_config *recur_rnn_get_config(const recur_rnn *rnn) { return &rnn
 
 void recur_rnn_set_training(recur_rnn *rnn, int training) { rnn->training = training != 0; }
 int recur_rnn_is_training(const recur_rnn *rnn) { return rnn->training; }
+void recur_rnn_set_grad_enabled(recur_rnn *rnn, int enabled) { rnn->no_grad = !enabled; }
+int recur_rnn_is_grad_enabled(const recur_rnn *rnn) { return !rnn->no_grad; }
 
 void recur_rnn_get_rng_state(const recur_rnn *rnn, uint64_t state[4])
 {
@@ -520,6 +523,7 @@ static recur_status forward_cuda(recur_rnn *rnn, const recur_rnn_forward_args *a
         for (int layer = 0; layer < c->num_layers - 1; layer++)
             masks[layer] = rnn->drop_mask[layer].data;
     }
+    rnn_cuda_set_grad_enabled(rnn->cuda, !rnn->no_grad);
     recur_status st = on_device ? rnn_cuda_forward(rnn->cuda, plan, args, masks)
                                 : rnn_cuda_forward_host(rnn->cuda, rnn->values, plan, args, masks);
     free(masks);
@@ -617,6 +621,7 @@ recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_ar
         return recur_fail(RECUR_E_INVALID, "c0 is given but the layer is not an LSTM");
     RECUR_TRY(check_batch_size(rnn, args->seq_len, args->batch));
     rnn->have_forward = 0;
+    rnn->forward_no_grad = rnn->no_grad;
     RECUR_TRY(recur_pack_plan_build(&rnn->plan, args->seq_len, args->batch, args->lengths));
     return forward_cuda(rnn, args, 1);
 }
@@ -646,6 +651,7 @@ recur_status recur_rnn_forward(recur_rnn *rnn, const recur_rnn_forward_args *arg
         return recur_fail(RECUR_E_INVALID, "c0 is given but the layer is not an LSTM");
     RECUR_TRY(check_batch_size(rnn, args->seq_len, args->batch));
     rnn->have_forward = 0;
+    rnn->forward_no_grad = rnn->no_grad;
     recur_pack_plan *plan = &rnn->plan;
     RECUR_TRY(recur_pack_plan_build(plan, args->seq_len, args->batch, args->lengths));
 
@@ -745,6 +751,9 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
         return recur_fail(RECUR_E_INVALID, "recur_rnn_backward: NULL argument");
     if (!rnn->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    if (rnn->forward_no_grad)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward after a forward with gradients "
+                                         "off (recur_rnn_set_grad_enabled)");
     if (rnn->cuda) {
         rnn->host_grads_used = 1;
         RECUR_TRY(rnn_cuda_backward_host(rnn->cuda, args, rnn->grads));

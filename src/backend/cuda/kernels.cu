@@ -125,11 +125,13 @@ __global__ void lstm_forward(size_t total, int H, rk_lstm_step p)
         float gg = tanhf(plus_input_bias(g[2 * H], p.bias_ih, p.bias_hh, kCellLstm, 2, H, u));
         float o = sigmoid(plus_input_bias(g[3 * H], p.bias_ih, p.bias_hh, kCellLstm, 3, H, u));
         float c = f * c_prev + i * gg;
-        g[0] = i;
-        g[H] = f;
-        g[2 * H] = gg;
-        g[3 * H] = o;
-        p.c_saved[idx] = c;
+        if (p.keep) {
+            g[0] = i;
+            g[H] = f;
+            g[2 * H] = gg;
+            g[3 * H] = o;
+            p.c_saved[idx] = c;
+        }
         if (row >= p.state_from)
             p.c_state[idx] = c;
         float out = o * tanhf(c);
@@ -191,10 +193,12 @@ __global__ void gru_forward(size_t total, int H, float *gx, const float *gh,
         float hn = hb[2];
         float n = tanhf(xb[2] + r * hn);
         float hv = (1.0f - z) * n + z * h_prev;
-        x[0] = r;
-        x[H] = z;
-        x[2 * H] = n;
-        hn_saved[idx] = hn;
+        if (hn_saved) {
+            x[0] = r;
+            x[H] = z;
+            x[2 * H] = n;
+            hn_saved[idx] = hn;
+        }
         h_state[idx] = hv;
         out[j * ld_out + k] = hv;
     }

@@ -58,8 +58,10 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
  * [rows, 4H]): as recur_lstm_forward, with row j's previous cell from
  * c_prev[j] for j < prev_rows and c_init[j] (zeros when NULL) for the
  * others, so that a step loop reads the cells its previous step saved in
- * place. The new cells go to c_saved, and to c_state for the rows from
- * state_from on (those that end here keep their c_n there); m also to
+ * place. Unless keep is 0 (a forward without gradients: neither is
+ * written), the activations replace the pre-activations in gates and the
+ * new cells go to c_saved; they go to c_state for the rows from state_from
+ * on (those that end here keep their c_n there); m also to
  * h_state (when not NULL) for the rows from h_from on, and rounded to
  * bfloat16 into h_bf16 (when not NULL) for every row. */
 typedef struct rk_lstm_step {
@@ -67,6 +69,7 @@ typedef struct rk_lstm_step {
     const float *bias_ih, *bias_hh;
     const float *c_prev, *c_init;
     int prev_rows;
+    int keep; /* what a backward reads: activations, c_saved */
     float *c_saved, *c_state;
     int state_from;
     float *m;
@@ -84,7 +87,8 @@ int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, c
                      const float *c_prev, int prev_rows, const float *c_init, const float *dm,
                      const float *dy, int ld_dy, float *dc, float *grad_gates,
                      void *grad_gates_bf16);
-/* hn_saved gets gh's n part with b_hn. */
+/* hn_saved gets gh's n part with b_hn, and gx the activations, unless
+ * hn_saved is NULL (a forward without gradients). */
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,
                    const float *bias_ih, const float *bias_hh, float *h_state, float *hn_saved,
                    float *out, int ld_out);

@@ -56,6 +56,7 @@ recur_status rnn_cuda_set_math(rnn_cuda *cuda, recur_math math)
     (void)cuda, (void)math;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
+void rnn_cuda_set_grad_enabled(rnn_cuda *cuda, int enabled) { (void)cuda, (void)enabled; }
 float *rnn_cuda_params(rnn_cuda *cuda) { (void)cuda; return NULL; }
 float *rnn_cuda_grads(rnn_cuda *cuda) { (void)cuda; return NULL; }
 recur_status rnn_cuda_upload_params(rnn_cuda *cuda, const float *values)

@@ -38,6 +38,7 @@ typedef struct cuda_weights {
 typedef struct step_loop {
     int backward, group, reverse, ld_y, ld_dy;
     int l2_window; /* the products read W_hh through an L2 window (use_l2_window) */
+    int no_grad;   /* a forward that keeps nothing for a backward */
     recur_math math;
     uint64_t plan_generation;
     cuda_weights w;
@@ -115,6 +116,7 @@ struct rnn_cuda {
     step_graph *graphs;
 
     int have_forward;
+    int no_grad, forward_no_grad; /* forwards keep nothing for a backward; the last did */
     int dropout; /* the last forward used dropout masks */
     cuda_saved *saved;        /* [groups] */
     cuda_buffer *layer_output; /* [L] each [N, D*Hout] */
@@ -683,16 +685,17 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
              * holds only the rows that end here (the next step lacks
              * them), so does h_state where the products read h_bf16. */
             rk_lstm_step step = {gates_t, w.bias_ih, w.bias_hh, NULL, L->c_init, 0,
-                                 L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
+                                 !L->no_grad, L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
                                  h_state, 0, h_bf16};
-            if (s > 0) {
+            if (L->no_grad) { /* no saved cells: c_state (c0 first) in place, every row */
+                step.c_prev = c_state, step.prev_rows = rows;
+            } else if (s > 0) {
                 const int t_prev = forward_step(plan, L->reverse, s - 1);
                 step.c_prev = L->cell + plan->offsets[t_prev] * (size_t)H;
                 step.prev_rows = plan->batch_sizes[t_prev];
             }
-            step.state_from = s + 1 < plan->seq_len
-                                  ? plan->batch_sizes[forward_step(plan, L->reverse, s + 1)]
-                                  : 0;
+            if (!L->no_grad && s + 1 < plan->seq_len)
+                step.state_from = plan->batch_sizes[forward_step(plan, L->reverse, s + 1)];
             if (h_bf16)
                 step.h_from = step.state_from;
             if (dims->proj) {
@@ -710,8 +713,9 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         case RECUR_GRU: {
             float *gh = L->step;
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, NULL, 0.0f, gh, GH));
+            float *hn_saved = L->no_grad ? NULL : L->hidden_n + row0 * (size_t)H;
             TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, w.bias_ih, w.bias_hh,
-                                      h_state, L->hidden_n + row0 * (size_t)H, y_t, ld_y));
+                                      h_state, hn_saved, y_t, ld_y));
             break;
         }
         }
@@ -977,10 +981,14 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
     if (use_persistent(cu, 0))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
-    /* (the LSTM step loop reads c0 in place and writes every row's c_n) */
+    /* (the LSTM step loop reads c0 in place and writes every row's c_n,
+     * unless it keeps nothing for a backward) */
     RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));
+    if (dims->cell == RECUR_LSTM && cu->no_grad)
+        RECUR_TRY(copy_or_zero(cu, c_state, saved->initial_c, B * (size_t)H));
     step_loop loop;
     memset(&loop, 0, sizeof loop);
+    loop.no_grad = cu->no_grad;
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
     loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
     loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
@@ -1304,12 +1312,15 @@ static const float *layer_input(const rnn_cuda *cu, int layer)
     return cu->dropout ? FLT(cu->drop_output[layer - 1]) : FLT(cu->layer_output[layer - 1]);
 }
 
+void rnn_cuda_set_grad_enabled(rnn_cuda *cu, int enabled) { cu->no_grad = !enabled; }
+
 recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
                               const recur_rnn_forward_args *args, const float *const *drop_masks)
 {
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     cu->have_forward = 0;
+    cu->forward_no_grad = cu->no_grad;
     cu->pass++;
     if (!cu->plan_on_device || !same_plan(&cu->plan, plan)) {
         cu->plan_on_device = 0;
@@ -1362,11 +1373,21 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     return RECUR_OK;
 }
 
-recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args,
-                               void (*layer_done)(void *context, int layer), void *context)
+/* RECUR_E_STATE unless the last forward kept what a backward reads. */
+static recur_status check_backward(const rnn_cuda *cu)
 {
     if (!cu->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    if (cu->forward_no_grad)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward after a forward with gradients "
+                                         "off (recur_rnn_set_grad_enabled)");
+    return RECUR_OK;
+}
+
+recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args,
+                               void (*layer_done)(void *context, int layer), void *context)
+{
+    RECUR_TRY(check_backward(cu));
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
@@ -1488,8 +1509,7 @@ recur_status rnn_cuda_forward_host(rnn_cuda *cu, const float *values,
 recur_status rnn_cuda_backward_host(rnn_cuda *cu, const recur_rnn_backward_args *args,
                                     float *grads)
 {
-    if (!cu->have_forward)
-        return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    RECUR_TRY(check_backward(cu));
     const io_sizes n = sizes_of(cu, &cu->plan);
     recur_rnn_backward_args dev = *args;
     /* The host buffers io_output / io_hn / io_cn of the forward are free now. */

@@ -37,6 +37,8 @@ typedef struct rnn_cuda_layout {
 recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values, rnn_cuda **out);
 void rnn_cuda_free(rnn_cuda *cuda);
 recur_status rnn_cuda_set_math(rnn_cuda *cuda, recur_math math);
+/* Whether the next forwards keep what a backward reads (1, the default). */
+void rnn_cuda_set_grad_enabled(rnn_cuda *cuda, int enabled);
 float *rnn_cuda_params(rnn_cuda *cuda); /* device [param_total] */
 float *rnn_cuda_grads(rnn_cuda *cuda);  /* device [param_total] */
 /* values (host) -> device parameters. */
