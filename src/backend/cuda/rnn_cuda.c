@@ -81,6 +81,10 @@ typedef struct bf16_kept {
     cuda_buffer copy;
 } bf16_kept;
 
+/* A group's step-loop graphs: the forward with gradients, without, the
+ * backward. */
+enum { kGraphKinds = 3 };
+
 typedef struct step_graph {
     cudaGraphExec_t exec;
     step_loop key;
@@ -110,7 +114,7 @@ struct rnn_cuda {
                            * same plan skips the upload and its wait) */
     uint64_t plan_generation; /* counts the uploads of a new plan */
 
-    /* CUDA graphs of the per-step loops, [group * 2 + backward], each valid
+    /* CUDA graphs of the per-step loops, [group * kGraphKinds + kind], each valid
      * for the step_loop it was captured from (RECUR_CUDA_GRAPHS=0: none). */
     int graphs_enabled;
     step_graph *graphs;
@@ -345,7 +349,7 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     cu->layer_output = calloc((size_t)cu->layers, sizeof *cu->layer_output);
     cu->drop_mask = calloc((size_t)cu->layers, sizeof *cu->drop_mask);
     cu->drop_output = calloc((size_t)cu->layers, sizeof *cu->drop_output);
-    cu->graphs = calloc((size_t)cu->groups * 2, sizeof *cu->graphs);
+    cu->graphs = calloc((size_t)cu->groups * kGraphKinds, sizeof *cu->graphs);
     cu->kept_count = (layout->dims.proj ? 3 : 2) * cu->groups + cu->layers;
     cu->kept = calloc((size_t)cu->kept_count, sizeof *cu->kept);
     cu->graphs_enabled = env_on("RECUR_CUDA_GRAPHS");
@@ -419,7 +423,7 @@ void rnn_cuda_free(rnn_cuda *cu)
     for (int i = 0; cu->kept && i < cu->kept_count; i++)
         cuda_buffer_release(&cu->kept[i].copy);
     free(cu->kept);
-    for (int i = 0; cu->graphs && i < cu->groups * 2; i++)
+    for (int i = 0; cu->graphs && i < cu->groups * kGraphKinds; i++)
         if (cu->graphs[i].exec)
             cudaGraphExecDestroy(cu->graphs[i].exec);
     free(cu->graphs);
@@ -856,7 +860,7 @@ static int use_l2_window(void)
 static recur_status run_steps(rnn_cuda *cu, step_loop *L)
 {
     if (cu->graphs_enabled) {
-        step_graph *g = &cu->graphs[L->group * 2 + L->backward];
+        step_graph *g = &cu->graphs[L->group * kGraphKinds + (L->backward ? 2 : L->no_grad)];
         if (!g->exec || memcmp(&g->key, L, sizeof *L) != 0) {
             if (capture_step_loop(cu, L, g) != RECUR_OK)
                 cu->graphs_enabled = 0; /* and run the steps directly */
