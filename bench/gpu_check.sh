@@ -122,6 +122,16 @@ if part bench; then
     status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
 fi
+# One line of the sweeps: CASE NAME FORWARD_MS TRAIN_MS of recur bench at
+# T = 100 for NAME CELL H B, with the environment settings that follow.
+bench_line() {
+  local name=$1 cell=$2 h=$3 b=$4
+  shift 4
+  env "$@" timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 \
+      --cell "$cell" --hidden "$h" --batch "$b" --seq 100 2>&1 |
+    awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
+                      END { printf "%s %s %s %s\n", n, m, f, t }'
+}
 if part variants; then
   # Settings written without a GPU, against the default, back to back: the
   # step loops' L2 window on W_hh (RECUR_CUDA_L2_WINDOW=1; with the graphs,
@@ -136,17 +146,25 @@ if part variants; then
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
     status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
+  # The one-block forward (RECUR_CUDA_BLOCK=1, B <= 4) against the default
+  # (the cluster kernels there), back to back, T = 100: forward and train ms.
+  for spec in "lstm 128 1" "lstm 128 2" "lstm 128 4" "lstm 64 1" "lstm 96 1" "gru 128 1" \
+              "gru 64 4"; do
+    read -r cell h b <<<"$spec"
+    bench_line default "$cell" "$h" "$b"
+    bench_line block "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1
+  done >"$out/variant_block.txt"
+  status "one-block forward" "$(tr '\n' ';' <"$out/variant_block.txt")"
+  # its sanitizers on short runs: memcheck, racecheck, synccheck
+  if command -v compute-sanitizer >/dev/null; then
+    for tool in memcheck racecheck synccheck; do
+      RECUR_CUDA_BLOCK=1 timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+        "$bin/recur" bench --device cuda --seconds 0.001 --cell lstm --hidden 128 --batch 3 \
+        --seq 4 >"$out/block_$tool.log" 2>&1
+      status "one-block $tool" "exit $? | $(grep -E 'SUMMARY' "$out/block_$tool.log" | tail -1)"
+    done
+  fi
 fi
-# One line of the sweeps: CASE NAME FORWARD_MS TRAIN_MS of recur bench at
-# T = 100 for NAME CELL H B, with the environment settings that follow.
-bench_line() {
-  local name=$1 cell=$2 h=$3 b=$4
-  shift 4
-  env "$@" timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 \
-      --cell "$cell" --hidden "$h" --batch "$b" --seq 100 2>&1 |
-    awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
-                      END { printf "%s %s %s %s\n", n, m, f, t }'
-}
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,

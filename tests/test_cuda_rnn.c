@@ -4,7 +4,7 @@
  * device-pointer calls against the host-pointer ones; dropout masks shared
  * with the CPU; TF32 and BF16 within their error; errors. Without a GPU only the
  * error paths run and the test reports itself skipped (exit 77).
- * Every check runs nine times: with the per-step kernels
+ * Every check runs ten times: with the per-step kernels
  * (RECUR_CUDA_PERSISTENT=0), with the persistent kernels wherever they fit
  * (=1), with the cluster forward and backward wherever they fit
  * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, sm_90) on one cluster with
@@ -15,7 +15,9 @@
  * clusters of 3 rows (RECUR_CUDA_CLUSTER_ROWS=3); modes 5 and 6 are 2 and 4
  * with the exchange between a cluster's blocks in 16-byte slices
  * (RECUR_CUDA_CLUSTER_VECTOR=1), 7 and 8 with the exchange through st.async
- * and mbarriers (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too.
+ * and mbarriers (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too; mode 9 runs
+ * the one-block forward wherever it fits (RECUR_CUDA_BLOCK=1: LSTM and GRU,
+ * B <= 4), the default choice elsewhere.
  * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -467,9 +469,9 @@ int main(int argc, char **argv)
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     /* which of the kernel choices below run, in this order: "2" the
      * one-cluster kernels alone, default "012345678" */
-    const char *mode_list = argc > 3 ? argv[3] : "012345678";
-    if (strspn(mode_list, "012345678") != strlen(mode_list)) {
-        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 012345678]]]\n");
+    const char *mode_list = argc > 3 ? argv[3] : "0123456789";
+    if (strspn(mode_list, "0123456789") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123456789]]]\n");
         return 2;
     }
     char device[256];
@@ -483,14 +485,16 @@ int main(int argc, char **argv)
     }
     printf("device: %s\n", device);
     static const struct {
-        const char *persistent, *cluster, *cluster_rows, *vector, *async;
-    } modes[9] = {{"0", "0", NULL, NULL, NULL},  {"1", "0", NULL, NULL, NULL},
-                  {NULL, "1", "0", "0", "0"},    {NULL, NULL, NULL, NULL, NULL},
-                  {NULL, "1", "3", "0", "0"},    {NULL, "1", "0", "1", "0"},
-                  {NULL, "1", "3", "1", "0"},    {NULL, "1", "0", "0", "1"},
-                  {NULL, "1", "3", "1", "1"}}; /* NULL: unset */
+        const char *persistent, *cluster, *cluster_rows, *vector, *async, *block;
+    } modes[10] = {{"0", "0", NULL, NULL, NULL, NULL},  {"1", "0", NULL, NULL, NULL, NULL},
+                   {NULL, "1", "0", "0", "0", NULL},    {NULL, NULL, NULL, NULL, NULL, NULL},
+                   {NULL, "1", "3", "0", "0", NULL},    {NULL, "1", "0", "1", "0", NULL},
+                   {NULL, "1", "3", "1", "0", NULL},    {NULL, "1", "0", "0", "1", NULL},
+                   {NULL, "1", "3", "1", "1", NULL},    {NULL, NULL, NULL, NULL, NULL, "1"}};
+    /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
         const int m = *mode - '0';
+        set_or_unset("RECUR_CUDA_BLOCK", modes[m].block);
         set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
         set_or_unset("RECUR_CUDA_CLUSTER", modes[m].cluster);
         set_or_unset("RECUR_CUDA_CLUSTER_ROWS", modes[m].cluster_rows);
@@ -516,7 +520,8 @@ int main(int argc, char **argv)
          * 16 blocks of 32 warps with weights in shared memory too (H512), 10
          * such blocks (H300), then blocks of 16 warps, up to 32 rows
          * (by default the forward of the H192 one alone); 40 rows only
-         * split over clusters. */
+         * split over clusters; the last two on one block in mode 9 (64
+         * columns a thread, 24 of them in shared memory). */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
@@ -524,7 +529,8 @@ int main(int argc, char **argv)
                      {RECUR_RNN_TANH, 700, 3, 11, 1, 1}, {RECUR_LSTM, 1024, 16, 6, 1, 0},
                      {RECUR_GRU, 300, 3, 8, 0, 1},      {RECUR_LSTM, 256, 16, 13, 0, 1},
                      {RECUR_GRU, 130, 32, 9, 1, 1},     {RECUR_LSTM, 200, 32, 7, 0, 0},
-                     {RECUR_LSTM, 192, 8, 10, 1, 1},    {RECUR_LSTM, 128, 40, 6, 0, 1}};
+                     {RECUR_LSTM, 192, 8, 10, 1, 1},    {RECUR_LSTM, 128, 40, 6, 0, 1},
+                     {RECUR_LSTM, 128, 1, 24, 0, 0},    {RECUR_GRU, 128, 3, 10, 1, 1}};
         const int n_large = (int)(sizeof large / sizeof large[0]);
         for (int i = 0; i < n_large; i++) {
             recur_rnn_config c = recur_rnn_config_default(large[i].cell, 64, large[i].hidden);
@@ -546,11 +552,12 @@ int main(int argc, char **argv)
         unsetenv("RECUR_CUDA_L2_WINDOW");
         check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 0);
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
-               "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s: %d configurations: "
-               "worst state error %.3g, worst gradient error %.3g\n",
+               "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s RECUR_CUDA_BLOCK=%s: "
+               "%d configurations: worst state error %.3g, worst gradient error %.3g\n",
                or_unset(modes[m].persistent), or_unset(modes[m].cluster),
                or_unset(modes[m].cluster_rows), or_unset(modes[m].vector),
-               or_unset(modes[m].async), configs, worst_state, worst_grad);
+               or_unset(modes[m].async), or_unset(modes[m].block), configs, worst_state,
+               worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

@@ -17,4 +17,5 @@
 #include "backend/cuda/kernels.cu"
 #include "backend/cuda/persistent_rnn.cu"
 #include "backend/cuda/cluster_rnn.cu"
+#include "backend/cuda/block_rnn.cu"
 #include "backend/cuda/train_kernels.cu"

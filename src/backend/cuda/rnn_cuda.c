@@ -132,6 +132,7 @@ struct rnn_cuda {
     /* The plans ([0] forward, [1] backward) of the persistent kernels and of
      * the one-cluster kernels (kernel_plan). */
     kernel_plan persist[2], cluster[2];
+    kernel_plan block; /* the one-block forward's (rk_block_plan) */
 
     /* Scratch shared by the directions. */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
@@ -598,6 +599,21 @@ static int use_cluster(rnn_cuda *cu, int backward)
                      rows >= 1 && rows <= 32 ? rows : 0, cluster_exchange());
 }
 
+/* Whether this forward runs its steps on one thread block (rk_block_launch:
+ * LSTM or GRU, B <= 4, H <= 128 for an LSTM): only with RECUR_CUDA_BLOCK=1,
+ * where it fits, until measured on a GPU. It trades the cluster kernels'
+ * exchange through distributed shared memory and their cluster barrier a
+ * step (about 2 us a step at lstm H128 B1, run 12) for two block barriers
+ * and 8 times the products a thread, part of W_hh read from shared memory
+ * every step. */
+static int use_block(rnn_cuda *cu)
+{
+    const char *env = getenv("RECUR_CUDA_BLOCK");
+    if (cu->layout.dims.proj || !(env && env[0] == '1'))
+        return 0;
+    return plan_fits(cu, &cu->block, 0, rk_block_plan, 0, 0);
+}
+
 /* Whether the per-step products with W_hh read bfloat16 copies of W_hh and
  * of the rows (RECUR_MATH_BF16 only). cuBLAS's bf16 mode otherwise reads the
  * float32 W_hh every step: twice the bytes, and from memory rather than L2
@@ -911,17 +927,22 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
     return st;
 }
 
-/* The forward's steps in one launch: the grid-wide persistent kernel, or
- * (on_cluster) the one-cluster kernel. */
+/* The one-launch forwards: persistent_forward's kernel. */
+typedef enum { kOnGrid, kOnCluster, kOnBlock } one_launch;
+
+/* The forward's steps in one launch: the grid-wide persistent kernel, the
+ * one-cluster kernel or the one-block kernel. */
 static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
-                                       const cuda_weights *w, float *y, int ld_y, int on_cluster)
+                                       const cuda_weights *w, float *y, int ld_y, one_launch on)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
     RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
-    rk_persistent p = on_cluster ? cu->cluster[0].p : cu->persist[0].p;
+    rk_persistent p = on == kOnCluster ? cu->cluster[0].p
+                      : on == kOnBlock ? cu->block.p
+                                       : cu->persist[0].p;
     p.T = plan->seq_len;
     p.reverse = reverse;
     p.batch_sizes = INTS(cu->steps);
@@ -939,8 +960,10 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
     p.y = y;
     p.ld_y = ld_y;
-    if (on_cluster)
+    if (on == kOnCluster)
         TRY_KERNEL(rk_cluster_launch(cu->stream, &p));
+    else if (on == kOnBlock)
+        TRY_KERNEL(rk_block_launch(cu->stream, &p));
     else
         TRY_KERNEL(rk_persistent_forward(cu->stream, &p));
     if (plan->seq_len % 2) /* h_n ended in the second buffer */
@@ -981,10 +1004,12 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
      * of b_hh a step. */
     RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 0.0f, gates, GH));
 
+    if (use_block(cu))
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, kOnBlock);
     if (use_cluster(cu, 0))
-        return persistent_forward(cu, group, reverse, &w, y, ld_y, 1);
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, kOnCluster);
     if (use_persistent(cu, 0))
-        return persistent_forward(cu, group, reverse, &w, y, ld_y, 0);
+        return persistent_forward(cu, group, reverse, &w, y, ld_y, kOnGrid);
     /* (the LSTM step loop reads c0 in place and writes every row's c_n,
      * unless it keeps nothing for a backward) */
     RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));

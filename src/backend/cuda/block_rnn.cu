@@ -1,0 +1,281 @@
+/* The forward of a small LSTM or GRU layer (H <= 128 or so) at batch <= 4 on
+ * one thread block, W_hh on chip: no exchange between blocks and no cluster
+ * barrier a step, only two block barriers (see kernels.h, rk_block_plan).
+ *
+ * Layout. Gate row r (of R = G*H) is cut into S = ceil(H / C) segments of C
+ * columns; thread t < R*S takes row r = t % R, segment q = t / R: columns
+ * q*C .. q*C + C - 1 (zero past H), its first KW weights in registers, the
+ * other KS in shared memory (wsm [KS/4][threads] float4: a warp's threads
+ * read 512 consecutive bytes). The block keeps h [4][HP] (HP = S*C floats a row, zero
+ * past H) and the partial sums part [S][4][R] in shared memory.
+ *
+ * One step: every thread forms its segment's products with the active rows
+ * of h (float4 loads that a warp's threads share) and stores them in part;
+ * block barrier; thread t < B*H, which carries batch row b = t / H of unit
+ * u = t % H (its c in a register), adds the S parts of its G gate rows,
+ * applies the cell, writes the new h into the block's h (a finished row
+ * keeps its h) and what the backward reads; block barrier. One buffer of h
+ * suffices: the products read it before the first barrier, the cells write
+ * it after. The input pre-activations load while the products run, the next
+ * step's row counts while the cells do. The arithmetic and what is stored are those of
+ * persistent_forward. */
+#include "backend/cuda/cell_math.cuh"
+#include "backend/cuda/kernels.h"
+#if !defined(RECUR_CLUSTER_EMULATION) || defined(RECUR_CUDA_EMULATION)
+#include "backend/cuda/launch.cuh"
+#define RECUR_BLOCK_LAUNCH 1 /* the launch code below */
+#endif
+
+namespace {
+
+const int kBlockThreads = 1024;
+const int kBlockRows = 4;   /* batch rows at most */
+
+/* Floats of shared memory: wsm [KS/4][threads] float4, h [kBlockRows][HP],
+ * part [S][kBlockRows][R]. */
+__host__ __device__ constexpr size_t block_smem_floats(int ks, int threads, int hp, int s, int r)
+{
+    return (size_t)ks * threads + (size_t)kBlockRows * hp + (size_t)s * kBlockRows * r;
+}
+
+/* sum[j] (j < JB) = this thread's weights (w, then wsm: its first float4 in
+ * shared memory, `threads` float4s apart) . its segment of h row j (h4: the
+ * segment's first float4 of row 0, hp4 float4s a row). */
+template <int JB, int KW, int KS>
+__device__ __forceinline__ void segment_products(const float (&w)[KW], const float4 *wsm,
+                                                 int threads, const float4 *h4, int hp4,
+                                                 float (&sum)[kBlockRows])
+{
+#pragma unroll
+    for (int j = 0; j < kBlockRows; j++)
+        sum[j] = 0.0f;
+#pragma unroll
+    for (int q = 0; q < (KW + KS) / 4; q++) {
+        const float4 wv = q < KW / 4
+                              ? make_float4(w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3])
+                              : wsm[(size_t)(q - KW / 4) * threads];
+#pragma unroll
+        for (int j = 0; j < JB; j++) {
+            const float4 hv = h4[j * hp4 + q];
+            float v = sum[j];
+            v = fmaf(wv.x, hv.x, v);
+            v = fmaf(wv.y, hv.y, v);
+            v = fmaf(wv.z, hv.z, v);
+            v = fmaf(wv.w, hv.w, v);
+            sum[j] = v;
+        }
+    }
+}
+
+template <int CELL, int C, int KW>
+__global__ void __launch_bounds__(kBlockThreads, 1) block_forward(rk_persistent a)
+{
+    constexpr int KS = C - KW;
+    const int H = a.H, G = a.G, T = a.T, B = a.B;
+    const int R = G * H, S = (H + C - 1) / C, HP = S * C, HP4 = HP / 4;
+    const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
+    float4 *wsm_all = dynamic_shared_memory();                  /* [KS/4][threads] */
+    float *h = (float *)(wsm_all + (size_t)(KS / 4) * threads); /* [kBlockRows][HP] */
+    float *part = h + (size_t)kBlockRows * HP;          /* [S][kBlockRows][R] */
+
+    /* This thread's gate row and segment, and its weights. */
+    const bool row_ok = tid < R * S;
+    const int r = tid % R, q = tid / R, col0 = q * C;
+    auto weight = [&](int k) {
+        return row_ok && col0 + k < H ? a.weight_hh[(size_t)r * H + col0 + k] : 0.0f;
+    };
+    float w[KW];
+#pragma unroll
+    for (int k = 0; k < KW; k++)
+        w[k] = weight(k);
+    for (int k = KW; k < C; k += 4)
+        wsm_all[(size_t)((k - KW) / 4) * threads + tid] =
+            make_float4(weight(k), weight(k + 1), weight(k + 2), weight(k + 3));
+    const float4 *wsm = wsm_all + tid;
+    for (int i = tid; i < kBlockRows * HP; i += threads) {
+        const int j = i / HP, col = i % HP;
+        h[i] = j < B && col < H && a.h0 ? a.h0[(size_t)j * H + col] : 0.0f;
+    }
+
+    /* The cell this thread carries: batch row b of unit u. */
+    const bool cell_ok = tid < B * H;
+    const int b = cell_ok ? tid / H : 0, u = tid % H;
+    const size_t state_at = (size_t)b * H + u;
+    float c_reg = cell_ok && CELL == kCellLstm && a.c0 ? a.c0[state_at] : 0.0f;
+    auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
+    /* Its input pre-activations of the step with (rows, row0), without biases. */
+    auto load_pre = [&](float(&pre)[4], int rows, int row0) {
+#pragma unroll
+        for (int g = 0; g < 4; g++)
+            pre[g] = cell_ok && b < rows && g < G
+                         ? a.gates[((size_t)row0 + b) * (size_t)R + (size_t)g * H + u]
+                         : 0.0f;
+    };
+    auto in_pre = [&](const float(&pre)[4], int g) {
+        return plus_input_bias(pre[g], a.bias_ih, a.bias_hh, CELL, g, H, u);
+    };
+    int rows = 0, row0 = 0;
+    if (T > 0)
+        rows = a.batch_sizes[step_time(0)], row0 = a.offsets[step_time(0)];
+    __syncthreads(); /* h and wsm written */
+
+    for (int s = 0; s < T; s++) {
+        /* The step's pre-activations: loaded as the products run. */
+        float pre[4];
+        load_pre(pre, rows, row0);
+        if (row_ok) {
+            float sum[kBlockRows];
+            const float4 *h4 = (const float4 *)h + col0 / 4;
+            if (rows == 1)
+                segment_products<1, KW, KS>(w, wsm, threads, h4, HP4, sum);
+            else if (rows == 2)
+                segment_products<2, KW, KS>(w, wsm, threads, h4, HP4, sum);
+            else
+                segment_products<kBlockRows, KW, KS>(w, wsm, threads, h4, HP4, sum);
+#pragma unroll
+            for (int j = 0; j < kBlockRows; j++)
+                if (j < rows)
+                    part[((size_t)q * kBlockRows + j) * R + r] = sum[j];
+        }
+        /* The next step's rows, loaded as the cells run. */
+        int rows_next = 0, row0_next = 0;
+        if (s + 1 < T)
+            rows_next = a.batch_sizes[step_time(s + 1)], row0_next = a.offsets[step_time(s + 1)];
+        __syncthreads(); /* part complete; h read */
+
+        if (cell_ok && b < rows) {
+            float rec[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int p = 0; p < S; p++)
+#pragma unroll
+                for (int g = 0; g < 4; g++)
+                    if (g < G)
+                        rec[g] += part[((size_t)p * kBlockRows + b) * R + (size_t)g * H + u];
+            float act[4] = {0.0f, 0.0f, 0.0f, 0.0f}, saved, hv;
+            if (CELL == kCellLstm) {
+                act[0] = sigmoid(in_pre(pre, 0) + rec[0]);
+                act[1] = sigmoid(in_pre(pre, 1) + rec[1]);
+                act[2] = tanhf(in_pre(pre, 2) + rec[2]);
+                act[3] = sigmoid(in_pre(pre, 3) + rec[3]);
+                saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
+                hv = act[3] * tanhf(c_reg);
+            } else { /* kCellGru */
+                const float *bh = a.bias_hh;
+                const float hr = rec[0] + (bh ? bh[u] : 0.0f);
+                const float hz = rec[1] + (bh ? bh[H + u] : 0.0f);
+                saved = rec[2] + (bh ? bh[2 * H + u] : 0.0f); /* hn */
+                act[0] = sigmoid(in_pre(pre, 0) + hr);
+                act[1] = sigmoid(in_pre(pre, 1) + hz);
+                act[2] = tanhf(in_pre(pre, 2) + act[0] * saved);
+                hv = (1.0f - act[1]) * act[2] + act[1] * h[(size_t)b * HP + u];
+            }
+            h[(size_t)b * HP + u] = hv; /* finished rows keep theirs */
+            const size_t row = (size_t)row0 + b;
+            float *gr = a.gates + row * (size_t)R + u;
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                if (g < G)
+                    gr[(size_t)g * H] = act[g];
+            (CELL == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
+            a.y[row * a.ld_y + u] = hv;
+        }
+        __syncthreads(); /* the new h in place */
+
+        rows = rows_next, row0 = row0_next;
+    }
+
+    /* h_n where the grid version leaves it: h_a when T is even, else h_b. */
+    if (cell_ok) {
+        (T % 2 ? a.h_b : a.h_a)[state_at] = h[(size_t)b * HP + u];
+        if (CELL == kCellLstm)
+            a.c_state[state_at] = c_reg;
+    }
+}
+
+} // namespace
+
+#ifdef RECUR_BLOCK_LAUNCH
+namespace {
+
+/* One instance: C columns a thread, KW of them in registers; LSTM's and
+ * GRU's. */
+typedef struct block_variant {
+    void (*forward[2])(rk_persistent);
+    int columns, kw;
+} block_variant;
+
+#define VARIANT(c, kw) {{block_forward<kCellLstm, c, kw>, block_forward<kCellGru, c, kw>}, c, kw}
+/* The fewest columns a thread (the most threads) that fit a block. At 64
+ * registers a thread, ptxas spills a few (8 to 56 bytes, CUDA 13.0) with
+ * any of these; more weights in registers spill more. */
+const block_variant kBlockVariants[] = {VARIANT(16, 16), VARIANT(32, 28), VARIANT(48, 28),
+                                        VARIANT(64, 24)};
+#undef VARIANT
+
+void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
+{
+    return v->forward[cell == kCellGru];
+}
+
+/* p's variant (NULL: none fits a block), with its threads (whole warps)
+ * and shared memory in bytes. */
+const block_variant *block_variant_for(const rk_persistent *p, int *threads, size_t *smem)
+{
+    const int R = p->G * p->H;
+    for (const block_variant &v : kBlockVariants) {
+        const int S = (p->H + v.columns - 1) / v.columns;
+        const int t = (R * S + 31) / 32 * 32;
+        if (t > kBlockThreads || p->B * p->H > t)
+            continue;
+        *threads = t;
+        *smem = sizeof(float) * block_smem_floats(v.columns - v.kw, t, S * v.columns, S, R);
+        return &v;
+    }
+    return NULL;
+}
+
+} // namespace
+
+extern "C" {
+
+int rk_block_plan(rk_persistent *p)
+{
+    int threads = 0, dev = 0, optin = 0;
+    size_t smem = 0;
+    if ((p->cell != kCellLstm && p->cell != kCellGru) || p->backward || p->B < 1 ||
+        p->B > kBlockRows)
+        return 0;
+    const block_variant *v = block_variant_for(p, &threads, &smem);
+    if (!v || cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
+            cudaSuccess ||
+        smem > (size_t)optin ||
+        cudaFuncSetAttribute((const void *)block_kernel(v, p->cell),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, optin) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    p->units = threads; /* the block's threads */
+    p->blocks = 1;
+    p->smem = smem;
+    return 1;
+}
+
+int rk_block_launch(cudaStream_t stream, const rk_persistent *p)
+{
+    int threads = 0;
+    size_t smem = 0;
+    const block_variant *v = block_variant_for(p, &threads, &smem);
+    if (!v)
+        return (int)cudaErrorInvalidValue;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(1);
+    config.blockDim = dim3((unsigned)threads);
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    rk_persistent copy = *p;
+    const cudaError_t e = cudaLaunchKernelEx(&config, block_kernel(v, p->cell), copy);
+    return e != cudaSuccess ? (int)e : launched();
+}
+
+} // extern "C"
+#endif /* RECUR_BLOCK_LAUNCH */
