@@ -172,8 +172,9 @@ if part sweep; then
   # cluster, or split over clusters of 4 or 8 rows: RECUR_CUDA_CLUSTER_ROWS;
   # -vector: the exchange in 16-byte slices, RECUR_CUDA_CLUSTER_VECTOR=1;
   # -async: through st.async and mbarriers, RECUR_CUDA_CLUSTER_ASYNC=1) and
-  # the default choice, back to back. SWEEP_MODES picks modes by name (all 11
-  # over the default grid: about 8 minutes).
+  # the default choice and the one-block forward (RECUR_CUDA_BLOCK=1: B <= 4,
+  # the default elsewhere), back to back. SWEEP_MODES picks modes by name
+  # (all 12 over the default grid: about 9 minutes).
   for cell in ${SWEEP_CELLS:-lstm gru}; do
     for h in ${SWEEP_HIDDEN:-64 128 192 256 384 512}; do
       for b in ${SWEEP_BATCH:-1 2 4 8 16 32 64}; do
@@ -181,10 +182,11 @@ if part sweep; then
                     "cluster-vector x 1 0 1 0" "cluster-async x 1 0 0 1" \
                     "cluster-async-vector x 1 0 1 1" "cluster-rows4 x 1 4 0 0" \
                     "cluster-rows4-vector x 1 4 1 0" "cluster-rows4-async-vector x 1 4 1 1" \
-                    "cluster-rows8 x 1 8 0 0" "default x x x x x"; do
+                    "cluster-rows8 x 1 8 0 0" "default x x x x x" "block x x x x x"; do
           read -r name persistent cluster rows vector async <<<"$mode"
           [[ -z ${SWEEP_MODES:-} || " $SWEEP_MODES " == *" $name "* ]] || continue
           bench_line "$name" "$cell" "$h" "$b" \
+            $([[ $name == block ]] && echo RECUR_CUDA_BLOCK=1) \
             $([[ $persistent == x ]] || echo RECUR_CUDA_PERSISTENT=$persistent) \
             $([[ $cluster == x ]] || echo RECUR_CUDA_CLUSTER=$cluster) \
             $([[ $rows == x ]] || echo RECUR_CUDA_CLUSTER_ROWS=$rows) \
