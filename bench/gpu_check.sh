@@ -252,8 +252,9 @@ if part profile; then
   # Where the time goes, by Nsight Compute: every kernel of a few calls of the
   # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
   # the cluster forward's warp stalls and the lines they stall on (the 2x
-  # targets at H128 B1 and H256 B16), with the exchanges (vector, async).
-  # Writes ncu_summary_*.txt and ncu_cluster_*.txt.
+  # targets at H128 B1 and H256 B16), with the exchanges (vector, async),
+  # and the one-block forward's. Writes ncu_summary_*.txt, ncu_cluster_*.txt
+  # and ncu_block_*.txt.
   if command -v ncu >/dev/null; then
     reports=$(mktemp -d)
     for spec in "gru 192 16" "lstm 192 16" "lstm 128 1"; do
@@ -276,6 +277,15 @@ if part profile; then
         ncu --import "$reports/$name.ncu-rep" --page source --csv --print-source sass; } \
         >"$out/ncu_cluster_$name.txt" 2>&1
     done
+    # the one-block forward (RECUR_CUDA_BLOCK=1) at lstm H128 B1: its stalls
+    RECUR_CUDA_BLOCK=1 timeout 150 ncu --kernel-name regex:block_forward --launch-count 1 \
+      --set full --import-source yes --export "$reports/block" --force-overwrite "$bin/recur" \
+      bench --device cuda --seconds 0.02 --cell lstm --hidden 128 --batch 1 --seq 100 \
+      >/dev/null 2>&1
+    status "ncu block lstm-h128-b1" "exit $?"
+    { ncu --import "$reports/block.ncu-rep" --page details
+      ncu --import "$reports/block.ncu-rep" --page source --csv --print-source sass; } \
+      >"$out/ncu_block_lstm-h128-b1.txt" 2>&1
     rm -rf "$reports"
   else
     status "ncu" "not found"
