@@ -6,8 +6,8 @@
  * columns; thread t < R*S takes row r = t % R, segment q = t / R: columns
  * q*C .. q*C + C - 1 (zero past H), its first KW weights in registers, the
  * other KS in shared memory (wsm [KS/4][threads] float4: a warp's threads
- * read 512 consecutive bytes). The block keeps h [4][HP] (HP = S*C floats a row, zero
- * past H) and the partial sums part [S][4][R] in shared memory.
+ * read 512 consecutive bytes). The block keeps h [4][HP] (HP = S*C floats a
+ * row, zero past H) and the partial sums part [S][4][R] in shared memory.
  *
  * One step: every thread forms its segment's products with the active rows
  * of h (float4 loads that a warp's threads share) and stores them in part;
@@ -17,8 +17,8 @@
  * keeps its h) and what the backward reads; block barrier. One buffer of h
  * suffices: the products read it before the first barrier, the cells write
  * it after. The input pre-activations load while the products run, the next
- * step's row counts while the cells do. The arithmetic and what is stored are those of
- * persistent_forward. */
+ * step's row counts while the cells do. The arithmetic and what is stored
+ * are those of persistent_forward. */
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
 #if !defined(RECUR_CLUSTER_EMULATION) || defined(RECUR_CUDA_EMULATION)
@@ -29,7 +29,7 @@
 namespace {
 
 const int kBlockThreads = 1024;
-const int kBlockRows = 4;   /* batch rows at most */
+const int kBlockRows = 4; /* batch rows at most */
 
 /* Floats of shared memory: wsm [KS/4][threads] float4, h [kBlockRows][HP],
  * part [S][kBlockRows][R]. */
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(kBlockThreads, 1) block_forward(rk_persistent 
     const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
     float4 *wsm_all = dynamic_shared_memory();                  /* [KS/4][threads] */
     float *h = (float *)(wsm_all + (size_t)(KS / 4) * threads); /* [kBlockRows][HP] */
-    float *part = h + (size_t)kBlockRows * HP;          /* [S][kBlockRows][R] */
+    float *part = h + (size_t)kBlockRows * HP;                  /* [S][kBlockRows][R] */
 
     /* This thread's gate row and segment, and its weights. */
     const bool row_ok = tid < R * S;
