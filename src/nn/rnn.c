@@ -523,9 +523,10 @@ static recur_status forward_cuda(recur_rnn *rnn, const recur_rnn_forward_args *a
         for (int layer = 0; layer < c->num_layers - 1; layer++)
             masks[layer] = rnn->drop_mask[layer].data;
     }
-    rnn_cuda_set_grad_enabled(rnn->cuda, !rnn->no_grad);
-    recur_status st = on_device ? rnn_cuda_forward(rnn->cuda, plan, args, masks)
-                                : rnn_cuda_forward_host(rnn->cuda, rnn->values, plan, args, masks);
+    const int keep = !rnn->no_grad;
+    recur_status st =
+        on_device ? rnn_cuda_forward(rnn->cuda, plan, args, masks, keep)
+                  : rnn_cuda_forward_host(rnn->cuda, rnn->values, plan, args, masks, keep);
     free(masks);
     rnn->have_forward = st == RECUR_OK;
     return st;
@@ -628,6 +629,17 @@ recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_ar
 
 static void layer_grads_ready(const recur_rnn *rnn, int layer);
 
+/* RECUR_E_STATE unless the last forward kept what a backward reads. */
+static recur_status check_backward(const recur_rnn *rnn)
+{
+    if (!rnn->have_forward)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
+    if (rnn->forward_no_grad)
+        return recur_fail(RECUR_E_STATE, "recur_rnn_backward after a forward with gradients "
+                                         "off (recur_rnn_set_grad_enabled)");
+    return RECUR_OK;
+}
+
 /* rnn_cuda_backward's layer_done: the grad_ready hook for that layer. */
 static void device_layer_done(void *context, int layer)
 {
@@ -639,6 +651,7 @@ recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_
     RECUR_TRY(require_cuda(rnn, "recur_rnn_backward_device"));
     if (!args)
         return recur_fail(RECUR_E_INVALID, "recur_rnn_backward_device: NULL argument");
+    RECUR_TRY(check_backward(rnn));
     return rnn_cuda_backward(rnn->cuda, args, rnn->grad_ready ? device_layer_done : NULL, rnn);
 }
 
@@ -749,11 +762,7 @@ recur_status recur_rnn_backward(recur_rnn *rnn, const recur_rnn_backward_args *a
 {
     if (!rnn || !args)
         return recur_fail(RECUR_E_INVALID, "recur_rnn_backward: NULL argument");
-    if (!rnn->have_forward)
-        return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
-    if (rnn->forward_no_grad)
-        return recur_fail(RECUR_E_STATE, "recur_rnn_backward after a forward with gradients "
-                                         "off (recur_rnn_set_grad_enabled)");
+    RECUR_TRY(check_backward(rnn));
     if (rnn->cuda) {
         rnn->host_grads_used = 1;
         RECUR_TRY(rnn_cuda_backward_host(rnn->cuda, args, rnn->grads));

@@ -56,7 +56,6 @@ recur_status rnn_cuda_set_math(rnn_cuda *cuda, recur_math math)
     (void)cuda, (void)math;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
-void rnn_cuda_set_grad_enabled(rnn_cuda *cuda, int enabled) { (void)cuda, (void)enabled; }
 float *rnn_cuda_params(rnn_cuda *cuda) { (void)cuda; return NULL; }
 float *rnn_cuda_grads(rnn_cuda *cuda) { (void)cuda; return NULL; }
 recur_status rnn_cuda_upload_params(rnn_cuda *cuda, const float *values)
@@ -75,9 +74,10 @@ recur_status rnn_cuda_zero_grad(rnn_cuda *cuda)
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
 recur_status rnn_cuda_forward(rnn_cuda *cuda, const recur_pack_plan *plan,
-                              const recur_rnn_forward_args *args, const float *const *drop_masks)
+                              const recur_rnn_forward_args *args, const float *const *drop_masks,
+                              int keep)
 {
-    (void)cuda, (void)plan, (void)args, (void)drop_masks;
+    (void)cuda, (void)plan, (void)args, (void)drop_masks, (void)keep;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
 recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *args,
@@ -88,9 +88,9 @@ recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *ar
 }
 recur_status rnn_cuda_forward_host(rnn_cuda *cuda, const float *values,
                                    const recur_pack_plan *plan, const recur_rnn_forward_args *args,
-                                   const float *const *drop_masks)
+                                   const float *const *drop_masks, int keep)
 {
-    (void)cuda, (void)values, (void)plan, (void)args, (void)drop_masks;
+    (void)cuda, (void)values, (void)plan, (void)args, (void)drop_masks, (void)keep;
     return recur_fail(RECUR_E_INVALID, NO_CUDA);
 }
 recur_status rnn_cuda_backward_host(rnn_cuda *cuda, const recur_rnn_backward_args *args,

@@ -119,8 +119,8 @@ struct rnn_cuda {
     int graphs_enabled;
     step_graph *graphs;
 
-    int have_forward;
-    int no_grad, forward_no_grad; /* forwards keep nothing for a backward; the last did */
+    int have_forward;  /* the last forward kept what a backward reads */
+    int forward_keeps; /* the forward running now keeps it (rnn_cuda_forward's keep) */
     int dropout; /* the last forward used dropout masks */
     cuda_saved *saved;        /* [groups] */
     cuda_buffer *layer_output; /* [L] each [N, D*Hout] */
@@ -666,6 +666,22 @@ static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b
                           Hout, beta, c, ldc);
 }
 
+/* An LSTM step loop's cells [rows, H] before time step t, read in place by
+ * the cell kernels: the first rows of the adjacent step's saved ones in
+ * L->cell (the step before t walking forward, after it walking back; the
+ * packing sorts by length), *prev_rows of them (the rest take L->c_init);
+ * none at the walk's first step. */
+static const float *previous_cells(const recur_pack_plan *plan, const step_loop *L, int t,
+                                   int rows, int H, int *prev_rows)
+{
+    const int adjacent = L->reverse ? t + 1 : t - 1;
+    *prev_rows = 0;
+    if (adjacent < 0 || adjacent >= plan->seq_len)
+        return NULL;
+    *prev_rows = plan->batch_sizes[adjacent] < rows ? plan->batch_sizes[adjacent] : rows;
+    return L->cell + plan->offsets[adjacent] * (size_t)H;
+}
+
 /* The forward's steps, one GEMM and one gate kernel each (see step_loop). */
 static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
 {
@@ -699,21 +715,16 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         case RECUR_LSTM: {
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16, 1.0f, gates_t,
                                      GH));
-            /* The previous cells in place: the first rows of the previous
-             * step's (it has at least as many rows walking forward, the
-             * rows it has walking back), L->c_init past them; c_state
-             * holds only the rows that end here (the next step lacks
-             * them), so does h_state where the products read h_bf16. */
+            /* The previous cells in place (previous_cells); c_state holds
+             * only the rows that end here (the next step lacks them), so
+             * does h_state where the products read h_bf16. */
             rk_lstm_step step = {gates_t, w.bias_ih, w.bias_hh, NULL, L->c_init, 0,
                                  !L->no_grad, L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
                                  h_state, 0, h_bf16};
-            if (L->no_grad) { /* no saved cells: c_state (c0 first) in place, every row */
+            if (L->no_grad) /* no saved cells: c_state (c0 first) in place, every row */
                 step.c_prev = c_state, step.prev_rows = rows;
-            } else if (s > 0) {
-                const int t_prev = forward_step(plan, L->reverse, s - 1);
-                step.c_prev = L->cell + plan->offsets[t_prev] * (size_t)H;
-                step.prev_rows = plan->batch_sizes[t_prev];
-            }
+            else
+                step.c_prev = previous_cells(plan, L, t, rows, H, &step.prev_rows);
             if (!L->no_grad && s + 1 < plan->seq_len)
                 step.state_from = plan->batch_sizes[forward_step(plan, L->reverse, s + 1)];
             if (h_bf16)
@@ -786,15 +797,8 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
                                L->step, H));
                 dm = L->step, dm_dy = NULL;
             }
-            /* The previous cells in place: the adjacent step's first rows
-             * (the packing sorts by length), the initial ones past them. */
-            const int adjacent = L->reverse ? t + 1 : t - 1;
-            const float *c_prev = NULL;
-            int prev_rows = 0;
-            if (adjacent >= 0 && adjacent < plan->seq_len) {
-                c_prev = L->cell + plan->offsets[adjacent] * (size_t)H;
-                prev_rows = plan->batch_sizes[adjacent] < rows ? plan->batch_sizes[adjacent] : rows;
-            }
+            int prev_rows;
+            const float *c_prev = previous_cells(plan, L, t, rows, H, &prev_rows);
             TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
                                         dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
@@ -1013,11 +1017,11 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
     /* (the LSTM step loop reads c0 in place and writes every row's c_n,
      * unless it keeps nothing for a backward) */
     RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));
-    if (dims->cell == RECUR_LSTM && cu->no_grad)
+    if (dims->cell == RECUR_LSTM && !cu->forward_keeps)
         RECUR_TRY(copy_or_zero(cu, c_state, saved->initial_c, B * (size_t)H));
     step_loop loop;
     memset(&loop, 0, sizeof loop);
-    loop.no_grad = cu->no_grad;
+    loop.no_grad = !cu->forward_keeps;
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
     loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
     loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
@@ -1341,15 +1345,14 @@ static const float *layer_input(const rnn_cuda *cu, int layer)
     return cu->dropout ? FLT(cu->drop_output[layer - 1]) : FLT(cu->layer_output[layer - 1]);
 }
 
-void rnn_cuda_set_grad_enabled(rnn_cuda *cu, int enabled) { cu->no_grad = !enabled; }
-
 recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
-                              const recur_rnn_forward_args *args, const float *const *drop_masks)
+                              const recur_rnn_forward_args *args, const float *const *drop_masks,
+                              int keep)
 {
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     cu->have_forward = 0;
-    cu->forward_no_grad = cu->no_grad;
+    cu->forward_keeps = keep;
     cu->pass++;
     if (!cu->plan_on_device || !same_plan(&cu->plan, plan)) {
         cu->plan_on_device = 0;
@@ -1398,18 +1401,16 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     }
     RECUR_TRY(scatter_packed(cu, (int)width, FLT(cu->layer_output[c->num_layers - 1]),
                              args->output));
-    cu->have_forward = 1;
+    cu->have_forward = keep;
     return RECUR_OK;
 }
 
-/* RECUR_E_STATE unless the last forward kept what a backward reads. */
+/* RECUR_E_STATE unless the last forward kept what a backward reads (the
+ * stack says why first: src/nn/rnn.c's check_backward). */
 static recur_status check_backward(const rnn_cuda *cu)
 {
     if (!cu->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
-    if (cu->forward_no_grad)
-        return recur_fail(RECUR_E_STATE, "recur_rnn_backward after a forward with gradients "
-                                         "off (recur_rnn_set_grad_enabled)");
     return RECUR_OK;
 }
 
@@ -1516,7 +1517,7 @@ static io_sizes sizes_of(const rnn_cuda *cu, const recur_pack_plan *plan)
 
 recur_status rnn_cuda_forward_host(rnn_cuda *cu, const float *values,
                                    const recur_pack_plan *plan, const recur_rnn_forward_args *args,
-                                   const float *const *drop_masks)
+                                   const float *const *drop_masks, int keep)
 {
     const io_sizes n = sizes_of(cu, plan);
     recur_rnn_forward_args dev = *args;
@@ -1527,7 +1528,7 @@ recur_status rnn_cuda_forward_host(rnn_cuda *cu, const float *values,
     RECUR_TRY(room(&cu->io_output, args->output, n.output, &dev.output));
     RECUR_TRY(room(&cu->io_hn, args->h_n, n.state, &dev.h_n));
     RECUR_TRY(room(&cu->io_cn, args->c_n, n.cell, &dev.c_n));
-    RECUR_TRY(rnn_cuda_forward(cu, plan, &dev, drop_masks));
+    RECUR_TRY(rnn_cuda_forward(cu, plan, &dev, drop_masks, keep));
     RECUR_TRY(download(cu, args->output, dev.output, n.output));
     RECUR_TRY(download(cu, args->h_n, dev.h_n, n.state));
     RECUR_TRY(download(cu, args->c_n, dev.c_n, n.cell));

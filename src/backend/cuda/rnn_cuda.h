@@ -37,8 +37,6 @@ typedef struct rnn_cuda_layout {
 recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values, rnn_cuda **out);
 void rnn_cuda_free(rnn_cuda *cuda);
 recur_status rnn_cuda_set_math(rnn_cuda *cuda, recur_math math);
-/* Whether the next forwards keep what a backward reads (1, the default). */
-void rnn_cuda_set_grad_enabled(rnn_cuda *cuda, int enabled);
 float *rnn_cuda_params(rnn_cuda *cuda); /* device [param_total] */
 float *rnn_cuda_grads(rnn_cuda *cuda);  /* device [param_total] */
 /* values (host) -> device parameters. */
@@ -49,9 +47,11 @@ recur_status rnn_cuda_zero_grad(rnn_cuda *cuda);
 
 /* Forward with device pointers in args (lengths: host, already in plan).
  * drop_masks: NULL, or for each layer l < L-1 a host mask [N, D*Hout]
- * (packed rows) of inverted dropout drawn by the stack. */
+ * (packed rows) of inverted dropout drawn by the stack. keep: whether it
+ * keeps what a backward reads (0: gradients off; no backward may follow). */
 recur_status rnn_cuda_forward(rnn_cuda *cuda, const recur_pack_plan *plan,
-                              const recur_rnn_forward_args *args, const float *const *drop_masks);
+                              const recur_rnn_forward_args *args, const float *const *drop_masks,
+                              int keep);
 /* Backward of the last forward, device pointers; gradients added on the device.
  * layer_done (may be NULL) is called with `context` once each layer's
  * gradient work is queued (from the top layer down), outside any graph
@@ -63,7 +63,7 @@ recur_status rnn_cuda_backward(rnn_cuda *cuda, const recur_rnn_backward_args *ar
  * the backward adds the parameter gradients to the host `grads`. */
 recur_status rnn_cuda_forward_host(rnn_cuda *cuda, const float *values,
                                    const recur_pack_plan *plan, const recur_rnn_forward_args *args,
-                                   const float *const *drop_masks);
+                                   const float *const *drop_masks, int keep);
 recur_status rnn_cuda_backward_host(rnn_cuda *cuda, const recur_rnn_backward_args *args,
                                     float *grads);
 
