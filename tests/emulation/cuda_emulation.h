@@ -24,6 +24,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
@@ -580,8 +581,19 @@ inline int run_grid(int grid_x, int grid_y, int threads, const std::function<voi
     return result;
 }
 
-/* launch() on stream: now, or in the graph the stream is capturing
- * (emulated_stream.h). */
+/* run() of a kernel queued on a stream, whose caller is gone when it runs:
+ * a deadlock (a kernel bug) aborts. */
+inline void run_or_abort(int blocks, int threads, size_t shared_bytes, std::function<void()> body,
+                         int first_block = 0)
+{
+    if (run(blocks, threads, shared_bytes, next_seed(), std::move(body), first_block)) {
+        fputs("emulated kernel deadlocked\n", stderr);
+        abort();
+    }
+}
+
+/* launch() on stream: queued, or in the graph the stream is capturing, or
+ * now on the legacy stream (emulated_stream.h). */
 inline cudaError_t submit(cudaStream_t stream, std::function<void()> launch)
 {
     typedef std::function<void()> call;
@@ -603,8 +615,9 @@ template <typename F> cudaError_t submit_flat(cudaStream_t stream, int blocks, i
 
 } // namespace emu
 
-/* A launch with clusters (cudaLaunchConfig_t of cuda_runtime_api.h): each
- * cluster of the grid run by emu::run in turn (clusters share nothing). */
+/* A launch with clusters (cudaLaunchConfig_t of cuda_runtime_api.h) on the
+ * config's stream: each cluster of the grid run by emu::run in turn
+ * (clusters share nothing) when the stream runs it; a deadlock aborts. */
 template <typename... Args>
 cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t *config, void (*kernel)(Args...),
                                Args... args)
@@ -613,11 +626,13 @@ cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t *config, void (*kernel)(
     for (unsigned i = 0; i < config->numAttrs; i++)
         if (config->attrs[i].id == cudaLaunchAttributeClusterDimension)
             cluster = config->attrs[i].val.clusterDim.x;
-    for (unsigned first = 0; first < config->gridDim.x; first += cluster)
-        if (emu::run((int)cluster, (int)config->blockDim.x, config->dynamicSmemBytes,
-                     emu::next_seed(), [&] { kernel(args...); }, (int)first))
-            return cudaErrorLaunchFailure;
-    return cudaSuccess;
+    const unsigned grid = config->gridDim.x, threads = config->blockDim.x;
+    const size_t smem = config->dynamicSmemBytes;
+    return emu::submit(config->stream, [=] {
+        for (unsigned first = 0; first < grid; first += cluster)
+            emu::run_or_abort((int)cluster, (int)threads, smem, [&] { kernel(args...); },
+                              (int)first);
+    });
 }
 
 /* What the kernels read and call. */

@@ -312,10 +312,9 @@ static int launch_persistent(void (*kernel)(rk_persistent), cudaStream_t stream,
 {
     rk_persistent copy = *p;
 #ifdef RECUR_CUDA_EMULATION
-    (void)stream;
-    return emu::run(p->blocks, 256, p->smem, emu::next_seed(), [&copy, kernel] { kernel(copy); })
-               ? (int)cudaErrorLaunchFailure
-               : 0;
+    return (int)emu::submit(stream, [copy, kernel] {
+        emu::run_or_abort(copy.blocks, 256, copy.smem, [&copy, kernel] { kernel(copy); });
+    });
 #else
     void *args[] = {&copy};
     cudaError_t e = cudaLaunchCooperativeKernel((const void *)kernel, dim3((unsigned)p->blocks),
