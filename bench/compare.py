@@ -60,11 +60,13 @@ def time_calls(call, seconds):
 
 def torch_module(torch, case):
     cell, i, h, layers = case["cell"], case["input_size"], case["hidden_size"], case["layers"]
+    bi = bool(case.get("bidirectional", False))
     if cell == "lstm":
-        return torch.nn.LSTM(i, h, num_layers=layers)
+        return torch.nn.LSTM(i, h, num_layers=layers, bidirectional=bi)
     if cell == "gru":
-        return torch.nn.GRU(i, h, num_layers=layers)
-    return torch.nn.RNN(i, h, num_layers=layers, nonlinearity=cell.split("-")[1])
+        return torch.nn.GRU(i, h, num_layers=layers, bidirectional=bi)
+    return torch.nn.RNN(i, h, num_layers=layers, nonlinearity=cell.split("-")[1],
+                        bidirectional=bi)
 
 
 def torch_passes(torch, module, x, sync=lambda: None):

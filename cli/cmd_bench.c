@@ -42,7 +42,8 @@ static const char bench_usage[] =
     "usage: recur bench [--cases NAME,...] [--seconds X] [--threads N] [--json [FILE]]\n"
     "                   [--device cpu|cuda] [--math fp32|tf32|bf16]\n"
     "       recur bench --cell lstm|gru|rnn-tanh|rnn-relu [--hidden N] [--input N]\n"
-    "                   [--batch N] [--seq N] [--layers N] [options]\n"
+    "                   [--batch N] [--seq N] [--layers N] [--bidirectional]\n"
+    "                   [options]\n"
     "\n"
     "Times the forward for inference (gradients off, as torch.no_grad) and the\n"
     "training step (zero_grad, forward, backward of the sum of the output, i.e.\n"
@@ -59,7 +60,8 @@ static const char bench_usage[] =
     "  --cell C          run one case of your own instead of the suite: lstm, gru,\n"
     "                    rnn-tanh or rnn-relu; with --hidden N (default 256),\n"
     "                    --input N (default: the hidden size), --batch N (16),\n"
-    "                    --seq N (50), --layers N (1); any of these flags alone\n"
+    "                    --seq N (50), --layers N (1), --bidirectional (two\n"
+    "                    directions, names end in -bi); any of these flags alone\n"
     "                    means --cell lstm\n"
     "  --seconds X       time spent measuring each pass of each case (default 1);\n"
     "                    at least 5 timed calls after at least 3 warm-up calls\n"
@@ -70,7 +72,8 @@ static const char bench_usage[] =
     "                    (other BLAS libraries keep their own thread settings)\n"
     "  --device cuda     time the CUDA backend with device-resident data (each call\n"
     "                    followed by a synchronization); the suite then also has\n"
-    "                    lstm-h2048-b128-t100 and lstm-h512-b4-t256; the peak column\n"
+    "                    lstm-h2048-b128-t100, lstm-h512-b4-t256 and the\n"
+    "                    bidirectional lstm-h256-b16-t100-bi; the peak column\n"
     "                    shows - (no sgemm peak is measured on the GPU)\n"
     "  --math MODE       with --device cuda: fp32 (default), tf32 or bf16 tensor-core\n"
     "                    matrix products (fp32 storage and accumulation)\n"
@@ -90,19 +93,20 @@ static const char bench_usage[] =
 typedef struct bench_case {
     char name[96];
     recur_cell cell;
-    int input, hidden, batch, seq, layers;
+    int input, hidden, batch, seq, layers, bidirectional;
 } bench_case;
 
 static const struct {
     recur_cell cell;
     int hidden, batch, seq, layers;
     int gpu_only; /* in the suite of --device cuda only */
+    int bidirectional;
 } bench_suite[] = {
-    {RECUR_LSTM, 128, 1, 100, 1, 0},     {RECUR_LSTM, 256, 16, 50, 1, 0},
-    {RECUR_LSTM, 512, 64, 50, 1, 0},     {RECUR_LSTM, 512, 32, 64, 2, 0},
-    {RECUR_GRU, 512, 32, 100, 1, 0},     {RECUR_RNN_TANH, 1024, 32, 50, 1, 0},
-    {RECUR_LSTM, 1024, 64, 100, 1, 0},   {RECUR_LSTM, 2048, 128, 100, 1, 1},
-    {RECUR_LSTM, 512, 4, 256, 1, 1},
+    {RECUR_LSTM, 128, 1, 100, 1, 0, 0},    {RECUR_LSTM, 256, 16, 50, 1, 0, 0},
+    {RECUR_LSTM, 512, 64, 50, 1, 0, 0},    {RECUR_LSTM, 512, 32, 64, 2, 0, 0},
+    {RECUR_GRU, 512, 32, 100, 1, 0, 0},    {RECUR_RNN_TANH, 1024, 32, 50, 1, 0, 0},
+    {RECUR_LSTM, 1024, 64, 100, 1, 0, 0},  {RECUR_LSTM, 2048, 128, 100, 1, 1, 0},
+    {RECUR_LSTM, 512, 4, 256, 1, 1, 0},    {RECUR_LSTM, 256, 16, 100, 1, 1, 1},
 };
 enum { BENCH_SUITE_SIZE = sizeof bench_suite / sizeof bench_suite[0] };
 
@@ -134,7 +138,9 @@ static void name_case(bench_case *c)
     if (c->layers > 1 && n > 0 && (size_t)n < sizeof c->name)
         n += snprintf(c->name + n, sizeof c->name - (size_t)n, "-l%d", c->layers);
     if (c->input != c->hidden && n > 0 && (size_t)n < sizeof c->name)
-        snprintf(c->name + n, sizeof c->name - (size_t)n, "-i%d", c->input);
+        n += snprintf(c->name + n, sizeof c->name - (size_t)n, "-i%d", c->input);
+    if (c->bidirectional && n > 0 && (size_t)n < sizeof c->name)
+        snprintf(c->name + n, sizeof c->name - (size_t)n, "-bi");
 }
 
 static bench_case suite_case(int index)
@@ -146,6 +152,7 @@ static bench_case suite_case(int index)
     c.batch = bench_suite[index].batch;
     c.seq = bench_suite[index].seq;
     c.layers = bench_suite[index].layers;
+    c.bidirectional = bench_suite[index].bidirectional;
     name_case(&c);
     return c;
 }
@@ -192,6 +199,11 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
         }
         if (arg[0] != '-' || arg[1] == '\0')
             return cli_error("bench: unexpected argument '%s' (see recur bench --help)", arg);
+        if (!strcmp(arg, "--bidirectional")) {
+            opt->custom = 1;
+            opt->shape.bidirectional = 1;
+            continue;
+        }
         if (strcmp(arg, "--cases") && strcmp(arg, "--cell") && strcmp(arg, "--hidden") &&
             strcmp(arg, "--input") && strcmp(arg, "--batch") && strcmp(arg, "--seq") &&
             strcmp(arg, "--layers") && strcmp(arg, "--seconds") && strcmp(arg, "--threads") &&
@@ -255,7 +267,7 @@ static int parse_bench_options(int argc, char **argv, bench_options *opt)
     }
     if (opt->custom && opt->cases)
         return cli_error("bench: --cases selects from the suite; it cannot be combined with "
-                         "--cell/--hidden/--input/--batch/--seq/--layers");
+                         "--cell/--hidden/--input/--batch/--seq/--layers/--bidirectional");
     opt->shape.input = input ? (int)input : opt->shape.hidden;
     name_case(&opt->shape);
     if (opt->math != RECUR_MATH_FP32 && opt->device != RECUR_DEVICE_CUDA)
@@ -421,14 +433,14 @@ static int time_pass(bench_run *r, int train, double seconds, bench_timing *t)
     return 0;
 }
 
-/* GEMM flops of one forward: 2*T*B*G*H*(I+H) per layer (input size H above
- * the first layer). */
+/* GEMM flops of one forward: 2*T*B*G*H*(I+H) per layer and direction
+ * (input size D*H above the first layer). */
 static double forward_flops(const bench_case *c)
 {
     double g = cell_gates(c->cell), tb = (double)c->seq * c->batch, h = c->hidden;
-    double flops = 0;
+    double d = c->bidirectional ? 2.0 : 1.0, flops = 0;
     for (int l = 0; l < c->layers; l++)
-        flops += 2.0 * tb * g * h * ((l ? h : (double)c->input) + h);
+        flops += d * 2.0 * tb * g * h * ((l ? d * h : (double)c->input) + h);
     return flops;
 }
 
@@ -515,6 +527,7 @@ static int setup_run(const bench_case *c, const bench_options *opt, bench_run *r
     memset(r, 0, sizeof *r);
     recur_rnn_config cfg = recur_rnn_config_default(c->cell, c->input, c->hidden);
     cfg.num_layers = c->layers;
+    cfg.bidirectional = c->bidirectional;
     recur_status st = recur_rnn_create(&cfg, 1, &r->rnn);
     if (st == RECUR_OK && opt->device == RECUR_DEVICE_CUDA &&
         (st = recur_rnn_set_device(r->rnn, RECUR_DEVICE_CUDA)) == RECUR_OK)
@@ -745,6 +758,7 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(jc, "batch", c->batch);
         cJSON_AddNumberToObject(jc, "seq_len", c->seq);
         cJSON_AddNumberToObject(jc, "layers", c->layers);
+        cJSON_AddBoolToObject(jc, "bidirectional", c->bidirectional);
         cJSON_AddItemToObject(jc, "forward", timing_json(&fwd));
         cJSON_AddItemToObject(jc, "train", timing_json(&train));
     }

@@ -81,6 +81,21 @@ typedef struct bf16_kept {
     cuda_buffer copy;
 } bf16_kept;
 
+/* A stream, its cuBLAS handle and the scratch of one direction's forward or
+ * backward. The two directions of a bidirectional layer run on two lanes at
+ * once: lane 1 waits for what lane 0 queued before the layer (an event) and
+ * lane 0 for lane 1's work before anything after the layer. */
+typedef struct cuda_lane {
+    cudaStream_t stream;
+    cuda_blas blas;
+    cudaEvent_t mark; /* recorded where the other lane waits */
+    cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
+    cuda_buffer h_state, c_state, step, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+    cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
+    cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
+    cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
+} cuda_lane;
+
 /* A group's step-loop graphs: the forward with gradients, without, the
  * backward. */
 enum { kGraphKinds = 3 };
@@ -96,8 +111,8 @@ struct rnn_cuda {
     int *input_sizes;
     int layers, groups;
     float *params, *grads; /* device [param_total] */
-    cudaStream_t stream;
-    cuda_blas blas;
+    cuda_lane lanes[2];    /* [1] made for two directions only (use_two_lanes) */
+    cuda_lane *lane;       /* the one the work queued now goes to */
     recur_math math;
     cuda_l2_window l2; /* the step loops' window on W_hh (use_l2_window) */
 
@@ -134,13 +149,8 @@ struct rnn_cuda {
     kernel_plan persist[2], cluster[2];
     kernel_plan block; /* the one-block forward's (rk_block_plan) */
 
-    /* Scratch shared by the directions. */
-    cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
-    cuda_buffer h_state, c_state, step, ones, grad_gates, grad_gh, h_prev, c_prev, grad_h;
+    cuda_buffer ones;      /* [N] ones, for column sums */
     cuda_buffer ones_bf16; /* [N] ones in bfloat16, for column sums of bfloat16 arrays */
-    cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
-    cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
-    cuda_buffer operand_bf16[3]; /* gemm's bfloat16 copies of a and b; [2] a shared_a's */
     bf16_kept *kept;  /* [kept_count]: per group W_ih, W_hh (and W_hr); per layer its input */
     int kept_count;
     uint64_t pass;    /* counts the forwards and parameter uploads (bf16_kept.pass) */
@@ -179,7 +189,7 @@ static int use_bf16_operands(const rnn_cuda *cu, int m, int n, int k)
         (!(env && !strcmp(env, "all")) && (double)m * n * k < 8589934592.0))
         return 0;
     enum cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-    return cudaStreamIsCapturing(cu->stream, &capturing) == cudaSuccess &&
+    return cudaStreamIsCapturing(cu->lane->stream, &capturing) == cudaSuccess &&
            capturing == cudaStreamCaptureStatusNone;
 }
 
@@ -195,7 +205,7 @@ static recur_status bf16_copy(rnn_cuda *cu, cuda_buffer *copy, const float *x, i
 {
     const size_t count = strided_count(rows, cols, ld), bf16 = 2; /* bytes */
     RECUR_TRY(cuda_buffer_reserve(copy, bf16 * count));
-    TRY_KERNEL(rk_to_bf16(cu->stream, count, x, copy->ptr));
+    TRY_KERNEL(rk_to_bf16(cu->lane->stream, count, x, copy->ptr));
     *out = copy->ptr;
     return RECUR_OK;
 }
@@ -267,18 +277,18 @@ static recur_status gemm_shared_a(rnn_cuda *cu, shared_operand *shared_a, int tr
         ((shared_a && shared_a->copy) || use_bf16_operands(cu, m, n, k))) {
         void *a16 = shared_a ? shared_a->copy : NULL, *b16;
         if (!a16) {
-            RECUR_TRY(bf16_operand(cu, &cu->operand_bf16[shared_a ? 2 : 0], a,
+            RECUR_TRY(bf16_operand(cu, &cu->lane->operand_bf16[shared_a ? 2 : 0], a,
                                    trans_a ? k : m, trans_a ? m : k, lda, &a16));
             if (shared_a)
                 shared_a->copy = a16;
         }
-        RECUR_TRY(bf16_operand(cu, &cu->operand_bf16[1], b, trans_b ? n : k, trans_b ? k : n,
-                               ldb, &b16));
-        return cuda_gemm_bf16(&cu->blas, trans_a, trans_b, m, n, k, alpha, a16, lda, b16, ldb,
-                              beta, c, ldc);
+        RECUR_TRY(bf16_operand(cu, &cu->lane->operand_bf16[1], b, trans_b ? n : k,
+                               trans_b ? k : n, ldb, &b16));
+        return cuda_gemm_bf16(&cu->lane->blas, trans_a, trans_b, m, n, k, alpha, a16, lda, b16,
+                              ldb, beta, c, ldc);
     }
-    return cuda_gemm(&cu->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                     c, ldc);
+    return cuda_gemm(&cu->lane->blas, cu->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                     beta, c, ldc);
 }
 
 static recur_status gemm(rnn_cuda *cu, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -295,9 +305,9 @@ static recur_status column_sums(rnn_cuda *cu, int m, int n, const float *a, cons
                                 float beta, float *y)
 {
     if (a16)
-        return cuda_gemm_bf16(&cu->blas, 0, 0, 1, n, m, 1.0f, cu->ones_bf16.ptr, m, a16, n, beta,
-                              y, n);
-    return cuda_column_sums(&cu->blas, m, n, a, (const float *)cu->ones.ptr, beta, y);
+        return cuda_gemm_bf16(&cu->lane->blas, 0, 0, 1, n, m, 1.0f, cu->ones_bf16.ptr, m, a16, n,
+                              beta, y, n);
+    return cuda_column_sums(&cu->lane->blas, m, n, a, (const float *)cu->ones.ptr, beta, y);
 }
 
 static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *src, int ld_src,
@@ -307,14 +317,14 @@ static recur_status copy_rows_async(rnn_cuda *cu, int rows, int n, const float *
         return RECUR_OK;
     TRY_CUDA(cudaMemcpy2DAsync(dst, sizeof(float) * (size_t)ld_dst, src,
                                sizeof(float) * (size_t)ld_src, sizeof(float) * (size_t)n,
-                               (size_t)rows, cudaMemcpyDeviceToDevice, cu->stream),
+                               (size_t)rows, cudaMemcpyDeviceToDevice, cu->lane->stream),
              "cudaMemcpy2DAsync");
     return RECUR_OK;
 }
 
 static recur_status zero_async(rnn_cuda *cu, void *dst, size_t bytes)
 {
-    TRY_CUDA(cudaMemsetAsync(dst, 0, bytes, cu->stream), "cudaMemsetAsync");
+    TRY_CUDA(cudaMemsetAsync(dst, 0, bytes, cu->lane->stream), "cudaMemsetAsync");
     return RECUR_OK;
 }
 
@@ -324,13 +334,78 @@ static recur_status copy_or_zero(rnn_cuda *cu, float *dst, const float *src, siz
     if (!src)
         return zero_async(cu, dst, sizeof(float) * count);
     TRY_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToDevice,
-                             cu->stream),
+                             cu->lane->stream),
              "cudaMemcpyAsync");
     return RECUR_OK;
 }
 
 #define FLT(buffer) ((float *)(buffer).ptr)
 #define INTS(buffer) ((int *)(buffer).ptr)
+
+/* ---- lanes ---- */
+
+/* Whether a bidirectional stack runs its two directions on two lanes at
+ * once (unless RECUR_CUDA_TWO_STREAMS=0): a direction's step loop is a
+ * chain of small kernels or one kernel on a few SMs, which leaves most of
+ * the GPU to the other direction. */
+static int use_two_lanes(const rnn_cuda_layout *layout)
+{
+    return layout->directions == 2 && env_on("RECUR_CUDA_TWO_STREAMS");
+}
+
+static recur_status lane_open(cuda_lane *lane)
+{
+    RECUR_TRY(cuda_check((int)cudaStreamCreate(&lane->stream), "cudaStreamCreate"));
+    RECUR_TRY(cuda_check((int)cudaEventCreateWithFlags(&lane->mark, cudaEventDisableTiming),
+                         "cudaEventCreateWithFlags"));
+    return cuda_blas_open(&lane->blas, lane->stream);
+}
+
+static void lane_close(cuda_lane *lane)
+{
+    cuda_buffer *bufs[] = {&lane->h_alt,       &lane->h_state,     &lane->c_state,
+                           &lane->step,        &lane->grad_gates,  &lane->grad_gh,
+                           &lane->h_prev,      &lane->c_prev,      &lane->grad_h,
+                           &lane->bias_sums,   &lane->weight_bf16, &lane->rows_bf16,
+                           &lane->grad_gates_bf16, &lane->operand_bf16[0],
+                           &lane->operand_bf16[1], &lane->operand_bf16[2]};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        cuda_buffer_release(bufs[i]);
+    cuda_blas_close(&lane->blas);
+    if (lane->mark)
+        cudaEventDestroy(lane->mark);
+    if (lane->stream)
+        cudaStreamDestroy(lane->stream);
+}
+
+/* Queues on lane `to` a wait for what lane `from` queued so far. */
+static recur_status lane_wait(rnn_cuda *cu, int to, int from)
+{
+    TRY_CUDA(cudaEventRecord(cu->lanes[from].mark, cu->lanes[from].stream), "cudaEventRecord");
+    TRY_CUDA(cudaStreamWaitEvent(cu->lanes[to].stream, cu->lanes[from].mark, 0),
+             "cudaStreamWaitEvent");
+    return RECUR_OK;
+}
+
+/* The lane direction d of a layer runs on: its own, or lane 0 for all. */
+static cuda_lane *lane_of(rnn_cuda *cu, int d)
+{
+    return cu->lanes[1].stream ? &cu->lanes[d] : &cu->lanes[0];
+}
+
+/* Lane 1 waits for lane 0 before a layer's directions are queued (fork). */
+static recur_status lanes_fork(rnn_cuda *cu)
+{
+    return cu->lanes[1].stream ? lane_wait(cu, 1, 0) : RECUR_OK;
+}
+
+/* Lane 0 waits for lane 1 once they are (join); the work queued next goes
+ * to lane 0. */
+static recur_status lanes_join(rnn_cuda *cu)
+{
+    cu->lane = &cu->lanes[0];
+    return cu->lanes[1].stream ? lane_wait(cu, 0, 1) : RECUR_OK;
+}
 
 /* ---- creation ---- */
 
@@ -366,9 +441,10 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     cu->layout.input_sizes = cu->input_sizes;
 
     const size_t bytes = sizeof(float) * layout->param_total;
-    recur_status st = cuda_check((int)cudaStreamCreate(&cu->stream), "cudaStreamCreate");
-    if (st == RECUR_OK)
-        st = cuda_blas_open(&cu->blas, cu->stream);
+    cu->lane = &cu->lanes[0];
+    recur_status st = lane_open(&cu->lanes[0]);
+    if (st == RECUR_OK && use_two_lanes(layout))
+        st = lane_open(&cu->lanes[1]);
     if (st == RECUR_OK)
         st = rnn_cuda_set_math(cu, RECUR_MATH_FP32);
     if (st == RECUR_OK)
@@ -380,7 +456,7 @@ recur_status rnn_cuda_create(const rnn_cuda_layout *layout, const float *values,
     if (st == RECUR_OK)
         st = rnn_cuda_zero_grad(cu);
     if (st == RECUR_OK)
-        st = cuda_check((int)cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+        st = cuda_check((int)cudaStreamSynchronize(cu->lane->stream), "cudaStreamSynchronize");
     if (st != RECUR_OK) {
         rnn_cuda_free(cu);
         return st;
@@ -393,8 +469,8 @@ void rnn_cuda_free(rnn_cuda *cu)
 {
     if (!cu)
         return;
-    if (cu->stream)
-        cudaStreamSynchronize(cu->stream);
+    if (cu->lanes[0].stream)
+        cudaStreamSynchronize(cu->lanes[0].stream);
     for (int g = 0; cu->saved && g < cu->groups; g++) {
         cuda_saved *s = &cu->saved[g];
         cuda_buffer *bufs[] = {&s->gates, &s->cell, &s->proj_in, &s->hidden_n, &s->h0, &s->c0};
@@ -409,16 +485,10 @@ void rnn_cuda_free(rnn_cuda *cu)
         if (cu->drop_output)
             cuda_buffer_release(&cu->drop_output[l]);
     }
-    cuda_buffer *bufs[] = {&cu->steps,      &cu->h_alt,
-                           &cu->map,        &cu->order,      &cu->prev[0],   &cu->prev[1],
-                           &cu->input_packed, &cu->grad_a,   &cu->grad_b,    &cu->h_state,
-                           &cu->c_state,    &cu->bias_sums,  &cu->step,      &cu->ones,
-                           &cu->ones_bf16,
-                           &cu->grad_gates, &cu->grad_gh,    &cu->h_prev,    &cu->c_prev,
-                           &cu->grad_h,     &cu->io_input,   &cu->io_output, &cu->io_h0,
-                           &cu->io_c0,      &cu->io_hn,      &cu->io_cn,     &cu->weight_bf16,
-                           &cu->rows_bf16,  &cu->operand_bf16[0], &cu->operand_bf16[1],
-                           &cu->operand_bf16[2], &cu->grad_gates_bf16};
+    cuda_buffer *bufs[] = {&cu->steps,     &cu->map,        &cu->order,     &cu->prev[0],
+                           &cu->prev[1],   &cu->input_packed, &cu->grad_a,  &cu->grad_b,
+                           &cu->ones,      &cu->ones_bf16,  &cu->io_input,  &cu->io_output,
+                           &cu->io_h0,     &cu->io_c0,      &cu->io_hn,     &cu->io_cn};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->kept && i < cu->kept_count; i++)
@@ -430,9 +500,8 @@ void rnn_cuda_free(rnn_cuda *cu)
     free(cu->graphs);
     cudaFree(cu->params);
     cudaFree(cu->grads);
-    cuda_blas_close(&cu->blas);
-    if (cu->stream)
-        cudaStreamDestroy(cu->stream);
+    lane_close(&cu->lanes[1]);
+    lane_close(&cu->lanes[0]);
     recur_pack_plan_free(&cu->plan);
     free(cu->host_ints);
     free(cu->host_grads);
@@ -450,11 +519,16 @@ recur_status rnn_cuda_set_math(rnn_cuda *cu, recur_math math)
     if (math != RECUR_MATH_FP32 && math != RECUR_MATH_TF32 && math != RECUR_MATH_BF16)
         return recur_fail(RECUR_E_INVALID, "unknown math mode %d", (int)math);
     cu->math = math;
-    return cuda_blas_check(cu->blas.set_math_mode(cu->blas.handle,
-                                                  math == RECUR_MATH_TF32
+    for (int i = 0; i < 2; i++) {
+        const cuda_blas *blas = &cu->lanes[i].blas;
+        if (blas->handle)
+            RECUR_TRY(cuda_blas_check(
+                blas->set_math_mode(blas->handle, math == RECUR_MATH_TF32
                                                       ? CUBLAS_TF32_TENSOR_OP_MATH
                                                       : CUBLAS_DEFAULT_MATH),
-                           "set math mode");
+                "set math mode"));
+    }
+    return RECUR_OK;
 }
 
 float *rnn_cuda_params(rnn_cuda *cu) { return cu->params; }
@@ -464,7 +538,7 @@ recur_status rnn_cuda_upload_params(rnn_cuda *cu, const float *values)
 {
     cu->pass++; /* the kept bfloat16 copies of the weights are stale */
     TRY_CUDA(cudaMemcpyAsync(cu->params, values, sizeof(float) * cu->layout.param_total,
-                             cudaMemcpyHostToDevice, cu->stream),
+                             cudaMemcpyHostToDevice, cu->lane->stream),
              "cudaMemcpyAsync (parameters)");
     return RECUR_OK;
 }
@@ -473,12 +547,13 @@ recur_status rnn_cuda_download(rnn_cuda *cu, float *values, float *grads)
 {
     const size_t bytes = sizeof(float) * cu->layout.param_total;
     if (values)
-        TRY_CUDA(cudaMemcpyAsync(values, cu->params, bytes, cudaMemcpyDeviceToHost, cu->stream),
+        TRY_CUDA(cudaMemcpyAsync(values, cu->params, bytes, cudaMemcpyDeviceToHost,
+                                 cu->lane->stream),
                  "cudaMemcpyAsync (parameters)");
     if (grads)
-        TRY_CUDA(cudaMemcpyAsync(grads, cu->grads, bytes, cudaMemcpyDeviceToHost, cu->stream),
+        TRY_CUDA(cudaMemcpyAsync(grads, cu->grads, bytes, cudaMemcpyDeviceToHost, cu->lane->stream),
                  "cudaMemcpyAsync (gradients)");
-    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    TRY_CUDA(cudaStreamSynchronize(cu->lane->stream), "cudaStreamSynchronize");
     return RECUR_OK;
 }
 
@@ -639,10 +714,10 @@ static recur_status prepare_bf16_weights(rnn_cuda *cu, step_loop *L)
     const rnn_dims *dims = &cu->layout.dims;
     const size_t GH = (size_t)dims->gates * dims->hidden, Hout = (size_t)dims->out;
     const size_t B = (size_t)cu->plan.batch, bf16 = 2; /* bytes */
-    RECUR_TRY(cuda_buffer_reserve(&cu->rows_bf16, bf16 * B * (GH > Hout ? GH : Hout)));
-    RECUR_TRY(bf16_operand(cu, &cu->weight_bf16, L->w.weight_hh, (int)GH, (int)Hout, (int)Hout,
-                           &L->weight_hh_bf16));
-    L->rows_bf16 = cu->rows_bf16.ptr;
+    RECUR_TRY(cuda_buffer_reserve(&cu->lane->rows_bf16, bf16 * B * (GH > Hout ? GH : Hout)));
+    RECUR_TRY(bf16_operand(cu, &cu->lane->weight_bf16, L->w.weight_hh, (int)GH, (int)Hout,
+                           (int)Hout, &L->weight_hh_bf16));
+    L->rows_bf16 = cu->lane->rows_bf16.ptr;
     return RECUR_OK;
 }
 
@@ -659,10 +734,10 @@ static recur_status recurrent_gemm(rnn_cuda *cu, const step_loop *L, int trans_b
     if (!L->weight_hh_bf16)
         return gemm(cu, 0, trans_b, rows, n, k, 1.0f, a, k, L->w.weight_hh, Hout, beta, c, ldc);
     if (!a16) {
-        TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)rows * k, a, L->rows_bf16));
+        TRY_KERNEL(rk_to_bf16(cu->lane->stream, (size_t)rows * k, a, L->rows_bf16));
         a16 = L->rows_bf16;
     }
-    return cuda_gemm_bf16(&cu->blas, 0, trans_b, rows, n, k, 1.0f, a16, k, L->weight_hh_bf16,
+    return cuda_gemm_bf16(&cu->lane->blas, 0, trans_b, rows, n, k, 1.0f, a16, k, L->weight_hh_bf16,
                           Hout, beta, c, ldc);
 }
 
@@ -696,7 +771,7 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
      * start, so that rows joining a reverse walk have theirs). */
     void *h_bf16 = dims->cell == RECUR_LSTM && !dims->proj ? L->rows_bf16 : NULL;
     if (h_bf16)
-        TRY_KERNEL(rk_to_bf16(cu->stream, (size_t)plan->batch * Hout, h_state, h_bf16));
+        TRY_KERNEL(rk_to_bf16(cu->lane->stream, (size_t)plan->batch * Hout, h_state, h_bf16));
 
     for (int s = 0; s < plan->seq_len; s++) {
         const int t = forward_step(plan, L->reverse, s);
@@ -709,8 +784,8 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
         case RECUR_RNN_RELU:
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, NULL, 1.0f, gates_t,
                                      GH));
-            TRY_KERNEL(rk_elman_forward(cu->stream, rows, H, relu, gates_t, w.bias_ih, w.bias_hh,
-                                        h_state, y_t, ld_y));
+            TRY_KERNEL(rk_elman_forward(cu->lane->stream, rows, H, relu, gates_t, w.bias_ih,
+                                        w.bias_hh, h_state, y_t, ld_y));
             break;
         case RECUR_LSTM: {
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, h_bf16, 1.0f, gates_t,
@@ -732,12 +807,12 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
             if (dims->proj) {
                 step.m = L->proj_in + row0 * (size_t)H, step.ld_m = H;
                 step.h_state = NULL, step.h_bf16 = NULL;
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, &step));
+                TRY_KERNEL(rk_lstm_forward(cu->lane->stream, rows, H, &step));
                 RECUR_TRY(gemm(cu, 0, 1, rows, Hout, H, 1.0f, step.m, H, w.weight_hr, H, 0.0f,
                                h_state, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, h_state, Hout, y_t, ld_y));
             } else {
-                TRY_KERNEL(rk_lstm_forward(cu->stream, rows, H, &step));
+                TRY_KERNEL(rk_lstm_forward(cu->lane->stream, rows, H, &step));
             }
             break;
         }
@@ -745,7 +820,7 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
             float *gh = L->step;
             RECUR_TRY(recurrent_gemm(cu, L, 1, rows, GH, Hout, h_state, NULL, 0.0f, gh, GH));
             float *hn_saved = L->no_grad ? NULL : L->hidden_n + row0 * (size_t)H;
-            TRY_KERNEL(rk_gru_forward(cu->stream, rows, H, gates_t, gh, w.bias_ih, w.bias_hh,
+            TRY_KERNEL(rk_gru_forward(cu->lane->stream, rows, H, gates_t, gh, w.bias_ih, w.bias_hh,
                                       h_state, hn_saved, y_t, ld_y));
             break;
         }
@@ -784,13 +859,14 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            TRY_KERNEL(rk_elman_backward(cu->stream, rows, H, relu, y + row0 * (size_t)ld_y, ld_y,
-                                         dh, dy_t, ld_dy, grad_gates_t));
+            TRY_KERNEL(rk_elman_backward(cu->lane->stream, rows, H, relu,
+                                         y + row0 * (size_t)ld_y, ld_y, dh, dy_t, ld_dy,
+                                         grad_gates_t));
             break;
         case RECUR_LSTM: {
             const float *dm = dh, *dm_dy = dy_t;
             if (dims->proj) {
-                TRY_KERNEL(rk_add_rows(cu->stream, rows, Hout, dy_t, ld_dy, dh, Hout));
+                TRY_KERNEL(rk_add_rows(cu->lane->stream, rows, Hout, dy_t, ld_dy, dh, Hout));
                 RECUR_TRY(copy_rows_async(cu, rows, Hout, dh, Hout,
                                           L->grad_h + row0 * (size_t)Hout, Hout));
                 RECUR_TRY(gemm(cu, 0, 0, rows, H, Hout, 1.0f, dh, Hout, w.weight_hr, H, 0.0f,
@@ -799,14 +875,14 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             }
             int prev_rows;
             const float *c_prev = previous_cells(plan, L, t, rows, H, &prev_rows);
-            TRY_KERNEL(rk_lstm_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
+            TRY_KERNEL(rk_lstm_backward(cu->lane->stream, rows, H, L->gates + row0 * (size_t)GH,
                                         L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
                                         dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
                                         grad_bf16));
             break;
         }
         case RECUR_GRU:
-            TRY_KERNEL(rk_gru_backward(cu->stream, rows, H, L->gates + row0 * (size_t)GH,
+            TRY_KERNEL(rk_gru_backward(cu->lane->stream, rows, H, L->gates + row0 * (size_t)GH,
                                        L->hidden_n + row0 * (size_t)H,
                                        L->h_prev + row0 * (size_t)Hout, dh, dy_t, ld_dy,
                                        grad_gates_t, grad_gh + row0 * (size_t)GH));
@@ -828,10 +904,10 @@ static recur_status capture_step_loop(rnn_cuda *cu, const step_loop *L, step_gra
         cudaGraphExecDestroy(g->exec);
     g->exec = NULL;
     cudaGraph_t graph = NULL;
-    TRY_CUDA(cudaStreamBeginCapture(cu->stream, cudaStreamCaptureModeThreadLocal),
+    TRY_CUDA(cudaStreamBeginCapture(cu->lane->stream, cudaStreamCaptureModeThreadLocal),
              "cudaStreamBeginCapture");
     recur_status st = L->backward ? backward_steps(cu, L) : forward_steps(cu, L);
-    cudaError_t end = cudaStreamEndCapture(cu->stream, &graph);
+    cudaError_t end = cudaStreamEndCapture(cu->lane->stream, &graph);
     if (st == RECUR_OK)
         st = cuda_check((int)end, "cudaStreamEndCapture");
     if (st == RECUR_OK)
@@ -886,7 +962,7 @@ static recur_status run_steps(rnn_cuda *cu, step_loop *L)
                 cu->graphs_enabled = 0; /* and run the steps directly */
         }
         if (cu->graphs_enabled) {
-            TRY_CUDA(cudaGraphLaunch(g->exec, cu->stream), "cudaGraphLaunch");
+            TRY_CUDA(cudaGraphLaunch(g->exec, cu->lane->stream), "cudaGraphLaunch");
             return RECUR_OK;
         }
     }
@@ -908,23 +984,24 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
         const size_t count = (size_t)dims->gates * dims->hidden * dims->out; /* W_hh's */
         const void *weight = L->weight_hh_bf16 ? L->weight_hh_bf16 : (const void *)L->w.weight_hh;
         const size_t bytes = count * (L->weight_hh_bf16 ? 2 : sizeof(float));
-        RECUR_TRY(cuda_l2_window_set(&cu->l2, cu->stream, weight, bytes));
+        RECUR_TRY(cuda_l2_window_set(&cu->l2, cu->lane->stream, weight, bytes));
     }
     const int workspace = step_workspace(cu, L->backward);
     recur_status st = RECUR_OK;
     if (!workspace)
-        st = cuda_blas_check(cu->blas.set_workspace(cu->blas.handle, NULL, 0),
+        st = cuda_blas_check(cu->lane->blas.set_workspace(cu->lane->blas.handle, NULL, 0),
                              "cublasSetWorkspace");
     if (st == RECUR_OK)
         st = run_steps(cu, L);
     if (!workspace) {
-        recur_status restored = cuda_blas_check(cu->blas.set_stream(cu->blas.handle, cu->stream),
+        const cuda_blas *blas = &cu->lane->blas;
+        recur_status restored = cuda_blas_check(blas->set_stream(blas->handle, cu->lane->stream),
                                                 "cublasSetStream");
         if (st == RECUR_OK)
             st = restored;
     }
     if (L->l2_window) {
-        recur_status cleared = cuda_l2_window_clear(&cu->l2, cu->stream);
+        recur_status cleared = cuda_l2_window_clear(&cu->l2, cu->lane->stream);
         if (st == RECUR_OK)
             st = cleared;
     }
@@ -943,7 +1020,7 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     const recur_pack_plan *plan = &cu->plan;
     const size_t B = (size_t)plan->batch, H = (size_t)dims->hidden;
     cuda_saved *saved = &cu->saved[group];
-    RECUR_TRY(cuda_buffer_reserve(&cu->h_alt, sizeof(float) * B * H));
+    RECUR_TRY(cuda_buffer_reserve(&cu->lane->h_alt, sizeof(float) * B * H));
     rk_persistent p = on == kOnCluster ? cu->cluster[0].p
                       : on == kOnBlock ? cu->block.p
                                        : cu->persist[0].p;
@@ -955,9 +1032,9 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.bias_ih = w->bias_ih;
     p.bias_hh = w->bias_hh;
     p.gates = FLT(saved->gates);
-    p.h_a = FLT(cu->h_state);
-    p.h_b = FLT(cu->h_alt);
-    p.c_state = dims->cell == RECUR_LSTM ? FLT(cu->c_state) : NULL;
+    p.h_a = FLT(cu->lane->h_state);
+    p.h_b = FLT(cu->lane->h_alt);
+    p.c_state = dims->cell == RECUR_LSTM ? FLT(cu->lane->c_state) : NULL;
     p.h0 = saved->initial_h; /* read in place, not copied into h_state first */
     p.c0 = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     p.c_saved = dims->cell == RECUR_LSTM ? FLT(saved->cell) : NULL;
@@ -965,26 +1042,31 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.y = y;
     p.ld_y = ld_y;
     if (on == kOnCluster)
-        TRY_KERNEL(rk_cluster_launch(cu->stream, &p));
+        TRY_KERNEL(rk_cluster_launch(cu->lane->stream, &p));
     else if (on == kOnBlock)
-        TRY_KERNEL(rk_block_launch(cu->stream, &p));
+        TRY_KERNEL(rk_block_launch(cu->lane->stream, &p));
     else
-        TRY_KERNEL(rk_persistent_forward(cu->stream, &p));
+        TRY_KERNEL(rk_persistent_forward(cu->lane->stream, &p));
     if (plan->seq_len % 2) /* h_n ended in the second buffer */
-        TRY_CUDA(cudaMemcpyAsync(cu->h_state.ptr, cu->h_alt.ptr, sizeof(float) * B * H,
-                                 cudaMemcpyDeviceToDevice, cu->stream),
+        TRY_CUDA(cudaMemcpyAsync(cu->lane->h_state.ptr, cu->lane->h_alt.ptr, sizeof(float) * B * H,
+                                 cudaMemcpyDeviceToDevice, cu->lane->stream),
                  "cudaMemcpyAsync (h_n)");
     return RECUR_OK;
 }
 
-static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, const float *x,
-                                      float *y, int ld_y)
+/* The input projection of every step of direction `group`: gates = x
+ * W_ih^T [N, G*H], into the buffers the forward saves (reserved here). The
+ * kernels that read it add the biases (b_ih + b_hh; GRU b_ih, and b_hh to
+ * the recurrent part, since its b_hn sits inside r * (...)), which spares a
+ * fill of [N, G*H] with them and its read by the product (two passes over
+ * 420 MB at lstm H2048 B128 T100) and, in a GRU's step loop, a fill of b_hh
+ * a step. */
+static recur_status direction_project(rnn_cuda *cu, int group, const float *x)
 {
     const rnn_dims *dims = &cu->layout.dims;
-    const recur_pack_plan *plan = &cu->plan;
-    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const int H = dims->hidden, GH = dims->gates * dims->hidden;
     const int in = cu->input_sizes[group];
-    const size_t N = plan->rows, B = (size_t)plan->batch;
+    const size_t N = cu->plan.rows;
     cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
 
@@ -994,19 +1076,26 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         if (dims->proj)
             RECUR_TRY(cuda_buffer_reserve(&saved->proj_in, sizeof(float) * N * (size_t)H));
     }
-    if (dims->cell == RECUR_GRU) {
+    if (dims->cell == RECUR_GRU)
         RECUR_TRY(cuda_buffer_reserve(&saved->hidden_n, sizeof(float) * N * (size_t)H));
-        RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)GH));
-    }
-    float *gates = FLT(saved->gates), *h_state = FLT(cu->h_state), *c_state = FLT(cu->c_state);
+    return gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 0.0f, FLT(saved->gates),
+                GH);
+}
 
-    /* Input projection of every step: gates = x W_ih^T. The kernels that
-     * read it add the biases (b_ih + b_hh; GRU b_ih, and b_hh to the
-     * recurrent part, since its b_hn sits inside r * (...)), which spares a
-     * fill of [N, G*H] with them and its read by the product (two passes
-     * over 420 MB at lstm H2048 B128 T100) and, in a GRU's step loop, a fill
-     * of b_hh a step. */
-    RECUR_TRY(gemm(cu, 0, 1, (int)N, GH, in, 1.0f, x, in, w.weight_ih, in, 0.0f, gates, GH));
+/* Direction `group`'s steps after its projection, on the current lane: h_n
+ * (and c_n) end in the lane's h_state (c_state). */
+static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, float *y, int ld_y)
+{
+    const rnn_dims *dims = &cu->layout.dims;
+    const int H = dims->hidden, Hout = dims->out, GH = dims->gates * dims->hidden;
+    const size_t B = (size_t)cu->plan.batch;
+    cuda_saved *saved = &cu->saved[group];
+    const cuda_weights w = weights_of(cu, group, cu->params);
+    cuda_lane *lane = cu->lane;
+    RECUR_TRY(cuda_buffer_reserve(&lane->h_state, sizeof(float) * B * (size_t)Hout));
+    RECUR_TRY(cuda_buffer_reserve(&lane->c_state, sizeof(float) * B * (size_t)H));
+    if (dims->cell == RECUR_GRU)
+        RECUR_TRY(cuda_buffer_reserve(&lane->step, sizeof(float) * B * (size_t)GH));
 
     if (use_block(cu))
         return persistent_forward(cu, group, reverse, &w, y, ld_y, kOnBlock);
@@ -1016,17 +1105,18 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, cons
         return persistent_forward(cu, group, reverse, &w, y, ld_y, kOnGrid);
     /* (the LSTM step loop reads c0 in place and writes every row's c_n,
      * unless it keeps nothing for a backward) */
-    RECUR_TRY(copy_or_zero(cu, h_state, saved->initial_h, B * (size_t)Hout));
+    RECUR_TRY(copy_or_zero(cu, FLT(lane->h_state), saved->initial_h, B * (size_t)Hout));
     if (dims->cell == RECUR_LSTM && !cu->forward_keeps)
-        RECUR_TRY(copy_or_zero(cu, c_state, saved->initial_c, B * (size_t)H));
+        RECUR_TRY(copy_or_zero(cu, FLT(lane->c_state), saved->initial_c, B * (size_t)H));
     step_loop loop;
     memset(&loop, 0, sizeof loop);
     loop.no_grad = !cu->forward_keeps;
     loop.group = group, loop.reverse = reverse, loop.ld_y = ld_y, loop.w = w;
-    loop.gates = gates, loop.h_state = h_state, loop.c_state = c_state, loop.y = y;
+    loop.gates = FLT(saved->gates), loop.h_state = FLT(lane->h_state);
+    loop.c_state = FLT(lane->c_state), loop.y = y;
     loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
-    loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
+    loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
     RECUR_TRY(prepare_bf16_weights(cu, &loop));
     return run_step_loop(cu, &loop);
 }
@@ -1071,9 +1161,16 @@ static recur_status weight_hh_gradient_shifted(rnn_cuda *cu, const shared_operan
                          Hout, 1.0f, grad_weight_hh, Hout);
 }
 
+static recur_status gather_state(rnn_cuda *cu, const float *src, int group, int n, float *dst);
+static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int n, float *dst);
+
+/* Direction `group`'s backward on the current lane, from the gradients of
+ * its h_n (and c_n) in args to those of its h0 (c0) there and the
+ * parameters'; dx [N, in]: the input's gradient, written by direction 0,
+ * added to by direction 1 (NULL: none). */
 static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, const float *x,
                                        const float *y, int ld_y, const float *dy, int ld_dy,
-                                       float *dx, float dx_beta)
+                                       const recur_rnn_backward_args *args, float *dx, int d)
 {
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
@@ -1083,41 +1180,42 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
     const cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
     const cuda_weights g = weights_of(cu, group, cu->grads);
+    cuda_lane *lane = cu->lane;
 
-    RECUR_TRY(cuda_buffer_reserve(&cu->grad_gates, sizeof(float) * N * (size_t)GH));
-    if (cu->ones.size < sizeof(float) * N) {
-        RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
-        RECUR_TRY(cuda_buffer_reserve(&cu->ones_bf16, 2 * N));
-        TRY_KERNEL(rk_fill(cu->stream, N, 1.0f, FLT(cu->ones)));
-        TRY_KERNEL(rk_to_bf16(cu->stream, N, FLT(cu->ones), cu->ones_bf16.ptr));
-    }
+    RECUR_TRY(cuda_buffer_reserve(&lane->grad_gates, sizeof(float) * N * (size_t)GH));
+    RECUR_TRY(cuda_buffer_reserve(&lane->h_state, sizeof(float) * B * (size_t)Hout));
+    RECUR_TRY(cuda_buffer_reserve(&lane->c_state, sizeof(float) * B * (size_t)H));
+    RECUR_TRY(gather_state(cu, args->grad_h_n, group, Hout, FLT(lane->h_state)));
+    if (dims->cell == RECUR_LSTM)
+        RECUR_TRY(gather_state(cu, args->grad_c_n, group, H, FLT(lane->c_state)));
     if (dims->cell == RECUR_GRU)
-        RECUR_TRY(cuda_buffer_reserve(&cu->grad_gh, sizeof(float) * N * (size_t)GH));
+        RECUR_TRY(cuda_buffer_reserve(&lane->grad_gh, sizeof(float) * N * (size_t)GH));
     if (dims->cell == RECUR_LSTM) {
-        RECUR_TRY(cuda_buffer_reserve(&cu->step, sizeof(float) * B * (size_t)H));
+        RECUR_TRY(cuda_buffer_reserve(&lane->step, sizeof(float) * B * (size_t)H));
         if (dims->proj)
-            RECUR_TRY(cuda_buffer_reserve(&cu->grad_h, sizeof(float) * N * (size_t)Hout));
+            RECUR_TRY(cuda_buffer_reserve(&lane->grad_h, sizeof(float) * N * (size_t)Hout));
     }
-    float *dh = FLT(cu->h_state), *dc = FLT(cu->c_state), *grad_gates = FLT(cu->grad_gates);
+    float *dh = FLT(lane->h_state), *dc = FLT(lane->c_state);
+    float *grad_gates = FLT(lane->grad_gates);
     /* The recurrent pre-activation gradients equal grad_gates except for GRU. */
-    float *grad_gh = dims->cell == RECUR_GRU ? FLT(cu->grad_gh) : grad_gates;
+    float *grad_gh = dims->cell == RECUR_GRU ? FLT(lane->grad_gh) : grad_gates;
     const int *prev = INTS(cu->prev[reverse]);
     /* Each row's previous h gathered [N, Hout], for a GRU's cells and for
      * dW_hh, which reads y in place instead where every step has B rows
      * (then h_prev is not read). */
     const int shifted_y = dims->cell != RECUR_GRU && N == B * (size_t)plan->seq_len;
     if (!shifted_y) {
-        RECUR_TRY(cuda_buffer_reserve(&cu->h_prev, sizeof(float) * N * (size_t)Hout));
-        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
-                                      FLT(cu->h_prev)));
+        RECUR_TRY(cuda_buffer_reserve(&lane->h_prev, sizeof(float) * N * (size_t)Hout));
+        TRY_KERNEL(rk_gather_previous(lane->stream, (int)N, Hout, prev, y, ld_y, saved->initial_h,
+                                      FLT(lane->h_prev)));
     }
-    float *h_prev = FLT(cu->h_prev);
+    float *h_prev = FLT(lane->h_prev);
     const int on_cluster = use_cluster(cu, 1);
     const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
-        RECUR_TRY(cuda_buffer_reserve(&cu->c_prev, sizeof(float) * N * (size_t)H));
-        TRY_KERNEL(rk_gather_previous(cu->stream, (int)N, H, prev, FLT(saved->cell), H,
-                                      saved->initial_c, FLT(cu->c_prev)));
+        RECUR_TRY(cuda_buffer_reserve(&lane->c_prev, sizeof(float) * N * (size_t)H));
+        TRY_KERNEL(rk_gather_previous(lane->stream, (int)N, H, prev, FLT(saved->cell), H,
+                                      saved->initial_c, FLT(lane->c_prev)));
     }
     /* grad_gates in bfloat16 for the weight gradients' products (see
      * gemm_shared_a): made by the first of them, or by the step loop. */
@@ -1131,7 +1229,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         p.weight_hh = w.weight_hh;
         p.gates = FLT(saved->gates); /* activations, read only */
         p.c_saved = dims->cell == RECUR_LSTM ? FLT(saved->cell) : NULL;
-        p.c_prev = dims->cell == RECUR_LSTM ? FLT(cu->c_prev) : NULL;
+        p.c_prev = dims->cell == RECUR_LSTM ? FLT(lane->c_prev) : NULL;
         p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
         p.h_prev = h_prev;
         p.y = (float *)y; /* read only in the backward */
@@ -1143,9 +1241,9 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         p.dh = dh;
         p.dc = dims->cell == RECUR_LSTM ? dc : NULL;
         if (on_cluster)
-            TRY_KERNEL(rk_cluster_launch(cu->stream, &p));
+            TRY_KERNEL(rk_cluster_launch(lane->stream, &p));
         else
-            TRY_KERNEL(rk_persistent_backward(cu->stream, &p));
+            TRY_KERNEL(rk_persistent_backward(lane->stream, &p));
     }
     if (!persistent) {
         step_loop loop;
@@ -1153,14 +1251,14 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.backward = 1, loop.group = group, loop.reverse = reverse, loop.w = w;
         loop.ld_y = ld_y, loop.ld_dy = ld_dy, loop.dy = dy, loop.y = (float *)y;
         loop.gates = FLT(saved->gates), loop.cell = FLT(saved->cell);
-        loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(cu->step);
+        loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
-        loop.h_prev = h_prev, loop.c_init = saved->initial_c, loop.grad_h = FLT(cu->grad_h);
+        loop.h_prev = h_prev, loop.c_init = saved->initial_c, loop.grad_h = FLT(lane->grad_h);
         RECUR_TRY(prepare_bf16_weights(cu, &loop));
         if (loop.rows_bf16 && dims->cell == RECUR_LSTM &&
             use_bf16_operands(cu, GH, Hout, (int)N)) {
-            RECUR_TRY(cuda_buffer_reserve(&cu->grad_gates_bf16, 2 * N * (size_t)GH));
-            loop.grad_gates_bf16 = cu->grad_gates_bf16.ptr;
+            RECUR_TRY(cuda_buffer_reserve(&lane->grad_gates_bf16, 2 * N * (size_t)GH));
+            loop.grad_gates_bf16 = lane->grad_gates_bf16.ptr;
         }
         RECUR_TRY(run_step_loop(cu, &loop));
         gates16.copy = loop.grad_gates_bf16;
@@ -1178,21 +1276,28 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
                                 (int)N, 1.0f, grad_gh, GH, h_prev, Hout, 1.0f,
                                 (float *)g.weight_hh, Hout));
     if (g.bias_ih && grad_gh == grad_gates) { /* the same sums for both: one pass */
-        RECUR_TRY(cuda_buffer_reserve(&cu->bias_sums, sizeof(float) * (size_t)GH));
+        RECUR_TRY(cuda_buffer_reserve(&lane->bias_sums, sizeof(float) * (size_t)GH));
         RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, gates16.copy, 0.0f,
-                              FLT(cu->bias_sums)));
-        TRY_KERNEL(rk_accumulate(cu->stream, (size_t)GH, FLT(cu->bias_sums), (float *)g.bias_ih,
-                                 (float *)g.bias_hh));
+                              FLT(lane->bias_sums)));
+        TRY_KERNEL(rk_accumulate(lane->stream, (size_t)GH, FLT(lane->bias_sums),
+                                 (float *)g.bias_ih, (float *)g.bias_hh));
     } else if (g.bias_ih) {
         RECUR_TRY(column_sums(cu, (int)N, GH, grad_gates, NULL, 1.0f, (float *)g.bias_ih));
         RECUR_TRY(column_sums(cu, (int)N, GH, grad_gh, NULL, 1.0f, (float *)g.bias_hh));
     }
     if (dims->proj)
-        RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(cu->grad_h), Hout, FLT(saved->proj_in), H,
-                       1.0f, (float *)g.weight_hr, H));
-    if (dx)
+        RECUR_TRY(gemm(cu, 1, 0, Hout, H, (int)N, 1.0f, FLT(lane->grad_h), Hout,
+                       FLT(saved->proj_in), H, 1.0f, (float *)g.weight_hr, H));
+    if (dx) {
+        /* direction 1 adds to what direction 0 wrote, on lane 0 */
+        if (d == 1 && lane != &cu->lanes[0])
+            RECUR_TRY(lane_wait(cu, 1, 0));
         RECUR_TRY(gemm_shared_a(cu, &gates16, 0, 0, (int)N, in, GH, 1.0f, grad_gates, GH,
-                                w.weight_ih, in, dx_beta, dx, in));
+                                w.weight_ih, in, d == 0 ? 0.0f : 1.0f, dx, in));
+    }
+    RECUR_TRY(scatter_state(cu, FLT(lane->h_state), group, Hout, args->grad_h0));
+    if (dims->cell == RECUR_LSTM)
+        RECUR_TRY(scatter_state(cu, FLT(lane->c_state), group, H, args->grad_c0));
     return RECUR_OK;
 }
 
@@ -1241,11 +1346,11 @@ static recur_status upload_plan(rnn_cuda *cu, const recur_pack_plan *plan, int b
     for (int i = 0; i < 5; i++) {
         RECUR_TRY(cuda_buffer_reserve(dst[i], sizeof(int) * counts[i]));
         TRY_CUDA(cudaMemcpyAsync(dst[i]->ptr, src[i], sizeof(int) * counts[i],
-                                 cudaMemcpyHostToDevice, cu->stream),
+                                 cudaMemcpyHostToDevice, cu->lane->stream),
                  "cudaMemcpyAsync (plan)");
     }
     /* The staging array is reused by the next forward: wait for the copies. */
-    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    TRY_CUDA(cudaStreamSynchronize(cu->lane->stream), "cudaStreamSynchronize");
     return RECUR_OK;
 }
 
@@ -1284,8 +1389,8 @@ static recur_status gather_state(rnn_cuda *cu, const float *src, int group, int 
     const int B = cu->plan.batch;
     if (!src)
         return zero_async(cu, dst, sizeof(float) * (size_t)B * (size_t)n);
-    TRY_KERNEL(rk_gather_rows(cu->stream, B, n, INTS(cu->order), src + (size_t)group * B * n, n, dst,
-                              n));
+    TRY_KERNEL(rk_gather_rows(cu->lane->stream, B, n, INTS(cu->order),
+                              src + (size_t)group * B * n, n, dst, n));
     return RECUR_OK;
 }
 
@@ -1309,7 +1414,7 @@ static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int
     if (!dst)
         return RECUR_OK;
     const int B = cu->plan.batch;
-    TRY_KERNEL(rk_scatter_rows(cu->stream, B, n, INTS(cu->order), src, n,
+    TRY_KERNEL(rk_scatter_rows(cu->lane->stream, B, n, INTS(cu->order), src, n,
                                dst + (size_t)group * B * n, n));
     return RECUR_OK;
 }
@@ -1321,7 +1426,7 @@ static recur_status gather_packed(rnn_cuda *cu, int n, const float *src, float *
     const size_t N = cu->plan.rows;
     if (cu->map_identity)
         return copy_or_zero(cu, dst, src, N * (size_t)n);
-    TRY_KERNEL(rk_gather_rows(cu->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
+    TRY_KERNEL(rk_gather_rows(cu->lane->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
     return RECUR_OK;
 }
 
@@ -1334,7 +1439,7 @@ static recur_status scatter_packed(rnn_cuda *cu, int n, const float *src, float 
         return copy_or_zero(cu, dst, src, N * (size_t)n);
     if (N != all)
         RECUR_TRY(zero_async(cu, dst, sizeof(float) * all * (size_t)n));
-    TRY_KERNEL(rk_scatter_rows(cu->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
+    TRY_KERNEL(rk_scatter_rows(cu->lane->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
     return RECUR_OK;
 }
 
@@ -1362,40 +1467,50 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
         cu->plan_generation++;
     }
     const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
-    const size_t N = plan->rows, B = (size_t)plan->batch, width = (size_t)D * (size_t)Hout;
+    const size_t N = plan->rows, width = (size_t)D * (size_t)Hout;
     const int I = c->input_size;
     cu->dropout = drop_masks != NULL && c->num_layers > 1;
 
     RECUR_TRY(cuda_buffer_reserve(&cu->input_packed, sizeof(float) * N * (size_t)I));
     RECUR_TRY(gather_packed(cu, I, args->input, FLT(cu->input_packed)));
-    RECUR_TRY(cuda_buffer_reserve(&cu->h_state, sizeof(float) * B * (size_t)Hout));
-    RECUR_TRY(cuda_buffer_reserve(&cu->c_state, sizeof(float) * B * (size_t)H));
     for (int layer = 0; layer < c->num_layers; layer++) {
         cuda_buffer *y = &cu->layer_output[layer];
         RECUR_TRY(cuda_buffer_reserve(y, sizeof(float) * N * width));
         const float *x = layer_input(cu, layer);
+        /* the projections on lane 0 (they share x's bfloat16 copy), then
+         * each direction's steps on its lane */
         for (int d = 0; d < D; d++) {
             const int group = layer * D + d;
             cuda_saved *saved = &cu->saved[group];
             RECUR_TRY(save_state(cu, args->h0, group, Hout, &saved->h0, &saved->initial_h));
             if (c->cell == RECUR_LSTM)
                 RECUR_TRY(save_state(cu, args->c0, group, H, &saved->c0, &saved->initial_c));
-            RECUR_TRY(direction_forward(cu, group, d, x, FLT(*y) + (size_t)d * Hout, (int)width));
-            RECUR_TRY(scatter_state(cu, FLT(cu->h_state), group, Hout, args->h_n));
-            if (c->cell == RECUR_LSTM)
-                RECUR_TRY(scatter_state(cu, FLT(cu->c_state), group, H, args->c_n));
+            RECUR_TRY(direction_project(cu, group, x));
         }
+        recur_status st = lanes_fork(cu);
+        for (int d = 0; d < D && st == RECUR_OK; d++) {
+            const int group = layer * D + d;
+            cu->lane = lane_of(cu, d);
+            st = direction_forward(cu, group, d, FLT(*y) + (size_t)d * Hout, (int)width);
+            if (st == RECUR_OK)
+                st = scatter_state(cu, FLT(cu->lane->h_state), group, Hout, args->h_n);
+            if (st == RECUR_OK && c->cell == RECUR_LSTM)
+                st = scatter_state(cu, FLT(cu->lane->c_state), group, H, args->c_n);
+        }
+        const recur_status joined = lanes_join(cu);
+        RECUR_TRY(st);
+        RECUR_TRY(joined);
         if (cu->dropout && layer < c->num_layers - 1) {
             const size_t n = N * width;
             RECUR_TRY(cuda_buffer_reserve(&cu->drop_mask[layer], sizeof(float) * n));
             RECUR_TRY(cuda_buffer_reserve(&cu->drop_output[layer], sizeof(float) * n));
             TRY_CUDA(cudaMemcpyAsync(cu->drop_mask[layer].ptr, drop_masks[layer],
-                                     sizeof(float) * n, cudaMemcpyHostToDevice, cu->stream),
+                                     sizeof(float) * n, cudaMemcpyHostToDevice, cu->lane->stream),
                      "cudaMemcpyAsync (dropout mask)");
             TRY_CUDA(cudaMemcpyAsync(cu->drop_output[layer].ptr, y->ptr, sizeof(float) * n,
-                                     cudaMemcpyDeviceToDevice, cu->stream),
+                                     cudaMemcpyDeviceToDevice, cu->lane->stream),
                      "cudaMemcpyAsync");
-            TRY_KERNEL(rk_multiply(cu->stream, n, FLT(cu->drop_mask[layer]),
+            TRY_KERNEL(rk_multiply(cu->lane->stream, n, FLT(cu->drop_mask[layer]),
                                    FLT(cu->drop_output[layer])));
         }
     }
@@ -1421,7 +1536,7 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
     const recur_rnn_config *c = &cu->layout.config;
     const rnn_dims *dims = &cu->layout.dims;
     const recur_pack_plan *plan = &cu->plan;
-    const int D = cu->layout.directions, Hout = dims->out, H = dims->hidden;
+    const int D = cu->layout.directions, Hout = dims->out;
     const int L = c->num_layers, I = c->input_size;
     const size_t N = plan->rows, width = (size_t)D * (size_t)Hout;
     const size_t widest = (size_t)I > width ? (size_t)I : width;
@@ -1434,26 +1549,31 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
     else
         RECUR_TRY(zero_async(cu, grad_y, sizeof(float) * N * width));
 
+    if (cu->ones.size < sizeof(float) * N) { /* for the bias gradients */
+        RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
+        RECUR_TRY(cuda_buffer_reserve(&cu->ones_bf16, 2 * N));
+        TRY_KERNEL(rk_fill(cu->lane->stream, N, 1.0f, FLT(cu->ones)));
+        TRY_KERNEL(rk_to_bf16(cu->lane->stream, N, FLT(cu->ones), cu->ones_bf16.ptr));
+    }
     for (int layer = L - 1; layer >= 0; layer--) {
         const float *x = layer_input(cu, layer);
         const float *y = FLT(cu->layer_output[layer]);
         float *dx = layer > 0 || args->grad_input ? grad_x : NULL;
-        for (int d = 0; d < D; d++) {
+        recur_status st = lanes_fork(cu);
+        for (int d = 0; d < D && st == RECUR_OK; d++) {
             const int group = layer * D + d;
-            RECUR_TRY(gather_state(cu, args->grad_h_n, group, Hout, FLT(cu->h_state)));
-            if (c->cell == RECUR_LSTM)
-                RECUR_TRY(gather_state(cu, args->grad_c_n, group, H, FLT(cu->c_state)));
-            RECUR_TRY(direction_backward(cu, group, d, x, y + (size_t)d * Hout, (int)width,
-                                         grad_y + (size_t)d * Hout, (int)width, dx,
-                                         d == 0 ? 0.0f : 1.0f));
-            RECUR_TRY(scatter_state(cu, FLT(cu->h_state), group, Hout, args->grad_h0));
-            if (c->cell == RECUR_LSTM)
-                RECUR_TRY(scatter_state(cu, FLT(cu->c_state), group, H, args->grad_c0));
+            cu->lane = lane_of(cu, d);
+            st = direction_backward(cu, group, d, x, y + (size_t)d * Hout, (int)width,
+                                    grad_y + (size_t)d * Hout, (int)width, args, dx, d);
         }
+        const recur_status joined = lanes_join(cu);
+        RECUR_TRY(st);
+        RECUR_TRY(joined);
         if (layer_done) /* this layer's parameter gradients are queued */
             layer_done(context, layer);
         if (layer > 0 && cu->dropout)
-            TRY_KERNEL(rk_multiply(cu->stream, N * width, FLT(cu->drop_mask[layer - 1]), grad_x));
+            TRY_KERNEL(rk_multiply(cu->lane->stream, N * width, FLT(cu->drop_mask[layer - 1]),
+                                   grad_x));
         float *swap = grad_y;
         grad_y = grad_x;
         grad_x = swap;
@@ -1473,7 +1593,7 @@ static recur_status upload(rnn_cuda *cu, cuda_buffer *dst, const float *src, siz
         return RECUR_OK;
     RECUR_TRY(cuda_buffer_reserve(dst, sizeof(float) * count));
     TRY_CUDA(cudaMemcpyAsync(dst->ptr, src, sizeof(float) * count, cudaMemcpyHostToDevice,
-                             cu->stream),
+                             cu->lane->stream),
              "cudaMemcpyAsync (to the GPU)");
     *out = FLT(*dst);
     return RECUR_OK;
@@ -1493,7 +1613,8 @@ static recur_status download(rnn_cuda *cu, float *dst, const float *src, size_t 
 {
     if (!dst)
         return RECUR_OK;
-    TRY_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToHost, cu->stream),
+    TRY_CUDA(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToHost,
+                             cu->lane->stream),
              "cudaMemcpyAsync (from the GPU)");
     return RECUR_OK;
 }
@@ -1532,7 +1653,7 @@ recur_status rnn_cuda_forward_host(rnn_cuda *cu, const float *values,
     RECUR_TRY(download(cu, args->output, dev.output, n.output));
     RECUR_TRY(download(cu, args->h_n, dev.h_n, n.state));
     RECUR_TRY(download(cu, args->c_n, dev.c_n, n.cell));
-    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    TRY_CUDA(cudaStreamSynchronize(cu->lane->stream), "cudaStreamSynchronize");
     return RECUR_OK;
 }
 
@@ -1555,7 +1676,7 @@ recur_status rnn_cuda_backward_host(rnn_cuda *cu, const recur_rnn_backward_args 
     RECUR_TRY(download(cu, args->grad_h0, dev.grad_h0, n.state));
     RECUR_TRY(download(cu, args->grad_c0, dev.grad_c0, n.cell));
     RECUR_TRY(download(cu, cu->host_grads, cu->grads, cu->layout.param_total));
-    TRY_CUDA(cudaStreamSynchronize(cu->stream), "cudaStreamSynchronize");
+    TRY_CUDA(cudaStreamSynchronize(cu->lane->stream), "cudaStreamSynchronize");
     for (size_t i = 0; i < cu->layout.param_total; i++)
         grads[i] += cu->host_grads[i];
     return RECUR_OK;
