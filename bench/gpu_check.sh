@@ -128,7 +128,7 @@ bench_line() {
   local name=$1 cell=$2 h=$3 b=$4
   shift 4
   env "$@" timeout "${SWEEP_TIMEOUT:-30}" "$bin/recur" bench --device cuda --seconds 0.1 \
-      --cell "$cell" --hidden "$h" --batch "$b" --seq 100 2>&1 |
+      --cell "$cell" --hidden "$h" --batch "$b" --seq 100 ${BENCH_FLAGS:-} 2>&1 |
     awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
                       END { printf "%s %s %s %s\n", n, m, f, t }'
 }
@@ -155,6 +155,14 @@ if part variants; then
     bench_line block "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1
   done >"$out/variant_block.txt"
   status "one-block forward" "$(tr '\n' ';' <"$out/variant_block.txt")"
+  # A bidirectional layer's directions on two streams (the default) against
+  # one (RECUR_CUDA_TWO_STREAMS=0), back to back, T = 100.
+  for spec in "lstm 128 1" "lstm 256 16" "gru 256 16" "lstm 512 64" "lstm 1024 64"; do
+    read -r cell h b <<<"$spec"
+    BENCH_FLAGS=--bidirectional bench_line two-streams "$cell" "$h" "$b"
+    BENCH_FLAGS=--bidirectional bench_line one-stream "$cell" "$h" "$b" RECUR_CUDA_TWO_STREAMS=0
+  done >"$out/variant_two_streams.txt"
+  status "bidirectional streams" "$(tr '\n' ';' <"$out/variant_two_streams.txt")"
   # its sanitizers on short runs: memcheck, racecheck, synccheck
   if command -v compute-sanitizer >/dev/null; then
     for tool in memcheck racecheck synccheck; do
