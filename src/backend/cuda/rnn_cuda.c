@@ -20,6 +20,9 @@
 /* What one direction's forward saves for its backward (device). */
 typedef struct cuda_saved {
     cuda_buffer gates;    /* [N, G*H] gate activations (Elman: h) */
+    cuda_buffer act_bf16; /* [N, 4H] an LSTM's activations in bfloat16 instead, where
+                           * act16 (use_bf16_activations) */
+    int act16;
     cuda_buffer cell;     /* LSTM: c_t [N, H] */
     cuda_buffer proj_in;  /* LSTM with projection: m = o * tanh(c) [N, H] */
     cuda_buffer hidden_n; /* GRU: W_hn h_prev + b_hn [N, H] */
@@ -53,6 +56,10 @@ typedef struct step_loop {
      * grad_gates after the loop; the float32 grad_gates is then not
      * written); else NULL. */
     void *grad_gates_bf16;
+    /* An LSTM's activations [N, 4H] in bfloat16 (use_bf16_activations):
+     * written by the forward instead of into gates, read by the backward;
+     * else NULL. */
+    void *act_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
     /* An LSTM's initial cells [B, H], sorted, for rows with no previous
@@ -473,7 +480,8 @@ void rnn_cuda_free(rnn_cuda *cu)
         cudaStreamSynchronize(cu->lanes[0].stream);
     for (int g = 0; cu->saved && g < cu->groups; g++) {
         cuda_saved *s = &cu->saved[g];
-        cuda_buffer *bufs[] = {&s->gates, &s->cell, &s->proj_in, &s->hidden_n, &s->h0, &s->c0};
+        cuda_buffer *bufs[] = {&s->gates,    &s->act_bf16, &s->cell, &s->proj_in,
+                               &s->hidden_n, &s->h0,       &s->c0};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             cuda_buffer_release(bufs[i]);
     }
@@ -703,6 +711,20 @@ static int use_bf16_weights(const rnn_cuda *cu)
     return cu->math == RECUR_MATH_BF16 && env_on("RECUR_CUDA_BF16_WEIGHTS");
 }
 
+/* Whether this forward's LSTM step loop keeps its activations in bfloat16
+ * for the backward (RECUR_MATH_BF16, unless RECUR_CUDA_BF16_ACTIVATIONS=0),
+ * where the backward will read them in its step loop too (not in a
+ * persistent or cluster kernel): the cell kernels then write and read 8
+ * bytes a unit and row instead of 16, 2 of the 11 MB a step moves in each
+ * direction at lstm-h2048-b128-t100 (about 0.27 ms a training step, not
+ * yet measured). cuDNN's bfloat16 RNNs keep theirs in bfloat16 as well. */
+static int use_bf16_activations(rnn_cuda *cu)
+{
+    return cu->math == RECUR_MATH_BF16 && cu->layout.dims.cell == RECUR_LSTM &&
+           cu->forward_keeps && env_on("RECUR_CUDA_BF16_ACTIVATIONS") &&
+           !use_cluster(cu, 1) && !use_persistent(cu, 1);
+}
+
 /* Fills L's bfloat16 copies when use_bf16_weights: W_hh converted now, on the
  * stream (in the forward; its backward reads the same copy, bf16_operand),
  * and scratch for rows of up to max(G*H, Hout) columns. Before the step loop
@@ -795,7 +817,9 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
              * does h_state where the products read h_bf16. */
             rk_lstm_step step = {gates_t, w.bias_ih, w.bias_hh, NULL, L->c_init, 0,
                                  !L->no_grad, L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
-                                 h_state, 0, h_bf16};
+                                 h_state, 0, h_bf16, NULL};
+            if (L->act_bf16)
+                step.act_bf16 = (uint16_t *)L->act_bf16 + row0 * (size_t)GH;
             if (L->no_grad) /* no saved cells: c_state (c0 first) in place, every row */
                 step.c_prev = c_state, step.prev_rows = rows;
             else
@@ -875,10 +899,12 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             }
             int prev_rows;
             const float *c_prev = previous_cells(plan, L, t, rows, H, &prev_rows);
+            const void *act = L->act_bf16 ? (const uint16_t *)L->act_bf16 + row0 * (size_t)GH
+                                          : NULL;
             TRY_KERNEL(rk_lstm_backward(cu->lane->stream, rows, H, L->gates + row0 * (size_t)GH,
-                                        L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
-                                        dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
-                                        grad_bf16));
+                                        act, L->cell + row0 * (size_t)H, c_prev, prev_rows,
+                                        L->c_init, dm, dm_dy, ld_dy, dc,
+                                        all_bf16 ? NULL : grad_gates_t, grad_bf16));
             break;
         }
         case RECUR_GRU:
@@ -1092,6 +1118,7 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, floa
     cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
     cuda_lane *lane = cu->lane;
+    saved->act16 = 0;
     RECUR_TRY(cuda_buffer_reserve(&lane->h_state, sizeof(float) * B * (size_t)Hout));
     RECUR_TRY(cuda_buffer_reserve(&lane->c_state, sizeof(float) * B * (size_t)H));
     if (dims->cell == RECUR_GRU)
@@ -1117,6 +1144,11 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, floa
     loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
     loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
+    if (use_bf16_activations(cu)) {
+        RECUR_TRY(cuda_buffer_reserve(&saved->act_bf16, 2 * cu->plan.rows * (size_t)GH));
+        loop.act_bf16 = saved->act_bf16.ptr;
+        saved->act16 = 1;
+    }
     RECUR_TRY(prepare_bf16_weights(cu, &loop));
     return run_step_loop(cu, &loop);
 }
@@ -1210,8 +1242,9 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
                                       FLT(lane->h_prev)));
     }
     float *h_prev = FLT(lane->h_prev);
-    const int on_cluster = use_cluster(cu, 1);
-    const int persistent = on_cluster || use_persistent(cu, 1);
+    /* (bfloat16 activations are read by the step loop's kernels alone) */
+    const int on_cluster = !saved->act16 && use_cluster(cu, 1);
+    const int persistent = on_cluster || (!saved->act16 && use_persistent(cu, 1));
     if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
         RECUR_TRY(cuda_buffer_reserve(&lane->c_prev, sizeof(float) * N * (size_t)H));
         TRY_KERNEL(rk_gather_previous(lane->stream, (int)N, H, prev, FLT(saved->cell), H,
@@ -1251,6 +1284,7 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.backward = 1, loop.group = group, loop.reverse = reverse, loop.w = w;
         loop.ld_y = ld_y, loop.ld_dy = ld_dy, loop.dy = dy, loop.y = (float *)y;
         loop.gates = FLT(saved->gates), loop.cell = FLT(saved->cell);
+        loop.act_bf16 = saved->act16 ? saved->act_bf16.ptr : NULL;
         loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
         loop.h_prev = h_prev, loop.c_init = saved->initial_c, loop.grad_h = FLT(lane->grad_h);
