@@ -146,6 +146,12 @@ if part variants; then
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
     status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   done
+  # float32 activations in bf16 mode (RECUR_CUDA_BF16_ACTIVATIONS=0) against
+  # the default bfloat16 ones (the "bf16 L2_WINDOW=x GRAPHS=x" line above)
+  log=$out/variant_bf16-act0.log
+  RECUR_CUDA_BF16_ACTIVATIONS=0 "$bin/recur" bench --device cuda --math bf16 \
+    --seconds "$seconds" --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
+  status "bf16 BF16_ACTIVATIONS=0" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
   # The one-block forward (RECUR_CUDA_BLOCK=1, B <= 4) against the default
   # (the cluster kernels there), back to back, T = 100: forward and train ms.
   for spec in "lstm 128 1" "lstm 128 2" "lstm 128 4" "lstm 64 1" "lstm 96 1" "gru 128 1" \
