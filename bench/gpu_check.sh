@@ -159,6 +159,8 @@ if part variants; then
     read -r cell h b <<<"$spec"
     bench_line default "$cell" "$h" "$b"
     bench_line block "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1
+    [[ $h == 128 ]] && bench_line block64 "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 \
+      RECUR_CUDA_BLOCK_COLUMNS=64
   done >"$out/variant_block.txt"
   status "one-block forward" "$(tr '\n' ';' <"$out/variant_block.txt")"
   # A bidirectional layer's directions on two streams (the default) against

@@ -539,6 +539,25 @@ int main(int argc, char **argv)
             check_config(configs + 8 + i, &c, &rng, large[i].seq, large[i].batch,
                          large[i].lengths, 1, 1, 0);
         }
+        /* The one-block forward's other variants (lengths, h0 and c0): 64
+         * columns a thread, 40 of them in shared memory, at H128 (where the
+         * default is a whole row a thread); at H96 48 columns (LSTM) and 32
+         * (GRU), the defaults there. */
+        if (m == 9) {
+            const struct {
+                const char *columns;
+                recur_cell cell;
+                int hidden, batch, seq;
+            } block[] = {{"64", RECUR_LSTM, 128, 1, 12}, {"64", RECUR_GRU, 128, 3, 6},
+                         {"48", RECUR_LSTM, 96, 2, 7},   {"32", RECUR_GRU, 96, 4, 5}};
+            for (int i = 0; i < (int)(sizeof block / sizeof block[0]); i++) {
+                setenv("RECUR_CUDA_BLOCK_COLUMNS", block[i].columns, 1);
+                recur_rnn_config c = recur_rnn_config_default(block[i].cell, 16, block[i].hidden);
+                check_config(configs + 20 + i, &c, &rng, block[i].seq, block[i].batch, 1, 1, 1,
+                             0);
+            }
+            unsetenv("RECUR_CUDA_BLOCK_COLUMNS");
+        }
         check_device_calls(&rng);
         check_reuse(&rng);
         /* TF32 and the last BF16 with the step loops' L2 window on W_hh

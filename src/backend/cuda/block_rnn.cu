@@ -19,6 +19,8 @@
  * it after. The input pre-activations load while the products run, the next
  * step's row counts while the cells do. The arithmetic and what is stored
  * are those of persistent_forward. */
+#include <stdlib.h>
+
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
 #if !defined(RECUR_CLUSTER_EMULATION) || defined(RECUR_CUDA_EMULATION)
@@ -28,7 +30,6 @@
 
 namespace {
 
-const int kBlockThreads = 1024;
 const int kBlockRows = 4; /* batch rows at most */
 
 /* Floats of shared memory: wsm [KS/4][threads] float4, h [kBlockRows][HP],
@@ -67,8 +68,8 @@ __device__ __forceinline__ void segment_products(const float (&w)[KW], const flo
     }
 }
 
-template <int CELL, int C, int KW>
-__global__ void __launch_bounds__(kBlockThreads, 1) block_forward(rk_persistent a)
+template <int CELL, int C, int KW, int THREADS>
+__global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
 {
     constexpr int KS = C - KW;
     const int H = a.H, G = a.G, T = a.T, B = a.B;
@@ -196,19 +197,24 @@ __global__ void __launch_bounds__(kBlockThreads, 1) block_forward(rk_persistent 
 #ifdef RECUR_BLOCK_LAUNCH
 namespace {
 
-/* One instance: C columns a thread, KW of them in registers; LSTM's and
- * GRU's. */
+/* One instance: C columns a thread, KW of them in registers, up to
+ * `threads` threads (the registers a thread may have: 64 at 1024); LSTM's
+ * and GRU's. */
 typedef struct block_variant {
     void (*forward[2])(rk_persistent);
-    int columns, kw;
+    int columns, kw, threads;
 } block_variant;
 
-#define VARIANT(c, kw) {{block_forward<kCellLstm, c, kw>, block_forward<kCellGru, c, kw>}, c, kw}
-/* The fewest columns a thread (the most threads) that fit a block. At 64
- * registers a thread, ptxas spills a few (8 to 56 bytes, CUDA 13.0) with
- * any of these; more weights in registers spill more. */
-const block_variant kBlockVariants[] = {VARIANT(16, 16), VARIANT(32, 28), VARIANT(48, 28),
-                                        VARIANT(64, 24)};
+#define VARIANT(c, kw, t)                                                                   \
+    {{block_forward<kCellLstm, c, kw, t>, block_forward<kCellGru, c, kw, t>}, c, kw, t}
+/* At 64 registers a thread, ptxas spills a few (8 to 56 bytes, CUDA 13.0)
+ * with any of the first four; more weights in registers spill more. The
+ * last, a whole row a thread at 128 registers (8 to 32 bytes spilled),
+ * reads 48 weights a thread from shared memory at half the threads: 24576
+ * floats a step at lstm H128 where 64 columns read 40960. */
+const block_variant kBlockVariants[] = {VARIANT(16, 16, 1024), VARIANT(32, 28, 1024),
+                                        VARIANT(48, 28, 1024), VARIANT(64, 24, 1024),
+                                        VARIANT(128, 80, 512)};
 #undef VARIANT
 
 void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
@@ -217,20 +223,29 @@ void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
 }
 
 /* p's variant (NULL: none fits a block), with its threads (whole warps)
- * and shared memory in bytes. */
+ * and shared memory in bytes: of those that fit, the one that reads the
+ * fewest weights from shared memory a step (the bound of a step, estimated
+ * from its shared-memory traffic), the fewest columns a thread among equals;
+ * RECUR_CUDA_BLOCK_COLUMNS=n: the one of n columns where it fits. */
 const block_variant *block_variant_for(const rk_persistent *p, int *threads, size_t *smem)
 {
     const int R = p->G * p->H;
+    const char *env = getenv("RECUR_CUDA_BLOCK_COLUMNS");
+    const int asked = env ? atoi(env) : 0;
+    const block_variant *best = NULL;
+    long best_reads = 0;
     for (const block_variant &v : kBlockVariants) {
         const int S = (p->H + v.columns - 1) / v.columns;
         const int t = (R * S + 31) / 32 * 32;
-        if (t > kBlockThreads || p->B * p->H > t)
+        const long reads = (long)(v.columns - v.kw) * t;
+        if (t > v.threads || p->B * p->H > t || (asked && v.columns != asked) ||
+            (best && reads >= best_reads))
             continue;
+        best = &v, best_reads = reads;
         *threads = t;
         *smem = sizeof(float) * block_smem_floats(v.columns - v.kw, t, S * v.columns, S, R);
-        return &v;
     }
-    return NULL;
+    return best;
 }
 
 } // namespace
