@@ -1,8 +1,8 @@
 /* The cuBLAS calls of cublas_v2.h (this folder) over host memory and the
  * CBLAS, for the recur_emulated library: a shared library that
  * src/backend/cuda/blas.c loads with dlopen as it loads cuBLAS. Each call
- * runs on the handle's stream: at once, or recorded while the stream is
- * captured (emulated_stream.h). The
+ * runs on the handle's stream: queued, or recorded while the stream is
+ * captured, or at once on the legacy stream (emulated_stream.h). The
  * precision modes round the operands first as the tensor cores read them:
  * TF32 math keeps 10 bits of mantissa, the bf16 compute type and bfloat16
  * arrays 7 (to nearest even); sums are float32 either way. */
@@ -16,7 +16,7 @@
 
 struct cublasContext {
     cublasMath_t math;
-    cudaStream_t stream; /* the calls run on it: at once, or recorded in its capture */
+    cudaStream_t stream; /* the calls go to it (emulated_stream.h) */
 };
 
 cublasStatus_t cublasCreate_v2(cublasHandle_t *handle)

@@ -39,7 +39,7 @@ __device__ __forceinline__ float4 *dynamic_shared_memory()
  * for kernels whose threads never wait for each other. Under
  * RECUR_CUDA_EMULATION (tests/emulation/) the grid runs on the CPU, block
  * after block (threads as coroutines, or one after another for the flat
- * kind), now or when the graph that captured the launch runs; the
+ * kind), when its stream runs it (or the graph that captured it); the
  * arguments are evaluated at the launch, as CUDA copies them. */
 #ifdef RECUR_CUDA_EMULATION
 #define RECUR_EMULATED_CALL(kernel, ...) \
