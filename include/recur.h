@@ -348,7 +348,10 @@ recur_status recur_rnn_set_math(recur_rnn *rnn, recur_math math);
  * both gradient buffers. Change the parameters between a backward and the
  * next forward, not between a forward and its backward (as in PyTorch's
  * autograd): in RECUR_MATH_BF16 the backward reads the bfloat16 copies of
- * the weights that its forward made. */
+ * the weights that its forward made. Likewise keep the forward's input
+ * unchanged until its backward: where the batch needs no reordering (equal
+ * lengths, time-major) both read it in place, and the backward reads
+ * grad_output and writes grad_input in place too. */
 recur_status recur_rnn_forward_device(recur_rnn *rnn, const recur_rnn_forward_args *args);
 recur_status recur_rnn_backward_device(recur_rnn *rnn, const recur_rnn_backward_args *args);
 float *recur_rnn_device_params(recur_rnn *rnn); /* NULL on the CPU */

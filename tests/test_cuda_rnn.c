@@ -272,7 +272,12 @@ static void check_reuse(recur_rng *rng)
 
 /* Device pointers: the same results as the host-pointer calls, gradients
  * accumulating on the device, parameters moving both ways. */
-static void check_device_calls(recur_rng *rng)
+/* The device-pointer calls against the host ones: with lengths (the
+ * input, output and their gradients gathered into packed order), or with
+ * equal lengths (read and written in place), there also with grad_input
+ * in the input's buffer (alias: one backward, which must finish reading
+ * the input before it writes the gradient there). */
+static void check_device_calls(recur_rng *rng, int lengths, int alias)
 {
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 7, 12);
     c.num_layers = 2, c.bidirectional = 1, c.proj_size = 5;
@@ -282,7 +287,7 @@ static void check_device_calls(recur_rng *rng)
     if (!rnn || recur_rnn_get_device(rnn) != RECUR_DEVICE_CUDA)
         return;
     run_io host, dev;
-    io_init(&host, rnn, rng, 9, 4, 1, 1, 1);
+    io_init(&host, rnn, rng, 9, 4, lengths, 1, 1);
     run_host(rnn, &host);
 
     dev = host;
@@ -300,11 +305,15 @@ static void check_device_calls(recur_rng *rng)
                                        RECUR_HOST_TO_DEVICE));
     }
     recur_rnn_forward_args fwd = {dev.T, dev.B, d[0], host.lengths, d[1], d[2], d[6], d[7], d[8]};
-    recur_rnn_backward_args bwd = {d[3], d[4], d[5], d[9], d[10], d[11]};
+    recur_rnn_backward_args bwd = {d[3], d[4], d[5], alias ? d[0] : d[9], d[10], d[11]};
     recur_rnn_zero_grad(rnn);
     CHECK_OK(recur_rnn_forward_device(rnn, &fwd));
     CHECK_OK(recur_rnn_backward_device(rnn, &bwd));
-    CHECK_OK(recur_rnn_backward_device(rnn, &bwd)); /* gradients add up: twice */
+    if (alias)
+        CHECK_OK(recur_cuda_memcpy(d[9], d[0], sizeof(float) * sizes[9],
+                                   RECUR_DEVICE_TO_DEVICE));
+    else
+        CHECK_OK(recur_rnn_backward_device(rnn, &bwd)); /* gradients add up: twice */
     CHECK_OK(recur_cuda_synchronize());
     float *outs[6] = {dev.output, dev.h_n, dev.c_n, dev.grad_input, dev.grad_h0, dev.grad_c0};
     for (int i = 0; i < 6; i++)
@@ -312,9 +321,9 @@ static void check_device_calls(recur_rng *rng)
                                    RECUR_DEVICE_TO_HOST));
     CHECK_OK(recur_cuda_memcpy(dev.grads, recur_rnn_device_grads(rnn),
                                sizeof(float) * dev.param_n, RECUR_DEVICE_TO_HOST));
-    for (size_t i = 0; i < dev.param_n; i++)
+    for (size_t i = 0; i < dev.param_n && !alias; i++)
         dev.grads[i] *= 0.5f;
-    compare_runs(-1, &dev, &host, 1e-6, 1e-6);
+    compare_runs(-10 - 2 * lengths - alias, &dev, &host, 1e-6, 1e-6);
 
     /* Parameters: host -> device -> host, and back to the CPU. */
     float *values = recur_rnn_param_data(rnn);
@@ -558,7 +567,9 @@ int main(int argc, char **argv)
             }
             unsetenv("RECUR_CUDA_BLOCK_COLUMNS");
         }
-        check_device_calls(&rng);
+        check_device_calls(&rng, 1, 0);
+        check_device_calls(&rng, 0, 0);
+        check_device_calls(&rng, 0, 1);
         check_reuse(&rng);
         /* TF32 and the last BF16 with the step loops' L2 window on W_hh
          * (float32, and its bfloat16 copy): the same results */

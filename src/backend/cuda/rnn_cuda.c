@@ -149,6 +149,10 @@ struct rnn_cuda {
     cuda_buffer *drop_mask;    /* [L] each [N, D*Hout] */
     cuda_buffer *drop_output;  /* [L] each [N, D*Hout] */
     cuda_buffer input_packed;  /* [N, I] */
+    /* Layer 0's input [N, I] in packed order: input_packed, or where the
+     * packing is the identity the caller's input in place (which the
+     * backward reads again, as PyTorch's autograd keeps it). */
+    const float *input;
     cuda_buffer grad_a, grad_b; /* [N, max(I, D*Hout)] */
 
     /* The plans ([0] forward, [1] backward) of the persistent kernels and of
@@ -163,7 +167,7 @@ struct rnn_cuda {
     uint64_t pass;    /* counts the forwards and parameter uploads (bf16_kept.pass) */
 
     /* The host-pointer calls' device copies of their arguments. */
-    cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn;
+    cuda_buffer io_input, io_output, io_h0, io_c0, io_hn, io_cn, io_grad_input;
     float *host_grads; /* [param_total] host scratch */
 };
 
@@ -496,7 +500,8 @@ void rnn_cuda_free(rnn_cuda *cu)
     cuda_buffer *bufs[] = {&cu->steps,     &cu->map,        &cu->order,     &cu->prev[0],
                            &cu->prev[1],   &cu->input_packed, &cu->grad_a,  &cu->grad_b,
                            &cu->ones,      &cu->ones_bf16,  &cu->io_input,  &cu->io_output,
-                           &cu->io_h0,     &cu->io_c0,      &cu->io_hn,     &cu->io_cn};
+                           &cu->io_h0,     &cu->io_c0,      &cu->io_hn,     &cu->io_cn,
+                           &cu->io_grad_input};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
     for (int i = 0; cu->kept && i < cu->kept_count; i++)
@@ -1453,13 +1458,11 @@ static recur_status scatter_state(rnn_cuda *cu, const float *src, int group, int
     return RECUR_OK;
 }
 
-/* Rows [N, n] of the caller's layout -> packed order: the plan's map, or
- * with no reordering (equal lengths, time-major) one copy. */
+/* Rows [N, n] of the caller's layout -> packed order by the plan's map
+ * (with no reordering, map_identity, the callers read the rows in place). */
 static recur_status gather_packed(rnn_cuda *cu, int n, const float *src, float *dst)
 {
     const size_t N = cu->plan.rows;
-    if (cu->map_identity)
-        return copy_or_zero(cu, dst, src, N * (size_t)n);
     TRY_KERNEL(rk_gather_rows(cu->lane->stream, (int)N, n, INTS(cu->map), src, n, dst, n));
     return RECUR_OK;
 }
@@ -1480,7 +1483,7 @@ static recur_status scatter_packed(rnn_cuda *cu, int n, const float *src, float 
 static const float *layer_input(const rnn_cuda *cu, int layer)
 {
     if (layer == 0)
-        return FLT(cu->input_packed);
+        return cu->input;
     return cu->dropout ? FLT(cu->drop_output[layer - 1]) : FLT(cu->layer_output[layer - 1]);
 }
 
@@ -1505,8 +1508,12 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
     const int I = c->input_size;
     cu->dropout = drop_masks != NULL && c->num_layers > 1;
 
-    RECUR_TRY(cuda_buffer_reserve(&cu->input_packed, sizeof(float) * N * (size_t)I));
-    RECUR_TRY(gather_packed(cu, I, args->input, FLT(cu->input_packed)));
+    cu->input = args->input;
+    if (!cu->map_identity) {
+        RECUR_TRY(cuda_buffer_reserve(&cu->input_packed, sizeof(float) * N * (size_t)I));
+        RECUR_TRY(gather_packed(cu, I, args->input, FLT(cu->input_packed)));
+        cu->input = FLT(cu->input_packed);
+    }
     for (int layer = 0; layer < c->num_layers; layer++) {
         cuda_buffer *y = &cu->layer_output[layer];
         RECUR_TRY(cuda_buffer_reserve(y, sizeof(float) * N * width));
@@ -1563,6 +1570,13 @@ static recur_status check_backward(const rnn_cuda *cu)
     return RECUR_OK;
 }
 
+/* Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
+static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
+{
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + b_bytes && y < x + a_bytes;
+}
+
 recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args,
                                void (*layer_done)(void *context, int layer), void *context)
 {
@@ -1577,11 +1591,23 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
     RECUR_TRY(cuda_buffer_reserve(&cu->grad_a, sizeof(float) * N * widest));
     RECUR_TRY(cuda_buffer_reserve(&cu->grad_b, sizeof(float) * N * widest));
 
-    float *grad_y = FLT(cu->grad_a), *grad_x = FLT(cu->grad_b);
-    if (args->grad_output)
-        RECUR_TRY(gather_packed(cu, (int)width, args->grad_output, grad_y));
+    /* The output gradient, read in place where the packing is the
+     * identity; each layer's dx into one of two buffers in turn (layer 0's
+     * into the caller's grad_input in place where the packing allows). */
+    float *scratch[2] = {FLT(cu->grad_a), FLT(cu->grad_b)};
+    const float *grad_y = scratch[0];
+    if (!args->grad_output)
+        RECUR_TRY(zero_async(cu, scratch[0], sizeof(float) * N * width));
+    else if (cu->map_identity)
+        grad_y = args->grad_output;
     else
-        RECUR_TRY(zero_async(cu, grad_y, sizeof(float) * N * width));
+        RECUR_TRY(gather_packed(cu, (int)width, args->grad_output, scratch[0]));
+    const size_t input_bytes = sizeof(float) * N * (size_t)I;
+    const int grad_input_in_place =
+        args->grad_input && cu->map_identity &&
+        !overlaps(args->grad_input, input_bytes, cu->input, input_bytes) &&
+        !(args->grad_output &&
+          overlaps(args->grad_input, input_bytes, args->grad_output, sizeof(float) * N * width));
 
     if (cu->ones.size < sizeof(float) * N) { /* for the bias gradients */
         RECUR_TRY(cuda_buffer_reserve(&cu->ones, sizeof(float) * N));
@@ -1592,7 +1618,9 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
     for (int layer = L - 1; layer >= 0; layer--) {
         const float *x = layer_input(cu, layer);
         const float *y = FLT(cu->layer_output[layer]);
-        float *dx = layer > 0 || args->grad_input ? grad_x : NULL;
+        float *dx = scratch[(L - layer) % 2]; /* not the one grad_y is */
+        if (layer == 0)
+            dx = grad_input_in_place ? args->grad_input : args->grad_input ? dx : NULL;
         recur_status st = lanes_fork(cu);
         for (int d = 0; d < D && st == RECUR_OK; d++) {
             const int group = layer * D + d;
@@ -1607,12 +1635,10 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
             layer_done(context, layer);
         if (layer > 0 && cu->dropout)
             TRY_KERNEL(rk_multiply(cu->lane->stream, N * width, FLT(cu->drop_mask[layer - 1]),
-                                   grad_x));
-        float *swap = grad_y;
-        grad_y = grad_x;
-        grad_x = swap;
+                                   dx));
+        grad_y = dx;
     }
-    if (args->grad_input)
+    if (args->grad_input && !grad_input_in_place)
         RECUR_TRY(scatter_packed(cu, I, grad_y, args->grad_input));
     return RECUR_OK;
 }
@@ -1697,11 +1723,12 @@ recur_status rnn_cuda_backward_host(rnn_cuda *cu, const recur_rnn_backward_args 
     RECUR_TRY(check_backward(cu));
     const io_sizes n = sizes_of(cu, &cu->plan);
     recur_rnn_backward_args dev = *args;
-    /* The host buffers io_output / io_hn / io_cn of the forward are free now. */
+    /* The host buffers io_output / io_hn / io_cn of the forward are free now
+     * (not io_input: the backward may read the forward's input in place). */
     RECUR_TRY(upload(cu, &cu->io_output, args->grad_output, n.output, &dev.grad_output));
     RECUR_TRY(upload(cu, &cu->io_hn, args->grad_h_n, n.state, &dev.grad_h_n));
     RECUR_TRY(upload(cu, &cu->io_cn, args->grad_c_n, n.cell, &dev.grad_c_n));
-    RECUR_TRY(room(&cu->io_input, args->grad_input, n.input, &dev.grad_input));
+    RECUR_TRY(room(&cu->io_grad_input, args->grad_input, n.input, &dev.grad_input));
     RECUR_TRY(room(&cu->io_h0, args->grad_h0, n.state, &dev.grad_h0));
     RECUR_TRY(room(&cu->io_c0, args->grad_c0, n.cell, &dev.grad_c0));
     RECUR_TRY(rnn_cuda_zero_grad(cu));
