@@ -3,7 +3,9 @@
  * the products (row-major through the usual transposition: C = op(A) op(B)
  * row-major is C^T = op(B)^T op(A)^T column-major) and the kernels of
  * kernels.cu for the gate math and the packing. All work is queued on the
- * object's stream; the host-pointer calls synchronize at the end. */
+ * object's stream (lane 0), which a bidirectional layer's reverse
+ * direction forks from and joins back (lane 1, see cuda_lane); the
+ * host-pointer calls synchronize at the end. */
 #include "backend/cuda/rnn_cuda.h"
 
 #include <cublas_v2.h>
