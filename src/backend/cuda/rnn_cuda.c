@@ -1489,6 +1489,13 @@ static const float *layer_input(const rnn_cuda *cu, int layer)
     return cu->dropout ? FLT(cu->drop_output[layer - 1]) : FLT(cu->layer_output[layer - 1]);
 }
 
+/* Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
+static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
+{
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x < y + b_bytes && y < x + a_bytes;
+}
+
 recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
                               const recur_rnn_forward_args *args, const float *const *drop_masks,
                               int keep)
@@ -1516,9 +1523,20 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
         RECUR_TRY(gather_packed(cu, I, args->input, FLT(cu->input_packed)));
         cu->input = FLT(cu->input_packed);
     }
+    /* Without gradients nothing reads the last layer's output again: where
+     * the packing is the identity it goes to the caller's in place (unless
+     * that overlaps the input). */
+    const int output_in_place =
+        !keep && cu->map_identity &&
+        !overlaps(args->output, sizeof(float) * N * width, args->input,
+                  sizeof(float) * N * (size_t)I);
     for (int layer = 0; layer < c->num_layers; layer++) {
         cuda_buffer *y = &cu->layer_output[layer];
-        RECUR_TRY(cuda_buffer_reserve(y, sizeof(float) * N * width));
+        float *y_out = args->output;
+        if (layer < c->num_layers - 1 || !output_in_place) {
+            RECUR_TRY(cuda_buffer_reserve(y, sizeof(float) * N * width));
+            y_out = FLT(*y);
+        }
         const float *x = layer_input(cu, layer);
         /* the projections on lane 0 (they share x's bfloat16 copy), then
          * each direction's steps on its lane */
@@ -1534,7 +1552,7 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
         for (int d = 0; d < D && st == RECUR_OK; d++) {
             const int group = layer * D + d;
             cu->lane = lane_of(cu, d);
-            st = direction_forward(cu, group, d, FLT(*y) + (size_t)d * Hout, (int)width);
+            st = direction_forward(cu, group, d, y_out + (size_t)d * Hout, (int)width);
             if (st == RECUR_OK)
                 st = scatter_state(cu, FLT(cu->lane->h_state), group, Hout, args->h_n);
             if (st == RECUR_OK && c->cell == RECUR_LSTM)
@@ -1557,8 +1575,9 @@ recur_status rnn_cuda_forward(rnn_cuda *cu, const recur_pack_plan *plan,
                                    FLT(cu->drop_output[layer])));
         }
     }
-    RECUR_TRY(scatter_packed(cu, (int)width, FLT(cu->layer_output[c->num_layers - 1]),
-                             args->output));
+    if (!output_in_place)
+        RECUR_TRY(scatter_packed(cu, (int)width, FLT(cu->layer_output[c->num_layers - 1]),
+                                 args->output));
     cu->have_forward = keep;
     return RECUR_OK;
 }
@@ -1570,13 +1589,6 @@ static recur_status check_backward(const rnn_cuda *cu)
     if (!cu->have_forward)
         return recur_fail(RECUR_E_STATE, "recur_rnn_backward called without a forward pass");
     return RECUR_OK;
-}
-
-/* Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
-static int overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
-{
-    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return x < y + b_bytes && y < x + a_bytes;
 }
 
 recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args,
