@@ -1633,8 +1633,10 @@ recur_status rnn_cuda_backward(rnn_cuda *cu, const recur_rnn_backward_args *args
         const float *x = layer_input(cu, layer);
         const float *y = FLT(cu->layer_output[layer]);
         float *dx = scratch[(L - layer) % 2]; /* not the one grad_y is */
-        if (layer == 0)
-            dx = grad_input_in_place ? args->grad_input : args->grad_input ? dx : NULL;
+        if (layer == 0 && !args->grad_input)
+            dx = NULL;
+        else if (layer == 0 && grad_input_in_place)
+            dx = args->grad_input;
         recur_status st = lanes_fork(cu);
         for (int d = 0; d < D && st == RECUR_OK; d++) {
             const int group = layer * D + d;
