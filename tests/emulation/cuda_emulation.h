@@ -199,6 +199,7 @@ struct thread {
     unsigned mbarrier_parity = 0;          /* at_mbarrier's phase waited for */
     unsigned long asleep_until = 0;        /* not resumed before this round */
     bool begins_mbarrier_wait = false;     /* yielded on entering mbarrier_wait */
+    unsigned exchanges = 0;                /* warp exchanges taken part in */
 };
 
 struct launch {
@@ -211,7 +212,11 @@ struct launch {
     std::vector<barrier> block_groups; /* [blocks] */
     barrier cluster;
     std::vector<std::vector<float4>> shared; /* per block */
-    std::vector<float> exchange;             /* the shuffles' values, [blocks * threads] */
+    /* the shuffles' values, [2][blocks * threads]: a warp's exchanges
+     * alternate between the halves, so that one warp barrier each suffices
+     * (a lane writes the half of exchange k + 2 only after every lane has
+     * arrived at exchange k + 1's barrier, past its read of exchange k) */
+    std::vector<float> exchange;
     std::map<const uint64_t *, mbarrier> mbarriers; /* by their place in shared memory */
     std::vector<async_store> in_flight;
     unsigned long progress = 0; /* barriers passed, phases completed and stores landed */
@@ -267,10 +272,14 @@ inline void wait(const barrier &b, unsigned generation)
     thread &t = *active()->current;
     t.at_barrier = &b;
     t.barrier_generation = generation;
+    if (b.generation != generation) {
+        t.at_barrier = nullptr;
+        yield(); /* the barrier's last to arrive: the others run on first, in any order */
+        return;
+    }
     while (b.generation == generation)
-        yield();
+        yield(); /* resumed, after the barrier, in the round's random order */
     t.at_barrier = nullptr;
-    yield(); /* let others run first, in any order */
 }
 
 inline barrier &my_warp()
@@ -334,9 +343,8 @@ inline void mbarrier_wait(const uint64_t *bar, unsigned parity)
     t.at_mbarrier = bar;
     t.mbarrier_parity = parity;
     while ((mbarrier_at(bar).phase & 1u) == parity)
-        yield();
+        yield(); /* resumed, once the phase completed, in the round's random order */
     t.at_mbarrier = nullptr;
-    yield(); /* let others run first, in any order */
 }
 
 /* n floats to dst (another block's shared memory, or this one's), their
@@ -381,12 +389,11 @@ template <typename Read> inline auto warp_exchange(float value, Read read)
 {
     launch *l = active();
     thread &t = self();
-    const size_t at = (size_t)t.block * l->threads + t.index;
+    const size_t half = l->exchange.size() / 2;
+    const size_t at = (t.exchanges++ & 1u) * half + (size_t)t.block * l->threads + t.index;
     l->exchange[at] = value;
     syncwarp();
-    const auto result = read(&l->exchange[at & ~(size_t)31], t.index & 31);
-    syncwarp();
-    return result;
+    return read(&l->exchange[at & ~(size_t)31], t.index & 31);
 }
 
 /* The value of lane source(lane) of this thread's warp (its own past the
@@ -456,7 +463,7 @@ inline int run(int blocks, int threads, size_t shared_bytes, uint64_t seed,
         b.size = threads;
     l.cluster.size = blocks * threads;
     l.shared.assign((size_t)blocks, std::vector<float4>((shared_bytes + 15) / 16));
-    l.exchange.assign((size_t)blocks * threads, 0.0f);
+    l.exchange.assign(2 * (((size_t)blocks * threads + 31) & ~(size_t)31), 0.0f);
     active() = &l;
     for (size_t i = 0; i < l.all.size(); i++) {
         thread &t = l.all[i];
