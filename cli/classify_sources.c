@@ -243,8 +243,7 @@ int cls_dataset_from_idx(cls_dataset *d, const char *images, const char *labels)
         rc = cli_error("out of memory");
     d->features = (int)shape[2];
     for (int c = 0; !rc && c < 10; c++) {
-        char name[4];
-        snprintf(name, sizeof name, "%d", c);
+        const char name[2] = {(char)('0' + c), '\0'}; /* the digit */
         if (cls_dataset_class(d, name, 1) < 0)
             rc = CLI_EXIT_FAILURE;
     }

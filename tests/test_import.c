@@ -421,7 +421,7 @@ static void test_names(void)
     fill(k, sizeof k / 4, 17), fill(r, sizeof r / 4, 18);
     int64_t sk[2] = {HID, 4 * HID}, sr[2] = {HID, 4 * HID};
     member m[2 * L];
-    char names[2 * L][32];
+    char names[2 * L][48];
     for (int l = 0; l < L; l++) {
         snprintf(names[2 * l], sizeof names[0], "layers.%d.kernel", l);
         snprintf(names[2 * l + 1], sizeof names[0], "layers.%d.recurrent_kernel", l);
