@@ -10,7 +10,9 @@
  * the blocks (single floats or 16-byte copies of each block's slice, through
  * the cluster barrier or asynchronous stores completing on mbarriers).
  * This checks the kernel's indexing and synchronization where no GPU is;
- * test_cuda_rnn checks it on a GPU (RECUR_CUDA_CLUSTER=1). */
+ * test_cuda_rnn checks it on a GPU (RECUR_CUDA_CLUSTER=1). First the
+ * emulation itself: small kernels without a barrier they need must read
+ * stale values in most of the scheduler's orders, and with it never. */
 #define RECUR_CLUSTER_EMULATION 1
 #define __CUDA_ARCH__ 900
 #include "cuda_emulation.h"
@@ -406,8 +408,72 @@ void check_backward(const problem &p, uint64_t seed)
 
 } // namespace
 
+/* The emulation's own power, so that the checks above cannot pass by the
+ * scheduler's luck: threads write their slot of a buffer, wait, read
+ * another thread's slot, step after step, and count the values that are
+ * not that step's. Without the barrier that keeps the next step's write
+ * from overtaking a slow thread's read, the scheduler's orders expose the
+ * race; with it, never. scope 0: a block's shared memory and
+ * __syncthreads; 1: other blocks' shared memory (map_shared_rank) and the
+ * cluster barrier, the blocks drifting apart; 2: a warp's shuffles, many
+ * in a row (no barrier to leave out: they must never read a stale value). */
+int stale_reads(int scope, bool guarded, uint64_t seed)
+{
+    const int blocks = scope == 1 ? 3 : 1, threads = 64, steps = 6;
+    int stale = 0;
+    const int ran = emu::run(blocks, threads, threads * sizeof(float), seed, [&] {
+        const int t = (int)threadIdx.x, rank = (int)blockIdx.x;
+        float *buf = (float *)dynamic_shared_memory();
+        cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+        for (int s = 0; s < steps; s++) {
+            if (scope == 2) {
+                const int mask = 1 + (s * 7 + t / 32) % 31;
+                const float got = __shfl_xor_sync(0xffffffffu, (float)(s * 1000 + t), mask);
+                stale += got != (float)(s * 1000 + (t ^ mask));
+                continue;
+            }
+            if (scope == 0) {
+                buf[t] = (float)(s * 1000 + t);
+                __syncthreads();
+                stale += buf[(t + 1) % threads] != (float)(s * 1000 + (t + 1) % threads);
+                if (guarded)
+                    __syncthreads();
+            } else {
+                *cluster.map_shared_rank(&buf[t], (unsigned)((rank + 1) % blocks)) =
+                    (float)(s * 1000 + rank);
+                cluster.sync();
+                stale += buf[t] != (float)(s * 1000 + (rank + blocks - 1) % blocks);
+                if (guarded)
+                    cluster.sync();
+            }
+        }
+    });
+    return ran == 0 ? stale : -1;
+}
+
+void check_emulation_exposes_races()
+{
+    static const char *scopes[3] = {"block", "cluster", "warp shuffles"};
+    for (int scope = 0; scope < 3; scope++) {
+        int guarded_stale = 0, exposed = 0;
+        for (uint64_t seed = 1; seed <= 8; seed++) {
+            guarded_stale += stale_reads(scope, true, seed) != 0;
+            exposed += scope < 2 && stale_reads(scope, false, seed) > 0;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "%s: no stale value with the barrier", scopes[scope]);
+        check(guarded_stale == 0, what, guarded_stale);
+        if (scope < 2) {
+            snprintf(what, sizeof what, "%s: the missing barrier exposed in most orders",
+                     scopes[scope]);
+            check(exposed >= 6, what, exposed);
+        }
+    }
+}
+
 int main()
 {
+    check_emulation_exposes_races();
     /* Every weight in registers, 16 warps a block, as H <= 256 runs. */
     check_problem<16, 4, 0>({kCellLstm, 20, 3, 5, 0, {5, 3, 2}}, 1);
     check_problem<16, 8, 0>({kCellGru, 40, 5, 6, 1, {6, 6, 4, 1, 1}}, 2);
