@@ -356,14 +356,17 @@ static void set_or_unset(const char *name, const char *value)
 /* A reduced-precision mode (TF32, or BF16 with W_hh and the rows it
  * multiplies converted to bfloat16 when bf16_weights is "1", by cuBLAS when
  * "0"; bf16_operands: RECUR_CUDA_BF16_OPERANDS, NULL unset) against the CPU
- * in float32, within REDUCED_TOLERANCE: a bidirectional LSTM with h0, c0 and
- * lengths (or without: equal lengths, where dW_hh reads y in place). */
+ * in float32, within REDUCED_TOLERANCE: a bidirectional two-layer stack of
+ * cell with h0 (c0) and lengths (or without: equal lengths, where dW_hh
+ * reads y in place); an LSTM with proj_size > 0 projects. */
 static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16_weights,
-                               const char *bf16_operands, int lengths)
+                               const char *bf16_operands, int lengths, recur_cell cell,
+                               int proj_size)
 {
     setenv("RECUR_CUDA_BF16_WEIGHTS", bf16_weights, 1);
     set_or_unset("RECUR_CUDA_BF16_OPERANDS", bf16_operands);
-    recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 160, 160);
+    recur_rnn_config c = recur_rnn_config_default(cell, 160, 160);
+    c.proj_size = proj_size;
     c.bidirectional = 1; /* and lengths, h0, c0: the reverse walk's rows join as it goes */
     c.num_layers = 2;    /* each layer's input and weights of their own */
     recur_rnn *cpu = NULL, *gpu = NULL;
@@ -390,13 +393,14 @@ static void check_reduced_math(recur_rng *rng, recur_math math, const char *bf16
             check_no_grad(-2, gpu, &b);
         double e = test_rel_error(b.output, a.output, a.out_n, 1e-6);
         double g = test_rel_error(b.grads, a.grads, a.param_n, 1e-6);
-        printf("%s%s%s%s, pass %d: output relative error %.3g, parameter gradients %.3g\n",
+        printf("%s %s%s%s%s%s, pass %d: output relative error %.3g, parameter gradients %.3g\n",
+               cell == RECUR_GRU ? "GRU" : cell == RECUR_LSTM ? "LSTM" : "RNN",
                math == RECUR_MATH_TF32 ? "TF32" : "BF16",
                math == RECUR_MATH_TF32 ? ""
                : bf16_weights[0] == '1' ? " (bf16 W_hh)"
                                         : " (cuBLAS)",
                bf16_operands ? " (bf16 operands)" : "", lengths ? "" : " (equal lengths)",
-               pass + 1, e, g);
+               proj_size ? " (projection)" : "", pass + 1, e, g);
         compare_runs(-2, &b, &a, REDUCED_TOLERANCE, REDUCED_TOLERANCE);
     }
     io_free_results(&b);
@@ -580,15 +584,20 @@ int main(int argc, char **argv)
             /* TF32 and the fourth BF16 with the step loops' L2 window on
              * W_hh (float32, and its bfloat16 copy): the same results */
             setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
-            check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL, 1);
+            check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL, 1, RECUR_LSTM, 0);
             unsetenv("RECUR_CUDA_L2_WINDOW");
-            check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL, 1);
-            check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1);
+            check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL, 1, RECUR_LSTM, 0);
+            check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1, RECUR_LSTM, 0);
             setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
-            check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 1);
+            check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 1, RECUR_LSTM, 0);
             unsetenv("RECUR_CUDA_L2_WINDOW");
+            /* the bf16 W_hh products whose rows are converted first (only
+             * the LSTM cell kernels write them in bfloat16 themselves) */
+            check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1, RECUR_GRU, 0);
+            check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 0, RECUR_RNN_TANH, 0);
+            check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1, RECUR_LSTM, 96);
         }
-        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 0);
+        check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 0, RECUR_LSTM, 0);
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
                "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s RECUR_CUDA_BLOCK=%s: "
                "%d configurations: worst state error %.3g, worst gradient error %.3g\n",
