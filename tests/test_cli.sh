@@ -84,6 +84,24 @@ expect_error "empty output name" run "$model" --input "$input" --output ""
 expect_error "empty output name" export "$model" -o ""
 expect_error "output in a missing directory" run "$model" --input "$input" --output "$dir/no/such/dir/o.safetensors"
 
+# --- recur import: Keras weights (a GRU, input 8 as the demo's batch, hidden 5) ---
+keras='{"gru/kernel:0":{"dtype":"F32","shape":[8,15],"data_offsets":[0,480]},'
+keras+='"gru/recurrent_kernel:0":{"dtype":"F32","shape":[5,15],"data_offsets":[480,780]},'
+keras+='"gru/bias:0":{"dtype":"F32","shape":[2,15],"data_offsets":[780,900]}}'
+write_st "$dir/keras_gru.safetensors" "$keras" 900
+"$recur" import "$dir/keras_gru.safetensors" --cell gru -o "$dir/imported.safetensors" >"$dir/out" 2>&1 &&
+  grep -q "imported GRU: 1 layer, input 8, hidden 5 -> " "$dir/out" &&
+  "$recur" run "$dir/imported.safetensors" --input "$input" --output "$dir/imported_out.safetensors" &&
+  [[ -s $dir/imported_out.safetensors ]] && ok || bad "import then run: $(cat "$dir/out")"
+expect_error "import without --cell" import "$dir/keras_gru.safetensors" -o "$dir/i.safetensors"
+expect_error "import --cell rnn" import "$dir/keras_gru.safetensors" --cell rnn -o "$dir/i.safetensors"
+expect_error "import --reset-after 2" import "$dir/keras_gru.safetensors" --cell gru --reset-after 2 \
+  -o "$dir/i.safetensors"
+expect_error "import without -o" import "$dir/keras_gru.safetensors" --cell gru
+expect_error "import, unknown flag" import "$dir/keras_gru.safetensors" --cell gru --fast -o "$dir/i.safetensors"
+expect_error "import as an LSTM" import "$dir/keras_gru.safetensors" --cell lstm -o "$dir/i.safetensors"
+[[ ! -e $dir/i.safetensors ]] && ok || bad "a failed import wrote its output"
+
 # --- an output that is one of the inputs is refused, the input kept ---
 # (another spelling and a hard link name the same file)
 cp "$input" "$dir/in_copy.safetensors" && ln -f "$model" "$dir/model_link.safetensors"
