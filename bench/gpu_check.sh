@@ -25,6 +25,10 @@ out=$(mkdir -p "${2:?OUT_DIR}" && cd "$2" && pwd)
 seconds=${3:-0.3}
 source "$(dirname "$0")/gpu_env.sh"
 status() { printf '%-28s %s\n' "$1" "$2" | tee -a "$out/summary.txt"; }
+# The forward and training milliseconds of each case in a recur bench log.
+bench_ms() {
+  awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$1"
+}
 parts=" ${PARTS:-tests sanitizer cli lm bench compare} "
 part() { [[ $parts == *" $1 "* ]]; }
 nvidia-smi -L | tee "$out/summary.txt"
@@ -108,7 +112,7 @@ if part bench; then
         --cases lstm-h128-b1-t100,lstm-h256-b16-t50,lstm-h512-b4-t256 &&
       RECUR_CUDA_CLUSTER=$cluster "$bin/recur" bench --device cuda --seconds "$seconds" \
         --cell gru --hidden 256 --batch 4 --seq 100; } >"$log" 2>&1
-    status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+    status "bench, RECUR_CUDA_CLUSTER=$cluster" "exit $? | ms: $(bench_ms "$log")"
   done
   # bf16 with W_hh in bfloat16 (the default) against cuBLAS converting the
   # float32 W_hh (RECUR_CUDA_BF16_WEIGHTS=0), and the large products' operands
@@ -119,7 +123,7 @@ if part bench; then
     RECUR_CUDA_BF16_WEIGHTS=$weights RECUR_CUDA_BF16_OPERANDS=$operands "$bin/recur" bench \
       --device cuda --math bf16 --seconds "$seconds" \
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-    status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+    status "bench bf16, WEIGHTS=$weights OPERANDS=$operands" "exit $? | ms: $(bench_ms "$log")"
   done
 fi
 # One line of the sweeps: CASE NAME FORWARD_MS TRAIN_MS of recur bench at
@@ -144,14 +148,14 @@ if part variants; then
       $([[ $graphs == x ]] || echo RECUR_CUDA_GRAPHS=$graphs) "$bin/recur" bench \
       --device cuda --math "$math" --seconds "$seconds" \
       --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-    status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+    status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(bench_ms "$log")"
   done
   # float32 activations in bf16 mode (RECUR_CUDA_BF16_ACTIVATIONS=0) against
   # the default bfloat16 ones (the "bf16 L2_WINDOW=x GRAPHS=x" line above)
   log=$out/variant_bf16-act0.log
   RECUR_CUDA_BF16_ACTIVATIONS=0 "$bin/recur" bench --device cuda --math bf16 \
     --seconds "$seconds" --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-  status "bf16 BF16_ACTIVATIONS=0" "exit $? | ms: $(awk '$2 == "forward" { printf "%s fwd %s ", $1, $3 } $1 == "train" { printf "train %s  ", $2 }' "$log")"
+  status "bf16 BF16_ACTIVATIONS=0" "exit $? | ms: $(bench_ms "$log")"
   # The one-block forward (RECUR_CUDA_BLOCK=1, B <= 4) against the default
   # (the cluster kernels there), back to back, T = 100: forward and train ms.
   for spec in "lstm 128 1" "lstm 128 2" "lstm 128 4" "lstm 64 1" "lstm 96 1" "gru 128 1" \

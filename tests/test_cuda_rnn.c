@@ -271,12 +271,11 @@ static void check_reuse(recur_rng *rng)
 }
 
 /* Device pointers: the same results as the host-pointer calls, gradients
- * accumulating on the device, parameters moving both ways. */
-/* The device-pointer calls against the host ones: with lengths (the
- * input, output and their gradients gathered into packed order), or with
- * equal lengths (read and written in place), there also with grad_input
- * in the input's buffer (alias: one backward, which must finish reading
- * the input before it writes the gradient there). */
+ * accumulating on the device, parameters moving both ways. With lengths
+ * (the input, output and their gradients gathered into packed order), or
+ * with equal lengths (read and written in place), there also with
+ * grad_input in the input's buffer (alias: one backward, which must finish
+ * reading the input before it writes the gradient there). */
 static void check_device_calls(recur_rng *rng, int lengths, int alias)
 {
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, 7, 12);
