@@ -178,7 +178,8 @@ if part variants; then
   # its sanitizers on short runs: memcheck, racecheck, synccheck
   if command -v compute-sanitizer >/dev/null; then
     for tool in memcheck racecheck synccheck; do
-      RECUR_CUDA_BLOCK=1 timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+      RECUR_CUDA_BLOCK=1 timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool "$tool" \
+        --error-exitcode 9 \
         "$bin/recur" bench --device cuda --seconds 0.001 --cell lstm --hidden 128 --batch 3 \
         --seq 4 >"$out/block_$tool.log" 2>&1
       status "one-block $tool" "exit $? | $(grep -E 'SUMMARY' "$out/block_$tool.log" | tail -1)"

@@ -19,6 +19,16 @@ expect_error() {
 # no_gpu FILE: FILE (a --device cuda run's errors) says there is no GPU to run on.
 no_gpu() { grep -q "no CUDA GPU\|built without CUDA" "$1"; }
 
+# same_numbers "A" "B": two lists of numbers, as many in each, agree to
+# float32 rounding (relative 1e-6): the same values computed in other batch
+# shapes, whose BLAS may sum in another order (OpenBLAS's generic x86 kernel
+# does, on CPUs it does not know).
+same_numbers() {
+  [[ -n $1 ]] && awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); if (n != split(b, y, " "))
+    exit 1; for (i = 1; i <= n; i++) { d = x[i] - y[i]; m = x[i] < 0 ? -x[i] : x[i]
+      if ((d < 0 ? -d : d) > 1e-6 * m + 1e-12) exit 1 } }'
+}
+
 # same_losses NAME A.csv B.csv ROWS FIRST LAST: columns FIRST..LAST (the
 # losses) of the ROWS rows of two metrics files with the same columns agree.
 same_losses() {

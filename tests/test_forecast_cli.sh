@@ -110,7 +110,7 @@ for decoder in direct seq2seq; do
     || bad "predict on gaps ($decoder) failed"
   want=$(awk -F, '$1 ~ /00:06:38$/ && $2 == 1 || $1 ~ /00:06:39$/ && $2 == 2 { print $4 }' "$dir/gaps_pred.csv" | tr '\n' ' ')
   got=$(tail -n +2 "$dir/gaps_next.csv" | cut -d, -f2 | tr '\n' ' ')
-  [[ -n $want && $got == "$want" ]] && ok || bad "predict ($decoder) gives $got, train forecast $want for the same origin"
+  same_numbers "$want" "$got" && ok || bad "predict ($decoder) gives $got, train forecast $want for the same origin"
 done
 
 # the same with the default --fill linear and a gap just before the origin
@@ -130,7 +130,7 @@ for decoder in direct seq2seq; do
     >/dev/null 2>&1 || bad "predict on gaps, linear fill ($decoder) failed"
   want=$(awk -F, '$1 ~ /00:06:38$/ && $2 == 1 || $1 ~ /00:06:39$/ && $2 == 2 { print $4 }' "$dir/lgaps_pred.csv" | tr '\n' ' ')
   got=$(tail -n +2 "$dir/lgaps_next.csv" | cut -d, -f2 | tr '\n' ' ')
-  [[ -n $want && $got == "$want" ]] && ok \
+  same_numbers "$want" "$got" && ok \
     || bad "linear fill: predict ($decoder) gives $got, train forecast $want for the same origin"
 done
 # and so does the naive baseline: at origin 398 it is the value of row 394
