@@ -9,9 +9,9 @@
  * (=1), with the cluster forward and backward wherever they fit
  * (RECUR_CUDA_CLUSTER=1: LSTM and GRU, H <= 512, sm_90) on one cluster with
  * the plain exchange (RECUR_CUDA_CLUSTER_ROWS=0, RECUR_CUDA_CLUSTER_VECTOR=0,
- * RECUR_CUDA_CLUSTER_ASYNC=0), with the default choice (all unset: clusters
- * of 4 rows, both exchanges on, where they are the fastest), which mixes the
- * kernels, and with the cluster kernels forced and the batch split over
+ * RECUR_CUDA_CLUSTER_ASYNC=0), with the default choice (all unset: the
+ * one-block forward for small steps, clusters of 4 rows, both exchanges on,
+ * where they are the fastest), which mixes the kernels, and with the cluster kernels forced and the batch split over
  * clusters of 3 rows (RECUR_CUDA_CLUSTER_ROWS=3); modes 5 and 6 are 2 and 4
  * with the exchange between a cluster's blocks in 16-byte slices
  * (RECUR_CUDA_CLUSTER_VECTOR=1), 7 and 8 with the exchange through st.async

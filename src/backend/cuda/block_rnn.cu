@@ -17,9 +17,19 @@
  * keeps its h) and what the backward reads; block barrier. One buffer of h
  * suffices: the products read it before the first barrier, the cells write
  * it after. The input pre-activations load while the products run, the next
- * step's row counts while the cells do. The arithmetic and what is stored
- * are those of persistent_forward. */
+ * step's row counts while the cells do.
+ *
+ * With one segment a row (S = 1, "whole rows"), the thread of gate row r
+ * holds that row's whole pre-activation, so it applies the gate's
+ * activation itself (a GRU's r and z; of n it keeps W_hn h + b_hn) and
+ * stores it, in part and for the backward, before the barrier: the G*H
+ * threads share the activations that the B*H cell threads would otherwise
+ * compute one after another (the cell phase was about 40 % of a step at
+ * lstm H128 B1, run 14). The arithmetic and what is stored are those of
+ * persistent_forward. */
 #include <stdlib.h>
+
+#include <type_traits>
 
 #include "backend/cuda/cell_math.cuh"
 #include "backend/cuda/kernels.h"
@@ -30,7 +40,8 @@
 
 namespace {
 
-const int kBlockRows = 4; /* batch rows at most */
+const int kBlockRows = 4;          /* batch rows at most */
+const int kWholeRowColumns = 128; /* the columns of the variant of whole rows */
 
 /* Floats of shared memory: wsm [KS/4][threads] float4, h [kBlockRows][HP],
  * part [S][kBlockRows][R]. */
@@ -115,16 +126,76 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
     auto in_pre = [&](const float(&pre)[4], int g) {
         return plus_input_bias(pre[g], a.bias_ih, a.bias_hh, CELL, g, H, u);
     };
-    int rows = 0, row0 = 0;
+    /* Whole rows (S = 1; compiled into the variant of whole rows only, whose
+     * registers have room for it: the others spilled more and lost up to 30 %
+     * on an H100, run 14): this thread's gate g_row and its row's bias (b_ih +
+     * b_hh; a GRU's b_ih, and its b_hh apart). */
+    const bool whole_rows = C >= kWholeRowColumns && S == 1;
+    const int g_row = r / H;
+    const bool has_bias = a.bias_ih != NULL;
+    const float bias_row = has_bias ? (CELL == kCellGru ? a.bias_ih[r]
+                                                        : a.bias_ih[r] + a.bias_hh[r])
+                                    : 0.0f;
+    const float bias_hh_row = CELL == kCellGru && a.bias_hh ? a.bias_hh[r] : 0.0f;
+    const bool gru_n_row = CELL == kCellGru && g_row == 2;
+
+    /* Whole rows: this thread's products with the step's first JB rows of h
+     * (rows of them active), its gate's activations (or a GRU's W_hn h +
+     * b_hn) into part and gates; the input pre-activations load as the
+     * products run. */
+    int rows = 0, row0 = 0; /* the step's active rows and its first packed row */
+    auto whole_gate_rows = [&](auto rows_tag) {
+        constexpr int JB = decltype(rows_tag)::value;
+        float pre_row[JB], sum[kBlockRows];
+#pragma unroll
+        for (int j = 0; j < JB; j++)
+            pre_row[j] = j < rows && !gru_n_row
+                             ? a.gates[((size_t)row0 + j) * (size_t)R + r]
+                             : 0.0f;
+        segment_products<JB, KW, KS>(w, wsm, threads, (const float4 *)h, HP4, sum);
+#pragma unroll
+        for (int j = 0; j < JB; j++) {
+            if (j >= rows)
+                continue;
+            const float rec = 0.0f + sum[j];
+            const float in = has_bias ? pre_row[j] + bias_row : pre_row[j];
+            float v;
+            if (CELL == kCellLstm)
+                v = g_row == 2 ? tanhf(in + rec) : sigmoid(in + rec);
+            else if (gru_n_row)
+                v = rec + bias_hh_row;
+            else
+                v = sigmoid(in + (rec + bias_hh_row));
+            if (!gru_n_row)
+                a.gates[((size_t)row0 + j) * (size_t)R + r] = v;
+            part[(size_t)j * R + r] = v;
+        }
+    };
     if (T > 0)
         rows = a.batch_sizes[step_time(0)], row0 = a.offsets[step_time(0)];
     __syncthreads(); /* h and wsm written */
 
     for (int s = 0; s < T; s++) {
-        /* The step's pre-activations: loaded as the products run. */
+        /* The step's pre-activations for the cells (whole rows: a GRU's n
+         * only): loaded as the products run. */
         float pre[4];
-        load_pre(pre, rows, row0);
-        if (row_ok) {
+        if (whole_rows) {
+#pragma unroll
+            for (int g = 0; g < 4; g++)
+                pre[g] = CELL == kCellGru && g == 2 && cell_ok && b < rows
+                             ? a.gates[((size_t)row0 + b) * (size_t)R + 2 * (size_t)H + u]
+                             : 0.0f;
+        } else {
+            load_pre(pre, rows, row0);
+        }
+        if (row_ok && whole_rows) {
+            if (rows == 1)
+                whole_gate_rows(std::integral_constant<int, 1>());
+            else if (rows == 2)
+                whole_gate_rows(std::integral_constant<int, 2>());
+            else
+                whole_gate_rows(std::integral_constant<int, kBlockRows>());
+        } else if (row_ok) {
             float sum[kBlockRows];
             const float4 *h4 = (const float4 *)h + col0 / 4;
             if (rows == 1)
@@ -153,19 +224,29 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
                         rec[g] += part[((size_t)p * kBlockRows + b) * R + (size_t)g * H + u];
             float act[4] = {0.0f, 0.0f, 0.0f, 0.0f}, saved, hv;
             if (CELL == kCellLstm) {
-                act[0] = sigmoid(in_pre(pre, 0) + rec[0]);
-                act[1] = sigmoid(in_pre(pre, 1) + rec[1]);
-                act[2] = tanhf(in_pre(pre, 2) + rec[2]);
-                act[3] = sigmoid(in_pre(pre, 3) + rec[3]);
+                if (whole_rows) { /* rec holds the activations */
+#pragma unroll
+                    for (int g = 0; g < 4; g++)
+                        act[g] = rec[g];
+                } else {
+                    act[0] = sigmoid(in_pre(pre, 0) + rec[0]);
+                    act[1] = sigmoid(in_pre(pre, 1) + rec[1]);
+                    act[2] = tanhf(in_pre(pre, 2) + rec[2]);
+                    act[3] = sigmoid(in_pre(pre, 3) + rec[3]);
+                }
                 saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
                 hv = act[3] * tanhf(c_reg);
             } else { /* kCellGru */
-                const float *bh = a.bias_hh;
-                const float hr = rec[0] + (bh ? bh[u] : 0.0f);
-                const float hz = rec[1] + (bh ? bh[H + u] : 0.0f);
-                saved = rec[2] + (bh ? bh[2 * H + u] : 0.0f); /* hn */
-                act[0] = sigmoid(in_pre(pre, 0) + hr);
-                act[1] = sigmoid(in_pre(pre, 1) + hz);
+                if (whole_rows) { /* rec holds r, z and W_hn h + b_hn */
+                    act[0] = rec[0], act[1] = rec[1], saved = rec[2];
+                } else {
+                    const float *bh = a.bias_hh;
+                    const float hr = rec[0] + (bh ? bh[u] : 0.0f);
+                    const float hz = rec[1] + (bh ? bh[H + u] : 0.0f);
+                    saved = rec[2] + (bh ? bh[2 * H + u] : 0.0f); /* hn */
+                    act[0] = sigmoid(in_pre(pre, 0) + hr);
+                    act[1] = sigmoid(in_pre(pre, 1) + hz);
+                }
                 act[2] = tanhf(in_pre(pre, 2) + act[0] * saved);
                 hv = (1.0f - act[1]) * act[2] + act[1] * h[(size_t)b * HP + u];
             }
@@ -173,8 +254,8 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
             const size_t row = (size_t)row0 + b;
             float *gr = a.gates + row * (size_t)R + u;
 #pragma unroll
-            for (int g = 0; g < 4; g++)
-                if (g < G)
+            for (int g = 0; g < 4; g++) /* (whole rows: the gate rows' threads stored theirs) */
+                if (g < G && !(whole_rows && (CELL == kCellLstm || g < 2)))
                     gr[(size_t)g * H] = act[g];
             (CELL == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
             a.y[row * a.ld_y + u] = hv;
@@ -214,7 +295,7 @@ typedef struct block_variant {
  * floats a step at lstm H128 where 64 columns read 40960. */
 const block_variant kBlockVariants[] = {VARIANT(16, 16, 1024), VARIANT(32, 28, 1024),
                                         VARIANT(48, 28, 1024), VARIANT(64, 24, 1024),
-                                        VARIANT(128, 80, 512)};
+                                        VARIANT(kWholeRowColumns, 80, 512)};
 #undef VARIANT
 
 void (*block_kernel(const block_variant *v, int cell))(rk_persistent)

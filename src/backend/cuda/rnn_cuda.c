@@ -690,16 +690,28 @@ static int use_cluster(rnn_cuda *cu, int backward)
 }
 
 /* Whether this forward runs its steps on one thread block (rk_block_launch:
- * LSTM or GRU, B <= 4, H <= 128 for an LSTM): only with RECUR_CUDA_BLOCK=1,
- * where it fits, until measured on a GPU. It trades the cluster kernels'
- * exchange through distributed shared memory and their cluster barrier a
- * step (about 2 us a step at lstm H128 B1, run 12) for two block barriers
- * and 8 times the products a thread, part of W_hh read from shared memory
- * every step. */
+ * LSTM or GRU, B <= 4, H <= 128 for an LSTM): RECUR_CUDA_BLOCK=0 never, =1
+ * whenever it fits; unset, where it fits and a step is at most 65536
+ * multiply-adds (B * G * H * H), where it beat the cluster kernels on an
+ * H100 (run 14 in docs/BENCHMARKS.md, T = 100, forward ms): lstm H64 B1
+ * 0.264 -> 0.158, H96 B1 0.271 -> 0.235, H128 B1 0.255 -> 0.240, gru H128
+ * B1 0.248 -> 0.191, gru H64 B4 0.440 -> 0.165; lstm H128 B2 even (0.306,
+ * 0.300), lstm H128 B4 lost (0.324 -> 0.468). It trades the cluster
+ * kernels' exchange through distributed shared memory and their cluster
+ * barrier a step for two block barriers and more products a thread, part of
+ * W_hh read from shared memory every step. Unset, never where
+ * RECUR_CUDA_PERSISTENT or RECUR_CUDA_CLUSTER picks the kernels. */
 static int use_block(rnn_cuda *cu)
 {
+    const rnn_dims *dims = &cu->layout.dims;
     const char *env = getenv("RECUR_CUDA_BLOCK");
-    if (cu->layout.dims.proj || !(env && env[0] == '1'))
+    const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
+    const char *cluster = getenv("RECUR_CUDA_CLUSTER");
+    if (dims->proj || (env && env[0] == '0'))
+        return 0;
+    if (!(env && env[0] == '1') &&
+        ((persistent && persistent[0]) || (cluster && cluster[0]) ||
+         (double)cu->plan.batch * dims->gates * dims->hidden * dims->hidden > 65536.0))
         return 0;
     return plan_fits(cu, &cu->block, 0, rk_block_plan, 0, 0);
 }
