@@ -137,25 +137,6 @@ bench_line() {
                       END { printf "%s %s %s %s\n", n, m, f, t }'
 }
 if part variants; then
-  # Settings written without a GPU, against the default, back to back: the
-  # step loops' L2 window on W_hh (RECUR_CUDA_L2_WINDOW=1; with the graphs,
-  # which should carry it, and without them, RECUR_CUDA_GRAPHS=0).
-  for spec in "bf16 x x" "bf16 1 x" "bf16 1 0" "bf16 x 0" "tf32 x x" "tf32 1 x" \
-              "fp32 x x" "fp32 1 x"; do
-    read -r math window graphs <<<"$spec"
-    log=$out/variant_$math-window$window-graphs$graphs.log
-    env $([[ $window == x ]] || echo RECUR_CUDA_L2_WINDOW=$window) \
-      $([[ $graphs == x ]] || echo RECUR_CUDA_GRAPHS=$graphs) "$bin/recur" bench \
-      --device cuda --math "$math" --seconds "$seconds" \
-      --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-    status "$math L2_WINDOW=$window GRAPHS=$graphs" "exit $? | ms: $(bench_ms "$log")"
-  done
-  # float32 activations in bf16 mode (RECUR_CUDA_BF16_ACTIVATIONS=0) against
-  # the default bfloat16 ones (the "bf16 L2_WINDOW=x GRAPHS=x" line above)
-  log=$out/variant_bf16-act0.log
-  RECUR_CUDA_BF16_ACTIVATIONS=0 "$bin/recur" bench --device cuda --math bf16 \
-    --seconds "$seconds" --cases lstm-h1024-b64-t100,lstm-h2048-b128-t100 >"$log" 2>&1
-  status "bf16 BF16_ACTIVATIONS=0" "exit $? | ms: $(bench_ms "$log")"
   # The one-block forward (RECUR_CUDA_BLOCK=1, B <= 4) against the default
   # (the cluster kernels there), back to back, T = 100: forward and train ms.
   for spec in "lstm 128 1" "lstm 128 2" "lstm 128 4" "lstm 64 1" "lstm 96 1" "gru 128 1" \

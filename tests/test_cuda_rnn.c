@@ -575,21 +575,15 @@ int main(int argc, char **argv)
         check_device_calls(&rng, 0, 1);
         check_reuse(&rng);
         /* TF32 and BF16. Their variants (bfloat16 copies of W_hh and of
-         * the operands, the L2 window, equal lengths) change the per-step
-         * kernels' loops and cuBLAS's calls alone: every variant in mode 0,
+         * the operands, equal lengths) change the per-step kernels' loops
+         * and cuBLAS's calls alone: every variant in mode 0,
          * one BF16 in the others (the persistent, cluster and block kernels
          * compute in float32 in every math). */
         if (m == 0) {
-            /* TF32 and the fourth BF16 with the step loops' L2 window on
-             * W_hh (float32, and its bfloat16 copy): the same results */
-            setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
             check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL, 1, RECUR_LSTM, 0);
-            unsetenv("RECUR_CUDA_L2_WINDOW");
             check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL, 1, RECUR_LSTM, 0);
             check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1, RECUR_LSTM, 0);
-            setenv("RECUR_CUDA_L2_WINDOW", "1", 1);
             check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 1, RECUR_LSTM, 0);
-            unsetenv("RECUR_CUDA_L2_WINDOW");
             /* the bf16 W_hh products whose rows are converted first (only
              * the LSTM cell kernels write them in bfloat16 themselves) */
             check_reduced_math(&rng, RECUR_MATH_BF16, "1", NULL, 1, RECUR_GRU, 0);

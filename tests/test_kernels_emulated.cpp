@@ -299,7 +299,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     std::vector<__nv_bfloat16> h_bf16((size_t)rows * H, __nv_bfloat16{0x1234});
     rk_lstm_step step = {gates.data(), or_null(bias_ih), or_null(bias_hh), c0.data(), nullptr,
                          rows, 1, c_saved.data(), c.data(), 0, m.data(), ld_m, h.data(), 0,
-                         bf16 ? h_bf16.data() : nullptr, nullptr};
+                         bf16 ? h_bf16.data() : nullptr};
     rk_lstm_forward(nullptr, rows, H, &step);
     std::vector<float> gates_want = plus_biases(pre, rows, G, bias_ih, bias_hh), c_want = c0;
     std::vector<float> c_saved_want = c_saved, m_want = m;
@@ -324,7 +324,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         std::vector<float> m_only = sentinel((size_t)rows * ld_m), h_only = saved_only;
         rk_lstm_step only = {g_only.data(), or_null(bias_ih), or_null(bias_hh), c_only.data(),
                              nullptr, rows, 0, saved_only.data(), c_only.data(), 0,
-                             m_only.data(), ld_m, h_only.data(), 0, nullptr, nullptr};
+                             m_only.data(), ld_m, h_only.data(), 0, nullptr};
         rk_lstm_forward(nullptr, rows, H, &only);
         compare(g_only, pre, "rk_lstm_forward without gradients: gates unchanged", detail);
         compare(saved_only, sentinel((size_t)rows * H),
@@ -353,7 +353,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         rk_lstm_step split_step = {g_split.data(), or_null(bias_ih), or_null(bias_hh),
                                    c_prev.data(), zeros ? nullptr : c_init.data(), split, 1,
                                    saved_split.data(), c_split.data(), from, m_split.data(),
-                                   ld_m, h_split.data(), rows - 1, nullptr, nullptr};
+                                   ld_m, h_split.data(), rows - 1, nullptr};
         rk_lstm_forward(nullptr, rows, H, &split_step);
         recur_lstm_forward(rows, H, 0, H, g_ref.data(), c_ref.data(), saved_ref.data(),
                            m_ref.data(), ld_m);
@@ -383,9 +383,8 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
     const std::vector<float> dc0 = random_vector((size_t)rows * H);
     std::vector<float> dc = dc0, grad = sentinel((size_t)rows * G), grad_want = grad;
     std::vector<__nv_bfloat16> grad_bf16((size_t)rows * G, __nv_bfloat16{0x1234});
-    rk_lstm_backward(nullptr, rows, H, gates.data(), nullptr, c.data(), c0.data(), rows, nullptr,
-                     dm.data(), or_null(dy), ld_dy, dc.data(), grad.data(),
-                     bf16 ? grad_bf16.data() : nullptr);
+    rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), rows, nullptr, dm.data(),
+                     or_null(dy), ld_dy, dc.data(), grad.data(), bf16 ? grad_bf16.data() : nullptr);
     std::vector<float> dc_want = dc0;
     const std::vector<float> dm_want = plus_dy(dm, rows, H, dy, ld_dy);
     recur_lstm_backward(rows, H, 0, H, gates_want.data(), c_want.data(), c0.data(),
@@ -397,37 +396,10 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
         /* the bfloat16 grad_gates alone (the float32 ones not written) */
         std::vector<__nv_bfloat16> only_bf16((size_t)rows * G, __nv_bfloat16{0x1234});
         std::vector<float> dc_only = dc0;
-        rk_lstm_backward(nullptr, rows, H, gates.data(), nullptr, c.data(), c0.data(), rows,
-                         nullptr, dm.data(), or_null(dy), ld_dy, dc_only.data(), nullptr,
-                         only_bf16.data());
+        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c0.data(), rows, nullptr,
+                         dm.data(), or_null(dy), ld_dy, dc_only.data(), nullptr, only_bf16.data());
         compare(dc_only, dc_want, "rk_lstm_backward dc (bfloat16 grad_gates alone)", detail);
         compare_bf16(only_bf16, grad, "rk_lstm_backward grad_gates_bf16 alone", detail);
-
-        /* The activations kept in bfloat16 (act_bf16): the forward leaves the
-         * pre-activations in gates, the backward reads the rounded ones. */
-        std::vector<float> g_pre = pre, c_act = sentinel((size_t)rows * H), saved_act = c_act;
-        std::vector<float> m_act = sentinel((size_t)rows * ld_m);
-        std::vector<__nv_bfloat16> act((size_t)rows * G, __nv_bfloat16{0x1234});
-        rk_lstm_step with_act = {g_pre.data(), or_null(bias_ih), or_null(bias_hh), c0.data(),
-                                 nullptr, rows, 1, saved_act.data(), c_act.data(), 0,
-                                 m_act.data(), ld_m, nullptr, 0, nullptr, act.data()};
-        rk_lstm_forward(nullptr, rows, H, &with_act);
-        compare(g_pre, pre, "rk_lstm_forward with act_bf16: gates unchanged", detail);
-        compare_bf16(act, gates_want, "rk_lstm_forward act_bf16", detail);
-        compare(saved_act, c_saved_want, "rk_lstm_forward with act_bf16: c_saved", detail);
-        compare(m_act, m_want, "rk_lstm_forward with act_bf16: m", detail);
-        std::vector<float> rounded(act.size());
-        for (size_t at = 0; at < act.size(); at++)
-            rounded[at] = __bfloat162float(act[at]);
-        std::vector<float> dc_act = dc0, grad_act = sentinel((size_t)rows * G);
-        std::vector<float> dc_act_want = dc0, grad_act_want = grad_act;
-        rk_lstm_backward(nullptr, rows, H, pre.data(), act.data(), c.data(), c0.data(), rows,
-                         nullptr, dm.data(), or_null(dy), ld_dy, dc_act.data(), grad_act.data(),
-                         nullptr);
-        recur_lstm_backward(rows, H, 0, H, rounded.data(), c_want.data(), c0.data(),
-                            dm_want.data(), dc_act_want.data(), grad_act_want.data());
-        compare(dc_act, dc_act_want, "rk_lstm_backward from act_bf16: dc", detail);
-        compare(grad_act, grad_act_want, "rk_lstm_backward from act_bf16: grad_gates", detail);
     }
     /* The previous cells split as in the forward above. */
     for (int zeros = 0; zeros < 2; zeros++) {
@@ -436,7 +408,7 @@ void check_lstm(int rows, int H, bool biases, bool with_dy, bool bf16, const cha
             std::fill(cell_prev.begin() + (size_t)split * H, cell_prev.end(), 0.0f);
         std::vector<float> dc_split = dc0, grad_split = sentinel((size_t)rows * G);
         std::vector<float> dc_ref = dc0, grad_ref = grad_split;
-        rk_lstm_backward(nullptr, rows, H, gates.data(), nullptr, c.data(), c_prev.data(), split,
+        rk_lstm_backward(nullptr, rows, H, gates.data(), c.data(), c_prev.data(), split,
                          zeros ? nullptr : c_init.data(), dm.data(), or_null(dy), ld_dy,
                          dc_split.data(), grad_split.data(), nullptr);
         recur_lstm_backward(rows, H, 0, H, gates_want.data(), c_want.data(), cell_prev.data(),

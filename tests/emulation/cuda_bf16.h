@@ -1,6 +1,6 @@
 /* bfloat16 as src/backend/cuda/kernels.cu uses it, for kernels run by
- * cuda_emulation.h: the 16-bit pattern and the conversions from float32,
- * rounded to nearest even (NaN stays NaN, quiet), and back. */
+ * cuda_emulation.h: the 16-bit pattern and the conversion from float32,
+ * rounded to nearest even (NaN stays NaN, quiet). */
 #ifndef RECUR_TESTS_EMULATION_CUDA_BF16_H
 #define RECUR_TESTS_EMULATION_CUDA_BF16_H
 
@@ -19,14 +19,6 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f)
         return __nv_bfloat16{(uint16_t)((u >> 16) | 0x40u)};
     u += 0x7fffu + ((u >> 16) & 1u);
     return __nv_bfloat16{(uint16_t)(u >> 16)};
-}
-
-inline float __bfloat162float(__nv_bfloat16 b)
-{
-    const uint32_t u = (uint32_t)b.x << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 #endif

@@ -52,24 +52,7 @@ enum cudaDeviceAttr {
     cudaDevAttrMultiProcessorCount = 16,
     cudaDevAttrComputeCapabilityMajor = 75,
     cudaDevAttrCooperativeLaunch = 95,
-    cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
-    cudaDevAttrMaxPersistingL2CacheSize = 108,
-    cudaDevAttrMaxAccessPolicyWindowSize = 109
-};
-
-enum cudaLimit { cudaLimitPersistingL2CacheSize = 0x06 };
-
-enum cudaAccessProperty {
-    cudaAccessPropertyNormal = 0,
-    cudaAccessPropertyStreaming = 1,
-    cudaAccessPropertyPersisting = 2
-};
-
-struct cudaAccessPolicyWindow {
-    void *base_ptr;
-    size_t num_bytes;
-    float hitRatio;
-    enum cudaAccessProperty hitProp, missProp;
+    cudaDevAttrMaxSharedMemoryPerBlockOptin = 97
 };
 
 enum cudaFuncAttribute {
@@ -86,21 +69,15 @@ typedef struct dim3 {
 #endif
 } dim3;
 
-enum cudaLaunchAttributeID {
-    cudaLaunchAttributeAccessPolicyWindow = 1,
-    cudaLaunchAttributeClusterDimension = 4
-};
-
-typedef union cudaLaunchAttributeValue {
-    struct {
-        unsigned x, y, z;
-    } clusterDim;
-    struct cudaAccessPolicyWindow accessPolicyWindow;
-} cudaLaunchAttributeValue;
+enum cudaLaunchAttributeID { cudaLaunchAttributeClusterDimension = 4 };
 
 typedef struct cudaLaunchAttribute {
     enum cudaLaunchAttributeID id;
-    cudaLaunchAttributeValue val;
+    union {
+        struct {
+            unsigned x, y, z;
+        } clusterDim;
+    } val;
 } cudaLaunchAttribute;
 
 typedef struct cudaLaunchConfig_t {
@@ -130,7 +107,6 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
 cudaError_t cudaRuntimeGetVersion(int *version);
 cudaError_t cudaDeviceSynchronize(void);
-cudaError_t cudaDeviceSetLimit(enum cudaLimit limit, size_t value);
 cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, const void *func,
                                                           int block_size, size_t shared_bytes);
@@ -154,10 +130,6 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
-/* Only the access-policy window, checked and otherwise ignored (the
- * emulated memory has no cache). */
-cudaError_t cudaStreamSetAttribute(cudaStream_t stream, enum cudaLaunchAttributeID attr,
-                                   const cudaLaunchAttributeValue *value);
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);

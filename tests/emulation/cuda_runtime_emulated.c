@@ -16,8 +16,6 @@
 #include "emulated_stream.h"
 
 static const char *const kName = "recur CPU emulation of a CUDA GPU";
-/* Its L2 cache's persisting lines and access-policy window, in bytes. */
-enum { EMULATED_PERSISTING_L2 = 256 * 1024, EMULATED_POLICY_WINDOW = 128 * 1024 * 1024 };
 
 const char *cudaGetErrorString(cudaError_t error)
 {
@@ -85,12 +83,6 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int dev
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
         *value = 227 * 1024;
         break;
-    case cudaDevAttrMaxPersistingL2CacheSize: /* small, so that hit ratios below 1 run */
-        *value = EMULATED_PERSISTING_L2;
-        break;
-    case cudaDevAttrMaxAccessPolicyWindowSize:
-        *value = EMULATED_POLICY_WINDOW;
-        break;
     default:
         return cudaErrorInvalidValue;
     }
@@ -107,13 +99,6 @@ cudaError_t cudaDeviceSynchronize(void)
 {
     emu_drain_all();
     return cudaSuccess;
-}
-
-cudaError_t cudaDeviceSetLimit(enum cudaLimit limit, size_t value)
-{
-    return limit == cudaLimitPersistingL2CacheSize && value <= EMULATED_PERSISTING_L2
-               ? cudaSuccess
-               : cudaErrorInvalidValue;
 }
 
 cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value)
@@ -360,19 +345,6 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     drain(stream);
     return cudaSuccess;
-}
-
-cudaError_t cudaStreamSetAttribute(cudaStream_t stream, enum cudaLaunchAttributeID attr,
-                                   const cudaLaunchAttributeValue *value)
-{
-    (void)stream;
-    if (attr != cudaLaunchAttributeAccessPolicyWindow)
-        return cudaErrorInvalidValue;
-    const struct cudaAccessPolicyWindow *w = &value->accessPolicyWindow;
-    const int valid = w->num_bytes <= EMULATED_POLICY_WINDOW && w->hitRatio >= 0.0f &&
-                      w->hitRatio <= 1.0f && (w->base_ptr || !w->num_bytes) &&
-                      w->missProp != cudaAccessPropertyPersisting;
-    return valid ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 /* An event: the point of its stream's queue where it was recorded (the

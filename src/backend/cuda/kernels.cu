@@ -125,20 +125,13 @@ __global__ void lstm_forward(size_t total, int H, rk_lstm_step p)
         float gg = tanhf(plus_input_bias(g[2 * H], p.bias_ih, p.bias_hh, kCellLstm, 2, H, u));
         float o = sigmoid(plus_input_bias(g[3 * H], p.bias_ih, p.bias_hh, kCellLstm, 3, H, u));
         float c = f * c_prev + i * gg;
-        if (p.keep && p.act_bf16) {
-            __nv_bfloat16 *a = (__nv_bfloat16 *)p.act_bf16 + j * 4 * H + k;
-            a[0] = __float2bfloat16_rn(i);
-            a[H] = __float2bfloat16_rn(f);
-            a[2 * H] = __float2bfloat16_rn(gg);
-            a[3 * H] = __float2bfloat16_rn(o);
-        } else if (p.keep) {
+        if (p.keep) {
             g[0] = i;
             g[H] = f;
             g[2 * H] = gg;
             g[3 * H] = o;
-        }
-        if (p.keep)
             p.c_saved[idx] = c;
+        }
         if (row >= p.state_from)
             p.c_state[idx] = c;
         float out = o * tanhf(c);
@@ -150,23 +143,15 @@ __global__ void lstm_forward(size_t total, int H, rk_lstm_step p)
     }
 }
 
-__global__ void lstm_backward(size_t total, int H, const float *gates,
-                              const __nv_bfloat16 *act_bf16, const float *c,
+__global__ void lstm_backward(size_t total, int H, const float *gates, const float *c,
                               const float *c_prev, int prev_rows, const float *c_init,
                               const float *dm, const float *dy, int ld_dy, float *dc,
                               float *grad_gates, __nv_bfloat16 *grad_gates_bf16)
 {
     GRID_FOR(idx, total) {
         size_t j = idx / H, k = idx % H;
-        float i, f, gg, o;
-        if (act_bf16) {
-            const __nv_bfloat16 *a = act_bf16 + j * 4 * H + k;
-            i = __bfloat162float(a[0]), f = __bfloat162float(a[H]);
-            gg = __bfloat162float(a[2 * H]), o = __bfloat162float(a[3 * H]);
-        } else {
-            const float *g = gates + j * 4 * H + k;
-            i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
-        }
+        const float *g = gates + j * 4 * H + k;
+        float i = g[0], f = g[H], gg = g[2 * H], o = g[3 * H];
         const float cp = (int)j < prev_rows ? c_prev[idx] : c_init ? c_init[idx] : 0.0f;
         float tanh_c = tanhf(c[idx]);
         float d = with_dy(dm[idx], dy, ld_dy, j, k);
@@ -324,14 +309,13 @@ int rk_lstm_forward(cudaStream_t stream, int rows, int H, const rk_lstm_step *st
     RK_LAUNCH(lstm_forward, (size_t)rows * H, H, *step);
 }
 
-int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates,
-                     const void *act_bf16, const float *c, const float *c_prev, int prev_rows,
-                     const float *c_init, const float *dm, const float *dy, int ld_dy, float *dc,
-                     float *grad_gates, void *grad_gates_bf16)
+int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
+                     const float *c_prev, int prev_rows, const float *c_init, const float *dm,
+                     const float *dy, int ld_dy, float *dc, float *grad_gates,
+                     void *grad_gates_bf16)
 {
-    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, (const __nv_bfloat16 *)act_bf16, c,
-              c_prev, prev_rows, c_init, dm, dy, ld_dy, dc, grad_gates,
-              (__nv_bfloat16 *)grad_gates_bf16);
+    RK_LAUNCH(lstm_backward, (size_t)rows * H, H, gates, c, c_prev, prev_rows, c_init, dm, dy,
+              ld_dy, dc, grad_gates, (__nv_bfloat16 *)grad_gates_bf16);
 }
 
 int rk_gru_forward(cudaStream_t stream, int rows, int H, float *gx, const float *gh,

@@ -63,9 +63,7 @@ int rk_elman_backward(cudaStream_t stream, int rows, int H, int relu, const floa
  * new cells go to c_saved; they go to c_state for the rows from state_from
  * on (those that end here keep their c_n there); m also to
  * h_state (when not NULL) for the rows from h_from on, and rounded to
- * bfloat16 into h_bf16 (when not NULL) for every row. With act_bf16 (and
- * keep) the activations go there instead, rounded to bfloat16 [rows, 4H],
- * and gates keeps the pre-activations. */
+ * bfloat16 into h_bf16 (when not NULL) for every row. */
 typedef struct rk_lstm_step {
     float *gates; /* pre-activations in, activations out */
     const float *bias_ih, *bias_hh;
@@ -79,16 +77,13 @@ typedef struct rk_lstm_step {
     float *h_state;
     int h_from;
     void *h_bf16;
-    void *act_bf16;
 } rk_lstm_step;
 int rk_lstm_forward(cudaStream_t stream, int rows, int H, const rk_lstm_step *step);
 /* As recur_lstm_backward, with row j's previous cell c_prev[j] for j <
- * prev_rows and c_init[j] (zeros when NULL) for the others, and the
- * activations from act_bf16 (the forward's bfloat16 ones) instead of gates
- * when not NULL; also grad_gates [rows, 4H] rounded to bfloat16 into
- * grad_gates_bf16 when not NULL, and only there when grad_gates is NULL. */
-int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates,
-                     const void *act_bf16, const float *c,
+ * prev_rows and c_init[j] (zeros when NULL) for the others; also grad_gates
+ * [rows, 4H] rounded to bfloat16 into grad_gates_bf16 when not NULL, and
+ * only there when grad_gates is NULL. */
+int rk_lstm_backward(cudaStream_t stream, int rows, int H, const float *gates, const float *c,
                      const float *c_prev, int prev_rows, const float *c_init, const float *dm,
                      const float *dy, int ld_dy, float *dc, float *grad_gates,
                      void *grad_gates_bf16);

@@ -16,15 +16,11 @@
 
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"
-#include "backend/cuda/l2_window.h"
 #include "core/status.h"
 
 /* What one direction's forward saves for its backward (device). */
 typedef struct cuda_saved {
     cuda_buffer gates;    /* [N, G*H] gate activations (Elman: h) */
-    cuda_buffer act_bf16; /* [N, 4H] an LSTM's activations in bfloat16 instead, where
-                           * act16 (use_bf16_activations) */
-    int act16;
     cuda_buffer cell;     /* LSTM: c_t [N, H] */
     cuda_buffer proj_in;  /* LSTM with projection: m = o * tanh(c) [N, H] */
     cuda_buffer hidden_n; /* GRU: W_hn h_prev + b_hn [N, H] */
@@ -42,8 +38,7 @@ typedef struct cuda_weights {
  * filled, it is also the key of the loop's CUDA graph. */
 typedef struct step_loop {
     int backward, group, reverse, ld_y, ld_dy;
-    int l2_window; /* the products read W_hh through an L2 window (use_l2_window) */
-    int no_grad;   /* a forward that keeps nothing for a backward */
+    int no_grad; /* a forward that keeps nothing for a backward */
     recur_math math;
     uint64_t plan_generation;
     cuda_weights w;
@@ -58,10 +53,6 @@ typedef struct step_loop {
      * grad_gates after the loop; the float32 grad_gates is then not
      * written); else NULL. */
     void *grad_gates_bf16;
-    /* An LSTM's activations [N, 4H] in bfloat16 (use_bf16_activations):
-     * written by the forward instead of into gates, read by the backward;
-     * else NULL. */
-    void *act_bf16;
     /* forward */
     float *gates, *h_state, *c_state, *cell, *proj_in, *hidden_n, *step, *y;
     /* An LSTM's initial cells [B, H], sorted, for rows with no previous
@@ -123,7 +114,6 @@ struct rnn_cuda {
     cuda_lane lanes[2];    /* [1] made for two directions only (use_two_lanes) */
     cuda_lane *lane;       /* the one the work queued now goes to */
     recur_math math;
-    cuda_l2_window l2; /* the step loops' window on W_hh (use_l2_window) */
 
     /* The packing of the last forward, on the device: */
     cuda_buffer map;     /* int [N]: packed row -> row of the [T*B] (or [B*T]) layout */
@@ -486,8 +476,7 @@ void rnn_cuda_free(rnn_cuda *cu)
         cudaStreamSynchronize(cu->lanes[0].stream);
     for (int g = 0; cu->saved && g < cu->groups; g++) {
         cuda_saved *s = &cu->saved[g];
-        cuda_buffer *bufs[] = {&s->gates,    &s->act_bf16, &s->cell, &s->proj_in,
-                               &s->hidden_n, &s->h0,       &s->c0};
+        cuda_buffer *bufs[] = {&s->gates, &s->cell, &s->proj_in, &s->hidden_n, &s->h0, &s->c0};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             cuda_buffer_release(bufs[i]);
     }
@@ -730,20 +719,6 @@ static int use_bf16_weights(const rnn_cuda *cu)
     return cu->math == RECUR_MATH_BF16 && env_on("RECUR_CUDA_BF16_WEIGHTS");
 }
 
-/* Whether this forward's LSTM step loop keeps its activations in bfloat16
- * for the backward (RECUR_MATH_BF16, unless RECUR_CUDA_BF16_ACTIVATIONS=0),
- * where the backward will read them in its step loop too (not in a
- * persistent or cluster kernel): the cell kernels then write and read 8
- * bytes a unit and row instead of 16, 2 of the 11 MB a step moves in each
- * direction at lstm-h2048-b128-t100 (about 0.27 ms a training step, not
- * yet measured). cuDNN's bfloat16 RNNs keep theirs in bfloat16 as well. */
-static int use_bf16_activations(rnn_cuda *cu)
-{
-    return cu->math == RECUR_MATH_BF16 && cu->layout.dims.cell == RECUR_LSTM &&
-           cu->forward_keeps && env_on("RECUR_CUDA_BF16_ACTIVATIONS") &&
-           !use_cluster(cu, 1) && !use_persistent(cu, 1);
-}
-
 /* Fills L's bfloat16 copies when use_bf16_weights: W_hh converted now, on the
  * stream (in the forward; its backward reads the same copy, bf16_operand),
  * and scratch for rows of up to max(G*H, Hout) columns. Before the step loop
@@ -836,9 +811,7 @@ static recur_status forward_steps(rnn_cuda *cu, const step_loop *L)
              * does h_state where the products read h_bf16. */
             rk_lstm_step step = {gates_t, w.bias_ih, w.bias_hh, NULL, L->c_init, 0,
                                  !L->no_grad, L->cell + row0 * (size_t)H, c_state, 0, y_t, ld_y,
-                                 h_state, 0, h_bf16, NULL};
-            if (L->act_bf16)
-                step.act_bf16 = (uint16_t *)L->act_bf16 + row0 * (size_t)GH;
+                                 h_state, 0, h_bf16};
             if (L->no_grad) /* no saved cells: c_state (c0 first) in place, every row */
                 step.c_prev = c_state, step.prev_rows = rows;
             else
@@ -918,12 +891,10 @@ static recur_status backward_steps(rnn_cuda *cu, const step_loop *L)
             }
             int prev_rows;
             const float *c_prev = previous_cells(plan, L, t, rows, H, &prev_rows);
-            const void *act = L->act_bf16 ? (const uint16_t *)L->act_bf16 + row0 * (size_t)GH
-                                          : NULL;
             TRY_KERNEL(rk_lstm_backward(cu->lane->stream, rows, H, L->gates + row0 * (size_t)GH,
-                                        act, L->cell + row0 * (size_t)H, c_prev, prev_rows,
-                                        L->c_init, dm, dm_dy, ld_dy, dc,
-                                        all_bf16 ? NULL : grad_gates_t, grad_bf16));
+                                        L->cell + row0 * (size_t)H, c_prev, prev_rows, L->c_init,
+                                        dm, dm_dy, ld_dy, dc, all_bf16 ? NULL : grad_gates_t,
+                                        grad_bf16));
             break;
         }
         case RECUR_GRU:
@@ -984,20 +955,6 @@ static int step_workspace(const rnn_cuda *cu, int backward)
     return env && env[0] ? env[0] == '1' : backward || cu->plan.batch > 16;
 }
 
-/* Whether the step loops' recurrent products read W_hh (its bfloat16 copy
- * in bf16 mode) through an L2 access-policy window that keeps it in the
- * cache from one step to the next (RECUR_CUDA_L2_WINDOW=1; off by default
- * until measured). At lstm-h2048-b128-t100 in bf16 each step's product
- * reads the 32 MB copy of W_hh, which the other traffic of a step (about
- * 25 MB) evicts from the H100's 50 MB L2; the product took 17.5 us a step
- * (run 13), where 32 MB from HBM alone take 10 us. Graphs captured with
- * the window carry it (l2_window is part of their key). */
-static int use_l2_window(void)
-{
-    const char *env = getenv("RECUR_CUDA_L2_WINDOW");
-    return env && env[0] == '1';
-}
-
 static recur_status run_steps(rnn_cuda *cu, step_loop *L)
 {
     if (cu->graphs_enabled) {
@@ -1023,32 +980,17 @@ static recur_status run_step_loop(rnn_cuda *cu, step_loop *L)
 {
     L->math = cu->math;
     L->plan_generation = cu->plan_generation;
-    L->l2_window = use_l2_window();
-    if (L->l2_window) {
-        const rnn_dims *dims = &cu->layout.dims;
-        const size_t count = (size_t)dims->gates * dims->hidden * dims->out; /* W_hh's */
-        const void *weight = L->weight_hh_bf16 ? L->weight_hh_bf16 : (const void *)L->w.weight_hh;
-        const size_t bytes = count * (L->weight_hh_bf16 ? 2 : sizeof(float));
-        RECUR_TRY(cuda_l2_window_set(&cu->l2, cu->lane->stream, weight, bytes));
-    }
     const int workspace = step_workspace(cu, L->backward);
-    recur_status st = RECUR_OK;
     if (!workspace)
-        st = cuda_blas_check(cu->lane->blas.set_workspace(cu->lane->blas.handle, NULL, 0),
-                             "cublasSetWorkspace");
-    if (st == RECUR_OK)
-        st = run_steps(cu, L);
+        RECUR_TRY(cuda_blas_check(cu->lane->blas.set_workspace(cu->lane->blas.handle, NULL, 0),
+                                  "cublasSetWorkspace"));
+    recur_status st = run_steps(cu, L);
     if (!workspace) {
         const cuda_blas *blas = &cu->lane->blas;
         recur_status restored = cuda_blas_check(blas->set_stream(blas->handle, cu->lane->stream),
                                                 "cublasSetStream");
         if (st == RECUR_OK)
             st = restored;
-    }
-    if (L->l2_window) {
-        recur_status cleared = cuda_l2_window_clear(&cu->l2, cu->lane->stream);
-        if (st == RECUR_OK)
-            st = cleared;
     }
     return st;
 }
@@ -1137,7 +1079,6 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, floa
     cuda_saved *saved = &cu->saved[group];
     const cuda_weights w = weights_of(cu, group, cu->params);
     cuda_lane *lane = cu->lane;
-    saved->act16 = 0;
     RECUR_TRY(cuda_buffer_reserve(&lane->h_state, sizeof(float) * B * (size_t)Hout));
     RECUR_TRY(cuda_buffer_reserve(&lane->c_state, sizeof(float) * B * (size_t)H));
     if (dims->cell == RECUR_GRU)
@@ -1163,11 +1104,6 @@ static recur_status direction_forward(rnn_cuda *cu, int group, int reverse, floa
     loop.c_init = dims->cell == RECUR_LSTM ? saved->initial_c : NULL;
     loop.cell = FLT(saved->cell), loop.proj_in = FLT(saved->proj_in);
     loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
-    if (use_bf16_activations(cu)) {
-        RECUR_TRY(cuda_buffer_reserve(&saved->act_bf16, 2 * cu->plan.rows * (size_t)GH));
-        loop.act_bf16 = saved->act_bf16.ptr;
-        saved->act16 = 1;
-    }
     RECUR_TRY(prepare_bf16_weights(cu, &loop));
     return run_step_loop(cu, &loop);
 }
@@ -1261,9 +1197,8 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
                                       FLT(lane->h_prev)));
     }
     float *h_prev = FLT(lane->h_prev);
-    /* (bfloat16 activations are read by the step loop's kernels alone) */
-    const int on_cluster = !saved->act16 && use_cluster(cu, 1);
-    const int persistent = on_cluster || (!saved->act16 && use_persistent(cu, 1));
+    const int on_cluster = use_cluster(cu, 1);
+    const int persistent = on_cluster || use_persistent(cu, 1);
     if (persistent && dims->cell == RECUR_LSTM) { /* the step loop reads them in place */
         RECUR_TRY(cuda_buffer_reserve(&lane->c_prev, sizeof(float) * N * (size_t)H));
         TRY_KERNEL(rk_gather_previous(lane->stream, (int)N, H, prev, FLT(saved->cell), H,
@@ -1303,7 +1238,6 @@ static recur_status direction_backward(rnn_cuda *cu, int group, int reverse, con
         loop.backward = 1, loop.group = group, loop.reverse = reverse, loop.w = w;
         loop.ld_y = ld_y, loop.ld_dy = ld_dy, loop.dy = dy, loop.y = (float *)y;
         loop.gates = FLT(saved->gates), loop.cell = FLT(saved->cell);
-        loop.act_bf16 = saved->act16 ? saved->act_bf16.ptr : NULL;
         loop.hidden_n = FLT(saved->hidden_n), loop.step = FLT(lane->step);
         loop.dh = dh, loop.dc = dc, loop.grad_gates = grad_gates, loop.grad_gh = grad_gh;
         loop.h_prev = h_prev, loop.c_init = saved->initial_c, loop.grad_h = FLT(lane->grad_h);
