@@ -11,13 +11,14 @@
  * the plain exchange (RECUR_CUDA_CLUSTER_ROWS=0, RECUR_CUDA_CLUSTER_VECTOR=0,
  * RECUR_CUDA_CLUSTER_ASYNC=0), with the default choice (all unset: the
  * one-block forward for small steps, clusters of 4 rows, both exchanges on,
- * where they are the fastest), which mixes the kernels, and with the cluster kernels forced and the batch split over
- * clusters of 3 rows (RECUR_CUDA_CLUSTER_ROWS=3); modes 5 and 6 are 2 and 4
- * with the exchange between a cluster's blocks in 16-byte slices
- * (RECUR_CUDA_CLUSTER_VECTOR=1), 7 and 8 with the exchange through st.async
- * and mbarriers (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too; mode 9 runs
- * the one-block forward wherever it fits (RECUR_CUDA_BLOCK=1: LSTM and GRU,
- * B <= 4), the per-step kernels elsewhere.
+ * where they are the fastest), which mixes the kernels, and with the
+ * cluster kernels forced and the batch split over clusters of 3 rows
+ * (RECUR_CUDA_CLUSTER_ROWS=3); modes 5 and 6 are 2 and 4 with the exchange
+ * between a cluster's blocks in 16-byte slices (RECUR_CUDA_CLUSTER_VECTOR=1),
+ * 7 and 8 with the exchange through st.async and mbarriers
+ * (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too; mode 9 runs the one-block
+ * forward wherever it fits (RECUR_CUDA_BLOCK=1: LSTM and GRU, B <= 4), the
+ * per-step kernels elsewhere.
  * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -576,9 +577,9 @@ int main(int argc, char **argv)
         check_reuse(&rng);
         /* TF32 and BF16. Their variants (bfloat16 copies of W_hh and of
          * the operands, equal lengths) change the per-step kernels' loops
-         * and cuBLAS's calls alone: every variant in mode 0,
-         * one BF16 in the others (the persistent, cluster and block kernels
-         * compute in float32 in every math). */
+         * and cuBLAS's calls alone: every variant in mode 0, one BF16 in
+         * the others (the persistent, cluster and block kernels compute in
+         * float32 in every math). */
         if (m == 0) {
             check_reduced_math(&rng, RECUR_MATH_TF32, "0", NULL, 1, RECUR_LSTM, 0);
             check_reduced_math(&rng, RECUR_MATH_BF16, "0", NULL, 1, RECUR_LSTM, 0);
