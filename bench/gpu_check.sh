@@ -6,9 +6,9 @@
 # usage: bench/gpu_check.sh BIN_DIR OUT_DIR [SECONDS]
 #   BIN_DIR  holds recur, test_cuda_rnn, test_cuda_train and test_rnn_reference
 #            of a CUDA build (and, in lib/, shared libraries the GPU machine lacks)
-#   OUT_DIR  receives the logs and compare.md (through the device tool: a
-#            folder outside $OUT, then tar -C it -cJf $OUT/logs.tar.xz: only
-#            8 files of $OUT come back)
+#   OUT_DIR  receives the logs and compare.md (with the device tool, a folder
+#            outside $OUT, archived into $OUT afterwards: only 8 files of
+#            $OUT come back)
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: PARTS (which parts run, default all but variants, sweep,
 # workspace, kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
