@@ -133,9 +133,7 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
     const bool whole_rows = C >= kWholeRowColumns && S == 1;
     const int g_row = r / H;
     const bool has_bias = a.bias_ih != NULL;
-    const float bias_row = has_bias ? (CELL == kCellGru ? a.bias_ih[r]
-                                                        : a.bias_ih[r] + a.bias_hh[r])
-                                    : 0.0f;
+    const float bias_row = has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
     const float bias_hh_row = CELL == kCellGru && a.bias_hh ? a.bias_hh[r] : 0.0f;
     const bool gru_n_row = CELL == kCellGru && g_row == 2;
 
