@@ -10,7 +10,7 @@
 #            outside $OUT, archived into $OUT afterwards: only 8 files of
 #            $OUT come back)
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but variants, sweep,
+# Environment: PARTS (which parts run, default all but variants, lanes, sweep,
 # workspace, kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
 # SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
 # WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need Nsight
@@ -169,6 +169,37 @@ if part variants; then
     done
   fi
 fi
+if part lanes; then
+  # The one-block forward's variant of split rows (RECUR_CUDA_BLOCK_LANES=1,
+  # written without a GPU) against the default, back to back, two rounds, T =
+  # 100: forward and train ms; its sanitizers (LSTM and GRU, H not a multiple
+  # of 8, B 3); lstm-h128-b1-t100 against cuDNN with it (compare_lanes.md).
+  for round in 1 2; do
+    for spec in "lstm 128 1" "lstm 96 1" "lstm 64 1" "gru 128 1" "gru 64 4" "lstm 128 2"; do
+      read -r cell h b <<<"$spec"
+      bench_line default "$cell" "$h" "$b"
+      bench_line lanes "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=1
+    done
+  done >"$out/variant_lanes.txt"
+  status "split rows" "$(tr '\n' ';' <"$out/variant_lanes.txt")"
+  if command -v compute-sanitizer >/dev/null; then
+    for tool in memcheck racecheck synccheck; do
+      for cell in lstm gru; do
+        RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=1 timeout "${SANITIZER_SECONDS:-120}" \
+          compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/recur" bench --device cuda \
+          --seconds 0.001 --cell "$cell" --hidden 100 --batch 3 --seq 4 \
+          >"$out/lanes_${tool}_$cell.log" 2>&1
+        status "split rows $tool $cell" \
+          "exit $? | $(grep -E 'SUMMARY' "$out/lanes_${tool}_$cell.log" | tail -1)"
+      done
+    done
+  fi
+  RECUR_CUDA_BLOCK_LANES=1 RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
+    --cases lstm-h128-b1-t100 --math fp32,tf32 --out "$out/compare_lanes.md" \
+    >"$out/compare_lanes.log" 2>&1
+  status "compare, split rows" "exit $?"
+  cat "$out/compare_lanes.md" 2>/dev/null || tail -20 "$out/compare_lanes.log"
+fi
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
   # in rnn_cuda.c): forward and train ms over a grid of H and B at T = 100,
@@ -257,8 +288,8 @@ if part profile; then
   # default choice (the GRU H192 B16 per-step anomaly of run 9 among them), and
   # the cluster forward's warp stalls and the lines they stall on (the 2x
   # targets at H128 B1 and H256 B16), with the exchanges (vector, async),
-  # and the one-block forward's. Writes ncu_summary_*.txt, ncu_cluster_*.txt
-  # and ncu_block_*.txt.
+  # and the one-block forward's. Writes ncu_summary_*.txt, ncu_cluster_*.txt,
+  # ncu_block_*.txt and ncu_lanes_*.txt.
   if command -v ncu >/dev/null; then
     reports=$(mktemp -d)
     for spec in "gru 192 16" "lstm 192 16" "lstm 128 1"; do
@@ -281,15 +312,19 @@ if part profile; then
         ncu --import "$reports/$name.ncu-rep" --page source --csv --print-source sass; } \
         >"$out/ncu_cluster_$name.txt" 2>&1
     done
-    # the one-block forward (RECUR_CUDA_BLOCK=1) at lstm H128 B1: its stalls
-    RECUR_CUDA_BLOCK=1 timeout 150 ncu --kernel-name regex:block_forward --launch-count 1 \
-      --set full --import-source yes --export "$reports/block" --force-overwrite "$bin/recur" \
-      bench --device cuda --seconds 0.02 --cell lstm --hidden 128 --batch 1 --seq 100 \
-      >/dev/null 2>&1
-    status "ncu block lstm-h128-b1" "exit $?"
-    { ncu --import "$reports/block.ncu-rep" --page details
-      ncu --import "$reports/block.ncu-rep" --page source --csv --print-source sass; } \
-      >"$out/ncu_block_lstm-h128-b1.txt" 2>&1
+    # the one-block forward (RECUR_CUDA_BLOCK=1) at lstm H128 B1, and its
+    # variant of split rows (RECUR_CUDA_BLOCK_LANES=1): their stalls
+    for name in block lanes; do
+      RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$([[ $name == lanes ]] && echo 1 || echo 0) \
+        timeout 150 ncu --kernel-name "regex:${name}_forward" --launch-count 1 \
+        --set full --import-source yes --export "$reports/$name" --force-overwrite \
+        "$bin/recur" bench --device cuda --seconds 0.02 --cell lstm --hidden 128 --batch 1 \
+        --seq 100 >/dev/null 2>&1
+      status "ncu $name lstm-h128-b1" "exit $?"
+      { ncu --import "$reports/$name.ncu-rep" --page details
+        ncu --import "$reports/$name.ncu-rep" --page source --csv --print-source sass; } \
+        >"$out/ncu_${name}_lstm-h128-b1.txt" 2>&1
+    done
     rm -rf "$reports"
   else
     status "ncu" "not found"

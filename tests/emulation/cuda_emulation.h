@@ -680,6 +680,10 @@ inline float __shfl_down_sync(unsigned, float value, unsigned delta)
 {
     return emu::shuffle(value, [delta](int lane) { return lane + (int)delta; });
 }
+inline float __shfl_sync(unsigned, float value, int source)
+{
+    return emu::shuffle(value, [source](int) { return source & 31; });
+}
 inline unsigned __ballot_sync(unsigned, int predicate) { return emu::ballot(predicate); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 /* A kernel's static shared arrays: one for all blocks, which run_grid runs

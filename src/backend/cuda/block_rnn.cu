@@ -271,6 +271,227 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
     }
 }
 
+/* The variant of split rows ("lanes": RECUR_CUDA_BLOCK_LANES=1, H <= 128),
+ * for the case the whole-row variant serves: the same weights a thread (a
+ * row's worth, KW in registers), cut the other way, so that a load of h
+ * feeds eight rows, not one, and a step reads 8 times fewer h wavefronts
+ * from shared memory (64 against 512 at lstm H128, plus 7 shuffles a warp),
+ * with eight independent chains of products in place of one of 128; and
+ * the cell of a unit in the warp that holds its gate rows, so that a step
+ * has one block barrier, not two.
+ *
+ * Layout. Thread t ends a step with gate row g = t % 4 of unit u = t / 4
+ * (a GRU's fourth idle): the four gate rows of a unit in consecutive
+ * lanes. The 8 lanes first = t & ~7 .. first + 7 share the 8 gate rows that
+ * they end with; lane seg = t % 8 of them holds its 16 columns of each,
+ * 32 q + 4 seg + e (q, e < 4), h zero-padded to 128 columns: weight k =
+ * slot(i) * 16 + 4 q + e of row i (a GRU's idle rows have no slot), the
+ * first KW in registers, the others in shared memory (wsm [KS/4][threads]
+ * float4). A float4 load of h by a warp reads 8 consecutive float4s (one
+ * wavefront); the 8 partial sums of a lane then meet in a butterfly over
+ * the 8 lanes (4 + 2 + 1 shuffles) that leaves each lane its own row.
+ *
+ * One step, for each active batch row j: the products, the gate's
+ * activation in its row's lane (a GRU's n: W_hn h + b_hn) and, by four
+ * shuffles, the unit's gates in lane g = j, which carries batch row j of
+ * its unit (its c in a register) and applies the cell. h is double-buffered
+ * ([2][kBlockRows][128] floats: the cells write the buffer the step does not
+ * read, a finished row's h carried over), so one block barrier ends the
+ * step. The arithmetic (but the order of the sums) and what is stored are
+ * those of block_forward. */
+const int kUnitLanes = 4;      /* a unit's gate rows, in consecutive lanes */
+const int kShareLanes = 8;     /* the lanes that share 8 gate rows */
+const int kLanesColumns = 128; /* h's columns, zero past H */
+const int kLanesQuads = kLanesColumns / (4 * kShareLanes); /* float4s of a row a lane */
+
+/* Slot of row i of a lane's 8 among its weights (a GRU's idle rows, i % 4
+ * == 3, have none), and the weights a lane holds. */
+template <int CELL> __host__ __device__ constexpr int lane_slot(int i)
+{
+    return CELL == kCellGru ? i - i / kUnitLanes : i;
+}
+template <int CELL> __host__ __device__ constexpr int lane_weights()
+{
+    return lane_slot<CELL>(kShareLanes) * 4 * kLanesQuads;
+}
+
+/* This lane's gate row . h row h4 ([kLanesColumns / 4] float4): the 16
+ * columns' products of the 8 rows, then the butterfly over the 8 lanes. */
+template <int CELL, int KW, int KS>
+__device__ __forceinline__ float lanes_row_product(const float (&w)[KW], const float4 *wsm,
+                                                   int threads, const float4 *h4, int seg)
+{
+    float sum[kShareLanes];
+#pragma unroll
+    for (int i = 0; i < kShareLanes; i++)
+        sum[i] = 0.0f;
+#pragma unroll
+    for (int q = 0; q < kLanesQuads; q++) {
+        const float4 hv = h4[q * kShareLanes + seg];
+#pragma unroll
+        for (int i = 0; i < kShareLanes; i++) {
+            if (CELL == kCellGru && i % kUnitLanes == kUnitLanes - 1)
+                continue;
+            const int k = lane_slot<CELL>(i) * 4 * kLanesQuads + 4 * q;
+            const float4 wv = k < KW ? make_float4(w[k], w[k + 1], w[k + 2], w[k + 3])
+                                     : wsm[(size_t)((k - KW) / 4) * threads];
+            float v = sum[i];
+            v = fmaf(wv.x, hv.x, v);
+            v = fmaf(wv.y, hv.y, v);
+            v = fmaf(wv.z, hv.z, v);
+            v = fmaf(wv.w, hv.w, v);
+            sum[i] = v;
+        }
+    }
+    /* Each round halves the rows a lane sums: it keeps the half of its
+     * lane bit and adds the partner's sums of them. */
+#pragma unroll
+    for (int half = kShareLanes / 2; half >= 1; half /= 2) {
+        const bool upper = (seg & half) != 0;
+#pragma unroll
+        for (int i = 0; i < half; i++) {
+            const float send = upper ? sum[i] : sum[i + half];
+            const float keep = upper ? sum[i + half] : sum[i];
+            sum[i] = keep + __shfl_xor_sync(0xffffffffu, send, half);
+        }
+    }
+    return sum[0];
+}
+
+template <int CELL, int KW, int THREADS>
+__global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
+{
+    constexpr int KS = lane_weights<CELL>() - KW;
+    static_assert(KW % 4 == 0 && KS >= 0, "whole float4s in registers");
+    const int H = a.H, G = a.G, T = a.T, B = a.B, R = G * H;
+    const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
+    const int lane = tid % 32, seg = tid % kShareLanes, first = tid - seg;
+    float4 *wsm_all = dynamic_shared_memory();                  /* [KS/4][threads] */
+    float *h = (float *)(wsm_all + (size_t)(KS / 4) * threads); /* [2][kBlockRows][128] */
+    const int hb = kBlockRows * kLanesColumns;                  /* floats a buffer */
+
+    /* The weights of the 8 rows, this lane's columns. */
+    auto weight = [&](int i, int col) {
+        const int u = (first + i) / kUnitLanes, g = (first + i) % kUnitLanes;
+        return u < H && g < G && col < H ? a.weight_hh[((size_t)g * H + u) * H + col] : 0.0f;
+    };
+    float w[KW > 0 ? KW : 1];
+#pragma unroll
+    for (int i = 0; i < kShareLanes; i++) {
+        if (CELL == kCellGru && i % kUnitLanes == kUnitLanes - 1)
+            continue;
+#pragma unroll
+        for (int q = 0; q < kLanesQuads; q++) {
+            const int k = lane_slot<CELL>(i) * 4 * kLanesQuads + 4 * q;
+            const int col = 4 * (q * kShareLanes + seg);
+            const float4 v =
+                make_float4(weight(i, col), weight(i, col + 1), weight(i, col + 2),
+                            weight(i, col + 3));
+            if (k < KW)
+                w[k] = v.x, w[k + 1] = v.y, w[k + 2] = v.z, w[k + 3] = v.w;
+            else
+                wsm_all[(size_t)((k - KW) / 4) * threads + tid] = v;
+        }
+    }
+    const float4 *wsm = wsm_all + tid;
+    for (int i = tid; i < 2 * hb; i += threads) {
+        const int j = i / kLanesColumns % kBlockRows, col = i % kLanesColumns;
+        h[i] = i < hb && j < B && col < H && a.h0 ? a.h0[(size_t)j * H + col] : 0.0f;
+    }
+
+    /* The gate row this lane ends with, and the cell it carries: batch row
+     * g of unit u. */
+    const int u = tid / kUnitLanes, g = tid % kUnitLanes, r = g * H + u;
+    const bool row_ok = u < H && g < G, cell_ok = u < H && g < B;
+    const bool gru_n_row = CELL == kCellGru && g == 2;
+    const bool has_bias = a.bias_ih != NULL;
+    const float bias_row = row_ok && has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
+    const float bias_hh_row = CELL == kCellGru && row_ok && a.bias_hh ? a.bias_hh[r] : 0.0f;
+    float c_reg = cell_ok && CELL == kCellLstm && a.c0 ? a.c0[(size_t)g * H + u] : 0.0f;
+    auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
+    int rows = 0, row0 = 0; /* the step's active rows and its first packed row */
+    if (T > 0)
+        rows = a.batch_sizes[step_time(0)], row0 = a.offsets[step_time(0)];
+    __syncthreads(); /* h and wsm written */
+
+    for (int s = 0; s < T; s++) {
+        const float *h_in = h + (size_t)(s % 2) * hb;
+        float *h_out = h + (size_t)(1 - s % 2) * hb;
+        /* The input pre-activations (without biases): of this lane's gate
+         * row, and of a GRU's n for its cell; they load as products run. */
+        float pre_row[kBlockRows];
+#pragma unroll
+        for (int j = 0; j < kBlockRows; j++)
+            pre_row[j] = row_ok && j < rows && !gru_n_row
+                             ? a.gates[((size_t)row0 + j) * (size_t)R + r]
+                             : 0.0f;
+        const float pre_n = CELL == kCellGru && cell_ok && g < rows
+                                ? a.gates[((size_t)row0 + g) * (size_t)R + 2 * (size_t)H + u]
+                                : 0.0f;
+        float act[kUnitLanes] = {0.0f, 0.0f, 0.0f, 0.0f}; /* batch row g's gates of unit u */
+#pragma unroll
+        for (int j = 0; j < kBlockRows; j++) {
+            if (j >= rows) /* the same in every thread */
+                break;
+            const float rec =
+                0.0f + lanes_row_product<CELL, KW, KS>(
+                           w, wsm, threads, (const float4 *)(h_in + (size_t)j * kLanesColumns),
+                           seg);
+            const float in = has_bias ? pre_row[j] + bias_row : pre_row[j];
+            float v;
+            if (CELL == kCellLstm)
+                v = g == 2 ? tanhf(in + rec) : sigmoid(in + rec);
+            else if (gru_n_row)
+                v = rec + bias_hh_row;
+            else
+                v = sigmoid(in + (rec + bias_hh_row));
+            if (row_ok && !gru_n_row)
+                a.gates[((size_t)row0 + j) * (size_t)R + r] = v;
+#pragma unroll
+            for (int k = 0; k < kUnitLanes; k++) {
+                const float from = __shfl_sync(0xffffffffu, v, (lane & ~(kUnitLanes - 1)) + k);
+                if (g == j)
+                    act[k] = from;
+            }
+        }
+        /* The next step's rows, loaded as the cells run. */
+        int rows_next = 0, row0_next = 0;
+        if (s + 1 < T)
+            rows_next = a.batch_sizes[step_time(s + 1)], row0_next = a.offsets[step_time(s + 1)];
+
+        if (cell_ok && g < rows) {
+            const size_t row = (size_t)row0 + g;
+            float saved, hv;
+            if (CELL == kCellLstm) {
+                saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
+                hv = act[3] * tanhf(c_reg);
+            } else { /* kCellGru: act holds r, z and W_hn h + b_hn */
+                saved = act[2];
+                const float n = tanhf(plus_input_bias(pre_n, a.bias_ih, a.bias_hh, CELL, 2, H, u) +
+                                      act[0] * saved);
+                hv = (1.0f - act[1]) * n + act[1] * h_in[(size_t)g * kLanesColumns + u];
+                a.gates[row * (size_t)R + 2 * (size_t)H + u] = n;
+            }
+            h_out[(size_t)g * kLanesColumns + u] = hv;
+            (CELL == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
+            a.y[row * a.ld_y + u] = hv;
+        } else if (cell_ok) { /* a row not active this step keeps its h */
+            h_out[(size_t)g * kLanesColumns + u] = h_in[(size_t)g * kLanesColumns + u];
+        }
+        __syncthreads(); /* the new h in place; h_in read */
+
+        rows = rows_next, row0 = row0_next;
+    }
+
+    /* h_n where the grid version leaves it: h_a when T is even, else h_b. */
+    if (cell_ok) {
+        const size_t state_at = (size_t)g * H + u;
+        (T % 2 ? a.h_b : a.h_a)[state_at] = h[(size_t)(T % 2) * hb + (size_t)g * kLanesColumns + u];
+        if (CELL == kCellLstm)
+            a.c_state[state_at] = c_reg;
+    }
+}
+
 } // namespace
 
 #ifdef RECUR_BLOCK_LAUNCH
@@ -295,6 +516,15 @@ const block_variant kBlockVariants[] = {VARIANT(16, 16, 1024), VARIANT(32, 28, 1
                                         VARIANT(48, 28, 1024), VARIANT(64, 24, 1024),
                                         VARIANT(kWholeRowColumns, 80, 512)};
 #undef VARIANT
+/* The variant of split rows (lanes_forward; RECUR_CUDA_BLOCK_LANES=1): of
+ * a thread's 128 (LSTM) or 96 (GRU) weights, 80 or 88 in registers (ptxas
+ * spills 24 bytes at LSTM's 80, CUDA 13.0: 5 local loads a step, fewer
+ * than the 64 wavefronts a warp of 16 weights more in shared memory; none
+ * at GRU's 88, some at 92). kw unused. */
+const int kLanesKwLstm = 80, kLanesKwGru = 88;
+const block_variant kLanesVariant = {
+    {lanes_forward<kCellLstm, kLanesKwLstm, 512>, lanes_forward<kCellGru, kLanesKwGru, 512>},
+    kLanesColumns, 0, 512};
 
 void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
 {
@@ -309,6 +539,14 @@ void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
 const block_variant *block_variant_for(const rk_persistent *p, int *threads, size_t *smem)
 {
     const int R = p->G * p->H;
+    const char *lanes = getenv("RECUR_CUDA_BLOCK_LANES");
+    if (lanes && lanes[0] == '1' && p->H <= kLanesColumns) {
+        const int ks = p->cell == kCellGru ? lane_weights<kCellGru>() - kLanesKwGru
+                                           : lane_weights<kCellLstm>() - kLanesKwLstm;
+        *threads = (kUnitLanes * p->H + 31) / 32 * 32;
+        *smem = sizeof(float) * ((size_t)ks * *threads + 2 * kBlockRows * kLanesColumns);
+        return &kLanesVariant;
+    }
     const char *env = getenv("RECUR_CUDA_BLOCK_COLUMNS");
     const int asked = env ? atoi(env) : 0;
     const block_variant *best = NULL;
