@@ -170,35 +170,40 @@ if part variants; then
   fi
 fi
 if part lanes; then
-  # The one-block forward's variant of split rows (RECUR_CUDA_BLOCK_LANES=1,
-  # written without a GPU) against the default, back to back, two rounds, T =
-  # 100: forward and train ms; its sanitizers (LSTM and GRU, H not a multiple
-  # of 8, B 3); lstm-h128-b1-t100 against cuDNN with it (compare_lanes.md).
+  # The one-block forward's variants of split rows (RECUR_CUDA_BLOCK_LANES=1
+  # and 2, written without a GPU) against the default, back to back, two
+  # rounds, T = 100: forward and train ms; their sanitizers (LSTM and GRU, H
+  # not a multiple of 8, B 3); lstm-h128-b1-t100 against cuDNN with each
+  # (compare_lanes1.md, compare_lanes2.md).
   for round in 1 2; do
     for spec in "lstm 128 1" "lstm 96 1" "lstm 64 1" "gru 128 1" "gru 64 4" "lstm 128 2"; do
       read -r cell h b <<<"$spec"
       bench_line default "$cell" "$h" "$b"
-      bench_line lanes "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=1
+      for n in 1 2; do
+        bench_line "lanes$n" "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$n
+      done
     done
   done >"$out/variant_lanes.txt"
   status "split rows" "$(tr '\n' ';' <"$out/variant_lanes.txt")"
-  if command -v compute-sanitizer >/dev/null; then
-    for tool in memcheck racecheck synccheck; do
-      for cell in lstm gru; do
-        RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=1 timeout "${SANITIZER_SECONDS:-120}" \
-          compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/recur" bench --device cuda \
-          --seconds 0.001 --cell "$cell" --hidden 100 --batch 3 --seq 4 \
-          >"$out/lanes_${tool}_$cell.log" 2>&1
-        status "split rows $tool $cell" \
-          "exit $? | $(grep -E 'SUMMARY' "$out/lanes_${tool}_$cell.log" | tail -1)"
+  for n in 1 2; do
+    if command -v compute-sanitizer >/dev/null; then
+      for tool in memcheck racecheck synccheck; do
+        for cell in lstm gru; do
+          log=$out/lanes${n}_${tool}_$cell.log
+          RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$n timeout "${SANITIZER_SECONDS:-120}" \
+            compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/recur" bench \
+            --device cuda --seconds 0.001 --cell "$cell" --hidden 100 --batch 3 --seq 4 \
+            >"$log" 2>&1
+          status "split rows $n $tool $cell" "exit $? | $(grep -E 'SUMMARY' "$log" | tail -1)"
+        done
       done
-    done
-  fi
-  RECUR_CUDA_BLOCK_LANES=1 RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
-    --cases lstm-h128-b1-t100 --math fp32,tf32 --out "$out/compare_lanes.md" \
-    >"$out/compare_lanes.log" 2>&1
-  status "compare, split rows" "exit $?"
-  cat "$out/compare_lanes.md" 2>/dev/null || tail -20 "$out/compare_lanes.log"
+    fi
+    RECUR_CUDA_BLOCK_LANES=$n RECUR_BIN=$bin/recur bench/compare --device cuda \
+      --seconds "$seconds" --cases lstm-h128-b1-t100 --math fp32,tf32 \
+      --out "$out/compare_lanes$n.md" >"$out/compare_lanes$n.log" 2>&1
+    status "compare, split rows $n" "exit $?"
+    cat "$out/compare_lanes$n.md" 2>/dev/null || tail -20 "$out/compare_lanes$n.log"
+  done
 fi
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
@@ -313,10 +318,10 @@ if part profile; then
         >"$out/ncu_cluster_$name.txt" 2>&1
     done
     # the one-block forward (RECUR_CUDA_BLOCK=1) at lstm H128 B1, and its
-    # variant of split rows (RECUR_CUDA_BLOCK_LANES=1): their stalls
-    for name in block lanes; do
-      RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$([[ $name == lanes ]] && echo 1 || echo 0) \
-        timeout 150 ncu --kernel-name "regex:${name}_forward" --launch-count 1 \
+    # variants of split rows (RECUR_CUDA_BLOCK_LANES=1, 2): their stalls
+    for name in block lanes1 lanes2; do
+      RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$([[ $name == lanes* ]] && echo "${name#lanes}") \
+        timeout 150 ncu --kernel-name "regex:${name%[12]}_forward" --launch-count 1 \
         --set full --import-source yes --export "$reports/$name" --force-overwrite \
         "$bin/recur" bench --device cuda --seconds 0.02 --cell lstm --hidden 128 --batch 1 \
         --seq 100 >/dev/null 2>&1

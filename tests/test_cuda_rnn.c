@@ -555,22 +555,25 @@ int main(int argc, char **argv)
         /* The one-block forward's other variants (lengths, h0 and c0): 64
          * columns a thread, 40 of them in shared memory, at H128 (where the
          * default is a whole row a thread); at H96 48 columns (LSTM) and 32
-         * (GRU), the defaults there; the variant of split rows ("lanes",
-         * RECUR_CUDA_BLOCK_LANES=1: H <= 128, both directions, H not a
-         * multiple of 8 leaving idle lanes in the last warp). */
+         * (GRU), the defaults there; the variants of split rows
+         * (RECUR_CUDA_BLOCK_LANES=1 or 2, a lane ending with 1 or 2 gate
+         * rows: H <= 128, both directions, H not a multiple of 8 leaving
+         * idle lanes in the last warp). */
         if (m == 9) {
             const struct {
-                const char *columns;
+                const char *columns, *lanes;
                 recur_cell cell;
                 int hidden, batch, seq, bidir;
-            } block[] = {{"64", RECUR_LSTM, 128, 1, 12, 0},   {"64", RECUR_GRU, 128, 3, 6, 0},
-                         {"48", RECUR_LSTM, 96, 2, 7, 0},     {"32", RECUR_GRU, 96, 4, 5, 0},
-                         {"lanes", RECUR_LSTM, 128, 1, 12, 0}, {"lanes", RECUR_GRU, 128, 3, 6, 1},
-                         {"lanes", RECUR_LSTM, 100, 4, 7, 1},  {"lanes", RECUR_GRU, 37, 2, 5, 0}};
+            } block[] = {
+                {"64", NULL, RECUR_LSTM, 128, 1, 12, 0}, {"64", NULL, RECUR_GRU, 128, 3, 6, 0},
+                {"48", NULL, RECUR_LSTM, 96, 2, 7, 0},   {"32", NULL, RECUR_GRU, 96, 4, 5, 0},
+                {NULL, "1", RECUR_LSTM, 128, 1, 12, 0},  {NULL, "1", RECUR_GRU, 128, 3, 6, 1},
+                {NULL, "1", RECUR_LSTM, 100, 4, 7, 1},   {NULL, "1", RECUR_GRU, 37, 2, 5, 0},
+                {NULL, "2", RECUR_LSTM, 128, 1, 12, 0},  {NULL, "2", RECUR_GRU, 128, 3, 6, 1},
+                {NULL, "2", RECUR_LSTM, 100, 4, 7, 1},   {NULL, "2", RECUR_GRU, 37, 2, 5, 0}};
             for (int i = 0; i < (int)(sizeof block / sizeof block[0]); i++) {
-                const int lanes = strcmp(block[i].columns, "lanes") == 0;
-                set_or_unset("RECUR_CUDA_BLOCK_COLUMNS", lanes ? NULL : block[i].columns);
-                set_or_unset("RECUR_CUDA_BLOCK_LANES", lanes ? "1" : NULL);
+                set_or_unset("RECUR_CUDA_BLOCK_COLUMNS", block[i].columns);
+                set_or_unset("RECUR_CUDA_BLOCK_LANES", block[i].lanes);
                 recur_rnn_config c = recur_rnn_config_default(block[i].cell, 16, block[i].hidden);
                 c.bidirectional = block[i].bidir;
                 check_config(configs + 20 + i, &c, &rng, block[i].seq, block[i].batch, 1, 1, 1,

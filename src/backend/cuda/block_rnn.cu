@@ -271,66 +271,78 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
     }
 }
 
-/* The variant of split rows ("lanes": RECUR_CUDA_BLOCK_LANES=1, H <= 128),
- * for the case the whole-row variant serves: the same weights a thread (a
- * row's worth, KW in registers), cut the other way, so that a load of h
- * feeds eight rows, not one, and a step reads 8 times fewer h wavefronts
- * from shared memory (64 against 512 at lstm H128, plus 7 shuffles a warp),
- * with eight independent chains of products in place of one of 128; and
- * the cell of a unit in the warp that holds its gate rows, so that a step
- * has one block barrier, not two.
+/* The variant of split rows ("lanes": RECUR_CUDA_BLOCK_LANES=1 or 2, H <=
+ * 128), for the case the whole-row variant serves: OUT rows' worth of
+ * weights a thread (KW in registers), cut the other way, so that a load of
+ * h feeds 8 OUT rows, not one, and a step reads far fewer h wavefronts from
+ * shared memory (64 against 512 at lstm H128 with OUT = 1, plus 7 shuffles
+ * a warp), with 8 OUT independent chains of products in place of one of
+ * 128; and the cell of a unit in the warp that holds its gate rows, so that
+ * a step has one block barrier, not two. OUT = 2 halves the threads (256
+ * at lstm H128) so that each may keep more of W_hh in registers (255
+ * registers a thread against 128), for fewer weights read from shared
+ * memory a step.
  *
- * Layout. Thread t ends a step with gate row g = t % 4 of unit u = t / 4
- * (a GRU's fourth idle): the four gate rows of a unit in consecutive
- * lanes. The 8 lanes first = t & ~7 .. first + 7 share the 8 gate rows that
- * they end with; lane seg = t % 8 of them holds its 16 columns of each,
- * 32 q + 4 seg + e (q, e < 4), h zero-padded to 128 columns: weight k =
- * slot(i) * 16 + 4 q + e of row i (a GRU's idle rows have no slot), the
+ * Layout. The gate rows are taken in slot order, z = 4 u + g for gate g of
+ * unit u (a GRU's fourth slot idle); thread t ends a step with rows
+ * t OUT .. t OUT + OUT - 1, so that a unit's gate rows sit in 4 / OUT
+ * consecutive lanes. The 8 lanes first = t & ~7 .. first + 7 share the 8 OUT
+ * rows that they end with; lane seg = t % 8 of them holds its 16 columns of
+ * each, 32 q + 4 seg + e (q, e < 4), h zero-padded to 128 columns: weight
+ * k = slot(i) * 16 + 4 q + e of row i (a GRU's idle rows have no slot), the
  * first KW in registers, the others in shared memory (wsm [KS/4][threads]
  * float4). A float4 load of h by a warp reads 8 consecutive float4s (one
- * wavefront); the 8 partial sums of a lane then meet in a butterfly over
- * the 8 lanes (4 + 2 + 1 shuffles) that leaves each lane its own row.
+ * wavefront); the 8 OUT partial sums of a lane then meet in a butterfly
+ * over the 8 lanes (4 + 2 + 1 shuffles of OUT sums) that leaves each lane
+ * its own rows.
  *
- * One step, for each active batch row j: the products, the gate's
- * activation in its row's lane (a GRU's n: W_hn h + b_hn) and, by four
- * shuffles, the unit's gates in lane g = j, which carries batch row j of
- * its unit (its c in a register) and applies the cell. h is double-buffered
- * ([2][kBlockRows][128] floats: the cells write the buffer the step does not
+ * One step, for each active batch row j: the products, the gates'
+ * activations in their rows' lanes (a GRU's n: W_hn h + b_hn) and, by four
+ * shuffles, the unit's gates in the lane that carries batch row j of the
+ * unit: lane p of a unit's 4 / OUT carries rows p, p + 4 / OUT, .. (its c
+ * in registers) and applies their cells. h is double-buffered ([2]
+ * [kBlockRows][128] floats: the cells write the buffer the step does not
  * read, a finished row's h carried over), so one block barrier ends the
  * step. The arithmetic (but the order of the sums) and what is stored are
  * those of block_forward. */
-const int kUnitLanes = 4;      /* a unit's gate rows, in consecutive lanes */
-const int kShareLanes = 8;     /* the lanes that share 8 gate rows */
+const int kUnitSlots = 4;      /* a unit's gate rows in slot order (a GRU's fourth idle) */
+const int kShareLanes = 8;     /* the lanes that share their rows */
 const int kLanesColumns = 128; /* h's columns, zero past H */
 const int kLanesQuads = kLanesColumns / (4 * kShareLanes); /* float4s of a row a lane */
 
-/* Slot of row i of a lane's 8 among its weights (a GRU's idle rows, i % 4
- * == 3, have none), and the weights a lane holds. */
+/* Row i's place among a lane's weights (a GRU's idle rows, i % 4 == 3, have
+ * none), and the weights a lane holds. */
 template <int CELL> __host__ __device__ constexpr int lane_slot(int i)
 {
-    return CELL == kCellGru ? i - i / kUnitLanes : i;
+    return CELL == kCellGru ? i - i / kUnitSlots : i;
 }
-template <int CELL> __host__ __device__ constexpr int lane_weights()
+template <int CELL, int OUT> __host__ __device__ constexpr int lane_weights()
 {
-    return lane_slot<CELL>(kShareLanes) * 4 * kLanesQuads;
+    return lane_slot<CELL>(kShareLanes * OUT) * 4 * kLanesQuads;
+}
+template <int CELL> __host__ __device__ constexpr bool idle_slot(int i)
+{
+    return CELL == kCellGru && i % kUnitSlots == kUnitSlots - 1;
 }
 
-/* This lane's gate row . h row h4 ([kLanesColumns / 4] float4): the 16
- * columns' products of the 8 rows, then the butterfly over the 8 lanes. */
-template <int CELL, int KW, int KS>
-__device__ __forceinline__ float lanes_row_product(const float (&w)[KW], const float4 *wsm,
-                                                   int threads, const float4 *h4, int seg)
+/* out[o] = this lane's row t OUT + o . h row h4 ([kLanesColumns / 4]
+ * float4): the 16 columns' products of the 8 OUT rows, then the butterfly
+ * over the 8 lanes. */
+template <int CELL, int OUT, int KW, int KS>
+__device__ __forceinline__ void lanes_row_products(const float (&w)[KW], const float4 *wsm,
+                                                   int threads, const float4 *h4, int seg,
+                                                   float (&out)[OUT])
 {
-    float sum[kShareLanes];
+    float sum[kShareLanes * OUT];
 #pragma unroll
-    for (int i = 0; i < kShareLanes; i++)
+    for (int i = 0; i < kShareLanes * OUT; i++)
         sum[i] = 0.0f;
 #pragma unroll
     for (int q = 0; q < kLanesQuads; q++) {
         const float4 hv = h4[q * kShareLanes + seg];
 #pragma unroll
-        for (int i = 0; i < kShareLanes; i++) {
-            if (CELL == kCellGru && i % kUnitLanes == kUnitLanes - 1)
+        for (int i = 0; i < kShareLanes * OUT; i++) {
+            if (idle_slot<CELL>(i))
                 continue;
             const int k = lane_slot<CELL>(i) * 4 * kLanesQuads + 4 * q;
             const float4 wv = k < KW ? make_float4(w[k], w[k + 1], w[k + 2], w[k + 3])
@@ -346,22 +358,27 @@ __device__ __forceinline__ float lanes_row_product(const float (&w)[KW], const f
     /* Each round halves the rows a lane sums: it keeps the half of its
      * lane bit and adds the partner's sums of them. */
 #pragma unroll
-    for (int half = kShareLanes / 2; half >= 1; half /= 2) {
+    for (int round = 0; round < 3; round++) { /* 2^3 = kShareLanes */
+        const int half = kShareLanes / 2 >> round;
         const bool upper = (seg & half) != 0;
 #pragma unroll
-        for (int i = 0; i < half; i++) {
-            const float send = upper ? sum[i] : sum[i + half];
-            const float keep = upper ? sum[i + half] : sum[i];
-            sum[i] = keep + __shfl_xor_sync(0xffffffffu, send, half);
+        for (int i = 0; i < kShareLanes / 2 * OUT; i++) { /* (constant bounds: unrolled) */
+            if (i >= half * OUT)
+                break;
+            const float lo = sum[i], hi = sum[i + half * OUT];
+            sum[i] = (upper ? hi : lo) + __shfl_xor_sync(0xffffffffu, upper ? lo : hi, half);
         }
     }
-    return sum[0];
+#pragma unroll
+    for (int o = 0; o < OUT; o++)
+        out[o] = sum[o];
 }
 
-template <int CELL, int KW, int THREADS>
+template <int CELL, int OUT, int KW, int THREADS>
 __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
 {
-    constexpr int KS = lane_weights<CELL>() - KW;
+    constexpr int KS = lane_weights<CELL, OUT>() - KW;
+    constexpr int UNIT_LANES = kUnitSlots / OUT; /* a unit's lanes */
     static_assert(KW % 4 == 0 && KS >= 0, "whole float4s in registers");
     const int H = a.H, G = a.G, T = a.T, B = a.B, R = G * H;
     const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
@@ -370,23 +387,22 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     float *h = (float *)(wsm_all + (size_t)(KS / 4) * threads); /* [2][kBlockRows][128] */
     const int hb = kBlockRows * kLanesColumns;                  /* floats a buffer */
 
-    /* The weights of the 8 rows, this lane's columns. */
+    /* The weights of the 8 OUT rows, this lane's columns. */
     auto weight = [&](int i, int col) {
-        const int u = (first + i) / kUnitLanes, g = (first + i) % kUnitLanes;
+        const int z = first * OUT + i, u = z / kUnitSlots, g = z % kUnitSlots;
         return u < H && g < G && col < H ? a.weight_hh[((size_t)g * H + u) * H + col] : 0.0f;
     };
     float w[KW > 0 ? KW : 1];
 #pragma unroll
-    for (int i = 0; i < kShareLanes; i++) {
-        if (CELL == kCellGru && i % kUnitLanes == kUnitLanes - 1)
+    for (int i = 0; i < kShareLanes * OUT; i++) {
+        if (idle_slot<CELL>(i))
             continue;
 #pragma unroll
         for (int q = 0; q < kLanesQuads; q++) {
             const int k = lane_slot<CELL>(i) * 4 * kLanesQuads + 4 * q;
             const int col = 4 * (q * kShareLanes + seg);
-            const float4 v =
-                make_float4(weight(i, col), weight(i, col + 1), weight(i, col + 2),
-                            weight(i, col + 3));
+            const float4 v = make_float4(weight(i, col), weight(i, col + 1), weight(i, col + 2),
+                                         weight(i, col + 3));
             if (k < KW)
                 w[k] = v.x, w[k + 1] = v.y, w[k + 2] = v.z, w[k + 3] = v.w;
             else
@@ -399,15 +415,21 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
         h[i] = i < hb && j < B && col < H && a.h0 ? a.h0[(size_t)j * H + col] : 0.0f;
     }
 
-    /* The gate row this lane ends with, and the cell it carries: batch row
-     * g of unit u. */
-    const int u = tid / kUnitLanes, g = tid % kUnitLanes, r = g * H + u;
-    const bool row_ok = u < H && g < G, cell_ok = u < H && g < B;
-    const bool gru_n_row = CELL == kCellGru && g == 2;
+    /* This lane's unit u, the gates g0 .. g0 + OUT - 1 of its rows, and the
+     * batch rows it carries: p, p + UNIT_LANES, .. (their c in c_reg). */
+    const int u = tid * OUT / kUnitSlots, g0 = tid * OUT % kUnitSlots, p = tid % UNIT_LANES;
+    const bool unit_ok = u < H;
     const bool has_bias = a.bias_ih != NULL;
-    const float bias_row = row_ok && has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
-    const float bias_hh_row = CELL == kCellGru && row_ok && a.bias_hh ? a.bias_hh[r] : 0.0f;
-    float c_reg = cell_ok && CELL == kCellLstm && a.c0 ? a.c0[(size_t)g * H + u] : 0.0f;
+    float bias_row[OUT], bias_hh_row[OUT], c_reg[OUT];
+#pragma unroll
+    for (int o = 0; o < OUT; o++) {
+        const int g = g0 + o, r = g * H + u;
+        const bool row_ok = unit_ok && g < G;
+        bias_row[o] = row_ok && has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
+        bias_hh_row[o] = CELL == kCellGru && row_ok && a.bias_hh ? a.bias_hh[r] : 0.0f;
+        const int b = p + o * UNIT_LANES;
+        c_reg[o] = CELL == kCellLstm && unit_ok && b < B && a.c0 ? a.c0[(size_t)b * H + u] : 0.0f;
+    }
     auto step_time = [&](int s) { return a.reverse ? T - 1 - s : s; };
     int rows = 0, row0 = 0; /* the step's active rows and its first packed row */
     if (T > 0)
@@ -417,41 +439,55 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     for (int s = 0; s < T; s++) {
         const float *h_in = h + (size_t)(s % 2) * hb;
         float *h_out = h + (size_t)(1 - s % 2) * hb;
-        /* The input pre-activations (without biases): of this lane's gate
-         * row, and of a GRU's n for its cell; they load as products run. */
-        float pre_row[kBlockRows];
+        /* The input pre-activations (without biases) of this lane's rows and
+         * of a GRU's n for its cells; they load as the products run. */
+        float pre_row[kBlockRows][OUT], pre_n[OUT];
 #pragma unroll
         for (int j = 0; j < kBlockRows; j++)
-            pre_row[j] = row_ok && j < rows && !gru_n_row
-                             ? a.gates[((size_t)row0 + j) * (size_t)R + r]
-                             : 0.0f;
-        const float pre_n = CELL == kCellGru && cell_ok && g < rows
-                                ? a.gates[((size_t)row0 + g) * (size_t)R + 2 * (size_t)H + u]
-                                : 0.0f;
-        float act[kUnitLanes] = {0.0f, 0.0f, 0.0f, 0.0f}; /* batch row g's gates of unit u */
+#pragma unroll
+            for (int o = 0; o < OUT; o++)
+                pre_row[j][o] = unit_ok && g0 + o < G && j < rows &&
+                                        !(CELL == kCellGru && g0 + o == 2)
+                                    ? a.gates[((size_t)row0 + j) * (size_t)R +
+                                              (size_t)(g0 + o) * H + u]
+                                    : 0.0f;
+#pragma unroll
+        for (int o = 0; o < OUT; o++) {
+            const int b = p + o * UNIT_LANES;
+            pre_n[o] = CELL == kCellGru && unit_ok && b < rows
+                           ? a.gates[((size_t)row0 + b) * (size_t)R + 2 * (size_t)H + u]
+                           : 0.0f;
+        }
+        float act[OUT][kUnitSlots] = {}; /* the gates of unit u at batch row p + o UNIT_LANES */
 #pragma unroll
         for (int j = 0; j < kBlockRows; j++) {
             if (j >= rows) /* the same in every thread */
                 break;
-            const float rec =
-                0.0f + lanes_row_product<CELL, KW, KS>(
-                           w, wsm, threads, (const float4 *)(h_in + (size_t)j * kLanesColumns),
-                           seg);
-            const float in = has_bias ? pre_row[j] + bias_row : pre_row[j];
-            float v;
-            if (CELL == kCellLstm)
-                v = g == 2 ? tanhf(in + rec) : sigmoid(in + rec);
-            else if (gru_n_row)
-                v = rec + bias_hh_row;
-            else
-                v = sigmoid(in + (rec + bias_hh_row));
-            if (row_ok && !gru_n_row)
-                a.gates[((size_t)row0 + j) * (size_t)R + r] = v;
+            float rec[OUT], v[OUT];
+            lanes_row_products<CELL, OUT, KW, KS>(
+                w, wsm, threads, (const float4 *)(h_in + (size_t)j * kLanesColumns), seg, rec);
 #pragma unroll
-            for (int k = 0; k < kUnitLanes; k++) {
-                const float from = __shfl_sync(0xffffffffu, v, (lane & ~(kUnitLanes - 1)) + k);
-                if (g == j)
-                    act[k] = from;
+            for (int o = 0; o < OUT; o++) {
+                const int g = g0 + o;
+                const bool n_row = CELL == kCellGru && g == 2;
+                const float in = has_bias ? pre_row[j][o] + bias_row[o] : pre_row[j][o];
+                const float r_sum = 0.0f + rec[o];
+                if (CELL == kCellLstm)
+                    v[o] = g == 2 ? tanhf(in + r_sum) : sigmoid(in + r_sum);
+                else if (n_row)
+                    v[o] = r_sum + bias_hh_row[o];
+                else
+                    v[o] = sigmoid(in + (r_sum + bias_hh_row[o]));
+                if (unit_ok && g < G && !n_row)
+                    a.gates[((size_t)row0 + j) * (size_t)R + (size_t)g * H + u] = v[o];
+            }
+            /* Gate g of the unit sits in its lane g / OUT, value g % OUT. */
+#pragma unroll
+            for (int g = 0; g < kUnitSlots; g++) {
+                const float from =
+                    __shfl_sync(0xffffffffu, v[g % OUT], (lane & ~(UNIT_LANES - 1)) + g / OUT);
+                if (j % UNIT_LANES == p)
+                    act[j / UNIT_LANES][g] = from;
             }
         }
         /* The next step's rows, loaded as the cells run. */
@@ -459,24 +495,32 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
         if (s + 1 < T)
             rows_next = a.batch_sizes[step_time(s + 1)], row0_next = a.offsets[step_time(s + 1)];
 
-        if (cell_ok && g < rows) {
-            const size_t row = (size_t)row0 + g;
+#pragma unroll
+        for (int o = 0; o < OUT; o++) {
+            const int b = p + o * UNIT_LANES;
+            if (!unit_ok || b >= B)
+                continue;
+            if (b >= rows) { /* a row not active this step keeps its h */
+                h_out[(size_t)b * kLanesColumns + u] = h_in[(size_t)b * kLanesColumns + u];
+                continue;
+            }
+            const size_t row = (size_t)row0 + b;
+            const float *gate = act[o];
             float saved, hv;
             if (CELL == kCellLstm) {
-                saved = c_reg = act[1] * c_reg + act[0] * act[2]; /* c */
-                hv = act[3] * tanhf(c_reg);
-            } else { /* kCellGru: act holds r, z and W_hn h + b_hn */
-                saved = act[2];
-                const float n = tanhf(plus_input_bias(pre_n, a.bias_ih, a.bias_hh, CELL, 2, H, u) +
-                                      act[0] * saved);
-                hv = (1.0f - act[1]) * n + act[1] * h_in[(size_t)g * kLanesColumns + u];
+                saved = c_reg[o] = gate[1] * c_reg[o] + gate[0] * gate[2]; /* c */
+                hv = gate[3] * tanhf(c_reg[o]);
+            } else { /* kCellGru: gate holds r, z and W_hn h + b_hn */
+                saved = gate[2];
+                const float n = tanhf(
+                    plus_input_bias(pre_n[o], a.bias_ih, a.bias_hh, CELL, 2, H, u) +
+                    gate[0] * saved);
+                hv = (1.0f - gate[1]) * n + gate[1] * h_in[(size_t)b * kLanesColumns + u];
                 a.gates[row * (size_t)R + 2 * (size_t)H + u] = n;
             }
-            h_out[(size_t)g * kLanesColumns + u] = hv;
+            h_out[(size_t)b * kLanesColumns + u] = hv;
             (CELL == kCellLstm ? a.c_saved : a.hidden_n)[row * H + u] = saved;
             a.y[row * a.ld_y + u] = hv;
-        } else if (cell_ok) { /* a row not active this step keeps its h */
-            h_out[(size_t)g * kLanesColumns + u] = h_in[(size_t)g * kLanesColumns + u];
         }
         __syncthreads(); /* the new h in place; h_in read */
 
@@ -484,11 +528,16 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     }
 
     /* h_n where the grid version leaves it: h_a when T is even, else h_b. */
-    if (cell_ok) {
-        const size_t state_at = (size_t)g * H + u;
-        (T % 2 ? a.h_b : a.h_a)[state_at] = h[(size_t)(T % 2) * hb + (size_t)g * kLanesColumns + u];
+#pragma unroll
+    for (int o = 0; o < OUT; o++) {
+        const int b = p + o * UNIT_LANES;
+        if (!unit_ok || b >= B)
+            continue;
+        const size_t state_at = (size_t)b * H + u;
+        (T % 2 ? a.h_b : a.h_a)[state_at] =
+            h[(size_t)(T % 2) * hb + (size_t)b * kLanesColumns + u];
         if (CELL == kCellLstm)
-            a.c_state[state_at] = c_reg;
+            a.c_state[state_at] = c_reg[o];
     }
 }
 
@@ -516,36 +565,43 @@ const block_variant kBlockVariants[] = {VARIANT(16, 16, 1024), VARIANT(32, 28, 1
                                         VARIANT(48, 28, 1024), VARIANT(64, 24, 1024),
                                         VARIANT(kWholeRowColumns, 80, 512)};
 #undef VARIANT
-/* The variant of split rows (lanes_forward; RECUR_CUDA_BLOCK_LANES=1): of
- * a thread's 128 (LSTM) or 96 (GRU) weights, 80 or 88 in registers (ptxas
- * spills 24 bytes at LSTM's 80, CUDA 13.0: 5 local loads a step, fewer
- * than the 64 wavefronts a warp of 16 weights more in shared memory; none
- * at GRU's 88, some at 92). kw unused. */
-const int kLanesKwLstm = 80, kLanesKwGru = 88;
-const block_variant kLanesVariant = {
-    {lanes_forward<kCellLstm, kLanesKwLstm, 512>, lanes_forward<kCellGru, kLanesKwGru, 512>},
-    kLanesColumns, 0, 512};
+/* The variants of split rows (lanes_forward; RECUR_CUDA_BLOCK_LANES=OUT):
+ * of a thread's 128 OUT (LSTM) or 96 OUT (GRU) weights, KW in registers,
+ * as many as ptxas (CUDA 13.0) keeps there with few spills: at OUT = 1
+ * (128 registers) LSTM 72 (24 bytes spilled, 68 read back; at 80, 52 and
+ * 136) and GRU 80 (none); at OUT = 2 (255 registers) LSTM 184 (24, 88; at
+ * 192, 68 and 260) and GRU 192, all of them (none). */
+typedef struct lanes_variant {
+    void (*forward[2])(rk_persistent);
+    int out, ks[2]; /* ks: LSTM's and GRU's weights a thread in shared memory */
+} lanes_variant;
+#define LANES(out, kw_lstm, kw_gru, t)                                                          \
+    {{lanes_forward<kCellLstm, out, kw_lstm, t>, lanes_forward<kCellGru, out, kw_gru, t>},       \
+     out,                                                                                       \
+     {lane_weights<kCellLstm, out>() - kw_lstm, lane_weights<kCellGru, out>() - kw_gru}}
+const lanes_variant kLanesVariants[] = {LANES(1, 72, 80, 512), LANES(2, 184, 192, 256)};
+#undef LANES
 
-void (*block_kernel(const block_variant *v, int cell))(rk_persistent)
-{
-    return v->forward[cell == kCellGru];
-}
+typedef void (*block_kernel)(rk_persistent);
 
-/* p's variant (NULL: none fits a block), with its threads (whole warps)
- * and shared memory in bytes: of those that fit, the one that reads the
- * fewest weights from shared memory a step (the bound of a step, estimated
- * from its shared-memory traffic), the fewest columns a thread among equals;
- * RECUR_CUDA_BLOCK_COLUMNS=n: the one of n columns where it fits. */
-const block_variant *block_variant_for(const rk_persistent *p, int *threads, size_t *smem)
+/* p's kernel (NULL: none fits a block), with its threads (whole warps) and
+ * shared memory in bytes: of the variants of block_forward that fit, the
+ * one that reads the fewest weights from shared memory a step (the bound
+ * of a step, estimated from its shared-memory traffic), the fewest columns
+ * a thread among equals; RECUR_CUDA_BLOCK_COLUMNS=n: the one of n columns
+ * where it fits; RECUR_CUDA_BLOCK_LANES=n (1, 2): lanes_forward with
+ * OUT = n where H <= 128. */
+block_kernel block_kernel_for(const rk_persistent *p, int *threads, size_t *smem)
 {
-    const int R = p->G * p->H;
+    const int R = p->G * p->H, gru = p->cell == kCellGru;
     const char *lanes = getenv("RECUR_CUDA_BLOCK_LANES");
-    if (lanes && lanes[0] == '1' && p->H <= kLanesColumns) {
-        const int ks = p->cell == kCellGru ? lane_weights<kCellGru>() - kLanesKwGru
-                                           : lane_weights<kCellLstm>() - kLanesKwLstm;
-        *threads = (kUnitLanes * p->H + 31) / 32 * 32;
-        *smem = sizeof(float) * ((size_t)ks * *threads + 2 * kBlockRows * kLanesColumns);
-        return &kLanesVariant;
+    const int out = lanes ? atoi(lanes) : 0;
+    for (const lanes_variant &v : kLanesVariants) {
+        if (v.out != out || p->H > kLanesColumns)
+            continue;
+        *threads = (kUnitSlots * p->H / out + 31) / 32 * 32;
+        *smem = sizeof(float) * ((size_t)v.ks[gru] * *threads + 2 * kBlockRows * kLanesColumns);
+        return v.forward[gru];
     }
     const char *env = getenv("RECUR_CUDA_BLOCK_COLUMNS");
     const int asked = env ? atoi(env) : 0;
@@ -562,7 +618,7 @@ const block_variant *block_variant_for(const rk_persistent *p, int *threads, siz
         *threads = t;
         *smem = sizeof(float) * block_smem_floats(v.columns - v.kw, t, S * v.columns, S, R);
     }
-    return best;
+    return best ? best->forward[gru] : NULL;
 }
 
 } // namespace
@@ -576,12 +632,12 @@ int rk_block_plan(rk_persistent *p)
     if ((p->cell != kCellLstm && p->cell != kCellGru) || p->backward || p->B < 1 ||
         p->B > kBlockRows)
         return 0;
-    const block_variant *v = block_variant_for(p, &threads, &smem);
-    if (!v || cudaGetDevice(&dev) != cudaSuccess ||
+    const block_kernel kernel = block_kernel_for(p, &threads, &smem);
+    if (!kernel || cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
             cudaSuccess ||
         smem > (size_t)optin ||
-        cudaFuncSetAttribute((const void *)block_kernel(v, p->cell),
+        cudaFuncSetAttribute((const void *)kernel,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, optin) != cudaSuccess) {
         cudaGetLastError();
         return 0;
@@ -596,8 +652,8 @@ int rk_block_launch(cudaStream_t stream, const rk_persistent *p)
 {
     int threads = 0;
     size_t smem = 0;
-    const block_variant *v = block_variant_for(p, &threads, &smem);
-    if (!v)
+    const block_kernel kernel = block_kernel_for(p, &threads, &smem);
+    if (!kernel)
         return (int)cudaErrorInvalidValue;
     cudaLaunchConfig_t config = {};
     config.gridDim = dim3(1);
@@ -605,7 +661,7 @@ int rk_block_launch(cudaStream_t stream, const rk_persistent *p)
     config.dynamicSmemBytes = smem;
     config.stream = stream;
     rk_persistent copy = *p;
-    const cudaError_t e = cudaLaunchKernelEx(&config, block_kernel(v, p->cell), copy);
+    const cudaError_t e = cudaLaunchKernelEx(&config, kernel, copy);
     return e != cudaSuccess ? (int)e : launched();
 }
 

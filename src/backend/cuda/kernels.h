@@ -176,9 +176,10 @@ int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p);
  * 64 at up to 1024 threads, or a whole row of up to 128 at 512: the one
  * that reads the fewest weights from shared memory), its first 16 to 80
  * weights in registers and the rest in shared memory; two block barriers a
- * step and no exchange between blocks (RECUR_CUDA_BLOCK_LANES=1, H <= 128:
- * the variant of split rows, a row's worth of weights a thread over 8 rows,
- * one barrier a step). The same inputs and outputs as rk_persistent_forward.
+ * step and no exchange between blocks (RECUR_CUDA_BLOCK_LANES=1 or 2, H <=
+ * 128: the variants of split rows, 1 or 2 rows' worth of weights a thread
+ * over 8 or 16 rows, one barrier a step). The same inputs and outputs as
+ * rk_persistent_forward.
  * rk_block_plan fills units (the block's threads), blocks (1) and smem for
  * p's cell, H, G and B and returns 1 when it fits this GPU (an LSTM up to
  * H = 128), else 0; rk_block_launch runs it. */
