@@ -439,18 +439,10 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     for (int s = 0; s < T; s++) {
         const float *h_in = h + (size_t)(s % 2) * hb;
         float *h_out = h + (size_t)(1 - s % 2) * hb;
-        /* The input pre-activations (without biases) of this lane's rows and
-         * of a GRU's n for its cells; they load as the products run. */
-        float pre_row[kBlockRows][OUT], pre_n[OUT];
-#pragma unroll
-        for (int j = 0; j < kBlockRows; j++)
-#pragma unroll
-            for (int o = 0; o < OUT; o++)
-                pre_row[j][o] = unit_ok && g0 + o < G && j < rows &&
-                                        !(CELL == kCellGru && g0 + o == 2)
-                                    ? a.gates[((size_t)row0 + j) * (size_t)R +
-                                              (size_t)(g0 + o) * H + u]
-                                    : 0.0f;
+        /* The input pre-activations (without biases) of a GRU's n for this
+         * lane's cells, and below of its rows at batch row j: they load as
+         * the products run. */
+        float pre_n[OUT];
 #pragma unroll
         for (int o = 0; o < OUT; o++) {
             const int b = p + o * UNIT_LANES;
@@ -463,14 +455,19 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
         for (int j = 0; j < kBlockRows; j++) {
             if (j >= rows) /* the same in every thread */
                 break;
-            float rec[OUT], v[OUT];
+            float pre[OUT], rec[OUT], v[OUT];
+#pragma unroll
+            for (int o = 0; o < OUT; o++)
+                pre[o] = unit_ok && g0 + o < G && !(CELL == kCellGru && g0 + o == 2)
+                             ? a.gates[((size_t)row0 + j) * (size_t)R + (size_t)(g0 + o) * H + u]
+                             : 0.0f;
             lanes_row_products<CELL, OUT, KW, KS>(
                 w, wsm, threads, (const float4 *)(h_in + (size_t)j * kLanesColumns), seg, rec);
 #pragma unroll
             for (int o = 0; o < OUT; o++) {
                 const int g = g0 + o;
                 const bool n_row = CELL == kCellGru && g == 2;
-                const float in = has_bias ? pre_row[j][o] + bias_row[o] : pre_row[j][o];
+                const float in = has_bias ? pre[o] + bias_row[o] : pre[o];
                 const float r_sum = 0.0f + rec[o];
                 if (CELL == kCellLstm)
                     v[o] = g == 2 ? tanhf(in + r_sum) : sigmoid(in + r_sum);
@@ -567,10 +564,10 @@ const block_variant kBlockVariants[] = {VARIANT(16, 16, 1024), VARIANT(32, 28, 1
 #undef VARIANT
 /* The variants of split rows (lanes_forward; RECUR_CUDA_BLOCK_LANES=OUT):
  * of a thread's 128 OUT (LSTM) or 96 OUT (GRU) weights, KW in registers,
- * as many as ptxas (CUDA 13.0) keeps there with few spills: at OUT = 1
- * (128 registers) LSTM 72 (24 bytes spilled, 68 read back; at 80, 52 and
- * 136) and GRU 80 (none); at OUT = 2 (255 registers) LSTM 184 (24, 88; at
- * 192, 68 and 260) and GRU 192, all of them (none). */
+ * as many as ptxas (CUDA 13.0) keeps there with a spilled register or two
+ * read back in a step: at OUT = 1 (128 registers) LSTM 80 and GRU 88, at
+ * OUT = 2 (255 registers) LSTM 192 (200 spills 52 bytes, read back 184
+ * times) and GRU all 192. */
 typedef struct lanes_variant {
     void (*forward[2])(rk_persistent);
     int out, ks[2]; /* ks: LSTM's and GRU's weights a thread in shared memory */
@@ -579,7 +576,7 @@ typedef struct lanes_variant {
     {{lanes_forward<kCellLstm, out, kw_lstm, t>, lanes_forward<kCellGru, out, kw_gru, t>},       \
      out,                                                                                       \
      {lane_weights<kCellLstm, out>() - kw_lstm, lane_weights<kCellGru, out>() - kw_gru}}
-const lanes_variant kLanesVariants[] = {LANES(1, 72, 80, 512), LANES(2, 184, 192, 256)};
+const lanes_variant kLanesVariants[] = {LANES(1, 80, 88, 512), LANES(2, 192, 192, 256)};
 #undef LANES
 
 typedef void (*block_kernel)(rk_persistent);
