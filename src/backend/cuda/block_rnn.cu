@@ -50,6 +50,25 @@ __host__ __device__ constexpr size_t block_smem_floats(int ks, int threads, int 
     return (size_t)ks * threads + (size_t)kBlockRows * hp + (size_t)s * kBlockRows * r;
 }
 
+/* This thread's weights k .. k + 3 (k a multiple of 4): from w below KW,
+ * else from shared memory (wsm: its first float4 there, `threads` float4s
+ * apart). */
+template <int KW>
+__device__ __forceinline__ float4 weights4(const float *w, const float4 *wsm, int threads, int k)
+{
+    return k < KW ? make_float4(w[k], w[k + 1], w[k + 2], w[k + 3])
+                  : wsm[(size_t)((k - KW) / 4) * threads];
+}
+
+/* acc + w . h over the four lanes of the float4s, in order. */
+__device__ __forceinline__ float dot4(float4 w, float4 h, float acc)
+{
+    acc = fmaf(w.x, h.x, acc);
+    acc = fmaf(w.y, h.y, acc);
+    acc = fmaf(w.z, h.z, acc);
+    return fmaf(w.w, h.w, acc);
+}
+
 /* sum[j] (j < JB) = this thread's weights (w, then wsm: its first float4 in
  * shared memory, `threads` float4s apart) . its segment of h row j (h4: the
  * segment's first float4 of row 0, hp4 float4s a row). */
@@ -63,19 +82,10 @@ __device__ __forceinline__ void segment_products(const float (&w)[KW], const flo
         sum[j] = 0.0f;
 #pragma unroll
     for (int q = 0; q < (KW + KS) / 4; q++) {
-        const float4 wv = q < KW / 4
-                              ? make_float4(w[4 * q], w[4 * q + 1], w[4 * q + 2], w[4 * q + 3])
-                              : wsm[(size_t)(q - KW / 4) * threads];
+        const float4 wv = weights4<KW>(w, wsm, threads, 4 * q);
 #pragma unroll
-        for (int j = 0; j < JB; j++) {
-            const float4 hv = h4[j * hp4 + q];
-            float v = sum[j];
-            v = fmaf(wv.x, hv.x, v);
-            v = fmaf(wv.y, hv.y, v);
-            v = fmaf(wv.z, hv.z, v);
-            v = fmaf(wv.w, hv.w, v);
-            sum[j] = v;
-        }
+        for (int j = 0; j < JB; j++)
+            sum[j] = dot4(wv, h4[j * hp4 + q], sum[j]);
     }
 }
 
@@ -345,14 +355,7 @@ __device__ __forceinline__ void lanes_row_products(const float (&w)[KW], const f
             if (idle_slot<CELL>(i))
                 continue;
             const int k = lane_slot<CELL>(i) * 4 * kLanesQuads + 4 * q;
-            const float4 wv = k < KW ? make_float4(w[k], w[k + 1], w[k + 2], w[k + 3])
-                                     : wsm[(size_t)((k - KW) / 4) * threads];
-            float v = sum[i];
-            v = fmaf(wv.x, hv.x, v);
-            v = fmaf(wv.y, hv.y, v);
-            v = fmaf(wv.z, hv.z, v);
-            v = fmaf(wv.w, hv.w, v);
-            sum[i] = v;
+            sum[i] = dot4(weights4<KW>(w, wsm, threads, k), hv, sum[i]);
         }
     }
     /* Each round halves the rows a lane sums: it keeps the half of its
