@@ -484,6 +484,8 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
             /* Gate g of the unit sits in its lane g / OUT, value g % OUT. */
 #pragma unroll
             for (int g = 0; g < kUnitSlots; g++) {
+                if (idle_slot<CELL>(g))
+                    continue;
                 const float from =
                     __shfl_sync(0xffffffffu, v[g % OUT], (lane & ~(UNIT_LANES - 1)) + g / OUT);
                 if (j % UNIT_LANES == p)
