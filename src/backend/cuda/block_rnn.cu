@@ -1,6 +1,8 @@
 /* The forward of a small LSTM or GRU layer (H <= 128 or so) at batch <= 4 on
  * one thread block, W_hh on chip: no exchange between blocks and no cluster
- * barrier a step, only two block barriers (see kernels.h, rk_block_plan).
+ * barrier a step, only two block barriers (see kernels.h, rk_block_plan);
+ * block_forward is described here, the variants of split rows
+ * (lanes_forward, one block barrier a step) further down.
  *
  * Layout. Gate row r (of R = G*H) is cut into S = ceil(H / C) segments of C
  * columns; thread t < R*S takes row r = t % R, segment q = t / R: columns
