@@ -384,7 +384,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
 {
     constexpr int KS = lane_weights<CELL, OUT>() - KW;
     constexpr int UNIT_LANES = kUnitSlots / OUT; /* a unit's lanes */
-    static_assert(KW % 4 == 0 && KS >= 0, "whole float4s in registers");
+    static_assert(KW > 0 && KW % 4 == 0 && KS >= 0, "whole float4s in registers");
     const int H = a.H, G = a.G, T = a.T, B = a.B, R = G * H;
     const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
     const int lane = tid % 32, seg = tid % kShareLanes, first = tid - seg;
@@ -397,7 +397,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
         const int z = first * OUT + i, u = z / kUnitSlots, g = z % kUnitSlots;
         return u < H && g < G && col < H ? a.weight_hh[((size_t)g * H + u) * H + col] : 0.0f;
     };
-    float w[KW > 0 ? KW : 1];
+    float w[KW];
 #pragma unroll
     for (int i = 0; i < kShareLanes * OUT; i++) {
         if (idle_slot<CELL>(i))
@@ -425,11 +425,15 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     const int u = tid * OUT / kUnitSlots, g0 = tid * OUT % kUnitSlots, p = tid % UNIT_LANES;
     const bool unit_ok = u < H;
     const bool has_bias = a.bias_ih != NULL;
+    /* own_input: the rows whose input pre-activation this lane reads and
+     * whose activation it stores (a GRU's n goes to the cell's lane) */
+    bool own_input[OUT];
     float bias_row[OUT], bias_hh_row[OUT], c_reg[OUT];
 #pragma unroll
     for (int o = 0; o < OUT; o++) {
         const int g = g0 + o, r = g * H + u;
         const bool row_ok = unit_ok && g < G;
+        own_input[o] = row_ok && !(CELL == kCellGru && g == 2);
         bias_row[o] = row_ok && has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
         bias_hh_row[o] = CELL == kCellGru && row_ok && a.bias_hh ? a.bias_hh[r] : 0.0f;
         const int b = p + o * UNIT_LANES;
@@ -463,7 +467,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
             float pre[OUT], rec[OUT], v[OUT];
 #pragma unroll
             for (int o = 0; o < OUT; o++)
-                pre[o] = unit_ok && g0 + o < G && !(CELL == kCellGru && g0 + o == 2)
+                pre[o] = own_input[o]
                              ? a.gates[((size_t)row0 + j) * (size_t)R + (size_t)(g0 + o) * H + u]
                              : 0.0f;
             lanes_row_products<CELL, OUT, KW, KS>(
@@ -480,7 +484,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
                     v[o] = r_sum + bias_hh_row[o];
                 else
                     v[o] = sigmoid(in + (r_sum + bias_hh_row[o]));
-                if (unit_ok && g < G && !n_row)
+                if (own_input[o])
                     a.gates[((size_t)row0 + j) * (size_t)R + (size_t)g * H + u] = v[o];
             }
             /* Gate g of the unit sits in its lane g / OUT, value g % OUT. */
