@@ -138,6 +138,20 @@ bench_line() {
     awk -v m="$name" '$2 == "forward" { n = $1; f = $3 } $1 == "train" { t = $2 }
                       END { printf "%s %s %s %s\n", n, m, f, t }'
 }
+# sanitize_block NAME CELL H B [SETTING...]: memcheck, racecheck and
+# synccheck on a short one-block forward (RECUR_CUDA_BLOCK=1, T = 4) with
+# the environment settings that follow; logs NAME_TOOL.log.
+sanitize_block() {
+  local name=$1 cell=$2 h=$3 b=$4 tool
+  shift 4
+  command -v compute-sanitizer >/dev/null || return 0
+  for tool in memcheck racecheck synccheck; do
+    env RECUR_CUDA_BLOCK=1 "$@" timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer \
+      --tool "$tool" --error-exitcode 9 "$bin/recur" bench --device cuda --seconds 0.001 \
+      --cell "$cell" --hidden "$h" --batch "$b" --seq 4 >"$out/${name}_$tool.log" 2>&1
+    status "$name $tool" "exit $? | $(grep -E 'SUMMARY' "$out/${name}_$tool.log" | tail -1)"
+  done
+}
 if part variants; then
   # The one-block forward (RECUR_CUDA_BLOCK=1, B <= 4) against the default
   # (the cluster kernels there), back to back, T = 100: forward and train ms.
@@ -158,16 +172,8 @@ if part variants; then
     BENCH_FLAGS=--bidirectional bench_line one-stream "$cell" "$h" "$b" RECUR_CUDA_TWO_STREAMS=0
   done >"$out/variant_two_streams.txt"
   status "bidirectional streams" "$(tr '\n' ';' <"$out/variant_two_streams.txt")"
-  # its sanitizers on short runs: memcheck, racecheck, synccheck
-  if command -v compute-sanitizer >/dev/null; then
-    for tool in memcheck racecheck synccheck; do
-      RECUR_CUDA_BLOCK=1 timeout "${SANITIZER_SECONDS:-120}" compute-sanitizer --tool "$tool" \
-        --error-exitcode 9 \
-        "$bin/recur" bench --device cuda --seconds 0.001 --cell lstm --hidden 128 --batch 3 \
-        --seq 4 >"$out/block_$tool.log" 2>&1
-      status "one-block $tool" "exit $? | $(grep -E 'SUMMARY' "$out/block_$tool.log" | tail -1)"
-    done
-  fi
+  # its sanitizers on short runs
+  sanitize_block one-block lstm 128 3
 fi
 if part lanes; then
   # The one-block forward's variants of split rows (RECUR_CUDA_BLOCK_LANES=1
@@ -186,18 +192,9 @@ if part lanes; then
   done >"$out/variant_lanes.txt"
   status "split rows" "$(tr '\n' ';' <"$out/variant_lanes.txt")"
   for n in 1 2; do
-    if command -v compute-sanitizer >/dev/null; then
-      for tool in memcheck racecheck synccheck; do
-        for cell in lstm gru; do
-          log=$out/lanes${n}_${tool}_$cell.log
-          RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$n timeout "${SANITIZER_SECONDS:-120}" \
-            compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/recur" bench \
-            --device cuda --seconds 0.001 --cell "$cell" --hidden 100 --batch 3 --seq 4 \
-            >"$log" 2>&1
-          status "split rows $n $tool $cell" "exit $? | $(grep -E 'SUMMARY' "$log" | tail -1)"
-        done
-      done
-    fi
+    for cell in lstm gru; do
+      sanitize_block "lanes$n-$cell" "$cell" 100 3 RECUR_CUDA_BLOCK_LANES=$n
+    done
     RECUR_CUDA_BLOCK_LANES=$n RECUR_BIN=$bin/recur bench/compare --device cuda \
       --seconds "$seconds" --cases lstm-h128-b1-t100 --math fp32,tf32 \
       --out "$out/compare_lanes$n.md" >"$out/compare_lanes$n.log" 2>&1
