@@ -425,15 +425,11 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
     const int u = tid * OUT / kUnitSlots, g0 = tid * OUT % kUnitSlots, p = tid % UNIT_LANES;
     const bool unit_ok = u < H;
     const bool has_bias = a.bias_ih != NULL;
-    /* own_input: the rows whose input pre-activation this lane reads and
-     * whose activation it stores (a GRU's n goes to the cell's lane) */
-    bool own_input[OUT];
     float bias_row[OUT], bias_hh_row[OUT], c_reg[OUT];
 #pragma unroll
     for (int o = 0; o < OUT; o++) {
         const int g = g0 + o, r = g * H + u;
         const bool row_ok = unit_ok && g < G;
-        own_input[o] = row_ok && !(CELL == kCellGru && g == 2);
         bias_row[o] = row_ok && has_bias ? input_bias(a.bias_ih, a.bias_hh, CELL, r) : 0.0f;
         bias_hh_row[o] = CELL == kCellGru && row_ok && a.bias_hh ? a.bias_hh[r] : 0.0f;
         const int b = p + o * UNIT_LANES;
@@ -450,7 +446,11 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
         float *h_out = h + (size_t)(1 - s % 2) * hb;
         /* The input pre-activations (without biases) of a GRU's n for this
          * lane's cells, and below of its rows at batch row j: they load as
-         * the products run. */
+         * the products run. (Which rows a lane reads, and stores the
+         * activations of, is written out at both places: kept in a bool
+         * array before the steps, GCC 12 at -O2 with both ASan and UBSan
+         * compiled the emulated OUT = 2 LSTM wrong, c_reg[1] reading what
+         * c_reg[0] was given; -O1, either sanitizer alone, -O3 were right.) */
         float pre_n[OUT];
 #pragma unroll
         for (int o = 0; o < OUT; o++) {
@@ -467,7 +467,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
             float pre[OUT], rec[OUT], v[OUT];
 #pragma unroll
             for (int o = 0; o < OUT; o++)
-                pre[o] = own_input[o]
+                pre[o] = unit_ok && g0 + o < G && !(CELL == kCellGru && g0 + o == 2)
                              ? a.gates[((size_t)row0 + j) * (size_t)R + (size_t)(g0 + o) * H + u]
                              : 0.0f;
             lanes_row_products<CELL, OUT, KW, KS>(
@@ -484,7 +484,7 @@ __global__ void __launch_bounds__(THREADS, 1) lanes_forward(rk_persistent a)
                     v[o] = r_sum + bias_hh_row[o];
                 else
                     v[o] = sigmoid(in + (r_sum + bias_hh_row[o]));
-                if (own_input[o])
+                if (unit_ok && g < G && !n_row) /* (as for pre above) */
                     a.gates[((size_t)row0 + j) * (size_t)R + (size_t)g * H + u] = v[o];
             }
             /* Gate g of the unit sits in its lane g / OUT, value g % OUT. */
