@@ -173,6 +173,26 @@ static int env_on(const char *name)
     return !(value && value[0] == '0');
 }
 
+/* A kernel choice's switch (RECUR_CUDA_PERSISTENT, _CLUSTER, _BLOCK): 0
+ * never, 1 whenever the kernels fit, anything else (unset) where they were
+ * measured to win. */
+typedef enum { KERNEL_NEVER, KERNEL_FORCED, KERNEL_MEASURED } kernel_switch;
+
+static kernel_switch kernel_switch_of(const char *name)
+{
+    const char *value = getenv(name);
+    return value && value[0] == '0' ? KERNEL_NEVER
+           : value && value[0] == '1' ? KERNEL_FORCED
+                                      : KERNEL_MEASURED;
+}
+
+/* Whether the environment names the variable at all (set and not empty). */
+static int env_set(const char *name)
+{
+    const char *value = getenv(name);
+    return value && value[0];
+}
+
 /* Whether gemm converts its operands to bfloat16 first and multiplies them
  * as such (RECUR_MATH_BF16; on unless RECUR_CUDA_BF16_OPERANDS=0): for
  * products of at least 2^33 multiply-adds (input projections and weight
@@ -621,14 +641,12 @@ static int plan_fits(rnn_cuda *cu, kernel_plan *plan, int backward,
  * memory, which limits it). */
 static int use_persistent(rnn_cuda *cu, int backward)
 {
-    const rnn_dims *dims = &cu->layout.dims;
-    const char *env = getenv("RECUR_CUDA_PERSISTENT");
-    if (dims->proj || (env && env[0] == '0'))
-        return 0;
-    if (!plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan, 0, 0))
+    const kernel_switch choice = kernel_switch_of("RECUR_CUDA_PERSISTENT");
+    if (cu->layout.dims.proj || choice == KERNEL_NEVER ||
+        !plan_fits(cu, &cu->persist[backward], backward, rk_persistent_plan, 0, 0))
         return 0;
     const rk_persistent *p = &cu->persist[backward].p;
-    if (env && env[0] == '1')
+    if (choice == KERNEL_FORCED)
         return 1;
     /* Measured on an H100: 32768 multiply-adds per block and step (lstm
      * H512 B4) gain 1.7x over the per-step kernels, 65536 (H256 B16) lose. */
@@ -660,13 +678,13 @@ static int cluster_exchange(void)
 static int use_cluster(rnn_cuda *cu, int backward)
 {
     const rnn_dims *dims = &cu->layout.dims;
-    const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
-    const char *env = getenv("RECUR_CUDA_CLUSTER");
+    const kernel_switch choice = kernel_switch_of("RECUR_CUDA_CLUSTER");
     const double hidden_x_batch = (double)dims->hidden * cu->plan.batch;
-    if (dims->proj || (env && env[0] == '0') || (persistent && persistent[0] == '0'))
+    if (dims->proj || choice == KERNEL_NEVER ||
+        kernel_switch_of("RECUR_CUDA_PERSISTENT") == KERNEL_NEVER)
         return 0;
-    if (!(env && env[0] == '1') && ((persistent && persistent[0]) || dims->hidden > 256 ||
-                                    cu->plan.batch > 64 || hidden_x_batch > 8192))
+    if (choice == KERNEL_MEASURED && (env_set("RECUR_CUDA_PERSISTENT") || dims->hidden > 256 ||
+                                      cu->plan.batch > 64 || hidden_x_batch > 8192))
         return 0;
     /* RECUR_CUDA_CLUSTER_ROWS=n (1 to 32): the batch split over clusters of n
      * rows; =0: one cluster (B <= 32); unset: 4 rows, the fastest on an H100
@@ -693,13 +711,11 @@ static int use_cluster(rnn_cuda *cu, int backward)
 static int use_block(rnn_cuda *cu)
 {
     const rnn_dims *dims = &cu->layout.dims;
-    const char *env = getenv("RECUR_CUDA_BLOCK");
-    const char *persistent = getenv("RECUR_CUDA_PERSISTENT");
-    const char *cluster = getenv("RECUR_CUDA_CLUSTER");
-    if (dims->proj || (env && env[0] == '0'))
+    const kernel_switch choice = kernel_switch_of("RECUR_CUDA_BLOCK");
+    if (dims->proj || choice == KERNEL_NEVER)
         return 0;
-    if (!(env && env[0] == '1') &&
-        ((persistent && persistent[0]) || (cluster && cluster[0]) ||
+    if (choice == KERNEL_MEASURED &&
+        (env_set("RECUR_CUDA_PERSISTENT") || env_set("RECUR_CUDA_CLUSTER") ||
          (double)cu->plan.batch * dims->gates * dims->hidden * dims->hidden > 65536.0))
         return 0;
     return plan_fits(cu, &cu->block, 0, rk_block_plan, 0, 0);
