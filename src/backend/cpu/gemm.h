@@ -76,9 +76,15 @@ void recur_gemm_team_destroy(recur_gemm_team *team);
  * RECUR_GEMM_SPLIT_MIN_MACS multiply-adds (any size for a team made by
  * recur_gemm_team_create_sized) is cut into slices of rows (or columns) of
  * C, two per thread, each computed by the BLAS on one thread. Otherwise, and
- * with team NULL, it is recur_gemm. */
+ * with team NULL, it is recur_gemm. The bound, 2^22: on 2 cores (AMD EPYC,
+ * 2026-11-27) lstm-h128-b1-t100's products of 6.5 M multiply-adds split
+ * took the training step from 1.11-1.14 to 0.95-1.00 ms and the forward
+ * from 0.40-0.41 to 0.38-0.39 ms (three rounds each, interleaved; on the
+ * Xeon of 2026-11-26 the forward had lost 6 % so, waking the sleeping
+ * worker, its training step not measured); at 2^20 smaller ones (lstm H64
+ * B1) moved within the noise either way. */
 #ifndef RECUR_GEMM_SPLIT_MIN_MACS
-#define RECUR_GEMM_SPLIT_MIN_MACS (1L << 23)
+#define RECUR_GEMM_SPLIT_MIN_MACS (1L << 22)
 #endif
 void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, int n, int k,
                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
