@@ -420,6 +420,68 @@ static void test_split(void)
            products, worst, err);
 }
 
+/* recur_gemm_ahead: rows read as soon as recur_gemm_ahead_wait returns for
+ * them, a few at a time in either order as a layer's steps read them, are
+ * cblas_sgemm's (to its rounding: OpenBLAS's kernels for small blocks of
+ * rows sum in another order; a row not yet computed is off by about 1);
+ * order 0 and a single block compute at once; under ThreadSanitizer
+ * (scripts/tsan.sh) the hand-over of each block. */
+static void test_ahead(void)
+{
+    if (!openblas_set_num_threads || !openblas_get_num_threads) {
+        printf("ahead GEMMs: skipped (the BLAS is not OpenBLAS: products are never split)\n");
+        return;
+    }
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    recur_gemm_team *teams[2] = {recur_gemm_team_create_sized(2, 0.0),
+                                 recur_gemm_team_create_sized(3, 0.0)};
+    const int ms[] = {1, 16, 17, 100, 600}, orders[] = {1, -1, 0};
+    long products = 0, mismatches = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (int mi = 0; mi < 5; mi++)
+            for (int oi = 0; oi < 3; oi++)
+                for (int tb = 0; tb <= 1; tb++) {
+                    const int m = ms[mi], n = 70, k = 33, lda = k + 1, ldb = (tb ? k : n) + 2;
+                    const int ldc = n + 3, rows_a_step = 1 + mi % 3;
+                    float *a = malloc(sizeof(float) * (size_t)m * lda);
+                    float *b = malloc(sizeof(float) * (size_t)(tb ? n : k) * ldb);
+                    float *c = malloc(sizeof(float) * (size_t)m * ldc);
+                    float *want = malloc(sizeof(float) * (size_t)m * ldc);
+                    for (int i = 0; i < m * lda; i++)
+                        a[i] = uniform();
+                    for (int i = 0; i < (tb ? n : k) * ldb; i++)
+                        b[i] = uniform();
+                    for (int i = 0; i < m * ldc; i++)
+                        c[i] = want[i] = uniform();
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                                n, k, 0.5f, a, lda, b, ldb, 1.0f, want, ldc);
+                    recur_gemm_ahead g;
+                    recur_gemm_ahead_start(&g, teams[ti], orders[oi], tb, m, n, k, 0.5f, a, lda,
+                                           b, ldb, 1.0f, c, ldc);
+                    for (int s = 0; s * rows_a_step < m; s++) {
+                        int r0 = s * rows_a_step, r1 = r0 + rows_a_step < m ? r0 + rows_a_step : m;
+                        if (orders[oi] < 0) /* from the last rows back */
+                            r0 = m - r1, r1 = m - s * rows_a_step;
+                        recur_gemm_ahead_wait(&g, r0, r1);
+                        for (int i = r0 * ldc; i < r1 * ldc; i++)
+                            mismatches += !(fabsf(c[i] - want[i]) <= 1e-5f);
+                    }
+                    recur_gemm_ahead_finish(&g);
+                    for (int i = 0; i < m * ldc; i++)
+                        mismatches += !(fabsf(c[i] - want[i]) <= 1e-5f);
+                    products++;
+                    free(a), free(b), free(c), free(want);
+                }
+    recur_gemm_team_destroy(teams[0]);
+    recur_gemm_team_destroy(teams[1]);
+    openblas_set_num_threads(before);
+    CHECK(mismatches == 0);
+    printf("ahead GEMMs: %ld products on teams of 2 and 3, rows read as they became final: "
+           "%ld values off cblas_sgemm's by more than 1e-5\n",
+           products, mismatches);
+}
+
 int main(void)
 {
     const int sizes[][2] = {{1, 1},   {7, 5},   {8, 16},   {16, 128}, {37, 19},
@@ -455,5 +517,6 @@ int main(void)
     test_packed_lstm();
     test_packed_each();
     test_split();
+    test_ahead();
     return test_finish("test_gemm");
 }

@@ -264,17 +264,21 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     /* Threads for the whole call. */
     recur_gemm_team *team = layer_team(ws, (double)B * GH * Hout, (double)N * GH * in);
 
-    /* Input projection of every step at once. */
+    /* Input projection of every step at once; when the steps' products run
+     * on this thread alone (small batches), the team's other threads compute
+     * it ahead of the steps, in their order, while they run. */
     const float *bias = input_bias(dims, w, ws->bias.data);
     fill_rows(plan->rows, GH, bias, gates);
+    recur_gemm_ahead projection = {.team = NULL};
     if (dims->layer_norm) {
         recur_gemm_split(team, 0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 0.0f,
                          saved->ln_ih.data, GH);
         recur_layer_norm_forward((int)N, GH, saved->ln_ih.data, rstd, w->ln_ih_w, w->ln_ih_b,
                                  gates, 1);
     } else {
-        recur_gemm_split(team, 0, 1, (int)N, GH, in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates,
-                         GH);
+        const int ahead = !recur_gemm_team_takes(team, (double)B * GH * Hout);
+        recur_gemm_ahead_start(&projection, team, ahead ? (reverse ? -1 : 1) : 0, 1, (int)N, GH,
+                               in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
     }
 
     memcpy(h_state, saved->h0.data, sizeof(float) * B * (size_t)Hout);
@@ -299,6 +303,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         const int rows = plan->batch_sizes[t];
         const size_t row0 = plan->offsets[t];
         float *gates_t = gates + row0 * (size_t)GH;
+        recur_gemm_ahead_wait(&projection, (int)row0, (int)row0 + rows);
         float *y_t = y + row0 * (size_t)ld_y;
         float *ln_hh_t = dims->layer_norm ? saved->ln_hh.data + row0 * (size_t)GH : NULL;
         float *rstd_hh_t = dims->layer_norm ? rstd + N + row0 : NULL;
@@ -376,6 +381,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             }
         }
     }
+    recur_gemm_ahead_finish(&projection);
     recur_packed_b_free(&whh);
     if (dims->proj)
         recur_packed_b_free(&whr);

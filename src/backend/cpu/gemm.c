@@ -256,17 +256,23 @@ static void *team_worker(void *arg)
     }
 }
 
-/* Runs tasks [0, count) of run(job, task) on the team, the caller taking
- * part; returns when all are done. count <= 0xFFFF. */
-static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, const void *job)
+/* Offers tasks [0, count) of run(job, task) to the team's workers (count <=
+ * 0xFFFF): one range a thread, or with in_order all in the caller's range,
+ * which every thread then takes from in order. Returns the run's
+ * generation. */
+static unsigned team_launch(struct recur_gemm_team *t, int count, team_task_fn run,
+                            const void *job, int in_order)
 {
     atomic_store_explicit(&t->run, run, memory_order_relaxed);
     atomic_store_explicit(&t->job, job, memory_order_relaxed);
     atomic_store_explicit(&t->done, 0, memory_order_relaxed);
     const unsigned gen = atomic_load_explicit(&t->generation, memory_order_relaxed) + 1u;
     for (int r = 0; r < t->size; r++) {
-        const unsigned long long start = (unsigned long long)range_start(count, r, t->size);
-        const unsigned long long end = (unsigned long long)range_start(count, r + 1, t->size);
+        int first = range_start(count, r, t->size), last = range_start(count, r + 1, t->size);
+        if (in_order) /* range 0 holds every task, the others none */
+            first = r ? count : 0, last = count;
+        const unsigned long long start = (unsigned long long)first;
+        const unsigned long long end = (unsigned long long)last;
         atomic_store_explicit(&t->cursors[r].word,
                               (unsigned long long)gen << 32 | end << 16 | start,
                               memory_order_relaxed);
@@ -277,7 +283,12 @@ static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, con
         pthread_cond_broadcast(&t->wake);
         pthread_mutex_unlock(&t->lock);
     }
-    team_work(t, 0, gen, run, job);
+    return gen;
+}
+
+/* Returns once all `count` tasks of the run are done. */
+static void team_wait(struct recur_gemm_team *t, int count)
+{
     int spins = 0;
     while (atomic_load_explicit(&t->done, memory_order_acquire) < count) {
         if (++spins < SPIN_WAIT)
@@ -285,6 +296,15 @@ static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, con
         else
             sched_yield();
     }
+}
+
+/* Runs tasks [0, count) of run(job, task) on the team, the caller taking
+ * part; returns when all are done. count <= 0xFFFF. */
+static void team_run(struct recur_gemm_team *t, int count, team_task_fn run, const void *job)
+{
+    const unsigned gen = team_launch(t, count, run, job, 0);
+    team_work(t, 0, gen, run, job);
+    team_wait(t, count);
 }
 
 /* Ends threads [1, started) of the team and frees it. */
@@ -475,7 +495,7 @@ static int packed_prepare(recur_packed_b *p, int m, const float *a, int lda, flo
 /* Whether a product of m rows is worth the team's threads. */
 static int team_takes(const recur_gemm_team *t, const recur_packed_b *p, int m, int tasks)
 {
-    return t && (double)m * p->n * p->k >= t->min_macs && tasks >= 2 && tasks <= 0xFFFF;
+    return recur_gemm_team_takes(t, (double)m * p->n * p->k) && tasks >= 2 && tasks <= 0xFFFF;
 }
 
 void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
@@ -594,6 +614,79 @@ void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n
         return;
     }
     team_run(t, count, split_task, &s);
+}
+
+int recur_gemm_team_takes(const recur_gemm_team *t, double macs)
+{
+    return t && macs >= t->min_macs;
+}
+
+/* Block b (of the ahead product g) of rows of C. */
+static void ahead_block(recur_gemm_ahead *g, int b)
+{
+    const int i0 = b * g->block, rows = g->m - i0 < g->block ? g->m - i0 : g->block;
+    gemm_blas(0, g->trans_b, rows, g->n, g->k, g->alpha, g->a + (size_t)i0 * (size_t)g->lda,
+              g->lda, g->b, g->ldb, g->beta, g->c + (size_t)i0 * (size_t)g->ldc, g->ldc);
+    atomic_store_explicit(&g->final[b], 1, memory_order_release);
+}
+
+/* Task q: the q-th block in the product's order. */
+static void ahead_task(const void *job, int q)
+{
+    recur_gemm_ahead *g = (recur_gemm_ahead *)job; /* its blocks' flags change */
+    ahead_block(g, g->order < 0 ? g->count - 1 - q : q);
+}
+
+void recur_gemm_ahead_start(recur_gemm_ahead *g, recur_gemm_team *t, int order, int trans_b,
+                            int m, int n, int k, float alpha, const float *a, int lda,
+                            const float *b, int ldb, float beta, float *c, int ldc)
+{
+    g->team = NULL;
+    const int block = (m + 16 * RECUR_GEMM_AHEAD_BLOCKS - 1) / (16 * RECUR_GEMM_AHEAD_BLOCKS) * 16;
+    if (!order || !t || m <= 0 || n <= 0 || k <= 0 || (double)m * n * k < t->split_min_macs ||
+        !blas_serial() || m <= block) {
+        recur_gemm_split(t, 0, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    *g = (recur_gemm_ahead){.team = t, .trans_b = trans_b, .m = m, .n = n, .k = k, .lda = lda,
+                            .ldb = ldb, .ldc = ldc, .order = order, .alpha = alpha, .beta = beta,
+                            .a = a, .b = b, .c = c, .block = block,
+                            .count = (m + block - 1) / block};
+    for (int i = 0; i < g->count; i++)
+        atomic_init(&g->final[i], 0);
+    g->generation = team_launch(t, g->count, ahead_task, g, 1);
+}
+
+/* Runs the product's next block on the caller, if one is left to take;
+ * returns whether it did. */
+static int ahead_take(recur_gemm_ahead *g)
+{
+    const int q = take_task(g->team, 0, g->generation);
+    if (q < 0)
+        return 0;
+    ahead_task(g, q);
+    atomic_fetch_add_explicit(&g->team->done, 1, memory_order_release);
+    return 1;
+}
+
+void recur_gemm_ahead_wait(recur_gemm_ahead *g, int row0, int row1)
+{
+    if (!g->team || row1 <= row0)
+        return;
+    for (int b = row0 / g->block; b <= (row1 - 1) / g->block; b++)
+        while (!atomic_load_explicit(&g->final[b], memory_order_acquire))
+            if (!ahead_take(g))
+                cpu_relax(); /* a worker computes it */
+}
+
+void recur_gemm_ahead_finish(recur_gemm_ahead *g)
+{
+    if (!g->team)
+        return;
+    while (ahead_take(g))
+        ;
+    team_wait(g->team, g->count);
+    g->team = NULL;
 }
 
 void recur_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,

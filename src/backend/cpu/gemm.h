@@ -2,6 +2,7 @@
 #ifndef RECUR_BACKEND_CPU_GEMM_H
 #define RECUR_BACKEND_CPU_GEMM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* C[m, n] = alpha * op(A) * op(B) + beta * C, where op(A) is [m, k] (A is
@@ -89,6 +90,40 @@ void recur_gemm_team_destroy(recur_gemm_team *team);
 void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, int n, int k,
                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                       float *c, int ldc);
+
+/* Whether the team's threads take part in packed products of `macs`
+ * multiply-adds (recur_gemm_packed, recur_gemm_packed_each), or the caller
+ * runs them alone. */
+int recur_gemm_team_takes(const recur_gemm_team *team, double macs);
+
+/* A product computed ahead of the caller: C = alpha A op(B) + beta C (A
+ * [m, k] not transposed) as recur_gemm_split (in blocks of rows, the BLAS's
+ * rounding of each block's product, whatever the team), except
+ * that recur_gemm_ahead_start returns at once while the team's other threads
+ * compute C in blocks of rows, in increasing (order 1) or decreasing (-1)
+ * order of rows; recur_gemm_ahead_wait returns once rows [row0, row1) are
+ * final, the caller computing the next blocks itself rather than waiting for
+ * a worker to take them, and recur_gemm_ahead_finish once all are (before C
+ * is read otherwise or the team runs anything else). For a layer's input
+ * projection while the steps run on the caller alone (recur_gemm_team_takes
+ * false for them). With order 0, a product too small to split or no team it
+ * is recur_gemm_split, done before recur_gemm_ahead_start returns. */
+enum { RECUR_GEMM_AHEAD_BLOCKS = 32 };
+typedef struct recur_gemm_ahead {
+    recur_gemm_team *team; /* NULL: C is final */
+    unsigned generation;   /* the team's run */
+    int trans_b, m, n, k, lda, ldb, ldc, order;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int block, count; /* rows a block (a multiple of 16), blocks */
+    atomic_int final[RECUR_GEMM_AHEAD_BLOCKS];
+} recur_gemm_ahead;
+void recur_gemm_ahead_start(recur_gemm_ahead *g, recur_gemm_team *team, int order, int trans_b,
+                            int m, int n, int k, float alpha, const float *a, int lda,
+                            const float *b, int ldb, float beta, float *c, int ldc);
+void recur_gemm_ahead_wait(recur_gemm_ahead *g, int row0, int row1);
+void recur_gemm_ahead_finish(recur_gemm_ahead *g);
 
 /* Prepares op(B) [k, n] (B is [n, k] when trans_b, row stride ldb) for
  * products, packed at the first of more than one row; B must stay unchanged
