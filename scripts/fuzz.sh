@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-fuzz/.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   default 60 s per target, every target (safetensors table text cli_args idx
-#   checkpoint);
+#   checkpoint import);
 #   CI runs them briefly, long runs: scripts/fuzz.sh 3600
 # Seeds: fuzz/corpus/<target>/ (committed) plus, for safetensors, the model
 # and input files of tests/fixtures/data; the growing corpus is kept in
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args idx checkpoint)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors table text cli_args idx checkpoint import)
 build=build-fuzz
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -34,6 +34,8 @@ for t in "${targets[@]}"; do
   elif [[ $t == idx ]]; then
     extra=(-Icli -Isrc cli/idx.c cli/cli_util.c)
     quiet=2
+  elif [[ $t == import ]]; then # the internal .npz reader
+    extra=(-Isrc)
   fi
   # shellcheck disable=SC2086
   clang -g -O1 -fsanitize=fuzzer $sanitize -Iinclude "${extra[@]}" "fuzz/fuzz_$t.c" "$lib" \
