@@ -6,43 +6,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz_common.h"
 #include "recur.h"
 
-/* Converts every tensor that is not huge, as the readers would. */
+/* Every tensor, converted as the readers would. */
 static void convert_all(const recur_st_file *file)
 {
-    for (size_t i = 0; i < recur_st_count(file); i++) {
-        const recur_tensor_view *t = recur_st_tensor(file, i);
-        if (t->numel > (1u << 16))
-            continue;
-        float *f = malloc(sizeof(float) * (t->numel ? t->numel : 1));
-        int64_t *n = malloc(sizeof(int64_t) * (t->numel ? t->numel : 1));
-        if (f && n) {
-            recur_tensor_to_f32(t, f, t->numel);
-            recur_tensor_to_i64(t, n, t->numel);
-        }
-        free(f);
-        free(n);
-    }
-}
-
-/* A stack that loads runs two steps of one sequence when it is small. */
-static void run_stack(recur_rnn *rnn)
-{
-    const recur_rnn_config *c = recur_rnn_get_config(rnn);
-    if ((size_t)c->input_size * (size_t)c->hidden_size * (size_t)c->num_layers > (1u << 16))
-        return;
-    size_t in_n = 2 * (size_t)c->input_size, out_n = recur_rnn_output_numel(rnn, 2, 1);
-    float *x = calloc(in_n, sizeof(float)), *y = calloc(out_n, sizeof(float));
-    float *dy = calloc(out_n, sizeof(float)), *dx = calloc(in_n, sizeof(float));
-    if (x && y && dy && dx) {
-        recur_rnn_forward_args fwd = {2, 1, x, NULL, NULL, NULL, y, NULL, NULL};
-        if (recur_rnn_forward(rnn, &fwd) == RECUR_OK) {
-            recur_rnn_backward_args bwd = {dy, NULL, NULL, dx, NULL, NULL};
-            recur_rnn_backward(rnn, &bwd);
-        }
-    }
-    free(x), free(y), free(dy), free(dx);
+    for (size_t i = 0; i < recur_st_count(file); i++)
+        fuzz_convert(recur_st_tensor(file, i));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,11 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     convert_all(file);
     recur_rnn *rnn = NULL;
     if (recur_rnn_from_safetensors(file, &rnn) == RECUR_OK)
-        run_stack(rnn);
+        fuzz_run_stack(rnn, 1);
     recur_rnn_free(rnn);
     rnn = NULL;
     if (recur_rnn_read(file, "rnn.", &rnn) == RECUR_OK)
-        run_stack(rnn);
+        fuzz_run_stack(rnn, 1);
     recur_rnn_free(rnn);
     recur_lm *lm = NULL;
     if (recur_lm_load(file, &lm) == RECUR_OK)
