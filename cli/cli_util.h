@@ -36,7 +36,9 @@ recur_status cli_out_of_memory(const char *what);
 /* The tool's threads (cli/threads.c): OpenBLAS set to one thread, recur's
  * team (RECUR_NUM_THREADS, set here) to `threads`, or when threads < 1 to
  * what the user set in RECUR_NUM_THREADS, else to OpenBLAS's thread count at
- * start (OPENBLAS_NUM_THREADS or all cores). Returns the team's size. */
+ * start (OPENBLAS_NUM_THREADS or all cores) divided among the processes that
+ * mpirun started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE), at least 1.
+ * Returns the team's size. */
 int cli_threads_init(int threads);
 /* OpenBLAS's thread count (nothing without OpenBLAS). */
 void cli_blas_threads(int threads);
