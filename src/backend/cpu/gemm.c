@@ -286,16 +286,22 @@ static unsigned team_launch(struct recur_gemm_team *t, int count, team_task_fn r
     return gen;
 }
 
+/* One round of waiting for another thread: a pause, and from the
+ * SPIN_WAIT-th round on the core given up (the other may not be running). */
+static void spin_wait(int *spins)
+{
+    if (++*spins < SPIN_WAIT)
+        cpu_relax();
+    else
+        sched_yield();
+}
+
 /* Returns once all `count` tasks of the run are done. */
 static void team_wait(struct recur_gemm_team *t, int count)
 {
     int spins = 0;
-    while (atomic_load_explicit(&t->done, memory_order_acquire) < count) {
-        if (++spins < SPIN_WAIT)
-            cpu_relax();
-        else
-            sched_yield();
-    }
+    while (atomic_load_explicit(&t->done, memory_order_acquire) < count)
+        spin_wait(&spins);
 }
 
 /* Runs tasks [0, count) of run(job, task) on the team, the caller taking
@@ -673,10 +679,11 @@ void recur_gemm_ahead_wait(recur_gemm_ahead *g, int row0, int row1)
 {
     if (!g->team || row1 <= row0)
         return;
+    int spins = 0;
     for (int b = row0 / g->block; b <= (row1 - 1) / g->block; b++)
         while (!atomic_load_explicit(&g->final[b], memory_order_acquire))
             if (!ahead_take(g))
-                cpu_relax(); /* a worker computes it */
+                spin_wait(&spins); /* a worker computes it (maybe descheduled) */
 }
 
 void recur_gemm_ahead_finish(recur_gemm_ahead *g)
