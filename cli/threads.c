@@ -32,9 +32,10 @@ int cli_threads_init(int threads)
         if (env && *env) {
             threads = -1; /* the user's choice stays */
         } else if (openblas_get_num_threads) {
-            /* ranks on one machine share its cores: two processes of two
-             * threads each on 2 cores took lstm-h128-b1-t100's forward from
-             * 0.32 to 0.52 ms (threads waiting for descheduled ones) */
+            /* ranks on one machine share its cores: two processes at once
+             * on 2 cores, two threads each, took lstm-h128-b1-t100's forward
+             * to 0.48-0.59 ms a process, one thread each to 0.405 ms
+             * (threads waiting for descheduled ones) */
             threads = openblas_get_num_threads() / processes_here();
             threads = threads > 1 ? threads : 1;
         }

@@ -341,18 +341,29 @@ static void test_packed_each(void)
 int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int num_threads) __attribute__((weak));
 
+/* OpenBLAS set to one thread, as the split and ahead paths need: returns
+ * its thread count before, or -1 (printing that `what` is skipped) when the
+ * BLAS is not OpenBLAS. */
+static int blas_one_thread(const char *what)
+{
+    if (!openblas_set_num_threads || !openblas_get_num_threads) {
+        printf("%s: skipped (the BLAS is not OpenBLAS: products are never split)\n", what);
+        return -1;
+    }
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return before;
+}
+
 /* recur_gemm_split (slices of rows or columns on a team's threads) against
  * cblas_sgemm: every transposition, alpha and beta, slices with remainders,
  * strides wider than the matrices (C past n untouched); then recur_gemm's
  * own team for a product of RECUR_GEMM_ALONE_MAX_MACS. */
 static void test_split(void)
 {
-    if (!openblas_set_num_threads || !openblas_get_num_threads) {
-        printf("split GEMMs: skipped (the BLAS is not OpenBLAS: products are never split)\n");
+    const int before = blas_one_thread("split GEMMs");
+    if (before < 0)
         return;
-    }
-    const int before = openblas_get_num_threads();
-    openblas_set_num_threads(1);
     const int dims[] = {1, 17, 40, 70};
     recur_gemm_team *teams[2] = {recur_gemm_team_create_sized(2, 0.0),
                                  recur_gemm_team_create_sized(3, 0.0)};
@@ -428,12 +439,9 @@ static void test_split(void)
  * (scripts/tsan.sh) the hand-over of each block. */
 static void test_ahead(void)
 {
-    if (!openblas_set_num_threads || !openblas_get_num_threads) {
-        printf("ahead GEMMs: skipped (the BLAS is not OpenBLAS: products are never split)\n");
+    const int before = blas_one_thread("ahead GEMMs");
+    if (before < 0)
         return;
-    }
-    const int before = openblas_get_num_threads();
-    openblas_set_num_threads(1);
     recur_gemm_team *teams[2] = {recur_gemm_team_create_sized(2, 0.0),
                                  recur_gemm_team_create_sized(3, 0.0)};
     const int ms[] = {1, 16, 17, 100, 600}, orders[] = {1, -1, 0};

@@ -596,6 +596,13 @@ static void split_task(const void *job, int task)
     }
 }
 
+/* Whether team t (not NULL) cuts a product of m n k into slices for the BLAS
+ * on its threads: large enough, and the BLAS on one thread. */
+static int team_splits(const recur_gemm_team *t, int m, int n, int k)
+{
+    return m > 0 && n > 0 && k > 0 && (double)m * n * k >= t->split_min_macs && blas_serial();
+}
+
 void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n, int k,
                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                       float *c, int ldc)
@@ -604,7 +611,7 @@ void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n
         recur_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    if (m <= 0 || n <= 0 || k <= 0 || (double)m * n * k < t->split_min_macs || !blas_serial()) {
+    if (!team_splits(t, m, n, k)) {
         gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -649,8 +656,7 @@ void recur_gemm_ahead_start(recur_gemm_ahead *g, recur_gemm_team *t, int order, 
 {
     g->team = NULL;
     const int block = (m + 16 * RECUR_GEMM_AHEAD_BLOCKS - 1) / (16 * RECUR_GEMM_AHEAD_BLOCKS) * 16;
-    if (!order || !t || m <= 0 || n <= 0 || k <= 0 || (double)m * n * k < t->split_min_macs ||
-        !blas_serial() || m <= block) {
+    if (!order || !t || !team_splits(t, m, n, k) || m <= block) {
         recur_gemm_split(t, 0, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
