@@ -429,6 +429,20 @@ static void test_errors(void)
                 &(recur_series_options){.time = "date", .targets = "y", .freq = {1, 0},
                                         .max_categories = 64},
                 RECUR_E_INVALID, "steps: is the frequency too small?");
+    /* A time stamp far from the others (the fuzz finding of 2026-11-28: the
+     * year 9487 among rows of 2020 asked for 1.5 GB): refused, not
+     * allocated; the same rows with the stamp in range build. */
+    build_fails("time,y\n2020-01-01T00:00,1.5\n2020-01-01T01:10,2\n9487-01-01T00:00,2.5\n",
+                &(recur_series_options){.time = "time", .targets = "y", .max_categories = 64},
+                RECUR_E_INVALID,
+                "s.csv: the grid would have 56103759 steps for 3 rows (nearly all missing): "
+                "is a time stamp wrong, or the frequency too small?");
+    recur_series *near = build("time,y\n2020-01-01T00:00,1.5\n2020-01-01T01:10,2\n"
+                               "2020-01-01T02:20,2.5\n",
+                               &(recur_series_options){.time = "time", .targets = "y",
+                                                       .max_categories = 64});
+    CHECK(near && near->steps == 3);
+    recur_series_free(near);
     /* A zeroed options struct works (max_categories 0 = 64); bad fields are named. */
     recur_series *z = build(daily, &(recur_series_options){.time = "date", .targets = "y"});
     CHECK(z && z->channels == 2); /* missing_mask 0: no masks */

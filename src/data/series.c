@@ -876,6 +876,17 @@ recur_status recur_series_from_table(const recur_table *table,
                         "too small?", b.label, (long long)steps);
         goto done;
     }
+    /* A grid of over 2^24 cells and over 1024 steps a row is nearly all
+     * missing values: a time stamp far from the others (a typo, or a hostile
+     * file: three rows could ask for gigabytes), or a frequency far below
+     * the data's. */
+    if (steps > 1024 * rows && (double)steps * (vchan + b.ncols) > (double)(1 << 24)) {
+        st = recur_fail(RECUR_E_INVALID,
+                        "%s: the grid would have %lld steps for %lld rows (nearly all missing): "
+                        "is a time stamp wrong, or the frequency too small?",
+                        b.label, (long long)steps, (long long)rows);
+        goto done;
+    }
 
     /* Aggregation. */
     size_t cells = (size_t)steps * (size_t)vchan;
