@@ -871,16 +871,19 @@ recur_status recur_series_from_table(const recur_table *table,
         st = recur_fail(RECUR_E_INVALID, "%s: no %s channel", b.label, role_name(&b, 1));
         goto done;
     }
-    if (steps > ((int64_t)1 << 31) || (double)steps * (vchan + b.ncols) > 1e9) {
+    const double cells_asked = (double)steps * (vchan + b.ncols);
+    if (steps > ((int64_t)1 << 31) || cells_asked > 1e9) {
         st = recur_fail(RECUR_E_INVALID, "%s: the grid would have %lld steps: is the frequency "
                         "too small?", b.label, (long long)steps);
         goto done;
     }
-    /* A grid of over 2^24 cells and over 1024 steps a row is nearly all
-     * missing values: a time stamp far from the others (a typo, or a hostile
-     * file: three rows could ask for gigabytes), or a frequency far below
-     * the data's. */
-    if (steps > 1024 * rows && (double)steps * (vchan + b.ncols) > (double)(1 << 24)) {
+    /* A grid of over 2^24 cells and over 1024 cells for each value of the
+     * table (rows times columns; one-hot channels count up to their
+     * categories, at most 64 a column, so a dense grid stays far below) is
+     * nearly all missing values: a time stamp far from the others (a typo,
+     * or a hostile file: three rows could ask for gigabytes), or a frequency
+     * far below the data's. */
+    if (cells_asked > (double)(1 << 24) && cells_asked > 1024.0 * (double)rows * b.ncols) {
         st = recur_fail(RECUR_E_INVALID,
                         "%s: the grid would have %lld steps for %lld rows (nearly all missing): "
                         "is a time stamp wrong, or the frequency too small?",
