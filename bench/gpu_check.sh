@@ -11,10 +11,11 @@
 #            $OUT come back)
 # Run from the repository root (the fixtures are read from tests/fixtures).
 # Environment: PARTS (which parts run, default all but variants, lanes, sweep,
-# workspace, kernels and profile: tests sanitizer cli lm bench compare; sweep takes SWEEP_CELLS,
-# SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT, workspace
-# WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need Nsight
-# Compute), SANITIZER_MODES (test_cuda_rnn's modes under
+# workspace, kernels and profile: tests sanitizer cli lm bench compare; lanes
+# takes LANES_CELLS, LANES_HIDDEN, LANES_BATCH and LANES_SANITIZE (empty: none), sweep
+# SWEEP_CELLS, SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT,
+# workspace WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need
+# Nsight Compute), SANITIZER_MODES (test_cuda_rnn's modes under
 # compute-sanitizer, default all), CONFIGS
 # (random configurations of test_cuda_rnn, default 300), MODES (its kernel
 # choices, default all), TEST_SECONDS (its time limit), CASES (bench cases
@@ -177,29 +178,27 @@ if part variants; then
 fi
 if part lanes; then
   # The one-block forward's variants of split rows (RECUR_CUDA_BLOCK_LANES=1
-  # and 2, written without a GPU) against the default, back to back, two
-  # rounds, T = 100: forward and train ms; their sanitizers (LSTM and GRU, H
-  # not a multiple of 8, B 3); lstm-h128-b1-t100 against cuDNN with each
-  # (compare_lanes1.md, compare_lanes2.md).
-  for round in 1 2; do
-    for spec in "lstm 128 1" "lstm 96 1" "lstm 64 1" "gru 128 1" "gru 64 4" "lstm 128 2"; do
-      read -r cell h b <<<"$spec"
-      bench_line default "$cell" "$h" "$b"
-      for n in 1 2; do
-        bench_line "lanes$n" "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$n
+  # and 2; 2 by default at B <= 2, run 15) against its columns variants
+  # (RECUR_CUDA_BLOCK_LANES=0), the cluster kernels (RECUR_CUDA_BLOCK=0) and
+  # the default choice, back to back, T = 100, over LANES_CELLS,
+  # LANES_HIDDEN and LANES_BATCH: forward and train ms; their sanitizers
+  # (LSTM and GRU, H not a multiple of 8, B 3).
+  for cell in ${LANES_CELLS:-lstm gru}; do
+    for h in ${LANES_HIDDEN:-64 96 128}; do
+      for b in ${LANES_BATCH:-1 2 3 4}; do
+        bench_line default "$cell" "$h" "$b"
+        bench_line cluster "$cell" "$h" "$b" RECUR_CUDA_BLOCK=0
+        for n in 0 1 2; do
+          bench_line "lanes$n" "$cell" "$h" "$b" RECUR_CUDA_BLOCK=1 RECUR_CUDA_BLOCK_LANES=$n
+        done
       done
     done
   done >"$out/variant_lanes.txt"
   status "split rows" "$(tr '\n' ';' <"$out/variant_lanes.txt")"
-  for n in 1 2; do
+  for n in ${LANES_SANITIZE-1 2}; do
     for cell in lstm gru; do
       sanitize_block "lanes$n-$cell" "$cell" 100 3 RECUR_CUDA_BLOCK_LANES=$n
     done
-    RECUR_CUDA_BLOCK_LANES=$n RECUR_BIN=$bin/recur bench/compare --device cuda \
-      --seconds "$seconds" --cases lstm-h128-b1-t100 --math fp32,tf32 \
-      --out "$out/compare_lanes$n.md" >"$out/compare_lanes$n.log" 2>&1
-    status "compare, split rows $n" "exit $?"
-    cat "$out/compare_lanes$n.md" 2>/dev/null || tail -20 "$out/compare_lanes$n.log"
   done
 fi
 if part sweep; then

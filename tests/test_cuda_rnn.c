@@ -535,7 +535,7 @@ int main(int argc, char **argv)
          * such blocks (H300), then blocks of 16 warps, up to 32 rows
          * (by default the forward of the H192 one alone); 40 rows only
          * split over clusters; the last two, in mode 9 alone, on one block
-         * (64 columns a thread, 40 of them in shared memory). */
+         * (split rows by default: rk_lanes_default). */
         const struct {
             recur_cell cell;
             int hidden, batch, seq, bidir, lengths;
@@ -558,7 +558,9 @@ int main(int argc, char **argv)
          * (GRU), the defaults there; the variants of split rows
          * (RECUR_CUDA_BLOCK_LANES=1 or 2, a lane ending with 1 or 2 gate
          * rows: H <= 128, both directions, H not a multiple of 8 leaving
-         * idle lanes in the last warp). */
+         * idle lanes in the last warp; rk_lanes_default picks one by default);
+         * at B <= 2 without them (RECUR_CUDA_BLOCK_LANES=0: a whole row a
+         * thread at lstm H128, 32 columns at gru H96). */
         if (m == 9) {
             const struct {
                 const char *columns, *lanes;
@@ -570,7 +572,8 @@ int main(int argc, char **argv)
                 {NULL, "1", RECUR_LSTM, 128, 1, 12, 0},  {NULL, "1", RECUR_GRU, 128, 3, 6, 1},
                 {NULL, "1", RECUR_LSTM, 100, 4, 7, 1},   {NULL, "1", RECUR_GRU, 37, 2, 5, 0},
                 {NULL, "2", RECUR_LSTM, 128, 1, 12, 0},  {NULL, "2", RECUR_GRU, 128, 3, 6, 1},
-                {NULL, "2", RECUR_LSTM, 100, 4, 7, 1},   {NULL, "2", RECUR_GRU, 37, 2, 5, 0}};
+                {NULL, "2", RECUR_LSTM, 100, 4, 7, 1},   {NULL, "2", RECUR_GRU, 37, 2, 5, 0},
+                {NULL, "0", RECUR_LSTM, 128, 1, 12, 0},  {NULL, "0", RECUR_GRU, 96, 2, 6, 1}};
             for (int i = 0; i < (int)(sizeof block / sizeof block[0]); i++) {
                 set_or_unset("RECUR_CUDA_BLOCK_COLUMNS", block[i].columns);
                 set_or_unset("RECUR_CUDA_BLOCK_LANES", block[i].lanes);

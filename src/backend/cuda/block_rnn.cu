@@ -319,7 +319,7 @@ __global__ void __launch_bounds__(THREADS, 1) block_forward(rk_persistent a)
  * those of block_forward. */
 const int kUnitSlots = 4;      /* a unit's gate rows in slot order (a GRU's fourth idle) */
 const int kShareLanes = 8;     /* the lanes that share their rows */
-const int kLanesColumns = 128; /* h's columns, zero past H */
+const int kLanesColumns = RK_LANES_COLUMNS; /* h's columns, zero past H */
 const int kLanesQuads = kLanesColumns / (4 * kShareLanes); /* float4s of a row a lane */
 
 /* Row i's place among a lane's weights (a GRU's idle rows, i % 4 == 3, have
@@ -597,13 +597,15 @@ typedef void (*block_kernel)(rk_persistent);
  * one that reads the fewest weights from shared memory a step (the bound
  * of a step, estimated from its shared-memory traffic), the fewest columns
  * a thread among equals; RECUR_CUDA_BLOCK_COLUMNS=n: the one of n columns
- * where it fits; RECUR_CUDA_BLOCK_LANES=n (1, 2): lanes_forward with
- * OUT = n where H <= 128. */
+ * where it fits. Before them, lanes_forward with OUT = rk_lanes_default
+ * where that is not 0; RECUR_CUDA_BLOCK_LANES=n: OUT = n (1, 2) wherever H
+ * <= 128, 0 never (nor where RECUR_CUDA_BLOCK_COLUMNS is set). */
 block_kernel block_kernel_for(const rk_persistent *p, int *threads, size_t *smem)
 {
     const int R = p->G * p->H, gru = p->cell == kCellGru;
     const char *lanes = getenv("RECUR_CUDA_BLOCK_LANES");
-    const int out = lanes ? atoi(lanes) : 0;
+    const char *env = getenv("RECUR_CUDA_BLOCK_COLUMNS");
+    const int out = lanes ? atoi(lanes) : env ? 0 : rk_lanes_default(gru, p->H, p->B);
     for (const lanes_variant &v : kLanesVariants) {
         if (v.out != out || p->H > kLanesColumns)
             continue;
@@ -611,7 +613,6 @@ block_kernel block_kernel_for(const rk_persistent *p, int *threads, size_t *smem
         *smem = sizeof(float) * ((size_t)v.ks[gru] * *threads + 2 * kBlockRows * kLanesColumns);
         return v.forward[gru];
     }
-    const char *env = getenv("RECUR_CUDA_BLOCK_COLUMNS");
     const int asked = env ? atoi(env) : 0;
     const block_variant *best = NULL;
     long best_reads = 0;

@@ -186,6 +186,26 @@ int rk_cluster_launch(cudaStream_t stream, const rk_persistent *p);
 int rk_block_plan(rk_persistent *p);
 int rk_block_launch(cudaStream_t stream, const rk_persistent *p);
 
+/* The one-block forward's variant of split rows (OUT rows' worth of weights
+ * a thread) taken by default, 0 for none (then its columns variants): H <=
+ * RK_LANES_COLUMNS, OUT = 1 for a GRU at B <= 2 or H > 64, OUT = 2 for an
+ * LSTM at B = 1 or B = 2 and H > 64 (run 15 in docs/BENCHMARKS.md, H100, T
+ * = 100, forward ms against the columns variants and the cluster kernels:
+ * lstm H128 B1 0.204 -> 0.144, H128 B2 0.303, 0.314 -> 0.225, gru H64 B1
+ * 0.132 -> 0.087, gru H96 B3 0.265, 0.290 -> 0.211; lost at lstm H64 B2,
+ * 0.177 -> 0.206, and at B >= 3 for an LSTM). Where it is not 0, the
+ * one-block forward is the default kernel whatever a step's size.
+ * gru: 1 for a GRU, 0 for an LSTM. */
+#define RK_LANES_COLUMNS 128
+static inline int rk_lanes_default(int gru, int hidden, int batch)
+{
+    if (hidden > RK_LANES_COLUMNS || batch > 4)
+        return 0;
+    if (gru)
+        return batch <= 2 || hidden > 64 ? 1 : 0;
+    return batch == 1 || (batch == 2 && hidden > 64) ? 2 : 0;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -706,7 +706,9 @@ static int use_cluster(rnn_cuda *cu, int backward)
  * 0.300), lstm H128 B4 lost (0.324 -> 0.468). It trades the cluster
  * kernels' exchange through distributed shared memory and their cluster
  * barrier a step for two block barriers and more products a thread, part of
- * W_hh read from shared memory every step. Unset, never where
+ * W_hh read from shared memory every step. Also, whatever a step's size,
+ * where it takes a variant of split rows (rk_lanes_default; run 15: lstm
+ * H128 B2 0.314 -> 0.225 ms, gru H96 B3 0.290 -> 0.211). Unset, never where
  * RECUR_CUDA_PERSISTENT or RECUR_CUDA_CLUSTER picks the kernels. */
 static int use_block(rnn_cuda *cu)
 {
@@ -714,9 +716,11 @@ static int use_block(rnn_cuda *cu)
     const kernel_switch choice = kernel_switch_of("RECUR_CUDA_BLOCK");
     if (dims->proj || choice == KERNEL_NEVER)
         return 0;
+    const int lanes = rk_lanes_default(dims->cell == RECUR_GRU, dims->hidden, cu->plan.batch);
     if (choice == KERNEL_MEASURED &&
         (env_set("RECUR_CUDA_PERSISTENT") || env_set("RECUR_CUDA_CLUSTER") ||
-         (double)cu->plan.batch * dims->gates * dims->hidden * dims->hidden > 65536.0))
+         (!lanes &&
+          (double)cu->plan.batch * dims->gates * dims->hidden * dims->hidden > 65536.0)))
         return 0;
     return plan_fits(cu, &cu->block, 0, rk_block_plan, 0, 0);
 }
