@@ -40,24 +40,40 @@ __device__ __forceinline__ void load_l2(float *dst, const float *src, int n)
         copy_rows_l2(dst, src, n);
 }
 
-/* a . b over n floats (shared memory) by one warp; lane 0 gets the sum.
+/* w . h_j over n floats (shared memory) for the NJ rows h_j = h + j n by
+ * one warp, each load of w feeding every row; lane 0 gets them in sum[j].
  * float4 loads when n is a multiple of 128 and both are 16-byte aligned. */
-__device__ __forceinline__ float warp_dot(const float *a, const float *b, int n, int lane)
+template <int NJ>
+__device__ __forceinline__ void warp_dots(const float *w, const float *h, int n, int lane,
+                                          float sum[NJ])
 {
-    float sum = 0.0f;
-    if (n % 128 == 0 && ((uintptr_t)a | (uintptr_t)b) % 16 == 0) {
-        const float4 *a4 = (const float4 *)a, *b4 = (const float4 *)b;
-        for (int k = lane; k < n / 4; k += 32) {
-            const float4 x = a4[k], y = b4[k];
-            sum += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+#pragma unroll
+    for (int j = 0; j < NJ; j++)
+        sum[j] = 0.0f;
+    if (n % 128 == 0 && ((uintptr_t)w | (uintptr_t)h) % 16 == 0) {
+        const float4 *w4 = (const float4 *)w, *h4 = (const float4 *)h;
+        const int n4 = n / 4;
+        for (int k = lane; k < n4; k += 32) {
+            const float4 x = w4[k];
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                const float4 y = h4[(size_t)j * n4 + k];
+                sum[j] += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+            }
         }
     } else {
-        for (int k = lane; k < n; k += 32)
-            sum += a[k] * b[k];
+        for (int k = lane; k < n; k += 32) {
+            const float x = w[k];
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                sum[j] += x * h[(size_t)j * n + k];
+        }
     }
-    for (int off = 16; off > 0; off >>= 1)
-        sum += __shfl_down_sync(0xffffffffu, sum, off);
-    return sum;
+    for (int off = 16; off > 0; off >>= 1) {
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+            sum[j] += __shfl_down_sync(0xffffffffu, sum[j], off);
+    }
 }
 
 /* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
@@ -118,12 +134,23 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
             for (int idx = tid; idx < rows * H; idx += nthreads)
                 h[idx] = 0.0f;
         __syncthreads();
-        const int dots = rows * G * nu;
-        for (int d = warp; d < dots; d += nwarps) {
-            int j = d / (G * nu), r = d % (G * nu), g = r / nu, uu = r % nu;
-            const float sum = warp_dot(w + ((size_t)g * U + uu) * H, h + (size_t)j * H, H, lane);
-            if (lane == 0)
-                acc[((size_t)j * G + g) * U + uu] = sum;
+        /* a warp's task: one row of W_hh against up to 4 rows of h */
+        const int w_rows = G * nu, tasks = w_rows * ((rows + 3) / 4);
+        for (int d = warp; d < tasks; d += nwarps) {
+            const int j0 = d / w_rows * 4, g = d % w_rows / nu, uu = d % nu;
+            const int nj = min(4, rows - j0);
+            const float *w_row = w + ((size_t)g * U + uu) * H, *h_rows = h + (size_t)j0 * H;
+            float sum[4];
+            switch (nj) {
+            case 1: warp_dots<1>(w_row, h_rows, H, lane, sum); break;
+            case 2: warp_dots<2>(w_row, h_rows, H, lane, sum); break;
+            case 3: warp_dots<3>(w_row, h_rows, H, lane, sum); break;
+            default: warp_dots<4>(w_row, h_rows, H, lane, sum);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (lane == 0 && j < nj)
+                    acc[((size_t)(j0 + j) * G + g) * U + uu] = sum[j];
         }
         __syncthreads();
         for (int idx = tid; idx < rows * nu; idx += nthreads) {
@@ -246,7 +273,8 @@ __global__ void __launch_bounds__(256) persistent_backward(rk_persistent a)
         const int dots = rows * nu;
         for (int dd = warp; dd < dots; dd += nwarps) {
             const int j = dd / nu, uu = dd % nu;
-            const float sum = warp_dot(w + (size_t)uu * GH, grad + (size_t)j * GH, GH, lane);
+            float sum;
+            warp_dots<1>(w + (size_t)uu * GH, grad + (size_t)j * GH, GH, lane, &sum);
             if (lane == 0) {
                 const size_t at = (size_t)j * H + u0 + uu;
                 a.dh[at] = (a.cell == kCellGru ? a.dh[at] : 0.0f) + sum;
