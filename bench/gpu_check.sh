@@ -10,8 +10,9 @@
 #            outside $OUT, archived into $OUT afterwards: only 8 files of
 #            $OUT come back)
 # Run from the repository root (the fixtures are read from tests/fixtures).
-# Environment: PARTS (which parts run, default all but variants, lanes, sweep,
-# workspace, kernels and profile: tests sanitizer cli lm bench compare; lanes
+# Environment: PARTS (which parts run, default all but variants, lanes,
+# persistent (OLD_RECUR: another recur timed beside), sweep, workspace,
+# kernels and profile: tests sanitizer cli lm bench compare; lanes
 # takes LANES_CELLS, LANES_HIDDEN, LANES_BATCH and LANES_SANITIZE (empty: none), sweep
 # SWEEP_CELLS, SWEEP_HIDDEN, SWEEP_BATCH, SWEEP_MODES and SWEEP_TIMEOUT,
 # workspace WORKSPACE_HIDDEN and WORKSPACE_BATCH; kernels and profile need
@@ -200,6 +201,31 @@ if part lanes; then
       sanitize_block "lanes$n-$cell" "$cell" 100 3 RECUR_CUDA_BLOCK_LANES=$n
     done
   done
+fi
+if part persistent; then
+  # The persistent forward's cases (lstm H512 B4 and the other small
+  # batches above H256, T = 100 but the suite's T = 256), by recur and, back
+  # to back, by OLD_RECUR (another build's recur, when set), two rounds:
+  # forward and train ms; lstm-h512-b4-t256 against cuDNN
+  # (compare_persistent.md).
+  for round in 1 2; do
+    for spec in "lstm 512 4 256" "lstm 512 1 100" "gru 512 4 100" "lstm 384 4 100" \
+                "lstm 256 8 100"; do
+      read -r cell h b t <<<"$spec"
+      for v in ${OLD_RECUR:-} "$bin/recur"; do
+        printf '%s h%s b%s t%s %s ' "$cell" "$h" "$b" "$t" "$v"
+        timeout 30 "$v" bench --device cuda --seconds 0.2 --cell "$cell" --hidden "$h" \
+            --batch "$b" --seq "$t" 2>&1 |
+          awk '$2 == "forward" { f = $3 } $1 == "train" { t = $2 } END { print f, t }'
+      done
+    done
+  done >"$out/variant_persistent.txt"
+  status "persistent forward" "$(tr '\n' ';' <"$out/variant_persistent.txt")"
+  RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
+    --cases lstm-h512-b4-t256 --math fp32,tf32 --out "$out/compare_persistent.md" \
+    >"$out/compare_persistent.log" 2>&1
+  status "compare, persistent" "exit $?"
+  cat "$out/compare_persistent.md" 2>/dev/null || tail -20 "$out/compare_persistent.log"
 fi
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster
