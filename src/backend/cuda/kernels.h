@@ -102,9 +102,10 @@ int rk_gru_backward(cudaStream_t stream, int rows, int H, const float *act, cons
  * For small batches (no projection): one cooperative launch of `blocks`
  * blocks, each owning `units` hidden units and keeping their rows of W_hh
  * (all gates) in shared memory for the whole sequence; per step every block
- * reads h_prev (L2), computes its gate rows (one warp per dot product), applies
- * the cell to its units and writes h, then the grid synchronizes. The gate
- * math and what is saved for the backward are those of the kernels above. */
+ * reads h_prev (L2), computes its gate rows (a warp takes a row of W_hh
+ * against up to 4 rows of h), applies the cell to its units and writes h,
+ * then the grid synchronizes. The gate math and what is saved for the
+ * backward are those of the kernels above. */
 typedef struct rk_persistent {
     int cell;  /* recur_cell */
     int H, G, B, T, reverse;
