@@ -204,28 +204,41 @@ if part lanes; then
 fi
 if part persistent; then
   # The persistent forward's cases (lstm H512 B4 and the other small
-  # batches above H256, T = 100 but the suite's T = 256), by recur and, back
-  # to back, by OLD_RECUR (another build's recur, when set), two rounds:
-  # forward and train ms; lstm-h512-b4-t256 against cuDNN
-  # (compare_persistent.md).
+  # batches above H256, T = 100 but the suite's T = 256), by OLD_RECUR
+  # (another build's recur, when set), by recur, and by recur with h passed
+  # between blocks with stamps (RECUR_CUDA_PERSISTENT_FLAGS=1, written
+  # without a GPU), back to back, two rounds: forward and train ms; the
+  # stamped forward under compute-sanitizer (memcheck, synccheck);
+  # lstm-h512-b4-t256 against cuDNN with each (compare_persistent*.md).
   for round in 1 2; do
     for spec in "lstm 512 4 256" "lstm 512 1 100" "gru 512 4 100" "lstm 384 4 100" \
                 "lstm 256 8 100"; do
       read -r cell h b t <<<"$spec"
-      for v in ${OLD_RECUR:-} "$bin/recur"; do
+      for v in ${OLD_RECUR:-} "$bin/recur" "flags"; do
         printf '%s h%s b%s t%s %s ' "$cell" "$h" "$b" "$t" "$v"
-        timeout 30 "$v" bench --device cuda --seconds 0.2 --cell "$cell" --hidden "$h" \
-            --batch "$b" --seq "$t" 2>&1 |
+        flags=0 && [[ $v == flags ]] && flags=1 v=$bin/recur
+        RECUR_CUDA_PERSISTENT_FLAGS=$flags timeout 30 "$v" bench --device cuda --seconds 0.2 \
+            --cell "$cell" --hidden "$h" --batch "$b" --seq "$t" 2>&1 |
           awk '$2 == "forward" { f = $3 } $1 == "train" { t = $2 } END { print f, t }'
       done
     done
   done >"$out/variant_persistent.txt"
   status "persistent forward" "$(tr '\n' ';' <"$out/variant_persistent.txt")"
-  RECUR_BIN=$bin/recur bench/compare --device cuda --seconds "$seconds" \
-    --cases lstm-h512-b4-t256 --math fp32,tf32 --out "$out/compare_persistent.md" \
-    >"$out/compare_persistent.log" 2>&1
-  status "compare, persistent" "exit $?"
-  cat "$out/compare_persistent.md" 2>/dev/null || tail -20 "$out/compare_persistent.log"
+  if command -v compute-sanitizer >/dev/null; then
+    for tool in memcheck synccheck; do
+      RECUR_CUDA_PERSISTENT=1 RECUR_CUDA_PERSISTENT_FLAGS=1 timeout "${SANITIZER_SECONDS:-120}" \
+        compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/recur" bench --device cuda \
+        --seconds 0.001 --cell lstm --hidden 300 --batch 3 --seq 6 >"$out/flags_$tool.log" 2>&1
+      status "stamped forward $tool" "exit $? | $(grep -E 'SUMMARY' "$out/flags_$tool.log" | tail -1)"
+    done
+  fi
+  for flags in 0 1; do
+    RECUR_CUDA_PERSISTENT_FLAGS=$flags RECUR_BIN=$bin/recur bench/compare --device cuda \
+      --seconds "$seconds" --cases lstm-h512-b4-t256 --math fp32,tf32 \
+      --out "$out/compare_persistent$flags.md" >"$out/compare_persistent$flags.log" 2>&1
+    status "compare, persistent, flags $flags" "exit $?"
+    cat "$out/compare_persistent$flags.md" 2>/dev/null || tail -20 "$out/compare_persistent$flags.log"
+  done
 fi
 if part sweep; then
   # Which kernels win where (the thresholds of use_persistent and use_cluster

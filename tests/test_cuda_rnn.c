@@ -18,7 +18,9 @@
  * 7 and 8 with the exchange through st.async and mbarriers
  * (RECUR_CUDA_CLUSTER_ASYNC=1), 8 in slices too; mode 9 runs the one-block
  * forward wherever it fits (RECUR_CUDA_BLOCK=1: LSTM and GRU, B <= 4), the
- * per-step kernels elsewhere.
+ * per-step kernels elsewhere; mode a is mode 1 with h passed between the
+ * persistent forward's blocks with stamps in place of the grid barrier
+ * (RECUR_CUDA_PERSISTENT_FLAGS=1).
  * usage: test_cuda_rnn [CONFIGS [SEED [MODES]]] */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -483,9 +485,9 @@ int main(int argc, char **argv)
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
     /* which of the kernel choices below run, in this order: "2" the
      * one-cluster kernels alone, default "012345678" */
-    const char *mode_list = argc > 3 ? argv[3] : "0123456789";
-    if (strspn(mode_list, "0123456789") != strlen(mode_list)) {
-        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123456789]]]\n");
+    const char *mode_list = argc > 3 ? argv[3] : "0123456789a";
+    if (strspn(mode_list, "0123456789a") != strlen(mode_list)) {
+        fprintf(stderr, "usage: test_cuda_rnn [CONFIGS [SEED [MODES, e.g. 0123456789a]]]\n");
         return 2;
     }
     char device[256];
@@ -499,15 +501,22 @@ int main(int argc, char **argv)
     }
     printf("device: %s\n", device);
     static const struct {
-        const char *persistent, *cluster, *cluster_rows, *vector, *async, *block;
-    } modes[10] = {{"0", "0", NULL, NULL, NULL, NULL},  {"1", "0", NULL, NULL, NULL, NULL},
-                   {NULL, "1", "0", "0", "0", NULL},    {NULL, NULL, NULL, NULL, NULL, NULL},
-                   {NULL, "1", "3", "0", "0", NULL},    {NULL, "1", "0", "1", "0", NULL},
-                   {NULL, "1", "3", "1", "0", NULL},    {NULL, "1", "0", "0", "1", NULL},
-                   {NULL, "1", "3", "1", "1", NULL},    {"0", "0", NULL, NULL, NULL, "1"}};
+        const char *persistent, *cluster, *cluster_rows, *vector, *async, *block, *flags;
+    } modes[11] = {{"0", "0", NULL, NULL, NULL, NULL, NULL},
+                   {"1", "0", NULL, NULL, NULL, NULL, NULL},
+                   {NULL, "1", "0", "0", "0", NULL, NULL},
+                   {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+                   {NULL, "1", "3", "0", "0", NULL, NULL},
+                   {NULL, "1", "0", "1", "0", NULL, NULL},
+                   {NULL, "1", "3", "1", "0", NULL, NULL},
+                   {NULL, "1", "0", "0", "1", NULL, NULL},
+                   {NULL, "1", "3", "1", "1", NULL, NULL},
+                   {"0", "0", NULL, NULL, NULL, "1", NULL},
+                   {"1", "0", NULL, NULL, NULL, NULL, "1"}};
     /* NULL: unset */
     for (const char *mode = mode_list; *mode; mode++) {
-        const int m = *mode - '0';
+        const int m = *mode == 'a' ? 10 : *mode - '0';
+        set_or_unset("RECUR_CUDA_PERSISTENT_FLAGS", modes[m].flags);
         set_or_unset("RECUR_CUDA_BLOCK", modes[m].block);
         set_or_unset("RECUR_CUDA_PERSISTENT", modes[m].persistent);
         set_or_unset("RECUR_CUDA_CLUSTER", modes[m].cluster);
@@ -607,12 +616,13 @@ int main(int argc, char **argv)
         }
         check_reduced_math(&rng, RECUR_MATH_BF16, "1", "all", 0, RECUR_LSTM, 0);
         printf("RECUR_CUDA_PERSISTENT=%s RECUR_CUDA_CLUSTER=%s RECUR_CUDA_CLUSTER_ROWS=%s "
-               "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s RECUR_CUDA_BLOCK=%s: "
-               "%d configurations: worst state error %.3g, worst gradient error %.3g\n",
+               "RECUR_CUDA_CLUSTER_VECTOR=%s RECUR_CUDA_CLUSTER_ASYNC=%s RECUR_CUDA_BLOCK=%s "
+               "RECUR_CUDA_PERSISTENT_FLAGS=%s: %d configurations: worst state error %.3g, "
+               "worst gradient error %.3g\n",
                or_unset(modes[m].persistent), or_unset(modes[m].cluster),
                or_unset(modes[m].cluster_rows), or_unset(modes[m].vector),
-               or_unset(modes[m].async), or_unset(modes[m].block), configs, worst_state,
-               worst_grad);
+               or_unset(modes[m].async), or_unset(modes[m].block), or_unset(modes[m].flags),
+               configs, worst_state, worst_grad);
     }
     return test_finish("test_cuda_rnn");
 }

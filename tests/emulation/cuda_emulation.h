@@ -7,7 +7,8 @@
  * sleeps for some rounds, as a warp can be held back. What the kernels of
  * src/backend/cuda/cluster_rnn.cu and persistent_rnn.cu use is here:
  * threadIdx, float4, the warp shuffles, __syncwarp and __syncthreads,
- * dynamic shared memory per block, loads through L2, mbarriers with
+ * dynamic shared memory per block, loads through L2, waits for a word's
+ * stamp (wait_stamp: the stamped persistent forward), mbarriers with
  * asynchronous stores that land in a random order and at random moments
  * (within the scheduler's round), and (cooperative_groups.h beside this
  * file) one thread-block cluster with distributed shared memory and its
@@ -199,6 +200,8 @@ struct thread {
     unsigned mbarrier_parity = 0;          /* at_mbarrier's phase waited for */
     unsigned long asleep_until = 0;        /* not resumed before this round */
     bool begins_mbarrier_wait = false;     /* yielded on entering mbarrier_wait */
+    const uint64_t *at_stamped = nullptr;  /* waiting for this word's stamp ... */
+    uint32_t stamp = 0;                    /* ... to be this (wait_stamp) */
     unsigned exchanges = 0;                /* warp exchanges taken part in */
 };
 
@@ -380,7 +383,24 @@ inline void land(size_t i)
 inline bool blocked(const thread &t)
 {
     return (t.at_barrier && t.at_barrier->generation == t.barrier_generation) ||
-           (t.at_mbarrier && (mbarrier_at(t.at_mbarrier).phase & 1u) == t.mbarrier_parity);
+           (t.at_mbarrier && (mbarrier_at(t.at_mbarrier).phase & 1u) == t.mbarrier_parity) ||
+           (t.at_stamped && (uint32_t)(*t.at_stamped >> 32) != t.stamp);
+}
+
+/* The word at p (global memory, another block's store: a value in the low
+ * 32 bits, its stamp in the high 32) once its stamp is `stamp`: the thread
+ * yields first, as a load's latency lets other warps run, then waits,
+ * blocked, until a store brings that stamp. */
+inline uint64_t wait_stamp(const uint64_t *p, uint32_t stamp)
+{
+    thread &t = self();
+    t.at_stamped = p;
+    t.stamp = stamp;
+    do
+        yield();
+    while ((uint32_t)(*p >> 32) != stamp);
+    t.at_stamped = nullptr;
+    return *p;
 }
 
 /* What read(warp, lane) makes of the values the warp's 32 lanes give
@@ -691,6 +711,18 @@ inline int __popc(unsigned x) { return __builtin_popcount(x); }
 #define __shared__ static
 /* A load through L2 (the persistent kernels read what other blocks wrote). */
 template <typename T> inline T __ldcg(const T *p) { return *p; }
+inline float __uint_as_float(unsigned x)
+{
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+inline unsigned __float_as_uint(float f)
+{
+    unsigned x;
+    memcpy(&x, &f, sizeof x);
+    return x;
+}
 inline int min(int a, int b) { return a < b ? a : b; }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
 inline void __syncthreads() { emu::syncthreads(); }

@@ -126,6 +126,10 @@ typedef struct rk_persistent {
     float *gates;    /* [N, G*H]: input projection in, as the step kernels out */
     const float *h0, *c0; /* the forward's initial h [B, H] and (LSTM) c [B, H]; NULL: zeros */
     float *h_a, *h_b; /* [B, H] double buffer: h_n ends in h_a if T is even, else h_b */
+    /* persistent forward: [2][B, H] zeros before the launch, where h passes
+     * between blocks with its step's stamp (value | stamp << 32) in place of
+     * the grid barrier a step; NULL: the grid barrier */
+    unsigned long long *h_flagged;
     float *c_state;  /* LSTM [B, H]: c_n out */
     float *c_saved;  /* LSTM [N, H] c_t */
     float *hidden_n; /* GRU [N, H] */

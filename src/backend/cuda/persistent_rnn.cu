@@ -40,6 +40,75 @@ __device__ __forceinline__ void load_l2(float *dst, const float *src, int n)
         copy_rows_l2(dst, src, n);
 }
 
+/* The forward's exchange of h without the grid barrier (h_flagged): each
+ * value goes out in one 64-bit word with its step's stamp, value | stamp <<
+ * 32, so that a reader that sees the stamp has the value (relaxed loads
+ * and stores at gpu scope, single-copy atomic at 8 bytes). */
+#ifdef RECUR_CUDA_EMULATION
+__device__ __forceinline__ unsigned long long ld_stamped(const unsigned long long *p)
+{
+    return *(const volatile unsigned long long *)p;
+}
+__device__ __forceinline__ unsigned long long wait_stamped(const unsigned long long *p,
+                                                           unsigned stamp)
+{
+    return emu::wait_stamp((const uint64_t *)p, stamp);
+}
+__device__ __forceinline__ void st_stamped(unsigned long long *p, unsigned long long word)
+{
+    *(volatile unsigned long long *)p = word;
+}
+#else
+__device__ __forceinline__ unsigned long long ld_stamped(const unsigned long long *p)
+{
+    unsigned long long word;
+    asm volatile("ld.relaxed.gpu.global.b64 %0, [%1];" : "=l"(word) : "l"(p) : "memory");
+    return word;
+}
+__device__ __forceinline__ unsigned long long wait_stamped(const unsigned long long *p,
+                                                           unsigned stamp)
+{
+    unsigned long long word;
+    do
+        word = ld_stamped(p);
+    while ((unsigned)(word >> 32) != stamp);
+    return word;
+}
+__device__ __forceinline__ void st_stamped(unsigned long long *p, unsigned long long word)
+{
+    asm volatile("st.relaxed.gpu.global.b64 [%0], %1;" ::"l"(p), "l"(word) : "memory");
+}
+#endif
+__device__ __forceinline__ unsigned long long stamped(float value, unsigned stamp)
+{
+    return (unsigned long long)stamp << 32 | __float_as_uint(value);
+}
+
+/* dst[0..n) (shared memory) = the values of src[0..n) once their stamps are
+ * `stamp` (other blocks store them): eight loads in flight a thread, then
+ * the stale ones read again until their stamps come. */
+__device__ __forceinline__ void load_stamped(float *dst, const unsigned long long *src, int n,
+                                             unsigned stamp)
+{
+    const int tid = threadIdx.x, nthreads = blockDim.x;
+    for (int base = tid; base < n; base += 8 * nthreads) {
+        unsigned long long word[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            if (base + k * nthreads < n)
+                word[k] = ld_stamped(src + base + k * nthreads);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const int idx = base + k * nthreads;
+            if (idx < n) {
+                if ((unsigned)(word[k] >> 32) != stamp)
+                    word[k] = wait_stamped(src + idx, stamp);
+                dst[idx] = __uint_as_float((unsigned)word[k]);
+            }
+        }
+    }
+}
+
 /* w . h_j over n floats (shared memory) for the NJ rows h_j = h + j n by
  * one warp, each load of w feeding every row; lane 0 gets them in sum[j].
  * float4 loads when n is a multiple of 128 and both are 16-byte aligned. */
@@ -77,14 +146,23 @@ __device__ __forceinline__ void warp_dots(const float *w, const float *h, int n,
 }
 
 /* Shared memory: w [G][units][H] (the block's rows of W_hh), h [B][H]
- * (h_prev), acc [B][G][units] (the recurrent products of this step). */
-__global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
+ * (h_prev), acc [B][G][units] (the recurrent products of this step).
+ * STAMPED: h passes between blocks through a.h_flagged, else the grid
+ * barrier (the one without keeps its registers: 64 against 80 on sm_90). */
+template <bool STAMPED> __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
 {
     float *smem = (float *)dynamic_shared_memory();
     const int U = a.units, G = a.G, H = a.H;
     const int u0 = blockIdx.x * U;
     const int nu = min(U, H - u0);
     float *w = smem, *h = w + (size_t)G * U * H, *acc = h + (size_t)a.B * H;
+    /* h_flagged: step s reads [(s - 1) % 2] (stamps s) and writes [s % 2]
+     * (stamps s + 1), all B rows (finished ones carried over) in both, even
+     * at steps without active rows: a block writes [s % 2] again only after
+     * every block has read it, since it waits for all of their next values
+     * first. */
+    unsigned long long *const flagged = STAMPED ? a.h_flagged : NULL;
+    const size_t BH = (size_t)a.B * H;
     const int tid = threadIdx.x, nthreads = blockDim.x;
     const int lane = tid & 31, warp = tid >> 5, nwarps = nthreads >> 5;
 
@@ -128,7 +206,9 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
                     pre[g] = gr[(size_t)g * H];
         }
         __syncthreads(); /* the previous step's readers of h and acc are done */
-        if (h_prev)
+        if (flagged && s > 0) /* every row, so that every block's last step is done */
+            load_stamped(h, flagged + (size_t)((s - 1) & 1) * BH, a.B * H, (unsigned)s);
+        else if (h_prev)
             load_l2(h, h_prev, rows * H);
         else
             for (int idx = tid; idx < rows * H; idx += nthreads)
@@ -200,13 +280,21 @@ __global__ void __launch_bounds__(256) persistent_forward(rk_persistent a)
             }
             h_next[(size_t)j * H + u] = hv;
             a.y[row * a.ld_y + u] = hv;
+            if (flagged)
+                st_stamped(flagged + (size_t)(s & 1) * BH + (size_t)j * H + u,
+                           stamped(hv, (unsigned)s + 1));
         }
-        /* Finished sequences keep their state in the other buffer too. */
+        /* Finished sequences keep their state in the other buffer too (its
+         * units' h_prev: this block wrote it). */
         for (int idx = tid; idx < (a.B - rows) * nu; idx += nthreads) {
             const size_t at = (size_t)(rows + idx / nu) * H + u0 + idx % nu;
-            h_next[at] = h_prev ? __ldcg(h_prev + at) : 0.0f;
+            const float kept = h_prev ? __ldcg(h_prev + at) : 0.0f;
+            h_next[at] = kept;
+            if (flagged)
+                st_stamped(flagged + (size_t)(s & 1) * BH + at, stamped(kept, (unsigned)s + 1));
         }
-        grid.sync();
+        if (!flagged)
+            grid.sync();
         h_prev = h_next;
         float *swap = h_next;
         h_next = h_other;
@@ -310,10 +398,15 @@ int rk_persistent_plan(rk_persistent *p)
     if (smem > (size_t)optin)
         return 0;
     const void *kernel = p->backward ? (const void *)persistent_backward
-                                     : (const void *)persistent_forward;
-    /* The attribute is the function's, for every handle: always the device's limit. */
+                                     : (const void *)persistent_forward<false>;
+    const void *stamped = (const void *)persistent_forward<true>;
+    /* The attribute is the function's, for every handle: always the device's
+     * limit (the stamped forward's too: the same shared memory, and at its
+     * registers still the one block an SM that the grid needs). */
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) !=
-        cudaSuccess) {
+            cudaSuccess ||
+        (!p->backward && cudaFuncSetAttribute(stamped, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              optin) != cudaSuccess)) {
         cudaGetLastError();
         return 0;
     }
@@ -358,7 +451,8 @@ int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p)
 
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p)
 {
-    return launch_persistent(persistent_forward, stream, p);
+    return launch_persistent(p->h_flagged ? persistent_forward<true> : persistent_forward<false>,
+                             stream, p);
 }
 
 } // extern "C"

@@ -90,6 +90,7 @@ typedef struct cuda_lane {
     cuda_blas blas;
     cudaEvent_t mark; /* recorded where the other lane waits */
     cuda_buffer h_alt; /* [B, H] the persistent kernel's second h buffer */
+    cuda_buffer h_flagged; /* [2][B, H] 64-bit: the persistent forward's stamped h */
     cuda_buffer h_state, c_state, step, grad_gates, grad_gh, h_prev, c_prev, grad_h;
     cuda_buffer bias_sums; /* [G*H] an LSTM's or Elman's bias gradient of one backward */
     cuda_buffer weight_bf16, rows_bf16, grad_gates_bf16; /* step_loop's bfloat16 copies */
@@ -386,11 +387,11 @@ static recur_status lane_open(cuda_lane *lane)
 
 static void lane_close(cuda_lane *lane)
 {
-    cuda_buffer *bufs[] = {&lane->h_alt,       &lane->h_state,     &lane->c_state,
-                           &lane->step,        &lane->grad_gates,  &lane->grad_gh,
-                           &lane->h_prev,      &lane->c_prev,      &lane->grad_h,
-                           &lane->bias_sums,   &lane->weight_bf16, &lane->rows_bf16,
-                           &lane->grad_gates_bf16, &lane->operand_bf16[0],
+    cuda_buffer *bufs[] = {&lane->h_alt,       &lane->h_flagged,   &lane->h_state,
+                           &lane->c_state,     &lane->step,        &lane->grad_gates,
+                           &lane->grad_gh,     &lane->h_prev,      &lane->c_prev,
+                           &lane->grad_h,      &lane->bias_sums,   &lane->weight_bf16,
+                           &lane->rows_bf16,   &lane->grad_gates_bf16, &lane->operand_bf16[0],
                            &lane->operand_bf16[1], &lane->operand_bf16[2]};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cuda_buffer_release(bufs[i]);
@@ -1048,6 +1049,14 @@ static recur_status persistent_forward(rnn_cuda *cu, int group, int reverse,
     p.hidden_n = dims->cell == RECUR_GRU ? FLT(saved->hidden_n) : NULL;
     p.y = y;
     p.ld_y = ld_y;
+    p.h_flagged = NULL;
+    if (on == kOnGrid && kernel_switch_of("RECUR_CUDA_PERSISTENT_FLAGS") == KERNEL_FORCED) {
+        const size_t bytes = 2 * sizeof(unsigned long long) * B * H;
+        RECUR_TRY(cuda_buffer_reserve(&cu->lane->h_flagged, bytes));
+        TRY_CUDA(cudaMemsetAsync(cu->lane->h_flagged.ptr, 0, bytes, cu->lane->stream),
+                 "cudaMemsetAsync (stamped h)");
+        p.h_flagged = (unsigned long long *)cu->lane->h_flagged.ptr;
+    }
     if (on == kOnCluster)
         TRY_KERNEL(rk_cluster_launch(cu->lane->stream, &p));
     else if (on == kOnBlock)
