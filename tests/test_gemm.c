@@ -338,30 +338,13 @@ static void test_packed_each(void)
 }
 
 /* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
-int openblas_get_num_threads(void) __attribute__((weak));
-void openblas_set_num_threads(int num_threads) __attribute__((weak));
-
-/* OpenBLAS set to one thread, as the split and ahead paths need: returns
- * its thread count before, or -1 (printing that `what` is skipped) when the
- * BLAS is not OpenBLAS. */
-static int blas_one_thread(const char *what)
-{
-    if (!openblas_set_num_threads || !openblas_get_num_threads) {
-        printf("%s: skipped (the BLAS is not OpenBLAS: products are never split)\n", what);
-        return -1;
-    }
-    const int before = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return before;
-}
-
 /* recur_gemm_split (slices of rows or columns on a team's threads) against
  * cblas_sgemm: every transposition, alpha and beta, slices with remainders,
  * strides wider than the matrices (C past n untouched); then recur_gemm's
  * own team for a product of RECUR_GEMM_ALONE_MAX_MACS. */
 static void test_split(void)
 {
-    const int before = blas_one_thread("split GEMMs");
+    const int before = test_blas_one_thread("split GEMMs");
     if (before < 0)
         return;
     const int dims[] = {1, 17, 40, 70};
@@ -425,7 +408,7 @@ static void test_split(void)
     CHECK(err <= 1e-4);
     unsetenv("RECUR_NUM_THREADS");
     free(a), free(b), free(c), free(want);
-    openblas_set_num_threads(before);
+    test_blas_threads_restore(before);
     printf("split GEMMs: %ld products on teams of 2 and 3, worst absolute error %.3g; "
            "recur_gemm's own team: %.3g\n",
            products, worst, err);
@@ -439,7 +422,7 @@ static void test_split(void)
  * (scripts/tsan.sh) the hand-over of each block. */
 static void test_ahead(void)
 {
-    const int before = blas_one_thread("ahead GEMMs");
+    const int before = test_blas_one_thread("ahead GEMMs");
     if (before < 0)
         return;
     recur_gemm_team *teams[2] = {recur_gemm_team_create_sized(2, 0.0),
@@ -483,7 +466,7 @@ static void test_ahead(void)
                 }
     recur_gemm_team_destroy(teams[0]);
     recur_gemm_team_destroy(teams[1]);
-    openblas_set_num_threads(before);
+    test_blas_threads_restore(before);
     CHECK(mismatches == 0);
     printf("ahead GEMMs: %ld products on teams of 2 and 3, rows read as they became final: "
            "%ld values off cblas_sgemm's by more than 1e-5\n",

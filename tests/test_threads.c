@@ -74,10 +74,6 @@ static void *train(void *arg)
     return NULL;
 }
 
-/* OpenBLAS's thread controls (weak: other CBLAS libraries lack them). */
-int openblas_get_num_threads(void) __attribute__((weak));
-void openblas_set_num_threads(int num_threads) __attribute__((weak));
-
 /* The outputs of a bidirectional LSTM of H 128 at batch 1, 100 steps, with
  * `threads` threads: from 2 on, the layer's team computes the input
  * projection (6.5 M multiply-adds) ahead of the steps, which run on the
@@ -107,12 +103,9 @@ static float *ahead_outputs(const char *threads, size_t *count)
 
 static void test_ahead_projection(void)
 {
-    if (!openblas_set_num_threads || !openblas_get_num_threads) {
-        printf("projection ahead of the steps: skipped (not OpenBLAS: never split)\n");
+    const int before = test_blas_one_thread("projection ahead of the steps");
+    if (before < 0)
         return;
-    }
-    const int before = openblas_get_num_threads();
-    openblas_set_num_threads(1); /* as the tool sets it: the team splits products */
     size_t n1 = 0, n2 = 0;
     float *one = ahead_outputs("1", &n1), *two = ahead_outputs("2", &n2);
     double worst = 0.0;
@@ -122,7 +115,7 @@ static void test_ahead_projection(void)
     CHECK(worst <= 1e-5);
     printf("projection ahead of the steps: 2 threads against 1, worst difference %.3g\n", worst);
     free(one), free(two);
-    openblas_set_num_threads(before);
+    test_blas_threads_restore(before);
 }
 
 int main(void)

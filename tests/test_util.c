@@ -31,3 +31,24 @@ void test_log_ready(void *context, int first, int count)
         log->first[log->calls] = first, log->count[log->calls] = count;
     log->calls++;
 }
+
+/* OpenBLAS's thread controls (weak: other CBLAS libraries lack them). */
+int openblas_get_num_threads(void) __attribute__((weak));
+void openblas_set_num_threads(int num_threads) __attribute__((weak));
+
+int test_blas_one_thread(const char *what)
+{
+    if (!openblas_set_num_threads || !openblas_get_num_threads) {
+        printf("%s: skipped (the BLAS is not OpenBLAS: products are never split)\n", what);
+        return -1;
+    }
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return before;
+}
+
+void test_blas_threads_restore(int before)
+{
+    if (before >= 1 && openblas_set_num_threads)
+        openblas_set_num_threads(before);
+}

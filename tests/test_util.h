@@ -47,4 +47,11 @@ typedef struct test_ready_log {
 } test_ready_log;
 void test_log_ready(void *context, int first, int count);
 
+/* OpenBLAS set to one thread, as recur's teams need to split products (the
+ * tool sets it so): returns its thread count before, for
+ * test_blas_threads_restore, or -1, printing that `what` is skipped, when
+ * the BLAS is not OpenBLAS. */
+int test_blas_one_thread(const char *what);
+void test_blas_threads_restore(int before);
+
 #endif

@@ -42,7 +42,7 @@
 
 namespace {
 
-const int kBlockRows = 4;          /* batch rows at most */
+const int kBlockRows = RK_BLOCK_ROWS; /* batch rows at most */
 const int kWholeRowColumns = 128; /* the columns of the variant of whole rows */
 
 /* Floats of shared memory: wsm [KS/4][threads] float4, h [kBlockRows][HP],

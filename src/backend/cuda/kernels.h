@@ -201,10 +201,11 @@ int rk_block_launch(cudaStream_t stream, const rk_persistent *p);
  * 0.177 -> 0.206, and at B >= 3 for an LSTM). Where it is not 0, the
  * one-block forward is the default kernel whatever a step's size.
  * gru: 1 for a GRU, 0 for an LSTM. */
+#define RK_BLOCK_ROWS 4 /* the one-block forward's batch rows at most */
 #define RK_LANES_COLUMNS 128
 static inline int rk_lanes_default(int gru, int hidden, int batch)
 {
-    if (hidden > RK_LANES_COLUMNS || batch > 4)
+    if (hidden > RK_LANES_COLUMNS || batch > RK_BLOCK_ROWS)
         return 0;
     if (gru)
         return batch <= 2 || hidden > 64 ? 1 : 0;

@@ -176,7 +176,8 @@ static int env_on(const char *name)
 
 /* A kernel choice's switch (RECUR_CUDA_PERSISTENT, _CLUSTER, _BLOCK): 0
  * never, 1 whenever the kernels fit, anything else (unset) where they were
- * measured to win. */
+ * measured to win (RECUR_CUDA_PERSISTENT_FLAGS, not yet measured: 1 or
+ * never). */
 typedef enum { KERNEL_NEVER, KERNEL_FORCED, KERNEL_MEASURED } kernel_switch;
 
 static kernel_switch kernel_switch_of(const char *name)
