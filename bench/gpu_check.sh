@@ -205,20 +205,26 @@ fi
 if part persistent; then
   # The persistent forward's cases (lstm H512 B4 and the other small
   # batches above H256, T = 100 but the suite's T = 256), by OLD_RECUR
-  # (another build's recur, when set), by recur, and by recur with h passed
+  # (another build's recur, when set), by recur, by recur with h passed
   # between blocks with stamps (RECUR_CUDA_PERSISTENT_FLAGS=1, written
-  # without a GPU), back to back, two rounds: forward and train ms; the
-  # stamped forward under compute-sanitizer (memcheck, synccheck);
-  # lstm-h512-b4-t256 against cuDNN with each (compare_persistent*.md).
+  # without a GPU), and both with at least 8 units a block
+  # (RECUR_CUDA_PERSISTENT_UNITS=8: half the blocks), back to back, two
+  # rounds: forward and train ms; the stamped forward under
+  # compute-sanitizer (memcheck, synccheck); lstm-h512-b4-t256 against
+  # cuDNN with flags 0 and 1 (compare_persistent*.md).
   for round in 1 2; do
     for spec in "lstm 512 4 256" "lstm 512 1 100" "gru 512 4 100" "lstm 384 4 100" \
                 "lstm 256 8 100"; do
       read -r cell h b t <<<"$spec"
-      for v in ${OLD_RECUR:-} "$bin/recur" "flags"; do
+      for v in ${OLD_RECUR:+old} recur flags units8 flags-units8; do
         printf '%s h%s b%s t%s %s ' "$cell" "$h" "$b" "$t" "$v"
-        flags=0 && [[ $v == flags ]] && flags=1 v=$bin/recur
-        RECUR_CUDA_PERSISTENT_FLAGS=$flags timeout 30 "$v" bench --device cuda --seconds 0.2 \
-            --cell "$cell" --hidden "$h" --batch "$b" --seq "$t" 2>&1 |
+        binary=$bin/recur flags=0 units=
+        [[ $v == old ]] && binary=$OLD_RECUR
+        [[ $v == flags* ]] && flags=1
+        [[ $v == *units8 ]] && units=8
+        RECUR_CUDA_PERSISTENT_FLAGS=$flags RECUR_CUDA_PERSISTENT_UNITS=$units timeout 30 \
+          "$binary" bench --device cuda --seconds 0.2 --cell "$cell" --hidden "$h" \
+          --batch "$b" --seq "$t" 2>&1 |
           awk '$2 == "forward" { f = $3 } $1 == "train" { t = $2 } END { print f, t }'
       done
     done

@@ -152,7 +152,10 @@ typedef struct rk_persistent {
 
 /* Fills units, blocks and smem for hidden size H, G gates, batch B and the
  * pass (backward); returns 1 when that persistent kernel fits this GPU
- * (co-resident blocks, shared memory, cooperative launch), else 0. */
+ * (co-resident blocks, shared memory, cooperative launch), else 0. A block
+ * takes ceil(H / SMs) units, at least 4, or at least n with
+ * RECUR_CUDA_PERSISTENT_UNITS=n (fewer blocks meeting each step, each
+ * computing more: for measurements). */
 int rk_persistent_plan(rk_persistent *p);
 int rk_persistent_forward(cudaStream_t stream, const rk_persistent *p);
 int rk_persistent_backward(cudaStream_t stream, const rk_persistent *p);

@@ -8,6 +8,7 @@
 
 #include <cooperative_groups.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 namespace cg = cooperative_groups;
 
@@ -387,9 +388,11 @@ int rk_persistent_plan(rk_persistent *p)
     }
     if (!coop || sms < 1)
         return 0;
+    const char *env = getenv("RECUR_CUDA_PERSISTENT_UNITS");
+    const int least = env && atoi(env) > 0 ? atoi(env) : 4;
     int units = (p->H + sms - 1) / sms;
-    if (units < 4)
-        units = 4;
+    if (units < least)
+        units = least;
     if (units > p->H)
         units = p->H;
     const size_t G = (size_t)p->G, H = (size_t)p->H, B = (size_t)p->B;
