@@ -337,6 +337,60 @@ static void test_packed_each(void)
     printf("packed products with a done call per range: checked\n");
 }
 
+/* A GRU step's cell writes its units of h in place, and h is the row the
+ * step multiplies: batch 1 on a team (each thread a range of units), done
+ * overwriting its units of A must not change what the other ranges read,
+ * whichever thread runs first (many rounds, teams of 2 and 3). */
+typedef struct overwrite_job {
+    done_job check;
+    float *a; /* [H]: A, overwritten for each range handed over */
+} overwrite_job;
+
+static void check_done_overwrite(void *job, int u0, int units)
+{
+    overwrite_job *o = job;
+    check_done(&o->check, u0, units);
+    for (int u = u0; u < u0 + units; u++)
+        o->a[u] = NAN;
+}
+
+static void test_row_in_place(void)
+{
+    enum { H = 72, G = 3 };
+    float *b = malloc(sizeof(float) * G * H * H), *a = malloc(sizeof(float) * H);
+    float *a0 = malloc(sizeof(float) * H), *c = malloc(sizeof(float) * G * H);
+    float *want = malloc(sizeof(float) * G * H);
+    int seen[H];
+    for (int i = 0; i < G * H * H; i++)
+        b[i] = uniform();
+    for (int i = 0; i < H; i++)
+        a0[i] = uniform();
+    recur_packed_b alone;
+    recur_packed_b_init_gates(&alone, G, H, H, b, H);
+    recur_gemm_packed(NULL, &alone, 1, a0, H, 0.0f, want, G * H);
+    int clean = 1;
+    for (int size = 2; size <= 3; size++) {
+        recur_gemm_team *team = recur_gemm_team_create_sized(size, 0.0);
+        recur_packed_b p;
+        recur_packed_b_init_gates(&p, G, H, H, b, H);
+        for (int round = 0; round < 200; round++) {
+            memcpy(a, a0, sizeof(float) * H);
+            memset(seen, 0, sizeof seen);
+            overwrite_job o = {{1, G * H, G, H, c, want, seen}, a};
+            recur_gemm_packed_each(team, &p, 1, a, H, 0.0f, c, G * H, check_done_overwrite, &o);
+            for (int u = 0; u < H; u++)
+                clean &= seen[u] == 1;
+            clean &= !memcmp(c, want, sizeof(float) * G * H);
+        }
+        recur_packed_b_free(&p);
+        recur_gemm_team_destroy(team);
+    }
+    CHECK(clean);
+    recur_packed_b_free(&alone);
+    free(b), free(a), free(a0), free(c), free(want);
+    printf("one-row products on teams, A overwritten by done: %s\n", clean ? "checked" : "FAILED");
+}
+
 /* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
 /* recur_gemm_split (slices of rows or columns on a team's threads) against
  * cblas_sgemm: every transposition, alpha and beta, slices with remainders,
@@ -507,6 +561,7 @@ int main(void)
     test_packed();
     test_packed_lstm();
     test_packed_each();
+    test_row_in_place();
     test_split();
     test_ahead();
     return test_finish("test_gemm");

@@ -74,11 +74,14 @@ static void *train(void *arg)
     return NULL;
 }
 
-/* The outputs of a bidirectional LSTM of H 128 at batch 1, 100 steps, with
- * `threads` threads: from 2 on, the layer's team computes the input
- * projection (6.5 M multiply-adds) ahead of the steps, which run on the
- * calling thread alone and read each step's rows as they become final
- * (recur_gemm_ahead, forward and reverse order). */
+/* The outputs and the gradients (of the parameters and the input, after a
+ * training step's backward of grad_output all ones) of a bidirectional LSTM
+ * of H 128 at batch 1, 100 steps, with `threads` threads: from 2 on, the
+ * layer's team computes the input projection (6.5 M multiply-adds) ahead of
+ * the steps, which run on the calling thread and read each step's rows as
+ * they become final (recur_gemm_ahead, forward and reverse order), then on
+ * the team once it is done, each thread a range of units (and the
+ * backward's steps too). */
 static float *ahead_outputs(const char *threads, size_t *count)
 {
     enum { AT = 100, AH = 128 };
@@ -86,19 +89,31 @@ static float *ahead_outputs(const char *threads, size_t *count)
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, AH, AH);
     c.bidirectional = 1;
     recur_rnn *rnn = NULL;
-    float *x = malloc(sizeof(float) * AT * AH), *y = NULL;
+    float *x = malloc(sizeof(float) * AT * AH), *dx = malloc(sizeof(float) * AT * AH);
     CHECK_OK(recur_rnn_create(&c, 5, &rnn));
-    *count = recur_rnn_output_numel(rnn, AT, 1);
-    y = malloc(sizeof(float) * *count);
+    const size_t out_n = recur_rnn_output_numel(rnn, AT, 1);
+    const size_t params = recur_rnn_param_total(rnn);
+    *count = out_n + params + AT * AH;
+    float *all = malloc(sizeof(float) * *count), *dy = malloc(sizeof(float) * out_n);
     for (int i = 0; i < AT * AH; i++)
         x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-    recur_rnn_forward_args f = {AT, 1, x, NULL, NULL, NULL, y, NULL, NULL};
+    for (size_t i = 0; i < out_n; i++)
+        dy[i] = 1.0f;
+    recur_rnn_forward_args f = {AT, 1, x, NULL, NULL, NULL, all, NULL, NULL};
+    recur_rnn_set_grad_enabled(rnn, 0);
     for (int call = 0; call < 3; call++) /* the team lives from the first call on */
         CHECK_OK(recur_rnn_forward(rnn, &f));
+    recur_rnn_set_grad_enabled(rnn, 1);
+    recur_rnn_zero_grad(rnn);
+    CHECK_OK(recur_rnn_forward(rnn, &f));
+    recur_rnn_backward_args b = {.grad_output = dy, .grad_input = dx};
+    CHECK_OK(recur_rnn_backward(rnn, &b));
+    memcpy(all + out_n, recur_rnn_grad_data(rnn), sizeof(float) * params);
+    memcpy(all + out_n + params, dx, sizeof(float) * AT * AH);
     recur_rnn_free(rnn);
-    free(x);
+    free(x), free(dx), free(dy);
     unsetenv("RECUR_NUM_THREADS");
-    return y;
+    return all;
 }
 
 static void test_ahead_projection(void)
@@ -113,7 +128,9 @@ static void test_ahead_projection(void)
     for (size_t i = 0; i < n1 && n1 == n2; i++)
         worst = fmax(worst, fabs((double)one[i] - two[i]));
     CHECK(worst <= 1e-5);
-    printf("projection ahead of the steps: 2 threads against 1, worst difference %.3g\n", worst);
+    printf("batch 1, projection ahead of the steps, then steps on the team: 2 threads "
+           "against 1, worst difference %.3g (outputs, gradients)\n",
+           worst);
     free(one), free(two);
     test_blas_threads_restore(before);
 }

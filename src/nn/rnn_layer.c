@@ -242,10 +242,11 @@ static void gru_forward_units(void *job, int u0, int units)
 
 /* The handle's team, made at the first call whose products are large enough
  * (threads are started once, not per call). */
-static recur_gemm_team *layer_team(rnn_workspace *ws, double step_macs, double split_macs)
+static recur_gemm_team *layer_team(rnn_workspace *ws, int step_m, int step_n, int step_k,
+                                   double split_macs)
 {
     if (!ws->team)
-        ws->team = recur_gemm_team_create(step_macs, split_macs);
+        ws->team = recur_gemm_team_create(step_m, step_n, step_k, split_macs);
     return ws->team;
 }
 
@@ -262,11 +263,12 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
     float *rstd = saved->ln_rstd.data; /* [3N] with layer norm */
 
     /* Threads for the whole call. */
-    recur_gemm_team *team = layer_team(ws, (double)B * GH * Hout, (double)N * GH * in);
+    recur_gemm_team *team = layer_team(ws, (int)B, GH, Hout, (double)N * GH * in);
 
     /* Input projection of every step at once; when the steps' products run
-     * on this thread alone (small batches), the team's other threads compute
-     * it ahead of the steps, in their order, while they run. */
+     * on this thread alone (small batches, batch 1 until the projection is
+     * done), the team's other threads compute it ahead of the steps, in
+     * their order, while they run. */
     const float *bias = input_bias(dims, w, ws->bias.data);
     fill_rows(plan->rows, GH, bias, gates);
     recur_gemm_ahead projection = {.team = NULL};
@@ -276,7 +278,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         recur_layer_norm_forward((int)N, GH, saved->ln_ih.data, rstd, w->ln_ih_w, w->ln_ih_b,
                                  gates, 1);
     } else {
-        const int ahead = !recur_gemm_team_takes(team, (double)B * GH * Hout);
+        const int ahead = B == 1 || !recur_gemm_team_takes(team, (int)B, GH, Hout);
         recur_gemm_ahead_start(&projection, team, ahead ? (reverse ? -1 : 1) : 0, 1, (int)N, GH,
                                in, 1.0f, x, in, w->weight_ih, in, 1.0f, gates, GH);
     }
@@ -304,6 +306,11 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         const size_t row0 = plan->offsets[t];
         float *gates_t = gates + row0 * (size_t)GH;
         recur_gemm_ahead_wait(&projection, (int)row0, (int)row0 + rows);
+        /* The team runs the steps' products (batch 1: matrix-vector products
+         * split by units) once the projection no longer holds it. */
+        if (projection.team && recur_gemm_ahead_complete(&projection))
+            recur_gemm_ahead_finish(&projection);
+        recur_gemm_team *const step_team = projection.team ? NULL : team;
         float *y_t = y + row0 * (size_t)ld_y;
         float *ln_hh_t = dims->layer_norm ? saved->ln_hh.data + row0 * (size_t)GH : NULL;
         float *rstd_hh_t = dims->layer_norm ? rstd + N + row0 : NULL;
@@ -327,7 +334,7 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
         switch (dims->cell) {
         case RECUR_RNN_TANH:
         case RECUR_RNN_RELU:
-            recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+            recurrent_product(dims, w, step_team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
             recur_elman_forward(rows, H, relu, gates_t, h_state, out_t, ld_out);
             break;
         case RECUR_LSTM: {
@@ -337,18 +344,19 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             if (fused) {
                 lstm_units_job cell = {.rows = rows, .H = H, .ld = ld_m, .gates = gates_t,
                                        .c_state = c_state, .c_saved = c_t, .m = m_t};
-                recur_gemm_packed_each(team, &whh, rows, h_in, Hout, 1.0f, gates_t, GH,
+                recur_gemm_packed_each(step_team, &whh, rows, h_in, Hout, 1.0f, gates_t, GH,
                                        lstm_forward_units, &cell);
             } else { /* layer norm */
-                recurrent_product(dims, w, team, &whh, rows, h_in, gates_t, ln_hh_t, rstd_hh_t);
+                recurrent_product(dims, w, step_team, &whh, rows, h_in, gates_t, ln_hh_t,
+                                  rstd_hh_t);
                 recur_lstm_ln_forward(rows, H, gates_t, c_state, c_t, w->ln_c_w, w->ln_c_b,
                                       saved->ln_c.data + row0 * (size_t)H, rstd + 2 * N + row0,
                                       m_t, ld_m);
             }
             if (dims->proj && dims->zoneout) {
-                recur_gemm_packed(team, &whr, rows, m_t, H, 0.0f, out_t, Hout);
+                recur_gemm_packed(step_team, &whr, rows, m_t, H, 0.0f, out_t, Hout);
             } else if (dims->proj) {
-                recur_gemm_packed(team, &whr, rows, m_t, H, 0.0f, h_state, Hout);
+                recur_gemm_packed(step_team, &whr, rows, m_t, H, 0.0f, h_state, Hout);
                 copy_rows(rows, Hout, h_state, Hout, y_t, ld_y);
             } else if (!dims->zoneout) {
                 copy_rows(rows, Hout, y_t, ld_y, h_state, Hout);
@@ -361,10 +369,10 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
             gru_units_job cell = {rows,   H,  ld_out, gates_t, h_state,
                                   saved->hidden_n.data + row0 * (size_t)H, out_t, gh};
             if (fused) {
-                recur_gemm_packed_each(team, &whh, rows, h_in, Hout, 1.0f, gh, GH,
+                recur_gemm_packed_each(step_team, &whh, rows, h_in, Hout, 1.0f, gh, GH,
                                        gru_forward_units, &cell);
             } else {
-                recurrent_product(dims, w, team, &whh, rows, h_in, gh, ln_hh_t, rstd_hh_t);
+                recurrent_product(dims, w, step_team, &whh, rows, h_in, gh, ln_hh_t, rstd_hh_t);
                 gru_forward_units(&cell, 0, H);
             }
             break;
@@ -397,7 +405,8 @@ static void gather_previous(const recur_pack_plan *plan, int reverse, const floa
     for (int t = 0; t < plan->seq_len; t++) {
         const int rows = plan->batch_sizes[t];
         const int tp = previous_step(plan, reverse, t);
-        const int from_states = tp < 0 ? 0 : (plan->batch_sizes[tp] < rows ? plan->batch_sizes[tp] : rows);
+        const int from_states =
+            tp < 0 ? 0 : (plan->batch_sizes[tp] < rows ? plan->batch_sizes[tp] : rows);
         float *dst = prev + plan->offsets[t] * (size_t)n;
         if (from_states)
             copy_rows(from_states, n, states + plan->offsets[tp] * (size_t)ld_states, ld_states,
@@ -478,7 +487,7 @@ recur_status rnn_direction_backward(const rnn_dims *dims, const rnn_weights *w,
 
     /* W_hh (and W_hr) packed once for all steps; threads for the whole call. */
     recur_gemm_team *team =
-        layer_team(ws, (double)B * GH * Hout, (double)N * GH * (in > Hout ? in : Hout));
+        layer_team(ws, (int)B, GH, Hout, (double)N * GH * (in > Hout ? in : Hout));
     recur_packed_b whh, whr;
     recur_packed_b_init(&whh, 0, Hout, GH, w->weight_hh, Hout);
     if (dims->proj)

@@ -146,6 +146,7 @@ typedef void (*team_task_fn)(const void *job, int task);
 struct recur_gemm_team {
     int size;              /* threads, the caller included */
     double min_macs;       /* smaller packed products run on the caller alone */
+    double min_row;        /* the same for one row: the size n k of B */
     double split_min_macs; /* smaller products are not split (recur_gemm_split) */
     pthread_t threads[TEAM_MAX];
     team_slot slots[TEAM_MAX];
@@ -327,9 +328,11 @@ static void team_stop(struct recur_gemm_team *t, int started)
     free(t);
 }
 
-recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs)
+recur_gemm_team *recur_gemm_team_create(int step_m, int step_n, int step_k, double split_macs)
 {
-    if (step_macs < (double)RECUR_GEMM_TEAM_MIN_MACS &&
+    const double b_size = (double)step_n * step_k;
+    if ((step_m > 1 || b_size < (double)RECUR_GEMM_TEAM_MIN_ROW) &&
+        step_m * b_size < (double)RECUR_GEMM_TEAM_MIN_MACS &&
         (split_macs < (double)RECUR_GEMM_SPLIT_MIN_MACS || !blas_serial()))
         return NULL;
     recur_gemm_team *t =
@@ -369,6 +372,8 @@ recur_gemm_team *recur_gemm_team_create_sized(int size, double min_macs)
     /* The worker count is fixed before any starts (they read t->size). */
     t->size = size;
     t->min_macs = min_macs;
+    t->min_row = min_macs < (double)RECUR_GEMM_TEAM_MIN_ROW ? min_macs
+                                                            : (double)RECUR_GEMM_TEAM_MIN_ROW;
     t->split_min_macs = min_macs;
     int started = 1;
     for (int i = 1; i < size; i++) {
@@ -501,13 +506,86 @@ static int packed_prepare(recur_packed_b *p, int m, const float *a, int lda, flo
 /* Whether a product of m rows is worth the team's threads. */
 static int team_takes(const recur_gemm_team *t, const recur_packed_b *p, int m, int tasks)
 {
-    return recur_gemm_team_takes(t, (double)m * p->n * p->k) && tasks >= 2 && tasks <= 0xFFFF;
+    return recur_gemm_team_takes(t, m, p->n, p->k) && tasks >= 2 && tasks <= 0xFFFF;
+}
+
+/* ---- One row on the team ----
+ * Batch 1's products are matrix-vector products bound by reading B (W_hh)
+ * from the cache; the team's threads each take ranges of columns of C (in
+ * gate order: ranges of units, every gate of them), the same every step, so
+ * that each core reads only its share of B, from its own cache. */
+
+typedef struct row_job {
+    const recur_packed_b *p;
+    const float *a; /* the row [k], copied by the caller (done may overwrite the original) */
+    float *copies;  /* [tasks][stride]: each task's own copy of a */
+    size_t stride;
+    float beta;
+    float *c;
+    int span; /* columns (units in gate order) a task */
+    recur_gemm_done done;
+    void *job;
+} row_job;
+
+/* Task q: its range of columns (units), then done on them. */
+static void row_task(const void *job, int q)
+{
+    const row_job *r = job;
+    const recur_packed_b *p = r->p;
+    const int total = p->gate_h ? p->gate_h : p->n, G = p->gate_h ? p->n / p->gate_h : 1;
+    const int c0 = q * r->span, cols = total - c0 < r->span ? total - c0 : r->span;
+    /* The row copied again: read straight from where another core had just
+     * written it, the kernels ran at half speed (AMD EPYC, 2026-11-28); the
+     * copy's loads are all in flight at once. */
+    float *x = r->copies + (size_t)q * r->stride;
+    memcpy(x, r->a, sizeof(float) * (size_t)p->k);
+    for (int g = 0; g < G; g++) {
+        const int j0 = g * total + c0;
+        const float *b = p->trans_b ? p->b + (size_t)j0 * (size_t)p->ldb : p->b + j0;
+        gemm_one_row(0, p->trans_b, cols, p->k, 1.0f, x, b, p->ldb, r->beta, r->c + j0);
+    }
+    if (r->done)
+        r->done(r->job, c0, cols);
+}
+
+/* C[1, n] = a op(B) + beta C on the team (then done on each range, when not
+ * NULL); returns 0 when the team does not take it (nothing done). */
+static int row_on_team(recur_gemm_team *t, recur_packed_b *p, const float *a, float beta,
+                       float *c, recur_gemm_done done, void *job)
+{
+    if (p->level == RECUR_SIMD_SCALAR || !recur_gemm_team_takes(t, 1, p->n, p->k))
+        return 0;
+    /* a range a thread (two took 6 % longer at lstm H128: the kernels' calls
+     * cost), each whole blocks of 8 rows of the kernels; a thread that the
+     * OS runs late leaves its range to the others */
+    const int total = p->gate_h ? p->gate_h : p->n, ranges = t->size;
+    const int span = ((total + ranges - 1) / ranges + 7) / 8 * 8;
+    const int tasks = (total + span - 1) / span;
+    const size_t stride = ((size_t)p->k + 15) / 16 * 16; /* whole cache lines */
+    const size_t need = (size_t)(tasks + 1) * stride + 16;
+    if (tasks < 2)
+        return 0;
+    if (need > p->packed_a_capacity) {
+        float *grown = realloc(p->packed_a, need * sizeof(float));
+        if (!grown)
+            return 0;
+        p->packed_a = grown, p->packed_a_capacity = need;
+    }
+    /* a copied before any task runs: a task's done may overwrite it (a GRU
+     * step's h, in place) while another task has yet to read it */
+    float *row = (float *)(((uintptr_t)p->packed_a + 63) & ~(uintptr_t)63);
+    memcpy(row, a, sizeof(float) * (size_t)p->k);
+    const row_job r = {p, row, row + stride, stride, beta, c, span, done, job};
+    team_run(t, tasks, row_task, &r);
+    return 1;
 }
 
 void recur_gemm_packed(recur_gemm_team *t, recur_packed_b *p, int m, const float *a, int lda,
                        float beta, float *c, int ldc)
 {
     team_job j;
+    if (m == 1 && row_on_team(t, p, a, beta, c, NULL, NULL))
+        return;
     if (!packed_prepare(p, m, a, lda, beta, c, ldc, &j))
         return;
     if (!team_takes(t, p, m, p->count)) {
@@ -542,6 +620,8 @@ void recur_gemm_packed_each(recur_gemm_team *t, recur_packed_b *p, int m, const 
                             void *job)
 {
     each_job e = {.group = p->gate_h ? p->n / p->gate_h : 1, .done = done, .job = job};
+    if (m == 1 && row_on_team(t, p, a, beta, c, done, job))
+        return;
     if (!packed_prepare(p, m, a, lda, beta, c, ldc, &e.product)) {
         done(job, 0, p->gate_h ? p->gate_h : p->n);
         return;
@@ -629,9 +709,11 @@ void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n
     team_run(t, count, split_task, &s);
 }
 
-int recur_gemm_team_takes(const recur_gemm_team *t, double macs)
+int recur_gemm_team_takes(const recur_gemm_team *t, int m, int n, int k)
 {
-    return t && macs >= t->min_macs;
+    if (!t || m < 1)
+        return 0;
+    return m == 1 ? (double)n * k >= t->min_row : (double)m * n * k >= t->min_macs;
 }
 
 /* Block b (of the ahead product g) of rows of C. */
@@ -690,6 +772,11 @@ void recur_gemm_ahead_wait(recur_gemm_ahead *g, int row0, int row1)
         while (!atomic_load_explicit(&g->final[b], memory_order_acquire))
             if (!ahead_take(g))
                 spin_wait(&spins); /* a worker computes it (maybe descheduled) */
+}
+
+int recur_gemm_ahead_complete(const recur_gemm_ahead *g)
+{
+    return !g->team || atomic_load_explicit(&g->team->done, memory_order_acquire) >= g->count;
 }
 
 void recur_gemm_ahead_finish(recur_gemm_ahead *g)

@@ -31,15 +31,25 @@ void recur_add_column_sums(int m, int n, const float *a, int lda, const float *o
  * allocated) it calls recur_gemm on the original B, the results differing
  * from sgemm's only in the rounding (fp32 sums over k in order).
  *
- * A team splits the panels (the columns of C) between threads that live as
- * long as the team (a layer stack keeps one from its first large call until
- * it is freed), meeting once per product; between products they spin
+ * A team splits the panels (the columns of C; for one row, ranges of columns
+ * of the original B, or of units in gate order) between threads that live
+ * as long as the team (a layer stack keeps one from its first large call
+ * until it is freed), meeting once per product; between products they spin
  * briefly, then sleep.
  * Its size: RECUR_NUM_THREADS when set, else OpenBLAS's thread count (1 with
- * another CBLAS); products of fewer than RECUR_GEMM_TEAM_MIN_MACS multiply-adds
- * run on the calling thread alone. */
+ * another CBLAS); products of fewer than RECUR_GEMM_TEAM_MIN_MACS multiply-adds,
+ * and one-row products with a B of fewer than RECUR_GEMM_TEAM_MIN_ROW values,
+ * run on the calling thread alone. The bound for one row, 3 * 2^14 (192 KB
+ * of B, a GRU's W_hh at H128): on 2 cores (AMD EPYC, 2026-11-28) lstm H128
+ * B1's product (256 KB) took 1.57 us on two threads against 2.66 alone, the
+ * team's meeting about 0.19 us; the training steps of gru H128 B1 T100 went
+ * from 0.69-0.72 to 0.61-0.63 ms, but those of lstm H96 (144 KB) from 0.61
+ * to 0.65-0.66 (the backward's column ranges leave 3 vectors a row). */
 #ifndef RECUR_GEMM_TEAM_MIN_MACS /* -DRECUR_GEMM_TEAM_MIN_MACS=0: teams for every product */
 #define RECUR_GEMM_TEAM_MIN_MACS (1L << 19)
+#endif
+#ifndef RECUR_GEMM_TEAM_MIN_ROW
+#define RECUR_GEMM_TEAM_MIN_ROW (3L << 14)
 #endif
 
 typedef struct recur_gemm_team recur_gemm_team;
@@ -58,13 +68,13 @@ typedef struct recur_packed_b {
     size_t packed_a_capacity;
 } recur_packed_b;
 
-/* A team for packed products of up to step_macs multiply-adds (m n k) each
- * and split products (recur_gemm_split) of up to split_macs: NULL (the
- * calling thread alone) when it would not be used (step_macs below
- * RECUR_GEMM_TEAM_MIN_MACS, and split_macs below RECUR_GEMM_SPLIT_MIN_MACS
- * or a BLAS with threads of its own), when one thread is asked for, or when
- * threads cannot be started. */
-recur_gemm_team *recur_gemm_team_create(double step_macs, double split_macs);
+/* A team for packed products of up to step_m x step_n x step_k each and
+ * split products (recur_gemm_split) of up to split_macs multiply-adds: NULL
+ * (the calling thread alone) when it would not be used (the steps' products
+ * too small for recur_gemm_team_takes, and split_macs below
+ * RECUR_GEMM_SPLIT_MIN_MACS or a BLAS with threads of its own), when one
+ * thread is asked for, or when threads cannot be started. */
+recur_gemm_team *recur_gemm_team_create(int step_m, int step_n, int step_k, double split_macs);
 /* A team of exactly `threads` (>= 2; for tests and measurements) in which
  * products of min_macs multiply-adds or more are split. */
 recur_gemm_team *recur_gemm_team_create_sized(int threads, double min_macs);
@@ -91,10 +101,13 @@ void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, in
                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                       float *c, int ldc);
 
-/* Whether the team's threads take part in packed products of `macs`
- * multiply-adds (recur_gemm_packed, recur_gemm_packed_each), or the caller
- * runs them alone. */
-int recur_gemm_team_takes(const recur_gemm_team *team, double macs);
+/* Whether the team's threads take part in a packed product of m rows, n
+ * columns and depth k (recur_gemm_packed, recur_gemm_packed_each), or the
+ * caller runs it alone: m n k of at least RECUR_GEMM_TEAM_MIN_MACS, or for
+ * one row a B of at least RECUR_GEMM_TEAM_MIN_ROW values (n k), which the
+ * threads then read a share each (for a team made by
+ * recur_gemm_team_create_sized, min_macs, or less, for both). */
+int recur_gemm_team_takes(const recur_gemm_team *team, int m, int n, int k);
 
 /* A product computed ahead of the caller: C = alpha A op(B) + beta C (A
  * [m, k] not transposed) as recur_gemm_split (in blocks of rows, the BLAS's
@@ -123,6 +136,9 @@ void recur_gemm_ahead_start(recur_gemm_ahead *g, recur_gemm_team *team, int orde
                             int m, int n, int k, float alpha, const float *a, int lda,
                             const float *b, int ldb, float beta, float *c, int ldc);
 void recur_gemm_ahead_wait(recur_gemm_ahead *g, int row0, int row1);
+/* Whether every row is final (then recur_gemm_ahead_finish returns at once
+ * and the team is free for other products). */
+int recur_gemm_ahead_complete(const recur_gemm_ahead *g);
 void recur_gemm_ahead_finish(recur_gemm_ahead *g);
 
 /* Prepares op(B) [k, n] (B is [n, k] when trans_b, row stride ldb) for
