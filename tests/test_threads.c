@@ -76,30 +76,35 @@ static void *train(void *arg)
 
 /* The outputs and the gradients (of the parameters and the input, after a
  * training step's backward of grad_output all ones) of a bidirectional LSTM
- * of H 128 at batch 1, 100 steps, with `threads` threads: from 2 on, the
- * layer's team computes the input projection (6.5 M multiply-adds) ahead of
- * the steps, which run on the calling thread and read each step's rows as
- * they become final (recur_gemm_ahead, forward and reverse order), then on
- * the team once it is done, each thread a range of units (and the
- * backward's steps too). */
-static float *ahead_outputs(const char *threads, size_t *count)
+ * of H 128, 100 steps, with `threads` threads. At batch 1, from 2 threads
+ * on, the layer's team computes the input projection (6.5 M multiply-adds)
+ * ahead of the steps, which run on the calling thread and read each step's
+ * rows as they become final (recur_gemm_ahead, forward and reverse order),
+ * then on the team once it is done, each thread a range of units (and the
+ * backward's steps too). At batch 4 with lengths 100, 70, 40 and 10 the
+ * steps run alone throughout (the projection holds the team, one row or
+ * not). */
+static float *ahead_outputs(const char *threads, int batch, size_t *count)
 {
     enum { AT = 100, AH = 128 };
+    const int64_t lengths[4] = {100, 70, 40, 10};
     setenv("RECUR_NUM_THREADS", threads, 1); /* read when the stack makes its team */
     recur_rnn_config c = recur_rnn_config_default(RECUR_LSTM, AH, AH);
     c.bidirectional = 1;
     recur_rnn *rnn = NULL;
-    float *x = malloc(sizeof(float) * AT * AH), *dx = malloc(sizeof(float) * AT * AH);
+    const size_t in_n = (size_t)AT * batch * AH;
+    float *x = malloc(sizeof(float) * in_n), *dx = malloc(sizeof(float) * in_n);
     CHECK_OK(recur_rnn_create(&c, 5, &rnn));
-    const size_t out_n = recur_rnn_output_numel(rnn, AT, 1);
+    const size_t out_n = recur_rnn_output_numel(rnn, AT, batch);
     const size_t params = recur_rnn_param_total(rnn);
-    *count = out_n + params + AT * AH;
+    *count = out_n + params + in_n;
     float *all = malloc(sizeof(float) * *count), *dy = malloc(sizeof(float) * out_n);
-    for (int i = 0; i < AT * AH; i++)
+    for (size_t i = 0; i < in_n; i++)
         x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     for (size_t i = 0; i < out_n; i++)
         dy[i] = 1.0f;
-    recur_rnn_forward_args f = {AT, 1, x, NULL, NULL, NULL, all, NULL, NULL};
+    recur_rnn_forward_args f = {AT,  batch, x,    batch == 4 ? lengths : NULL, NULL, NULL, all,
+                                NULL, NULL};
     recur_rnn_set_grad_enabled(rnn, 0);
     for (int call = 0; call < 3; call++) /* the team lives from the first call on */
         CHECK_OK(recur_rnn_forward(rnn, &f));
@@ -109,7 +114,7 @@ static float *ahead_outputs(const char *threads, size_t *count)
     recur_rnn_backward_args b = {.grad_output = dy, .grad_input = dx};
     CHECK_OK(recur_rnn_backward(rnn, &b));
     memcpy(all + out_n, recur_rnn_grad_data(rnn), sizeof(float) * params);
-    memcpy(all + out_n + params, dx, sizeof(float) * AT * AH);
+    memcpy(all + out_n + params, dx, sizeof(float) * in_n);
     recur_rnn_free(rnn);
     free(x), free(dx), free(dy);
     unsetenv("RECUR_NUM_THREADS");
@@ -121,17 +126,19 @@ static void test_ahead_projection(void)
     const int before = test_blas_one_thread("projection ahead of the steps");
     if (before < 0)
         return;
-    size_t n1 = 0, n2 = 0;
-    float *one = ahead_outputs("1", &n1), *two = ahead_outputs("2", &n2);
-    double worst = 0.0;
-    CHECK(n1 == n2);
-    for (size_t i = 0; i < n1 && n1 == n2; i++)
-        worst = fmax(worst, fabs((double)one[i] - two[i]));
-    CHECK(worst <= 1e-5);
-    printf("batch 1, projection ahead of the steps, then steps on the team: 2 threads "
-           "against 1, worst difference %.3g (outputs, gradients)\n",
-           worst);
-    free(one), free(two);
+    for (int batch = 1; batch <= 4; batch += 3) {
+        size_t n1 = 0, n2 = 0;
+        float *one = ahead_outputs("1", batch, &n1), *two = ahead_outputs("2", batch, &n2);
+        double worst = 0.0;
+        CHECK(n1 == n2);
+        for (size_t i = 0; i < n1 && n1 == n2; i++)
+            worst = fmax(worst, fabs((double)one[i] - two[i]));
+        CHECK(worst <= 1e-5);
+        printf("batch %d, projection ahead of the steps: 2 threads against 1, worst "
+               "difference %.3g (outputs, gradients)\n",
+               batch, worst);
+        free(one), free(two);
+    }
     test_blas_threads_restore(before);
 }
 
