@@ -277,6 +277,11 @@ recur_status rnn_direction_forward(const rnn_dims *dims, const rnn_weights *w, i
                          saved->ln_ih.data, GH);
         recur_layer_norm_forward((int)N, GH, saved->ln_ih.data, rstd, w->ln_ih_w, w->ln_ih_b,
                                  gates, 1);
+    } else if (N == 1) { /* one token: a matrix-vector product, on the team as the step's */
+        recur_packed_b wih;
+        recur_packed_b_init(&wih, 1, GH, in, w->weight_ih, in);
+        recur_gemm_packed(team, &wih, 1, x, in, 1.0f, gates, GH);
+        recur_packed_b_free(&wih);
     } else {
         const int ahead = B == 1 || !recur_gemm_team_takes(team, (int)B, GH, Hout);
         recur_gemm_ahead_start(&projection, team, ahead ? (reverse ? -1 : 1) : 0, 1, (int)N, GH,
