@@ -474,9 +474,9 @@ static int packed_prepare(recur_packed_b *p, int m, const float *a, int lda, flo
         gemm_blas(0, p->trans_b, m, p->n, p->k, 1.0f, a, lda, p->b, p->ldb, beta, c, ldc);
         return 0;
     }
-    /* One row: the matrix-vector kernels on the original B, on this thread
-     * whatever the team (the panel kernel would run only 2 accumulator
-     * chains, bound by the FMA latency). */
+    /* One row (that the team did not take: row_on_team): the matrix-vector
+     * kernels on the original B, on this thread (the panel kernel would run
+     * only 2 accumulator chains, bound by the FMA latency). */
     if (m == 1 && gemm_one_row(0, p->trans_b, p->n, p->k, 1.0f, a, p->b, p->ldb, beta, c))
         return 0;
     /* A packed in tiles of rows, so that a tile's values of one k are
@@ -553,7 +553,8 @@ static void row_task(const void *job, int q)
 static int row_on_team(recur_gemm_team *t, recur_packed_b *p, const float *a, float beta,
                        float *c, recur_gemm_done done, void *job)
 {
-    if (p->level == RECUR_SIMD_SCALAR || !recur_gemm_team_takes(t, 1, p->n, p->k))
+    if (p->level == RECUR_SIMD_SCALAR || p->n <= 0 || p->k <= 0 ||
+        !recur_gemm_team_takes(t, 1, p->n, p->k))
         return 0;
     /* a range a thread (two took 6 % longer at lstm H128: the kernels' calls
      * cost), each whole blocks of 8 rows of the kernels; a thread that the
