@@ -103,8 +103,8 @@ static float *ahead_outputs(const char *threads, int batch, size_t *count)
         x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     for (size_t i = 0; i < out_n; i++)
         dy[i] = 1.0f;
-    recur_rnn_forward_args f = {AT,  batch, x,    batch == 4 ? lengths : NULL, NULL, NULL, all,
-                                NULL, NULL};
+    recur_rnn_forward_args f = {.seq_len = AT, .batch = batch, .input = x,
+                                .lengths = batch == 4 ? lengths : NULL, .output = all};
     recur_rnn_set_grad_enabled(rnn, 0);
     for (int call = 0; call < 3; call++) /* the team lives from the first call on */
         CHECK_OK(recur_rnn_forward(rnn, &f));
@@ -162,8 +162,9 @@ static float *token_outputs(const char *threads)
         for (int i = 0; i < TH; i++)
             x[i] = (float)((call * 31 + i * 7) % 23) / 11.0f - 1.0f;
         const int from = call & 1, to = from ^ 1;
-        recur_rnn_forward_args f = {1,        1,       x,           NULL, h[from], cs[from],
-                                    y + call * TH, h[to], cs[to]};
+        recur_rnn_forward_args f = {.seq_len = 1,  .batch = 1,        .input = x,
+                                    .h0 = h[from], .c0 = cs[from],    .output = y + call * TH,
+                                    .h_n = h[to],  .c_n = cs[to]};
         CHECK_OK(recur_rnn_forward(rnn, &f));
     }
     recur_rnn_free(rnn);
