@@ -105,8 +105,8 @@ void recur_gemm_split(recur_gemm_team *team, int trans_a, int trans_b, int m, in
  * columns and depth k (recur_gemm_packed, recur_gemm_packed_each), or the
  * caller runs it alone: m n k of at least RECUR_GEMM_TEAM_MIN_MACS, or for
  * one row a B of at least RECUR_GEMM_TEAM_MIN_ROW values (n k), which the
- * threads then read a share each (for a team made by
- * recur_gemm_team_create_sized, min_macs, or less, for both). */
+ * threads then read a share each (a team of recur_gemm_team_create_sized:
+ * min_macs for both, at most RECUR_GEMM_TEAM_MIN_ROW for one row). */
 int recur_gemm_team_takes(const recur_gemm_team *team, int m, int n, int k);
 
 /* A product computed ahead of the caller: C = alpha A op(B) + beta C (A
