@@ -190,9 +190,13 @@ static void panel_task(const void *job, int panel)
     panels_run(job, panel, panel + 1);
 }
 
-/* The first task of range r of `size` over `count` tasks. */
+/* The first task of range r of `size` over `count` tasks: with fewer tasks
+ * than ranges, task r in range r (the caller's range first, the threads
+ * after it), else equal shares. */
 static int range_start(int count, int r, int size)
 {
+    if (count < size)
+        return r < count ? r : count;
     return (int)((long)count * r / size);
 }
 
@@ -557,9 +561,13 @@ static int row_on_team(recur_gemm_team *t, recur_packed_b *p, const float *a, fl
         !recur_gemm_team_takes(t, 1, p->n, p->k))
         return 0;
     /* a range a thread (two took 6 % longer at lstm H128: the kernels' calls
-     * cost), each whole blocks of 8 rows of the kernels; a thread that the
-     * OS runs late leaves its range to the others */
-    const int total = p->gate_h ? p->gate_h : p->n, ranges = t->size;
+     * cost), but no share under half RECUR_GEMM_TEAM_MIN_ROW values of B (on
+     * many cores a smaller share would take less time to read than the
+     * meeting), each whole blocks of 8 rows of the kernels; a thread that
+     * the OS runs late leaves its range to the others */
+    const double shares = (double)p->n * p->k / (RECUR_GEMM_TEAM_MIN_ROW / 2);
+    const int ranges = shares >= t->size ? t->size : shares >= 2 ? (int)shares : 2;
+    const int total = p->gate_h ? p->gate_h : p->n;
     const int span = ((total + ranges - 1) / ranges + 7) / 8 * 8;
     const int tasks = (total + span - 1) / span;
     const size_t stride = ((size_t)p->k + 15) / 16 * 16; /* whole cache lines */
