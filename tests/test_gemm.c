@@ -391,7 +391,6 @@ static void test_row_in_place(void)
     printf("one-row products on teams, A overwritten by done: %s\n", clean ? "checked" : "FAILED");
 }
 
-/* OpenBLAS's thread count: the split path needs OpenBLAS on one thread. */
 /* recur_gemm_split (slices of rows or columns on a team's threads) against
  * cblas_sgemm: every transposition, alpha and beta, slices with remainders,
  * strides wider than the matrices (C past n untouched); then recur_gemm's

@@ -332,11 +332,17 @@ static void team_stop(struct recur_gemm_team *t, int started)
     free(t);
 }
 
+/* Whether a packed product of m (>= 1) x n x k is worth a team's threads
+ * under these bounds (recur_gemm_team_takes). */
+static int worth_team(int m, int n, int k, double min_macs, double min_row)
+{
+    return m == 1 ? (double)n * k >= min_row : (double)m * n * k >= min_macs;
+}
+
 recur_gemm_team *recur_gemm_team_create(int step_m, int step_n, int step_k, double split_macs)
 {
-    const double b_size = (double)step_n * step_k;
-    if ((step_m > 1 || b_size < (double)RECUR_GEMM_TEAM_MIN_ROW) &&
-        step_m * b_size < (double)RECUR_GEMM_TEAM_MIN_MACS &&
+    if (!worth_team(step_m, step_n, step_k, (double)RECUR_GEMM_TEAM_MIN_MACS,
+                    (double)RECUR_GEMM_TEAM_MIN_ROW) &&
         (split_macs < (double)RECUR_GEMM_SPLIT_MIN_MACS || !blas_serial()))
         return NULL;
     recur_gemm_team *t =
@@ -720,9 +726,7 @@ void recur_gemm_split(recur_gemm_team *t, int trans_a, int trans_b, int m, int n
 
 int recur_gemm_team_takes(const recur_gemm_team *t, int m, int n, int k)
 {
-    if (!t || m < 1)
-        return 0;
-    return m == 1 ? (double)n * k >= t->min_row : (double)m * n * k >= t->min_macs;
+    return t && m >= 1 && worth_team(m, n, k, t->min_macs, t->min_row);
 }
 
 /* Block b (of the ahead product g) of rows of C. */
